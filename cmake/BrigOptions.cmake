@@ -1,0 +1,29 @@
+# Shared compile options for every brig target: brig_module(NAME SOURCES... DEPS ...)
+
+add_library(brig_options INTERFACE)
+target_compile_options(brig_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+  -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference
+  -Wformat=2 -Wimplicit-fallthrough)
+if(BRIG_WERROR)
+  target_compile_options(brig_options INTERFACE -Werror)
+endif()
+if(BRIG_SANITIZE)
+  target_compile_options(brig_options INTERFACE -fsanitize=address,undefined
+    -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(brig_options INTERFACE -fsanitize=address,undefined)
+endif()
+target_compile_definitions(brig_options INTERFACE BRIG_VERSION="${PROJECT_VERSION}")
+
+# brig_module(<name> SOURCES <...> PUBLIC_DEPS <...> PRIVATE_DEPS <...>)
+# One static library per module; a module links only what it may use, so an
+# include from a forbidden module fails the build.
+function(brig_module name)
+  cmake_parse_arguments(M "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS;PCH" ${ARGN})
+  add_library(brig_${name} STATIC ${M_SOURCES})
+  target_include_directories(brig_${name} PUBLIC ${PROJECT_SOURCE_DIR}/include
+    PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(brig_${name} PUBLIC brig_options ${M_PUBLIC_DEPS} PRIVATE ${M_PRIVATE_DEPS})
+  if(M_PCH)
+    target_precompile_headers(brig_${name} PRIVATE ${M_PCH})
+  endif()
+endfunction()

@@ -1,0 +1,40 @@
+// Host names as brig compares them: lowercase ASCII, one trailing dot dropped,
+// internationalised names in punycode (IDNA 2008 via libidn2), labels checked.
+// Used by the cell spec (validation) and the policy engine (matching), so both
+// see exactly the same form.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "brig/core/error.h"
+
+namespace brig::hostname {
+
+// Writes the canonical form of `host` into `out` (reusing its capacity) or
+// returns an error naming what is wrong: empty, userinfo ("user@host"), control
+// characters, an empty or overlong label, a character outside [a-z0-9-_], a
+// malformed IP literal, or an IDN that does not convert.
+// IP literals are accepted and returned canonical lowercase; see is_ip_literal.
+Status normalize_into(std::string_view host, std::string& out);
+Result<std::string> normalize(std::string_view host);
+
+// True if `host` is an IP address in any spelling glibc accepts for IPv4
+// ("127.0.0.1", "127.1", "0x7f.1", "2130706433", "0177.0.0.1") or a bracketed or
+// bare IPv6 address. Such hosts never match domain rules.
+bool is_ip_literal(std::string_view host);
+
+// A policy pattern: "example.com" (exactly that host) or "*.example.com" (any
+// subdomain at any depth, never example.com itself). Canonicalises the pattern.
+struct Pattern {
+  std::string domain;     // canonical host, without "*."
+  bool wildcard = false;  // "*." prefix
+
+  static Result<Pattern> parse(std::string_view text);
+  bool matches(std::string_view canonical_host) const;
+  // True if every host `other` can match is also matched by this pattern.
+  bool covers(const Pattern& other) const;
+  std::string str() const { return wildcard ? "*." + domain : domain; }
+};
+
+}  // namespace brig::hostname

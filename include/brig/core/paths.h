@@ -1,0 +1,42 @@
+// The $BRIG_HOME layout. Every path brig reads or writes is derived here, so
+// tests that set BRIG_HOME never touch the user's real ~/.brig.
+#pragma once
+
+#include <string>
+
+namespace brig {
+
+class Paths {
+ public:
+  explicit Paths(std::string home) : home_(std::move(home)) {}
+
+  // $BRIG_HOME if set and non-empty, else $HOME/.brig.
+  static Paths from_env();
+
+  const std::string& home() const { return home_; }
+  std::string config_json() const { return home_ + "/config.json"; }
+  std::string warden_yaml() const { return home_ + "/warden.yaml"; }
+  std::string ca_dir() const { return home_ + "/ca"; }
+  std::string ca_cert() const { return ca_dir() + "/ca.crt"; }
+  std::string ca_key() const { return ca_dir() + "/ca.key"; }
+  std::string policy_dir() const { return home_ + "/policy"; }
+  std::string global_policy() const { return policy_dir() + "/network-policy.json"; }
+  std::string cell_policy(const std::string& cell) const { return policy_dir() + "/cells/" + cell + ".json"; }
+  std::string state_dir() const { return home_ + "/state"; }
+  std::string system_state() const { return state_dir() + "/system"; }
+  std::string subnet_map() const { return system_state() + "/subnet-map.json"; }
+  std::string cell_state(const std::string& cell) const { return state_dir() + "/" + cell; }
+  std::string workspace(const std::string& cell) const { return cell_state(cell) + "/workspace"; }
+  std::string secrets_dir() const { return home_ + "/secrets"; }
+  std::string secret(const std::string& name) const { return secrets_dir() + "/" + name; }
+  std::string profiles_dir() const { return home_ + "/profiles"; }
+  std::string logs_dir() const { return home_ + "/logs"; }
+  std::string cell_log(const std::string& cell) const { return logs_dir() + "/cells/" + cell + ".jsonl"; }
+  std::string events_log() const { return logs_dir() + "/events.jsonl"; }
+  std::string run_dir() const { return home_ + "/run"; }
+
+ private:
+  std::string home_;
+};
+
+}  // namespace brig

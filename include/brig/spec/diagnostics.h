@@ -1,0 +1,26 @@
+// Validation and parse errors: "file:line: field: message".
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "brig/core/error.h"
+#include "brig/spec/cell_spec.h"
+
+namespace brig::spec {
+
+struct Diagnostic {
+  Origin origin;
+  std::string field;    // "memory", "host_sockets[1].host_path"; empty for whole-file errors
+  std::string message;
+
+  // "cell.yaml:7: memory: invalid size ...".
+  std::string str() const;
+};
+
+using Diagnostics = std::vector<Diagnostic>;
+
+// One Errc::invalid Error whose message is every diagnostic, one per line.
+Error to_error(const Diagnostics& diags);
+
+}  // namespace brig::spec

@@ -1,0 +1,35 @@
+// From sources to a validated spec: the one path every entry point takes.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "brig/core/error.h"
+#include "brig/spec/cell_spec.h"
+#include "brig/spec/validate.h"
+
+namespace brig::spec {
+
+struct Sources {
+  std::optional<CellSpec> yaml;  // the parsed --file, if any
+  CellSpec flags;                // values given on the command line
+  // Loads $BRIG_HOME/profiles/<name>.yaml: nullopt when there is no such file.
+  // A user profile shadows the built-in of the same name.
+  std::function<Result<std::optional<CellSpec>>(const std::string& name)> user_profile;
+  std::vector<std::string> user_profile_names;  // for did-you-mean hints
+  const Probe* probe = nullptr;
+};
+
+struct Resolved {
+  CellSpec spec;
+  bool untrusted = false;  // recognised by content, not only by name
+  bool airgapped = false;
+};
+
+// defaults < profile < yaml < flags, merged field by field, then validated
+// once. Errors: Errc::invalid with every diagnostic, one per line.
+Result<Resolved> resolve(const Sources& sources);
+
+}  // namespace brig::spec

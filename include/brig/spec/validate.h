@@ -1,0 +1,47 @@
+// Validation of a merged cell spec. Pure: filesystem questions go through Probe.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "brig/spec/cell_spec.h"
+#include "brig/spec/diagnostics.h"
+
+namespace brig::spec {
+
+// What validation may ask about the host. The CLI passes a real one; tests fake it.
+class Probe {
+ public:
+  enum class Kind { missing, socket, symlink, directory, file, other };
+  virtual ~Probe() = default;
+  virtual Kind kind(const std::string& path) const = 0;  // lstat, no following
+  virtual std::optional<std::string> realpath(const std::string& path) const = 0;
+};
+
+struct ValidateOptions {
+  bool untrusted = false;        // the resolved profile is untrusted (by content)
+  bool airgapped = false;        // no egress at all
+  const Probe* probe = nullptr;  // null: host-side checks are skipped
+};
+
+// Ports warden itself listens on in a cell network; host services may not use them.
+inline constexpr int kWardenReservedPorts[] = {3128, 8443, 9464};
+inline constexpr std::size_t kMaxHostSockets = 8;
+inline constexpr std::size_t kMaxHostServices = 16;
+
+// Checks every rule of the cell spec (docs/reference/cell-spec.md). Returns
+// all problems found, not just the first.
+Diagnostics validate(const CellSpec& spec, const ValidateOptions& opts);
+
+// Checks a policy block on its own (also used for the global policy file).
+Diagnostics validate_policy(const PolicyBlock& block, const std::string& field_prefix);
+
+// Size strings: "512m", "2g", "1.5G", "1073741824". Returns bytes.
+std::optional<std::uint64_t> parse_size(std::string_view s);
+// Durations: "90s", "15m", "2h", "1d", "1h30m". Returns seconds.
+std::optional<std::uint64_t> parse_duration(std::string_view s);
+// Secret / cell names.
+std::optional<std::string> check_secret_name(std::string_view name);  // error message or nullopt
+bool valid_cell_name(std::string_view name);
+
+}  // namespace brig::spec

@@ -1,0 +1,79 @@
+// What every CLI noun file shares: global options and the chosen action.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <optional>
+#include <vector>
+#include <string>
+
+#include "brig/core/error.h"
+#include "brig/core/paths.h"
+
+namespace brig::cli {
+
+enum class Format { text, json };
+
+struct Context {
+  bool quiet = false;
+  bool verbose = false;
+  bool no_color = false;
+  std::string format = "text";
+  Paths paths = Paths::from_env();
+  // Set by the callback of the verb that was parsed; returns the exit code.
+  std::function<Result<int>()> action;
+
+  bool json() const { return format == "json"; }
+};
+
+// "brig cell list" for a parsed subcommand.
+std::string command_path(const CLI::App* app);
+
+// Registers a verb whose capability has not landed yet: it fails with
+// "error: 'brig X' is not available yet" and exit 1, never a silent success.
+void not_yet(CLI::App* verb, Context& ctx);
+
+// Sets `verb`'s action.
+void on_run(CLI::App* verb, Context& ctx, std::function<Result<int>()> fn);
+
+// Nouns: each file adds its subtree to the root.
+void add_run(CLI::App& root, Context& ctx);
+void add_cell(CLI::App& root, Context& ctx);
+void add_image(CLI::App& root, Context& ctx);
+void add_system(CLI::App& root, Context& ctx);
+void add_policy(CLI::App& root, Context& ctx);
+void add_secrets(CLI::App& root, Context& ctx);
+void add_config(CLI::App& root, Context& ctx);
+void add_vm(CLI::App& root, Context& ctx);
+void add_warden(CLI::App& root, Context& ctx);
+
+}  // namespace brig::cli
+
+namespace brig::cli {
+
+// `brig run [flags] IMAGE [CMD...]`: CLI11 cannot tell brig's flags from the
+// command's, so the image and command are split off before parsing. A brig
+// flag between the image and "--" is a usage error (it would otherwise be
+// passed to the container silently).
+struct RunTail {
+  std::optional<std::string> image;
+  std::vector<std::string> command;
+  bool has_command = false;
+};
+Result<std::vector<std::string>> split_run_tail(const std::vector<std::string>& args, RunTail& tail);
+RunTail& run_tail();
+
+}  // namespace brig::cli
+
+namespace brig::cli {
+
+// `brig policy validate FILE`, shared with `brig warden policy validate`.
+Result<int> policy_validate(const std::string& file);
+
+// Adds a verb with positional/flag names that exist only for --help until the
+// verb's capability lands; see not_yet().
+CLI::App* stub_verb(CLI::App* noun, Context& ctx, const std::string& name, const std::string& help,
+                    std::initializer_list<const char*> options = {}, std::initializer_list<const char*> flags = {});
+
+}  // namespace brig::cli

@@ -1,0 +1,161 @@
+// brig policy validate|show|test|set|rm — over module policy.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "brig/core/fs.h"
+#include "brig/core/strings.h"
+#include "brig/policy/policy.h"
+#include "brig/policy/target.h"
+#include "brig/spec/json.h"
+#include "brig/spec/merge.h"
+#include "context.h"
+#include "spec_loader.h"
+
+namespace brig::cli {
+namespace {
+
+// Reads a policy document; a missing default global file is an empty policy.
+Result<spec::PolicyBlock> read_policy(const std::string& path, bool missing_ok) {
+  auto text = fs::read_file(path, policy::kMaxPolicyBytes);
+  if (!text) {
+    if (missing_ok && text.error().code() == Errc::not_found) return spec::PolicyBlock{};
+    return text.error();
+  }
+  return policy::parse_document(*text, path);
+}
+
+struct Effective {
+  spec::PolicyBlock global;
+  std::optional<spec::PolicyBlock> cell;
+  bool airgapped = false;
+  std::string cell_name;
+};
+
+Result<Effective> load_effective(const Context& ctx, const std::string& policy_file, const std::string& cell_file,
+                                 const std::string& cell) {
+  Effective e;
+  auto g = policy_file.empty() ? read_policy(ctx.paths.global_policy(), true) : read_policy(policy_file, false);
+  if (!g) return g.error();
+  e.global = std::move(*g);
+  if (!cell_file.empty()) {
+    auto s = read_cell_file(cell_file);
+    if (!s) return s.error();
+    if (s->policy.has()) {
+      if (auto d = spec::validate_policy(*s->policy, "policy"); !d.empty()) return spec::to_error(d);
+      e.cell = *s->policy;
+    }
+    e.airgapped = s->profile.has() && *s->profile == "airgapped";
+    e.cell_name = s->name.has() ? *s->name : "";
+  } else if (!cell.empty()) {
+    auto c = read_policy(ctx.paths.cell_policy(cell), false);
+    if (!c) {
+      if (c.error().code() == Errc::not_found) {
+        return Error(Errc::not_found, "no policy for cell " + str::quote(cell), "check the name with: brig cell list");
+      }
+      return c.error();
+    }
+    e.cell = std::move(*c);
+    e.cell_name = cell;
+  }
+  return e;
+}
+
+Result<int> do_validate(const std::string& file) {
+  auto block = read_policy(file, false);
+  if (!block) return block.error();
+  auto compiled = policy::Policy::compile(*block, nullptr);
+  if (!compiled) return compiled.error();
+  std::printf("%s: valid (%zu allow, %zu deny, %zu tls_passthrough rules)\n", file.c_str(), compiled->allow_count(),
+              compiled->deny_count(), block->tls_passthrough.size());
+  return 0;
+}
+
+}  // namespace
+
+void add_policy(CLI::App& root, Context& ctx) {
+  auto* noun = root.add_subcommand("policy", "egress policy: validate, show, test, set, rm");
+
+  static std::string validate_file;
+  auto* validate = noun->add_subcommand("validate", "check a policy file (JSON or YAML)");
+  validate->add_option("FILE", validate_file, "policy file")->required();
+  on_run(validate, ctx, [] { return do_validate(validate_file); });
+
+  static std::string test_target, test_method, test_policy, test_file, test_cell;
+  auto* test = noun->add_subcommand("test", "would warden allow this? TARGET is a URL or host[:port]");
+  test->add_option("TARGET", test_target, "https://host/path, http://host:8080/x, or host[:port]")->required();
+  test->add_option("--method", test_method, "HTTP method (default GET for URLs)");
+  test->add_option("--policy", test_policy, "global policy file (default $BRIG_HOME/policy/network-policy.json)");
+  test->add_option("-f,--file", test_file, "a cell yaml whose policy: block applies too");
+  test->add_option("--cell", test_cell, "a running cell whose policy applies too");
+  test->footer("Exit status: 0 allow, 1 deny, 2 usage or invalid policy.");
+  on_run(test, ctx, [&ctx]() -> Result<int> {
+    if (!test_file.empty() && !test_cell.empty()) {
+      return Error(Errc::usage, "--file and --cell are exclusive", "give one of them");
+    }
+    auto target = policy::parse_target(test_target);
+    if (!target) return target.error();
+    auto eff = load_effective(ctx, test_policy, test_file, test_cell);
+    if (!eff) return eff.error();
+    auto compiled = policy::Policy::compile(eff->global, eff->cell ? &*eff->cell : nullptr, {eff->airgapped});
+    if (!compiled) return compiled.error();
+    std::string method = test_method;
+    if (method.empty() && !target->connect_only) method = "GET";
+    if (!method.empty() && target->connect_only) {
+      return Error(Errc::usage, "--method needs a URL target", "write https://" + test_target + "/path");
+    }
+    const auto v = compiled->evaluate({target->host, target->port, method, target->path});
+    if (ctx.json()) {
+      nlohmann::json j = {{"decision", v.allowed() ? "allow" : "deny"},
+                          {"rule", std::string(v.rule)},
+                          {"reason", std::string(policy::reason_text(v.reason))}};
+      std::cout << j.dump() << "\n";
+    } else if (v.allowed()) {
+      std::printf("allow %.*s\n", static_cast<int>(v.rule.size()), v.rule.data());
+    } else {
+      std::printf("deny %.*s (%.*s)\n", static_cast<int>(policy::reason_text(v.reason).size()),
+                  policy::reason_text(v.reason).data(), static_cast<int>(v.rule.size()), v.rule.data());
+      if (v.reason != policy::Reason::denied_by_rule && v.reason != policy::Reason::airgapped &&
+          v.reason != policy::Reason::invalid_host && v.reason != policy::Reason::ip_literal) {
+        std::printf("fix: brig policy set %s --allow %s\n", eff->cell_name.empty() ? "CELL" : eff->cell_name.c_str(),
+                    target->host.c_str());
+      }
+    }
+    return v.allowed() ? 0 : 1;
+  });
+
+  static std::string show_cell, show_policy;
+  auto* show = noun->add_subcommand("show", "print the effective policy (global, or global + CELL)");
+  show->add_option("CELL", show_cell, "a cell name");
+  show->add_option("--policy", show_policy, "global policy file");
+  on_run(show, ctx, [&ctx]() -> Result<int> {
+    auto eff = load_effective(ctx, show_policy, "", show_cell);
+    if (!eff) return eff.error();
+    auto compiled = policy::Policy::compile(eff->global, eff->cell ? &*eff->cell : nullptr, {eff->airgapped});
+    if (!compiled) return compiled.error();
+    if (ctx.json()) {
+      nlohmann::json j = {{"global", spec::to_json(eff->global)}};
+      if (eff->cell) j["cell"] = spec::to_json(*eff->cell);
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    }
+    if (compiled->allow_count() == 0) std::printf("no allow rules: everything is denied (default deny)\n");
+    for (const auto& r : compiled->deny_rules()) std::printf("%s\n", r.display.c_str());
+    for (const auto& r : compiled->allow_rules()) std::printf("%s\n", r.display.c_str());
+    return 0;
+  });
+
+  auto* set = noun->add_subcommand("set", "change a cell's egress rules");
+  set->add_option("CELL", "cell name")->required();
+  set->add_option("--allow", "allow DOMAIN[:PORT]");
+  set->add_option("--deny", "deny DOMAIN");
+  set->add_option("--remove", "remove a rule");
+  not_yet(set, ctx);
+  auto* rm = noun->add_subcommand("rm", "remove a cell's policy");
+  rm->add_option("CELL", "cell name")->required();
+  not_yet(rm, ctx);
+}
+
+Result<int> policy_validate(const std::string& file) { return do_validate(file); }
+
+}  // namespace brig::cli

@@ -1,0 +1,251 @@
+// brig run: validate -> plan -> apply. This issue: --dry-run (validate, merge,
+// print the resolved spec without touching the system).
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "brig/core/strings.h"
+#include "brig/spec/json.h"
+#include "context.h"
+#include "spec_loader.h"
+
+namespace brig::cli {
+namespace {
+
+struct FlagDef {
+  const char* names;  // CLI11 spelling: "-m,--memory"
+  bool takes_value;
+};
+
+// The one table of run's flags: registered with CLI11 and used to split argv.
+constexpr FlagDef kRunFlags[] = {
+    {"--name", true},   {"-f,--file", true},    {"-d,--detach", false}, {"--rm", false},
+    {"-e,--env", true}, {"-m,--memory", true},  {"--cpus", true},       {"--pids-limit", true},
+    {"--profile", true}, {"--secret", true},    {"--allow", true},      {"--workspace", true},
+    {"--timeout", true}, {"-y,--yes", false},   {"--dry-run", false},   {"--runtime", true},
+    {"--keep-workspace", false},
+};
+// Root flags that may appear before or after `run`.
+constexpr FlagDef kRootFlags[] = {
+    {"-q,--quiet", false}, {"-v,--verbose", false}, {"--no-color", false}, {"--format", true},
+    {"-h,--help", false},  {"--version", false},
+};
+
+// The FlagDef naming `tok` ("--memory", "--memory=1g", "-m"), if any.
+const FlagDef* find_flag(std::string_view tok) {
+  auto eq = tok.find('=');
+  std::string_view name = tok.substr(0, eq);
+  auto match = [&](const FlagDef& f) {
+    for (const auto& n : str::split(f.names, ',')) {
+      if (n == name) return true;
+    }
+    return false;
+  };
+  for (const auto& f : kRunFlags)
+    if (match(f)) return &f;
+  for (const auto& f : kRootFlags)
+    if (match(f)) return &f;
+  return nullptr;
+}
+
+bool is_run_flag(std::string_view tok) {
+  const FlagDef* f = find_flag(tok);
+  return f && f >= std::begin(kRunFlags) && f < std::end(kRunFlags);
+}
+
+bool value_inline(std::string_view tok) { return tok.find('=') != std::string_view::npos; }
+
+struct RunOpts {
+  std::string name, file, memory, cpus, profile, workspace, timeout, runtime;
+  std::int64_t pids_limit = 0;
+  std::vector<std::string> env, secrets, allow;
+  bool detach = false, rm = false, yes = false, dry_run = false, keep_workspace = false;
+};
+
+Result<spec::CellSpec> flags_layer(const CLI::App& cmd, const RunOpts& o, const RunTail& tail) {
+  spec::CellSpec s;
+  auto given = [&](const char* flag) { return cmd.get_option(flag)->count() > 0; };
+  auto set = [&](spec::Field<std::string>& f, const char* flag, const std::string& v) {
+    if (given(flag)) f.set(v, spec::Origin::flag(flag));
+  };
+  set(s.name, "--name", o.name);
+  set(s.memory, "--memory", o.memory);
+  set(s.cpus, "--cpus", o.cpus);
+  set(s.profile, "--profile", o.profile);
+  set(s.timeout, "--timeout", o.timeout);
+  set(s.runtime, "--runtime", o.runtime);
+  if (given("--workspace")) {
+    std::string w = o.workspace;
+    if (!w.empty() && w.front() != '/') {
+      char cwd[4096];
+      if (::getcwd(cwd, sizeof cwd)) w = std::string(cwd) + "/" + w;
+    }
+    s.workspace.set(w, spec::Origin::flag("--workspace"));
+  }
+  if (given("--pids-limit")) s.pids_limit.set(o.pids_limit, spec::Origin::flag("--pids-limit"));
+  if (!o.env.empty()) {
+    spec::StringMap env;
+    for (const auto& kv : o.env) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return Error(Errc::usage, "--env " + str::quote(kv) + " is not KEY=VALUE",
+                     "write --env NAME=value; secrets belong in --secret, never in the environment");
+      }
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    s.env.set(std::move(env), spec::Origin::flag("--env"));
+  }
+  if (!o.secrets.empty()) s.secrets.set(o.secrets, spec::Origin::flag("--secret"));
+  if (!o.allow.empty()) {
+    spec::PolicyBlock b;
+    for (const auto& a : o.allow) {
+      spec::AllowEntry e;
+      e.origin = spec::Origin::flag("--allow");
+      auto colon = a.rfind(':');
+      e.domain = a;
+      if (colon != std::string::npos) {
+        int port = 0;
+        try { port = std::stoi(a.substr(colon + 1)); } catch (...) { port = 0; }
+        if (port < 1 || port > 65535) return Error(Errc::usage, "--allow " + str::quote(a) + ": invalid port", "write --allow HOST or --allow HOST:PORT");
+        e.domain = a.substr(0, colon);
+        e.port = static_cast<std::uint16_t>(port);
+      }
+      b.allow.push_back(std::move(e));
+    }
+    s.policy.set(std::move(b), spec::Origin::flag("--allow"));
+  }
+  if (tail.image) s.image.set(*tail.image, spec::Origin::flag("IMAGE"));
+  if (tail.has_command) s.command.set(tail.command, spec::Origin::flag("CMD"));
+  return s;
+}
+
+void print_text(const spec::Resolved& r) {
+  const auto j = spec::to_json(r.spec);
+  std::printf("cell spec is valid (profile %s%s)\n", r.spec.profile->c_str(),
+              r.untrusted && *r.spec.profile != "untrusted" ? ", treated as untrusted" : "");
+  // One line per field: value, then where it came from.
+  auto origin_of = [&](const std::string& key) -> std::string {
+#define BRIG_ORIGIN(f) \
+  if (key == #f) return r.spec.f.origin.str();
+    BRIG_CELL_SPEC_FIELDS(BRIG_ORIGIN)
+#undef BRIG_ORIGIN
+    return "";
+  };
+  if (!r.spec.name.has()) std::printf("  %-16s %-40s\n", "name", "(generated at start)");
+  for (const auto& key : spec::field_names()) {
+    if (!j.contains(key)) continue;
+    const auto& v = j[key];
+    std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+    std::printf("  %-16s %-40s %s\n", key.c_str(), text.c_str(), origin_of(key).c_str());
+  }
+}
+
+}  // namespace
+
+RunTail& run_tail() {
+  static RunTail tail;
+  return tail;
+}
+
+Result<std::vector<std::string>> split_run_tail(const std::vector<std::string>& args, RunTail& tail) {
+  // Find the `run` noun: the first token that is not a root flag (or its value).
+  std::size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const auto& t = args[i];
+    if (t.size() > 1 && t[0] == '-') {
+      const FlagDef* f = find_flag(t);
+      if (f && f->takes_value && !value_inline(t)) ++i;
+      continue;
+    }
+    break;
+  }
+  if (i >= args.size() || args[i] != "run") return args;
+
+  std::vector<std::string> head(args.begin(), args.begin() + static_cast<long>(i) + 1);
+  for (++i; i < args.size(); ++i) {
+    const auto& t = args[i];
+    if (t == "--") {
+      tail.has_command = true;
+      tail.command.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+      return head;
+    }
+    if (t.size() > 1 && t[0] == '-') {
+      head.push_back(t);
+      const FlagDef* f = find_flag(t);
+      if (f && f->takes_value && !value_inline(t) && i + 1 < args.size()) head.push_back(args[++i]);
+      continue;
+    }
+    break;  // the image
+  }
+  if (i >= args.size()) return head;
+  tail.image = args[i];
+  for (++i; i < args.size(); ++i) {
+    const auto& t = args[i];
+    if (t == "--") {
+      tail.has_command = true;
+      tail.command.insert(tail.command.end(), args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    }
+    // Long brig flags are refused anywhere before "--"; short ones ("-m", "-d")
+    // are common in commands (python -m, tail -f), so only where the command's
+    // own name should be.
+    const bool first = tail.command.empty();
+    if (t.size() > 1 && t[0] == '-' && is_run_flag(t) && (t[1] == '-' || first)) {
+      const std::string flag = t.substr(0, t.find('='));
+      return Error(Errc::usage,
+                   "brig flag " + str::quote(flag) + " comes after the image " + str::quote(*tail.image) +
+                       "; move it before the image",
+                   "brig run " + flag + " ... " + *tail.image + " ...   (or, to pass it to the command: brig run " +
+                       *tail.image + " -- CMD " + flag + ")");
+    }
+    tail.has_command = true;
+    tail.command.push_back(t);
+  }
+  return head;
+}
+
+void add_run(CLI::App& root, Context& ctx) {
+  auto* cmd = root.add_subcommand("run", "start a cell: brig run [flags] [IMAGE] [-- CMD...]");
+  cmd->footer(
+      "Flags go before IMAGE; everything after IMAGE (or after --) is the cell's command.\n"
+      "Precedence: flag > --file yaml > profile > defaults. Secrets are mounted at /run/secrets/<name>.\n"
+      "Ingress needs the secret <cell>-ingress-token; policy.tls_passthrough hosts must also be allowed.");
+  static RunOpts o;
+  cmd->add_option("--name", o.name, "cell name ([a-z0-9][a-z0-9-]{0,62})");
+  cmd->add_option("-f,--file", o.file, "cell spec YAML");
+  cmd->add_flag("-d,--detach", o.detach, "return once the cell runs");
+  cmd->add_flag("--rm", o.rm, "remove the cell when it exits");
+  cmd->add_option("-e,--env", o.env, "environment variable KEY=VALUE (repeatable; never secrets)");
+  cmd->add_option("-m,--memory", o.memory, "memory limit, e.g. 2g");
+  cmd->add_option("--cpus", o.cpus, "CPU limit, e.g. 2 or 0.5");
+  cmd->add_option("--pids-limit", o.pids_limit, "process/thread limit (>= 1000 under gVisor)");
+  cmd->add_option("--profile", o.profile, "untrusted | supervised | dev | airgapped | a file in $BRIG_HOME/profiles");
+  cmd->add_option("--secret", o.secrets, "mount secret NAME at /run/secrets/NAME (repeatable)");
+  cmd->add_option("--allow", o.allow, "allow egress to DOMAIN[:PORT] (repeatable)");
+  cmd->add_option("--workspace", o.workspace, "host directory mounted at the workspace mount point");
+  cmd->add_option("--timeout", o.timeout, "stop the cell after a duration, e.g. 2h");
+  cmd->add_option("--runtime", o.runtime, "runsc (default) or, knowingly, runc");
+  cmd->add_flag("-y,--yes", o.yes, "answer yes to prompts");
+  cmd->add_flag("--keep-workspace", o.keep_workspace, "with --rm: keep the workspace");
+  cmd->add_flag("--dry-run", o.dry_run, "validate and print the resolved spec; touch nothing");
+
+  on_run(cmd, ctx, [cmd, &ctx]() -> Result<int> {
+    const RunTail& tail = run_tail();
+    auto flags = flags_layer(*cmd, o, tail);
+    if (!flags) return flags.error();
+    auto resolved = load_spec(ctx.paths, o.file.empty() ? std::nullopt : std::optional(o.file), *flags);
+    if (!resolved) return resolved.error();
+    if (!o.dry_run) {
+      return Error(Errc::unavailable, "'brig run' is not available yet (only --dry-run is)",
+                   "check a spec with: brig run --dry-run ...");
+    }
+    if (ctx.json()) {
+      std::cout << spec::to_json(resolved->spec).dump(2) << "\n";
+    } else {
+      print_text(*resolved);
+    }
+    return 0;
+  });
+}
+
+}  // namespace brig::cli

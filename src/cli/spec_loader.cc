@@ -1,0 +1,82 @@
+#include "spec_loader.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <climits>
+#include <cstdlib>
+
+#include "brig/core/fs.h"
+#include "brig/spec/parse.h"
+
+namespace brig::cli {
+namespace {
+
+constexpr std::size_t kMaxSpecBytes = 1u << 20;
+
+std::vector<std::string> profile_names(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() > 5 && n.ends_with(".yaml")) out.push_back(n.substr(0, n.size() - 5));
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+}  // namespace
+
+spec::Probe::Kind HostProbe::kind(const std::string& path) const {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return Kind::missing;
+  if (S_ISLNK(st.st_mode)) return Kind::symlink;
+  if (S_ISSOCK(st.st_mode)) return Kind::socket;
+  if (S_ISDIR(st.st_mode)) return Kind::directory;
+  if (S_ISREG(st.st_mode)) return Kind::file;
+  return Kind::other;
+}
+
+std::optional<std::string> HostProbe::realpath(const std::string& path) const {
+  char buf[PATH_MAX];
+  if (!::realpath(path.c_str(), buf)) return std::nullopt;
+  return std::string(buf);
+}
+
+Result<spec::CellSpec> read_cell_file(const std::string& path) {
+  auto text = fs::read_file(path, kMaxSpecBytes);
+  if (!text) {
+    return text.error().with_fix(text.error().code() == Errc::not_found ? "check the path given to --file" : "");
+  }
+  return spec::parse_cell(*text, path);
+}
+
+Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::string>& file,
+                                 const spec::CellSpec& flags) {
+  static const HostProbe probe;
+  spec::Sources src;
+  if (file) {
+    auto yaml = read_cell_file(*file);
+    if (!yaml) return yaml.error();
+    src.yaml = std::move(*yaml);
+  }
+  src.flags = flags;
+  src.probe = &probe;
+  src.user_profile_names = profile_names(paths.profiles_dir());
+  src.user_profile = [&paths](const std::string& name) -> Result<std::optional<spec::CellSpec>> {
+    if (name.empty() || name.find('/') != std::string::npos || name.front() == '.') {
+      return std::optional<spec::CellSpec>();
+    }
+    const std::string path = paths.profiles_dir() + "/" + name + ".yaml";
+    if (!fs::exists(path)) return std::optional<spec::CellSpec>();
+    auto text = fs::read_file(path, kMaxSpecBytes);
+    if (!text) return text.error();
+    auto layer = spec::parse_profile(*text, path, name);
+    if (!layer) return layer.error();
+    return std::optional(std::move(*layer));
+  };
+  return spec::resolve(src);
+}
+
+}  // namespace brig::cli

@@ -1,0 +1,27 @@
+// Reads the files a cell spec comes from and resolves it (spec::resolve).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "brig/core/error.h"
+#include "brig/core/paths.h"
+#include "brig/spec/resolve.h"
+
+namespace brig::cli {
+
+// The host as spec validation sees it: lstat and realpath, nothing else.
+class HostProbe final : public spec::Probe {
+ public:
+  Kind kind(const std::string& path) const override;
+  std::optional<std::string> realpath(const std::string& path) const override;
+};
+
+// Reads and parses a cell YAML file (size-capped).
+Result<spec::CellSpec> read_cell_file(const std::string& path);
+
+// defaults < profile < `file` < `flags`, validated against the host.
+Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::string>& file,
+                                 const spec::CellSpec& flags);
+
+}  // namespace brig::cli

@@ -1,0 +1,55 @@
+#include "brig/spec/resolve.h"
+
+#include "brig/core/strings.h"
+#include "brig/spec/merge.h"
+
+namespace brig::spec {
+namespace {
+
+bool labelled(const CellSpec& s, const char* value) {
+  if (!s.labels.has()) return false;
+  auto it = s.labels->find("brig.profile");
+  return it != s.labels->end() && it->second == value;
+}
+
+}  // namespace
+
+Result<Resolved> resolve(const Sources& src) {
+  // The profile itself follows the same precedence as every other field.
+  Field<std::string> profile = defaults().profile;
+  if (src.yaml && src.yaml->profile.has()) profile = src.yaml->profile;
+  if (src.flags.profile.has()) profile = src.flags.profile;
+
+  std::optional<CellSpec> layer;
+  if (src.user_profile) {
+    auto user = src.user_profile(*profile);
+    if (!user) return user.error();
+    layer = std::move(*user);
+  }
+  if (!layer) layer = builtin_profile(*profile);
+  if (!layer) {
+    auto names = builtin_profiles();
+    names.insert(names.end(), src.user_profile_names.begin(), src.user_profile_names.end());
+    std::string msg = profile.origin.str() + ": profile: unknown profile " + str::quote(*profile);
+    if (auto s = str::closest(*profile, names)) msg += "; did you mean " + str::quote(*s) + "?";
+    return Error(Errc::invalid, msg, "use one of: " + str::join(names, ", "));
+  }
+
+  CellSpec merged = merge(defaults(), *layer);
+  if (src.yaml) merged = merge(merged, *src.yaml);
+  merged = merge(merged, src.flags);
+  merged.profile = profile;
+
+  Resolved r;
+  r.untrusted = profile_is_untrusted(*profile, *layer) || labelled(merged, "untrusted");
+  r.airgapped = *profile == "airgapped" || labelled(*layer, "airgapped") || labelled(merged, "airgapped");
+  ValidateOptions opts;
+  opts.untrusted = r.untrusted;
+  opts.airgapped = r.airgapped;
+  opts.probe = src.probe;
+  if (auto diags = validate(merged, opts); !diags.empty()) return to_error(diags);
+  r.spec = std::move(merged);
+  return r;
+}
+
+}  // namespace brig::spec

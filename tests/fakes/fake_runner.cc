@@ -1,0 +1,30 @@
+#include "fakes/fake_runner.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace brig::testing {
+
+FakeRunner& FakeRunner::on(std::vector<std::string> prefix, proc::Output output) {
+  rules_.push_back({std::move(prefix), std::move(output)});
+  return *this;
+}
+
+FakeRunner& FakeRunner::fail(std::vector<std::string> prefix, Error error) {
+  rules_.push_back({std::move(prefix), std::move(error)});
+  return *this;
+}
+
+Result<proc::Output> FakeRunner::run(const proc::Command& cmd) {
+  calls.push_back(cmd);
+  const Rule* best = nullptr;
+  for (const Rule& rule : rules_) {
+    bool matches = rule.prefix.size() <= cmd.argv.size() &&
+                   std::equal(rule.prefix.begin(), rule.prefix.end(), cmd.argv.begin());
+    if (matches && (best == nullptr || rule.prefix.size() >= best->prefix.size())) best = &rule;
+  }
+  if (best == nullptr) return default_output;
+  return best->answer;
+}
+
+}  // namespace brig::testing

@@ -1,0 +1,35 @@
+// A proc::Runner for tests: records every Command and answers with canned
+// Output chosen by argv prefix, so engine code runs without podman or runsc.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "brig/proc/command.h"
+
+namespace brig::testing {
+
+class FakeRunner final : public proc::Runner {
+ public:
+  // Answers commands whose argv starts with `prefix`. The longest matching
+  // prefix wins; among equal ones, the one added last.
+  FakeRunner& on(std::vector<std::string> prefix, proc::Output output);
+  // Like on(), but run() returns `error` (e.g. "podman: command not found").
+  FakeRunner& fail(std::vector<std::string> prefix, Error error);
+
+  // Records `cmd` in `calls`; returns the matching answer, or
+  // `default_output` (exit 0, no output) when nothing matches.
+  Result<proc::Output> run(const proc::Command& cmd) override;
+
+  std::vector<proc::Command> calls;
+  proc::Output default_output;
+
+ private:
+  struct Rule {
+    std::vector<std::string> prefix;
+    Result<proc::Output> answer;
+  };
+  std::vector<Rule> rules_;
+};
+
+}  // namespace brig::testing

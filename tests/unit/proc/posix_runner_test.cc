@@ -1,0 +1,284 @@
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "brig/core/unique_fd.h"
+#include "brig/proc/command.h"
+
+namespace brig::proc {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+Command cmd(std::vector<std::string> argv) {
+  Command c;
+  c.argv = std::move(argv);
+  return c;
+}
+
+Command with_timeout(Command c, milliseconds timeout) {
+  c.timeout = timeout;
+  return c;
+}
+
+Output run_ok(const Command& c) {
+  PosixRunner runner;
+  Result<Output> r = runner.run(c);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message());
+  return r.ok() ? *r : Output{};
+}
+
+// A fresh directory under TMPDIR, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "brig-proc-XXXXXX").string();
+    path_ = fs::path(::mkdtemp(tmpl.data()));
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// True once `pid` is gone or a zombie (dead, not yet reaped by its new parent).
+bool process_dead(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  std::string line;
+  std::getline(stat, line);
+  auto paren = line.rfind(')');
+  return paren == std::string::npos || line.size() < paren + 3 || line[paren + 2] == 'Z' ||
+         line[paren + 2] == 'X';
+}
+
+TEST(PosixRunner, TrueExitsZero) {
+  Output out = run_ok(cmd({"/bin/true"}));
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(out.term_signal, 0);
+  EXPECT_FALSE(out.timed_out);
+  EXPECT_TRUE(out.success());
+}
+
+TEST(PosixRunner, FalseExitsOne) {
+  Output out = run_ok(cmd({"/bin/false"}));
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_FALSE(out.success());
+}
+
+TEST(PosixRunner, NameIsLookedUpInPath) {
+  Output out = run_ok(cmd({"echo", "hello", "world"}));
+  EXPECT_EQ(out.out, "hello world\n");
+}
+
+TEST(PosixRunner, EmptyArgvIsUsageError) {
+  PosixRunner runner;
+  Result<Output> r = runner.run({});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Errc::usage);
+}
+
+TEST(PosixRunner, MissingBinaryIsNotFound) {
+  PosixRunner runner;
+  Result<Output> r = runner.run(cmd({"brig-no-such-binary-4711"}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Errc::not_found);
+  EXPECT_EQ(r.error().message(), "brig-no-such-binary-4711: command not found");
+
+  r = runner.run(cmd({"/nonexistent/brig-no-such-binary"}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Errc::not_found);
+  EXPECT_EQ(r.error().message(), "/nonexistent/brig-no-such-binary: command not found");
+}
+
+TEST(PosixRunner, NonExecutableFileIsPermissionDenied) {
+  TempDir dir;
+  std::string script = (dir.path() / "script.sh").string();
+  std::ofstream(script) << "#!/bin/sh\necho hi\n";
+  ASSERT_EQ(::chmod(script.c_str(), 0644), 0);
+
+  PosixRunner runner;
+  Result<Output> r = runner.run(cmd({script}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Errc::io);
+  EXPECT_EQ(r.error().message(), script + ": permission denied");
+  EXPECT_FALSE(find_executable(script));
+}
+
+TEST(PosixRunner, TimeoutKillsTheChild) {
+  auto start = steady_clock::now();
+  Output out = run_ok(with_timeout(cmd({"sh", "-c", "sleep 5"}), milliseconds(200)));
+  auto elapsed = steady_clock::now() - start;
+  EXPECT_TRUE(out.timed_out);
+  EXPECT_FALSE(out.success());
+  EXPECT_EQ(out.term_signal, SIGKILL);
+  EXPECT_LT(elapsed, std::chrono::seconds(3));
+  EXPECT_GE(elapsed, milliseconds(150));
+}
+
+TEST(PosixRunner, TimeoutAlsoKillsGrandchildHoldingStdout) {
+  auto start = steady_clock::now();
+  // The backgrounded sleep inherits stdout and would keep the pipe open.
+  Output out =
+      run_ok(with_timeout(cmd({"sh", "-c", "sleep 30 & echo $!; wait"}), milliseconds(300)));
+  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_TRUE(out.timed_out);
+  pid_t grandchild = std::atoi(out.out.c_str());
+  ASSERT_GT(grandchild, 0) << out.out;
+  bool dead = false;
+  for (int i = 0; i < 200 && !dead; ++i) {
+    dead = process_dead(grandchild);
+    if (!dead) std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_TRUE(dead) << "grandchild " << grandchild << " survived the deadline";
+}
+
+TEST(PosixRunner, TimeoutAppliesAfterTheChildClosesItsPipes) {
+  auto start = steady_clock::now();
+  Output out = run_ok(
+      with_timeout(cmd({"sh", "-c", "exec >/dev/null 2>&1; sleep 5"}), milliseconds(200)));
+  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_TRUE(out.timed_out);
+  EXPECT_EQ(out.exit_code, 128 + SIGKILL);
+}
+
+TEST(PosixRunner, FastChildBeatsItsDeadline) {
+  Output out = run_ok(with_timeout(cmd({"echo", "quick"}), milliseconds(5000)));
+  EXPECT_FALSE(out.timed_out);
+  EXPECT_EQ(out.out, "quick\n");
+}
+
+TEST(PosixRunner, ReadsLargeStdoutAndStderrTogether) {
+  Output out = run_ok(cmd({"sh", "-c",
+                                "head -c 10485760 /dev/zero; head -c 10485760 /dev/zero >&2"}));
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(out.out.size(), 10485760u);
+  EXPECT_EQ(out.err.size(), 10485760u);
+}
+
+TEST(PosixRunner, StdinRoundTripsThroughCat) {
+  std::string data(1 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) {
+    data[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  }
+  Command c = cmd({"cat"});
+  c.stdin_data = data;
+  Output out = run_ok(c);
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(out.out.size(), data.size());
+  EXPECT_TRUE(out.out == data);
+}
+
+TEST(PosixRunner, ChildThatIgnoresStdinIsNotAnError) {
+  // `true` exits without reading: our write sees EPIPE, not a fatal SIGPIPE.
+  Command c = cmd({"/bin/true"});
+  c.stdin_data = std::string(1 << 20, 'x');
+  Output out = run_ok(c);
+  EXPECT_EQ(out.exit_code, 0);
+}
+
+TEST(PosixRunner, EnvironmentIsExactlyWhatWasPassed) {
+  Command c = cmd({"env"});
+  c.env = {"FOO=bar", "BAZ=qux"};
+  Output out = run_ok(c);
+  EXPECT_EQ(out.out, "FOO=bar\nBAZ=qux\n");
+
+  c.env = std::vector<std::string>{};
+  out = run_ok(c);
+  EXPECT_EQ(out.out, "");
+}
+
+TEST(PosixRunner, EnvironmentIsInheritedByDefault) {
+  ASSERT_EQ(::setenv("BRIG_PROC_TEST_VAR", "inherited", 1), 0);
+  Output out = run_ok(cmd({"env"}));
+  ::unsetenv("BRIG_PROC_TEST_VAR");
+  EXPECT_THAT(out.out, ::testing::HasSubstr("BRIG_PROC_TEST_VAR=inherited\n"));
+}
+
+TEST(PosixRunner, CwdIsHonoured) {
+  TempDir dir;
+  Command c = cmd({"pwd"});
+  c.cwd = dir.path().string();
+  Output out = run_ok(c);
+  EXPECT_EQ(out.out, fs::canonical(dir.path()).string() + "\n");
+}
+
+TEST(PosixRunner, MissingCwdIsAnError) {
+  PosixRunner runner;
+  Command c = cmd({"pwd"});
+  c.cwd = "/nonexistent/brig-dir";
+  Result<Output> r = runner.run(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Errc::not_found);
+  EXPECT_THAT(r.error().message(), ::testing::HasSubstr("/nonexistent/brig-dir"));
+}
+
+TEST(PosixRunner, FdsAboveTwoAreClosedInTheChild) {
+  // Deliberately without CLOEXEC, and well above 3 so it cannot be mistaken
+  // for the directory fd ls opens to read /proc/self/fd.
+  unique_fd leaked(::open("/dev/null", O_RDONLY));
+  ASSERT_TRUE(leaked.valid());
+  unique_fd high(::fcntl(leaked.get(), F_DUPFD, 50));
+  ASSERT_GE(high.get(), 50);
+  ASSERT_EQ(::fcntl(high.get(), F_GETFD) & FD_CLOEXEC, 0);
+
+  Output out = run_ok(cmd({"ls", "-1", "/proc/self/fd"}));
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  std::set<int> fds;
+  std::istringstream lines(out.out);
+  for (std::string line; std::getline(lines, line);) fds.insert(std::stoi(line));
+  EXPECT_TRUE(fds.count(0) && fds.count(1) && fds.count(2)) << out.out;
+  // 0-2 plus at most the one ls opened itself.
+  EXPECT_LE(fds.size(), 4u) << out.out;
+  EXPECT_LE(*fds.rbegin(), 3) << out.out;
+  EXPECT_FALSE(fds.count(leaked.get()) && leaked.get() > 3) << out.out;
+}
+
+TEST(PosixRunner, KilledBySignalIs128PlusSignal) {
+  Output out = run_ok(cmd({"sh", "-c", "kill -9 $$"}));
+  EXPECT_EQ(out.exit_code, 128 + 9);
+  EXPECT_EQ(out.term_signal, SIGKILL);
+  EXPECT_FALSE(out.timed_out);
+  EXPECT_FALSE(out.success());
+}
+
+TEST(PosixRunner, ChildStartsWithNoSignalsIgnoredOrBlocked) {
+  // run() ignores SIGPIPE in this process; an ignored signal survives execve,
+  // so the child must have reset it (and the mask blocked around fork).
+  sigset_t blocked, old;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGUSR1);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &blocked, &old), 0);
+  Output out = run_ok(cmd({"grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"}));
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  EXPECT_EQ(out.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+}
+
+TEST(FindExecutable, LooksUpPathAndChecksPaths) {
+  auto sh = find_executable("sh");
+  ASSERT_TRUE(sh);
+  EXPECT_EQ(sh->front(), '/');
+  EXPECT_EQ(find_executable("/bin/sh"), "/bin/sh");
+  EXPECT_FALSE(find_executable("brig-no-such-binary-4711"));
+  EXPECT_FALSE(find_executable("/etc"));  // a directory is not executable
+  EXPECT_FALSE(find_executable(""));
+}
+
+}  // namespace
+}  // namespace brig::proc
