@@ -1,1 +1,145 @@
-#include <gtest/gtest.h>
+// brig policy validate|test|show through the binary.
+#include <gmock/gmock.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_harness.h"
+
+namespace brig::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr const char* kPolicy = R"({
+  "allow": [
+    "api.github.com",
+    "*.amazonaws.com",
+    {"domain": "api.example.com", "paths": ["/v1/*"], "methods": ["GET", "POST"]},
+    "registry.local:8443"
+  ],
+  "deny": ["evil.amazonaws.com"],
+  "rate_limits": {"default": {"rate": 100, "burst": 500}}
+}
+)";
+
+class PolicyCliTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    policy_ = write("p.json", kPolicy);
+  }
+  proc::Output test(std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"policy", "test", "--policy", policy_};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return brig(argv);
+  }
+  std::string policy_;
+};
+
+TEST_F(PolicyCliTest, ValidateSummarises) {
+  auto out = brig({"policy", "validate", policy_});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out, policy_ + ": valid (4 allow, 1 deny, 0 tls_passthrough rules)\n");
+  auto same = brig({"warden", "policy", "validate", policy_});
+  EXPECT_EQ(same.out, out.out);
+}
+
+TEST_F(PolicyCliTest, ValidateReportsFileLine) {
+  auto bad = write("bad.json", "{\n  \"allow\": [\n    \"ok.com\",\n    \"bad host.com\"\n  ],\n  \"dney\": []\n}\n");
+  auto out = brig({"policy", "validate", bad});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr(bad + ":6: unknown key \"dney\"; did you mean \"deny\"?"));
+}
+
+TEST_F(PolicyCliTest, ValidateReportsBadDomainLine) {
+  auto bad = write("bad.yaml", "allow:\n  - ok.com\n  - \"*evil.com\"\n");
+  auto out = brig({"policy", "validate", bad});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr(bad + ":3: allow[1]: "));
+}
+
+TEST_F(PolicyCliTest, OversizedPolicyIsRefused) {
+  auto big = write("big.json", "{\"allow\": [\"" + std::string(1100000, 'a') + "\"]}");
+  auto out = brig({"policy", "validate", big});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr("limit"));
+}
+
+TEST_F(PolicyCliTest, AllowAndDenyExitCodes) {
+  auto allow = test({"https://api.github.com/repos"});
+  EXPECT_EQ(allow.exit_code, 0);
+  EXPECT_THAT(allow.out, StartsWith("allow allow api.github.com (" + policy_ + ":3)"));
+
+  auto wildcard = test({"https://s3.eu.amazonaws.com/"});
+  EXPECT_EQ(wildcard.exit_code, 0);
+
+  auto denied = test({"https://evil.amazonaws.com/"});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.out, StartsWith("deny denied by a deny rule (deny evil.amazonaws.com"));
+
+  auto nothing = test({"https://example.org/"});
+  EXPECT_EQ(nothing.exit_code, 1);
+  EXPECT_THAT(nothing.out, HasSubstr("default deny"));
+  EXPECT_THAT(nothing.out, HasSubstr("fix: brig policy set CELL --allow example.org"));
+}
+
+TEST_F(PolicyCliTest, MethodsPathsAndPorts) {
+  EXPECT_EQ(test({"--method", "POST", "https://api.example.com/v1/x"}).exit_code, 0);
+  EXPECT_EQ(test({"--method", "DELETE", "https://api.example.com/v1/x"}).exit_code, 1);
+  EXPECT_EQ(test({"https://api.example.com/v2/x"}).exit_code, 1);
+  EXPECT_EQ(test({"https://api.example.com/v1/../admin"}).exit_code, 1);
+  EXPECT_EQ(test({"api.example.com"}).exit_code, 0);  // CONNECT-level: paths are checked inside
+  EXPECT_EQ(test({"registry.local:8443"}).exit_code, 0);
+  EXPECT_EQ(test({"registry.local"}).exit_code, 1);
+  EXPECT_EQ(test({"api.github.com:22"}).exit_code, 1);
+}
+
+TEST_F(PolicyCliTest, JsonOutput) {
+  auto out = brig({"--format", "json", "policy", "test", "--policy", policy_, "https://x.org/"});
+  EXPECT_EQ(out.exit_code, 1);
+  auto j = nlohmann::json::parse(out.out);
+  EXPECT_EQ(j["decision"], "deny");
+  EXPECT_EQ(j["rule"], "default deny");
+  EXPECT_EQ(j["reason"], "default deny: no allow rule matches the host");
+}
+
+TEST_F(PolicyCliTest, NoGlobalPolicyDeniesAll) {
+  auto out = brig({"policy", "test", "https://api.github.com/"});
+  EXPECT_EQ(out.exit_code, 1);
+  write("policy/network-policy.json", "{\"allow\": [\"api.github.com\"]}");
+  EXPECT_EQ(brig({"policy", "test", "https://api.github.com/"}).exit_code, 0);
+}
+
+TEST_F(PolicyCliTest, CellFileExtendsGlobalAndAirgappedDeniesAll) {
+  auto cell = write("cell.yaml", "image: x\npolicy:\n  allow: [pypi.org]\n");
+  EXPECT_EQ(test({"--file", cell, "https://pypi.org/simple"}).exit_code, 0);
+  EXPECT_EQ(test({"--file", cell, "https://api.github.com/"}).exit_code, 0);
+  auto air = write("air.yaml", "image: x\nprofile: airgapped\n");
+  auto out = test({"--file", air, "https://api.github.com/"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.out, HasSubstr("airgapped"));
+}
+
+TEST_F(PolicyCliTest, BadTargetsAreUsageErrors) {
+  EXPECT_EQ(test({"ftp://x.com/"}).exit_code, 2);
+  EXPECT_EQ(test({"https://user@x.com/"}).exit_code, 2);
+  EXPECT_EQ(test({"x.com/path"}).exit_code, 2);
+  EXPECT_EQ(test({"--method", "GET", "x.com"}).exit_code, 2);
+  auto invalid = brig({"policy", "test", "--policy", write("bad.json", "{\"allow\": 3}"), "x.com"});
+  EXPECT_EQ(invalid.exit_code, 2);
+}
+
+TEST_F(PolicyCliTest, ShowListsRules) {
+  auto out = brig({"policy", "show", "--policy", policy_});
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_THAT(out.out, HasSubstr("deny evil.amazonaws.com"));
+  EXPECT_THAT(out.out, HasSubstr("allow *.amazonaws.com"));
+  EXPECT_THAT(out.out, HasSubstr("allow api.example.com methods=[GET,POST] paths=[/v1/*]"));
+  auto unknown = brig({"policy", "show", "nosuchcell"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("no policy for cell \"nosuchcell\""));
+}
+
+}  // namespace
+}  // namespace brig::testing

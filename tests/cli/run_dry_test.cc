@@ -1,1 +1,181 @@
-#include <gtest/gtest.h>
+// brig run --dry-run: validate, merge, print; never touch the system.
+#include <gmock/gmock.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_harness.h"
+
+namespace brig::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using nlohmann::json;
+
+class RunDryTest : public CliTest {
+ protected:
+  json dry_json(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"--format", "json", "run", "--dry-run"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto out = brig(argv);
+    EXPECT_EQ(out.exit_code, 0) << out.err;
+    return out.exit_code == 0 ? json::parse(out.out) : json();
+  }
+};
+
+constexpr const char* kCell = R"(name: agent
+image: localhost/brig-busybox:latest
+command: ["sh", "-c", "echo hi"]
+memory: 3g
+cpus: 1.50
+env: {LOG_LEVEL: info, A: "1"}
+secrets: [api-key]
+policy:
+  allow:
+    - api.github.com
+    - {domain: api.example.com, paths: ["/v1/*"], methods: [GET]}
+)";
+
+TEST_F(RunDryTest, PrintsResolvedSpecWithOrigins) {
+  auto file = write("cell.yaml", kCell);
+  auto out = brig({"run", "--dry-run", "--file", file, "--cpus", "2"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.out, StartsWith("cell spec is valid (profile supervised)\n"));
+  EXPECT_THAT(out.out, ::testing::ContainsRegex("memory +3g +.*cell.yaml:4"));
+  EXPECT_THAT(out.out, ::testing::ContainsRegex("cpus +2 +--cpus"));
+  EXPECT_THAT(out.out, ::testing::ContainsRegex("pids_limit +1024 +profile supervised"));
+  EXPECT_THAT(out.out, ::testing::ContainsRegex("workspace_mount +/work +default"));
+}
+
+TEST_F(RunDryTest, JsonIsTheFullMergedSpec) {
+  auto file = write("cell.yaml", kCell);
+  auto j = dry_json({"--file", file, "--env", "A=2", "--secret", "db-pass", "--allow", "pypi.org"});
+  EXPECT_EQ(j["name"], "agent");
+  EXPECT_EQ(j["memory"], "3g");                 // yaml over profile
+  EXPECT_EQ(j["cpus"], "1.5");                  // number normalised to a string
+  EXPECT_EQ(j["pids_limit"], 1024);             // profile
+  EXPECT_EQ(j["runtime"], "runsc");             // default
+  EXPECT_EQ(j["env"]["A"], "2");                // flag over yaml, key by key
+  EXPECT_EQ(j["env"]["LOG_LEVEL"], "info");
+  EXPECT_EQ(j["secrets"], json::array({"api-key", "db-pass"}));
+  EXPECT_EQ(j["policy"]["allow"].size(), 3u);
+  EXPECT_EQ(j["policy"]["allow"][2], "pypi.org");
+  EXPECT_EQ(j["command"], json::array({"sh", "-c", "echo hi"}));
+}
+
+TEST_F(RunDryTest, ImageAndCommandFromArgv) {
+  auto j = dry_json({"--memory", "1g", "localhost/x:1", "--", "ls", "--name"});
+  EXPECT_EQ(j["image"], "localhost/x:1");
+  EXPECT_EQ(j["memory"], "1g");
+  EXPECT_EQ(j["command"], json::array({"ls", "--name"}));
+}
+
+TEST_F(RunDryTest, CommandWithShortFlagsAfterItsNameIsKept) {
+  auto j = dry_json({"localhost/py:3", "python", "-m", "http.server"});
+  EXPECT_EQ(j["command"], json::array({"python", "-m", "http.server"}));
+}
+
+TEST_F(RunDryTest, BrigFlagAfterImageIsRejected) {
+  auto out = brig({"run", "--dry-run", "localhost/x:1", "--memory", "1g", "sh"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, StartsWith("error: brig flag \"--memory\" comes after the image \"localhost/x:1\"; move it before the image\n"));
+  auto inline_value = brig({"run", "--dry-run", "localhost/x:1", "sh", "--memory=1g"});
+  EXPECT_EQ(inline_value.exit_code, 2);
+  auto short_first = brig({"run", "--dry-run", "localhost/x:1", "-d", "sh"});
+  EXPECT_EQ(short_first.exit_code, 2);
+  EXPECT_THAT(short_first.err, HasSubstr("\"-d\" comes after the image"));
+}
+
+TEST_F(RunDryTest, InvalidSpecReportsFileLineField) {
+  auto file = write("bad.yaml", "image: x\nmemory: 2x\nworkspace_mount: /run\nmemroy: 1g\n");
+  auto out = brig({"run", "--dry-run", "--file", file});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr("error: " + file + ":4: unknown key \"memroy\"; did you mean \"memory\"?\n"));
+  EXPECT_EQ(out.out, "");
+}
+
+TEST_F(RunDryTest, EveryProblemIsReportedAtOnce) {
+  auto file = write("bad.yaml", "image: x\nmemory: 2x\nworkspace_mount: /run\ncpus: -1\n");
+  auto out = brig({"run", "--dry-run", "--file", file});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr(file + ":2: memory: invalid size \"2x\""));
+  EXPECT_THAT(out.err, HasSubstr(file + ":3: workspace_mount: "));
+  EXPECT_THAT(out.err, HasSubstr(file + ":4: cpus: "));
+}
+
+TEST_F(RunDryTest, FlagErrorsNameTheFlag) {
+  auto out = brig({"run", "--dry-run", "--memory", "lots", "img"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, StartsWith("error: --memory: memory: invalid size \"lots\""));
+}
+
+TEST_F(RunDryTest, MissingImage) {
+  auto out = brig({"run", "--dry-run"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr("no image given"));
+}
+
+TEST_F(RunDryTest, DirectoryAsImageSuggestsImageBuild) {
+  std::filesystem::create_directories(home_ + "/my-cell");
+  auto out = brig({"run", "--dry-run", "./my-cell"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr("is a directory, not an image; build it first with: brig image build ./my-cell"));
+}
+
+TEST_F(RunDryTest, EnvWithoutValueIsUsageError) {
+  auto out = brig({"run", "--dry-run", "--env", "TOKEN", "img"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr("is not KEY=VALUE"));
+}
+
+TEST_F(RunDryTest, UnknownProfileSuggests) {
+  auto out = brig({"run", "--dry-run", "--profile", "untrustd", "img"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr("unknown profile \"untrustd\"; did you mean \"untrusted\"?"));
+}
+
+TEST_F(RunDryTest, UserProfileShadowsBuiltinAndStaysUntrusted) {
+  write("profiles/untrusted.yaml", "memory: 8g\n");
+  auto j = dry_json({"--profile", "untrusted", "img"});
+  EXPECT_EQ(j["memory"], "8g");
+  auto out = brig({"run", "--dry-run", "--profile", "untrusted", "--allow", "x.com", "img"});
+  EXPECT_EQ(out.exit_code, 0);
+  auto cell = write("cell.yaml", "image: img\nprofile: untrusted\npolicy:\n  allow: [x.com]\n  tls_passthrough: [x.com]\n");
+  auto bad = brig({"run", "--dry-run", "--file", cell});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("untrusted profile forbids TLS passthrough"));
+}
+
+TEST_F(RunDryTest, ProfileLabelledUntrustedIsUntrusted) {
+  write("profiles/locked.yaml", "labels: {brig.profile: untrusted}\n");
+  auto cell = write("cell.yaml",
+                    "image: img\nprofile: locked\nhost_services:\n  - {name: db, port: 5432, protocol: tcp}\n");
+  auto out = brig({"run", "--dry-run", "--file", cell});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr("untrusted profile forbids tcp host services"));
+}
+
+TEST_F(RunDryTest, MissingFileHasFix) {
+  auto out = brig({"run", "--dry-run", "--file", "nope.yaml"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr("nope.yaml"));
+  EXPECT_THAT(out.err, HasSubstr("fix: check the path given to --file"));
+}
+
+TEST_F(RunDryTest, TouchesNothing) {
+  auto file = write("cell.yaml", kCell);
+  auto before = std::distance(std::filesystem::recursive_directory_iterator(home_), {});
+  auto out = brig({"run", "--dry-run", "--file", file});
+  ASSERT_EQ(out.exit_code, 0);
+  auto after = std::distance(std::filesystem::recursive_directory_iterator(home_), {});
+  EXPECT_EQ(before, after);
+}
+
+TEST_F(RunDryTest, ExampleCellIsValid) {
+  auto out = brig({"run", "--dry-run", "--file", std::string(BRIG_SOURCE_DIR) + "/examples/hello.yaml"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+}
+
+}  // namespace
+}  // namespace brig::testing
