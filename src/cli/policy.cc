@@ -113,8 +113,10 @@ void add_policy(CLI::App& root, Context& ctx) {
     } else if (v.allowed()) {
       std::printf("allow %.*s\n", static_cast<int>(v.rule.size()), v.rule.data());
     } else {
-      std::printf("deny %.*s (%.*s)\n", static_cast<int>(policy::reason_text(v.reason).size()),
-                  policy::reason_text(v.reason).data(), static_cast<int>(v.rule.size()), v.rule.data());
+      const auto reason = policy::reason_text(v.reason);
+      std::printf("deny %.*s", static_cast<int>(reason.size()), reason.data());
+      if (v.reason == policy::Reason::denied_by_rule) std::printf(" (%.*s)", static_cast<int>(v.rule.size()), v.rule.data());
+      std::printf("\n");
       if (v.reason != policy::Reason::denied_by_rule && v.reason != policy::Reason::airgapped &&
           v.reason != policy::Reason::invalid_host && v.reason != policy::Reason::ip_literal) {
         std::printf("fix: brig policy set %s --allow %s\n", eff->cell_name.empty() ? "CELL" : eff->cell_name.c_str(),
