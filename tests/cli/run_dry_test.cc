@@ -173,7 +173,7 @@ TEST_F(RunDryTest, TouchesNothing) {
 }
 
 TEST_F(RunDryTest, ExampleCellIsValid) {
-  auto out = brig({"run", "--dry-run", "--file", std::string(BRIG_SOURCE_DIR) + "/examples/hello.yaml"});
+  auto out = brig({"run", "--dry-run", "--file", std::string(BRIG_SOURCE_DIR) + "/docs/examples/hello.yaml"});
   EXPECT_EQ(out.exit_code, 0) << out.err;
 }
 
