@@ -34,16 +34,26 @@ bool last_label_numeric(std::string_view host) {
   return false;
 }
 
+// inet_pton and inet_aton want a NUL-terminated string. Hosts are short, so
+// copy into a stack buffer: warden asks this for every request, and a heap
+// copy per call was most of the allocations on that path.
+template <class F>
+bool with_cstr(std::string_view s, F&& f) {
+  char buf[256];
+  if (s.size() >= sizeof buf) return f(std::string(s).c_str());
+  s.copy(buf, s.size());
+  buf[s.size()] = '\0';
+  return f(buf);
+}
+
 bool parse_v6(std::string_view h) {
-  std::string s(h);
   in6_addr a{};
-  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
+  return with_cstr(h, [&](const char* s) { return inet_pton(AF_INET6, s, &a) == 1; });
 }
 
 bool parse_v4_any(std::string_view h) {
-  std::string s(h);
   in_addr a{};
-  return inet_aton(s.c_str(), &a) != 0;
+  return with_cstr(h, [&](const char* s) { return inet_aton(s, &a) != 0; });
 }
 
 Status check_labels(std::string_view h) {

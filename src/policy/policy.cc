@@ -124,7 +124,9 @@ Verdict Policy::evaluate(const Request& req) const {
     return v;
   }
 
-  const bool connect_level = req.method.empty();
+  // Only a question with neither method nor path is CONNECT-level: a path
+  // without a method must still meet the rule's paths (fail closed).
+  const bool connect_level = req.method.empty() && req.path.empty();
   thread_local std::string path;
   bool path_ok = true;
   if (!connect_level) path_ok = normalize_path(req.path, path);

@@ -50,6 +50,7 @@ Result<Target> parse_target(std::string_view text) {
     if (close + 1 < rest.size()) {
       if (rest[close + 1] != ':') return Error(Errc::usage, "unexpected text after ']' in " + str::quote(text));
       port = rest.substr(close + 2);
+      if (port.empty()) return Error(Errc::usage, "empty port in " + str::quote(text));
     }
   } else if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
     host = rest.substr(0, colon);

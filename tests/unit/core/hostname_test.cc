@@ -1,1 +1,178 @@
+#include "brig/core/hostname.h"
+
 #include <gtest/gtest.h>
+
+#include <string>
+
+namespace brig::hostname {
+namespace {
+
+// The canonical form, or "ERR" when the host is refused.
+std::string norm(std::string_view host) {
+  auto r = normalize(host);
+  return r ? *r : std::string("ERR");
+}
+
+Pattern pattern(std::string_view text) {
+  auto p = Pattern::parse(text);
+  EXPECT_TRUE(p.ok()) << text << ": " << (p ? "" : p.error().message());
+  return p ? *p : Pattern{};
+}
+
+std::string labels(int n, std::size_t len) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    if (i) out += '.';
+    out += std::string(len, 'a');
+  }
+  return out;
+}
+
+TEST(HostnameTest, LowercasesAscii) {
+  EXPECT_EQ(norm("API.GitHub.COM"), "api.github.com");
+  EXPECT_EQ(norm("a-b_c.example"), "a-b_c.example");
+}
+
+TEST(HostnameTest, DropsOneTrailingDotOnly) {
+  EXPECT_EQ(norm("api.github.com."), "api.github.com");
+  EXPECT_EQ(norm("api.github.com.."), "ERR");
+  EXPECT_EQ(norm("."), "ERR");
+}
+
+TEST(HostnameTest, ConvertsIdnToPunycode) {
+  EXPECT_EQ(norm("bücher.example"), "xn--bcher-kva.example");
+  EXPECT_EQ(norm("BÜCHER.example"), "xn--bcher-kva.example");
+  EXPECT_EQ(norm("Bücher.EXAMPLE."), "xn--bcher-kva.example");
+  EXPECT_EQ(norm("XN--BCHER-KVA.example"), "xn--bcher-kva.example");
+  EXPECT_EQ(norm("bücher.example.."), "ERR");
+}
+
+TEST(HostnameTest, RefusesUserinfoControlAndSpace) {
+  EXPECT_EQ(norm("user@example.com"), "ERR");
+  EXPECT_EQ(norm("user:pw@example.com"), "ERR");
+  EXPECT_EQ(norm("exa\nmple.com"), "ERR");
+  EXPECT_EQ(norm(std::string_view("exa\0mple.com", 12)), "ERR");
+  EXPECT_EQ(norm("exa\x7fmple.com"), "ERR");
+  EXPECT_EQ(norm("exa mple.com"), "ERR");
+  EXPECT_EQ(norm(""), "ERR");
+}
+
+TEST(HostnameTest, RefusesBadLabelsAndCharacters) {
+  EXPECT_EQ(norm("a..example.com"), "ERR");
+  EXPECT_EQ(norm(".example.com"), "ERR");
+  EXPECT_EQ(norm("exa/mple.com"), "ERR");
+  EXPECT_EQ(norm("exa*mple.com"), "ERR");
+  EXPECT_EQ(norm("example.com:443"), "ERR");
+}
+
+TEST(HostnameTest, LabelLimitIs63) {
+  EXPECT_EQ(norm(std::string(63, 'a') + ".com"), std::string(63, 'a') + ".com");
+  EXPECT_EQ(norm(std::string(64, 'a') + ".com"), "ERR");
+}
+
+TEST(HostnameTest, NameLimitIs253) {
+  // 3 x 63 + 61 + 3 dots = 253.
+  const std::string max = labels(3, 63) + "." + std::string(61, 'b');
+  ASSERT_EQ(max.size(), 253u);
+  EXPECT_EQ(norm(max), max);
+  EXPECT_EQ(norm(max + "."), max);  // the trailing dot does not count
+  EXPECT_EQ(norm(max + "b"), "ERR");
+}
+
+TEST(HostnameTest, RecognisesEveryIpv4Spelling) {
+  for (const char* h : {"127.0.0.1", "127.1", "0x7f.1", "0x7F.0.0.1", "2130706433", "0177.0.0.1", "0x7f000001",
+                        "10.0.0.1"}) {
+    EXPECT_TRUE(is_ip_literal(h)) << h;
+    EXPECT_NE(norm(h), "ERR") << h;
+  }
+  // glibc reads leading zeros as octal, however many there are.
+  const std::string zeros = std::string(300, '0') + "177.0.0.1";
+  EXPECT_TRUE(is_ip_literal(zeros));
+  EXPECT_TRUE(is_ip_literal(std::string(300, '0') + "1"));
+  EXPECT_TRUE(is_ip_literal("1.2.3.999"));  // numeric last label: an IPv4, if malformed
+  EXPECT_EQ(norm("1.2.3.999"), "ERR");
+  EXPECT_EQ(norm("example.123"), "ERR");
+}
+
+TEST(HostnameTest, RecognisesIpv6Literals) {
+  for (const char* h : {"[::1]", "::1", "::ffff:127.0.0.1", "[::FFFF:127.0.0.1]", "2001:db8::1"}) {
+    EXPECT_TRUE(is_ip_literal(h)) << h;
+  }
+  EXPECT_EQ(norm("[::1]"), "::1");
+  EXPECT_EQ(norm("[::FFFF:127.0.0.1]"), "::ffff:127.0.0.1");
+  EXPECT_EQ(norm("[::1"), "ERR");
+  EXPECT_EQ(norm("[example.com]"), "ERR");
+  EXPECT_EQ(norm("fe80::1%eth0"), "ERR");
+}
+
+TEST(HostnameTest, DomainsAreNotIpLiterals) {
+  for (const char* h : {"example.com", "127.0.0.1.example.com", "0x7f.example", "xn--bcher-kva.example"}) {
+    EXPECT_FALSE(is_ip_literal(h)) << h;
+  }
+}
+
+TEST(HostnameTest, MapsUnicodeLookalikesBeforeClassifying) {
+  // UTS #46 maps fullwidth forms and ideographic full stops to ASCII; the
+  // result is classified after conversion, so this is still an IP literal.
+  EXPECT_EQ(norm("１２７.０.０.１"), "127.0.0.1");
+  EXPECT_TRUE(is_ip_literal(norm("１２７.０.０.１")));
+  EXPECT_EQ(norm("example。com"), "example.com");
+  EXPECT_EQ(norm("ＥＸＡＭＰＬＥ.com"), "example.com");
+}
+
+TEST(HostnameTest, NormalizeIntoReusesTheBuffer) {
+  std::string out = "garbage that must go";
+  ASSERT_TRUE(normalize_into("Example.COM.", out));
+  EXPECT_EQ(out, "example.com");
+  EXPECT_FALSE(normalize_into("a..b", out));
+}
+
+TEST(PatternTest, ParsesExactAndWildcard) {
+  auto exact = pattern("API.Example.COM.");
+  EXPECT_FALSE(exact.wildcard);
+  EXPECT_EQ(exact.domain, "api.example.com");
+  EXPECT_EQ(exact.str(), "api.example.com");
+  auto wild = pattern("*.Example.com");
+  EXPECT_TRUE(wild.wildcard);
+  EXPECT_EQ(wild.domain, "example.com");
+  EXPECT_EQ(wild.str(), "*.example.com");
+  EXPECT_EQ(pattern("bücher.example").domain, "xn--bcher-kva.example");
+}
+
+TEST(PatternTest, RefusesMisplacedStarsIpsAndOneLabelWildcards) {
+  for (const char* t : {"*", "*.", "*.com", "a.*.com", "*.*.x.com", "x*.com", "127.0.0.1", "*.127.0.0.1", "[::1]",
+                        "2130706433", "user@x.com", "", "a..com"}) {
+    EXPECT_FALSE(Pattern::parse(t).ok()) << t;
+  }
+}
+
+TEST(PatternTest, ExactMatchesOnlyThatHost) {
+  auto p = pattern("x.com");
+  EXPECT_TRUE(p.matches("x.com"));
+  EXPECT_FALSE(p.matches("a.x.com"));
+  EXPECT_FALSE(p.matches("evilx.com"));
+  EXPECT_FALSE(p.matches("x.com.evil"));
+}
+
+TEST(PatternTest, WildcardMatchesSubdomainsAtAnyDepthOnly) {
+  auto p = pattern("*.x.com");
+  EXPECT_TRUE(p.matches("a.x.com"));
+  EXPECT_TRUE(p.matches("a.b.x.com"));
+  EXPECT_FALSE(p.matches("x.com"));
+  EXPECT_FALSE(p.matches("evilx.com"));
+  EXPECT_FALSE(p.matches(".x.com"));
+  EXPECT_FALSE(p.matches("a.x.com.evil"));
+}
+
+TEST(PatternTest, Covers) {
+  EXPECT_TRUE(pattern("*.x.com").covers(pattern("a.x.com")));
+  EXPECT_TRUE(pattern("*.x.com").covers(pattern("*.a.x.com")));
+  EXPECT_TRUE(pattern("*.x.com").covers(pattern("*.x.com")));
+  EXPECT_FALSE(pattern("*.x.com").covers(pattern("x.com")));
+  EXPECT_FALSE(pattern("a.x.com").covers(pattern("*.x.com")));
+  EXPECT_TRUE(pattern("a.x.com").covers(pattern("A.X.com")));
+  EXPECT_FALSE(pattern("*.a.x.com").covers(pattern("*.x.com")));
+}
+
+}  // namespace
+}  // namespace brig::hostname
