@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -20,7 +21,12 @@ class Reader {
  public:
   explicit Reader(std::string file) : file_(std::move(file)) {}
 
-  Origin at(const YAML::Node& n) const { return Origin::file(file_, n.Mark().line + 1); }
+  // An implicit null ("key:" with nothing after it) is marked at the next
+  // token, often the next key; report it on its own key's line instead.
+  Origin at(const YAML::Node& n) const {
+    if (n.IsNull() && key_line_ > 0) return Origin::file(file_, key_line_);
+    return Origin::file(file_, n.Mark().line + 1);
+  }
   void error(const YAML::Node& n, std::string field, std::string msg) {
     diags_.push_back({at(n), std::move(field), std::move(msg)});
   }
@@ -137,7 +143,10 @@ class Reader {
         continue;
       }
       seen.push_back(key);
+      const int saved = key_line_;
+      key_line_ = kv.first.Mark().line + 1;
       it->second(kv.second, field);
+      key_line_ = saved;
     }
     return true;
   }
@@ -151,6 +160,7 @@ class Reader {
  private:
   std::string file_;
   Diagnostics diags_;
+  int key_line_ = 0;  // line of the key whose value is being read
 };
 
 std::optional<std::uint16_t> parse_port(std::string_view s) {
@@ -196,8 +206,9 @@ void parse_allow(Reader& r, const YAML::Node& n, const std::string& field, Polic
     bool ok = true;
     r.each_key(item, f, {
         {"domain", [&](const YAML::Node& v, const std::string& ff) {
-           if (auto s = r.scalar(v, ff, "a domain")) have_domain = split_host_port(r, v, ff, *s, e);
-           else ok = false;
+           have_domain = true;  // present; a malformed value is reported by itself
+           auto s = r.scalar(v, ff, "a domain");
+           if (!s || !split_host_port(r, v, ff, *s, e)) ok = false;
          }},
         {"paths", [&](const YAML::Node& v, const std::string& ff) {
            if (auto l = r.string_list(v, ff)) e.paths = *l; else ok = false;
@@ -226,8 +237,9 @@ void parse_domains(Reader& r, const YAML::Node& n, const std::string& field, std
 std::optional<RateLimit> parse_rate(Reader& r, const YAML::Node& n, const std::string& field) {
   RateLimit rl;
   rl.origin = r.at(n);
-  bool have_rate = false, have_burst = false;
+  bool have_rate = false, have_burst = false;  // present, even if malformed (reported)
   auto number = [&](const YAML::Node& v, const std::string& ff, double& dst, bool& flag) {
+    flag = true;
     auto s = r.scalar(v, ff, "a number");
     if (!s) return;
     double d = 0;
@@ -237,7 +249,6 @@ std::optional<RateLimit> parse_rate(Reader& r, const YAML::Node& n, const std::s
       return;
     }
     dst = d;
-    flag = true;
   };
   r.each_key(n, field, {
       {"rate", [&](const YAML::Node& v, const std::string& ff) { number(v, ff, rl.rate, have_rate); }},
@@ -311,7 +322,13 @@ void parse_into(Reader& r, const YAML::Node& root, CellSpec& s, bool profile) {
     return [&r, &f, want](const YAML::Node& v, const std::string& ff) { r.put(f, r.number_or_string(v, ff, want), v); };
   };
   auto int_ = [&](auto& e) {
-    return [&r, &e](const YAML::Node& v, const std::string& ff) { if (auto i = r.integer(v, ff)) e = static_cast<int>(*i); };
+    return [&r, &e](const YAML::Node& v, const std::string& ff) {
+      auto i = r.integer(v, ff);
+      if (!i) return;
+      // Never wrap: 2^32 + 8080 must not become port 8080.
+      if (*i < INT_MIN || *i > INT_MAX) r.error(v, ff, std::to_string(*i) + " is out of range");
+      else e = static_cast<int>(*i);
+    };
   };
   auto text = [&](std::string& e, const char* want) {
     return [&r, &e, want](const YAML::Node& v, const std::string& ff) { if (auto x = r.scalar(v, ff, want)) e = *x; };
@@ -368,10 +385,13 @@ void parse_into(Reader& r, const YAML::Node& root, CellSpec& s, bool profile) {
     for (const char* k : {"name", "image", "image_digest", "command", "profile"}) {
       if (root.IsMap() && root[k]) r.error(root[k], k, "a profile cannot set this key; put it in the cell yaml");
     }
-    std::erase_if(handlers, [](const auto& h) {
-      return h.first == "name" || h.first == "image" || h.first == "image_digest" || h.first == "command" ||
-             h.first == "profile";
-    });
+    // Reported above; skip them rather than also calling them unknown keys.
+    for (auto& h : handlers) {
+      if (h.first == "name" || h.first == "image" || h.first == "image_digest" || h.first == "command" ||
+          h.first == "profile") {
+        h.second = [](const YAML::Node&, const std::string&) {};
+      }
+    }
   }
   r.each_key(root, "", handlers);
 }

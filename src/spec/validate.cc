@@ -66,10 +66,12 @@ const std::vector<std::string> kSystemExact = {"/run", "/tmp", "/var", "/var/run
 std::optional<std::string> workspace_mount_problem(const std::string& p) {
   if (p == "/") return "cannot be / (it would hide the whole root filesystem)";
   for (const auto& owned : kBrigOwned) {
+    if (p == owned) return "cannot be " + owned + ", which brig mounts itself";
     if (is_under(p, owned)) return "cannot be inside " + owned + ", which brig mounts itself";
     if (is_under(owned, p)) return "cannot be " + p + ": it would hide " + owned + ", which brig mounts itself";
   }
   for (const auto& sys : kSystemTrees) {
+    if (p == sys) return "cannot be the system path " + sys;
     if (is_under(p, sys)) return "cannot be inside the system path " + sys;
     if (is_under(sys, p)) return "cannot be " + p + ": it would hide the system path " + sys;
   }
@@ -89,10 +91,11 @@ std::optional<std::string> engine_socket(std::string_view path) {
   for (const auto& w : kEngineSocketWords) {
     if (base.find(w) != std::string::npos) return w;
   }
-  // Engine sockets also live under well-known directories with generic names.
+  // Engine sockets also live under well-known directories with generic names,
+  // hidden ones included (~/.lima/<vm>/ha.sock).
   std::string lower = str::to_lower(path);
   for (const auto& w : kEngineSocketWords) {
-    if (lower.find("/" + w + "/") != std::string::npos) return w;
+    if (lower.find("/" + w + "/") != std::string::npos || lower.find("/." + w + "/") != std::string::npos) return w;
   }
   return std::nullopt;
 }
@@ -162,7 +165,10 @@ void check_resources(Checker& err, const CellSpec& s) {
     if (!b) {
       err(s.memory.origin, "memory", "invalid size " + str::quote(*s.memory) + "; use a number with a unit, e.g. 512m or 2g");
     } else if (*b < (6u << 20)) {
-      err(s.memory.origin, "memory", str::quote(*s.memory) + " is below the 6m minimum (a bare number is bytes; did you mean " + *s.memory + "g?)");
+      // The hint only fits a bare number ("2" is 2 bytes); "5m" needs none.
+      const bool bare = std::all_of(s.memory->begin(), s.memory->end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; });
+      err(s.memory.origin, "memory", str::quote(*s.memory) + " is below the 6m minimum" +
+                                         (bare ? " (a bare number is bytes; did you mean " + *s.memory + "g?)" : ""));
     }
   }
   if (s.cpus.has()) {

@@ -68,6 +68,9 @@ struct PolicyBlock {
   std::vector<DomainEntry> tls_passthrough;
   std::optional<RateLimit> rate_default;
   std::map<std::string, RateLimit> rate_cells;  // rate_limits.cells.<name>
+  // Cell policy files only (written by the engine for an airgapped cell):
+  // nothing is allowed, whatever the global policy says.
+  bool airgapped = false;
 };
 
 struct Ingress {

@@ -1,1 +1,553 @@
+// merge() and resolve(): precedence flag > yaml > profile > defaults for every
+// field, key-wise maps, list unions, profiles and untrusted-by-content.
 #include <gtest/gtest.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "brig/spec/json.h"
+#include "brig/spec/merge.h"
+#include "brig/spec/parse.h"
+#include "brig/spec/resolve.h"
+#include "unit/spec/spec_test_util.h"
+
+namespace brig::spec {
+namespace {
+
+using nlohmann::json;
+
+// The layers of a merge, lowest first, each with its own origin.
+const Origin kLayerOrigin[] = {Origin::builtin(), Origin::profile("p"), Origin::file("cell.yaml", 7),
+                               Origin::flag("--x")};
+
+const Origin& origin_of(const CellSpec& s, const std::string& field) {
+#define BRIG_ORIGIN_OF(f) \
+  if (field == #f) return s.f.origin;
+  BRIG_CELL_SPEC_FIELDS(BRIG_ORIGIN_OF)
+#undef BRIG_ORIGIN_OF
+  ADD_FAILURE() << "no field " << field;
+  static const Origin none;
+  return none;
+}
+
+bool has_field(const CellSpec& s, const std::string& field) {
+#define BRIG_HAS(f) \
+  if (field == #f) return s.f.has();
+  BRIG_CELL_SPEC_FIELDS(BRIG_HAS)
+#undef BRIG_HAS
+  return false;
+}
+
+std::string n(int i) { return std::to_string(i); }
+
+// Sets `field` in `s` to a value distinct for layer `i` (0..3), valid for
+// validate() so the same table can drive resolve().
+void set_field(CellSpec& s, const std::string& field, int i) {
+  const Origin& o = kLayerOrigin[i];
+  if (field == "name") s.name.set("cell-" + n(i), o);
+  else if (field == "image") s.image.set("localhost/img" + n(i), o);
+  else if (field == "image_digest") s.image_digest.set("sha256:" + std::string(64, static_cast<char>('0' + i)), o);
+  else if (field == "command") s.command.set({"cmd" + n(i)}, o);
+  else if (field == "env") s.env.set({{"SHARED", "v" + n(i)}, {"K" + n(i), "x"}}, o);
+  else if (field == "profile") s.profile.set("prof" + n(i), o);
+  else if (field == "runtime") s.runtime.set(i % 2 ? "runc" : "runsc", o);
+  else if (field == "memory") s.memory.set(n(i + 1) + "g", o);
+  else if (field == "cpus") s.cpus.set(n(i + 1), o);
+  else if (field == "pids_limit") s.pids_limit.set(1000 + i, o);
+  else if (field == "workspace") s.workspace.set("/srv/ws" + n(i), o);
+  else if (field == "workspace_mount") s.workspace_mount.set("/work" + n(i), o);
+  else if (field == "workspace_quota") s.workspace_quota.set(n(i + 1) + "g", o);
+  else if (field == "writable_rootfs") s.writable_rootfs.set(i % 2 == 1, o);
+  else if (field == "trust_warden_ca") s.trust_warden_ca.set(i % 2 == 0, o);
+  else if (field == "secrets") s.secrets.set({"common", "s" + n(i)}, o);
+  else if (field == "timeout") s.timeout.set(n(i + 1) + "h", o);
+  else if (field == "labels") s.labels.set({{"shared", "v" + n(i)}, {"k" + n(i), "x"}}, o);
+  else if (field == "policy") {
+    PolicyBlock b;
+    b.allow.push_back({"a" + n(i) + ".com", std::nullopt, {}, {}, o});
+    b.deny.push_back({"d" + n(i) + ".com", o});
+    b.tls_passthrough.push_back({"a" + n(i) + ".com", o});
+    b.rate_default = RateLimit{static_cast<double>(i + 1), 100, o};
+    b.rate_cells["shared"] = RateLimit{static_cast<double>(i + 1), 100, o};
+    b.rate_cells["c" + n(i)] = RateLimit{1, 1, o};
+    s.policy.set(std::move(b), o);
+  } else if (field == "ingress") s.ingress.set({Ingress{"web" + n(i), 8080 + i, "/", "bearer", o}}, o);
+  else if (field == "host_services") s.host_services.set({HostService{"svc" + n(i), 5000 + i, "http", o}}, o);
+  else if (field == "host_sockets") {
+    s.host_sockets.set({HostSocket{"s" + n(i), "/tmp/s" + n(i) + ".sock", "/run/host/s" + n(i), "ro", o}}, o);
+  } else {
+    ADD_FAILURE() << "set_field does not know " << field;
+  }
+}
+
+// What the merged field must be when the layers in `set` (ascending) set it:
+// the highest layer's value, except key-wise maps and unions.
+json expected(const std::string& field, const std::vector<int>& set) {
+  const int top = set.back();
+  if (field == "env" || field == "labels") {
+    json m = json::object();
+    for (int i : set) m[(field == "env" ? "K" : "k") + n(i)] = "x";
+    m[field == "env" ? "SHARED" : "shared"] = "v" + n(top);
+    return m;
+  }
+  if (field == "secrets") {
+    json l = {"common"};
+    for (int i : set) l.push_back("s" + n(i));
+    return l;
+  }
+  if (field == "policy") {
+    json allow = json::array(), deny = json::array();
+    json cells = json::object();
+    for (int i : set) {
+      allow.push_back("a" + n(i) + ".com");
+      deny.push_back("d" + n(i) + ".com");
+      cells["c" + n(i)] = {{"rate", 1.0}, {"burst", 1.0}};
+    }
+    cells["shared"] = {{"rate", top + 1.0}, {"burst", 100.0}};
+    return {{"allow", allow},
+            {"deny", deny},
+            {"tls_passthrough", allow},
+            {"rate_limits", {{"default", {{"rate", top + 1.0}, {"burst", 100.0}}}, {"cells", cells}}}};
+  }
+  CellSpec only;
+  set_field(only, field, top);
+  return to_json(only)[field];
+}
+
+// --- merge() over every field and every combination of layers ---------------
+
+TEST(Merge, HighestLayerWinsForEveryFieldAndEveryCombinationOfLayers) {
+  for (const auto& field : field_names()) {
+    for (int mask = 0; mask < 16; ++mask) {
+      CellSpec layers[4];
+      std::vector<int> set;
+      for (int i = 0; i < 4; ++i) {
+        if (mask & (1 << i)) {
+          set_field(layers[i], field, i);
+          set.push_back(i);
+        }
+      }
+      CellSpec m = merge(merge(merge(layers[0], layers[1]), layers[2]), layers[3]);
+      SCOPED_TRACE(field + " set in layers mask " + n(mask));
+      if (set.empty()) {
+        EXPECT_FALSE(has_field(m, field));
+        continue;
+      }
+      ASSERT_TRUE(has_field(m, field));
+      EXPECT_EQ(to_json(m)[field], expected(field, set));
+      EXPECT_EQ(origin_of(m, field).str(), kLayerOrigin[set.back()].str());
+    }
+  }
+}
+
+TEST(Merge, FieldsNotSetInEitherLayerStayUnset) {
+  CellSpec low, high;
+  low.memory.set("1g", kLayerOrigin[0]);
+  high.cpus.set("2", kLayerOrigin[3]);
+  CellSpec m = merge(low, high);
+  EXPECT_EQ(to_json(m), (json{{"memory", "1g"}, {"cpus", "2"}}));
+}
+
+TEST(Merge, MapsMergeKeyByKey) {
+  CellSpec low, high;
+  low.env.set({{"A", "low"}, {"B", "low"}}, Origin::profile("p"));
+  high.env.set({{"B", "high"}, {"C", "high"}}, Origin::flag("--env"));
+  CellSpec m = merge(low, high);
+  EXPECT_EQ(*m.env, (StringMap{{"A", "low"}, {"B", "high"}, {"C", "high"}}));
+  EXPECT_EQ(m.env.origin.str(), "--env");
+}
+
+TEST(Merge, SecretsUnionLowerFirstWithoutDuplicates) {
+  CellSpec low, high;
+  low.secrets.set({"a", "b"}, Origin::file("cell.yaml", 3));
+  high.secrets.set({"b", "c"}, Origin::flag("--secret"));
+  CellSpec m = merge(low, high);
+  EXPECT_EQ(*m.secrets, (StringList{"a", "b", "c"}));
+}
+
+TEST(Merge, PolicyListsUnionAndRatesTakeTheHigherLayer) {
+  auto low = parse_policy("allow: [a.com]\ndeny: [x.com]\ntls_passthrough: [a.com]\n"
+                          "rate_limits: {default: {rate: 1}, cells: {web: {rate: 1}, db: {rate: 1}}}\n",
+                          "low.yaml");
+  auto high = parse_policy("allow: [b.com]\ndeny: [y.com]\nrate_limits: {cells: {web: {rate: 9}}}\n", "high.yaml");
+  ASSERT_TRUE(low && high);
+  CellSpec l, h;
+  l.policy.set(*low, Origin::profile("p"));
+  h.policy.set(*high, Origin::file("cell.yaml", 5));
+  CellSpec m = merge(l, h);
+  json j = to_json(*m.policy);
+  EXPECT_EQ(j["allow"], (json{"a.com", "b.com"}));
+  EXPECT_EQ(j["deny"], (json{"x.com", "y.com"}));
+  EXPECT_EQ(j["tls_passthrough"], (json{"a.com"}));
+  EXPECT_EQ(j["rate_limits"]["default"]["rate"], 1.0);  // the higher layer sets none: kept
+  EXPECT_EQ(j["rate_limits"]["cells"]["web"]["rate"], 9.0);
+  EXPECT_EQ(j["rate_limits"]["cells"]["db"]["rate"], 1.0);
+  EXPECT_EQ(m.policy->allow[0].origin.str(), "low.yaml:1");  // entries keep their own lines
+  EXPECT_EQ(m.policy->allow[1].origin.str(), "high.yaml:1");
+  EXPECT_EQ(m.policy.origin.str(), "cell.yaml:5");
+}
+
+TEST(Merge, EntryListsAreReplacedNotUnioned) {
+  CellSpec low, high;
+  set_field(low, "host_sockets", 1);
+  set_field(high, "host_sockets", 2);
+  set_field(low, "ingress", 1);
+  set_field(high, "ingress", 2);
+  CellSpec m = merge(low, high);
+  ASSERT_EQ(m.host_sockets->size(), 1u);
+  EXPECT_EQ((*m.host_sockets)[0].name, "s2");
+  ASSERT_EQ(m.ingress->size(), 1u);
+  EXPECT_EQ((*m.ingress)[0].name, "web2");
+}
+
+// --- builtin profiles and defaults -------------------------------------------
+
+TEST(Profiles, BuiltinNamesInOrder) {
+  EXPECT_EQ(builtin_profiles(), (std::vector<std::string>{"untrusted", "supervised", "dev", "airgapped"}));
+  EXPECT_FALSE(builtin_profile("nope"));
+  EXPECT_FALSE(builtin_profile("Untrusted"));
+}
+
+TEST(Profiles, BuiltinValues) {
+  auto u = builtin_profile("untrusted");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(to_json(*u), (json{{"profile", "untrusted"},
+                               {"memory", "1g"},
+                               {"cpus", "1"},
+                               {"pids_limit", 1000},
+                               {"workspace_quota", "5g"},
+                               {"writable_rootfs", false},
+                               {"trust_warden_ca", true},
+                               {"timeout", "4h"},
+                               {"labels", {{"brig.profile", "untrusted"}}}}));
+  EXPECT_EQ(u->memory.origin.str(), "profile untrusted");
+  EXPECT_TRUE(*builtin_profile("dev")->writable_rootfs);
+  EXPECT_EQ(*builtin_profile("dev")->memory, "4g");
+  EXPECT_FALSE(*builtin_profile("airgapped")->trust_warden_ca);
+  EXPECT_FALSE(builtin_profile("supervised")->timeout.has());
+  for (const auto& name : builtin_profiles()) {
+    auto p = builtin_profile(name);
+    ASSERT_TRUE(p) << name;
+    EXPECT_EQ(p->labels->at("brig.profile"), name);
+    EXPECT_GE(*p->pids_limit, 1000) << name << ": gVisor counts its own threads";
+  }
+}
+
+TEST(Profiles, Defaults) {
+  CellSpec d = defaults();
+  EXPECT_EQ(to_json(d), (json{{"profile", "supervised"},
+                              {"runtime", "runsc"},
+                              {"workspace_mount", "/work"},
+                              {"writable_rootfs", false},
+                              {"trust_warden_ca", true}}));
+  EXPECT_EQ(d.runtime.origin.str(), "default");
+}
+
+TEST(Profiles, UntrustedByNameOrLabel) {
+  CellSpec plain, labelled, other;
+  labelled.labels.set({{"brig.profile", "untrusted"}}, Origin::profile("x"));
+  other.labels.set({{"brig.profile", "dev"}}, Origin::profile("x"));
+  EXPECT_TRUE(profile_is_untrusted("untrusted", plain));
+  EXPECT_TRUE(profile_is_untrusted("strict", labelled));
+  EXPECT_FALSE(profile_is_untrusted("strict", plain));
+  EXPECT_FALSE(profile_is_untrusted("strict", other));
+}
+
+// --- resolve() -----------------------------------------------------------------
+
+Sources with_yaml(const std::string& yaml) {
+  Sources src;
+  src.yaml = testing::cell(yaml);
+  return src;
+}
+
+std::string resolve_error(const Sources& src) {
+  auto r = resolve(src);
+  EXPECT_FALSE(r) << "expected resolve() to fail";
+  if (r) return "";
+  EXPECT_EQ(r.error().code(), Errc::invalid);
+  return r.error().message();
+}
+
+// A user-profile loader answering `name` with parse_profile(text).
+std::function<Result<std::optional<CellSpec>>(const std::string&)> user_profile(const std::string& name,
+                                                                               const std::string& text) {
+  return [name, text](const std::string& want) -> Result<std::optional<CellSpec>> {
+    if (want != name) return std::optional<CellSpec>();
+    auto p = parse_profile(text, "/home/u/.brig/profiles/" + name + ".yaml", name);
+    if (!p) return p.error();
+    return std::optional<CellSpec>(std::move(*p));
+  };
+}
+
+TEST(Resolve, PrecedenceForEveryFieldFlagOverYamlOverProfileOverDefault) {
+  for (const auto& field : field_names()) {
+    if (field == "profile") continue;  // selects the profile layer: tested below
+    for (int top = 1; top <= 3; ++top) {
+      SCOPED_TRACE(field + " up to layer " + n(top));
+      CellSpec prof, yaml, flags;
+      prof.image.set("localhost/base", kLayerOrigin[1]);
+      set_field(prof, field, 1);
+      yaml.profile.set("custom", kLayerOrigin[2]);
+      if (top >= 2) set_field(yaml, field, 2);
+      if (top >= 3) set_field(flags, field, 3);
+      Sources src;
+      src.yaml = yaml;
+      src.flags = flags;
+      src.user_profile = [&prof](const std::string& want) -> Result<std::optional<CellSpec>> {
+        if (want != "custom") return std::optional<CellSpec>();
+        return std::optional<CellSpec>(prof);
+      };
+      auto r = resolve(src);
+      ASSERT_TRUE(r) << r.error().message();
+      std::vector<int> set;
+      for (int i = 1; i <= top; ++i) set.push_back(i);
+      EXPECT_EQ(to_json(r->spec)[field], expected(field, set));
+      EXPECT_EQ(origin_of(r->spec, field).str(), kLayerOrigin[top].str());
+    }
+  }
+}
+
+TEST(Resolve, DefaultsFillWhatNoLayerSets) {
+  auto r = resolve(with_yaml("image: alpine\n"));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r->spec.runtime, "runsc");
+  EXPECT_EQ(r->spec.runtime.origin.str(), "default");
+  EXPECT_EQ(*r->spec.workspace_mount, "/work");
+  EXPECT_EQ(*r->spec.profile, "supervised");
+  EXPECT_EQ(r->spec.profile.origin.str(), "default");
+  EXPECT_EQ(*r->spec.memory, "2g");  // from the supervised profile
+  EXPECT_EQ(r->spec.memory.origin.str(), "profile supervised");
+  EXPECT_FALSE(r->untrusted);
+  EXPECT_FALSE(r->airgapped);
+}
+
+TEST(Resolve, ProfileOverridesDefaults) {
+  Sources src = with_yaml("image: alpine\nprofile: airgapped\n");
+  auto r = resolve(src);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_FALSE(*r->spec.trust_warden_ca);
+  EXPECT_EQ(r->spec.trust_warden_ca.origin.str(), "profile airgapped");
+  EXPECT_TRUE(r->airgapped);
+}
+
+TEST(Resolve, ProfileChoiceFlagOverYamlOverDefault) {
+  std::vector<std::string> asked;
+  Sources src = with_yaml("image: alpine\nprofile: dev\n");
+  src.user_profile = [&asked](const std::string& name) -> Result<std::optional<CellSpec>> {
+    asked.push_back(name);
+    return std::optional<CellSpec>();
+  };
+  auto from_yaml = resolve(src);
+  ASSERT_TRUE(from_yaml) << from_yaml.error().message();
+  EXPECT_EQ(*from_yaml->spec.profile, "dev");
+  EXPECT_EQ(from_yaml->spec.profile.origin.str(), "cell.yaml:2");
+  EXPECT_TRUE(*from_yaml->spec.writable_rootfs);
+
+  src.flags.profile.set("untrusted", Origin::flag("--profile"));
+  auto from_flag = resolve(src);
+  ASSERT_TRUE(from_flag) << from_flag.error().message();
+  EXPECT_EQ(*from_flag->spec.profile, "untrusted");
+  EXPECT_EQ(from_flag->spec.profile.origin.str(), "--profile");
+  EXPECT_EQ(*from_flag->spec.memory, "1g");
+  EXPECT_TRUE(from_flag->untrusted);
+  EXPECT_EQ(asked, (std::vector<std::string>{"dev", "untrusted"}));
+}
+
+TEST(Resolve, EveryBuiltinProfileResolves) {
+  for (const auto& name : builtin_profiles()) {
+    Sources src = with_yaml("image: alpine\n");
+    src.flags.profile.set(name, Origin::flag("--profile"));
+    auto r = resolve(src);
+    ASSERT_TRUE(r) << name << ": " << r.error().message();
+    EXPECT_EQ(r->untrusted, name == "untrusted") << name;
+    EXPECT_EQ(r->airgapped, name == "airgapped") << name;
+  }
+}
+
+TEST(Resolve, ValidatesOnceAfterTheMerge) {
+  // The yaml's bad memory is overridden by the flag: no error.
+  Sources src = with_yaml("image: alpine\nmemory: 2x\n");
+  src.flags.memory.set("3g", Origin::flag("--memory"));
+  auto r = resolve(src);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r->spec.memory, "3g");
+
+  // A flag's bad value is reported with the flag's name.
+  Sources bad = with_yaml("image: alpine\n");
+  bad.flags.memory.set("2x", Origin::flag("--memory"));
+  EXPECT_EQ(resolve_error(bad), "--memory: memory: invalid size \"2x\"; use a number with a unit, e.g. 512m or 2g");
+}
+
+TEST(Resolve, AllDiagnosticsOneErrorOnePerLine) {
+  EXPECT_EQ(resolve_error(with_yaml("image: alpine\nname: Bad\ncpus: 0\n")),
+            "cell.yaml:2: name: invalid cell name \"Bad\"; use 1-63 lowercase letters, digits and '-', starting with a "
+            "letter or digit\n"
+            "cell.yaml:3: cpus: invalid CPU count \"0\"; use a positive number such as 1, 2 or 0.5");
+}
+
+TEST(Resolve, UnknownProfileWithDidYouMean) {
+  Sources src = with_yaml("image: alpine\n");
+  src.flags.profile.set("supervisd", Origin::flag("--profile"));
+  auto r = resolve(src);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::invalid);
+  EXPECT_EQ(r.error().message(), "--profile: profile: unknown profile \"supervisd\"; did you mean \"supervised\"?");
+  EXPECT_EQ(r.error().fix(), "use one of: untrusted, supervised, dev, airgapped");
+}
+
+TEST(Resolve, UnknownProfileHintsIncludeUserProfiles) {
+  Sources src = with_yaml("image: alpine\nprofile: team-strikt\n");
+  src.user_profile_names = {"team-strict"};
+  src.user_profile = [](const std::string&) -> Result<std::optional<CellSpec>> { return std::optional<CellSpec>(); };
+  auto r = resolve(src);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "cell.yaml:2: profile: unknown profile \"team-strikt\"; did you mean \"team-strict\"?");
+  EXPECT_EQ(r.error().fix(), "use one of: untrusted, supervised, dev, airgapped, team-strict");
+
+  Sources far = with_yaml("image: alpine\nprofile: zzzzzzzzzz\n");
+  auto r2 = resolve(far);
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error().message(), "cell.yaml:2: profile: unknown profile \"zzzzzzzzzz\"");
+}
+
+TEST(Resolve, UserProfileErrorsPropagate) {
+  Sources src = with_yaml("image: alpine\nprofile: broken\n");
+  src.user_profile = user_profile("broken", "memroy: 1g\n");
+  EXPECT_EQ(resolve_error(src), "/home/u/.brig/profiles/broken.yaml:1: unknown key \"memroy\"; did you mean \"memory\"?");
+}
+
+TEST(Resolve, UserProfileShadowsTheBuiltin) {
+  Sources src = with_yaml("image: alpine\nprofile: dev\n");
+  src.user_profile = user_profile("dev", "memory: 8g\n");
+  auto r = resolve(src);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r->spec.memory, "8g");
+  EXPECT_EQ(r->spec.memory.origin.str(), "/home/u/.brig/profiles/dev.yaml:1");
+  EXPECT_FALSE(*r->spec.writable_rootfs);  // the builtin dev's value is not merged in
+}
+
+// --- untrusted and airgapped, recognised by content --------------------------
+
+constexpr const char* kSocketYaml =
+    "image: alpine\nprofile: sandbox\n"
+    "host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n";
+
+TEST(Resolve, UserProfileLabelledUntrustedIsUntrusted) {
+  Sources src = with_yaml("image: alpine\nprofile: sandbox\n");
+  src.user_profile = user_profile("sandbox", "memory: 1g\nlabels: {brig.profile: untrusted}\n");
+  auto ok = resolve(src);
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_TRUE(ok->untrusted);
+
+  Sources sockets = with_yaml(kSocketYaml);
+  sockets.user_profile = src.user_profile;
+  EXPECT_EQ(resolve_error(sockets),
+            "cell.yaml:3: host_sockets: the untrusted profile forbids host sockets (traffic over them bypasses warden)");
+
+  Sources tcp = with_yaml("image: alpine\nprofile: sandbox\nhost_services: [{name: db, port: 5432, protocol: tcp}]\n");
+  tcp.user_profile = src.user_profile;
+  EXPECT_EQ(resolve_error(tcp),
+            "cell.yaml:3: host_services[0].protocol: the untrusted profile forbids tcp host services (warden cannot "
+            "inspect them); use protocol: http");
+
+  Sources pass = with_yaml("image: alpine\nprofile: sandbox\npolicy: {allow: [a.com], tls_passthrough: [a.com]}\n");
+  pass.user_profile = src.user_profile;
+  EXPECT_EQ(resolve_error(pass),
+            "cell.yaml:3: policy.tls_passthrough: the untrusted profile forbids TLS passthrough (uninspected egress)");
+}
+
+TEST(Resolve, SameUserProfileWithoutTheLabelIsNotUntrusted) {
+  Sources src = with_yaml(kSocketYaml);
+  src.user_profile = user_profile("sandbox", "memory: 1g\n");
+  auto r = resolve(src);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_FALSE(r->untrusted);
+}
+
+TEST(Resolve, RelaxedUserProfileNamedUntrustedIsStillUntrusted) {
+  const char* relaxed = "memory: 8g\npids_limit: 4096\nlabels: {brig.profile: supervised}\n";
+  Sources src = with_yaml("image: alpine\nprofile: untrusted\n");
+  src.user_profile = user_profile("untrusted", relaxed);
+  auto r = resolve(src);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(r->untrusted);
+  EXPECT_EQ(*r->spec.memory, "8g");
+
+  Sources wr = with_yaml("image: alpine\nprofile: untrusted\nwritable_rootfs: true\n");
+  wr.user_profile = src.user_profile;
+  EXPECT_EQ(resolve_error(wr),
+            "cell.yaml:3: writable_rootfs: the untrusted profile keeps the root filesystem read-only; write to the "
+            "workspace, /tmp or /run instead");
+
+  Sources sockets = with_yaml("image: alpine\nprofile: untrusted\n"
+                              "host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n");
+  sockets.user_profile = src.user_profile;
+  EXPECT_EQ(resolve_error(sockets),
+            "cell.yaml:3: host_sockets: the untrusted profile forbids host sockets (traffic over them bypasses warden)");
+
+  Sources runc = with_yaml("image: alpine\nprofile: untrusted\nruntime: runc\n");
+  runc.user_profile = src.user_profile;
+  EXPECT_EQ(resolve_error(runc), "cell.yaml:3: runtime: the untrusted profile requires runsc (gVisor)");
+}
+
+TEST(Resolve, CellLabelMarkingItselfUntrustedIsUntrusted) {
+  auto r = resolve(with_yaml("image: alpine\nlabels: {brig.profile: untrusted}\n"));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(r->untrusted);
+}
+
+TEST(Resolve, BuiltinUntrustedForbidsHostAccessAndPassthrough) {
+  Sources src = with_yaml("image: alpine\nprofile: untrusted\n"
+                          "policy: {allow: [a.com], tls_passthrough: [a.com]}\n"
+                          "host_services: [{name: db, port: 5432, protocol: tcp}, {name: llm, port: 4000}]\n"
+                          "host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n");
+  EXPECT_EQ(resolve_error(src),
+            "cell.yaml:3: policy.tls_passthrough: the untrusted profile forbids TLS passthrough (uninspected egress)\n"
+            "cell.yaml:4: host_services[0].protocol: the untrusted profile forbids tcp host services (warden cannot "
+            "inspect them); use protocol: http\n"
+            "cell.yaml:5: host_sockets: the untrusted profile forbids host sockets (traffic over them bypasses warden)");
+}
+
+TEST(Resolve, SupervisedAllowsHostAccessAndPassthrough) {
+  Sources src = with_yaml("image: alpine\n"
+                          "policy: {allow: [a.com], tls_passthrough: [a.com]}\n"
+                          "host_services: [{name: db, port: 5432, protocol: tcp}]\n"
+                          "host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n");
+  auto r = resolve(src);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_FALSE(r->untrusted);
+}
+
+TEST(Resolve, AirgappedForbidsAllowAndWritableRootfs) {
+  EXPECT_EQ(resolve_error(with_yaml("image: alpine\nprofile: airgapped\npolicy:\n  allow: [a.com]\n")),
+            "cell.yaml:4: policy.allow: the airgapped profile allows no egress; remove policy.allow or choose another "
+            "profile");
+  Sources wr = with_yaml("image: alpine\nprofile: airgapped\n");
+  wr.flags.writable_rootfs.set(true, Origin::flag("--writable-rootfs"));
+  EXPECT_EQ(resolve_error(wr),
+            "--writable-rootfs: writable_rootfs: the airgapped profile keeps the root filesystem read-only; write to "
+            "the workspace, /tmp or /run instead");
+}
+
+TEST(Resolve, UserProfileLabelledAirgappedIsAirgapped) {
+  Sources src = with_yaml("image: alpine\nprofile: offline\npolicy: {allow: [a.com]}\n");
+  src.user_profile = user_profile("offline", "labels: {brig.profile: airgapped}\n");
+  EXPECT_EQ(resolve_error(src),
+            "cell.yaml:3: policy.allow: the airgapped profile allows no egress; remove policy.allow or choose another "
+            "profile");
+}
+
+TEST(Resolve, HostChecksUseTheProbe) {
+  testing::FakeProbe probe;
+  probe.add("/tmp/pg.sock", Probe::Kind::socket, "/var/run/docker.sock");
+  Sources src = with_yaml("image: alpine\n"
+                          "host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n");
+  src.probe = &probe;
+  EXPECT_EQ(resolve_error(src),
+            "cell.yaml:2: host_sockets[0].host_path: /tmp/pg.sock resolves to /var/run/docker.sock, a docker engine "
+            "socket; it is never allowed");
+}
+
+}  // namespace
+}  // namespace brig::spec
