@@ -2,7 +2,7 @@
 
 add_library(brig_options INTERFACE)
 target_compile_options(brig_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
-  -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference
+  -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
   -Wformat=2 -Wimplicit-fallthrough)
 if(BRIG_WERROR)
   target_compile_options(brig_options INTERFACE -Werror)

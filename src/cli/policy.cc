@@ -55,6 +55,7 @@ Result<Effective> load_effective(const Context& ctx, const std::string& policy_f
       }
       return c.error();
     }
+    e.airgapped = c->airgapped;
     e.cell = std::move(*c);
     e.cell_name = cell;
   }

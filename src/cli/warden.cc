@@ -1,16 +1,77 @@
 // brig warden ... — the egress proxy daemon and its status.
+#include <cstdio>
+
+#include "brig/warden/config.h"
+#include "brig/warden/warden.h"
 #include "context.h"
 
 namespace brig::cli {
+namespace {
+
+struct ServeOpts {
+  std::string config, proxy, ops, ingress, upstream_ca;
+  std::vector<std::string> resolve;
+  int threads = 0;
+};
+
+// warden.yaml first, then flags (flags win).
+Result<warden::Config> build_config(const Context& ctx, const ServeOpts& o) {
+  warden::Config cfg;
+  cfg.home = ctx.paths.home();
+  const std::string file = o.config.empty() ? ctx.paths.warden_yaml() : o.config;
+  if (auto st = warden::load_config_file(file, cfg); !st) return st.error();
+  auto endpoint = [](const std::string& text, warden::Endpoint& dst) -> Status {
+    if (text.empty()) return {};
+    auto ep = warden::Endpoint::parse(text);
+    if (!ep) return ep.error();
+    dst = *ep;
+    return {};
+  };
+  BRIG_TRY(endpoint(o.proxy, cfg.proxy_listen));
+  BRIG_TRY(endpoint(o.ops, cfg.ops_listen));
+  if (!o.ingress.empty()) {
+    warden::Endpoint ep;
+    BRIG_TRY(endpoint(o.ingress, ep));
+    cfg.ingress_listen = ep;
+  }
+  for (const auto& r : o.resolve) {
+    auto ov = warden::ResolveOverride::parse(r);
+    if (!ov) return ov.error();
+    cfg.resolve.push_back(*ov);
+  }
+  if (!o.upstream_ca.empty()) cfg.upstream_ca = o.upstream_ca;
+  if (o.threads < 0 || o.threads > 256) return Error(Errc::usage, "--threads must be 0 (one per core) to 256");
+  if (o.threads) cfg.threads = o.threads;
+  return cfg;
+}
+
+}  // namespace
 
 void add_warden(CLI::App& root, Context& ctx) {
   auto* n = root.add_subcommand("warden", "the egress proxy every cell goes through");
-  stub_verb(n, ctx, "serve", "run warden in the foreground",
-            {"--config", "--proxy-listen", "--ops-listen", "--ingress-listen", "--resolve", "--upstream-ca", "--threads"});
+  static ServeOpts o;
+  auto* serve = n->add_subcommand("serve", "run warden in the foreground (SIGTERM drains, SIGHUP reloads)");
+  serve->add_option("--config", o.config, "warden.yaml (default $BRIG_HOME/warden.yaml)");
+  serve->add_option("--proxy-listen", o.proxy, "cells' forward proxy ADDR:PORT (default 0.0.0.0:3128; port 0 picks one)");
+  serve->add_option("--ops-listen", o.ops, "/healthz and /metrics ADDR:PORT (default 127.0.0.1:9464)");
+  serve->add_option("--ingress-listen", o.ingress, "ingress ADDR:PORT");
+  serve->add_option("--resolve", o.resolve, "HOST:PORT:ADDR like curl's --resolve (repeatable)");
+  serve->add_option("--upstream-ca", o.upstream_ca, "extra trust anchors for upstream TLS (PEM)");
+  serve->add_option("--threads", o.threads, "I/O threads (default: one per core)");
+  on_run(serve, ctx, [&ctx]() -> Result<int> {
+    auto cfg = build_config(ctx, o);
+    if (!cfg) return cfg.error();
+    if (auto st = warden::serve(*cfg); !st) return st.error();
+    return 0;
+  });
   stub_verb(n, ctx, "status", "is warden running?");
   stub_verb(n, ctx, "stats", "per-cell figures from warden's metrics");
   stub_verb(n, ctx, "health", "query warden's /healthz");
-  stub_verb(n, ctx, "ca", "print the CA certificate path");
+  auto* ca = n->add_subcommand("ca", "print the CA certificate path");
+  on_run(ca, ctx, [&ctx]() -> Result<int> {
+    std::printf("%s\n", ctx.paths.ca_cert().c_str());
+    return 0;
+  });
   auto* pol = n->add_subcommand("policy", "warden's policy files");
   static std::string file;
   auto* validate = pol->add_subcommand("validate", "same as brig policy validate");

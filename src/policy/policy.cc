@@ -80,7 +80,23 @@ Result<Policy> Policy::compile(const spec::PolicyBlock& global, const spec::Poli
       p.deny_.push_back(std::move(r));
     }
   }
+  if (cell) {
+    for (const auto& t : cell->tls_passthrough) {
+      auto pat = hostname::Pattern::parse(t.domain);
+      if (!pat) return pat.error();
+      (pat->wildcard ? p.passthrough_wild_ : p.passthrough_exact_).push_back(pat->domain);
+    }
+  }
   return p;
+}
+
+bool Policy::passthrough(std::string_view host) const {
+  for (const auto& d : passthrough_exact_)
+    if (d == host) return true;
+  for (const auto& d : passthrough_wild_) {
+    if (host.size() > d.size() + 1 && host.ends_with(d) && host[host.size() - d.size() - 1] == '.') return true;
+  }
+  return false;
 }
 
 template <class F>

@@ -2,6 +2,9 @@
 
 #include "brig/spec/diagnostics.h"
 
+#include <algorithm>
+#include <tuple>
+
 namespace brig::spec {
 
 std::string Origin::str() const {
@@ -25,12 +28,20 @@ const std::vector<std::string>& field_names() {
 }
 
 std::string Diagnostic::str() const {
-  std::string out = origin.str() + ": ";
+  std::string out = origin.kind == Origin::Kind::none ? "" : origin.str() + ": ";
   if (!field.empty()) out += field + ": ";
   return out + message;
 }
 
-Error to_error(const Diagnostics& diags) {
+Error to_error(const Diagnostics& input) {
+  // Reported in file order, like a compiler; non-file origins (flags) last.
+  Diagnostics diags = input;
+  std::stable_sort(diags.begin(), diags.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    const bool fa = a.origin.kind == Origin::Kind::file, fb = b.origin.kind == Origin::Kind::file;
+    if (fa != fb) return fa;
+    if (!fa) return false;
+    return std::tie(a.origin.where, a.origin.line) < std::tie(b.origin.where, b.origin.line);
+  });
   std::string msg;
   for (const auto& d : diags) {
     if (!msg.empty()) msg += "\n";

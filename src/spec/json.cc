@@ -59,6 +59,7 @@ json to_json(const PolicyBlock& b) {
     rl["cells"] = cells;
   }
   if (!rl.empty()) out["rate_limits"] = rl;
+  if (b.airgapped) out["airgapped"] = true;
   return out;
 }
 

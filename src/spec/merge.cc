@@ -107,6 +107,7 @@ CellSpec merge(const CellSpec& low, const CellSpec& high) {
     union_into(b.tls_passthrough, h.tls_passthrough);
     if (h.rate_default) b.rate_default = h.rate_default;
     for (const auto& [k, v] : h.rate_cells) b.rate_cells[k] = v;
+    b.airgapped = b.airgapped || h.airgapped;
     out.policy.set(std::move(b), high.policy.origin);
   }
   return out;

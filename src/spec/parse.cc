@@ -277,13 +277,23 @@ void parse_rate_limits(Reader& r, const YAML::Node& n, const std::string& field,
   });
 }
 
-void parse_policy_block(Reader& r, const YAML::Node& n, const std::string& prefix, PolicyBlock& out) {
-  r.each_key(n, prefix, {
+// `document`: a policy file (global or a cell's file written by the engine),
+// which may also say `airgapped: true`; a cell spec's `policy:` may not (the
+// profile decides that).
+void parse_policy_block(Reader& r, const YAML::Node& n, const std::string& prefix, PolicyBlock& out,
+                        bool document = false) {
+  std::vector<std::pair<std::string, Reader::Handler>> keys = {
       {"allow", [&](const YAML::Node& v, const std::string& ff) { parse_allow(r, v, ff, out); }},
       {"deny", [&](const YAML::Node& v, const std::string& ff) { parse_domains(r, v, ff, out.deny); }},
       {"tls_passthrough", [&](const YAML::Node& v, const std::string& ff) { parse_domains(r, v, ff, out.tls_passthrough); }},
       {"rate_limits", [&](const YAML::Node& v, const std::string& ff) { parse_rate_limits(r, v, ff, out); }},
-  });
+  };
+  if (document) {
+    keys.emplace_back("airgapped", [&](const YAML::Node& v, const std::string& ff) {
+      if (auto b = r.boolean(v, ff)) out.airgapped = *b;
+    });
+  }
+  r.each_key(n, prefix, keys);
 }
 
 template <class T>
@@ -398,7 +408,12 @@ void parse_into(Reader& r, const YAML::Node& root, CellSpec& s, bool profile) {
 
 Result<YAML::Node> load(std::string_view text, const std::string& filename) {
   try {
-    return YAML::Load(std::string(text));
+    auto docs = YAML::LoadAll(std::string(text));
+    if (docs.size() > 1) {
+      return Error(Errc::invalid, filename + ":" + std::to_string(docs[1].Mark().line + 1) +
+                                      ": a second YAML document ('---'); one file holds one document");
+    }
+    return docs.empty() ? YAML::Node() : docs.front();
   } catch (const YAML::Exception& e) {
     return Error(Errc::invalid, filename + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
@@ -443,7 +458,7 @@ Result<PolicyBlock> parse_policy(std::string_view text, const std::string& filen
   if (!doc) return doc.error();
   Reader r(filename);
   PolicyBlock b;
-  parse_policy_block(r, *doc, "", b);
+  parse_policy_block(r, *doc, "", b, /*document=*/true);
   if (!r.diags().empty()) return to_error(r.diags());
   return b;
 }

@@ -43,6 +43,14 @@ Result<Resolved> resolve(const Sources& src) {
   Resolved r;
   r.untrusted = profile_is_untrusted(*profile, *layer) || labelled(merged, "untrusted");
   r.airgapped = *profile == "airgapped" || labelled(*layer, "airgapped") || labelled(merged, "airgapped");
+  // An airgapped cell gets no CA unless something above the defaults asked (an error then).
+  if (r.airgapped && merged.trust_warden_ca.origin.kind == Origin::Kind::builtin) {
+    merged.trust_warden_ca.set(false, merged.trust_warden_ca.origin);
+  }
+  // The label says what the cell is, never something a layer above contradicts.
+  StringMap labels = merged.labels.has() ? *merged.labels : StringMap{};
+  labels["brig.profile"] = r.untrusted ? "untrusted" : r.airgapped ? "airgapped" : *profile;
+  merged.labels.set(std::move(labels), merged.labels.has() ? merged.labels.origin : profile.origin);
   ValidateOptions opts;
   opts.untrusted = r.untrusted;
   opts.airgapped = r.airgapped;

@@ -120,7 +120,7 @@ std::optional<double> parse_number(std::string_view s) {
 
 void check_image(Checker& err, const CellSpec& s, const Probe* probe) {
   if (!s.image.has() || s.image->empty()) {
-    err(s.image.has() ? s.image.origin : Origin::builtin(), "image",
+    err(s.image.has() ? s.image.origin : Origin{}, "image",
         "no image given; pass IMAGE to brig run or set image: in the cell yaml");
     return;
   }
@@ -278,6 +278,21 @@ void check_ingress(Checker& err, const CellSpec& s) {
       err(e.origin, f + ".path_prefix", "another ingress route already uses " + str::quote(e.path_prefix));
     }
     if (e.auth != "bearer") err(e.origin, f + ".auth", "unsupported auth " + str::quote(e.auth) + "; ingress always requires auth: bearer");
+  }
+}
+
+// Airgapped means no egress at all: no host access, no passthrough, no CA.
+void check_airgapped(Checker& err, const CellSpec& s, const ValidateOptions& opts) {
+  if (!opts.airgapped) return;
+  const char* why = "the airgapped profile allows no egress at all";
+  if (s.host_services.has() && !s.host_services->empty()) err(s.host_services.origin, "host_services", why);
+  if (s.host_sockets.has() && !s.host_sockets->empty()) err(s.host_sockets.origin, "host_sockets", why);
+  if (s.policy.has() && !s.policy->tls_passthrough.empty()) {
+    err(s.policy->tls_passthrough.front().origin, "policy.tls_passthrough", why);
+  }
+  if (s.ingress.has() && !s.ingress->empty()) err(s.ingress.origin, "ingress", why);
+  if (s.trust_warden_ca.has() && *s.trust_warden_ca) {
+    err(s.trust_warden_ca.origin, "trust_warden_ca", "the airgapped profile mounts no CA (there is no egress to inspect)");
   }
 }
 
@@ -523,6 +538,7 @@ Diagnostics validate(const CellSpec& s, const ValidateOptions& opts) {
   check_ingress(err, s);
   check_host_services(err, s, opts);
   check_host_sockets(err, s, opts);
+  check_airgapped(err, s, opts);
   return out;
 }
 

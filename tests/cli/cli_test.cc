@@ -56,7 +56,7 @@ TEST_F(CliTest, MissingRequiredArgumentIsUsageError) {
 
 TEST_F(CliTest, VerbsFromLaterIssuesFailLoudly) {
   for (std::vector<std::string> argv : std::vector<std::vector<std::string>>{
-           {"cell", "list"}, {"system", "up"}, {"secrets", "list"}, {"image", "build", "."}, {"warden", "serve"}}) {
+           {"cell", "list"}, {"system", "up"}, {"secrets", "list"}, {"image", "build", "."}, {"warden", "health"}}) {
     auto out = brig(argv);
     EXPECT_EQ(out.exit_code, 1) << argv[0] << " " << argv[1];
     EXPECT_THAT(out.err, HasSubstr("is not available yet")) << argv[0] << " " << argv[1];

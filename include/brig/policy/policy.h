@@ -74,6 +74,11 @@ class Policy {
 
   Verdict evaluate(const Request& req) const;
 
+  // True if the cell declared `host` (canonical) for TLS passthrough. Only the
+  // cell's own block counts: uninspected egress exists only where a cell spec
+  // declares it. The caller must still have an allow verdict for the host.
+  bool passthrough(std::string_view canonical_host) const;
+
   std::size_t allow_count() const { return allow_.size(); }
   std::size_t deny_count() const { return deny_.size(); }
   const std::vector<CompiledRule>& allow_rules() const { return allow_; }
@@ -92,6 +97,7 @@ class Policy {
   static bool visit(const Index& exact, const Index& wild, std::string_view host, F&& f);
 
   std::vector<CompiledRule> allow_, deny_;
+  std::vector<std::string> passthrough_exact_, passthrough_wild_;
   Index allow_exact_, allow_wild_, deny_exact_, deny_wild_;
   bool airgapped_ = false;
 };

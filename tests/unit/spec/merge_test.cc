@@ -302,10 +302,44 @@ TEST(Resolve, PrecedenceForEveryFieldFlagOverYamlOverProfileOverDefault) {
       ASSERT_TRUE(r) << r.error().message();
       std::vector<int> set;
       for (int i = 1; i <= top; ++i) set.push_back(i);
-      EXPECT_EQ(to_json(r->spec)[field], expected(field, set));
+      auto want = expected(field, set);
+      if (field == "labels") want["brig.profile"] = "custom";  // resolve() always states the profile
+      EXPECT_EQ(to_json(r->spec)[field], want);
       EXPECT_EQ(origin_of(r->spec, field).str(), kLayerOrigin[top].str());
     }
   }
+}
+
+TEST(Resolve, ProfileLabelCannotBeContradicted) {
+  Sources src;
+  CellSpec yaml;
+  yaml.image.set("img", Origin::file("cell.yaml", 1));
+  yaml.profile.set("untrusted", Origin::file("cell.yaml", 2));
+  yaml.labels.set({{"brig.profile", "supervised"}}, Origin::file("cell.yaml", 3));
+  src.yaml = yaml;
+  auto r = resolve(src);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(r->untrusted);
+  EXPECT_EQ(r->spec.labels->at("brig.profile"), "untrusted");
+}
+
+TEST(Resolve, AirgappedRefusesHostAccessAndCa) {
+  Sources src;
+  CellSpec yaml;
+  yaml.image.set("img", Origin::file("cell.yaml", 1));
+  yaml.profile.set("airgapped", Origin::file("cell.yaml", 2));
+  yaml.trust_warden_ca.set(true, Origin::file("cell.yaml", 3));
+  HostService svc;
+  svc.name = "db";
+  svc.port = 5432;
+  svc.origin = Origin::file("cell.yaml", 5);
+  yaml.host_services.set({svc}, Origin::file("cell.yaml", 4));
+  src.yaml = yaml;
+  auto r = resolve(src);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            "cell.yaml:3: trust_warden_ca: the airgapped profile mounts no CA (there is no egress to inspect)\n"
+            "cell.yaml:4: host_services: the airgapped profile allows no egress at all");
 }
 
 TEST(Resolve, DefaultsFillWhatNoLayerSets) {

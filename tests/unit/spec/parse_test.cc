@@ -538,7 +538,24 @@ TEST(Diagnostics, FormatAndToError) {
   EXPECT_EQ(whole.str(), "cell.yaml:1: broken");
   Error e = to_error({with_field, whole});
   EXPECT_EQ(e.code(), Errc::invalid);
-  EXPECT_EQ(e.message(), "cell.yaml:3: memory: bad\ncell.yaml:1: broken");
+  EXPECT_EQ(e.message(), "cell.yaml:1: broken\ncell.yaml:3: memory: bad");  // file order
+  Diagnostic flag{Origin::flag("--memory"), "memory", "bad"};
+  EXPECT_EQ(to_error({flag, with_field}).message(), "cell.yaml:3: memory: bad\n--memory: memory: bad");
+}
+
+TEST(Parse, SecondYamlDocumentIsAnError) {
+  auto r = parse_cell("image: a\n---\nimage: b\n", "cell.yaml");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "cell.yaml:3: a second YAML document ('---'); one file holds one document");
+}
+
+TEST(Parse, AirgappedOnlyInPolicyDocuments) {
+  auto doc = parse_policy("airgapped: true\n", "cells/x.json");
+  ASSERT_TRUE(doc) << doc.error().message();
+  EXPECT_TRUE(doc->airgapped);
+  auto cell = parse_cell("image: a\npolicy:\n  airgapped: true\n", "cell.yaml");
+  ASSERT_FALSE(cell);
+  EXPECT_EQ(cell.error().message().rfind("cell.yaml:3: policy: unknown key \"airgapped\"", 0), 0u) << cell.error().message();
 }
 
 }  // namespace

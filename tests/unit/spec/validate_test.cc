@@ -97,7 +97,7 @@ TEST(Validate, OriginOfAFlagIsNamed) {
 
 TEST(ValidateImage, Required) {
   EXPECT_EQ(strs(validate(CellSpec{}, {})),
-            std::vector<std::string>{"default: image: no image given; pass IMAGE to brig run or set image: in the cell yaml"});
+            std::vector<std::string>{"image: no image given; pass IMAGE to brig run or set image: in the cell yaml"});
   EXPECT_EQ(strs(validate(testing::cell("image: \"\"\n"), {})),
             std::vector<std::string>{"cell.yaml:1: image: no image given; pass IMAGE to brig run or set image: in the cell yaml"});
 }

@@ -1,0 +1,55 @@
+// Warden's configuration: $BRIG_HOME/warden.yaml, overridden by flags.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "brig/core/error.h"
+
+namespace brig::warden {
+
+struct Endpoint {
+  std::string host;  // an IP literal
+  std::uint16_t port = 0;
+  std::string str() const;
+  static Result<Endpoint> parse(const std::string& text);  // "ADDR:PORT", "[v6]:PORT"
+};
+
+// curl's --resolve HOST:PORT:ADDR: requests for HOST on PORT go to ADDR, even
+// inside a blocked range. The only way to reach one.
+struct ResolveOverride {
+  std::string host;  // canonical
+  std::uint16_t port = 0;
+  std::string addr;  // IP literal
+  static Result<ResolveOverride> parse(const std::string& text);
+};
+
+struct Limits {
+  std::size_t header_limit = 64 * 1024;               // request/response head bytes
+  std::chrono::milliseconds header_timeout{10'000};   // to read a request head (slowloris)
+  std::chrono::milliseconds idle_timeout{60'000};     // no bytes either way on a connection or tunnel
+  std::chrono::milliseconds connect_timeout{10'000};  // upstream connect + TLS handshake
+  std::size_t max_tunnels_per_cell = 256;             // concurrent CONNECT tunnels per cell
+  std::size_t max_connections = 10'000;               // concurrent client connections overall
+  std::size_t cert_cache = 1024;                      // leaf contexts kept
+  std::chrono::milliseconds drain_timeout{10'000};    // SIGTERM: wait this long for connections
+};
+
+struct Config {
+  std::string home;  // $BRIG_HOME
+  Endpoint proxy_listen{"0.0.0.0", 3128};
+  Endpoint ops_listen{"127.0.0.1", 9464};
+  std::optional<Endpoint> ingress_listen;
+  std::vector<ResolveOverride> resolve;
+  std::string upstream_ca;  // extra trust anchors (PEM file)
+  int threads = 0;          // 0: one per core
+  Limits limits;
+};
+
+// Reads `path` (warden.yaml; absent is fine) into `cfg`. Unknown keys are errors.
+Status load_config_file(const std::string& path, Config& cfg);
+
+}  // namespace brig::warden

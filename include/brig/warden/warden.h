@@ -1,0 +1,16 @@
+// `brig warden serve`: the egress proxy. No Asio in this header.
+#pragma once
+
+#include "brig/core/error.h"
+#include "brig/warden/config.h"
+
+namespace brig::warden {
+
+// Runs warden until SIGTERM or SIGINT (draining open connections for at most
+// cfg.limits.drain_timeout); SIGHUP reloads policy files. Prints the bound
+// addresses as one JSON line on stdout once listening:
+//   {"proxy": "127.0.0.1:41234", "ops": "127.0.0.1:41235"}
+// Creates the CA in $BRIG_HOME/ca if absent. Returns when stopped.
+Status serve(const Config& cfg);
+
+}  // namespace brig::warden

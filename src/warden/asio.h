@@ -1,0 +1,32 @@
+// Asio/Beast aliases for warden's .cc files only (never include from a
+// public header: these templates are heavy).
+#pragma once
+
+#include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without it
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+namespace brig::warden {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = boost::asio::ip::tcp;
+template <class T = void>
+using awaitable = boost::asio::awaitable<T>;
+using boost::system::error_code;
+
+// co_await op(..., use_ec(ec)): errors land in ec instead of throwing.
+inline auto use_ec(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+
+}  // namespace brig::warden

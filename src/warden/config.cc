@@ -1,0 +1,110 @@
+#include "brig/warden/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+
+#include "brig/core/fs.h"
+#include "brig/core/hostname.h"
+#include "brig/core/strings.h"
+#include "brig/warden/netaddr.h"
+
+namespace brig::warden {
+namespace {
+
+std::optional<std::uint16_t> port_of(std::string_view s, bool allow_zero) {
+  unsigned v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v > 65535 || (v == 0 && !allow_zero)) return std::nullopt;
+  return static_cast<std::uint16_t>(v);
+}
+
+}  // namespace
+
+std::string Endpoint::str() const {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<Endpoint> Endpoint::parse(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return Error(Errc::usage, "listen address " + str::quote(text) + " is not ADDR:PORT");
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto port = port_of(std::string_view(text).substr(colon + 1), true);
+  if (!port || !parse_ip(host)) {
+    return Error(Errc::usage, "listen address " + str::quote(text) + " is not ADDR:PORT", "e.g. 127.0.0.1:3128 (port 0 picks one)");
+  }
+  return Endpoint{host, *port};
+}
+
+Result<ResolveOverride> ResolveOverride::parse(const std::string& text) {
+  // HOST:PORT:ADDR where ADDR may be an IPv6 literal with colons (bracketed or not).
+  auto first = text.find(':');
+  auto second = first == std::string::npos ? std::string::npos : text.find(':', first + 1);
+  if (second == std::string::npos) {
+    return Error(Errc::usage, "resolve override " + str::quote(text) + " is not HOST:PORT:ADDR", "e.g. api.example.com:443:198.18.0.2");
+  }
+  ResolveOverride r;
+  auto host = hostname::normalize(text.substr(0, first));
+  auto port = port_of(std::string_view(text).substr(first + 1, second - first - 1), false);
+  auto addr = parse_ip(text.substr(second + 1));
+  if (!host || !port || !addr) {
+    return Error(Errc::usage, "resolve override " + str::quote(text) + " is not HOST:PORT:ADDR", "e.g. api.example.com:443:198.18.0.2");
+  }
+  r.host = *host;
+  r.port = *port;
+  r.addr = addr->str();
+  return r;
+}
+
+Status load_config_file(const std::string& path, Config& cfg) {
+  auto text = fs::read_file(path, 1 << 20);
+  if (!text) return text.error().code() == Errc::not_found ? Status{} : Status{text.error()};
+  YAML::Node root;
+  try {
+    root = YAML::Load(*text);
+  } catch (const YAML::Exception& e) {
+    return Error(Errc::invalid, path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (root.IsNull()) return {};
+  if (!root.IsMap()) return Error(Errc::invalid, path + ": expected a mapping");
+  auto at = [&](const YAML::Node& n) { return path + ":" + std::to_string(n.Mark().line + 1) + ": "; };
+  try {
+    for (const auto& kv : root) {
+      const std::string key = kv.first.Scalar();
+      const YAML::Node& v = kv.second;
+      if (key == "resolve_overrides") {
+        for (const auto& item : v) {
+          auto r = ResolveOverride::parse(item.as<std::string>());
+          if (!r) return Error(Errc::invalid, at(item) + r.error().message());
+          cfg.resolve.push_back(*r);
+        }
+      } else if (key == "upstream_ca") {
+        cfg.upstream_ca = v.as<std::string>();
+      } else if (key == "limits") {
+        for (const auto& l : v) {
+          const std::string k = l.first.Scalar();
+          auto ms = [&](std::chrono::milliseconds& dst) { dst = std::chrono::milliseconds(l.second.as<long>()); };
+          if (k == "header_limit") cfg.limits.header_limit = l.second.as<std::size_t>();
+          else if (k == "header_timeout_ms") ms(cfg.limits.header_timeout);
+          else if (k == "idle_timeout_ms") ms(cfg.limits.idle_timeout);
+          else if (k == "connect_timeout_ms") ms(cfg.limits.connect_timeout);
+          else if (k == "max_tunnels_per_cell") cfg.limits.max_tunnels_per_cell = l.second.as<std::size_t>();
+          else if (k == "max_connections") cfg.limits.max_connections = l.second.as<std::size_t>();
+          else if (k == "cert_cache") cfg.limits.cert_cache = l.second.as<std::size_t>();
+          else if (k == "drain_timeout_ms") ms(cfg.limits.drain_timeout);
+          else return Error(Errc::invalid, at(l.first) + "limits: unknown key " + str::quote(k));
+        }
+      } else {
+        std::string msg = at(kv.first) + "unknown key " + str::quote(key);
+        if (auto s = str::closest(key, {"resolve_overrides", "upstream_ca", "limits"})) msg += "; did you mean " + str::quote(*s) + "?";
+        return Error(Errc::invalid, msg);
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Error(Errc::invalid, path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  return {};
+}
+
+}  // namespace brig::warden

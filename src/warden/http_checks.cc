@@ -1,0 +1,197 @@
+#include "http_checks.h"
+
+#include <charconv>
+
+#include "brig/core/hostname.h"
+#include "brig/core/strings.h"
+
+namespace brig::warden {
+namespace {
+
+std::vector<std::string_view> values_of(const http::fields& f, http::field name) {
+  std::vector<std::string_view> out;
+  auto [b, e] = f.equal_range(name);
+  for (auto it = b; it != e; ++it) out.push_back(it->value());
+  return out;
+}
+
+bool has_ctl(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) {
+      if (c != '\t') return true;
+    }
+  return false;
+}
+
+// "host", "host:port", "[v6]:port" -> canonical host and port.
+Result<Dest> parse_authority(std::string_view auth, std::uint16_t default_port) {
+  Dest d;
+  d.port = default_port;
+  std::string_view host = auth, port;
+  if (!auth.empty() && auth.front() == '[') {
+    auto close = auth.find(']');
+    if (close == std::string_view::npos) return Error(Errc::usage, "malformed host " + str::quote(auth));
+    host = auth.substr(0, close + 1);
+    if (close + 1 < auth.size()) {
+      if (auth[close + 1] != ':') return Error(Errc::usage, "malformed host " + str::quote(auth));
+      port = auth.substr(close + 2);
+    }
+  } else if (auto c = auth.rfind(':'); c != std::string_view::npos) {
+    host = auth.substr(0, c);
+    port = auth.substr(c + 1);
+    if (port.empty()) return Error(Errc::usage, "empty port in " + str::quote(auth));
+  }
+  if (!port.empty()) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+    if (ec != std::errc() || p != port.data() + port.size() || v == 0 || v > 65535) {
+      return Error(Errc::usage, "invalid port in " + str::quote(auth));
+    }
+    d.port = static_cast<std::uint16_t>(v);
+  }
+  auto h = hostname::normalize(host);
+  if (!h) return Error(Errc::usage, "invalid host " + str::quote(host) + ": " + h.error().message());
+  d.host = std::move(*h);
+  return d;
+}
+
+void strip_hop_by_hop(http::fields& f, bool keep_upgrade) {
+  // Headers named by Connection are hop-by-hop too.
+  std::vector<std::string> named;
+  for (auto v : values_of(f, http::field::connection)) {
+    for (auto& tok : str::split(v, ',')) {
+      auto t = str::to_lower(str::trim(tok));
+      if (!t.empty() && t != "close" && t != "keep-alive" && !(keep_upgrade && t == "upgrade")) named.push_back(t);
+    }
+  }
+  for (const auto& n : named) f.erase(n);
+  f.erase(http::field::connection);
+  f.erase(http::field::proxy_connection);
+  f.erase(http::field::proxy_authorization);
+  f.erase(http::field::proxy_authenticate);
+  f.erase(http::field::keep_alive);
+  f.erase(http::field::te);
+  f.erase(http::field::trailer);
+  if (!keep_upgrade) f.erase(http::field::upgrade);
+  f.erase("HTTP2-Settings");
+}
+
+}  // namespace
+
+Result<Dest> absolute_target(const Request& req) {
+  std::string_view t = req.target();
+  const std::string lower = str::to_lower(t.substr(0, 8));
+  if (lower.rfind("https://", 0) == 0) {
+    return Error(Errc::usage, "https:// requests must use CONNECT (set HTTPS_PROXY, not only HTTP_PROXY)");
+  }
+  if (lower.rfind("http://", 0) != 0) {
+    return Error(Errc::usage, "a proxy request needs an absolute http:// URI (is HTTP_PROXY set?)");
+  }
+  t.remove_prefix(7);
+  const auto slash = t.find_first_of("/?#");
+  std::string_view auth = t.substr(0, slash);
+  if (auth.find('@') != std::string_view::npos) return Error(Errc::usage, "userinfo in the request URI is refused");
+  auto d = parse_authority(auth, 80);
+  if (!d) return d;
+  d->path = slash == std::string_view::npos ? "/" : std::string(t.substr(slash));
+  if (!d->path.empty() && d->path.front() != '/') d->path = "/" + d->path;
+  auto it = req.find(http::field::host);
+  if (it != req.end()) {
+    auto h = parse_authority(it->value(), 80);
+    if (!h || h->host != d->host || h->port != d->port) {
+      return Error(Errc::usage, "the Host header does not match the request URI");
+    }
+  }
+  return d;
+}
+
+Result<Dest> origin_target(const Request& req, const std::string& host, std::uint16_t port) {
+  std::string_view t = req.target();
+  if (t.empty() || t.front() != '/') {
+    // An absolute-form target inside the tunnel must name the tunnel's host.
+    auto abs = str::to_lower(t.substr(0, 8));
+    if (abs.rfind("https://", 0) == 0) {
+      auto rest = t.substr(8);
+      auto slash = rest.find_first_of("/?#");
+      auto d = parse_authority(rest.substr(0, slash), 443);
+      if (!d || d->host != host || d->port != port) return Error(Errc::invalid, "request names another host than the tunnel");
+      d->path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+      return d;
+    }
+    return Error(Errc::usage, "malformed request target");
+  }
+  auto it = req.find(http::field::host);
+  if (it == req.end()) return Error(Errc::invalid, "request has no Host header");
+  auto h = parse_authority(it->value(), port);
+  if (!h || h->host != host || h->port != port) {
+    return Error(Errc::invalid, "Host " + str::quote(it->value()) + " does not match the tunnel's host " + host);
+  }
+  h->path = std::string(t);
+  return h;
+}
+
+Result<Dest> connect_target(const Request& req) {
+  std::string_view t = req.target();
+  if (t.find('/') != std::string_view::npos || t.find('@') != std::string_view::npos) {
+    return Error(Errc::usage, "CONNECT needs host:port");
+  }
+  if (t.find(':') == std::string_view::npos || (t.front() == '[' && t.find("]:") == std::string_view::npos)) {
+    return Error(Errc::usage, "CONNECT needs host:port");
+  }
+  return parse_authority(t, 443);
+}
+
+std::optional<std::string> check_request_head(const Request& req) {
+  if (has_ctl(req.target()) || req.target().find(' ') != std::string_view::npos) {
+    return "control character in the request target";
+  }
+  for (const auto& f : req) {
+    if (has_ctl(f.value()) || has_ctl(f.name_string())) return "control character in header " + std::string(f.name_string());
+  }
+  const auto cl = req.count(http::field::content_length);
+  const auto te = req.count(http::field::transfer_encoding);
+  if (cl && te) return "both Content-Length and Transfer-Encoding";
+  if (cl > 1) {
+    std::string first;
+    for (auto v : values_of(req, http::field::content_length)) {
+      if (first.empty()) first = std::string(v);
+      else if (v != first) return "differing Content-Length headers";
+    }
+  }
+  if (te) {
+    std::string all;
+    for (auto v : values_of(req, http::field::transfer_encoding)) all += std::string(v) + ",";
+    auto codings = str::split(all, ',');
+    std::string last;
+    for (const auto& c : codings)
+      if (!str::trim(c).empty()) last = str::to_lower(str::trim(c));
+    if (last != "chunked") return "request Transfer-Encoding must end with chunked";
+  }
+  return std::nullopt;
+}
+
+bool is_websocket_upgrade(const Request& req) {
+  auto up = req.find(http::field::upgrade);
+  return up != req.end() && str::iequals(str::trim(up->value()), "websocket");
+}
+
+void prepare_upstream_request(Request& req, const Dest& dest, bool websocket) {
+  req.target(dest.path);
+  strip_hop_by_hop(req, websocket);
+  if (websocket) {
+    req.set(http::field::connection, "Upgrade");
+  } else {
+    req.keep_alive(true);
+  }
+}
+
+void prepare_client_response(Response& res, bool keep_alive, bool upgraded) {
+  strip_hop_by_hop(res, upgraded);
+  if (upgraded) {
+    res.set(http::field::connection, "Upgrade");
+  } else {
+    res.keep_alive(keep_alive);
+  }
+}
+
+}  // namespace brig::warden

@@ -1,0 +1,46 @@
+// Request heads as warden sees them: where a request goes, what makes it
+// malformed (Beast 1.74 accepts some smuggling-prone heads), and the headers
+// that must not cross the proxy.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "asio.h"
+#include "brig/core/error.h"
+
+namespace brig::warden {
+
+using Request = http::request<http::buffer_body>;
+using Response = http::response<http::buffer_body>;
+
+struct Dest {
+  std::string host;  // canonical (lowercase, punycode, no trailing dot)
+  std::uint16_t port = 80;
+  std::string path;  // origin-form target: "/path?query"
+};
+
+// Forward-proxy request: the target must be an absolute http:// URI whose
+// host agrees with the Host header. https:// URIs must use CONNECT.
+Result<Dest> absolute_target(const Request& req);
+// Inside a MITM tunnel: origin-form target and a Host naming the tunnel's
+// host (and port, if given). A mismatch is Errc::invalid (421).
+Result<Dest> origin_target(const Request& req, const std::string& host, std::uint16_t port);
+// CONNECT host:port.
+Result<Dest> connect_target(const Request& req);
+
+// Why the head is unacceptable, or nullopt: Content-Length with
+// Transfer-Encoding, differing duplicate Content-Length, a request
+// Transfer-Encoding whose last coding is not chunked, control characters in
+// the target or in header values.
+std::optional<std::string> check_request_head(const Request& req);
+
+bool is_websocket_upgrade(const Request& req);
+
+// Origin-form target, hop-by-hop and Proxy-* headers removed, Upgrade kept
+// only for WebSocket (h2c is refused by dropping it), keep-alive upstream.
+void prepare_upstream_request(Request& req, const Dest& dest, bool websocket);
+// Hop-by-hop headers removed; Connection set for the client.
+void prepare_client_response(Response& res, bool keep_alive, bool upgraded);
+
+}  // namespace brig::warden

@@ -1,0 +1,87 @@
+#include "metrics.h"
+
+#include <cstdio>
+
+namespace brig::warden {
+namespace {
+
+constexpr const char* kOutcomeNames[kOutcomes] = {"allow", "deny", "ratelimit", "error"};
+constexpr const char* kBlockNames[kBlocks] = {"policy", "unknown_source", "blocked_address", "sni_mismatch",
+                                              "host_mismatch", "malformed", "limit"};
+
+void line(std::string& out, const char* name, const std::string& labels, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  out += name;
+  if (!labels.empty()) out += "{" + labels + "}";
+  out += " ";
+  out += buf;
+  out += "\n";
+}
+
+}  // namespace
+
+void CellMetrics::observe(double seconds) {
+  std::size_t i = 0;
+  while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
+  duration[i].fetch_add(1, std::memory_order_relaxed);
+  duration_count.fetch_add(1, std::memory_order_relaxed);
+  duration_sum_us.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+std::shared_ptr<CellMetrics> Metrics::cell(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto& p = cells_[name];
+  if (!p) p = std::make_shared<CellMetrics>();
+  return p;
+}
+
+std::string Metrics::render() const {
+  std::string out;
+  std::lock_guard lock(mu_);
+  auto header = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  header("brig_warden_requests_total", "counter", "Requests and tunnels by cell and decision.");
+  for (const auto& [cell, m] : cells_)
+    for (std::size_t i = 0; i < kOutcomes; ++i)
+      line(out, "brig_warden_requests_total", "cell=\"" + cell + "\",decision=\"" + kOutcomeNames[i] + "\"", static_cast<double>(m->requests[i].load()));
+  header("brig_warden_blocked_total", "counter", "Refusals by cell and reason.");
+  for (const auto& [cell, m] : cells_)
+    for (std::size_t i = 0; i < kBlocks; ++i)
+      if (auto v = m->blocked[i].load()) line(out, "brig_warden_blocked_total", "cell=\"" + cell + "\",reason=\"" + kBlockNames[i] + "\"", static_cast<double>(v));
+  header("brig_warden_bytes_total", "counter", "Bytes relayed by cell and direction (in: to the cell).");
+  for (const auto& [cell, m] : cells_) {
+    line(out, "brig_warden_bytes_total", "cell=\"" + cell + "\",direction=\"in\"", static_cast<double>(m->bytes_in.load()));
+    line(out, "brig_warden_bytes_total", "cell=\"" + cell + "\",direction=\"out\"", static_cast<double>(m->bytes_out.load()));
+  }
+  header("brig_warden_request_duration_seconds", "histogram", "Request and tunnel duration.");
+  for (const auto& [cell, m] : cells_) {
+    std::uint64_t cum = 0;
+    for (std::size_t i = 0; i <= kBuckets.size(); ++i) {
+      cum += m->duration[i].load();
+      char le[32];
+      if (i < kBuckets.size()) std::snprintf(le, sizeof le, "%g", kBuckets[i]);
+      else std::snprintf(le, sizeof le, "+Inf");
+      line(out, "brig_warden_request_duration_seconds_bucket", "cell=\"" + cell + "\",le=\"" + le + "\"", static_cast<double>(cum));
+    }
+    line(out, "brig_warden_request_duration_seconds_sum", "cell=\"" + cell + "\"", static_cast<double>(m->duration_sum_us.load()) / 1e6);
+    line(out, "brig_warden_request_duration_seconds_count", "cell=\"" + cell + "\"", static_cast<double>(m->duration_count.load()));
+  }
+  header("brig_warden_passthrough_connections_total", "counter", "TLS passthrough tunnels by cell.");
+  for (const auto& [cell, m] : cells_) line(out, "brig_warden_passthrough_connections_total", "cell=\"" + cell + "\"", static_cast<double>(m->passthrough.load()));
+  header("brig_warden_ratelimited_total", "counter", "Requests refused with 429 by cell.");
+  for (const auto& [cell, m] : cells_) line(out, "brig_warden_ratelimited_total", "cell=\"" + cell + "\"", static_cast<double>(m->ratelimited.load()));
+  header("brig_warden_active_connections", "gauge", "Client connections open now.");
+  line(out, "brig_warden_active_connections", "", static_cast<double>(active_connections.load()));
+  header("brig_warden_cert_cache_hits_total", "counter", "Leaf certificate cache hits.");
+  line(out, "brig_warden_cert_cache_hits_total", "", static_cast<double>(cert_hits.load()));
+  header("brig_warden_cert_cache_misses_total", "counter", "Leaf certificates generated.");
+  line(out, "brig_warden_cert_cache_misses_total", "", static_cast<double>(cert_misses.load()));
+  header("brig_warden_policy_reloads_total", "counter", "Policy reloads by result.");
+  line(out, "brig_warden_policy_reloads_total", "result=\"ok\"", static_cast<double>(reloads_ok.load()));
+  line(out, "brig_warden_policy_reloads_total", "result=\"error\"", static_cast<double>(reloads_error.load()));
+  return out;
+}
+
+}  // namespace brig::warden

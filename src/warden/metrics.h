@@ -1,0 +1,53 @@
+// Warden's counters, rendered as Prometheus text on /metrics. Per-cell
+// counters are created once per cell and reached through the policy snapshot,
+// so the hot path only touches atomics.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace brig::warden {
+
+enum class Outcome : std::uint8_t { allow, deny, ratelimit, error };
+inline constexpr std::size_t kOutcomes = 4;
+
+// Blocked-by reasons (bounded label set).
+enum class Block : std::uint8_t { policy, unknown_source, blocked_address, sni_mismatch, host_mismatch, malformed, limit };
+inline constexpr std::size_t kBlocks = 7;
+
+inline constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+
+struct CellMetrics {
+  std::array<std::atomic<std::uint64_t>, kOutcomes> requests{};
+  std::array<std::atomic<std::uint64_t>, kBlocks> blocked{};
+  std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};  // in: from upstream to cell; out: cell to upstream
+  std::atomic<std::uint64_t> passthrough{0};
+  std::atomic<std::uint64_t> ratelimited{0};
+  std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> duration{};  // last: +Inf
+  std::atomic<std::uint64_t> duration_count{0};
+  std::atomic<std::uint64_t> duration_sum_us{0};
+
+  void observe(double seconds);
+};
+
+class Metrics {
+ public:
+  std::shared_ptr<CellMetrics> cell(const std::string& name);  // created on first use
+
+  std::atomic<std::int64_t> active_connections{0};
+  std::atomic<std::uint64_t> cert_hits{0}, cert_misses{0};
+  std::atomic<std::uint64_t> reloads_ok{0}, reloads_error{0};
+
+  std::string render() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<CellMetrics>> cells_;
+};
+
+}  // namespace brig::warden

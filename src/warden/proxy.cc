@@ -1,0 +1,549 @@
+// The data plane: plain HTTP forward proxy, CONNECT tunnels, MITM and TLS
+// passthrough. Policy is decided on the request line and headers; bodies then
+// stream both ways without buffering (SSE and chunked responses included).
+//
+// Each connection is one coroutine on one io_context (one per thread), so a
+// connection's state needs no strand. Errors are values (use_ec); nothing
+// throws out of a coroutine.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "brig/core/hostname.h"
+#include "brig/core/strings.h"
+#include "brig/warden/clienthello.h"
+#include "http_checks.h"
+#include "server.h"
+#include "upstream.h"
+
+namespace brig::warden {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+IpAddr to_ip(const asio::ip::address& a) {
+  IpAddr out;
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+  } else {
+    auto b = a.to_v6().to_bytes();
+    out.v6 = true;
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+  }
+  return out;
+}
+
+// Who is asking: the cell of the source address under the current snapshot.
+struct Caller {
+  std::shared_ptr<const Snapshot> snap;
+  const CellState* cell = nullptr;
+  std::string name() const { return cell ? cell->name : "unknown"; }
+};
+
+Caller identify(Shared& sh, const IpAddr& src) {
+  Caller c;
+  c.snap = sh.store->current();
+  c.cell = c.snap->cell_for(src);
+  return c;
+}
+
+// Per-request bookkeeping that ends in one log record and the metrics.
+struct Exchange {
+  Shared& sh;
+  const Caller& who;
+  LogRecord rec;
+  Clock::time_point start = Clock::now();
+
+  Exchange(Shared& s, const Caller& w, const char* kind, const char* tls) : sh(s), who(w) {
+    rec.cell = w.name();
+    rec.kind = kind;
+    rec.tls = tls;
+  }
+  void finish(Outcome outcome, std::optional<Block> block = std::nullopt) {
+    rec.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    rec.decision = outcome == Outcome::allow ? "allow" : outcome == Outcome::deny ? "deny"
+                   : outcome == Outcome::ratelimit ? "ratelimit" : "error";
+    std::shared_ptr<CellMetrics> m = who.cell ? who.cell->metrics : sh.metrics.cell("unknown");
+    m->requests[static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
+    if (block) m->blocked[static_cast<std::size_t>(*block)].fetch_add(1, std::memory_order_relaxed);
+    if (outcome == Outcome::ratelimit) m->ratelimited.fetch_add(1, std::memory_order_relaxed);
+    m->bytes_in.fetch_add(rec.bytes_in, std::memory_order_relaxed);
+    m->bytes_out.fetch_add(rec.bytes_out, std::memory_order_relaxed);
+    m->observe(rec.duration_ms / 1000.0);
+    sh.log->write(std::move(rec));
+  }
+};
+
+std::string allow_hint(const std::string& cell, const std::string& host) {
+  return "brig policy set " + (cell == "unknown" ? std::string("CELL") : cell) + " --allow " + host;
+}
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// A short text/plain answer from warden itself. (Callers pass headers as a
+// named variable: GCC 12 miscompiles braced initialisers inside co_await.)
+template <class Stream>
+awaitable<bool> reply(Stream& s, unsigned version, http::status status, const std::string& body, bool keep_alive,
+                      const Headers& extra = Headers()) {
+  http::response<http::string_body> res{status, version};
+  res.set(http::field::server, "brig-warden");
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  for (const auto& [k, v] : extra) res.set(k, v);
+  res.body() = body;
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  error_code ec;
+  co_await http::async_write(s, res, use_ec(ec));
+  co_return !ec && keep_alive;
+}
+
+std::string denial_body(const std::string& cell, const std::string& host, std::string_view reason,
+                        std::string_view rule, bool fixable) {
+  std::string b = "brig warden blocked this request\n";
+  b += "cell:   " + cell + "\n";
+  b += "host:   " + host + "\n";
+  b += "reason: " + std::string(reason) + "\n";
+  b += "rule:   " + std::string(rule) + "\n";
+  if (fixable) b += "fix:    " + allow_hint(cell, host) + "\n";
+  return b;
+}
+
+template <class Stream>
+awaitable<bool> deny(Stream& s, unsigned version, Exchange& ex, Block block, std::string_view reason,
+                     std::string_view rule, bool keep_alive, bool fixable = true) {
+  ex.rec.status = 403;
+  ex.rec.reason = std::string(reason);
+  ex.rec.rule = std::string(rule);
+  const std::string body = denial_body(ex.rec.cell, ex.rec.host, reason, rule, fixable && ex.who.cell);
+  ex.finish(Outcome::deny, block);
+  const Headers h{{"X-Brig-Decision", "deny"}};
+  co_return co_await reply(s, version, http::status::forbidden, body, keep_alive, h);
+}
+
+// Policy + rate limit for one request. Returns true when it may proceed; on
+// false the answer has been sent and `keep` says whether the client
+// connection can stay open.
+template <class Stream>
+awaitable<bool> admit(Stream& s, unsigned version, Exchange& ex, const policy::Request& req, bool keep_alive,
+                      bool& keep) {
+  keep = keep_alive;
+  if (!ex.who.cell) {
+    keep = co_await deny(s, version, ex, Block::unknown_source, "unknown source address: not a brig cell",
+                         "default deny", false, false);
+    co_return false;
+  }
+  const auto v = ex.who.cell->policy->evaluate(req);
+  ex.rec.rule = std::string(v.rule);
+  if (!v.allowed()) {
+    const bool fixable = v.reason != policy::Reason::denied_by_rule && v.reason != policy::Reason::airgapped &&
+                         v.reason != policy::Reason::invalid_host && v.reason != policy::Reason::ip_literal;
+    keep = co_await deny(s, version, ex, Block::policy, policy::reason_text(v.reason), v.rule, keep_alive, fixable);
+    co_return false;
+  }
+  double retry = 1;
+  if (!ex.who.cell->bucket->take(&retry)) {
+    ex.rec.status = 429;
+    ex.rec.reason = "rate limit";
+    ex.finish(Outcome::ratelimit);
+    const std::string secs = std::to_string(static_cast<long>(std::ceil(retry)));
+    const Headers h{{"Retry-After", secs}, {"X-Brig-Decision", "ratelimit"}};
+    keep = co_await reply(s, version, http::status::too_many_requests,
+                          "brig warden: rate limit for cell " + ex.rec.cell + " exceeded; retry in " + secs + "s\n",
+                          keep_alive, h);
+    co_return false;
+  }
+  co_return true;
+}
+
+// Relays one message (request or response) with a buffer_body parser whose
+// header has been read: header first, then the body as it arrives.
+template <bool isRequest, class In, class Out>
+awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buf, http::parser<isRequest, http::buffer_body>& p,
+                                 Out& out, std::uint64_t& bytes, std::chrono::milliseconds idle) {
+  error_code ec;
+  http::serializer<isRequest, http::buffer_body> sr{p.get()};
+  beast::get_lowest_layer(out).expires_after(idle);
+  co_await http::async_write_header(out, sr, use_ec(ec));
+  if (ec) co_return ec;
+  // Coroutine locals must not be C arrays (GCC 12 coroutine bug); the frame is on the heap anyway.
+  std::vector<char> buf(16384);
+  while (!p.is_done()) {
+    p.get().body().data = buf.data();
+    p.get().body().size = buf.size();
+    beast::get_lowest_layer(in).expires_after(idle);
+    co_await http::async_read_some(in, in_buf, p, use_ec(ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return ec;
+    const std::size_t n = buf.size() - p.get().body().size;
+    if (n == 0 && !p.is_done()) continue;
+    p.get().body().data = n ? buf.data() : nullptr;
+    p.get().body().size = n;
+    p.get().body().more = !p.is_done();
+    bytes += n;
+    beast::get_lowest_layer(out).expires_after(idle);
+    co_await http::async_write(out, sr, use_ec(ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return ec;
+  }
+  if (!sr.is_done()) {
+    p.get().body().data = nullptr;
+    p.get().body().size = 0;
+    p.get().body().more = false;
+    co_await http::async_write(out, sr, use_ec(ec));
+    if (ec == http::error::need_buffer) ec = {};
+  }
+  co_return ec;
+}
+
+// Copies bytes one way until EOF or error; half-closes the writer at EOF.
+template <class From, class To>
+awaitable<void> pump(From& from, To& to, std::uint64_t& bytes, std::chrono::milliseconds idle) {
+  std::vector<char> buf(16384);
+  for (;;) {
+    error_code ec;
+    beast::get_lowest_layer(from).expires_after(idle);
+    std::size_t n = co_await from.async_read_some(asio::buffer(buf), use_ec(ec));
+    if (n > 0) {
+      bytes += n;
+      error_code wec;
+      beast::get_lowest_layer(to).expires_after(idle);
+      co_await asio::async_write(to, asio::buffer(buf.data(), n), use_ec(wec));
+      if (wec) break;
+    }
+    if (ec) break;
+  }
+  error_code ignored;
+  beast::get_lowest_layer(to).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  beast::get_lowest_layer(from).socket().shutdown(tcp::socket::shutdown_receive, ignored);
+}
+
+// Splices two streams both ways until both directions end. `a_buf` holds
+// bytes already read from a (forwarded first), likewise `b_buf`.
+template <class A, class B>
+awaitable<void> splice(A& a, B& b, std::uint64_t& a_to_b, std::uint64_t& b_to_a, std::chrono::milliseconds idle) {
+  auto ex = co_await asio::this_coro::executor;
+  auto done = std::make_shared<asio::steady_timer>(ex, Clock::time_point::max());
+  auto remaining = std::make_shared<int>(2);
+  auto finish = [done, remaining] {
+    if (--*remaining == 0) done->cancel();
+  };
+  asio::co_spawn(ex, [&, finish]() -> awaitable<void> { co_await pump(a, b, a_to_b, idle); finish(); }, asio::detached);
+  asio::co_spawn(ex, [&, finish]() -> awaitable<void> { co_await pump(b, a, b_to_a, idle); finish(); }, asio::detached);
+  error_code ec;
+  co_await done->async_wait(use_ec(ec));
+}
+
+awaitable<void> handle_connect(Shared& sh, beast::tcp_stream& stream, beast::flat_buffer& buf,
+                               http::request_parser<http::buffer_body>& parser, const IpAddr& src);
+
+// Answers one request whose head was read into `parser` (or failed with
+// `read_ec`). Returns whether the client connection stays open for another.
+// In MITM mode every request goes to `fixed_host:fixed_port` over TLS and
+// must name that host.
+template <class ClientStream>
+awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buffer& cbuf,
+                              http::request_parser<http::buffer_body>& parser, error_code read_ec, const IpAddr& src,
+                              const std::string& fixed_host, std::uint16_t fixed_port) {
+  const bool mitm = !fixed_host.empty();
+  UpstreamPool& pool = UpstreamPool::local();
+  error_code ec = read_ec;
+  const Caller who = identify(sh, src);
+  if (ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+        ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated ||
+        ec == asio::error::operation_aborted) {
+      co_return false;
+    }
+    Exchange ex(sh, who, "http", mitm ? "mitm" : "none");
+    const bool too_big = ec == http::error::header_limit;
+    ex.rec.status = too_big ? 431 : 400;
+    ex.rec.reason = too_big ? "request head too large" : "malformed request: " + ec.message();
+    ex.finish(Outcome::deny, too_big ? Block::limit : Block::malformed);
+    co_await reply(client, 11, too_big ? http::status::request_header_fields_too_large : http::status::bad_request,
+                   "brig warden: " + ex.rec.reason + "\n", false);
+    co_return false;
+  }
+  auto& req = parser.get();
+  const unsigned version = req.version();
+  if (req.method() == http::verb::connect) {
+    if constexpr (std::is_same_v<ClientStream, beast::tcp_stream>) {
+      if (!mitm) {
+        co_await handle_connect(sh, client, cbuf, parser, src);
+        co_return false;
+      }
+    }
+    Exchange ex(sh, who, "http", "mitm");
+    ex.rec.method = "CONNECT";
+    co_await deny(client, version, ex, Block::malformed, "CONNECT inside a tunnel", "default deny", false, false);
+    co_return false;
+  }
+  Exchange ex(sh, who, "http", mitm ? "mitm" : "none");
+  ex.rec.method = std::string(req.method_string());
+  // Where the request goes: the absolute-URI (forward proxy) or the tunnel's host.
+  auto target = mitm ? origin_target(req, fixed_host, fixed_port) : absolute_target(req);
+  if (!target) {
+    ex.rec.host = std::string(req[http::field::host]);
+    ex.rec.status = target.error().code() == Errc::invalid ? 421 : 400;
+    ex.rec.reason = target.error().message();
+    ex.finish(Outcome::deny, mitm ? Block::host_mismatch : Block::malformed);
+    co_await reply(client, version, mitm ? http::status::misdirected_request : http::status::bad_request,
+                   "brig warden: " + target.error().message() + "\n", false);
+    co_return false;
+  }
+  ex.rec.host = target->host;
+  ex.rec.port = target->port;
+  ex.rec.path = target->path;
+  if (auto bad = check_request_head(req)) {
+    ex.rec.status = 400;
+    ex.rec.reason = *bad;
+    ex.finish(Outcome::deny, Block::malformed);
+    co_await reply(client, version, http::status::bad_request, "brig warden: " + *bad + "\n", false);
+    co_return false;
+  }
+  bool keep = req.keep_alive();
+  if (!co_await admit(client, version, ex, {target->host, target->port, ex.rec.method, target->path},
+                      req.keep_alive(), keep)) {
+    // The next request parses only if this one had no body left unread.
+    co_return keep && parser.is_done();
+  }
+
+  const bool websocket = is_websocket_upgrade(req);
+  prepare_upstream_request(req, *target, websocket);
+  const bool want_keep_alive = keep;
+
+  // Upstream: pooled connection or a new one (resolved once, checked, connected to the checked address).
+  auto up = co_await pool.acquire(sh, who.name(), target->host, target->port, mitm);
+  if (!up.conn) {
+    ex.rec.status = up.status;
+    ex.rec.reason = up.reason;
+    ex.finish(up.blocked ? Outcome::deny : Outcome::error, up.blocked ? std::optional(Block::blocked_address) : std::nullopt);
+    Headers h;
+    if (up.blocked) h.emplace_back("X-Brig-Decision", "deny");
+    co_await reply(client, version, static_cast<http::status>(up.status), "brig warden: " + up.reason + "\n", keep, h);
+    co_return keep && parser.is_done();
+  }
+
+  // Request out, response back; both streamed.
+  Upstream& u = *up.conn;
+  std::uint64_t sent = 0, received = 0;
+  error_code rec_ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
+    co_return co_await relay_body(client, cbuf, parser, stream, sent, sh.cfg.limits.idle_timeout);
+  });
+  if (rec_ec) {
+    ex.rec.status = 502;
+    ex.rec.reason = "sending to upstream failed: " + rec_ec.message();
+    ex.rec.bytes_out = sent;
+    ex.finish(Outcome::error);
+    co_await reply(client, version, http::status::bad_gateway, "brig warden: " + ex.rec.reason + "\n", false);
+    co_return false;
+  }
+  http::response_parser<http::buffer_body> rp;
+  rp.header_limit(static_cast<std::uint32_t>(sh.cfg.limits.header_limit));
+  rp.body_limit(boost::none);
+  if (req.method() == http::verb::head) rp.skip(true);
+  error_code hec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
+    error_code e;
+    beast::get_lowest_layer(stream).expires_after(sh.cfg.limits.idle_timeout);
+    co_await http::async_read_header(stream, u.buffer, rp, use_ec(e));
+    co_return e;
+  });
+  if (hec) {
+    const bool timeout = hec == beast::error::timeout;
+    ex.rec.status = timeout ? 504 : 502;
+    ex.rec.reason = std::string(timeout ? "upstream timed out" : "upstream failed") + ": " + hec.message();
+    ex.rec.bytes_out = sent;
+    ex.finish(Outcome::error);
+    co_await reply(client, version, timeout ? http::status::gateway_timeout : http::status::bad_gateway,
+                   "brig warden: " + ex.rec.reason + "\n", false);
+    co_return false;
+  }
+  auto& res = rp.get();
+  ex.rec.status = static_cast<int>(res.result_int());
+  const bool upgraded = websocket && res.result() == http::status::switching_protocols;
+  const bool upstream_keep = res.keep_alive();
+  prepare_client_response(res, want_keep_alive, upgraded);
+  error_code rel_ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
+    co_return co_await relay_body(stream, u.buffer, rp, client, received, sh.cfg.limits.idle_timeout);
+  });
+  ex.rec.bytes_out = sent;
+  ex.rec.bytes_in = received;
+  if (upgraded && !rel_ec) {
+    // WebSocket: from here on, raw bytes both ways (buffered bytes first).
+    std::uint64_t a = 0, b = 0;
+    co_await u.visit([&](auto& stream) -> awaitable<void> {
+      if (cbuf.size()) { error_code e; co_await asio::async_write(stream, cbuf.data(), use_ec(e)); a += cbuf.size(); cbuf.consume(cbuf.size()); }
+      if (u.buffer.size()) { error_code e; co_await asio::async_write(client, u.buffer.data(), use_ec(e)); b += u.buffer.size(); u.buffer.consume(u.buffer.size()); }
+      co_await splice(client, stream, a, b, sh.cfg.limits.idle_timeout);
+    });
+    ex.rec.bytes_out += a;
+    ex.rec.bytes_in += b;
+    ex.finish(Outcome::allow);
+    co_return false;
+  }
+  ex.finish(rel_ec ? Outcome::error : Outcome::allow);
+  if (!rel_ec && upstream_keep && rp.is_done()) pool.release(std::move(up.conn));
+  co_return !rel_ec && want_keep_alive;
+}
+
+// Serves HTTP requests on `client` until it closes.
+template <class ClientStream>
+awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& cbuf, const IpAddr& src,
+                          const std::string& fixed_host, std::uint16_t fixed_port) {
+  for (;;) {
+    if (sh.draining) co_return;
+    http::request_parser<http::buffer_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(sh.cfg.limits.header_limit));
+    parser.body_limit(boost::none);
+    beast::get_lowest_layer(client).expires_after(sh.cfg.limits.header_timeout);
+    error_code ec;
+    co_await http::async_read_header(client, cbuf, parser, use_ec(ec));
+    if (!co_await serve_request(sh, client, cbuf, parser, ec, src, fixed_host, fixed_port)) co_return;
+  }
+}
+
+
+// CONNECT host:port — decide, then MITM or pass through.
+awaitable<void> handle_connect(Shared& sh, beast::tcp_stream& stream, beast::flat_buffer& buf,
+                               http::request_parser<http::buffer_body>& parser, const IpAddr& src) {
+  auto& req = parser.get();
+  const Caller who = identify(sh, src);
+  Exchange ex(sh, who, "connect", "mitm");
+  ex.rec.method = "CONNECT";
+  auto target = connect_target(req);
+  if (!target) {
+    ex.rec.host = std::string(req.target());
+    ex.rec.status = 400;
+    ex.rec.reason = target.error().message();
+    ex.finish(Outcome::deny, Block::malformed);
+    co_await reply(stream, req.version(), http::status::bad_request, "brig warden: " + target.error().message() + "\n", false);
+    co_return;
+  }
+  ex.rec.host = target->host;
+  ex.rec.port = target->port;
+  bool keep = false;
+  if (!co_await admit(stream, req.version(), ex, {target->host, target->port, "", ""}, false, keep)) co_return;
+
+  // Concurrent tunnels per cell.
+  auto& tunnels = *who.cell->tunnels;
+  if (tunnels.fetch_add(1) >= static_cast<int>(sh.cfg.limits.max_tunnels_per_cell)) {
+    tunnels.fetch_sub(1);
+    ex.rec.status = 429;
+    ex.rec.reason = "too many concurrent tunnels for this cell";
+    ex.finish(Outcome::ratelimit, Block::limit);
+    const Headers h{{"Retry-After", "1"}};
+    co_await reply(stream, req.version(), http::status::too_many_requests, "brig warden: " + ex.rec.reason + "\n", false, h);
+    co_return;
+  }
+  struct Release { std::atomic<int>& n; ~Release() { n.fetch_sub(1); } } release{tunnels};
+
+  error_code ec;
+  {
+    http::response<http::empty_body> ok{http::status::ok, req.version()};
+    ok.reason("Connection established");
+    http::serializer<false, http::empty_body> sr{ok};
+    sr.split(true);
+    co_await http::async_write_header(stream, sr, use_ec(ec));
+    if (ec) co_return;
+  }
+
+  // Read the ClientHello (without consuming it for the TLS engine).
+  std::string hello(beast::buffers_to_string(buf.data()));
+  buf.consume(buf.size());
+  ClientHello ch;
+  for (;;) {
+    ch = parse_client_hello(hello);
+    if (ch.status != ClientHello::Status::need_more) break;
+    if (hello.size() >= kMaxClientHello) break;
+    const std::size_t have = hello.size();
+    hello.resize(std::min(kMaxClientHello, std::max(ch.wanted, have + 1)));
+    stream.expires_after(sh.cfg.limits.header_timeout);
+    std::size_t n = co_await stream.async_read_some(asio::buffer(hello.data() + have, hello.size() - have), use_ec(ec));
+    hello.resize(have + n);
+    if (ec) co_return;
+  }
+  std::string sni;
+  if (ch.status == ClientHello::Status::complete) {
+    if (auto n = hostname::normalize(ch.sni); n) sni = *n;
+  }
+  if (ch.status != ClientHello::Status::complete || sni != target->host) {
+    ex.rec.status = 403;
+    ex.rec.reason = ch.status != ClientHello::Status::complete ? "tunnel does not start with a TLS ClientHello"
+                    : ch.sni.empty() ? "TLS ClientHello has no SNI" : "SNI " + str::quote(ch.sni) + " does not match the CONNECT host";
+    ex.finish(Outcome::deny, Block::sni_mismatch);
+    co_return;  // closing is the only answer inside a TLS tunnel
+  }
+
+  const bool passthrough = who.cell->policy->passthrough(target->host);
+  if (passthrough) {
+    ex.rec.tls = "passthrough";
+    who.cell->metrics->passthrough.fetch_add(1, std::memory_order_relaxed);
+    auto up = co_await connect_upstream(sh, target->host, target->port);
+    if (!up.socket) {
+      ex.rec.status = up.status;
+      ex.rec.reason = up.reason;
+      ex.finish(up.blocked ? Outcome::deny : Outcome::error, up.blocked ? std::optional(Block::blocked_address) : std::nullopt);
+      co_return;
+    }
+    beast::tcp_stream upstream(std::move(*up.socket));
+    upstream.expires_after(sh.cfg.limits.idle_timeout);
+    co_await asio::async_write(upstream, asio::buffer(hello), use_ec(ec));
+    if (ec) co_return;
+    std::uint64_t out = hello.size(), in = 0;
+    co_await splice(stream, upstream, out, in, sh.cfg.limits.idle_timeout);
+    ex.rec.status = 200;
+    ex.rec.bytes_out = out;
+    ex.rec.bytes_in = in;
+    ex.finish(Outcome::allow);
+    co_return;
+  }
+
+  // MITM: terminate TLS with a leaf for the host, then serve HTTP inside.
+  bool hit = false;
+  auto ctx = sh.leaves->get(target->host, &hit);
+  (hit ? sh.metrics.cert_hits : sh.metrics.cert_misses).fetch_add(1, std::memory_order_relaxed);
+  if (!ctx) {
+    ex.rec.status = 500;
+    ex.rec.reason = ctx.error().message();
+    ex.finish(Outcome::error);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), **ctx);
+  beast::get_lowest_layer(tls).expires_after(sh.cfg.limits.header_timeout);
+  co_await tls.async_handshake(ssl::stream_base::server, asio::buffer(hello), use_ec(ec));
+  if (ec) {
+    ex.rec.status = 0;
+    ex.rec.reason = "client TLS handshake failed (does the cell trust brig's CA?): " + ec.message();
+    ex.finish(Outcome::error);
+    co_return;
+  }
+  ex.rec.status = 200;
+  ex.finish(Outcome::allow);
+  beast::flat_buffer inner;
+  co_await http_loop(sh, tls, inner, src, target->host, target->port);
+  error_code ignored;
+  beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(1));
+  co_await tls.async_shutdown(use_ec(ignored));
+}
+
+}  // namespace
+
+awaitable<void> serve_proxy_client(tcp::socket socket, Shared& sh) {
+  struct Count {
+    Metrics& m;
+    explicit Count(Metrics& mm) : m(mm) { m.active_connections.fetch_add(1); }
+    ~Count() { m.active_connections.fetch_sub(1); }
+  } count(sh.metrics);
+  error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  if (sh.metrics.active_connections.load() > static_cast<std::int64_t>(sh.cfg.limits.max_connections)) co_return;
+  const IpAddr src = to_ip(peer.address());
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buf;
+  co_await http_loop(sh, stream, buf, src, "", 0);
+}
+
+}  // namespace brig::warden

@@ -1,0 +1,166 @@
+// Process lifecycle: one io_context per thread, an SO_REUSEPORT acceptor on
+// each, the ops listener, signals (SIGTERM drains, SIGHUP reloads).
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "brig/core/fs.h"
+#include "brig/warden/warden.h"
+#include "server.h"
+
+namespace brig::warden {
+namespace {
+
+void log_exception(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::error("connection handler failed: {}", x.what());
+  } catch (...) {
+    spdlog::error("connection handler failed");
+  }
+}
+
+Result<tcp::acceptor> listen(asio::io_context& ctx, const Endpoint& ep, bool reuse_port) {
+  error_code ec;
+  const auto addr = asio::ip::make_address(ep.host, ec);
+  if (ec) return Error(Errc::usage, "invalid listen address " + ep.str());
+  tcp::endpoint endpoint(addr, ep.port);
+  tcp::acceptor a(ctx);
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && reuse_port) {
+    int one = 1;
+    ::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  }
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error(Errc::io, "cannot listen on " + ep.str() + ": " + ec.message(),
+                 ec == asio::error::address_in_use ? "another process uses the port; pick another with --proxy-listen/--ops-listen" : "");
+  }
+  return a;
+}
+
+Endpoint bound(const tcp::acceptor& a) {
+  const auto ep = a.local_endpoint();
+  return Endpoint{ep.address().to_string(), ep.port()};
+}
+
+template <class Serve>
+awaitable<void> accept_loop(tcp::acceptor& acceptor, Shared& sh, Serve serve) {
+  for (;;) {
+    error_code ec;
+    tcp::socket s = co_await acceptor.async_accept(use_ec(ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      continue;  // EMFILE and friends: keep accepting
+    }
+    if (sh.draining) co_return;
+    auto ex = s.get_executor();
+    asio::co_spawn(ex, serve(std::move(s), sh), log_exception);
+  }
+}
+
+}  // namespace
+
+Status serve(const Config& cfg_in) {
+  Shared sh(cfg_in);
+  const Config& cfg = sh.cfg;
+  for (const auto& r : cfg.resolve) sh.overrides[{r.host, r.port}] = *parse_ip(r.addr);
+
+  auto ca = CertificateAuthority::load_or_create(sh.paths.ca_dir());
+  if (!ca) return ca.error();
+  sh.ca = std::move(*ca);
+  sh.leaves = std::make_unique<LeafCache>(sh.ca, cfg.limits.cert_cache);
+
+  sh.upstream_tls = std::make_unique<ssl::context>(ssl::context::tls_client);
+  sh.upstream_tls->set_default_verify_paths();
+  sh.upstream_tls->set_verify_mode(ssl::verify_peer);
+  SSL_CTX_set_min_proto_version(sh.upstream_tls->native_handle(), TLS1_2_VERSION);
+  if (!cfg.upstream_ca.empty()) {
+    error_code ec;
+    sh.upstream_tls->load_verify_file(cfg.upstream_ca, ec);
+    if (ec) return Error(Errc::invalid, "cannot load upstream CA " + cfg.upstream_ca + ": " + ec.message());
+  }
+
+  if (auto st = fs::make_dirs(sh.paths.logs_dir() + "/cells"); !st) return st.error();
+  sh.log = std::make_unique<LogWriter>(sh.paths.logs_dir() + "/cells");
+  sh.store = std::make_unique<PolicyStore>(sh.paths, sh.metrics);
+  sh.store->reload();
+  sh.store->start(std::chrono::milliseconds(250));
+
+  const int threads = cfg.threads > 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<asio::io_context>> ctxs;
+  for (int i = 0; i < threads; ++i) ctxs.push_back(std::make_unique<asio::io_context>(1));
+
+  // Proxy: the first acceptor picks the port (if 0); the others share it.
+  std::vector<tcp::acceptor> acceptors;
+  auto first = listen(*ctxs[0], cfg.proxy_listen, true);
+  if (!first) return first.error();
+  const Endpoint proxy_ep = bound(*first);
+  acceptors.push_back(std::move(*first));
+  for (int i = 1; i < threads; ++i) {
+    auto a = listen(*ctxs[static_cast<std::size_t>(i)], proxy_ep, true);
+    if (!a) return a.error();
+    acceptors.push_back(std::move(*a));
+  }
+  auto ops = listen(*ctxs[0], cfg.ops_listen, false);
+  if (!ops) return ops.error();
+  const Endpoint ops_ep = bound(*ops);
+
+  for (int i = 0; i < threads; ++i) {
+    asio::co_spawn(*ctxs[static_cast<std::size_t>(i)], accept_loop(acceptors[static_cast<std::size_t>(i)], sh, serve_proxy_client), log_exception);
+  }
+  asio::co_spawn(*ctxs[0], accept_loop(*ops, sh, serve_ops_client), log_exception);
+
+  std::printf("{\"proxy\": \"%s\", \"ops\": \"%s\"}\n", proxy_ep.str().c_str(), ops_ep.str().c_str());
+  std::fflush(stdout);
+  spdlog::info("warden listening: proxy {} ops {} ({} threads)", proxy_ep.str(), ops_ep.str(), threads);
+
+  // Signals: SIGHUP reloads; SIGTERM/SIGINT stop accepting, drain, stop.
+  asio::signal_set signals(*ctxs[0], SIGTERM, SIGINT, SIGHUP);
+  asio::steady_timer drain(*ctxs[0]);
+  std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: reloading policy");
+      sh.store->request_reload();
+      signals.async_wait(on_signal);
+      return;
+    }
+    spdlog::info("signal {}: draining (at most {} ms)", sig, cfg.limits.drain_timeout.count());
+    sh.draining = true;
+    for (std::size_t i = 0; i < acceptors.size(); ++i) {
+      asio::post(*ctxs[i], [&a = acceptors[i]] { error_code e; a.close(e); });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + cfg.limits.drain_timeout;
+    std::function<void(const error_code&)> check = [&, deadline](const error_code&) {
+      if (sh.metrics.active_connections.load() <= 0 || std::chrono::steady_clock::now() >= deadline) {
+        error_code e;
+        ops->close(e);
+        for (auto& c : ctxs) c->stop();
+        return;
+      }
+      drain.expires_after(std::chrono::milliseconds(50));
+      drain.async_wait(check);
+    };
+    check({});
+  };
+  signals.async_wait(on_signal);
+
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&c = *ctxs[static_cast<std::size_t>(i)]] { c.run(); });
+  ctxs[0]->run();
+  for (auto& c : ctxs) c->stop();
+  for (auto& t : pool) t.join();
+  sh.log->flush();
+  spdlog::info("warden stopped");
+  return {};
+}
+
+}  // namespace brig::warden

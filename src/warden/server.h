@@ -1,0 +1,42 @@
+// Process-wide state shared by every connection, and the entry points of the
+// proxy and ops listeners. Private to module warden.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "asio.h"
+#include "brig/core/paths.h"
+#include "brig/warden/config.h"
+#include "brig/warden/netaddr.h"
+#include "logwriter.h"
+#include "metrics.h"
+#include "state.h"
+#include "tls.h"
+
+namespace brig::warden {
+
+struct Shared {
+  Config cfg;
+  Paths paths;
+  Metrics metrics;
+  std::unique_ptr<PolicyStore> store;
+  std::unique_ptr<LogWriter> log;
+  CertificateAuthority ca;
+  std::unique_ptr<LeafCache> leaves;
+  std::unique_ptr<ssl::context> upstream_tls;  // client side: verify peer
+  std::map<std::pair<std::string, std::uint16_t>, IpAddr> overrides;
+  std::atomic<bool> draining{false};
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  explicit Shared(Config c) : cfg(std::move(c)), paths(cfg.home) {}
+};
+
+// One client connection on the proxy port, from accept to close.
+awaitable<void> serve_proxy_client(tcp::socket socket, Shared& shared);
+// One connection on the ops port (/healthz, /metrics).
+awaitable<void> serve_ops_client(tcp::socket socket, Shared& shared);
+
+}  // namespace brig::warden

@@ -1,0 +1,151 @@
+#include "upstream.h"
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include "server.h"
+
+namespace brig::warden {
+namespace {
+
+constexpr std::size_t kMaxIdlePerKey = 16;
+constexpr auto kMaxIdleAge = std::chrono::seconds(30);
+constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+// A pooled connection the upstream has closed is useless: peek without waiting.
+bool still_open(tcp::socket& s) {
+  char c;
+  ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+tcp::socket& Upstream::socket() {
+  return std::visit([](auto& p) -> tcp::socket& { return beast::get_lowest_layer(*p).socket(); }, stream);
+}
+
+awaitable<Connected> connect_upstream(Shared& sh, const std::string& host, std::uint16_t port) {
+  Connected out;
+  auto ex = co_await asio::this_coro::executor;
+  std::vector<tcp::endpoint> checked;
+  if (auto it = sh.overrides.find({host, port}); it != sh.overrides.end()) {
+    // An override is the operator's explicit choice: the only way into a blocked range.
+    const IpAddr& a = it->second;
+    asio::ip::address addr = a.v6 ? asio::ip::address(asio::ip::address_v6([&] {
+                                      asio::ip::address_v6::bytes_type b;
+                                      std::copy(a.bytes.begin(), a.bytes.end(), b.begin());
+                                      return b;
+                                    }()))
+                                  : asio::ip::address(asio::ip::address_v4({a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]}));
+    checked.emplace_back(addr, port);
+  } else {
+    tcp::resolver resolver(ex);
+    error_code ec;
+    auto results = co_await resolver.async_resolve(host, std::to_string(port), use_ec(ec));
+    if (ec) {
+      out.reason = "cannot resolve " + host + ": " + ec.message();
+      co_return out;
+    }
+    for (const auto& r : results) {
+      const auto addr = r.endpoint().address();
+      IpAddr ip;
+      if (addr.is_v4()) {
+        auto b = addr.to_v4().to_bytes();
+        std::copy(b.begin(), b.end(), ip.bytes.begin());
+      } else {
+        auto b = addr.to_v6().to_bytes();
+        ip.v6 = true;
+        std::copy(b.begin(), b.end(), ip.bytes.begin());
+      }
+      if (auto range = blocked_range(ip)) {
+        // One private answer is enough to refuse: mixed answers are how DNS rebinding works.
+        out.status = 403;
+        out.blocked = true;
+        out.reason = host + " resolves to " + ip.str() + " (" + std::string(*range) + "), a blocked address range";
+        co_return out;
+      }
+      checked.push_back(r.endpoint());
+    }
+    if (checked.empty()) {
+      out.reason = "cannot resolve " + host + ": no addresses";
+      co_return out;
+    }
+  }
+  beast::tcp_stream s(ex);
+  s.expires_after(sh.cfg.limits.connect_timeout);
+  error_code ec;
+  co_await s.async_connect(checked, use_ec(ec));
+  if (ec) {
+    out.status = ec == beast::error::timeout ? 504 : 502;
+    out.reason = "connecting to " + host + ":" + std::to_string(port) + " failed: " + ec.message();
+    co_return out;
+  }
+  s.expires_never();
+  out.socket.emplace(s.release_socket());
+  co_return out;
+}
+
+UpstreamPool& UpstreamPool::local() {
+  thread_local UpstreamPool pool;
+  return pool;
+}
+
+void UpstreamPool::release(std::unique_ptr<Upstream> conn) {
+  auto& list = idle_[conn->key];
+  if (list.size() >= kMaxIdlePerKey) return;
+  conn->idle_since = std::chrono::steady_clock::now();
+  conn->visit([](auto& s) { beast::get_lowest_layer(s).expires_never(); });
+  list.push_back(std::move(conn));
+}
+
+awaitable<Acquired> UpstreamPool::acquire(Shared& sh, const std::string& cell, const std::string& host,
+                                          std::uint16_t port, bool tls) {
+  Acquired out;
+  const std::string key = cell + "|" + host + "|" + std::to_string(port) + (tls ? "|tls" : "|tcp");
+  if (auto it = idle_.find(key); it != idle_.end()) {
+    auto& list = it->second;
+    while (!list.empty()) {
+      auto conn = std::move(list.back());
+      list.pop_back();
+      if (std::chrono::steady_clock::now() - conn->idle_since < kMaxIdleAge && conn->buffer.size() == 0 &&
+          still_open(conn->socket())) {
+        out.conn = std::move(conn);
+        co_return out;
+      }
+    }
+  }
+  auto c = co_await connect_upstream(sh, host, port);
+  if (!c.socket) {
+    out.status = c.status;
+    out.reason = std::move(c.reason);
+    out.blocked = c.blocked;
+    co_return out;
+  }
+  auto up = std::make_unique<Upstream>();
+  up->key = key;
+  if (!tls) {
+    up->stream = std::make_unique<Upstream::Plain>(std::move(*c.socket));
+    out.conn = std::move(up);
+    co_return out;
+  }
+  auto s = std::make_unique<Upstream::Tls>(std::move(*c.socket), *sh.upstream_tls);
+  SSL* ssl = s->native_handle();
+  SSL_set_tlsext_host_name(ssl, host.c_str());
+  SSL_set1_host(ssl, host.c_str());  // hostname checked against the certificate
+  SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+  SSL_set_alpn_protos(ssl, kAlpn, sizeof kAlpn);
+  beast::get_lowest_layer(*s).expires_after(sh.cfg.limits.connect_timeout);
+  error_code ec;
+  co_await s->async_handshake(ssl::stream_base::client, use_ec(ec));
+  if (ec) {
+    out.reason = "TLS to " + host + " failed: " + ec.message();
+    if (long v = SSL_get_verify_result(ssl); v != X509_V_OK) out.reason += " (" + std::string(X509_verify_cert_error_string(v)) + ")";
+    co_return out;
+  }
+  up->stream = std::move(s);
+  out.conn = std::move(up);
+  co_return out;
+}
+
+}  // namespace brig::warden
