@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "brig/core/hostname.h"
 #include "brig/core/strings.h"
@@ -21,6 +22,10 @@ namespace brig::warden {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Bodies stream through, so no limit. (Beast 1.74 treats body_limit(none) as
+// "always exceeded" for Content-Length messages: use the largest value instead.)
+constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
 
 IpAddr to_ip(const asio::ip::address& a) {
   IpAddr out;
@@ -72,7 +77,7 @@ struct Exchange {
     m->bytes_in.fetch_add(rec.bytes_in, std::memory_order_relaxed);
     m->bytes_out.fetch_add(rec.bytes_out, std::memory_order_relaxed);
     m->observe(rec.duration_ms / 1000.0);
-    sh.log->write(std::move(rec));
+    sh.log->write(rec);  // a copy: callers still use rec for the reply
   }
 };
 
@@ -342,7 +347,7 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
   }
   http::response_parser<http::buffer_body> rp;
   rp.header_limit(static_cast<std::uint32_t>(sh.cfg.limits.header_limit));
-  rp.body_limit(boost::none);
+  rp.body_limit(kNoBodyLimit);
   if (req.method() == http::verb::head) rp.skip(true);
   error_code hec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
     error_code e;
@@ -396,7 +401,7 @@ awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& 
     if (sh.draining) co_return;
     http::request_parser<http::buffer_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(sh.cfg.limits.header_limit));
-    parser.body_limit(boost::none);
+    parser.body_limit(kNoBodyLimit);
     beast::get_lowest_layer(client).expires_after(sh.cfg.limits.header_timeout);
     error_code ec;
     co_await http::async_read_header(client, cbuf, parser, use_ec(ec));

@@ -125,6 +125,18 @@ Status serve(const Config& cfg_in) {
   // Signals: SIGHUP reloads; SIGTERM/SIGINT stop accepting, drain, stop.
   asio::signal_set signals(*ctxs[0], SIGTERM, SIGINT, SIGHUP);
   asio::steady_timer drain(*ctxs[0]);
+  std::chrono::steady_clock::time_point drain_deadline;
+  // Polls until every connection has closed or the drain deadline passes.
+  std::function<void(const error_code&)> check_drained = [&](const error_code&) {
+    if (sh.metrics.active_connections.load() <= 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+      error_code e;
+      ops->close(e);
+      for (auto& c : ctxs) c->stop();
+      return;
+    }
+    drain.expires_after(std::chrono::milliseconds(50));
+    drain.async_wait(check_drained);
+  };
   std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
@@ -138,18 +150,8 @@ Status serve(const Config& cfg_in) {
     for (std::size_t i = 0; i < acceptors.size(); ++i) {
       asio::post(*ctxs[i], [&a = acceptors[i]] { error_code e; a.close(e); });
     }
-    const auto deadline = std::chrono::steady_clock::now() + cfg.limits.drain_timeout;
-    std::function<void(const error_code&)> check = [&, deadline](const error_code&) {
-      if (sh.metrics.active_connections.load() <= 0 || std::chrono::steady_clock::now() >= deadline) {
-        error_code e;
-        ops->close(e);
-        for (auto& c : ctxs) c->stop();
-        return;
-      }
-      drain.expires_after(std::chrono::milliseconds(50));
-      drain.async_wait(check);
-    };
-    check({});
+    drain_deadline = std::chrono::steady_clock::now() + cfg.limits.drain_timeout;
+    check_drained({});
   };
   signals.async_wait(on_signal);
 

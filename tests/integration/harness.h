@@ -1,0 +1,67 @@
+// Real traffic for warden's integration tests: a child-process handle, an
+// upstream nginx in a network namespace the test creates (198.18.N.2), test
+// certificates from the openssl CLI, curl as the client.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "brig/proc/command.h"
+
+namespace brig::testing {
+
+// A background child process (argv, no shell) with its stdout on a pipe.
+class Child {
+ public:
+  Child(std::vector<std::string> argv, std::vector<std::string> env);
+  ~Child();  // SIGKILL if still running
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  // Next stdout line, or nullopt after `timeout`.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+  void signal(int sig);
+  // Exit status once exited (waits at most `timeout`); nullopt if still running.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string pending_;
+  std::optional<int> status_;
+};
+
+// Runs a command to completion (20 s deadline) and returns its output.
+proc::Output run(std::vector<std::string> argv);
+
+// Why root-only network tests cannot run here, or "" when they can.
+std::string network_skip_reason();
+
+// A network namespace holding nginx on 198.18.N.2:80 (plain) and :443 (TLS,
+// a certificate for the given names signed by a test CA in `dir`).
+class Upstream {
+ public:
+  Upstream(const std::string& dir, const std::vector<std::string>& names);
+  ~Upstream();
+  const std::string& address() const { return addr_; }
+  std::string ca_file() const { return dir_ + "/upstream-ca.crt"; }
+  bool ok() const { return ok_; }
+
+ private:
+  std::string dir_, ns_, veth_, addr_;
+  bool ok_ = false;
+};
+
+// Sends raw bytes to host:port from source address `src` and returns what
+// comes back until the peer closes or `timeout` passes.
+std::string raw_exchange(const std::string& host, int port, const std::string& src, const std::string& bytes,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+}  // namespace brig::testing

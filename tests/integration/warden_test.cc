@@ -1,0 +1,430 @@
+// Warden with real traffic: `brig warden serve` on 127.0.0.1 port 0, nginx in
+// a network namespace at 198.18.N.2 (reached only through --resolve style
+// overrides), curl as the cell (its source address 127.0.0.2 is mapped to
+// cell "c1"), and small in-test servers on loopback for SSE and WebSocket.
+#include <gmock/gmock.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "integration/harness.h"
+
+namespace brig::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+constexpr const char* kCell = "127.0.0.2";     // mapped to c1
+constexpr const char* kLimited = "127.0.0.4";  // mapped to c2 (rate limited)
+constexpr const char* kStranger = "127.0.0.3"; // in no subnet
+
+void write_file(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << text;
+}
+
+// A loopback server that runs `serve(fd)` for each accepted connection.
+class LoopServer {
+ public:
+  explicit LoopServer(std::function<void(int)> serve) : serve_(std::move(serve)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) return;
+        std::thread([this, c] { serve_(c); ::close(c); }).detach();
+      }
+    });
+  }
+  ~LoopServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  std::function<void(int)> serve_;
+  int fd_ = -1, port_ = 0;
+  std::thread thread_;
+};
+
+std::string read_head(int fd) {
+  std::string in;
+  char c;
+  while (in.find("\r\n\r\n") == std::string::npos && ::recv(fd, &c, 1, 0) == 1) in += c;
+  return in;
+}
+
+void send_all(int fd, const std::string& s) { ::send(fd, s.data(), s.size(), MSG_NOSIGNAL); }
+
+// SSE: headers and a first event at once, a second event 2 s later.
+void serve_sse(int fd) {
+  read_head(fd);
+  send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+  const std::string e1 = "data: first\n\n", e2 = "data: second\n\n";
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%zx\r\n", e1.size());
+  send_all(fd, hex + e1 + "\r\n");
+  std::this_thread::sleep_for(2s);
+  std::snprintf(hex, sizeof hex, "%zx\r\n", e2.size());
+  send_all(fd, hex + e2 + "\r\n0\r\n\r\n");
+}
+
+std::string ws_accept(const std::string& key) {
+  const std::string in = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char md[20];
+  unsigned int len = 0;
+  EVP_Digest(in.data(), in.size(), md, &len, EVP_sha1(), nullptr);
+  unsigned char b64[64];
+  EVP_EncodeBlock(b64, md, 20);
+  return reinterpret_cast<char*>(b64);
+}
+
+// WebSocket: answers the upgrade, then echoes one (masked) text frame unmasked.
+void serve_ws(int fd) {
+  std::string head = read_head(fd);
+  auto k = head.find("Sec-WebSocket-Key: ");
+  if (k == std::string::npos) return;
+  std::string key = head.substr(k + 19, head.find("\r\n", k) - k - 19);
+  send_all(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+                   ws_accept(key) + "\r\n\r\n");
+  unsigned char h[2];
+  if (::recv(fd, h, 2, MSG_WAITALL) != 2) return;
+  const std::size_t len = h[1] & 0x7f;
+  unsigned char mask[4];
+  ::recv(fd, mask, 4, MSG_WAITALL);
+  std::string payload(len, '\0');
+  ::recv(fd, payload.data(), len, MSG_WAITALL);
+  for (std::size_t i = 0; i < len; ++i) payload[i] = static_cast<char>(payload[i] ^ mask[i % 4]);
+  std::string frame = {static_cast<char>(0x81), static_cast<char>(len)};
+  send_all(fd, frame + payload);
+  std::this_thread::sleep_for(200ms);
+}
+
+class WardenTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    skip_ = network_skip_reason();
+    if (!skip_.empty()) return;
+    char tmpl[] = "/tmp/brig-warden-XXXXXX";
+    home_ = ::mkdtemp(tmpl);
+    upstream_ = new Upstream(home_, {"example.test", "api.test", "secure.test", "pass.test", "a.b.wild.test", "other.test"});
+    sse_ = new LoopServer(serve_sse);
+    ws_ = new LoopServer(serve_ws);
+    write_file(home_ + "/state/system/subnet-map.json",
+               R"({"127.0.0.2/32": "c1", "127.0.0.4/32": "c2"})");
+    write_file(home_ + "/policy/network-policy.json", R"({"allow": ["example.test"], "deny": ["evil.test"]})");
+    write_file(home_ + "/policy/cells/c1.json", R"({
+      "allow": ["secure.test", "pass.test", "*.wild.test", "localhost", "evil.test", "other.test",
+                {"domain": "api.test", "paths": ["/v1/*"], "methods": ["GET"]},
+                "sse.test:)" + std::to_string(sse_->port()) + R"(", "ws.test:)" + std::to_string(ws_->port()) + R"("],
+      "tls_passthrough": ["pass.test"]
+    })");
+    write_file(home_ + "/policy/cells/c2.json", R"({"rate_limits": {"default": {"rate": 0.5, "burst": 2}}})");
+    const std::string up = upstream_->address();
+    std::string yaml = "resolve_overrides:\n";
+    for (const char* n : {"example.test", "api.test", "secure.test", "pass.test", "a.b.wild.test", "evil.test", "other.test"}) {
+      yaml += std::string("  - ") + n + ":80:" + up + "\n  - " + n + ":443:" + up + "\n";
+    }
+    yaml += "  - sse.test:" + std::to_string(sse_->port()) + ":127.0.0.1\n";
+    yaml += "  - ws.test:" + std::to_string(ws_->port()) + ":127.0.0.1\n";
+    yaml += "limits:\n  header_timeout_ms: 1000\n  header_limit: 8192\n";
+    write_file(home_ + "/warden.yaml", yaml);
+    warden_ = start_warden();
+  }
+
+  static Child* start_warden() {
+    auto* w = new Child({BRIG_BINARY, "warden", "serve", "--proxy-listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
+                         "--upstream-ca", upstream_->ca_file(), "--threads", "2"},
+                        {"BRIG_HOME=" + home_, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "NO_COLOR=1"});
+    auto line = w->read_line(10s);
+    EXPECT_TRUE(line.has_value()) << "warden printed no addresses";
+    if (line) {
+      auto j = nlohmann::json::parse(*line);
+      proxy_ = j["proxy"];
+      ops_ = j["ops"];
+    }
+    return w;
+  }
+
+  static void TearDownTestSuite() {
+    delete warden_;
+    delete sse_;
+    delete ws_;
+    delete upstream_;
+    if (!home_.empty()) std::filesystem::remove_all(home_);
+  }
+
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+  }
+
+  // curl through warden as `src`; returns {exit code, body + "|" + status}.
+  static proc::Output curl(const std::string& src, std::vector<std::string> args) {
+    std::vector<std::string> argv = {"curl", "-sS", "--max-time", "10", "--noproxy", "", "-x", "http://" + proxy_,
+                                     "--interface", src, "-w", "|%{http_code}"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv);
+  }
+  static std::string ops(const std::string& path) { return run({"curl", "-sS", "http://" + ops_ + path}).out; }
+  static std::string proxy_host() { return proxy_.substr(0, proxy_.rfind(':')); }
+  static int proxy_port() { return std::stoi(proxy_.substr(proxy_.rfind(':') + 1)); }
+  static std::string ca() { return home_ + "/ca/ca.crt"; }
+
+  static inline std::string skip_, home_, proxy_, ops_;
+  static inline Upstream* upstream_ = nullptr;
+  static inline LoopServer *sse_ = nullptr, *ws_ = nullptr;
+  static inline Child* warden_ = nullptr;
+};
+
+TEST_F(WardenTest, PlainHttpAllowedByGlobalPolicy) {
+  auto r = curl(kCell, {"http://example.test/hello?x=1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "upstream example.test GET /hello?x=1\n|200");
+}
+
+TEST_F(WardenTest, DefaultDenyNamesCellHostAndFix) {
+  auto r = curl(kCell, {"-i", "http://nowhere.test/"});
+  EXPECT_THAT(r.out, HasSubstr("HTTP/1.1 403 Forbidden"));
+  EXPECT_THAT(r.out, HasSubstr("X-Brig-Decision: deny"));
+  EXPECT_THAT(r.out, HasSubstr("cell:   c1\n"));
+  EXPECT_THAT(r.out, HasSubstr("host:   nowhere.test\n"));
+  EXPECT_THAT(r.out, HasSubstr("reason: default deny: no allow rule matches the host\n"));
+  EXPECT_THAT(r.out, HasSubstr("fix:    brig policy set c1 --allow nowhere.test\n"));
+}
+
+TEST_F(WardenTest, DenyWinsOverAllow) {
+  auto r = curl(kCell, {"http://evil.test/"});
+  EXPECT_THAT(r.out, HasSubstr("reason: denied by a deny rule"));
+  EXPECT_THAT(r.out, HasSubstr("|403"));
+}
+
+TEST_F(WardenTest, WildcardPortPathMethod) {
+  EXPECT_THAT(curl(kCell, {"http://a.b.wild.test/"}).out, HasSubstr("|200"));
+  EXPECT_THAT(curl(kCell, {"http://api.test/v1/items"}).out, HasSubstr("upstream api.test GET /v1/items"));
+  EXPECT_THAT(curl(kCell, {"http://api.test/v2/items"}).out, HasSubstr("not for this path"));
+  EXPECT_THAT(curl(kCell, {"http://api.test/v1/../admin"}).out, HasSubstr("|403"));
+  EXPECT_THAT(curl(kCell, {"--path-as-is", "http://api.test/v1/%2e%2e/admin"}).out, HasSubstr("|403"));
+  EXPECT_THAT(curl(kCell, {"-X", "POST", "http://api.test/v1/items"}).out, HasSubstr("not for this method"));
+  EXPECT_THAT(curl(kCell, {"http://example.test:8080/"}).out, HasSubstr("not on this port"));
+}
+
+TEST_F(WardenTest, UnknownSourceIsDenied) {
+  auto r = curl(kStranger, {"http://example.test/"});
+  EXPECT_THAT(r.out, HasSubstr("unknown source address"));
+  EXPECT_THAT(r.out, HasSubstr("|403"));
+}
+
+TEST_F(WardenTest, MitmWithBrigCa) {
+  auto r = curl(kCell, {"--cacert", ca(), "https://secure.test/a", "https://secure.test/b"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "upstream secure.test GET /a\n|200upstream secure.test GET /b\n|200");
+  auto inner_deny = curl(kCell, {"--cacert", ca(), "https://api.test/v2/x"});
+  EXPECT_EQ(inner_deny.exit_code, 0);
+  EXPECT_THAT(inner_deny.out, HasSubstr("not for this path"));
+}
+
+TEST_F(WardenTest, MitmFailsWithoutTheCa) {
+  auto r = curl(kCell, {"https://secure.test/"});
+  EXPECT_EQ(r.exit_code, 60);  // peer certificate cannot be authenticated
+}
+
+TEST_F(WardenTest, PassthroughShowsTheUpstreamCertificate) {
+  auto r = curl(kCell, {"-v", "--cacert", upstream_->ca_file(), "https://pass.test/p"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("issuer: CN=brig test upstream CA"));
+  EXPECT_THAT(r.out, HasSubstr("upstream pass.test GET /p"));
+}
+
+TEST_F(WardenTest, SniMustMatchConnectHost) {
+  // CONNECT other.test:443, but the TLS ClientHello names secure.test.
+  auto r = curl(kCell, {"--cacert", ca(), "--connect-to", "secure.test:443:other.test:443", "https://secure.test/"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(run({"grep", "-c", "does not match the CONNECT host", home_ + "/logs/cells/c1.jsonl"}).out,
+              ::testing::Not(::testing::StartsWith("0")));
+}
+
+TEST_F(WardenTest, HostMustMatchInsideMitm) {
+  auto r = curl(kCell, {"--cacert", ca(), "-H", "Host: other.test", "https://secure.test/"});
+  EXPECT_THAT(r.out, HasSubstr("|421"));
+}
+
+TEST_F(WardenTest, AbsoluteUriAndHostMustAgree) {
+  auto r = curl(kCell, {"-H", "Host: other.test", "http://example.test/"});
+  EXPECT_THAT(r.out, HasSubstr("|400"));
+}
+
+TEST_F(WardenTest, BlockedRangesByLiteralAndByResolution) {
+  EXPECT_THAT(curl(kCell, {"http://127.0.0.1/"}).out, HasSubstr("IP addresses never match domain rules"));
+  EXPECT_THAT(curl(kCell, {"http://2130706433/"}).out, HasSubstr("|403"));
+  // "localhost" is allowed by policy but resolves to loopback, and has no override.
+  auto r = curl(kCell, {"-i", "http://localhost/"});
+  EXPECT_THAT(r.out, HasSubstr("403"));
+  EXPECT_THAT(r.out, HasSubstr("blocked address range"));
+}
+
+TEST_F(WardenTest, RateLimitAnswers429WithRetryAfter) {
+  std::vector<std::string> statuses;
+  std::string last;
+  for (int i = 0; i < 4; ++i) {
+    auto r = curl(kLimited, {"-i", "http://example.test/"});
+    statuses.push_back(r.out.substr(r.out.rfind('|') + 1));
+    last = r.out;
+  }
+  EXPECT_EQ(statuses[0], "200");
+  EXPECT_EQ(statuses[1], "200");
+  EXPECT_EQ(statuses[3], "429");
+  EXPECT_THAT(last, HasSubstr("Retry-After: "));
+}
+
+TEST_F(WardenTest, SseFirstEventArrivesBeforeTheStreamEnds) {
+  const std::string req = "GET http://sse.test:" + std::to_string(sse_->port()) + "/ HTTP/1.1\r\nHost: sse.test:" +
+                          std::to_string(sse_->port()) + "\r\n\r\n";
+  const auto start = std::chrono::steady_clock::now();
+  // Read only until the first event, at most 1.5 s; the stream itself lasts 2 s.
+  std::string got = raw_exchange(proxy_host(), proxy_port(), kCell, req, 1500ms);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_THAT(got, HasSubstr("data: first"));
+  EXPECT_THAT(got, ::testing::Not(HasSubstr("data: second")));
+  EXPECT_LT(elapsed, 1900ms);
+}
+
+TEST_F(WardenTest, WebSocketEcho) {
+  const std::string host = "ws.test:" + std::to_string(ws_->port());
+  std::string req = "GET http://" + host + "/ HTTP/1.1\r\nHost: " + host +
+                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n";
+  const std::string payload = "hello";
+  const unsigned char mask[4] = {1, 2, 3, 4};
+  std::string frame = {static_cast<char>(0x81), static_cast<char>(0x80 | payload.size())};
+  frame.append(reinterpret_cast<const char*>(mask), 4);
+  for (std::size_t i = 0; i < payload.size(); ++i) frame += static_cast<char>(payload[i] ^ mask[i % 4]);
+  std::string got = raw_exchange(proxy_host(), proxy_port(), kCell, req + frame, 2s);
+  EXPECT_THAT(got, HasSubstr("101 Switching Protocols"));
+  EXPECT_THAT(got, HasSubstr(std::string("\x81\x05hello", 7)));
+}
+
+TEST_F(WardenTest, H2cUpgradeIsNotPassedOn) {
+  auto r = curl(kCell, {"-i", "-H", "Upgrade: h2c", "-H", "Connection: Upgrade, HTTP2-Settings", "http://example.test/"});
+  EXPECT_THAT(r.out, HasSubstr("|200"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("X-Upstream-Saw-Upgrade: h2c")));
+}
+
+TEST_F(WardenTest, OversizedHeaderGets431) {
+  auto r = curl(kCell, {"-H", "X-Big: " + std::string(10000, 'a'), "http://example.test/"});
+  EXPECT_THAT(r.out, HasSubstr("|431"));
+}
+
+TEST_F(WardenTest, SlowlorisIsCutOff) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string got = raw_exchange(proxy_host(), proxy_port(), kCell, "GET http://example.test/ HTTP/1.1\r\nHost: ex", 5s);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(elapsed, 3s);  // header timeout is 1 s here
+  EXPECT_EQ(got.find("200 OK"), std::string::npos);
+}
+
+TEST_F(WardenTest, SmugglingHeadsAreRejected) {
+  const std::string cl_te = "POST http://example.test/ HTTP/1.1\r\nHost: example.test\r\nContent-Length: 4\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+  EXPECT_THAT(raw_exchange(proxy_host(), proxy_port(), kCell, cl_te), HasSubstr("400 Bad Request"));
+  const std::string two_cl = "POST http://example.test/ HTTP/1.1\r\nHost: example.test\r\nContent-Length: 4\r\n"
+                             "Content-Length: 5\r\n\r\nabcde";
+  EXPECT_THAT(raw_exchange(proxy_host(), proxy_port(), kCell, two_cl), HasSubstr("400 Bad Request"));
+  const std::string te_gzip = "POST http://example.test/ HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: gzip\r\n\r\n";
+  EXPECT_THAT(raw_exchange(proxy_host(), proxy_port(), kCell, te_gzip), HasSubstr("400 Bad Request"));
+}
+
+TEST_F(WardenTest, LogRecordHasEveryField) {
+  curl(kCell, {"http://example.test/logged"});
+  std::this_thread::sleep_for(300ms);
+  std::ifstream in(home_ + "/logs/cells/c1.jsonl");
+  std::string line, last;
+  while (std::getline(in, line))
+    if (line.find("/logged") != std::string::npos) last = line;
+  ASSERT_FALSE(last.empty());
+  auto j = nlohmann::json::parse(last);
+  for (const char* k : {"ts", "cell", "kind", "tls", "method", "host", "port", "path", "status", "decision", "rule",
+                        "reason", "bytes_in", "bytes_out", "duration_ms"}) {
+    EXPECT_TRUE(j.contains(k)) << k;
+  }
+  EXPECT_EQ(j["cell"], "c1");
+  EXPECT_EQ(j["decision"], "allow");
+  EXPECT_EQ(j["status"], 200);
+  EXPECT_GT(j["bytes_in"].get<int>(), 0);
+}
+
+TEST_F(WardenTest, MetricsMove) {
+  auto before = ops("/metrics");
+  curl(kCell, {"http://nowhere.test/"});
+  auto after = ops("/metrics");
+  auto count = [](const std::string& text, const std::string& key) {
+    auto pos = text.find(key + " ");
+    return pos == std::string::npos ? 0.0 : std::stod(text.substr(pos + key.size() + 1));
+  };
+  const std::string key = R"(brig_warden_blocked_total{cell="c1",reason="policy"})";
+  EXPECT_EQ(count(after, key), count(before, key) + 1);
+  EXPECT_THAT(after, HasSubstr("brig_warden_cert_cache_misses_total"));
+  EXPECT_THAT(ops("/healthz"), HasSubstr("\"status\":\"ok\""));
+}
+
+TEST_F(WardenTest, PolicyHotReloadAndInvalidReloadKeepsOld) {
+  EXPECT_THAT(curl(kCell, {"http://other.test/"}).out, HasSubstr("|200"));
+  const std::string path = home_ + "/policy/cells/c1.json";
+  std::ifstream in(path);
+  const std::string original((std::istreambuf_iterator<char>(in)), {});
+  // A valid change that drops other.test: applies within a second.
+  std::string changed = original;
+  const auto at = changed.find("\"other.test\",");
+  ASSERT_NE(at, std::string::npos);
+  changed.erase(at, 13);
+  write_file(path, changed);
+  std::this_thread::sleep_for(1200ms);
+  EXPECT_THAT(curl(kCell, {"http://other.test/"}).out, HasSubstr("|403"));
+  // An invalid file keeps the previous policy.
+  write_file(path, "{\"allow\": [\"bad host\"]}");
+  std::this_thread::sleep_for(1200ms);
+  EXPECT_THAT(curl(kCell, {"http://a.b.wild.test/"}).out, HasSubstr("|200"));
+  write_file(path, original);
+  std::this_thread::sleep_for(1200ms);
+  EXPECT_THAT(curl(kCell, {"http://other.test/"}).out, HasSubstr("|200"));
+  EXPECT_THAT(ops("/metrics"), HasSubstr("brig_warden_policy_reloads_total{result=\"error\"} "));
+}
+
+// Runs last (alphabetical order is not guaranteed; gtest runs in declaration order).
+TEST_F(WardenTest, ZSigtermDrainsAndExits) {
+  // A request in flight on the SSE stream (2 s) finishes; warden then exits 0.
+  std::string got;
+  std::thread client([&] {
+    const std::string req = "GET http://sse.test:" + std::to_string(sse_->port()) + "/ HTTP/1.1\r\nHost: sse.test:" + std::to_string(sse_->port()) + "\r\n\r\n";
+    got = raw_exchange(proxy_host(), proxy_port(), kCell, req, 5s);
+  });
+  std::this_thread::sleep_for(500ms);
+  warden_->signal(SIGTERM);
+  client.join();
+  EXPECT_THAT(got, HasSubstr("data: second"));
+  EXPECT_EQ(warden_->wait(10s), std::optional<int>(0));
+  // New connections are refused once it is gone.
+  EXPECT_EQ(raw_exchange(proxy_host(), proxy_port(), kCell, "GET / HTTP/1.1\r\n\r\n", 1s), "");
+}
+
+}  // namespace
+}  // namespace brig::testing
