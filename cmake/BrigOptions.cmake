@@ -12,6 +12,11 @@ if(BRIG_SANITIZE)
     -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   target_link_options(brig_options INTERFACE -fsanitize=address,undefined)
 endif()
+if(BRIG_FUZZ)
+  # Coverage instrumentation for every library the fuzz targets link.
+  target_compile_options(brig_options INTERFACE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  target_link_options(brig_options INTERFACE -fsanitize=address,undefined)
+endif()
 target_compile_definitions(brig_options INTERFACE BRIG_VERSION="${PROJECT_VERSION}")
 
 # brig_module(<name> SOURCES <...> PUBLIC_DEPS <...> PRIVATE_DEPS <...>)

@@ -12,7 +12,7 @@ packages=(
   # runtime
   podman runc nftables iproute2 curl ca-certificates openssl
   # tests and benchmarks
-  nginx-light busybox-static debootstrap wrk jq
+  nginx-light busybox-static debootstrap wrk jq clang libclang-rt-14-dev
 )
 
 missing=()

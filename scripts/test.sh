@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need, builds brig, and runs every test:
-# first the normal build (warnings are errors), then an ASan+UBSan build.
+# the normal build (warnings are errors), an ASan+UBSan build, then a short
+# libFuzzer run (clang) on warden's request-head + policy path.
 #
-#   scripts/test.sh                 # both builds (what CI runs)
+#   scripts/test.sh                 # everything (what CI runs)
 #   scripts/test.sh --no-sanitize   # the normal build only
 #   scripts/test.sh --sanitize      # the sanitizer build only
+#   scripts/test.sh --fuzz          # the fuzz run only (FUZZ_SECONDS, default 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-normal=1 sanitize=1
+normal=1 sanitize=1 fuzz=1
 case "${1:-}" in
-  --no-sanitize) sanitize=0 ;;
-  --sanitize) normal=0 ;;
+  --no-sanitize) sanitize=0 fuzz=0 ;;
+  --sanitize) normal=0 fuzz=0 ;;
+  --fuzz) normal=0 sanitize=0 ;;
   "") ;;
-  *) echo "usage: scripts/test.sh [--no-sanitize|--sanitize]" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh [--no-sanitize|--sanitize|--fuzz]" >&2; exit 2 ;;
 esac
 
 scripts/bootstrap.sh
@@ -35,5 +38,16 @@ fi
 if [ "$sanitize" = 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DBRIG_SANITIZE=ON -DBRIG_BENCH=OFF
+fi
+if [ "$fuzz" = 1 ]; then
+  # libFuzzer (clang) on the request-head + policy path, bounded in time.
+  echo "==> fuzz build-fuzz (${FUZZ_SECONDS:-60} s)"
+  CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRIG_FUZZ=ON \
+    -DBRIG_TESTS=OFF -DBRIG_BENCH=OFF >/dev/null
+  ninja -C build-fuzz -j "$jobs" fuzz_request_head
+  mkdir -p build-fuzz/corpus
+  cp tests/fuzz/corpus/* build-fuzz/corpus/
+  build-fuzz/tests/fuzz/fuzz_request_head -max_total_time="${FUZZ_SECONDS:-60}" -timeout=10 \
+    -print_final_stats=1 build-fuzz/corpus
 fi
 echo "==> all tests passed"

@@ -22,11 +22,14 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
+using boost::system::error_code;
+
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)  // g++ 12; the clang fuzz build only needs the HTTP types
 template <class T = void>
 using awaitable = boost::asio::awaitable<T>;
-using boost::system::error_code;
 
 // co_await op(..., use_ec(ec)): errors land in ec instead of throwing.
 inline auto use_ec(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+#endif
 
 }  // namespace brig::warden
