@@ -3,6 +3,8 @@
 
 namespace brig::cli {
 
+void add_cell_network(CLI::App* noun, Context& ctx);
+
 void add_cell(CLI::App& root, Context& ctx) {
   auto* n = root.add_subcommand("cell", "manage cells: list, inspect, logs, exec, stop, rm, ...");
   stub_verb(n, ctx, "list", "list cells", {}, {"-a,--all"});
@@ -20,7 +22,7 @@ void add_cell(CLI::App& root, Context& ctx) {
   stub_verb(n, ctx, "read", "print a workspace file safely (no symlinks, no ..)", {"CELL", "PATH"});
   stub_verb(n, ctx, "stats", "resource usage of cells", {"CELL"});
   stub_verb(n, ctx, "top", "processes of a cell", {"CELL"});
-  stub_verb(n, ctx, "network", "what a cell reached (OUT:) and what was refused (BLOCKED:)", {"CELL"}, {"--blocked", "-f,--follow"});
+  add_cell_network(n, ctx);
   stub_verb(n, ctx, "events", "lifecycle events of a cell", {"CELL"});
   stub_verb(n, ctx, "preflight", "check every host-side requirement of a cell spec", {"FILE"});
   stub_verb(n, ctx, "diff", "files changed in a cell's filesystem", {"CELL"});

@@ -1,7 +1,9 @@
 // brig warden ... — the egress proxy daemon and its status.
 #include <cstdio>
+#include <map>
 
 #include "brig/warden/config.h"
+#include "brig/warden/ops_client.h"
 #include "brig/warden/warden.h"
 #include "context.h"
 
@@ -45,6 +47,30 @@ Result<warden::Config> build_config(const Context& ctx, const ServeOpts& o) {
   return cfg;
 }
 
+void print_stats(const Context& ctx, const std::map<std::string, warden::CellStats>& cells) {
+  if (ctx.json()) {
+    std::printf("{");
+    bool first = true;
+    for (const auto& [cell, s] : cells) {
+      std::printf("%s\"%s\": {\"requests\": %.0f, \"denied\": %.0f, \"ratelimited\": %.0f, \"errors\": %.0f, "
+                  "\"bytes_in\": %.0f, \"bytes_out\": %.0f, \"p50_ms\": %g, \"p95_ms\": %g, \"p99_ms\": %g}",
+                  first ? "" : ", ", cell.c_str(), s.requests, s.denied, s.ratelimited, s.errors, s.bytes_in, s.bytes_out,
+                  s.p50_ms, s.p95_ms, s.p99_ms);
+      first = false;
+    }
+    std::printf("}\n");
+    return;
+  }
+  std::printf("%-24s %10s %9s %12s %12s %8s %8s %8s\n", "CELL", "REQUESTS", "BLOCKED", "BYTES IN", "BYTES OUT", "P50 MS",
+              "P95 MS", "P99 MS");
+  for (const auto& [cell, s] : cells) {
+    const double blocked = s.requests > 0 ? 100.0 * (s.denied + s.ratelimited) / s.requests : 0;
+    std::printf("%-24s %10.0f %8.1f%% %12.0f %12.0f %8g %8g %8g\n", cell.c_str(), s.requests, blocked, s.bytes_in,
+                s.bytes_out, s.p50_ms, s.p95_ms, s.p99_ms);
+  }
+  if (cells.empty()) std::printf("no traffic yet\n");
+}
+
 }  // namespace
 
 void add_warden(CLI::App& root, Context& ctx) {
@@ -64,9 +90,39 @@ void add_warden(CLI::App& root, Context& ctx) {
     if (auto st = warden::serve(*cfg); !st) return st.error();
     return 0;
   });
-  stub_verb(n, ctx, "status", "is warden running?");
-  stub_verb(n, ctx, "stats", "per-cell figures from warden's metrics");
-  stub_verb(n, ctx, "health", "query warden's /healthz");
+  auto* status = n->add_subcommand("status", "is warden running? (exit 0 if healthy)");
+  on_run(status, ctx, [&ctx]() -> Result<int> {
+    auto info = warden::read_runtime_info(ctx.paths);
+    if (!info) return info.error();
+    auto h = warden::http_get(info->ops, "/healthz");
+    if (!h) return h.error();
+    if (ctx.json()) {
+      std::printf("{\"running\": true, \"pid\": %ld, \"proxy\": \"%s\", \"ops\": \"%s\", \"health\": %s}\n", info->pid,
+                  info->proxy.c_str(), info->ops.c_str(), h->body.c_str());
+    } else {
+      std::printf("warden running (pid %ld): proxy %s, ops %s\n%s", info->pid, info->proxy.c_str(), info->ops.c_str(),
+                  h->body.c_str());
+    }
+    return h->status == 200 ? 0 : 1;
+  });
+  auto* health = n->add_subcommand("health", "print warden's /healthz (exit 0 if healthy)");
+  on_run(health, ctx, [&ctx]() -> Result<int> {
+    auto info = warden::read_runtime_info(ctx.paths);
+    if (!info) return info.error();
+    auto h = warden::http_get(info->ops, "/healthz");
+    if (!h) return h.error();
+    std::fputs(h->body.c_str(), stdout);
+    return h->status == 200 ? 0 : 1;
+  });
+  auto* stats = n->add_subcommand("stats", "per-cell requests, blocked %, bytes and latency from /metrics");
+  on_run(stats, ctx, [&ctx]() -> Result<int> {
+    auto info = warden::read_runtime_info(ctx.paths);
+    if (!info) return info.error();
+    auto m = warden::http_get(info->ops, "/metrics");
+    if (!m) return m.error();
+    print_stats(ctx, warden::parse_metrics(m->body));
+    return 0;
+  });
   auto* ca = n->add_subcommand("ca", "print the CA certificate path");
   on_run(ca, ctx, [&ctx]() -> Result<int> {
     std::printf("%s\n", ctx.paths.ca_cert().c_str());

@@ -74,6 +74,8 @@ Status load_config_file(const std::string& path, Config& cfg) {
       const std::string key = kv.first.Scalar();
       const YAML::Node& v = kv.second;
       if (key == "resolve_overrides") {
+        // A scalar or mapping here would otherwise iterate as nothing and be ignored.
+        if (!v.IsSequence() && !v.IsNull()) return Error(Errc::invalid, at(v) + "resolve_overrides must be a list of HOST:PORT:ADDR");
         for (const auto& item : v) {
           auto r = ResolveOverride::parse(item.as<std::string>());
           if (!r) return Error(Errc::invalid, at(item) + r.error().message());
@@ -82,9 +84,15 @@ Status load_config_file(const std::string& path, Config& cfg) {
       } else if (key == "upstream_ca") {
         cfg.upstream_ca = v.as<std::string>();
       } else if (key == "limits") {
+        if (!v.IsMap() && !v.IsNull()) return Error(Errc::invalid, at(v) + "limits must be a mapping");
         for (const auto& l : v) {
           const std::string k = l.first.Scalar();
-          auto ms = [&](std::chrono::milliseconds& dst) { dst = std::chrono::milliseconds(l.second.as<long>()); };
+          std::optional<Error> bad;
+          auto ms = [&](std::chrono::milliseconds& dst) {
+            const long n = l.second.as<long>();
+            if (n < 0) bad = Error(Errc::invalid, at(l.second) + "limits: " + k + " must not be negative");
+            else dst = std::chrono::milliseconds(n);
+          };
           if (k == "header_limit") cfg.limits.header_limit = l.second.as<std::size_t>();
           else if (k == "header_timeout_ms") ms(cfg.limits.header_timeout);
           else if (k == "idle_timeout_ms") ms(cfg.limits.idle_timeout);
@@ -94,6 +102,7 @@ Status load_config_file(const std::string& path, Config& cfg) {
           else if (k == "cert_cache") cfg.limits.cert_cache = l.second.as<std::size_t>();
           else if (k == "drain_timeout_ms") ms(cfg.limits.drain_timeout);
           else return Error(Errc::invalid, at(l.first) + "limits: unknown key " + str::quote(k));
+          if (bad) return *bad;
         }
       } else {
         std::string msg = at(kv.first) + "unknown key " + str::quote(key);

@@ -56,12 +56,16 @@ Result<Dest> parse_authority(std::string_view auth, std::uint16_t default_port) 
 }
 
 void strip_hop_by_hop(http::fields& f, bool keep_upgrade) {
-  // Headers named by Connection are hop-by-hop too.
+  // Headers named by Connection are hop-by-hop too, except the ones that frame
+  // or route the message: dropping Content-Length or Transfer-Encoding would
+  // forward the body unframed, to be read as a second, unchecked message.
   std::vector<std::string> named;
   for (auto v : values_of(f, http::field::connection)) {
     for (auto& tok : str::split(v, ',')) {
       auto t = str::to_lower(str::trim(tok));
-      if (!t.empty() && t != "close" && t != "keep-alive" && !(keep_upgrade && t == "upgrade")) named.push_back(t);
+      if (t.empty() || t == "close" || t == "keep-alive" || (keep_upgrade && t == "upgrade")) continue;
+      if (t == "content-length" || t == "transfer-encoding" || t == "host") continue;
+      named.push_back(t);
     }
   }
   for (const auto& n : named) f.erase(n);
@@ -116,6 +120,7 @@ Result<Dest> origin_target(const Request& req, const std::string& host, std::uin
       auto d = parse_authority(rest.substr(0, slash), 443);
       if (!d || d->host != host || d->port != port) return Error(Errc::invalid, "request names another host than the tunnel");
       d->path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+      if (d->path.front() != '/') d->path = "/" + d->path;  // "https://host?q": origin-form needs the "/"
       return d;
     }
     return Error(Errc::usage, "malformed request target");

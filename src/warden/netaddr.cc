@@ -126,6 +126,9 @@ std::optional<IpAddr> parse_ip(std::string_view text) {
     a.v6 = true;
     return a;
   }
+  // inet_aton stops at whitespace and accepts "1.2.3.4 anything": allow only
+  // the characters of its numeric spellings.
+  if (s.find_first_not_of("0123456789abcdefABCDEFxX.") != std::string::npos) return std::nullopt;
   in_addr v4{};
   if (::inet_aton(s.c_str(), &v4) == 0) return std::nullopt;
   std::memcpy(a.bytes.data(), &v4, 4);

@@ -6,8 +6,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <thread>
+#include <unistd.h>
 
 #include "brig/core/fs.h"
+#include "brig/warden/ops_client.h"
 #include "brig/warden/warden.h"
 #include "server.h"
 
@@ -118,6 +120,9 @@ Status serve(const Config& cfg_in) {
   }
   asio::co_spawn(*ctxs[0], accept_loop(*ops, sh, serve_ops_client), log_exception);
 
+  if (auto st = write_runtime_info(sh.paths, {proxy_ep.str(), ops_ep.str(), static_cast<long>(::getpid())}); !st) {
+    spdlog::warn("cannot record warden's addresses: {}", st.error().message());
+  }
   std::printf("{\"proxy\": \"%s\", \"ops\": \"%s\"}\n", proxy_ep.str().c_str(), ops_ep.str().c_str());
   std::fflush(stdout);
   spdlog::info("warden listening: proxy {} ops {} ({} threads)", proxy_ep.str(), ops_ep.str(), threads);
@@ -161,6 +166,7 @@ Status serve(const Config& cfg_in) {
   for (auto& c : ctxs) c->stop();
   for (auto& t : pool) t.join();
   sh.log->flush();
+  ::unlink((sh.paths.run_dir() + "/warden.json").c_str());
   spdlog::info("warden stopped");
   return {};
 }

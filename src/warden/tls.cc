@@ -133,12 +133,13 @@ Result<CertificateAuthority> CertificateAuthority::load_or_create(const std::str
 }
 
 struct LeafCache::Entry {
+  std::chrono::steady_clock::time_point made = std::chrono::steady_clock::now();
   std::once_flag once;
   Result<std::shared_ptr<boost::asio::ssl::context>> ctx = Error(Errc::failed, "not made");
 };
 
-LeafCache::LeafCache(const CertificateAuthority& ca, std::size_t capacity)
-    : ca_(ca), leaf_key_(new_p256()), capacity_(capacity) {}
+LeafCache::LeafCache(const CertificateAuthority& ca, std::size_t capacity, std::chrono::steady_clock::duration max_age)
+    : ca_(ca), leaf_key_(new_p256()), capacity_(capacity), max_age_(max_age) {}
 
 LeafCache::~LeafCache() = default;
 
@@ -153,6 +154,11 @@ Result<std::shared_ptr<boost::asio::ssl::context>> LeafCache::get(const std::str
   {
     std::lock_guard lock(mu_);
     auto it = map_.find(host);
+    if (it != map_.end() && std::chrono::steady_clock::now() - it->second.first->made >= max_age_) {
+      lru_.erase(it->second.second);  // about to expire: make a new one
+      map_.erase(it);
+      it = map_.end();
+    }
     if (it != map_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second.second);
       e = it->second.first;

@@ -3,6 +3,7 @@
 
 #include <openssl/types.h>
 
+#include <chrono>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -34,10 +35,14 @@ struct CertificateAuthority {
 
 // Leaf certificates per host, signed by the CA with one shared P-256 key, each
 // in its own server SSL context (ALPN http/1.1), kept in an LRU. Concurrent
-// first requests for a host wait for one certificate.
+// first requests for a host wait for one certificate. Leaves are valid for 30
+// days; an entry older than `max_age` is made anew, so a long-running warden
+// never presents an expired leaf.
 class LeafCache {
  public:
-  LeafCache(const CertificateAuthority& ca, std::size_t capacity);
+  static constexpr std::chrono::hours kMaxAge{20 * 24};
+  LeafCache(const CertificateAuthority& ca, std::size_t capacity,
+            std::chrono::steady_clock::duration max_age = kMaxAge);
   ~LeafCache();
 
   // The context for `host` (a canonical host name or IP literal); `hit` says
@@ -53,6 +58,7 @@ class LeafCache {
   const CertificateAuthority& ca_;
   PkeyPtr leaf_key_;
   std::size_t capacity_;
+  std::chrono::steady_clock::duration max_age_;
   mutable std::mutex mu_;
   std::list<std::string> lru_;  // front: most recent
   std::unordered_map<std::string, std::pair<std::shared_ptr<Entry>, std::list<std::string>::iterator>> map_;

@@ -56,7 +56,7 @@ TEST_F(CliTest, MissingRequiredArgumentIsUsageError) {
 
 TEST_F(CliTest, VerbsFromLaterIssuesFailLoudly) {
   for (std::vector<std::string> argv : std::vector<std::vector<std::string>>{
-           {"cell", "list"}, {"system", "up"}, {"secrets", "list"}, {"image", "build", "."}, {"warden", "health"}}) {
+           {"cell", "list"}, {"system", "up"}, {"secrets", "list"}, {"image", "build", "."}, {"policy", "set", "c1"}}) {
     auto out = brig(argv);
     EXPECT_EQ(out.exit_code, 1) << argv[0] << " " << argv[1];
     EXPECT_THAT(out.err, HasSubstr("is not available yet")) << argv[0] << " " << argv[1];
@@ -110,6 +110,50 @@ TEST_F(CliTest, BadFormatValueIsUsageError) {
   auto out = brig({"--format", "yaml", "vm", "status"});
   EXPECT_EQ(out.exit_code, 2);
   EXPECT_THAT(out.err, StartsWith("error: "));
+}
+
+}  // namespace
+}  // namespace brig::testing
+
+namespace brig::testing {
+namespace {
+
+TEST_F(CliTest, CellNetworkTagsLines) {
+  write("logs/cells/c1.jsonl.1",
+        R"({"ts":"2026-01-01T00:00:00.000Z","cell":"c1","kind":"http","tls":"none","method":"GET","host":"old.test","port":80,"path":"/","status":200,"decision":"allow","rule":"r","reason":"","bytes_in":1,"bytes_out":2,"duration_ms":1.5})"
+        "\n");
+  write("logs/cells/c1.jsonl",
+        R"({"ts":"2026-01-01T00:00:01.000Z","cell":"c1","kind":"http","tls":"mitm","method":"GET","host":"api.test","port":443,"path":"/v1","status":200,"decision":"allow","rule":"r","reason":"","bytes_in":10,"bytes_out":20,"duration_ms":3.25})"
+        "\n"
+        R"({"ts":"2026-01-01T00:00:02.000Z","cell":"c1","kind":"http","tls":"none","method":"GET","host":"evil.test","port":80,"path":"/x","status":403,"decision":"deny","rule":"default deny","reason":"default deny: no allow rule matches the host","bytes_in":0,"bytes_out":0,"duration_ms":0.1})"
+        "\n"
+        R"({"ts":"2026-01-01T00:00:03.000Z","cell":"c1","kind":"connect","tls":"passthrough","method":"CONNECT","host":"pass.test","port":443,"path":"","status":200,"decision":"allow","rule":"r","reason":"","bytes_in":943,"bytes_out":750,"duration_ms":12})"
+        "\nnot json\n");
+  auto out = brig({"cell", "network", "c1"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out,
+            "2026-01-01T00:00:00.000Z OUT: GET old.test:80/ 200 1.5ms\n"
+            "2026-01-01T00:00:01.000Z OUT: GET api.test:443/v1 200 3.2ms\n"
+            "2026-01-01T00:00:02.000Z BLOCKED: GET evil.test:80/x 403 0.1ms (default deny: no allow rule matches the host)\n"
+            "2026-01-01T00:00:03.000Z PASSTHROUGH: pass.test:443 sni=pass.test in=943 out=750\n");
+  auto blocked = brig({"cell", "network", "c1", "--blocked"});
+  EXPECT_EQ(blocked.out,
+            "2026-01-01T00:00:02.000Z BLOCKED: GET evil.test:80/x 403 0.1ms (default deny: no allow rule matches the host)\n");
+}
+
+TEST_F(CliTest, CellNetworkUnknownCellAndBadName) {
+  auto missing = brig({"cell", "network", "nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, ::testing::HasSubstr("no network log for cell \"nope\""));
+  auto bad = brig({"cell", "network", "../etc"});
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+TEST_F(CliTest, WardenStatusWhenNotRunning) {
+  auto out = brig({"warden", "status"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, ::testing::HasSubstr("warden is not running"));
+  EXPECT_THAT(out.err, ::testing::HasSubstr("fix: start it with: brig system up"));
 }
 
 }  // namespace

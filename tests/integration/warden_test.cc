@@ -409,7 +409,22 @@ TEST_F(WardenTest, PolicyHotReloadAndInvalidReloadKeepsOld) {
   EXPECT_THAT(ops("/metrics"), HasSubstr("brig_warden_policy_reloads_total{result=\"error\"} "));
 }
 
-// Runs last (alphabetical order is not guaranteed; gtest runs in declaration order).
+TEST_F(WardenTest, CliStatusAndStatsTalkToTheRunningWarden) {
+  curl(kCell, {"http://example.test/for-stats"});
+  const std::vector<std::string> env = {"BRIG_HOME=" + home_};
+  auto status = run({"env", "BRIG_HOME=" + home_, BRIG_BINARY, "warden", "status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("warden running (pid " + std::to_string(warden_->pid()) + ")"));
+  auto stats = run({"env", "BRIG_HOME=" + home_, BRIG_BINARY, "--format", "json", "warden", "stats"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  auto j = nlohmann::json::parse(stats.out);
+  EXPECT_GT(j["c1"]["requests"].get<double>(), 0);
+  EXPECT_GT(j["c1"]["bytes_in"].get<double>(), 0);
+  auto net = run({"env", "BRIG_HOME=" + home_, BRIG_BINARY, "cell", "network", "c1"});
+  EXPECT_THAT(net.out, HasSubstr("OUT: GET example.test:80/for-stats 200"));
+}
+
+// Runs last: gtest runs tests in declaration order.
 TEST_F(WardenTest, ZSigtermDrainsAndExits) {
   // A request in flight on the SSE stream (2 s) finishes; warden then exits 0.
   std::string got;

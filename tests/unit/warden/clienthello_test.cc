@@ -27,7 +27,9 @@ std::string openssl_client_hello(int max_version, const char* sni) {
   BIO* wbio = BIO_new(BIO_s_mem());
   SSL_set_bio(ssl, rbio, wbio);  // ssl owns both
   SSL_set_connect_state(ssl);
-  if (sni) EXPECT_EQ(SSL_set_tlsext_host_name(ssl, sni), 1);
+  if (sni) {
+    EXPECT_EQ(SSL_set_tlsext_host_name(ssl, sni), 1);
+  }
   EXPECT_EQ(SSL_do_handshake(ssl), -1);
   EXPECT_EQ(SSL_get_error(ssl, -1), SSL_ERROR_WANT_READ);
   char* data = nullptr;

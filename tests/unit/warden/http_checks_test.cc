@@ -1,1 +1,385 @@
+#include "warden/http_checks.h"
+
 #include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace brig::warden {
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+Request make_request(http::verb verb, std::string_view target, const Headers& headers, unsigned version = 11) {
+  Request req{verb, target, version};
+  for (const auto& [k, v] : headers) req.insert(k, v);
+  return req;
+}
+Request get(std::string_view target, const Headers& headers = {}) {
+  return make_request(http::verb::get, target, headers);
+}
+
+std::string field(const http::fields& f, std::string_view name) {
+  auto it = f.find(name);
+  return it == f.end() ? "<absent>" : std::string(it->value());
+}
+
+// absolute_target ------------------------------------------------------------
+
+TEST(AbsoluteTarget, HttpWithPortAndPath) {
+  auto d = absolute_target(get("http://Example.COM:8080/p/q?x=1", {{"Host", "example.com:8080"}}));
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->host, "example.com");
+  EXPECT_EQ(d->port, 8080);
+  EXPECT_EQ(d->path, "/p/q?x=1");
+}
+
+TEST(AbsoluteTarget, DefaultPortAndPath) {
+  auto d = absolute_target(get("http://example.com", {{"Host", "example.com"}}));
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->port, 80);
+  EXPECT_EQ(d->path, "/");
+  auto q = absolute_target(get("HTTP://example.com?x=1"));
+  ASSERT_TRUE(q) << q.error().message();
+  EXPECT_EQ(q->path, "/?x=1");
+  // Host with an explicit :80 agrees with the URI's default port.
+  EXPECT_TRUE(absolute_target(get("http://example.com/", {{"Host", "example.com:80"}})));
+}
+
+TEST(AbsoluteTarget, MissingHostIsFine) {
+  auto d = absolute_target(get("http://example.com/a"));
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->host, "example.com");
+}
+
+TEST(AbsoluteTarget, Ipv6Literal) {
+  auto d = absolute_target(get("http://[2606:4700::1111]:8080/"));
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->host, "2606:4700::1111");
+  EXPECT_EQ(d->port, 8080);
+}
+
+TEST(AbsoluteTarget, HttpsMustUseConnect) {
+  for (const char* t : {"https://example.com/", "HTTPS://example.com/"}) {
+    auto d = absolute_target(get(t, {{"Host", "example.com"}}));
+    ASSERT_FALSE(d) << t;
+    EXPECT_EQ(d.error().message(), "https:// requests must use CONNECT (set HTTPS_PROXY, not only HTTP_PROXY)");
+  }
+}
+
+TEST(AbsoluteTarget, OriginFormRefused) {
+  auto d = absolute_target(get("/index.html", {{"Host", "example.com"}}));
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().message(), "a proxy request needs an absolute http:// URI (is HTTP_PROXY set?)");
+  EXPECT_FALSE(absolute_target(get("ftp://example.com/")));
+}
+
+TEST(AbsoluteTarget, UserinfoRefused) {
+  for (const char* t : {"http://user:pw@example.com/", "http://user@example.com/", "http://a@b@example.com/"}) {
+    auto d = absolute_target(get(t));
+    ASSERT_FALSE(d) << t;
+    EXPECT_EQ(d.error().message(), "userinfo in the request URI is refused");
+  }
+  // An '@' after the authority is part of the path.
+  EXPECT_TRUE(absolute_target(get("http://example.com/a@b")));
+}
+
+TEST(AbsoluteTarget, HostMismatchRefused) {
+  for (const char* host : {"other.com", "example.com:8080", "exa mple.com", ""}) {
+    auto d = absolute_target(get("http://example.com/", {{"Host", host}}));
+    ASSERT_FALSE(d) << host;
+    EXPECT_EQ(d.error().message(), "the Host header does not match the request URI");
+  }
+}
+
+TEST(AbsoluteTarget, BadPortsRefused) {
+  for (const char* t : {"http://example.com:/", "http://example.com:0/", "http://example.com:65536/",
+                        "http://example.com:8x/", "http://[::1]x/", "http://[::1/"}) {
+    EXPECT_FALSE(absolute_target(get(t))) << t;
+  }
+}
+
+// origin_target --------------------------------------------------------------
+
+TEST(OriginTarget, MatchingHost) {
+  for (const char* host : {"api.example.com", "api.example.com:443", "API.Example.com."}) {
+    auto d = origin_target(get("/v1/x?y", {{"Host", host}}), "api.example.com", 443);
+    ASSERT_TRUE(d) << host << ": " << d.error().message();
+    EXPECT_EQ(d->host, "api.example.com");
+    EXPECT_EQ(d->port, 443);
+    EXPECT_EQ(d->path, "/v1/x?y");
+  }
+  auto other_port = origin_target(get("/", {{"Host", "api.example.com:8443"}}), "api.example.com", 8443);
+  ASSERT_TRUE(other_port);
+  EXPECT_EQ(other_port->port, 8443);
+}
+
+TEST(OriginTarget, MismatchIsInvalid) {
+  for (const char* host : {"evil.com", "api.example.com:8443", "api.example.com.evil.com"}) {
+    auto d = origin_target(get("/", {{"Host", host}}), "api.example.com", 443);
+    ASSERT_FALSE(d) << host;
+    EXPECT_EQ(d.error().code(), Errc::invalid) << host;
+  }
+  // Tunnel on 8443: a Host without a port means 8443, a Host naming 443 does not.
+  EXPECT_FALSE(origin_target(get("/", {{"Host", "api.example.com:443"}}), "api.example.com", 8443));
+}
+
+TEST(OriginTarget, MissingHostIsInvalid) {
+  auto d = origin_target(get("/"), "api.example.com", 443);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code(), Errc::invalid);
+  EXPECT_EQ(d.error().message(), "request has no Host header");
+}
+
+TEST(OriginTarget, AbsoluteHttpsFormInsideTheTunnel) {
+  auto d = origin_target(get("https://API.example.com/x?q"), "api.example.com", 443);
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->host, "api.example.com");
+  EXPECT_EQ(d->port, 443);
+  EXPECT_EQ(d->path, "/x?q");
+  auto bare = origin_target(get("https://api.example.com"), "api.example.com", 443);
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->path, "/");
+  auto query = origin_target(get("https://api.example.com?q=1"), "api.example.com", 443);
+  ASSERT_TRUE(query);
+  EXPECT_EQ(query->path, "/?q=1") << "an origin-form target starts with /";
+  EXPECT_TRUE(origin_target(get("https://api.example.com:8443/"), "api.example.com", 8443));
+
+  auto other = origin_target(get("https://evil.com/x", {{"Host", "api.example.com"}}), "api.example.com", 443);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code(), Errc::invalid);
+  EXPECT_FALSE(origin_target(get("https://api.example.com:8443/"), "api.example.com", 443));
+}
+
+TEST(OriginTarget, OtherFormsAreMalformed) {
+  for (const char* t : {"http://api.example.com/", "*", "api.example.com:443"}) {
+    auto d = origin_target(get(t, {{"Host", "api.example.com"}}), "api.example.com", 443);
+    ASSERT_FALSE(d) << t;
+    EXPECT_EQ(d.error().code(), Errc::usage) << t;
+  }
+}
+
+// connect_target -------------------------------------------------------------
+
+Request connect(std::string_view target) { return make_request(http::verb::connect, target, {}); }
+
+TEST(ConnectTarget, HostAndPort) {
+  auto d = connect_target(connect("API.example.com:8443"));
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->host, "api.example.com");
+  EXPECT_EQ(d->port, 8443);
+  auto v6 = connect_target(connect("[2606:4700::1111]:443"));
+  ASSERT_TRUE(v6) << v6.error().message();
+  EXPECT_EQ(v6->host, "2606:4700::1111");
+  EXPECT_EQ(v6->port, 443);
+}
+
+TEST(ConnectTarget, MissingPortRefused) {
+  for (const char* t : {"api.example.com", "[::1]", "api.example.com:", ""}) {
+    EXPECT_FALSE(connect_target(connect(t))) << t;
+  }
+  EXPECT_EQ(connect_target(connect("api.example.com")).error().message(), "CONNECT needs host:port");
+}
+
+TEST(ConnectTarget, PathAndUserinfoRefused) {
+  for (const char* t : {"api.example.com:443/", "http://api.example.com:443", "user@api.example.com:443",
+                        "api.example.com:99999", "api.example.com:0"}) {
+    EXPECT_FALSE(connect_target(connect(t))) << t;
+  }
+  EXPECT_EQ(connect_target(connect("api.example.com:443/x")).error().message(), "CONNECT needs host:port");
+}
+
+// check_request_head ---------------------------------------------------------
+
+std::optional<std::string> check(const Headers& headers, std::string_view target = "/") {
+  return check_request_head(make_request(http::verb::post, target, headers));
+}
+
+TEST(CheckRequestHead, PlainHeadIsFine) {
+  EXPECT_EQ(check({{"Host", "a"}, {"Content-Length", "5"}}), std::nullopt);
+  EXPECT_EQ(check({{"Host", "a"}, {"X-Tab", "a\tb"}, {"X-Obs", "caf\xc3\xa9"}}), std::nullopt);
+}
+
+TEST(CheckRequestHead, ContentLengthWithTransferEncoding) {
+  EXPECT_EQ(check({{"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}}),
+            "both Content-Length and Transfer-Encoding");
+}
+
+TEST(CheckRequestHead, DuplicateContentLength) {
+  EXPECT_EQ(check({{"Content-Length", "5"}, {"Content-Length", "6"}}), "differing Content-Length headers");
+  EXPECT_EQ(check({{"Content-Length", "5"}, {"Content-Length", "5"}, {"Content-Length", "7"}}),
+            "differing Content-Length headers");
+  EXPECT_EQ(check({{"Content-Length", "5"}, {"Content-Length", "5"}}), std::nullopt);
+}
+
+TEST(CheckRequestHead, TransferEncodingMustEndWithChunked) {
+  const std::string refused = "request Transfer-Encoding must end with chunked";
+  EXPECT_EQ(check({{"Transfer-Encoding", "gzip"}}), refused);
+  EXPECT_EQ(check({{"Transfer-Encoding", "chunked, gzip"}}), refused);
+  EXPECT_EQ(check({{"Transfer-Encoding", ""}}), refused);
+  EXPECT_EQ(check({{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "gzip"}}), refused);
+  EXPECT_EQ(check({{"Transfer-Encoding", "gzip, chunked"}}), std::nullopt);
+  EXPECT_EQ(check({{"Transfer-Encoding", "gzip"}, {"Transfer-Encoding", "chunked"}}), std::nullopt);
+  EXPECT_EQ(check({{"Transfer-Encoding", "Chunked , "}}), std::nullopt);
+}
+
+TEST(CheckRequestHead, ControlCharacters) {
+  EXPECT_EQ(check({{"X-Evil", std::string("a\x01" "b")}}), "control character in header X-Evil");
+  EXPECT_EQ(check({{"X-Evil", "a\rb"}}), "control character in header X-Evil");
+  EXPECT_EQ(check({{"X-Evil", "a\x7f"}}), "control character in header X-Evil");
+  EXPECT_EQ(check({{"X-Evil", std::string("a\0b", 3)}}), "control character in header X-Evil");
+  EXPECT_EQ(check({}, "/a\x01"), "control character in the request target");
+  EXPECT_EQ(check({}, "/a b"), "control character in the request target");
+}
+
+// is_websocket_upgrade -------------------------------------------------------
+
+TEST(WebSocket, Detection) {
+  EXPECT_TRUE(is_websocket_upgrade(get("/", {{"Upgrade", "WebSocket"}, {"Connection", "Upgrade"}})));
+  EXPECT_TRUE(is_websocket_upgrade(get("/", {{"Upgrade", " websocket "}})));
+  EXPECT_FALSE(is_websocket_upgrade(get("/", {{"Upgrade", "h2c"}, {"Connection", "Upgrade"}})));
+  EXPECT_FALSE(is_websocket_upgrade(get("/")));
+}
+
+// prepare_upstream_request ---------------------------------------------------
+
+TEST(PrepareUpstreamRequest, StripsHopByHopAndProxyHeaders) {
+  auto req = get("http://example.com/x?y",
+                 {{"Host", "example.com"},
+                  {"User-Agent", "curl"},
+                  {"Proxy-Authorization", "Basic eDp5"},
+                  {"Proxy-Connection", "keep-alive"},
+                  {"Keep-Alive", "timeout=5"},
+                  {"TE", "trailers"},
+                  {"Trailer", "X-Checksum"},
+                  {"Connection", "keep-alive, X-Secret, Upgrade, HTTP2-Settings"},
+                  {"Connection", "x-other"},
+                  {"X-Secret", "1"},
+                  {"X-Other", "2"},
+                  {"Upgrade", "h2c"},
+                  {"HTTP2-Settings", "AAMAAABkAAQAAP__"},
+                  {"Content-Length", "3"}});
+  auto dest = absolute_target(req);
+  ASSERT_TRUE(dest);
+  prepare_upstream_request(req, *dest, false);
+  EXPECT_EQ(req.target(), "/x?y");
+  for (const char* gone : {"Proxy-Authorization", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "X-Secret",
+                           "X-Other", "Upgrade", "HTTP2-Settings"}) {
+    EXPECT_EQ(field(req, gone), "<absent>") << gone;
+  }
+  EXPECT_EQ(field(req, "Host"), "example.com");
+  EXPECT_EQ(field(req, "User-Agent"), "curl");
+  EXPECT_EQ(field(req, "Content-Length"), "3");
+  EXPECT_TRUE(req.keep_alive());
+  EXPECT_EQ(field(req, "Connection"), "<absent>");  // HTTP/1.1 is keep-alive by default
+}
+
+TEST(PrepareUpstreamRequest, StripsUpgradeEvenWithoutConnectionNamingIt) {
+  auto req = get("/", {{"Host", "a"}, {"Upgrade", "h2c"}, {"HTTP2-Settings", "x"}});
+  prepare_upstream_request(req, Dest{"a", 443, "/"}, false);
+  EXPECT_EQ(field(req, "Upgrade"), "<absent>");
+  EXPECT_EQ(field(req, "HTTP2-Settings"), "<absent>");
+}
+
+TEST(PrepareUpstreamRequest, Http10GetsKeepAlive) {
+  auto req = make_request(http::verb::get, "http://a.test/", {{"Connection", "close"}}, 10);
+  prepare_upstream_request(req, Dest{"a.test", 80, "/"}, false);
+  EXPECT_TRUE(req.keep_alive());
+  EXPECT_EQ(field(req, "Connection"), "keep-alive");
+}
+
+TEST(PrepareUpstreamRequest, ClientCloseDoesNotReachUpstream) {
+  auto req = get("/", {{"Host", "a"}, {"Connection", "close"}});
+  prepare_upstream_request(req, Dest{"a", 443, "/"}, false);
+  EXPECT_TRUE(req.keep_alive());
+}
+
+TEST(PrepareUpstreamRequest, WebSocketKeepsUpgrade) {
+  auto req = get("/chat", {{"Host", "a"},
+                           {"Upgrade", "websocket"},
+                           {"Connection", "keep-alive, Upgrade"},
+                           {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                           {"Sec-WebSocket-Version", "13"},
+                           {"Proxy-Authorization", "Basic eDp5"}});
+  prepare_upstream_request(req, Dest{"a", 443, "/chat"}, true);
+  EXPECT_EQ(field(req, "Upgrade"), "websocket");
+  EXPECT_EQ(field(req, "Connection"), "Upgrade");
+  EXPECT_EQ(field(req, "Sec-WebSocket-Key"), "dGhlIHNhbXBsZSBub25jZQ==");
+  EXPECT_EQ(field(req, "Proxy-Authorization"), "<absent>");
+}
+
+// A client must not be able to strip the headers that frame or route the
+// request by naming them in Connection: the body would reach upstream unframed
+// and be read as a second, unchecked request.
+TEST(PrepareUpstreamRequest, ConnectionCannotStripFramingOrHost) {
+  auto req = make_request(http::verb::post, "http://a.test/upload",
+                          {{"Host", "a.test"},
+                           {"Content-Length", "20"},
+                           {"Connection", "Content-Length, Host, Transfer-Encoding, X-Drop"},
+                           {"X-Drop", "1"}});
+  prepare_upstream_request(req, Dest{"a.test", 80, "/upload"}, false);
+  EXPECT_EQ(field(req, "Content-Length"), "20");
+  EXPECT_EQ(field(req, "Host"), "a.test");
+  EXPECT_EQ(field(req, "X-Drop"), "<absent>");
+
+  auto chunked = make_request(http::verb::post, "/", {{"Host", "a"}, {"Transfer-Encoding", "chunked"},
+                                                      {"Connection", "transfer-encoding"}});
+  prepare_upstream_request(chunked, Dest{"a", 443, "/"}, false);
+  EXPECT_EQ(field(chunked, "Transfer-Encoding"), "chunked");
+  EXPECT_TRUE(chunked.chunked());
+}
+
+// prepare_client_response ----------------------------------------------------
+
+Response response(const Headers& headers) {
+  Response res{http::status::ok, 11};
+  for (const auto& [k, v] : headers) res.insert(k, v);
+  return res;
+}
+
+TEST(PrepareClientResponse, StripsHopByHop) {
+  auto res = response({{"Content-Type", "text/plain"},
+                       {"Content-Length", "2"},
+                       {"Connection", "close, X-Hop"},
+                       {"X-Hop", "1"},
+                       {"Keep-Alive", "timeout=5"},
+                       {"Proxy-Authenticate", "Basic"},
+                       {"Proxy-Connection", "close"},
+                       {"Trailer", "X"},
+                       {"Upgrade", "h2c"}});
+  prepare_client_response(res, true, false);
+  for (const char* gone : {"X-Hop", "Keep-Alive", "Proxy-Authenticate", "Proxy-Connection", "Trailer", "Upgrade"}) {
+    EXPECT_EQ(field(res, gone), "<absent>") << gone;
+  }
+  EXPECT_EQ(field(res, "Content-Type"), "text/plain");
+  EXPECT_EQ(field(res, "Content-Length"), "2");
+  EXPECT_TRUE(res.keep_alive()) << "upstream's close is not the client's";
+}
+
+TEST(PrepareClientResponse, CloseForTheClient) {
+  auto res = response({{"Connection", "keep-alive"}});
+  prepare_client_response(res, false, false);
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_EQ(field(res, "Connection"), "close");
+}
+
+TEST(PrepareClientResponse, UpgradedKeepsUpgrade) {
+  Response res{http::status::switching_protocols, 11};
+  res.insert("Upgrade", "websocket");
+  res.insert("Connection", "Upgrade");
+  res.insert("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  prepare_client_response(res, false, true);
+  EXPECT_EQ(field(res, "Upgrade"), "websocket");
+  EXPECT_EQ(field(res, "Connection"), "Upgrade");
+  EXPECT_EQ(field(res, "Sec-WebSocket-Accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+TEST(PrepareClientResponse, UpstreamCannotStripFraming) {
+  auto res = response({{"Content-Length", "2"}, {"Connection", "Content-Length"}});
+  prepare_client_response(res, true, false);
+  EXPECT_EQ(field(res, "Content-Length"), "2");
+}
+
+}  // namespace
+}  // namespace brig::warden

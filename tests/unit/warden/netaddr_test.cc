@@ -149,6 +149,13 @@ TEST(ParseIp, HostNamesAndJunkAreNotAddresses) {
   EXPECT_FALSE(parse_ip(std::string(100, '1')).has_value());
 }
 
+// glibc's inet_aton stops at whitespace; an address with a tail is not an address.
+TEST(ParseIp, TrailingGarbageIsRefused) {
+  for (const char* s : {"1.2.3.4 evil.com", "127.0.0.1\t", "127.0.0.1\n", "127.1 x", " 127.0.0.1", "[::1] "}) {
+    EXPECT_FALSE(parse_ip(s).has_value()) << s;
+  }
+}
+
 TEST(IpAddr, V4ConstructorIsNetworkOrder) {
   const IpAddr a = IpAddr::v4(0x0a000102);
   EXPECT_FALSE(a.v6);

@@ -1,0 +1,40 @@
+// Talking to a running warden from the CLI: where it listens, and blocking
+// GETs against its ops endpoint. No Asio in this header.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "brig/core/error.h"
+#include "brig/core/paths.h"
+
+namespace brig::warden {
+
+// What `warden serve` writes to $BRIG_HOME/run/warden.json while it runs.
+struct RuntimeInfo {
+  std::string proxy;  // "ADDR:PORT"
+  std::string ops;
+  long pid = 0;
+};
+Status write_runtime_info(const Paths& paths, const RuntimeInfo& info);
+Result<RuntimeInfo> read_runtime_info(const Paths& paths);  // Errc::not_found when warden is not running
+
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+// GET http://<addr><path> with a deadline.
+Result<HttpReply> http_get(const std::string& addr, const std::string& path,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(3));
+
+// Per-cell figures from /metrics text.
+struct CellStats {
+  double requests = 0, denied = 0, ratelimited = 0, errors = 0;
+  double bytes_in = 0, bytes_out = 0;
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0;
+};
+std::map<std::string, CellStats> parse_metrics(const std::string& text);
+
+}  // namespace brig::warden
