@@ -136,7 +136,7 @@ class WardenTest : public ::testing::Test {
     write_file(home_ + "/policy/cells/c1.json", R"({
       "allow": ["secure.test", "pass.test", "*.wild.test", "localhost", "evil.test", "other.test",
                 {"domain": "api.test", "paths": ["/v1/*"], "methods": ["GET"]},
-                "sse.test:)" + std::to_string(sse_->port()) + R"(", "ws.test:)" + std::to_string(ws_->port()) + R"("],
+                "down.test:81", "sse.test:)" + std::to_string(sse_->port()) + R"(", "ws.test:)" + std::to_string(ws_->port()) + R"("],
       "tls_passthrough": ["pass.test"]
     })");
     write_file(home_ + "/policy/cells/c2.json", R"({"rate_limits": {"default": {"rate": 0.5, "burst": 2}}})");
@@ -145,6 +145,7 @@ class WardenTest : public ::testing::Test {
     for (const char* n : {"example.test", "api.test", "secure.test", "pass.test", "a.b.wild.test", "evil.test", "other.test"}) {
       yaml += std::string("  - ") + n + ":80:" + up + "\n  - " + n + ":443:" + up + "\n";
     }
+    yaml += "  - down.test:81:" + up + "\n";  // nothing listens there
     yaml += "  - sse.test:" + std::to_string(sse_->port()) + ":127.0.0.1\n";
     yaml += "  - ws.test:" + std::to_string(ws_->port()) + ":127.0.0.1\n";
     yaml += "limits:\n  header_timeout_ms: 1000\n  header_limit: 8192\n";
@@ -280,6 +281,12 @@ TEST_F(WardenTest, BlockedRangesByLiteralAndByResolution) {
   auto r = curl(kCell, {"-i", "http://localhost/"});
   EXPECT_THAT(r.out, HasSubstr("403"));
   EXPECT_THAT(r.out, HasSubstr("blocked address range"));
+}
+
+TEST_F(WardenTest, UpstreamFailureIs502WithTheReason) {
+  auto r = curl(kCell, {"http://down.test:81/"});
+  EXPECT_THAT(r.out, HasSubstr("connecting to down.test:81 failed"));
+  EXPECT_THAT(r.out, HasSubstr("|502"));
 }
 
 TEST_F(WardenTest, RateLimitAnswers429WithRetryAfter) {
