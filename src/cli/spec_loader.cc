@@ -1,6 +1,5 @@
 #include "spec_loader.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <climits>
@@ -13,18 +12,6 @@ namespace brig::cli {
 namespace {
 
 constexpr std::size_t kMaxSpecBytes = 1u << 20;
-
-std::vector<std::string> profile_names(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (const dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n.size() > 5 && n.ends_with(".yaml")) out.push_back(n.substr(0, n.size() - 5));
-    }
-    ::closedir(d);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -63,7 +50,7 @@ Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::st
   }
   src.flags = flags;
   src.probe = &probe;
-  src.user_profile_names = profile_names(paths.profiles_dir());
+  src.user_profile_names = fs::list_names(paths.profiles_dir(), ".yaml");
   src.user_profile = [&paths](const std::string& name) -> Result<std::optional<spec::CellSpec>> {
     if (name.empty() || name.find('/') != std::string::npos || name.front() == '.') {
       return std::optional<spec::CellSpec>();

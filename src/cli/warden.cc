@@ -47,6 +47,13 @@ Result<warden::Config> build_config(const Context& ctx, const ServeOpts& o) {
   return cfg;
 }
 
+// GET `path` from the running warden's ops endpoint.
+Result<warden::HttpReply> ops_get(const Context& ctx, const std::string& path) {
+  auto info = warden::read_runtime_info(ctx.paths);
+  if (!info) return info.error();
+  return warden::http_get(info->ops, path);
+}
+
 void print_stats(const Context& ctx, const std::map<std::string, warden::CellStats>& cells) {
   if (ctx.json()) {
     std::printf("{");
@@ -94,7 +101,7 @@ void add_warden(CLI::App& root, Context& ctx) {
   on_run(status, ctx, [&ctx]() -> Result<int> {
     auto info = warden::read_runtime_info(ctx.paths);
     if (!info) return info.error();
-    auto h = warden::http_get(info->ops, "/healthz");
+    auto h = ops_get(ctx, "/healthz");
     if (!h) return h.error();
     if (ctx.json()) {
       std::printf("{\"running\": true, \"pid\": %ld, \"proxy\": \"%s\", \"ops\": \"%s\", \"health\": %s}\n", info->pid,
@@ -107,18 +114,14 @@ void add_warden(CLI::App& root, Context& ctx) {
   });
   auto* health = n->add_subcommand("health", "print warden's /healthz (exit 0 if healthy)");
   on_run(health, ctx, [&ctx]() -> Result<int> {
-    auto info = warden::read_runtime_info(ctx.paths);
-    if (!info) return info.error();
-    auto h = warden::http_get(info->ops, "/healthz");
+    auto h = ops_get(ctx, "/healthz");
     if (!h) return h.error();
     std::fputs(h->body.c_str(), stdout);
     return h->status == 200 ? 0 : 1;
   });
   auto* stats = n->add_subcommand("stats", "per-cell requests, blocked %, bytes and latency from /metrics");
   on_run(stats, ctx, [&ctx]() -> Result<int> {
-    auto info = warden::read_runtime_info(ctx.paths);
-    if (!info) return info.error();
-    auto m = warden::http_get(info->ops, "/metrics");
+    auto m = ops_get(ctx, "/metrics");
     if (!m) return m.error();
     print_stats(ctx, warden::parse_metrics(m->body));
     return 0;

@@ -1,10 +1,12 @@
 #include "brig/core/fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <random>
 #include <thread>
@@ -115,6 +117,19 @@ Status make_dirs(const std::string& path, mode_t mode) {
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> list_names(const std::string& dir, std::string_view suffix) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      std::string_view n = e->d_name;
+      if (n.size() > suffix.size() && n.ends_with(suffix)) out.emplace_back(n.substr(0, n.size() - suffix.size()));
+    }
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Result<FileLock> FileLock::acquire(const std::string& path, Mode mode, std::chrono::milliseconds timeout) {

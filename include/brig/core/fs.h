@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "brig/core/error.h"
 #include "brig/core/unique_fd.h"
@@ -24,6 +26,10 @@ Result<std::string> read_file(const std::string& path, std::size_t max_bytes = 1
 Status make_dirs(const std::string& path, mode_t mode = 0755);
 
 bool exists(const std::string& path);
+
+// Names of the entries in `dir` ending in `suffix`, suffix removed, sorted.
+// A missing directory has none.
+std::vector<std::string> list_names(const std::string& dir, std::string_view suffix);
 
 // An advisory lock (flock) held for the lifetime of the object.
 class FileLock {

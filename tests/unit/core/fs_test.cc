@@ -161,3 +161,19 @@ TEST(UniqueFdTest, ClosesOnDestructionAndMove) {
 
 }  // namespace
 }  // namespace brig
+
+namespace brig {
+namespace {
+
+TEST(ListNamesTest, FiltersBySuffixAndSorts) {
+  char tmpl[] = "/tmp/brig-ls-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  for (const char* f : {"b.yaml", "a.yaml", "c.json", ".yaml"}) ASSERT_TRUE(fs::write_atomic(dir + "/" + f, "x").ok());
+  EXPECT_EQ(fs::list_names(dir, ".yaml"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(fs::list_names(dir + "/missing", ".yaml").empty());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace brig
