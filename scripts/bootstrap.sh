@@ -13,6 +13,7 @@ packages=(
   podman runc nftables iproute2 curl ca-certificates openssl
   # tests and benchmarks
   nginx-light busybox-static debootstrap wrk jq clang libclang-rt-14-dev
+  tinyproxy mitmproxy
 )
 
 missing=()

@@ -184,6 +184,7 @@ check_warden() {
 metric() { curl -sf --max-time 5 "http://$wops/metrics" | awk -v m="$1" '$1 == m { printf "%d\n", $2 }'; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 start_warden warden-a
 curl -sSf --max-time 5 -x "http://$wproxy" -o /dev/null "http://bench.test/" || { failed=1; cat "$work/warden-a.err" >&2; die "warden does not proxy http://bench.test/"; }
 
@@ -192,7 +193,9 @@ curl -sSf --max-time 5 -x "http://$wproxy" -o /dev/null "http://bench.test/" || 
 # namespace where /etc/hosts maps bench.test to the upstream, so every proxy
 # gets the same absolute URI and the host's /etc/hosts is never touched.
 printf '127.0.0.1 localhost\n%s bench.test pass.bench.test\n' "$up" >"$work/hosts"
-with_hosts() { unshare -m -- sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$work/hosts" "$@"; }
+# Called directly (not from a function) so that $! is the proxy's own pid:
+# unshare and sh both exec.
+with_hosts=(unshare -m -- sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$work/hosts")
 
 tport=$(free_port)
 cat >"$work/tinyproxy.conf" <<EOF
@@ -204,12 +207,12 @@ LogLevel Error
 PidFile "$work/tinyproxy.pid"
 DisableViaHeader Yes
 EOF
-with_hosts tinyproxy -d -c "$work/tinyproxy.conf" >"$work/tinyproxy.log" 2>&1 &
+"${with_hosts[@]}" tinyproxy -d -c "$work/tinyproxy.conf" >"$work/tinyproxy.log" 2>&1 &
 pids+=($!)
 
 mport=$(free_port)
 mkdir -p "$work/mitm"
-with_hosts mitmdump -q --listen-host 127.0.0.1 --listen-port "$mport" --set confdir="$work/mitm" \
+"${with_hosts[@]}" mitmdump -q --listen-host 127.0.0.1 --listen-port "$mport" --set confdir="$work/mitm" \
   --set ssl_verify_upstream_trusted_ca="$work/upstream-ca.crt" >"$work/mitmdump.log" 2>&1 &
 pids+=($!)
 wait_for 30 curl -sf --max-time 2 -x "http://127.0.0.1:$tport" -o /dev/null http://bench.test/ ||
@@ -378,8 +381,9 @@ log "5. opening $TUNNELS idle passthrough tunnels (warden RSS before: $rss0 KiB)
 "$tunnels_bin" "${wproxy%:*}" "${wproxy##*:}" pass.bench.test 443 "$TUNNELS" 600 127.0.0.2 >"$work/tunnels.out" 2>&1 &
 tpid=$!
 pids+=("$tpid")
+t0=$SECONDS
 wait_for 330 grep -q '^opened' "$work/tunnels.out" || echo "warden.sh: the tunnel helper did not finish opening" >&2
-cat "$work/tunnels.out" >&2
+log "tunnel helper after $((SECONDS - t0)) s: $(cat "$work/tunnels.out")"
 opened=$(awk '/^opened/ { print $2 }' "$work/tunnels.out")
 opened=${opened:-0}
 sleep 3
@@ -404,6 +408,7 @@ met() { awk "BEGIN { exit !($1) }" && echo met || echo "NOT met"; }
 
 echo
 echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr); $(date -u +%Y-%m-%d)"
+echo "Load average (1/5/15 min) at start: $load0; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Versions: $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | awk '{print "wrk " $2}'), tinyproxy $(tinyproxy -v 2>&1 | awk '{print $2}'), mitmdump $(mitmdump --version 2>/dev/null | awk '/Mitmproxy/ {print $2}'), curl $(curl --version | awk 'NR==1 {print $2}'); warden --threads $WARDEN_THREADS"
 echo
 echo "| measurement | direct | warden | tinyproxy | mitmdump |"
@@ -448,3 +453,9 @@ echo "| <= 64 KiB RSS per idle tunnel | $per_tunnel KiB | $(met "$per_tunnel <= 
 echo
 echo "warden-a: exit status $st after SIGTERM; warnings or errors on its stderr: $(grep -ciE 'warn|error|critical' "$work/warden-a.err" || true)"
 echo "warden-a requests by decision: $(grep '^brig_warden_requests_total' <<<"$warden_a_metrics" | sed 's/.*decision="\([a-z]*\)"} /\1=/' | tr '\n' ' ')"
+if [ "$st" -ne 0 ]; then
+  failed=1
+  echo "warden.sh: warden-a did not exit cleanly on SIGTERM (status $st; 134 = SIGABRT, 139 = SIGSEGV); its stderr:" >&2
+  cat "$work/warden-a.err" >&2
+  exit 1
+fi

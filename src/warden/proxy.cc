@@ -546,6 +546,8 @@ awaitable<void> serve_proxy_client(tcp::socket socket, Shared& sh) {
   if (ec) co_return;
   if (sh.metrics.active_connections.load() > static_cast<std::int64_t>(sh.cfg.limits.max_connections)) co_return;
   const IpAddr src = to_ip(peer.address());
+  // Small writes (a response head, then its body) must not wait for the peer's delayed ACK.
+  socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buf;
   co_await http_loop(sh, stream, buf, src, "", 0);

@@ -12,6 +12,7 @@
 #include "brig/warden/ops_client.h"
 #include "brig/warden/warden.h"
 #include "server.h"
+#include "upstream.h"
 
 namespace brig::warden {
 namespace {
@@ -160,9 +161,17 @@ Status serve(const Config& cfg_in) {
   };
   signals.async_wait(on_signal);
 
+  // Each thread's upstream pool holds sockets of its io_context: empty it on
+  // that thread while the io_context still exists.
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&c = *ctxs[static_cast<std::size_t>(i)]] { c.run(); });
+  for (int i = 1; i < threads; ++i) {
+    pool.emplace_back([&c = *ctxs[static_cast<std::size_t>(i)]] {
+      c.run();
+      UpstreamPool::local().clear();
+    });
+  }
   ctxs[0]->run();
+  UpstreamPool::local().clear();
   for (auto& c : ctxs) c->stop();
   for (auto& t : pool) t.join();
   sh.log->flush();

@@ -82,6 +82,7 @@ awaitable<Connected> connect_upstream(Shared& sh, const std::string& host, std::
     co_return out;
   }
   s.expires_never();
+  s.socket().set_option(tcp::no_delay(true), ec);
   out.socket.emplace(s.release_socket());
   co_return out;
 }
