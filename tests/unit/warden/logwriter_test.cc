@@ -5,11 +5,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -45,6 +45,16 @@ std::string read_all(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// "2024-05-01T12:34:56.789Z"
+bool is_iso8601_ms(const std::string& ts) {
+  const std::string shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (ts.size() != shape.size()) return false;
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    if (shape[i] == 'd' ? !std::isdigit(static_cast<unsigned char>(ts[i])) : ts[i] != shape[i]) return false;
+  }
+  return true;
+}
+
 LogRecord full_record() {
   LogRecord r;
   r.cell = "web";
@@ -70,9 +80,7 @@ TEST(LogWriterFormat, EveryField) {
   for (const auto& [k, v] : j.items()) keys.insert(k);
   EXPECT_EQ(keys, (std::set<std::string>{"ts", "cell", "kind", "tls", "method", "host", "port", "path", "status",
                                          "decision", "rule", "reason", "bytes_in", "bytes_out", "duration_ms"}));
-  EXPECT_TRUE(std::regex_match(j.at("ts").get<std::string>(),
-                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
-      << j.at("ts");
+  EXPECT_TRUE(is_iso8601_ms(j.at("ts").get<std::string>())) << j.at("ts");
   EXPECT_EQ(j.at("cell"), "web");
   EXPECT_EQ(j.at("kind"), "connect");
   EXPECT_EQ(j.at("tls"), "mitm");
