@@ -55,6 +55,12 @@ Result<Dest> parse_authority(std::string_view auth, std::uint16_t default_port) 
   return d;
 }
 
+// A fragment never goes on the wire (RFC 9110 §4.2.4): drop one a client sent.
+std::string without_fragment(std::string path) {
+  if (auto f = path.find('#'); f != std::string::npos) path.resize(f);
+  return path.empty() ? "/" : path;
+}
+
 void strip_hop_by_hop(http::fields& f, bool keep_upgrade) {
   // Headers named by Connection are hop-by-hop too, except the ones that frame
   // or route the message: dropping Content-Length or Transfer-Encoding would
@@ -99,6 +105,7 @@ Result<Dest> absolute_target(const Request& req) {
   if (!d) return d;
   d->path = slash == std::string_view::npos ? "/" : std::string(t.substr(slash));
   if (!d->path.empty() && d->path.front() != '/') d->path = "/" + d->path;
+  d->path = without_fragment(std::move(d->path));
   auto it = req.find(http::field::host);
   if (it != req.end()) {
     auto h = parse_authority(it->value(), 80);
@@ -121,6 +128,7 @@ Result<Dest> origin_target(const Request& req, const std::string& host, std::uin
       if (!d || d->host != host || d->port != port) return Error(Errc::invalid, "request names another host than the tunnel");
       d->path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
       if (d->path.front() != '/') d->path = "/" + d->path;  // "https://host?q": origin-form needs the "/"
+      d->path = without_fragment(std::move(d->path));
       return d;
     }
     return Error(Errc::usage, "malformed request target");
@@ -131,7 +139,7 @@ Result<Dest> origin_target(const Request& req, const std::string& host, std::uin
   if (!h || h->host != host || h->port != port) {
     return Error(Errc::invalid, "Host " + str::quote(it->value()) + " does not match the tunnel's host " + host);
   }
-  h->path = std::string(t);
+  h->path = without_fragment(std::string(t));
   return h;
 }
 

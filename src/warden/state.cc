@@ -9,6 +9,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/spec/parse.h"
+#include "brig/spec/validate.h"
 
 namespace brig::warden {
 namespace {
@@ -131,7 +132,10 @@ bool PolicyStore::reload() {
       auto j = nlohmann::json::parse(*text);
       std::map<std::string, std::string> parsed;
       for (const auto& [cidr, cell] : j.items()) {
-        if (!Cidr::parse(cidr) || !cell.is_string()) throw std::runtime_error("bad entry " + cidr);
+        // Cell names become file names (logs, policies): never a path.
+        if (!Cidr::parse(cidr) || !cell.is_string() || !spec::valid_cell_name(cell.get<std::string>())) {
+          throw std::runtime_error("bad entry " + cidr);
+        }
         parsed[cidr] = cell.get<std::string>();
       }
       subnets = std::move(parsed);

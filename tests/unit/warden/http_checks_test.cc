@@ -383,3 +383,18 @@ TEST(PrepareClientResponse, UpstreamCannotStripFraming) {
 
 }  // namespace
 }  // namespace brig::warden
+
+namespace brig::warden {
+namespace {
+
+TEST(Targets, FragmentIsDropped) {
+  auto abs = absolute_target(get("http://example.com/a#frag"));
+  ASSERT_TRUE(abs) << abs.error().message();
+  EXPECT_EQ(abs->path, "/a");
+  auto origin = origin_target(get("/b?x=1#frag", {{"Host", "example.com"}}), "example.com", 443);
+  ASSERT_TRUE(origin) << origin.error().message();
+  EXPECT_EQ(origin->path, "/b?x=1");
+}
+
+}  // namespace
+}  // namespace brig::warden
