@@ -27,18 +27,6 @@ using Clock = std::chrono::steady_clock;
 // "always exceeded" for Content-Length messages: use the largest value instead.)
 constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
 
-IpAddr to_ip(const asio::ip::address& a) {
-  IpAddr out;
-  if (a.is_v4()) {
-    auto b = a.to_v4().to_bytes();
-    std::copy(b.begin(), b.end(), out.bytes.begin());
-  } else {
-    auto b = a.to_v6().to_bytes();
-    out.v6 = true;
-    std::copy(b.begin(), b.end(), out.bytes.begin());
-  }
-  return out;
-}
 
 // Who is asking: the cell of the source address under the current snapshot.
 struct Caller {

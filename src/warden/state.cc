@@ -1,6 +1,5 @@
 #include "state.h"
 
-#include <dirent.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -21,18 +20,6 @@ std::string stat_key(const std::string& path) {
          std::to_string(st.st_size) + ":" + std::to_string(st.st_ino) + ";";
 }
 
-std::vector<std::string> cell_files(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (const dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n.size() > 5 && n.ends_with(".json")) out.push_back(n.substr(0, n.size() - 5));
-    }
-    ::closedir(d);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 }  // namespace
 
@@ -93,7 +80,7 @@ PolicyStore::~PolicyStore() {
 
 std::string PolicyStore::fingerprint() const {
   std::string fp = stat_key(paths_.subnet_map()) + stat_key(paths_.global_policy());
-  for (const auto& c : cell_files(paths_.policy_dir() + "/cells")) fp += stat_key(paths_.cell_policy(c));
+  for (const auto& c : fs::list_names(paths_.policy_dir() + "/cells", ".json")) fp += stat_key(paths_.cell_policy(c));
   return fp;
 }
 

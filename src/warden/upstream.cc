@@ -21,6 +21,19 @@ bool still_open(tcp::socket& s) {
 
 }  // namespace
 
+IpAddr to_ip(const asio::ip::address& a) {
+  IpAddr out;
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+  } else {
+    auto b = a.to_v6().to_bytes();
+    out.v6 = true;
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+  }
+  return out;
+}
+
 tcp::socket& Upstream::socket() {
   return std::visit([](auto& p) -> tcp::socket& { return beast::get_lowest_layer(*p).socket(); }, stream);
 }
@@ -49,15 +62,7 @@ awaitable<Connected> connect_upstream(Shared& sh, const std::string& host, std::
     }
     for (const auto& r : results) {
       const auto addr = r.endpoint().address();
-      IpAddr ip;
-      if (addr.is_v4()) {
-        auto b = addr.to_v4().to_bytes();
-        std::copy(b.begin(), b.end(), ip.bytes.begin());
-      } else {
-        auto b = addr.to_v6().to_bytes();
-        ip.v6 = true;
-        std::copy(b.begin(), b.end(), ip.bytes.begin());
-      }
+      const IpAddr ip = to_ip(addr);
       if (auto range = blocked_range(ip)) {
         // One private answer is enough to refuse: mixed answers are how DNS rebinding works.
         out.status = 403;

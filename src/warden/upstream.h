@@ -14,6 +14,10 @@
 namespace brig::warden {
 
 struct Shared;
+struct IpAddr;
+
+// The address as the blocked-range check sees it.
+IpAddr to_ip(const asio::ip::address& a);
 
 struct Connected {
   std::optional<tcp::socket> socket;
