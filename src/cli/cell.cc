@@ -1,32 +1,321 @@
-// brig cell ... — cell lifecycle verbs (the engine lands in a later issue).
+// brig cell ... — verbs on cells, over the engine.
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "brig/core/fs.h"
+#include "brig/core/strings.h"
+#include "brig/engine/engine.h"
+#include "brig/engine/workspace.h"
 #include "context.h"
+#include "spec_loader.h"
 
 namespace brig::cli {
 
 void add_cell_network(CLI::App* noun, Context& ctx);
 
+namespace {
+
+proc::PosixRunner& runner() {
+  static proc::PosixRunner r;
+  return r;
+}
+
+std::string age(const std::string& rfc3339) {
+  std::tm tm{};
+  if (!::strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return "?";
+  long s = static_cast<long>(std::time(nullptr) - ::timegm(&tm));
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m";
+  if (s < 172800) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+std::string network_mode(const engine::CellRecord& r) {
+  return r.runtime == "runsc" ? "runsc/" + r.runsc_network : r.runtime + " (WEAKER)";
+}
+
+struct CellArgs {
+  std::string cell;
+  std::vector<std::string> rest;
+  std::string format = "table", signal = "SIGKILL", output, src, dst, path;
+  int time = 10, tail = 0;
+  bool all = false, follow = false, interactive = false, tty = false, keep_workspace = false, force = false;
+};
+
+CellArgs& args() {
+  static CellArgs a;
+  return a;
+}
+
+CLI::App* verb(CLI::App* n, const char* name, const char* help, bool takes_cell = true) {
+  auto* v = n->add_subcommand(name, help);
+  if (takes_cell) v->add_option("CELL", args().cell, "cell name")->required();
+  return v;
+}
+
+// Asks y/N on the terminal; false without one.
+bool confirm(const std::string& question) {
+  if (!::isatty(0)) return false;
+  std::printf("%s [y/N] ", question.c_str());
+  std::fflush(stdout);
+  std::string answer;
+  std::getline(std::cin, answer);
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+Result<int> attach(std::vector<std::string> podman_args) {
+  engine::Engine e(runner(), Paths::from_env());
+  return e.attach_podman(podman_args);
+}
+
+}  // namespace
+
 void add_cell(CLI::App& root, Context& ctx) {
   auto* n = root.add_subcommand("cell", "manage cells: list, inspect, logs, exec, stop, rm, ...");
-  stub_verb(n, ctx, "list", "list cells", {}, {"-a,--all"});
-  stub_verb(n, ctx, "inspect", "show a cell's configuration and state", {"CELL"});
-  stub_verb(n, ctx, "logs", "print a cell's output", {"CELL", "--tail"}, {"-f,--follow"});
-  stub_verb(n, ctx, "exec", "run a command in a cell: brig cell exec CELL -- CMD...", {"CELL"}, {"-i,--interactive", "-t,--tty"});
-  stub_verb(n, ctx, "shell", "open a shell in a cell", {"CELL"});
-  stub_verb(n, ctx, "stop", "stop a cell (routes and networks torn down)", {"CELL", "--time"});
-  stub_verb(n, ctx, "kill", "kill a cell", {"CELL", "--signal"});
-  stub_verb(n, ctx, "start", "start a stopped cell (replays ingress routes)", {"CELL"});
-  stub_verb(n, ctx, "restart", "restart a cell", {"CELL"});
-  stub_verb(n, ctx, "rm", "remove a cell and its workspace", {"CELL"}, {"--keep-workspace", "--force"});
-  stub_verb(n, ctx, "wait", "wait for a cell to exit and print its exit code", {"CELL"});
-  stub_verb(n, ctx, "cp", "copy files between a cell and the host", {"SRC", "DST"});
-  stub_verb(n, ctx, "read", "print a workspace file safely (no symlinks, no ..)", {"CELL", "PATH"});
-  stub_verb(n, ctx, "stats", "resource usage of cells", {"CELL"});
-  stub_verb(n, ctx, "top", "processes of a cell", {"CELL"});
+  auto eng = [&ctx]() { return engine::Engine(runner(), ctx.paths); };
+  CellArgs& a = args();
+
+  auto* list = verb(n, "list", "list cells (running; --all for every state)", false);
+  list->add_flag("-a,--all", a.all, "include stopped cells");
+  list->add_option("--format", a.format, "table | wide | json")->check(CLI::IsMember({"table", "wide", "json", "text"}));
+  on_run(list, ctx, [&ctx, eng, &a]() -> Result<int> {
+    auto cells = eng().list(a.all);
+    if (!cells) return cells.error();
+    if (a.format == "json" || ctx.json()) {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& c : *cells) {
+        arr.push_back({{"name", c.record.name}, {"state", c.state}, {"image", c.record.image},
+                       {"runtime", c.record.runtime}, {"network_mode", network_mode(c.record)},
+                       {"address", c.record.subnet.cell_ip()}, {"created", c.record.created}, {"exit_code", c.exit_code}});
+      }
+      std::cout << arr.dump(2) << "\n";
+      return 0;
+    }
+    const bool wide = a.format == "wide";
+    std::printf("%-24s %-10s %-36s %-8s %-16s %-6s%s\n", "NAME", "STATE", "IMAGE", "RUNTIME", "NETWORK", "AGE",
+                wide ? "  ADDRESS       SECRETS" : "");
+    for (const auto& c : *cells) {
+      std::printf("%-24s %-10s %-36s %-8s %-16s %-6s", c.record.name.c_str(), c.state.c_str(), c.record.image.c_str(),
+                  c.record.runtime.c_str(), network_mode(c.record).c_str(), age(c.record.created).c_str());
+      if (wide) std::printf("  %-13s %s", c.record.subnet.cell_ip().c_str(), str::join(c.record.secrets, ",").c_str());
+      std::printf("\n");
+    }
+    if (cells->empty() && !ctx.quiet) std::fprintf(stderr, a.all ? "no cells\n" : "no running cells (--all shows stopped ones)\n");
+    return 0;
+  });
+
+  auto* inspect = verb(n, "inspect", "show a cell's configuration and state");
+  on_run(inspect, ctx, [&ctx, eng, &a]() -> Result<int> {
+    auto j = eng().inspect(a.cell);
+    if (!j) return j.error();
+    if (ctx.json()) {
+      std::cout << j->dump(2) << "\n";
+      return 0;
+    }
+    for (const char* k : {"name", "state", "image", "runtime", "network_mode", "network", "address", "warden", "created"}) {
+      std::printf("%-14s %s\n", k, (*j)[k].is_string() ? (*j)[k].get<std::string>().c_str() : (*j)[k].dump().c_str());
+    }
+    for (const auto& m : (*j)["mounts"]) {
+      std::printf("%-14s %s -> %s (%s)\n", "mount", m["source"].get<std::string>().c_str(),
+                  m["target"].get<std::string>().c_str(), m["mode"].get<std::string>().c_str());
+    }
+    return 0;
+  });
+
+  auto* logs = verb(n, "logs", "print a cell's output");
+  logs->add_flag("-f,--follow", a.follow, "keep streaming");
+  logs->add_option("--tail", a.tail, "only the last N lines");
+  on_run(logs, ctx, [eng, &a]() -> Result<int> {
+    auto e = eng();
+    auto st = e.status(a.cell);
+    if (!st) return st.error();
+    if (a.follow) {
+      std::vector<std::string> c = {"logs", "--follow"};
+      if (a.tail > 0) c.insert(c.end(), {"--tail", std::to_string(a.tail)});
+      c.push_back(engine::cell_container(a.cell));
+      return e.attach_podman(c);
+    }
+    auto text = e.logs(a.cell, a.tail);
+    if (!text) return text.error();
+    std::fwrite(text->data(), 1, text->size(), stdout);
+    if (text->empty()) {
+      std::fprintf(stderr, "no output yet from %s (state %s); follow it with: brig cell logs -f %s\n", a.cell.c_str(),
+                   st->state.c_str(), a.cell.c_str());
+    }
+    return 0;
+  });
+
+  auto* exec = verb(n, "exec", "run a command in a cell: brig cell exec [-it] CELL -- CMD...");
+  exec->add_flag("-i,--interactive", a.interactive, "keep stdin open");
+  exec->add_flag("-t,--tty", a.tty, "allocate a terminal");
+  exec->add_option("CMD", a.rest, "command and arguments")->required();
+  on_run(exec, ctx, [eng, &a]() -> Result<int> {
+    auto st = eng().status(a.cell);
+    if (!st) return st.error();
+    if (st->state != "running") return Error(Errc::failed, "cell " + a.cell + " is " + st->state, "brig cell start " + a.cell);
+    std::vector<std::string> c = {"exec"};
+    if (a.interactive) c.push_back("--interactive");
+    if (a.tty) c.push_back("--tty");
+    c.push_back(engine::cell_container(a.cell));
+    c.insert(c.end(), a.rest.begin(), a.rest.end());
+    return attach(c);
+  });
+
+  auto* shell = verb(n, "shell", "open a shell in a cell (bash if the image has it, else sh)");
+  on_run(shell, ctx, [eng, &a]() -> Result<int> {
+    auto st = eng().status(a.cell);
+    if (!st) return st.error();
+    if (st->state != "running") return Error(Errc::failed, "cell " + a.cell + " is " + st->state, "brig cell start " + a.cell);
+    return attach({"exec", "--interactive", ::isatty(0) ? "--tty" : "--interactive", engine::cell_container(a.cell),
+                   "/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"});
+  });
+
+  auto* stop = verb(n, "stop", "stop a cell");
+  stop->add_option("--time", a.time, "seconds to wait before SIGKILL (default 10)");
+  on_run(stop, ctx, [&ctx, eng, &a]() -> Result<int> {
+    BRIG_TRY(eng().stop(a.cell, a.time));
+    if (!ctx.quiet) std::printf("stopped %s\n", a.cell.c_str());
+    return 0;
+  });
+  auto* kill = verb(n, "kill", "send a signal to a cell (default SIGKILL)");
+  kill->add_option("--signal", a.signal, "signal name or number");
+  on_run(kill, ctx, [eng, &a]() -> Result<int> {
+    BRIG_TRY(eng().kill(a.cell, a.signal));
+    return 0;
+  });
+  auto* start = verb(n, "start", "start a stopped cell (refreshes /run/brig/cell.json)");
+  on_run(start, ctx, [&ctx, eng, &a]() -> Result<int> {
+    BRIG_TRY(eng().start(a.cell));
+    if (!ctx.quiet) std::printf("started %s\n", a.cell.c_str());
+    return 0;
+  });
+  auto* restart = verb(n, "restart", "stop, then start a cell");
+  on_run(restart, ctx, [&ctx, eng, &a]() -> Result<int> {
+    auto e = eng();
+    BRIG_TRY(e.stop(a.cell));
+    BRIG_TRY(e.start(a.cell));
+    if (!ctx.quiet) std::printf("restarted %s\n", a.cell.c_str());
+    return 0;
+  });
+
+  auto* rm = verb(n, "rm", "remove a cell, its network and its workspace");
+  rm->add_flag("--keep-workspace", a.keep_workspace, "keep state/<cell>/workspace");
+  rm->add_flag("--force", a.force, "delete a workspace that holds files without asking");
+  on_run(rm, ctx, [&ctx, eng, &a]() -> Result<int> {
+    auto e = eng();
+    auto st = e.status(a.cell);
+    if (!st) return st.error();
+    const std::string ws = ctx.paths.workspace(a.cell);
+    bool keep = a.keep_workspace;
+    if (!keep && !a.force && st->record.workspace == ws) {
+      const auto files = engine::count_files(ws);
+      if (files > 0) {
+        const std::string q = "the workspace of " + a.cell + " holds " + std::to_string(files) + " file(s); delete it?";
+        if (!::isatty(0)) {
+          return Error(Errc::usage, "the workspace of " + a.cell + " holds " + std::to_string(files) + " file(s)",
+                       "brig cell rm " + a.cell + " --force (delete it) or --keep-workspace");
+        }
+        if (!confirm(q)) keep = true;
+      }
+    }
+    BRIG_TRY(e.remove(a.cell, keep));
+    if (!ctx.quiet) std::printf("removed %s%s\n", a.cell.c_str(), keep ? (" (workspace kept: " + ws + ")").c_str() : "");
+    return 0;
+  });
+
+  auto* wait = verb(n, "wait", "wait for a cell to exit and print its exit code");
+  on_run(wait, ctx, [eng, &a]() -> Result<int> {
+    auto rc = eng().wait(a.cell);
+    if (!rc) return rc.error();
+    std::printf("%d\n", *rc);
+    return 0;
+  });
+
+  auto* cp = n->add_subcommand("cp", "copy files between a cell and the host: brig cell cp CELL:PATH DEST | SRC CELL:PATH");
+  cp->add_option("SRC", a.src)->required();
+  cp->add_option("DST", a.dst)->required();
+  on_run(cp, ctx, [eng, &a]() -> Result<int> {
+    auto to_container = [&](const std::string& p) -> Result<std::string> {
+      auto colon = p.find(':');
+      if (colon == std::string::npos || p.find('/') < colon) return p;
+      BRIG_TRY(eng().status(p.substr(0, colon)));
+      return engine::cell_container(p.substr(0, colon)) + p.substr(colon);
+    };
+    auto s = to_container(a.src);
+    if (!s) return s.error();
+    auto d = to_container(a.dst);
+    if (!d) return d.error();
+    if (*s == a.src && *d == a.dst) {
+      return Error(Errc::usage, "neither side names a cell", "brig cell cp CELL:/work/file ./file");
+    }
+    return attach({"cp", *s, *d});
+  });
+
+  auto* read = verb(n, "read", "print a workspace file safely (no symlinks, no ..)");
+  read->add_option("PATH", a.path, "path inside the workspace")->required();
+  on_run(read, ctx, [eng, &a]() -> Result<int> {
+    auto st = eng().status(a.cell);
+    if (!st) return st.error();
+    auto fd = engine::open_in_workspace(st->record.workspace, a.path, st->record.workspace_mount);
+    if (!fd) return fd.error();
+    BRIG_TRY(engine::copy_to_stdout(fd->get()));
+    return 0;
+  });
+
+  auto* stats = verb(n, "stats", "CPU, memory, pids of a cell");
+  on_run(stats, ctx, [eng, &a]() -> Result<int> {
+    BRIG_TRY(eng().status(a.cell));
+    return attach({"stats", "--no-stream", engine::cell_container(a.cell)});
+  });
+  auto* top = verb(n, "top", "processes of a cell");
+  on_run(top, ctx, [eng, &a]() -> Result<int> {
+    BRIG_TRY(eng().status(a.cell));
+    return attach({"top", engine::cell_container(a.cell)});
+  });
+  auto* diff = verb(n, "diff", "files changed in a cell's filesystem");
+  on_run(diff, ctx, [eng, &a]() -> Result<int> {
+    BRIG_TRY(eng().status(a.cell));
+    return attach({"diff", engine::cell_container(a.cell)});
+  });
   add_cell_network(n, ctx);
-  stub_verb(n, ctx, "events", "lifecycle events of a cell", {"CELL"});
-  stub_verb(n, ctx, "preflight", "check every host-side requirement of a cell spec", {"FILE"});
-  stub_verb(n, ctx, "diff", "files changed in a cell's filesystem", {"CELL"});
-  stub_verb(n, ctx, "export", "export a cell's workspace as a tar stream", {"CELL", "-o,--output"});
+
+  auto* events = verb(n, "events", "lifecycle events of a cell");
+  on_run(events, ctx, [&ctx, &a]() -> Result<int> {
+    auto text = fs::read_file(ctx.paths.events_log(), 64 << 20);
+    const std::string needle = "\"cell\":\"" + a.cell + "\"";
+    int count = 0;
+    for (const auto& line : str::split(text ? *text : "", '\n')) {
+      if (line.find(needle) == std::string::npos) continue;
+      std::printf("%s\n", line.c_str());
+      ++count;
+    }
+    if (!count && !ctx.quiet) std::fprintf(stderr, "no events for %s\n", a.cell.c_str());
+    return 0;
+  });
+
+  auto* preflight = verb(n, "preflight", "check every host-side requirement of a cell spec at once", false);
+  preflight->add_option("FILE", a.path, "cell spec YAML")->required();
+  on_run(preflight, ctx, [&ctx, eng, &a]() -> Result<int> {
+    auto resolved = load_spec(ctx.paths, a.path, spec::CellSpec{});
+    if (!resolved) {
+      return print_checks(ctx, {{engine::Check::Level::fail, "spec", resolved.error().message(), "fix the spec file"}});
+    }
+    return print_checks(ctx, eng().preflight(*resolved));
+  });
+
+  auto* exp = verb(n, "export", "export a cell's workspace as a tar stream");
+  exp->add_option("-o,--output", a.output, "file to write (default stdout)");
+  on_run(exp, ctx, [eng, &a]() -> Result<int> {
+    auto st = eng().status(a.cell);
+    if (!st) return st.error();
+    proc::Command c;
+    c.argv = {"tar", "--numeric-owner", "-C", st->record.workspace, "-cf", a.output.empty() ? "-" : a.output, "."};
+    return runner().attach(c);
+  });
 }
 
 }  // namespace brig::cli

@@ -1,13 +1,53 @@
-// brig config get|set|list.
+// brig config get|set|list: the settings in $BRIG_HOME/config.json.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "brig/engine/host.h"
 #include "context.h"
 
 namespace brig::cli {
 
 void add_config(CLI::App& root, Context& ctx) {
   auto* n = root.add_subcommand("config", "brig's settings in $BRIG_HOME/config.json");
-  stub_verb(n, ctx, "get", "print a setting", {"KEY"});
-  stub_verb(n, ctx, "set", "change a setting", {"KEY", "VALUE"});
-  stub_verb(n, ctx, "list", "print every setting");
+  static std::string key, value;
+  auto* get = n->add_subcommand("get", "print a setting");
+  get->add_option("KEY", key)->required();
+  on_run(get, ctx, [&ctx]() -> Result<int> {
+    auto cfg = engine::load_host_config(ctx.paths);
+    if (!cfg) return cfg.error();
+    for (const auto& [k, v] : engine::config_items(*cfg)) {
+      if (k == key) {
+        std::printf("%s\n", v.c_str());
+        return 0;
+      }
+    }
+    return Error(Errc::not_found, "no setting named " + key, "brig config list");
+  });
+  auto* set = n->add_subcommand("set", "change a setting");
+  set->add_option("KEY", key)->required();
+  set->add_option("VALUE", value)->required();
+  on_run(set, ctx, [&ctx]() -> Result<int> {
+    auto cfg = engine::load_host_config(ctx.paths);
+    if (!cfg) return cfg.error();
+    BRIG_TRY(engine::config_set(*cfg, key, value));
+    BRIG_TRY(engine::save_host_config(ctx.paths, *cfg));
+    if (!ctx.quiet) std::printf("%s = %s\n", key.c_str(), value.c_str());
+    return 0;
+  });
+  auto* list = n->add_subcommand("list", "print every setting");
+  on_run(list, ctx, [&ctx]() -> Result<int> {
+    auto cfg = engine::load_host_config(ctx.paths);
+    if (!cfg) return cfg.error();
+    if (ctx.json()) {
+      nlohmann::json j = nlohmann::json::object();
+      for (const auto& [k, v] : engine::config_items(*cfg)) j[k] = v;
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    }
+    for (const auto& [k, v] : engine::config_items(*cfg)) std::printf("%-16s %s\n", k.c_str(), v.c_str());
+    return 0;
+  });
 }
 
 }  // namespace brig::cli

@@ -11,6 +11,10 @@
 #include "brig/core/error.h"
 #include "brig/core/paths.h"
 
+namespace brig::engine {
+struct Check;
+}
+
 namespace brig::cli {
 
 enum class Format { text, json };
@@ -70,6 +74,15 @@ namespace brig::cli {
 
 // `brig policy validate FILE`, shared with `brig warden policy validate`.
 Result<int> policy_validate(const std::string& file);
+
+// `brig warden stats` (also `brig system stats`): per-cell figures from /metrics.
+Result<int> warden_stats(const Context& ctx);
+
+// The running brig binary (for the warden image).
+std::string self_binary();
+
+// Prints doctor/preflight lines ([OK]/[WARN]/[FAIL] + fix:); 1 if any failed.
+int print_checks(const Context& ctx, const std::vector<engine::Check>& checks);
 
 // Adds a verb with positional/flag names that exist only for --help until the
 // verb's capability lands; see not_yet().

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "brig/core/strings.h"
+#include "brig/engine/engine.h"
 #include "brig/spec/json.h"
 #include "context.h"
 #include "spec_loader.h"
@@ -236,8 +237,9 @@ void add_run(CLI::App& root, Context& ctx) {
     auto resolved = load_spec(ctx.paths, o.file.empty() ? std::nullopt : std::optional(o.file), *flags);
     if (!resolved) return resolved.error();
     if (!o.dry_run) {
-      return Error(Errc::unavailable, "'brig run' is not available yet (only --dry-run is)",
-                   "check a spec with: brig run --dry-run ...");
+      static proc::PosixRunner runner;
+      engine::Engine e(runner, ctx.paths);
+      return e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace});
     }
     if (ctx.json()) {
       std::cout << spec::to_json(resolved->spec).dump(2) << "\n";

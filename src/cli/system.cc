@@ -1,21 +1,175 @@
-// brig system ... — host lifecycle (the engine lands in a later issue).
+// brig system ... — host lifecycle over the engine.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "brig/core/fs.h"
+#include "brig/core/strings.h"
+#include "brig/engine/engine.h"
+#include "brig/warden/warden.h"
 #include "context.h"
 
 namespace brig::cli {
 
+std::string self_binary() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "/usr/local/bin/brig";
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+int print_checks(const Context& ctx, const std::vector<engine::Check>& checks) {
+  int failed = 0;
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& c : checks) {
+    const char* tag = c.level == engine::Check::Level::ok ? "OK" : c.level == engine::Check::Level::warn ? "WARN" : "FAIL";
+    if (c.level == engine::Check::Level::fail) ++failed;
+    if (ctx.json()) {
+      arr.push_back({{"level", str::to_lower(tag)}, {"check", c.name}, {"detail", c.detail}, {"fix", c.fix}});
+      continue;
+    }
+    std::printf("[%s]%s %-12s %s\n", tag, std::string(5 - std::string(tag).size(), ' ').c_str(), c.name.c_str(),
+                c.detail.c_str());
+    if (c.level != engine::Check::Level::ok && !c.fix.empty()) std::printf("        fix: %s\n", c.fix.c_str());
+  }
+  if (ctx.json()) std::cout << arr.dump(2) << "\n";
+  return failed ? 1 : 0;
+}
+
+namespace {
+
+void follow_file(const std::string& path, std::size_t from) {
+  for (;;) {
+    auto text = fs::read_file(path, 64 << 20);
+    if (text && text->size() > from) {
+      std::fwrite(text->data() + from, 1, text->size() - from, stdout);
+      std::fflush(stdout);
+      from = text->size();
+    } else if (text && text->size() < from) {
+      from = 0;  // rotated
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
+}  // namespace
+
 void add_system(CLI::App& root, Context& ctx) {
   auto* n = root.add_subcommand("system", "set up, start, stop and check brig on this host");
-  stub_verb(n, ctx, "init", "create $BRIG_HOME, the CA and default policy; probe the host", {}, {"--accept-weaker-network"});
-  stub_verb(n, ctx, "up", "start warden and install brig's nftables table");
-  stub_verb(n, ctx, "down", "stop every cell, then warden, then remove the nftables table");
-  stub_verb(n, ctx, "restart", "down, then up");
-  stub_verb(n, ctx, "doctor", "check the host and brig's state, one line per check", {}, {"--quick"});
-  stub_verb(n, ctx, "verify", "check the security invariants on the live system");
-  stub_verb(n, ctx, "prune", "remove stopped cells, orphan state, networks and subnets", {},
-            {"--cells", "--logs", "--subnets", "--dry-run"});
-  stub_verb(n, ctx, "stats", "per-cell request, block and byte figures from warden");
-  stub_verb(n, ctx, "events", "lifecycle events", {}, {"-f,--follow"});
-  stub_verb(n, ctx, "history", "past cells and their outcomes");
+  static proc::PosixRunner runner;
+  auto engine = [&ctx]() { return engine::Engine(runner, ctx.paths); };
+
+  static bool accept_weaker = false;
+  auto* init = n->add_subcommand("init", "create $BRIG_HOME, the CA and default policy; probe the host");
+  init->add_flag("--accept-weaker-network", accept_weaker,
+                 "where gVisor's netstack does not work, run cells with runsc network=host");
+  on_run(init, ctx, [&ctx, engine]() -> Result<int> {
+    auto e = engine();
+    bool accept = accept_weaker;
+    auto cfg = e.init(accept);
+    if (!cfg) return cfg.error();
+    if (cfg->runsc_network.empty() && !cfg->runsc.empty() && ::isatty(0) && ::isatty(1)) {
+      std::printf("gVisor's own network stack does not work on this host (runsc %s).\n"
+                  "Cells can still run with runsc network=host: gVisor still intercepts every syscall,\n"
+                  "but the cell's packets go through the kernel's stack in the cell's own network namespace.\n"
+                  "Accept this weaker network mode? [y/N] ",
+                  cfg->runsc_version.c_str());
+      std::fflush(stdout);
+      std::string answer;
+      std::getline(std::cin, answer);
+      if (answer == "y" || answer == "Y" || answer == "yes") cfg = e.init(true);
+      if (!cfg) return cfg.error();
+    }
+    BRIG_TRY(warden::ensure_ca(ctx.paths.ca_dir()));
+    e.event("init", "", {{"runsc_network", cfg->runsc_network}});
+    if (ctx.quiet) return 0;
+    std::printf("initialised %s\n", ctx.paths.home().c_str());
+    std::printf("  podman         %s\n", cfg->podman.empty() ? "MISSING" : cfg->podman.c_str());
+    std::printf("  runsc          %s %s\n", cfg->runsc.empty() ? "MISSING" : cfg->runsc.c_str(), cfg->runsc_version.c_str());
+    std::printf("  runsc network  %s\n", cfg->runsc_network.empty()
+                                              ? "NOT USABLE (gVisor netstack fails here; rerun with --accept-weaker-network)"
+                                              : cfg->runsc_network.c_str());
+    std::printf("  cgroup         %s\n", cfg->cgroup.c_str());
+    std::printf("  rlimits        %s\n", cfg->cap_sys_resource ? "podman defaults" : ("--ulimit " + str::join(cfg->ulimits, " --ulimit ")).c_str());
+    std::printf("  CA             %s\n", ctx.paths.ca_cert().c_str());
+    std::printf("next: brig system up\n");
+    return 0;
+  });
+
+  auto* up = n->add_subcommand("up", "start warden and install brig's nftables table");
+  on_run(up, ctx, [&ctx, engine]() -> Result<int> {
+    auto e = engine();
+    BRIG_TRY(e.up(self_binary()));
+    if (!ctx.quiet) std::printf("brig is up: warden healthy, nftables tables installed\n");
+    return 0;
+  });
+  auto* down = n->add_subcommand("down", "stop every cell, then warden, then remove the nftables table");
+  on_run(down, ctx, [&ctx, engine]() -> Result<int> {
+    auto e = engine();
+    BRIG_TRY(e.down());
+    if (!ctx.quiet) std::printf("brig is down: cells stopped, warden removed, nftables tables removed\n");
+    return 0;
+  });
+  auto* restart = n->add_subcommand("restart", "down, then up");
+  on_run(restart, ctx, [&ctx, engine]() -> Result<int> {
+    auto e = engine();
+    BRIG_TRY(e.down());
+    BRIG_TRY(e.up(self_binary()));
+    if (!ctx.quiet) std::printf("brig restarted\n");
+    return 0;
+  });
+
+  static bool quick = false;
+  auto* doctor = n->add_subcommand("doctor", "check the host and brig's state, one line per check");
+  doctor->add_flag("--quick", quick, "local checks only (no podman calls); < 1 s");
+  on_run(doctor, ctx, [&ctx, engine]() -> Result<int> { return print_checks(ctx, engine().doctor(quick)); });
+
+  auto* verify = n->add_subcommand("verify", "check the security invariants on the live system");
+  on_run(verify, ctx, [&ctx, engine]() -> Result<int> {
+    auto v = engine().verify();
+    if (!v) return v.error();
+    if (ctx.json()) {
+      std::cout << nlohmann::json{{"violations", *v}}.dump(2) << "\n";
+    } else {
+      for (const auto& line : *v) std::printf("VIOLATION: %s\n", line.c_str());
+      if (v->empty()) std::printf("all invariants hold\n");
+    }
+    return v->empty() ? 0 : 1;
+  });
+
+  static engine::PruneOptions prune_opts;
+  auto* prune = n->add_subcommand("prune", "remove stopped cells, orphan state, networks and subnets");
+  prune->add_flag("--cells", prune_opts.cells, "stopped cells, orphan state directories and networks");
+  prune->add_flag("--logs", prune_opts.logs, "logs of removed cells");
+  prune->add_flag("--subnets", prune_opts.subnets, "subnet allocations of cells that no longer exist");
+  prune->add_flag("--dry-run", prune_opts.dry_run, "print what would be removed");
+  on_run(prune, ctx, [&ctx, engine]() -> Result<int> {
+    auto done = engine().prune(prune_opts);
+    if (!done) return done.error();
+    for (const auto& d : *done) std::printf("%s%s\n", prune_opts.dry_run ? "would remove " : "removed ", d.c_str());
+    if (done->empty() && !ctx.quiet) std::printf("nothing to prune\n");
+    return 0;
+  });
+
+  auto* stats = n->add_subcommand("stats", "per-cell request, block and byte figures from warden");
+  on_run(stats, ctx, [&ctx]() -> Result<int> { return warden_stats(ctx); });
+
+  static bool follow = false;
+  for (const char* verb : {"events", "history"}) {
+    auto* ev = n->add_subcommand(verb, std::string(verb) == "events" ? "lifecycle events" : "past cells and their outcomes");
+    ev->add_flag("-f,--follow", follow, "keep printing new events");
+    on_run(ev, ctx, [&ctx]() -> Result<int> {
+      auto text = fs::read_file(ctx.paths.events_log(), 64 << 20);
+      std::string t = text ? *text : std::string();
+      std::fwrite(t.data(), 1, t.size(), stdout);
+      if (t.empty() && !ctx.quiet && !follow) std::fprintf(stderr, "no events yet (brig run records some)\n");
+      if (follow) follow_file(ctx.paths.events_log(), t.size());
+      return 0;
+    });
+  }
 }
 
 }  // namespace brig::cli

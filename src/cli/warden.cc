@@ -80,6 +80,13 @@ void print_stats(const Context& ctx, const std::map<std::string, warden::CellSta
 
 }  // namespace
 
+Result<int> warden_stats(const Context& ctx) {
+  auto m = ops_get(ctx, "/metrics");
+  if (!m) return m.error();
+  print_stats(ctx, warden::parse_metrics(m->body));
+  return 0;
+}
+
 void add_warden(CLI::App& root, Context& ctx) {
   auto* n = root.add_subcommand("warden", "the egress proxy every cell goes through");
   static ServeOpts o;
@@ -120,12 +127,7 @@ void add_warden(CLI::App& root, Context& ctx) {
     return h->status == 200 ? 0 : 1;
   });
   auto* stats = n->add_subcommand("stats", "per-cell requests, blocked %, bytes and latency from /metrics");
-  on_run(stats, ctx, [&ctx]() -> Result<int> {
-    auto m = ops_get(ctx, "/metrics");
-    if (!m) return m.error();
-    print_stats(ctx, warden::parse_metrics(m->body));
-    return 0;
-  });
+  on_run(stats, ctx, [&ctx]() -> Result<int> { return warden_stats(ctx); });
   auto* ca = n->add_subcommand("ca", "print the CA certificate path");
   on_run(ca, ctx, [&ctx]() -> Result<int> {
     std::printf("%s\n", ctx.paths.ca_cert().c_str());

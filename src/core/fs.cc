@@ -124,6 +124,7 @@ std::vector<std::string> list_names(const std::string& dir, std::string_view suf
   if (DIR* d = ::opendir(dir.c_str())) {
     while (const dirent* e = ::readdir(d)) {
       std::string_view n = e->d_name;
+      if (n == "." || n == "..") continue;
       if (n.size() > suffix.size() && n.ends_with(suffix)) out.emplace_back(n.substr(0, n.size() - suffix.size()));
     }
     ::closedir(d);

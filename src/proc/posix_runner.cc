@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <string_view>
@@ -104,6 +105,7 @@ struct ChildSetup {
   int in, out, err, report;
   const sigset_t* empty_mask;
   int max_fd;  // for the fallback when close_range is unavailable
+  bool new_group = true;  // false: stay in our group, on our terminal
 };
 
 [[noreturn]] void fail_child(int report, Stage stage, int err) {
@@ -133,7 +135,7 @@ void cloexec_from_3(int max_fd) {
   ::sigprocmask(SIG_SETMASK, s.empty_mask, nullptr);
 
   // Own process group, so the deadline kills grandchildren too.
-  if (::setpgid(0, 0) != 0) fail_child(s.report, Stage::setup, errno);
+  if (s.new_group && ::setpgid(0, 0) != 0) fail_child(s.report, Stage::setup, errno);
   if (retry_eintr([&] { return ::dup2(s.in, 0); }) < 0 ||
       retry_eintr([&] { return ::dup2(s.out, 1); }) < 0 ||
       retry_eintr([&] { return ::dup2(s.err, 2); }) < 0) {
@@ -370,6 +372,62 @@ Result<Output> PosixRunner::run(const Command& cmd) {
     result.exit_code = 128 + result.term_signal;
   }
   return result;
+}
+
+Result<int> Runner::attach(const Command& cmd) {
+  auto out = run(cmd);
+  if (!out) return out.error();
+  std::fwrite(out->out.data(), 1, out->out.size(), stdout);
+  std::fwrite(out->err.data(), 1, out->err.size(), stderr);
+  std::fflush(stdout);
+  return out->exit_code;
+}
+
+Result<int> PosixRunner::attach(const Command& cmd) {
+  if (cmd.argv.empty()) return Error(Errc::usage, "cannot run an empty command", "pass the program as argv[0]");
+  auto path = find_executable(cmd.argv[0]);
+  if (!path) return Error(Errc::not_found, cmd.argv[0] + ": command not found", "install it, or add its directory to PATH");
+  std::vector<std::string> inherited;
+  if (!cmd.env) {
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) inherited.emplace_back(*e);
+  }
+  std::vector<char*> argv = c_strings(cmd.argv);
+  std::vector<char*> envp = c_strings(cmd.env ? *cmd.env : inherited);
+  Result<Pipe> report = make_pipe();
+  if (!report) return report.error();
+  std::fflush(stdout);
+  std::fflush(stderr);
+  sigset_t all, none, old;
+  sigfillset(&all);
+  sigemptyset(&none);
+  ChildSetup setup{path->c_str(), argv.data(), envp.data(), cmd.cwd.empty() ? nullptr : cmd.cwd.c_str(),
+                   0, 1, 2, report->write.get(), &none, 1 << 16, /*new_group=*/false};
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::fork();
+  if (pid == 0) exec_child(setup);
+  int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return errno_error("fork", fork_errno);
+  report->write.reset();
+  ChildFailure failure{};
+  ssize_t n = retry_eintr([&] { return ::read(report->read.get(), &failure, sizeof failure); });
+  // The terminal's SIGINT reaches the child too (same group); brig waits for
+  // it rather than dying first and leaving it orphaned.
+  struct sigaction ign {}, old_int {}, old_quit {};
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGINT, &ign, &old_int);
+  ::sigaction(SIGQUIT, &ign, &old_quit);
+  bool timed_out = false;
+  std::optional<Clock::time_point> deadline;
+  if (cmd.timeout.count() > 0) deadline = Clock::now() + cmd.timeout;
+  Result<int> status = reap(pid, deadline, timed_out);
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGQUIT, &old_quit, nullptr);
+  if (n == static_cast<ssize_t>(sizeof failure)) return start_error(cmd, failure);
+  if (!status) return status.error();
+  if (WIFEXITED(*status)) return WEXITSTATUS(*status);
+  if (WIFSIGNALED(*status)) return 128 + WTERMSIG(*status);
+  return 1;
 }
 
 }  // namespace brig::proc

@@ -217,3 +217,13 @@ Result<std::shared_ptr<boost::asio::ssl::context>> LeafCache::make(const std::st
 }
 
 }  // namespace brig::warden
+
+namespace brig::warden {
+
+Status ensure_ca(const std::string& dir) {
+  auto ca = CertificateAuthority::load_or_create(dir);
+  if (!ca) return ca.error();
+  return {};
+}
+
+}  // namespace brig::warden

@@ -28,7 +28,7 @@ Status make_dirs(const std::string& path, mode_t mode = 0755);
 bool exists(const std::string& path);
 
 // Names of the entries in `dir` ending in `suffix`, suffix removed, sorted.
-// A missing directory has none.
+// A missing directory has none; "." and ".." are never listed.
 std::vector<std::string> list_names(const std::string& dir, std::string_view suffix);
 
 // An advisory lock (flock) held for the lifetime of the object.

@@ -38,6 +38,11 @@ class Runner {
   // exist, Errc::io ("permission denied") if it is not executable, and
   // Errc::usage for an empty argv. A non-zero exit is not an error: see Output.
   virtual Result<Output> run(const Command& cmd) = 0;
+  // Runs `cmd` on brig's own stdin/stdout/stderr (the terminal, for attached
+  // cells, `exec -it` and `logs -f`) and returns its exit code (128+signal if
+  // killed). The default runs run() and copies the captured output, which is
+  // what fakes need.
+  virtual Result<int> attach(const Command& cmd);
 };
 
 // fork/exec without a shell: exec failure reported through a CLOEXEC pipe,
@@ -47,6 +52,7 @@ class Runner {
 class PosixRunner final : public Runner {
  public:
   Result<Output> run(const Command& cmd) override;
+  Result<int> attach(const Command& cmd) override;
 };
 
 // Looks `name` up in PATH (or checks it if it contains a '/').

@@ -1,0 +1,54 @@
+// What brig knows about the host it drives: probed once by `brig system init`
+// and kept in $BRIG_HOME/config.json, so every later command reads a file
+// instead of probing again.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "brig/core/error.h"
+#include "brig/core/paths.h"
+#include "brig/proc/command.h"
+
+namespace brig::engine {
+
+struct HostConfig {
+  std::string podman;            // resolved path of podman ("" when absent)
+  std::string runsc;             // resolved path of runsc
+  std::string runsc_version;     // first line of `runsc --version`
+  // How runsc networks cells: "sandbox" (gVisor's own netstack) or "host"
+  // (the cell netns's kernel stack; weaker, only when the user accepted it).
+  // "" means runsc's netstack does not work here and nobody accepted "host".
+  std::string runsc_network;
+  bool sandbox_network_works = false;
+  std::string cgroup;            // "v2", "v1" or "hybrid"
+  bool cap_sys_resource = false;
+  std::vector<std::string> ulimits;  // "--ulimit" values brig passes ("nofile=H:H"); empty when not needed
+  bool nft = false;
+  int ops_port = 9464;           // warden's ops endpoint, published on 127.0.0.1
+  int warden_threads = 2;
+};
+
+// The probes `system init` runs. `accept_weaker_network` records
+// runsc_network=host where gVisor's netstack does not work.
+Result<HostConfig> probe_host(proc::Runner& runner, bool accept_weaker_network);
+
+// The `--ulimit` values that stay within the hard limits of this process
+// (nproc capped at 32768: podman's conmon runs with that limit here).
+std::vector<std::string> ulimits_within_hard_limits();
+
+// $BRIG_HOME/config.json. Missing: Errc::not_found with "brig system init" as the fix.
+Result<HostConfig> load_host_config(const Paths& paths);
+Status save_host_config(const Paths& paths, const HostConfig& cfg);
+
+// The settings `brig config get|set|list` may touch, as strings.
+std::vector<std::pair<std::string, std::string>> config_items(const HostConfig& cfg);
+Status config_set(HostConfig& cfg, const std::string& key, const std::string& value);
+
+// Creates the $BRIG_HOME layout (idempotent): state/system, secrets (0700),
+// policy/cells, logs/cells, run, profiles, and the default global policy and
+// warden.yaml when absent.
+Status make_layout(const Paths& paths);
+
+}  // namespace brig::engine

@@ -1,0 +1,83 @@
+// Pure argv builders for podman and the plans they are built from. No I/O:
+// golden tests pin every flag (tests/unit/engine/podman_args_test.cc).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace brig::engine {
+
+// Names and addresses brig reserves.
+inline constexpr const char* kWardenContainer = "brig-warden";
+inline constexpr const char* kExternalNetwork = "brig-ext";
+inline constexpr const char* kExternalSubnet = "10.59.0.0/24";
+inline constexpr const char* kWardenExternalIp = "10.59.0.2";
+inline constexpr const char* kCellPool = "10.60.0.0/16";
+inline constexpr int kProxyPort = 3128;
+inline constexpr int kOpsPortInContainer = 9464;
+inline constexpr const char* kCellLabel = "brig.cell";
+inline constexpr const char* kRoleLabel = "brig.role";
+
+std::string cell_container(const std::string& cell);  // "brig-<cell>"
+std::string cell_network(const std::string& cell);    // "brig-<cell>"
+
+// A cell's /24 in the pool: 10.60.<index>.0/24, gateway .1, warden .2, cell .10.
+struct Subnet {
+  int index = 0;  // 1..254
+  std::string cidr() const;
+  std::string gateway() const;
+  std::string warden_ip() const;
+  std::string cell_ip() const;
+};
+
+struct Mount {
+  std::string source, target;
+  bool read_only = true;
+};
+
+// Everything `podman create` needs for a cell, decided before anything runs.
+struct CellPlan {
+  std::string name;
+  std::string image;
+  std::vector<std::string> command;          // empty: the image's default
+  std::map<std::string, std::string> env;    // user env + proxy and CA variables
+  std::map<std::string, std::string> labels;
+  std::string runtime = "runsc";
+  std::string runsc_network;                 // "host" adds --runtime-flag network=host
+  Subnet subnet;
+  std::string memory, cpus;
+  std::int64_t pids_limit = 0;
+  bool read_only_rootfs = true;
+  std::string tmp_size = "256m", run_size = "64m";
+  std::vector<Mount> mounts;
+  std::string workdir;
+  std::string seccomp_profile;               // host path; "" = podman's default
+  std::vector<std::string> ulimits;
+  std::optional<int> timeout_seconds;
+};
+
+std::vector<std::string> cell_create_args(const CellPlan& plan);
+std::vector<std::string> network_create_args(const std::string& cell, const Subnet& subnet);
+std::vector<std::string> network_connect_args(const std::string& network, const std::string& container,
+                                              const std::string& ip);
+
+struct WardenPlan {
+  std::string image;                 // localhost/brig-warden:<version>
+  std::string home;                  // host $BRIG_HOME
+  int ops_port = 9464;               // on the host's 127.0.0.1
+  int threads = 2;
+  std::vector<std::string> extra_ro_files;  // files warden.yaml references (upstream_ca)
+  std::vector<std::string> ulimits;
+};
+std::vector<std::string> warden_run_args(const WardenPlan& plan);
+std::vector<std::string> external_network_create_args();
+
+// `podman ps` listing only brig's cells: the label, plus an anchored name check
+// done by the caller (user containers called "my-brig-x" never match).
+std::vector<std::string> cell_ps_args(bool all);
+bool is_cell_container_name(const std::string& name);
+
+}  // namespace brig::engine

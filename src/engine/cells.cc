@@ -1,0 +1,557 @@
+// Cells: validate -> plan -> apply (with rollback) -> start, and the verbs on
+// a cell that exists.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "brig/core/fs.h"
+#include "brig/core/strings.h"
+#include "brig/engine/engine.h"
+#include "brig/engine/subnets.h"
+#include "brig/spec/json.h"
+#include "brig/spec/validate.h"
+#include "internal.h"
+
+namespace brig::engine {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+constexpr const char* kSystemRoots = "/etc/ssl/certs/ca-certificates.crt";
+
+// Steps already applied, undone in reverse when a later one fails.
+class Rollback {
+ public:
+  void add(std::string what, std::function<void()> undo) { steps_.push_back({std::move(what), std::move(undo)}); }
+  void commit() { steps_.clear(); }
+  ~Rollback() {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) it->undo();
+  }
+  std::vector<std::string> names() const {
+    std::vector<std::string> n;
+    for (const auto& s : steps_) n.push_back(s.what);
+    return n;
+  }
+
+ private:
+  struct Step {
+    std::string what;
+    std::function<void()> undo;
+  };
+  std::vector<Step> steps_;
+};
+
+// A test hook: BRIG_FAIL_AT=<step> makes that step fail, so the e2e suite can
+// prove rollback on the real system.
+Status injected_failure(const std::string& step) {
+  const char* at = std::getenv("BRIG_FAIL_AT");
+  if (at && step == at) return Error(Errc::failed, "step " + step + " failed (BRIG_FAIL_AT)");
+  return {};
+}
+
+std::string json_string(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+}  // namespace
+
+std::string generate_cell_name() {
+  std::random_device rd;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "cell-%06x", rd() & 0xffffff);
+  return buf;
+}
+
+nlohmann::json to_json(const CellRecord& r) {
+  return {{"name", r.name},
+          {"image", r.image},
+          {"runtime", r.runtime},
+          {"runsc_network", r.runsc_network},
+          {"subnet", r.subnet.index},
+          {"workspace", r.workspace},
+          {"workspace_mount", r.workspace_mount},
+          {"secrets", r.secrets},
+          {"created", r.created},
+          {"airgapped", r.airgapped},
+          {"spec", r.spec}};
+}
+
+Result<CellRecord> record_from_json(const nlohmann::json& j) {
+  try {
+    CellRecord r;
+    r.name = j.at("name");
+    r.image = j.at("image");
+    r.runtime = j.at("runtime");
+    r.runsc_network = j.value("runsc_network", "");
+    r.subnet.index = j.at("subnet");
+    r.workspace = j.at("workspace");
+    r.workspace_mount = j.at("workspace_mount");
+    r.secrets = j.value("secrets", std::vector<std::string>{});
+    r.created = j.value("created", "");
+    r.airgapped = j.value("airgapped", false);
+    r.spec = j.value("spec", nlohmann::json::object());
+    return r;
+  } catch (const std::exception& e) {
+    return Error(Errc::invalid, std::string("cell state is damaged: ") + e.what(), "brig system prune --cells");
+  }
+}
+
+Result<CellRecord> Engine::load_record(const std::string& cell) {
+  if (spec::check_secret_name(cell) || cell.find('/') != std::string::npos) {
+    return Error(Errc::usage, "invalid cell name " + str::quote(cell), "list cells with: brig cell list --all");
+  }
+  auto text = fs::read_file(internal::record_path(paths_, cell), 1 << 20);
+  if (!text) {
+    return Error(Errc::not_found, "no cell named " + str::quote(cell), "list cells with: brig cell list --all");
+  }
+  try {
+    return record_from_json(nlohmann::json::parse(*text));
+  } catch (const std::exception& e) {
+    return Error(Errc::invalid, "cell " + cell + ": state file is not JSON: " + e.what(), "brig cell rm " + cell);
+  }
+}
+
+Result<proc::Output> Engine::podman(std::vector<std::string> args, std::chrono::seconds timeout) {
+  proc::Command c;
+  c.argv = std::move(args);
+  if (c.argv.empty() || c.argv[0] != "podman") c.argv.insert(c.argv.begin(), "podman");
+  c.timeout = timeout;
+  auto out = runner_.run(c);
+  if (!out && out.error().code() == Errc::not_found) {
+    return Error(Errc::unavailable, "podman is not installed", "sudo apt-get install podman (or scripts/bootstrap.sh)");
+  }
+  return out;
+}
+
+Status Engine::ensure_bridge_ipv6_off(const std::string& network) {
+  // Cells and the host must not talk over IPv6 link-local addresses on the cell
+  // bridge (the nft tables match the IPv4 pool only).
+  auto out = podman({"network", "inspect", "--format", "{{.NetworkInterface}}", network});
+  if (!out || !out->success()) return {};
+  std::string iface(str::trim(out->out));
+  if (iface.empty() || iface.find('/') != std::string::npos) return {};
+  const std::string path = "/proc/sys/net/ipv6/conf/" + iface + "/disable_ipv6";
+  if (!fs::exists(path)) return {};  // the bridge appears with its first container
+  return fs::write_atomic(path, "1\n");
+}
+
+Status Engine::connect_warden(const CellRecord& rec) {
+  auto out = podman(network_connect_args(cell_network(rec.name), kWardenContainer, rec.subnet.warden_ip()));
+  if (!out) return out.error();
+  if (!out->success() && out->err.find("already") == std::string::npos) {
+    return Error(Errc::failed, "connecting warden to " + cell_network(rec.name) + ": " + std::string(str::trim(out->err)),
+                 "is warden running? brig system up");
+  }
+  return {};
+}
+
+Status Engine::teardown_network(const std::string& cell) {
+  (void)podman({"network", "disconnect", "--force", cell_network(cell), kWardenContainer});
+  auto out = podman({"network", "rm", "--force", cell_network(cell)});
+  if (!out) return out.error();
+  return {};
+}
+
+Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) {
+  const spec::CellSpec& s = resolved.spec;
+  auto cfg = load_host_config(paths_);
+  if (!cfg) return cfg.error();
+  const std::string runtime = s.runtime.has() ? *s.runtime : "runsc";
+  if (runtime == "runsc" && cfg->runsc_network.empty()) {
+    return Error(Errc::unavailable,
+                 "gVisor's own network stack does not work on this host, and the weaker runsc network=host mode was "
+                 "not accepted",
+                 "brig system init --accept-weaker-network (cells then use the kernel's stack in their own netns)");
+  }
+  if (!s.image.has()) return Error(Errc::usage, "no image given", "brig run IMAGE [-- CMD...] or image: in --file");
+  const std::string name = s.name.has() ? *s.name : generate_cell_name();
+
+  // --- validate against the host: everything that can be checked before any change ---
+  auto warden = podman({"container", "inspect", "--format", "{{.State.Running}}", kWardenContainer});
+  if (!warden) return warden.error();
+  if (!warden->success() || str::trim(warden->out) != "true") {
+    return Error(Errc::unavailable, "warden is not running, so a cell would have no way out", "brig system up");
+  }
+  if (auto img = podman({"image", "exists", *s.image}); !img || !img->success()) {
+    return Error(Errc::not_found, "image " + str::quote(*s.image) + " is not in local storage",
+                 "build it (brig image build DIR -t " + *s.image + ") or pull it (brig image pull " + *s.image + ")");
+  }
+  std::vector<std::string> secrets = s.secrets.has() ? *s.secrets : std::vector<std::string>{};
+  for (const auto& sec : secrets) {
+    if (!fs::exists(paths_.secret(sec))) {
+      return Error(Errc::not_found, "secret " + str::quote(sec) + " does not exist",
+                   "brig secrets add " + sec + " - < FILE");
+    }
+  }
+  if (auto c = podman({"container", "exists", cell_container(name)}); c && c->success()) {
+    return Error(Errc::exists, "a cell named " + str::quote(name) + " already exists",
+                 "remove it (brig cell rm " + name + ") or pick another name (--name)");
+  }
+
+  // --- apply ---
+  Rollback rb;
+  auto fail = [&](const Error& e) -> Result<int> {
+    event("rollback", name, {{"error", e.message()}, {"undone", rb.names()}});
+    return e;
+  };
+  const std::string state = paths_.cell_state(name);
+  BRIG_TRY(fs::make_dirs(paths_.state_dir(), 0755));
+  if (::mkdir(state.c_str(), 0700) != 0) {
+    if (errno == EEXIST) {
+      return Error(Errc::exists, "a cell named " + str::quote(name) + " already exists (state in " + state + ")",
+                   "remove it (brig cell rm " + name + ") or pick another name (--name)");
+    }
+    return errno_error("creating " + state, errno);
+  }
+  rb.add("state", [state] {
+    std::error_code ec;
+    stdfs::remove_all(state, ec);
+  });
+
+  auto subnet = allocate_subnet(paths_, name);
+  if (!subnet) return fail(subnet.error());
+  rb.add("subnet", [this, name] { (void)release_subnet(paths_, name); });
+
+  CellRecord rec;
+  rec.name = name;
+  rec.image = *s.image;
+  rec.runtime = runtime;
+  rec.runsc_network = runtime == "runsc" ? cfg->runsc_network : "";
+  rec.subnet = *subnet;
+  rec.workspace = s.workspace.has() ? *s.workspace : paths_.workspace(name);
+  rec.workspace_mount = s.workspace_mount.has() ? *s.workspace_mount : "/work";
+  rec.secrets = secrets;
+  rec.created = internal::now_rfc3339();
+  rec.airgapped = resolved.airgapped;
+  rec.spec = spec::to_json(s);
+  rec.spec["name"] = name;
+
+  if (auto out = podman(network_create_args(name, *subnet)); !out || !out->success()) {
+    return fail(out ? Error(Errc::failed, "creating network " + cell_network(name) + ": " + std::string(str::trim(out->err)))
+                    : out.error());
+  }
+  rb.add("network", [this, name] { (void)teardown_network(name); });
+  if (auto st = injected_failure("network"); !st) return fail(st.error());
+
+  if (auto st = connect_warden(rec); !st) return fail(st.error());
+  if (auto st = injected_failure("connect"); !st) return fail(st.error());
+  (void)ensure_bridge_ipv6_off(cell_network(name));
+
+  // Per-cell policy: warden reloads it within a second.
+  nlohmann::json policy = s.policy.has() ? spec::to_json(*s.policy) : nlohmann::json::object();
+  if (resolved.airgapped) policy["airgapped"] = true;
+  const std::string policy_file = paths_.cell_policy(name);
+  BRIG_TRY(fs::make_dirs(paths_.policy_dir() + "/cells", 0755));
+  if (auto st = fs::write_atomic(policy_file, policy.dump(2) + "\n", 0644); !st) return fail(st.error());
+  rb.add("policy", [policy_file] { ::unlink(policy_file.c_str()); });
+
+  // What the cell sees of brig: /run/brig (cell.json, CA bundle).
+  const std::string brig_dir = state + "/brig";
+  if (auto st = fs::make_dirs(brig_dir, 0755); !st) return fail(st.error());
+  if (auto st = internal::write_cell_json(paths_, rec); !st) return fail(st.error());
+  const bool trust_ca = !resolved.airgapped && (!s.trust_warden_ca.has() || *s.trust_warden_ca);
+  if (trust_ca) {
+    auto roots = fs::read_file(kSystemRoots, 8 << 20);
+    auto ca = fs::read_file(paths_.ca_cert(), 1 << 20);
+    if (!ca) return fail(Error(Errc::not_found, "brig's CA is missing (" + paths_.ca_cert() + ")", "brig system init"));
+    std::string bundle = (roots ? *roots : std::string()) + "\n# brig CA\n" + *ca;
+    if (auto st = fs::write_atomic(brig_dir + "/ca-bundle.crt", bundle, 0644); !st) return fail(st.error());
+  }
+  if (!s.workspace.has()) {
+    if (auto st = fs::make_dirs(rec.workspace, 0755); !st) return fail(st.error());
+  } else if (!fs::exists(rec.workspace)) {
+    return fail(Error(Errc::not_found, "workspace " + rec.workspace + " does not exist", "mkdir -p " + rec.workspace));
+  }
+  if (auto st = fs::write_atomic(internal::record_path(paths_, name), to_json(rec).dump(2) + "\n", 0600); !st) {
+    return fail(st.error());
+  }
+  auto seccomp = internal::write_seccomp_profile(paths_);
+  if (!seccomp) return fail(seccomp.error());
+
+  CellPlan plan;
+  plan.name = name;
+  plan.image = rec.image;
+  if (s.command.has()) plan.command = *s.command;
+  plan.runtime = runtime;
+  plan.runsc_network = rec.runsc_network;
+  plan.subnet = rec.subnet;
+  plan.memory = s.memory.has() ? *s.memory : "";
+  plan.cpus = s.cpus.has() ? *s.cpus : "";
+  plan.pids_limit = s.pids_limit.has() ? *s.pids_limit : 1024;
+  plan.read_only_rootfs = !(s.writable_rootfs.has() && *s.writable_rootfs);
+  plan.seccomp_profile = *seccomp;
+  plan.ulimits = cfg->ulimits;
+  if (s.timeout.has()) {
+    if (auto secs = spec::parse_duration(*s.timeout)) plan.timeout_seconds = static_cast<int>(*secs);
+  }
+  plan.workdir = rec.workspace_mount;
+  plan.mounts.push_back({rec.workspace, rec.workspace_mount, false});
+  plan.mounts.push_back({brig_dir, "/run/brig", true});
+  for (const auto& sec : secrets) plan.mounts.push_back({paths_.secret(sec), "/run/secrets/" + sec, true});
+  plan.env = internal::cell_env(s, rec, trust_ca);
+  plan.labels = {{kCellLabel, name}, {"brig.version", BRIG_VERSION}};
+  if (s.labels.has()) {
+    for (const auto& [k, v] : *s.labels) plan.labels["user." + k] = v;
+  }
+
+  if (auto st = injected_failure("create"); !st) return fail(st.error());
+  auto created = podman(cell_create_args(plan));
+  if (!created) return fail(created.error());
+  if (!created->success()) {
+    return fail(Error(Errc::failed, "podman could not create the cell: " + std::string(str::trim(created->err)),
+                      "check the image and limits with: brig cell preflight, or brig run --dry-run"));
+  }
+  rb.add("container", [this, name] { (void)podman({"rm", "--force", cell_container(name)}); });
+  if (auto st = injected_failure("start"); !st) return fail(st.error());
+
+  auto rc = start_cell(rec, opts);
+  if (!rc) return fail(rc.error());
+  rb.commit();
+  event("create", name, {{"image", rec.image}, {"subnet", rec.subnet.cidr()}, {"runtime", runtime}});
+  if (!opts.detach && opts.rm) {
+    if (auto st = remove(name, opts.keep_workspace); !st) return st.error();
+  }
+  return rc;
+}
+
+Result<int> Engine::start_cell(const CellRecord& rec, const RunOptions& opts) {
+  event("start", rec.name);
+  if (!opts.detach) {
+    proc::Command c;
+    c.argv = {"podman", "start", "--attach", cell_container(rec.name)};
+    auto rc = runner_.attach(c);
+    if (!rc) return rc.error();
+    event("stop", rec.name, {{"exit_code", *rc}});
+    return rc;
+  }
+  auto out = podman({"start", cell_container(rec.name)});
+  if (!out) return out.error();
+  if (!out->success()) {
+    return Error(Errc::failed, "podman could not start the cell: " + std::string(str::trim(out->err)),
+                 "brig cell logs " + rec.name);
+  }
+  // A cell that dies within ~1.5 s of a detached start usually has a reason
+  // worth printing now rather than leaving the user to find it.
+  for (int i = 0; i < 15; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto st = status(rec.name);
+    if (!st) break;
+    if (st->state == "running") continue;
+    auto logs_text = logs(rec.name, 20);
+    std::string text = logs_text ? *logs_text : std::string();
+    std::fprintf(stderr, "cell %s exited within 1.5 s (exit code %d); its last output:\n%s", rec.name.c_str(),
+                 st->exit_code, text.c_str());
+    std::fprintf(stderr, "%s", internal::diagnose(text, st->exit_code, rec).c_str());
+    return st->exit_code == 0 ? 0 : st->exit_code;
+  }
+  std::printf("%s\n", rec.name.c_str());
+  return 0;
+}
+
+Result<std::vector<CellStatus>> Engine::list(bool all) {
+  auto out = podman(cell_ps_args(true));
+  if (!out) return out.error();
+  if (!out->success()) return Error(Errc::failed, "podman ps failed: " + std::string(str::trim(out->err)));
+  std::map<std::string, nlohmann::json> containers;
+  try {
+    auto j = nlohmann::json::parse(out->out.empty() ? "[]" : out->out);
+    for (const auto& c : j) {
+      std::string n = c.contains("Names") && !c["Names"].empty() ? c["Names"][0].get<std::string>() : "";
+      if (!is_cell_container_name(n)) continue;
+      containers[n.substr(5)] = c;
+    }
+  } catch (const std::exception& e) {
+    return Error(Errc::failed, std::string("podman ps printed something that is not JSON: ") + e.what());
+  }
+  std::vector<CellStatus> cells;
+  for (const auto& name : internal::cell_names(paths_)) {
+    auto rec = load_record(name);
+    if (!rec) continue;
+    CellStatus st;
+    st.record = std::move(*rec);
+    auto it = containers.find(name);
+    if (it == containers.end()) {
+      st.state = "missing";
+    } else {
+      st.state = json_string(it->second, "State");
+      st.exit_code = it->second.value("ExitCode", 0);
+      if (it->second.contains("StartedAt") && it->second["StartedAt"].is_number()) {
+        st.started_at = std::to_string(it->second["StartedAt"].get<long long>());
+      }
+    }
+    if (all || st.state == "running") cells.push_back(std::move(st));
+  }
+  return cells;
+}
+
+Result<CellStatus> Engine::status(const std::string& cell) {
+  auto rec = load_record(cell);
+  if (!rec) return rec.error();
+  CellStatus st;
+  st.record = std::move(*rec);
+  auto out = podman({"container", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", cell_container(cell)});
+  if (!out) return out.error();
+  if (!out->success()) {
+    st.state = "missing";
+    return st;
+  }
+  auto parts = str::split(std::string(str::trim(out->out)), ' ');
+  st.state = parts.empty() ? "unknown" : parts[0];
+  if (parts.size() > 1) st.exit_code = std::atoi(parts[1].c_str());
+  return st;
+}
+
+Result<nlohmann::json> Engine::inspect(const std::string& cell) {
+  auto st = status(cell);
+  if (!st) return st.error();
+  const CellRecord& r = st->record;
+  nlohmann::json mounts = nlohmann::json::array();
+  mounts.push_back({{"source", r.workspace}, {"target", r.workspace_mount}, {"mode", "rw"}});
+  mounts.push_back({{"source", paths_.cell_state(cell) + "/brig"}, {"target", "/run/brig"}, {"mode", "ro"}});
+  for (const auto& s : r.secrets) mounts.push_back({{"source", paths_.secret(s)}, {"target", "/run/secrets/" + s}, {"mode", "ro"}});
+  return nlohmann::json{{"name", r.name},
+                        {"state", st->state},
+                        {"exit_code", st->exit_code},
+                        {"image", r.image},
+                        {"runtime", r.runtime},
+                        {"network_mode", r.runtime == "runsc" ? "runsc/" + r.runsc_network : r.runtime},
+                        {"network", cell_network(r.name)},
+                        {"subnet", r.subnet.cidr()},
+                        {"address", r.subnet.cell_ip()},
+                        {"warden", r.subnet.warden_ip() + ":" + std::to_string(kProxyPort)},
+                        {"created", r.created},
+                        {"mounts", mounts},
+                        {"secrets", r.secrets},
+                        {"airgapped", r.airgapped},
+                        {"spec", r.spec}};
+}
+
+Status Engine::stop(const std::string& cell, int timeout_seconds) {
+  auto rec = load_record(cell);
+  if (!rec) return rec.error();
+  auto out = podman({"stop", "--time", std::to_string(timeout_seconds), cell_container(cell)});
+  if (!out) return out.error();
+  if (!out->success() && out->err.find("no such container") == std::string::npos) {
+    return Error(Errc::failed, "stopping " + cell + ": " + std::string(str::trim(out->err)));
+  }
+  event("stop", cell);
+  return {};
+}
+
+Status Engine::kill(const std::string& cell, const std::string& signal) {
+  BRIG_TRY(load_record(cell));
+  auto out = podman({"kill", "--signal", signal, cell_container(cell)});
+  if (!out) return out.error();
+  if (!out->success()) return Error(Errc::failed, "killing " + cell + ": " + std::string(str::trim(out->err)));
+  event("kill", cell, {{"signal", signal}});
+  return {};
+}
+
+Status Engine::start(const std::string& cell) {
+  auto rec = load_record(cell);
+  if (!rec) return rec.error();
+  // The network and warden's attachment may be gone after `system down`.
+  if (auto n = podman({"network", "exists", cell_network(cell)}); !n || !n->success()) {
+    auto out = podman(network_create_args(cell, rec->subnet));
+    if (!out || !out->success()) return Error(Errc::failed, "recreating network " + cell_network(cell));
+  }
+  BRIG_TRY(connect_warden(*rec));
+  (void)ensure_bridge_ipv6_off(cell_network(cell));
+  BRIG_TRY(internal::write_cell_json(paths_, *rec));
+  auto rc = start_cell(*rec, RunOptions{true, false, false});
+  if (!rc) return rc.error();
+  if (*rc != 0) return Error(Errc::failed, "cell " + cell + " exited right after starting", "brig cell logs " + cell);
+  return {};
+}
+
+Status Engine::remove(const std::string& cell, bool keep_workspace) {
+  auto rec = load_record(cell);
+  if (!rec) return rec.error();
+  auto out = podman({"rm", "--force", "--time", "5", cell_container(cell)});
+  if (!out) return out.error();
+  BRIG_TRY(teardown_network(cell));
+  BRIG_TRY(release_subnet(paths_, cell));
+  ::unlink(paths_.cell_policy(cell).c_str());
+  const std::string state = paths_.cell_state(cell);
+  std::error_code ec;
+  if (keep_workspace || rec->workspace != paths_.workspace(cell)) {
+    // Keep the workspace (or a user's own directory); drop everything else.
+    for (const auto& entry : stdfs::directory_iterator(state, ec)) {
+      if (entry.path().filename() != "workspace") stdfs::remove_all(entry.path(), ec);
+    }
+    if (rec->workspace != paths_.workspace(cell)) stdfs::remove_all(state, ec);
+  } else {
+    stdfs::remove_all(state, ec);
+  }
+  if (ec) return Error(Errc::io, "removing " + state + ": " + ec.message());
+  event("rm", cell, {{"kept_workspace", keep_workspace}});
+  return {};
+}
+
+Result<int> Engine::wait(const std::string& cell) {
+  BRIG_TRY(load_record(cell));
+  auto out = podman({"wait", cell_container(cell)}, std::chrono::hours(24 * 365));
+  if (!out) return out.error();
+  if (!out->success()) return Error(Errc::failed, "waiting for " + cell + ": " + std::string(str::trim(out->err)));
+  return std::atoi(std::string(str::trim(out->out)).c_str());
+}
+
+Result<std::string> Engine::logs(const std::string& cell, int tail) {
+  std::vector<std::string> a = {"logs"};
+  if (tail > 0) a.insert(a.end(), {"--tail", std::to_string(tail)});
+  a.push_back(cell_container(cell));
+  auto out = podman(a);
+  if (!out) return out.error();
+  if (!out->success()) return Error(Errc::failed, "reading logs of " + cell + ": " + std::string(str::trim(out->err)));
+  return out->out + out->err;
+}
+
+Result<int> Engine::attach_podman(const std::vector<std::string>& args) {
+  proc::Command c;
+  c.argv = {"podman"};
+  c.argv.insert(c.argv.end(), args.begin(), args.end());
+  return runner_.attach(c);
+}
+
+std::vector<Check> Engine::preflight(const spec::Resolved& resolved) {
+  std::vector<Check> checks;
+  const auto& s = resolved.spec;
+  checks.push_back({Check::Level::ok, "spec", "valid (profile " + (s.profile.has() ? *s.profile : "supervised") + ")", ""});
+  for (const auto& sec : s.secrets.has() ? *s.secrets : std::vector<std::string>{}) {
+    if (fs::exists(paths_.secret(sec))) {
+      checks.push_back({Check::Level::ok, "secret " + sec, "present", ""});
+    } else {
+      checks.push_back({Check::Level::fail, "secret " + sec, "missing", "brig secrets add " + sec + " - < FILE"});
+    }
+  }
+  auto cfg = load_host_config(paths_);
+  const std::string runtime = s.runtime.has() ? *s.runtime : "runsc";
+  if (!cfg) {
+    checks.push_back({Check::Level::fail, "host", cfg.error().message(), cfg.error().fix()});
+  } else if (runtime == "runsc" && (cfg->runsc.empty() || cfg->runsc_network.empty())) {
+    checks.push_back({Check::Level::fail, "runsc",
+                      cfg->runsc.empty() ? "not installed" : "its network stack does not work here and host mode was not accepted",
+                      cfg->runsc.empty() ? "sudo apt-get install runsc" : "brig system init --accept-weaker-network"});
+  } else {
+    checks.push_back({Check::Level::ok, "runtime", runtime + (runtime == "runsc" ? " (network " + cfg->runsc_network + ")" : ""), ""});
+  }
+  if (s.image.has()) {
+    auto img = podman({"image", "exists", *s.image});
+    checks.push_back(img && img->success()
+                         ? Check{Check::Level::ok, "image", *s.image, ""}
+                         : Check{Check::Level::fail, "image", *s.image + " is not in local storage", "brig image pull " + *s.image});
+  }
+  auto w = podman({"container", "inspect", "--format", "{{.State.Running}}", kWardenContainer});
+  checks.push_back(w && w->success() && str::trim(w->out) == "true"
+                       ? Check{Check::Level::ok, "warden", "running", ""}
+                       : Check{Check::Level::fail, "warden", "not running", "brig system up"});
+  return checks;
+}
+
+}  // namespace brig::engine

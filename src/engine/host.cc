@@ -1,0 +1,190 @@
+#include "brig/engine/host.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "brig/core/fs.h"
+#include "brig/core/strings.h"
+
+namespace brig::engine {
+namespace {
+
+constexpr const char* kDefaultPolicy = R"({
+  "allow": [],
+  "deny": [],
+  "rate_limits": {"default": {"rate": 50, "burst": 200}}
+}
+)";
+
+constexpr const char* kDefaultWardenYaml =
+    "# warden's settings (all optional); see docs/reference/warden.md\n"
+    "# resolve_overrides: [\"mirror.internal:443:10.0.0.5\"]\n"
+    "# upstream_ca: /etc/brig/upstream-ca.pem\n";
+
+bool has_cap_sys_resource() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    unsigned long long caps = std::stoull(std::string(str::trim(line.substr(7))), nullptr, 16);
+    return (caps >> 24) & 1;  // CAP_SYS_RESOURCE
+  }
+  return false;
+}
+
+std::string cgroup_mode() {
+  struct statfs st {};
+  if (::statfs("/sys/fs/cgroup", &st) != 0) return "unknown";
+  if (st.f_type == 0x63677270) return "v2";  // CGROUP2_SUPER_MAGIC
+  struct stat u {};
+  return ::stat("/sys/fs/cgroup/unified", &u) == 0 ? "hybrid" : "v1";
+}
+
+proc::Command cmd(std::vector<std::string> argv, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+  proc::Command c;
+  c.argv = std::move(argv);
+  c.timeout = timeout;
+  return c;
+}
+
+}  // namespace
+
+std::vector<std::string> ulimits_within_hard_limits() {
+  std::vector<std::string> out;
+  auto add = [&](const char* name, int resource, rlim_t cap) {
+    rlimit r{};
+    if (::getrlimit(resource, &r) != 0) return;
+    rlim_t v = r.rlim_max == RLIM_INFINITY ? cap : std::min(r.rlim_max, cap);
+    out.push_back(std::string(name) + "=" + std::to_string(v) + ":" + std::to_string(v));
+  };
+  add("nofile", RLIMIT_NOFILE, 1 << 20);
+  add("nproc", RLIMIT_NPROC, 32768);
+  return out;
+}
+
+Result<HostConfig> probe_host(proc::Runner& runner, bool accept_weaker_network) {
+  HostConfig c;
+  if (auto p = proc::find_executable("podman")) c.podman = *p;
+  if (auto p = proc::find_executable("runsc")) c.runsc = *p;
+  if (auto p = proc::find_executable("nft")) c.nft = true;
+  c.cgroup = cgroup_mode();
+  c.cap_sys_resource = has_cap_sys_resource();
+  if (!c.cap_sys_resource) c.ulimits = ulimits_within_hard_limits();
+  if (!c.runsc.empty()) {
+    auto v = runner.run(cmd({c.runsc, "--version"}));
+    if (v && v->success()) c.runsc_version = std::string(str::trim(str::split(v->out, '\n').front()));
+    // gVisor's own netstack: `runsc do` builds a sandbox with it in a fresh
+    // network namespace. Debian's 2022 runsc fails here on newer kernels.
+    auto probe = runner.run(cmd({c.runsc, "--network=sandbox", "do", "true"}, std::chrono::seconds(60)));
+    c.sandbox_network_works = probe && probe->success();
+  }
+  if (c.sandbox_network_works) {
+    c.runsc_network = "sandbox";
+  } else if (accept_weaker_network) {
+    c.runsc_network = "host";
+  }
+  return c;
+}
+
+Result<HostConfig> load_host_config(const Paths& paths) {
+  auto text = fs::read_file(paths.config_json(), 1 << 20);
+  if (!text) {
+    return Error(Errc::not_found, "brig is not initialised here (" + paths.config_json() + " is missing)",
+                 "brig system init");
+  }
+  try {
+    auto j = nlohmann::json::parse(*text);
+    HostConfig c;
+    c.podman = j.value("podman", "");
+    c.runsc = j.value("runsc", "");
+    c.runsc_version = j.value("runsc_version", "");
+    c.runsc_network = j.value("runsc_network", "");
+    c.sandbox_network_works = j.value("sandbox_network_works", false);
+    c.cgroup = j.value("cgroup", "");
+    c.cap_sys_resource = j.value("cap_sys_resource", false);
+    c.ulimits = j.value("ulimits", std::vector<std::string>{});
+    c.nft = j.value("nft", false);
+    c.ops_port = j.value("ops_port", 9464);
+    c.warden_threads = j.value("warden_threads", 2);
+    return c;
+  } catch (const std::exception& e) {
+    return Error(Errc::invalid, paths.config_json() + " is not valid JSON: " + e.what(),
+                 "rerun brig system init to rewrite it");
+  }
+}
+
+Status save_host_config(const Paths& paths, const HostConfig& c) {
+  nlohmann::json j = {{"podman", c.podman},
+                      {"runsc", c.runsc},
+                      {"runsc_version", c.runsc_version},
+                      {"runsc_network", c.runsc_network},
+                      {"sandbox_network_works", c.sandbox_network_works},
+                      {"cgroup", c.cgroup},
+                      {"cap_sys_resource", c.cap_sys_resource},
+                      {"ulimits", c.ulimits},
+                      {"nft", c.nft},
+                      {"ops_port", c.ops_port},
+                      {"warden_threads", c.warden_threads}};
+  return fs::write_atomic(paths.config_json(), j.dump(2) + "\n", 0644);
+}
+
+std::vector<std::pair<std::string, std::string>> config_items(const HostConfig& c) {
+  return {{"runsc_network", c.runsc_network},
+          {"ops_port", std::to_string(c.ops_port)},
+          {"warden_threads", std::to_string(c.warden_threads)},
+          {"ulimits", str::join(c.ulimits, ",")},
+          {"cgroup", c.cgroup},
+          {"runsc_version", c.runsc_version}};
+}
+
+Status config_set(HostConfig& c, const std::string& key, const std::string& value) {
+  auto int_in = [&](int lo, int hi, int& dst) -> Status {
+    try {
+      std::size_t used = 0;
+      int v = std::stoi(value, &used);
+      if (used == value.size() && v >= lo && v <= hi) {
+        dst = v;
+        return {};
+      }
+    } catch (...) {
+    }
+    return Error(Errc::invalid, key + " must be a number from " + std::to_string(lo) + " to " + std::to_string(hi),
+                 "brig config set " + key + " " + std::to_string(lo));
+  };
+  if (key == "runsc_network") {
+    if (value != "sandbox" && value != "host") {
+      return Error(Errc::invalid, "runsc_network must be sandbox or host", "brig config set runsc_network host");
+    }
+    c.runsc_network = value;
+    return {};
+  }
+  if (key == "ops_port") return int_in(1, 65535, c.ops_port);
+  if (key == "warden_threads") return int_in(1, 64, c.warden_threads);
+  if (key == "ulimits") {
+    c.ulimits = value.empty() ? std::vector<std::string>{} : str::split(value, ',');
+    return {};
+  }
+  return Error(Errc::invalid, "unknown or read-only setting " + str::quote(key),
+               "settable: runsc_network, ops_port, warden_threads, ulimits");
+}
+
+Status make_layout(const Paths& p) {
+  for (const auto& d : {p.home(), p.system_state(), p.policy_dir() + "/cells", p.logs_dir() + "/cells", p.profiles_dir()}) {
+    BRIG_TRY(fs::make_dirs(d, 0755));
+  }
+  BRIG_TRY(fs::make_dirs(p.secrets_dir(), 0700));
+  BRIG_TRY(fs::make_dirs(p.run_dir(), 0700));
+  ::chmod(p.secrets_dir().c_str(), 0700);
+  ::chmod(p.run_dir().c_str(), 0700);
+  if (!fs::exists(p.global_policy())) BRIG_TRY(fs::write_atomic(p.global_policy(), kDefaultPolicy, 0644));
+  if (!fs::exists(p.warden_yaml())) BRIG_TRY(fs::write_atomic(p.warden_yaml(), kDefaultWardenYaml, 0644));
+  if (!fs::exists(p.subnet_map())) BRIG_TRY(fs::write_atomic(p.subnet_map(), "{}\n", 0644));
+  return {};
+}
+
+}  // namespace brig::engine

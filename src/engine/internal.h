@@ -1,0 +1,34 @@
+// Helpers shared by the engine's files; not part of its interface.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "brig/core/error.h"
+#include "brig/core/paths.h"
+#include "brig/engine/engine.h"
+
+namespace brig::engine::internal {
+
+std::string record_path(const Paths& paths, const std::string& cell);  // state/<cell>/cell-state.json
+std::string now_rfc3339();
+// Cells with a state directory holding a record, sorted.
+std::vector<std::string> cell_names(const Paths& paths);
+
+// state/<cell>/brig/cell.json, mounted at /run/brig/cell.json: what the cell may
+// know about itself (never a host path).
+Status write_cell_json(const Paths& paths, const CellRecord& rec);
+
+// The seccomp profile (seccomp/cell.json, compiled in) written to
+// $BRIG_HOME/run/seccomp-cell.json; returns its path.
+Result<std::string> write_seccomp_profile(const Paths& paths);
+
+// The cell's environment: the user's, then proxy and CA variables (the user's
+// own values win for the CA ones; proxy variables always point at warden).
+std::map<std::string, std::string> cell_env(const spec::CellSpec& s, const CellRecord& rec, bool trust_ca);
+
+// Why a cell that exited at once probably did, from its output.
+std::string diagnose(const std::string& output, int exit_code, const CellRecord& rec);
+
+}  // namespace brig::engine::internal

@@ -1,0 +1,108 @@
+#include <regex>
+
+#include "brig/engine/podman.h"
+
+namespace brig::engine {
+
+std::string cell_container(const std::string& cell) { return "brig-" + cell; }
+std::string cell_network(const std::string& cell) { return "brig-" + cell; }
+
+std::string Subnet::cidr() const { return "10.60." + std::to_string(index) + ".0/24"; }
+std::string Subnet::gateway() const { return "10.60." + std::to_string(index) + ".1"; }
+std::string Subnet::warden_ip() const { return "10.60." + std::to_string(index) + ".2"; }
+std::string Subnet::cell_ip() const { return "10.60." + std::to_string(index) + ".10"; }
+
+namespace {
+
+void add_ulimits(std::vector<std::string>& a, const std::vector<std::string>& ulimits) {
+  for (const auto& u : ulimits) {
+    a.push_back("--ulimit");
+    a.push_back(u);
+  }
+}
+
+std::string volume(const Mount& m) { return m.source + ":" + m.target + (m.read_only ? ":ro" : ":rw"); }
+
+}  // namespace
+
+std::vector<std::string> cell_create_args(const CellPlan& p) {
+  std::vector<std::string> a = {"podman", "create", "--name", cell_container(p.name), "--hostname", p.name,
+                                "--runtime", p.runtime};
+  if (p.runtime == "runsc" && !p.runsc_network.empty() && p.runsc_network != "sandbox") {
+    a.insert(a.end(), {"--runtime-flag", "network=" + p.runsc_network});
+  }
+  a.insert(a.end(), {"--network", cell_network(p.name), "--ip", p.subnet.cell_ip(), "--dns", "none"});
+  if (p.read_only_rootfs) a.push_back("--read-only");
+  a.insert(a.end(), {"--tmpfs", "/tmp:rw,size=" + p.tmp_size + ",noexec,nosuid,nodev", "--tmpfs",
+                     "/run:rw,size=" + p.run_size + ",noexec,nosuid,nodev"});
+  a.insert(a.end(), {"--cap-drop", "ALL", "--security-opt", "no-new-privileges"});
+  if (!p.seccomp_profile.empty()) {
+    a.insert(a.end(), {"--security-opt", "seccomp=" + p.seccomp_profile});
+    // runsc ignores OCI seccomp filters unless asked to load them in the sandbox.
+    if (p.runtime == "runsc") a.insert(a.end(), {"--runtime-flag", "oci-seccomp"});
+  }
+  if (!p.memory.empty()) a.insert(a.end(), {"--memory", p.memory, "--memory-swap", p.memory});
+  if (!p.cpus.empty()) a.insert(a.end(), {"--cpus", p.cpus});
+  if (p.pids_limit > 0) a.insert(a.end(), {"--pids-limit", std::to_string(p.pids_limit)});
+  add_ulimits(a, p.ulimits);
+  if (p.timeout_seconds) a.insert(a.end(), {"--timeout", std::to_string(*p.timeout_seconds)});
+  for (const auto& m : p.mounts) a.insert(a.end(), {"--volume", volume(m)});
+  for (const auto& [k, v] : p.env) a.insert(a.end(), {"--env", k + "=" + v});
+  for (const auto& [k, v] : p.labels) a.insert(a.end(), {"--label", k + "=" + v});
+  if (!p.workdir.empty()) a.insert(a.end(), {"--workdir", p.workdir});
+  a.push_back(p.image);
+  a.insert(a.end(), p.command.begin(), p.command.end());
+  return a;
+}
+
+std::vector<std::string> network_create_args(const std::string& cell, const Subnet& subnet) {
+  // Internal (no route out, no NAT) and without DNS: warden resolves names, and
+  // a resolver reachable from a cell would be an exfiltration channel.
+  return {"podman", "network", "create", "--internal", "--disable-dns", "--subnet", subnet.cidr(), "--gateway",
+          subnet.gateway(), "--label", std::string(kCellLabel) + "=" + cell, cell_network(cell)};
+}
+
+std::vector<std::string> network_connect_args(const std::string& network, const std::string& container,
+                                              const std::string& ip) {
+  return {"podman", "network", "connect", "--ip", ip, network, container};
+}
+
+std::vector<std::string> external_network_create_args() {
+  return {"podman", "network", "create", "--subnet", kExternalSubnet, "--label",
+          std::string(kRoleLabel) + "=infrastructure", kExternalNetwork};
+}
+
+std::vector<std::string> warden_run_args(const WardenPlan& p) {
+  const std::string& h = p.home;
+  // runc, not crun (crun fails on cgroup hybrid hosts); gVisor is for cells.
+  std::vector<std::string> a = {
+      "podman", "run", "-d", "--name", kWardenContainer, "--runtime", "runc", "--read-only", "--user", "65534:65534",
+      "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--network", kExternalNetwork, "--ip",
+      kWardenExternalIp, "--publish",
+      "127.0.0.1:" + std::to_string(p.ops_port) + ":" + std::to_string(kOpsPortInContainer),
+      // Warden is attached to every cell network: it must never route between them.
+      "--sysctl", "net.ipv4.ip_forward=0", "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev",
+      "--label", std::string(kRoleLabel) + "=warden", "--env", "BRIG_HOME=/brig",
+      "--volume", h + "/policy:/brig/policy:ro", "--volume", h + "/state/system:/brig/state/system:ro",
+      "--volume", h + "/run/warden-ca:/brig/ca:ro", "--volume", h + "/logs/cells:/brig/logs/cells:rw",
+      "--volume", h + "/warden.yaml:/brig/warden.yaml:ro"};
+  for (const auto& f : p.extra_ro_files) a.insert(a.end(), {"--volume", f + ":" + f + ":ro"});
+  add_ulimits(a, p.ulimits);
+  a.insert(a.end(), {p.image, "warden", "serve", "--proxy-listen", "0.0.0.0:" + std::to_string(kProxyPort),
+                     "--ops-listen", std::string(kWardenExternalIp) + ":" + std::to_string(kOpsPortInContainer),
+                     "--threads", std::to_string(p.threads)});
+  return a;
+}
+
+std::vector<std::string> cell_ps_args(bool all) {
+  std::vector<std::string> a = {"podman", "ps", "--filter", std::string("label=") + kCellLabel, "--format", "json"};
+  if (all) a.insert(a.begin() + 2, "--all");
+  return a;
+}
+
+bool is_cell_container_name(const std::string& name) {
+  static const std::regex re("^brig-[a-z0-9][a-z0-9-]{0,62}$");
+  return name != kWardenContainer && std::regex_match(name, re);
+}
+
+}  // namespace brig::engine
