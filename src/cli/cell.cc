@@ -152,8 +152,10 @@ void add_cell(CLI::App& root, Context& ctx) {
   auto* exec = verb(n, "exec", "run a command in a cell: brig cell exec [-it] CELL -- CMD...");
   exec->add_flag("-i,--interactive", a.interactive, "keep stdin open");
   exec->add_flag("-t,--tty", a.tty, "allocate a terminal");
-  exec->add_option("CMD", a.rest, "command and arguments")->required();
+  exec->add_option("CMD", a.rest, "command and arguments (after --)");
   on_run(exec, ctx, [eng, &a]() -> Result<int> {
+    if (run_tail().has_command) a.rest = run_tail().command;
+    if (a.rest.empty()) return Error(Errc::usage, "no command given", "brig cell exec CELL -- CMD [ARGS...]");
     auto st = eng().status(a.cell);
     if (!st) return st.error();
     if (st->state != "running") return Error(Errc::failed, "cell " + a.cell + " is " + st->state, "brig cell start " + a.cell);

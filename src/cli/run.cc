@@ -1,5 +1,6 @@
 // brig run: validate -> plan -> apply. This issue: --dry-run (validate, merge,
 // print the resolved spec without touching the system).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -160,7 +161,15 @@ Result<std::vector<std::string>> split_run_tail(const std::vector<std::string>& 
     }
     break;
   }
-  if (i >= args.size() || args[i] != "run") return args;
+  if (i >= args.size() || args[i] != "run") {
+    // Other verbs (cell exec CELL -- CMD...): everything after "--" is the
+    // command, untouched by CLI11.
+    auto dd = std::find(args.begin(), args.end(), "--");
+    if (dd == args.end()) return args;
+    tail.has_command = true;
+    tail.command.assign(dd + 1, args.end());
+    return std::vector<std::string>(args.begin(), dd);
+  }
 
   std::vector<std::string> head(args.begin(), args.begin() + static_cast<long>(i) + 1);
   for (++i; i < args.size(); ++i) {

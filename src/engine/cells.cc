@@ -324,13 +324,13 @@ Result<int> Engine::start_cell(const CellRecord& rec, const RunOptions& opts) {
   event("start", rec.name);
   if (!opts.detach) {
     proc::Command c;
-    c.argv = {"podman", "start", "--attach", cell_container(rec.name)};
+    c.argv = cell_start_args(rec.name, rec.runtime, rec.runsc_network, true);
     auto rc = runner_.attach(c);
     if (!rc) return rc.error();
     event("stop", rec.name, {{"exit_code", *rc}});
     return rc;
   }
-  auto out = podman({"start", cell_container(rec.name)});
+  auto out = podman(cell_start_args(rec.name, rec.runtime, rec.runsc_network, false));
   if (!out) return out.error();
   if (!out->success()) {
     return Error(Errc::failed, "podman could not start the cell: " + std::string(str::trim(out->err)),

@@ -25,22 +25,33 @@ std::string volume(const Mount& m) { return m.source + ":" + m.target + (m.read_
 
 }  // namespace
 
+std::vector<std::string> runtime_flags(const std::string& runtime, const std::string& runsc_network) {
+  if (runtime != "runsc") return {};
+  // runsc ignores OCI seccomp filters unless told to load them in the sandbox.
+  std::vector<std::string> a = {"--runtime-flag", "oci-seccomp"};
+  if (!runsc_network.empty() && runsc_network != "sandbox") a.insert(a.end(), {"--runtime-flag", "network=" + runsc_network});
+  return a;
+}
+
+std::vector<std::string> cell_start_args(const std::string& cell, const std::string& runtime,
+                                         const std::string& runsc_network, bool attach) {
+  std::vector<std::string> a = {"podman"};
+  for (auto& f : runtime_flags(runtime, runsc_network)) a.push_back(std::move(f));
+  a.push_back("start");
+  if (attach) a.push_back("--attach");
+  a.push_back(cell_container(cell));
+  return a;
+}
+
 std::vector<std::string> cell_create_args(const CellPlan& p) {
   std::vector<std::string> a = {"podman", "create", "--name", cell_container(p.name), "--hostname", p.name,
                                 "--runtime", p.runtime};
-  if (p.runtime == "runsc" && !p.runsc_network.empty() && p.runsc_network != "sandbox") {
-    a.insert(a.end(), {"--runtime-flag", "network=" + p.runsc_network});
-  }
   a.insert(a.end(), {"--network", cell_network(p.name), "--ip", p.subnet.cell_ip(), "--dns", "none"});
   if (p.read_only_rootfs) a.push_back("--read-only");
   a.insert(a.end(), {"--tmpfs", "/tmp:rw,size=" + p.tmp_size + ",noexec,nosuid,nodev", "--tmpfs",
                      "/run:rw,size=" + p.run_size + ",noexec,nosuid,nodev"});
   a.insert(a.end(), {"--cap-drop", "ALL", "--security-opt", "no-new-privileges"});
-  if (!p.seccomp_profile.empty()) {
-    a.insert(a.end(), {"--security-opt", "seccomp=" + p.seccomp_profile});
-    // runsc ignores OCI seccomp filters unless asked to load them in the sandbox.
-    if (p.runtime == "runsc") a.insert(a.end(), {"--runtime-flag", "oci-seccomp"});
-  }
+  if (!p.seccomp_profile.empty()) a.insert(a.end(), {"--security-opt", "seccomp=" + p.seccomp_profile});
   if (!p.memory.empty()) a.insert(a.end(), {"--memory", p.memory, "--memory-swap", p.memory});
   if (!p.cpus.empty()) a.insert(a.end(), {"--cpus", p.cpus});
   if (p.pids_limit > 0) a.insert(a.end(), {"--pids-limit", std::to_string(p.pids_limit)});

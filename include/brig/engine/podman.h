@@ -60,6 +60,11 @@ struct CellPlan {
 };
 
 std::vector<std::string> cell_create_args(const CellPlan& plan);
+// podman's --runtime-flag is a global option that is not stored with the
+// container: every podman call that starts a cell passes it again.
+std::vector<std::string> runtime_flags(const std::string& runtime, const std::string& runsc_network);
+std::vector<std::string> cell_start_args(const std::string& cell, const std::string& runtime,
+                                         const std::string& runsc_network, bool attach);
 std::vector<std::string> network_create_args(const std::string& cell, const Subnet& subnet);
 std::vector<std::string> network_connect_args(const std::string& network, const std::string& container,
                                               const std::string& ip);

@@ -1,0 +1,364 @@
+// End to end: real podman + runsc + warden container + nftables. One brig
+// system (temporary BRIG_HOME) for the suite; every test starts cells from the
+// local images and attacks an invariant from inside, next to a positive control
+// that shows the same path works when it should.
+#include <gmock/gmock.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "integration/harness.h"
+
+namespace brig::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+namespace stdfs = std::filesystem;
+
+constexpr const char* kBusybox = "localhost/brig-busybox:latest";
+constexpr const char* kDebian = "localhost/brig-debian:latest";
+
+std::string skip_reason() {
+  if (::geteuid() != 0) return "needs root (podman, nftables)";
+  for (const char* tool : {"podman", "runsc", "nft", "ip", "nginx", "openssl"}) {
+    if (!proc::find_executable(tool)) return std::string(tool) + " is not installed (scripts/bootstrap.sh installs it)";
+  }
+  for (const char* image : {kBusybox, kDebian}) {
+    if (run({"/usr/bin/podman", "image", "exists", image}).exit_code != 0) {
+      return std::string(image) + " is missing (scripts/build-images.sh builds it)";
+    }
+  }
+  if (run({"/usr/bin/podman", "container", "exists", "brig-warden"}).exit_code == 0) {
+    return "a brig system is already up on this host (brig-warden exists); run brig system down first";
+  }
+  return "";
+}
+
+class Cells : public ::testing::Test {
+ protected:
+  static inline std::string dir_, home_, skip_;
+  static inline Upstream* upstream_ = nullptr;
+
+  static proc::Output brig(std::vector<std::string> args, std::vector<std::string> extra_env = {},
+                           std::chrono::seconds timeout = std::chrono::seconds(180)) {
+    proc::Command c;
+    c.argv = {BRIG_BINARY};
+    c.argv.insert(c.argv.end(), args.begin(), args.end());
+    c.env = std::vector<std::string>{"BRIG_HOME=" + home_, "NO_COLOR=1",
+                                     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home_};
+    c.env->insert(c.env->end(), extra_env.begin(), extra_env.end());
+    c.timeout = timeout;
+    proc::PosixRunner r;
+    auto out = r.run(c);
+    if (!out) {
+      proc::Output o;
+      o.exit_code = 127;
+      o.err = out.error().message();
+      return o;
+    }
+    return *out;
+  }
+
+  static void SetUpTestSuite() {
+    skip_ = skip_reason();
+    if (!skip_.empty()) return;
+    char tmpl[] = "/tmp/brig-e2e-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ::chmod(dir_.c_str(), 0755);
+    home_ = dir_ + "/home";
+    stdfs::create_directories(dir_ + "/up");
+    upstream_ = new Upstream(dir_ + "/up", {"allowed.test", "denied.test"});
+    ASSERT_TRUE(upstream_->ok());
+    auto init = brig({"system", "init", "--accept-weaker-network"});
+    ASSERT_EQ(init.exit_code, 0) << init.out << init.err;
+    const std::string a = upstream_->address();
+    std::ofstream(home_ + "/warden.yaml") << "resolve_overrides:\n"
+                                          << "  - allowed.test:443:" << a << "\n  - allowed.test:80:" << a
+                                          << "\n  - denied.test:443:" << a << "\n  - denied.test:80:" << a
+                                          << "\nupstream_ca: " << upstream_->ca_file() << "\n";
+    auto up = brig({"system", "up"});
+    ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+  }
+
+  static void TearDownTestSuite() {
+    if (!skip_.empty() || home_.empty()) return;
+    for (const auto& e : stdfs::directory_iterator(home_ + "/state")) {
+      const std::string n = e.path().filename();
+      if (n != "system") brig({"cell", "rm", "--force", n});
+    }
+    auto down = brig({"system", "down"});
+    EXPECT_EQ(down.exit_code, 0) << down.err;
+    delete upstream_;
+    std::error_code ec;
+    stdfs::remove_all(dir_, ec);
+  }
+
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+  }
+
+  // Runs `script` with sh in a fresh attached cell (removed afterwards).
+  static proc::Output in_cell(const std::string& name, const std::string& script, std::vector<std::string> flags = {},
+                              const char* image = kBusybox) {
+    std::vector<std::string> a = {"run", "--rm", "--name", name};
+    a.insert(a.end(), flags.begin(), flags.end());
+    a.insert(a.end(), {image, "--", "sh", "-c", script});
+    return brig(a);
+  }
+
+  static nlohmann::json inspect(const std::string& cell) {
+    auto out = brig({"--format", "json", "cell", "inspect", cell});
+    EXPECT_EQ(out.exit_code, 0) << out.err;
+    return out.exit_code == 0 ? nlohmann::json::parse(out.out) : nlohmann::json::object();
+  }
+
+  static std::string gateway_of(const std::string& address) { return address.substr(0, address.rfind('.')) + ".1"; }
+};
+
+TEST_F(Cells, AllowedHttpsSucceedsWithTheAutoMountedCaAndNoFlags) {
+  auto out = in_cell("e2e-allow", "curl -sS --max-time 20 https://allowed.test/hello", {"--allow", "allowed.test"}, kDebian);
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.out, HasSubstr("upstream allowed.test GET /hello"));
+}
+
+TEST_F(Cells, DisallowedRequestIsRefusedWithWardensReason) {
+  auto out = in_cell("e2e-deny", "curl -sS --max-time 20 http://denied.test/x", {"--allow", "allowed.test"}, kDebian);
+  EXPECT_THAT(out.out, HasSubstr("e2e-deny"));
+  EXPECT_THAT(out.out, HasSubstr("brig policy set e2e-deny --allow denied.test"));
+  auto net = brig({"cell", "network", "e2e-deny"});
+  // The cell is gone (--rm) but its warden log stays until pruned.
+  EXPECT_THAT(net.out + net.err, HasSubstr("denied.test"));
+}
+
+TEST_F(Cells, IgnoringTheProxyGetsNowhere) {
+  const std::string a = upstream_->address();
+  auto out = in_cell("e2e-direct",
+                     "curl -sS --noproxy '*' --max-time 5 http://" + a + "/ && echo DIRECT-OK; "
+                     "curl -sS --noproxy '*' --max-time 5 -k https://" + a + "/ && echo DIRECT-OK; "
+                     "curl -sS --max-time 10 http://allowed.test/ok",
+                     {"--allow", "allowed.test"}, kDebian);
+  EXPECT_THAT(out.out, Not(HasSubstr("DIRECT-OK")));
+  EXPECT_THAT(out.out, HasSubstr("upstream allowed.test GET /ok"));  // the proxy path works
+}
+
+TEST_F(Cells, CannotReachAnotherCellByIp) {
+  auto a = brig({"run", "-d", "--name", "e2e-peer", kBusybox, "--", "sh", "-c",
+                 "while true; do echo pong | nc -l -p 8080; done"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  const std::string peer = inspect("e2e-peer")["address"];
+  // Positive control: the listener answers inside its own cell.
+  auto self = brig({"cell", "exec", "e2e-peer", "--", "sh", "-c", "echo ping | nc -w 3 127.0.0.1 8080"});
+  EXPECT_THAT(self.out, HasSubstr("pong"));
+  auto out = in_cell("e2e-attacker", "echo ping | nc -w 3 " + peer + " 8080 && echo REACHED; echo done");
+  EXPECT_THAT(out.out, Not(HasSubstr("pong")));
+  EXPECT_THAT(out.out, Not(HasSubstr("REACHED")));
+  EXPECT_THAT(out.out, HasSubstr("done"));
+  brig({"cell", "rm", "--force", "e2e-peer"});
+}
+
+TEST_F(Cells, CannotReachHostServicesOrWardensOpsPort) {
+  // A host service listening on every address, as careless services do.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  auto cell = brig({"run", "-d", "--name", "e2e-host", kBusybox, "--", "sleep", "300"});
+  ASSERT_EQ(cell.exit_code, 0) << cell.err;
+  const std::string me = inspect("e2e-host")["address"];
+  const std::string gw = gateway_of(me);
+  const std::string warden = gw.substr(0, gw.size() - 1) + "2";
+  auto probe = [&](const std::string& host, const std::string& p) {
+    auto out = brig({"cell", "exec", "e2e-host", "--", "sh", "-c", "echo x | nc -w 3 " + host + " " + p + " >/dev/null && echo OPEN || echo CLOSED"});
+    return std::string(out.out);
+  };
+  EXPECT_THAT(probe(gw, port), HasSubstr("CLOSED")) << "host service on the gateway";
+  EXPECT_THAT(probe(upstream_->address().substr(0, upstream_->address().rfind('.')) + ".1", port), HasSubstr("CLOSED"))
+      << "host service on another host address";
+  EXPECT_THAT(probe(warden, "9464"), HasSubstr("CLOSED")) << "warden's ops port";
+  EXPECT_THAT(probe("10.59.0.2", "9464"), HasSubstr("CLOSED")) << "warden's external address";
+  EXPECT_THAT(probe(gw, "22"), HasSubstr("CLOSED"));
+  EXPECT_THAT(probe(warden, "3128"), HasSubstr("OPEN")) << "positive control: warden's proxy port";
+  ::close(fd);
+  brig({"cell", "rm", "--force", "e2e-host"});
+}
+
+TEST_F(Cells, SecretsAreFilesNeverEnvironment) {
+  proc::Command c;
+  c.argv = {BRIG_BINARY, "secrets", "add", "e2e-token", "-"};
+  c.env = std::vector<std::string>{"BRIG_HOME=" + home_, "PATH=/usr/bin:/bin"};
+  c.stdin_data = "s3cr3t-value-42";
+  proc::PosixRunner r;
+  auto stored = r.run(c);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->exit_code, 0) << stored->err;
+  auto out = in_cell("e2e-secret", "cat /run/secrets/e2e-token; echo; env; echo x > /run/secrets/e2e-token && echo WROTE; true",
+                     {"--secret", "e2e-token"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.out, HasSubstr("s3cr3t-value-42\n"));
+  const auto env_part = out.out.substr(out.out.find('\n') + 1);
+  EXPECT_THAT(env_part, Not(HasSubstr("s3cr3t-value-42")));
+  EXPECT_THAT(out.out, Not(HasSubstr("WROTE")));
+  auto list = brig({"secrets", "list"});
+  EXPECT_THAT(list.out, HasSubstr("e2e-token"));
+  EXPECT_THAT(list.out, Not(HasSubstr("s3cr3t")));
+}
+
+TEST_F(Cells, WritesOnlyToWorkspaceTmpAndRun) {
+  auto out = in_cell("e2e-fs",
+                     "touch /etc/x && echo ETC; touch /bin/x && echo BIN; touch /work/ok && echo WORK; "
+                     "touch /tmp/ok && echo TMP; touch /run/ok && echo RUN; cat /run/brig/cell.json");
+  EXPECT_THAT(out.out, Not(HasSubstr("ETC")));
+  EXPECT_THAT(out.out, Not(HasSubstr("BIN")));
+  EXPECT_THAT(out.out, HasSubstr("WORK"));
+  EXPECT_THAT(out.out, HasSubstr("TMP"));
+  EXPECT_THAT(out.out, HasSubstr("RUN"));
+  EXPECT_THAT(out.out, HasSubstr("\"name\": \"e2e-fs\""));
+  EXPECT_THAT(out.out, Not(HasSubstr(home_)));  // cell.json holds no host path
+}
+
+TEST_F(Cells, CannotExecuteFromTmp) {
+  auto out = in_cell("e2e-noexec", "cp /bin/busybox /tmp/bb && chmod +x /tmp/bb && /tmp/bb echo EXECUTED; echo done");
+  EXPECT_THAT(out.out, Not(HasSubstr("EXECUTED")));
+  EXPECT_THAT(out.out, HasSubstr("done"));
+}
+
+TEST_F(Cells, MemoryAndPidsLimitsStopTheCell) {
+  auto mem = in_cell("e2e-mem", "tail /dev/zero; echo SURVIVED", {"--memory", "64m"});
+  EXPECT_NE(mem.exit_code, 0);
+  EXPECT_THAT(mem.out, Not(HasSubstr("SURVIVED")));
+  auto pids = in_cell("e2e-pids", "i=0; while [ $i -lt 3000 ]; do sleep 30 & i=$((i+1)); done; echo SPAWNED-ALL",
+                      {"--pids-limit", "1000"});
+  EXPECT_THAT(pids.out, Not(HasSubstr("SPAWNED-ALL")));
+}
+
+TEST_F(Cells, KernelIsGvisor) {
+  auto out = in_cell("e2e-kernel", "dmesg | head -n 3; cat /proc/version");
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.out, HasSubstr("gVisor"));
+  auto verify = brig({"system", "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
+TEST_F(Cells, RollbackLeavesNothingBehind) {
+  for (const char* step : {"connect", "create", "start"}) {
+    const std::string name = std::string("e2e-rb-") + step;
+    auto out = brig({"run", "--name", name, kBusybox, "--", "true"}, {std::string("BRIG_FAIL_AT=") + step});
+    EXPECT_NE(out.exit_code, 0) << step;
+    EXPECT_THAT(out.err, HasSubstr("step " + std::string(step) + " failed")) << step;
+    EXPECT_NE(run({"/usr/bin/podman", "network", "exists", "brig-" + name}).exit_code, 0) << step;
+    EXPECT_NE(run({"/usr/bin/podman", "container", "exists", "brig-" + name}).exit_code, 0) << step;
+    EXPECT_FALSE(stdfs::exists(home_ + "/state/" + name)) << step;
+    EXPECT_FALSE(stdfs::exists(home_ + "/policy/cells/" + name + ".json")) << step;
+    std::ifstream map(home_ + "/state/system/subnet-map.json");
+    std::string text((std::istreambuf_iterator<char>(map)), std::istreambuf_iterator<char>());
+    EXPECT_THAT(text, Not(HasSubstr(name))) << step;
+  }
+  auto events = brig({"system", "events"});
+  EXPECT_THAT(events.out, HasSubstr("\"event\":\"rollback\""));
+}
+
+TEST_F(Cells, SameNameTwiceIsRefusedWithAFix) {
+  auto a = brig({"run", "-d", "--name", "e2e-twice", kBusybox, "--", "sleep", "60"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  auto b = brig({"run", "-d", "--name", "e2e-twice", kBusybox, "--", "sleep", "60"});
+  EXPECT_EQ(b.exit_code, 1);
+  EXPECT_THAT(b.err, HasSubstr("already exists"));
+  EXPECT_THAT(b.err, HasSubstr("brig cell rm e2e-twice"));
+  // A user container whose name merely contains "brig-" is not a cell.
+  run({"/usr/bin/podman", "run", "-d", "--name", "my-brig-x", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+       kBusybox, "sleep", "60"});
+  auto list = brig({"cell", "list", "--all"});
+  EXPECT_THAT(list.out, HasSubstr("e2e-twice"));
+  EXPECT_THAT(list.out, Not(HasSubstr("my-brig-x")));
+  EXPECT_THAT(list.out, Not(HasSubstr("brig-warden")));
+  run({"/usr/bin/podman", "rm", "-f", "my-brig-x"});
+  brig({"cell", "rm", "--force", "e2e-twice"});
+}
+
+TEST_F(Cells, DownUpAndStartBringsEgressBack) {
+  auto a = brig({"run", "-d", "--name", "e2e-restart", "--allow", "allowed.test", kDebian, "--", "sleep", "600"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(brig({"system", "down"}).exit_code, 0);
+  EXPECT_NE(run({"/usr/bin/nft", "list", "table", "inet", "brig"}).exit_code, 0);
+  auto up = brig({"system", "up"});
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  auto start = brig({"cell", "start", "e2e-restart"});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  auto out = brig({"cell", "exec", "e2e-restart", "--", "curl", "-sS", "--max-time", "20", "https://allowed.test/back"});
+  EXPECT_THAT(out.out, HasSubstr("upstream allowed.test GET /back")) << out.err;
+  brig({"cell", "rm", "--force", "e2e-restart"});
+}
+
+TEST_F(Cells, TenConcurrentDetachedRunsGetDistinctSubnets) {
+  std::vector<std::future<proc::Output>> runs;
+  for (int i = 0; i < 10; ++i) {
+    runs.push_back(std::async(std::launch::async, [i] {
+      return brig({"run", "-d", "--name", "e2e-many-" + std::to_string(i), kBusybox, "--", "sleep", "120"});
+    }));
+  }
+  for (auto& r : runs) {
+    auto out = r.get();
+    EXPECT_EQ(out.exit_code, 0) << out.err;
+  }
+  std::set<std::string> addresses;
+  for (int i = 0; i < 10; ++i) addresses.insert(inspect("e2e-many-" + std::to_string(i)).value("address", ""));
+  EXPECT_EQ(addresses.size(), 10u);
+  auto list = brig({"cell", "list"});
+  for (int i = 0; i < 10; ++i) EXPECT_THAT(list.out, HasSubstr("e2e-many-" + std::to_string(i)));
+  for (int i = 0; i < 10; ++i) brig({"cell", "rm", "--force", "e2e-many-" + std::to_string(i)});
+}
+
+TEST_F(Cells, VerifyReportsAForeignContainerOnACellNetwork) {
+  auto a = brig({"run", "-d", "--name", "e2e-verify", kBusybox, "--", "sleep", "120"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  auto foreign = run({"/usr/bin/podman", "run", "-d", "--name", "e2e-intruder", "--network", "brig-e2e-verify", "--ulimit",
+                      "nofile=1024:1024", "--ulimit", "nproc=1024:1024", kBusybox, "sleep", "120"});
+  ASSERT_EQ(foreign.exit_code, 0) << foreign.err;
+  auto v = brig({"system", "verify"});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_THAT(v.out, HasSubstr("foreign container e2e-intruder"));
+  run({"/usr/bin/podman", "rm", "-f", "e2e-intruder"});
+  brig({"cell", "rm", "--force", "e2e-verify"});
+}
+
+TEST_F(Cells, ReadRefusesSymlinksOutOfTheWorkspace) {
+  auto a = brig({"run", "-d", "--name", "e2e-read", kBusybox, "--", "sh", "-c",
+                 "echo hello > /work/out.txt; ln -s /etc/passwd /work/link; mkdir /work/d; ln -s / /work/d/up; sleep 120"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto ok = brig({"cell", "read", "e2e-read", "out.txt"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "hello\n");
+  auto link = brig({"cell", "read", "e2e-read", "link"});
+  EXPECT_NE(link.exit_code, 0);
+  EXPECT_THAT(link.err, HasSubstr("symlink"));
+  auto up = brig({"cell", "read", "e2e-read", "d/up/etc/passwd"});
+  EXPECT_NE(up.exit_code, 0);
+  auto dots = brig({"cell", "read", "e2e-read", "../../config.json"});
+  EXPECT_NE(dots.exit_code, 0);
+  EXPECT_THAT(dots.err, HasSubstr(".."));
+  auto rm = brig({"cell", "rm", "e2e-read"});  // no TTY, workspace has files
+  EXPECT_EQ(rm.exit_code, 2);
+  EXPECT_THAT(rm.err, HasSubstr("--force"));
+  EXPECT_TRUE(stdfs::exists(home_ + "/state/e2e-read/workspace/out.txt"));
+  brig({"cell", "rm", "--force", "e2e-read"});
+  EXPECT_FALSE(stdfs::exists(home_ + "/state/e2e-read"));
+}
+
+}  // namespace
+}  // namespace brig::testing
