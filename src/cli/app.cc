@@ -8,6 +8,7 @@
 #include "brig/cli/app.h"
 #include "brig/core/log.h"
 #include "brig/core/strings.h"
+#include "brig/vm/thin_client.h"
 #include "context.h"
 
 namespace brig::cli {
@@ -95,6 +96,17 @@ void allow_extras_everywhere(CLI::App* app) {
 
 int run_main(int argc, char** argv) {
   Context ctx;
+  // macOS thin client: all but `vm`, `config`, `--version` and help run in
+  // the VM, before any parsing here (the Linux brig there parses them).
+  if (vm::current_platform() == vm::Platform::darwin) {
+    std::vector<std::string> all(argv + 1, argv + argc);
+    if (vm::must_forward(all)) {
+      auto rc = forward_to_vm(all, ctx.paths);
+      if (rc) return *rc;
+      print_error(ctx, rc.error());
+      return rc.error().exit_code();
+    }
+  }
   CLI::App root{"brig — run untrusted code in gVisor cells whose only way out is warden", "brig"};
   root.fallthrough();
   root.set_version_flag("--version", std::string("brig ") + BRIG_VERSION, "print the version and exit");
