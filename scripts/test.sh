@@ -35,6 +35,16 @@ run_suite() {  # run_suite BUILD_DIR CMAKE_ARGS...
 if [ "$normal" = 1 ]; then
   run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
+if [ "$normal" = 1 ]; then
+  # macOS: the gVisor pin in vm/lima.yaml, and the thin client's portable
+  # subset (BRIG_CLIENT_ONLY) built without warden or Linux-only code.
+  echo "==> gVisor pin"
+  scripts/check-gvisor-pin.sh
+  echo "==> build build-client (client-only)"
+  cmake -S . -B build-client -G Ninja -DBRIG_CLIENT_ONLY=ON -DBRIG_WERROR=ON -DBRIG_TESTS=OFF >/dev/null
+  ninja -C build-client -j "$jobs"
+  scripts/check-portable.sh build-client
+fi
 if [ "$sanitize" = 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DBRIG_SANITIZE=ON -DBRIG_BENCH=OFF

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -155,7 +156,10 @@ int run_main(int argc, char** argv) {
               !ctx.no_color});
 
   CLI::App* at = deepest(&root);
-  if (auto rest = root.remaining(true); !rest.empty()) {
+  auto rest = root.remaining(true);
+  // CLI11 lists the "--" that ends the flags (`vm shell -- CMD`) among them.
+  rest.erase(std::remove(rest.begin(), rest.end(), "--"), rest.end());
+  if (!rest.empty()) {
     auto err = leftover_error(at, rest.front());
     print_error(ctx, err);
     return err.exit_code();
