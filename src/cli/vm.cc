@@ -102,7 +102,9 @@ Result<int> create(const Context& ctx, VmOpts& o) {
   auto use = vm_mode("create", o.force_vm);
   if (!use) return use.error();
   o.values.brig_home = vm::vm_brig_home(ctx.paths.home(), std::filesystem::current_path().string());
-  o.values.source_dir = o.source.empty() ? std::string(vm::build_source_dir()) : o.source;
+  o.values.source_dir = o.source.empty() ? std::string(vm::build_source_dir())
+                                         : std::filesystem::absolute(o.source).lexically_normal().string();
+  while (o.values.source_dir.size() > 1 && o.values.source_dir.back() == '/') o.values.source_dir.pop_back();
   BRIG_TRY(vm::validate_values(o.values));
   if (!std::filesystem::exists(o.values.source_dir + "/CMakeLists.txt")) {
     return Error(Errc::usage, "no brig source tree at " + o.values.source_dir + " (the VM builds brig from it)",

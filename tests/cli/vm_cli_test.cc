@@ -160,6 +160,24 @@ TEST_F(VmCliTest, StdinReachesTheVm) {
   EXPECT_EQ(calls().back(), (Argv{"shell", "brig", "--", "cat"}));
 }
 
+TEST_F(VmCliTest, TheTerminalReachesTheVm) {
+  // util-linux `script` gives brig a pty; the command in the "VM" must see it
+  // as its stdin and stdout, and its exit code must come back.
+  if (!proc::find_executable("script")) GTEST_SKIP() << "no script(1)";
+  const std::string inner = std::string(BRIG_BINARY) + " vm shell -- sh -c 'test -t 0 && test -t 1 && echo tty-ok; exit 3'";
+  proc::Command c;
+  c.argv = {"script", "-qec", inner, "/dev/null"};
+  c.env = Argv{"BRIG_HOME=" + home_, "NO_COLOR=1", "HOME=" + home_, "SHELL=/bin/sh", "BRIG_PLATFORM=darwin",
+               "FAKE_LIMA_STATE=Running", "FAKE_LIMA_DIR=" + calls_dir_, "PATH=" + bin_ + ":/usr/bin:/bin"};
+  c.cwd = home_;
+  c.timeout = std::chrono::seconds(30);
+  proc::PosixRunner r;
+  auto pty = r.run(c);
+  ASSERT_TRUE(pty.ok());
+  EXPECT_THAT(pty->out, HasSubstr("tty-ok"));
+  EXPECT_EQ(pty->exit_code, 3);
+}
+
 TEST_F(VmCliTest, StoppedVmSaysBrigVmStart) {
   auto out = mac({"policy", "test", "https://api.github.com/"}, "Stopped");
   EXPECT_EQ(out.exit_code, 1);
