@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "brig/cli/app.h"
@@ -97,6 +98,10 @@ void allow_extras_everywhere(CLI::App* app) {
 
 int run_main(int argc, char** argv) {
   Context ctx;
+  if (auto st = vm::check_platform_env(std::getenv("BRIG_PLATFORM")); !st) {
+    print_error(ctx, st.error());
+    return st.error().exit_code();
+  }
   // macOS thin client: all but `vm`, `config`, `--version` and help run in
   // the VM, before any parsing here (the Linux brig there parses them).
   if (vm::current_platform() == vm::Platform::darwin) {

@@ -16,6 +16,15 @@ Platform detect_platform(const char* env_value) {
 #endif
 }
 
+Status check_platform_env(const char* env_value) {
+  if (env_value == nullptr || *env_value == '\0' || std::strcmp(env_value, "darwin") == 0 ||
+      std::strcmp(env_value, "linux") == 0) {
+    return {};
+  }
+  return Error(Errc::usage, std::string("BRIG_PLATFORM must be darwin or linux, got \"") + env_value + "\"",
+               "unset BRIG_PLATFORM, or set it to darwin (thin client) or linux (native)");
+}
+
 Platform current_platform() { return detect_platform(std::getenv("BRIG_PLATFORM")); }
 
 std::optional<size_t> noun_index(const std::vector<std::string>& args) {

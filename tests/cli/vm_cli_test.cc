@@ -211,6 +211,14 @@ TEST_F(VmCliTest, VersionConfigAndHelpStayOnTheMac) {
   EXPECT_TRUE(calls().empty());
 }
 
+TEST_F(VmCliTest, UnknownPlatformIsAUsageError) {
+  auto out = run({"vm", "status"}, {"BRIG_PLATFORM=macos"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.err,
+            "error: BRIG_PLATFORM must be darwin or linux, got \"macos\"\n"
+            "fix: unset BRIG_PLATFORM, or set it to darwin (thin client) or linux (native)\n");
+}
+
 TEST_F(VmCliTest, NativeLinuxStatusSaysNative) {
   auto out = brig({"vm", "status"});
   EXPECT_EQ(out.exit_code, 0);

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "brig/core/error.h"
+
 namespace brig::vm {
 
 enum class Platform { linux_native, darwin };
@@ -15,6 +17,8 @@ enum class Platform { linux_native, darwin };
 // `env_value` is BRIG_PLATFORM's value (nullptr when unset).
 Platform detect_platform(const char* env_value);
 Platform current_platform();  // detect_platform(getenv("BRIG_PLATFORM"))
+// Errc::usage if BRIG_PLATFORM is set to anything but darwin or linux.
+Status check_platform_env(const char* env_value);
 
 // Index of the first argument that is not a global flag (--quiet, -q,
 // --verbose, -v, --no-color, --format X, --format=X): the noun. nullopt if

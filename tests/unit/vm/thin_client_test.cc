@@ -17,6 +17,17 @@ TEST(Platform, EnvOverridesTheBuild) {
 #endif
 }
 
+TEST(Platform, OnlyDarwinOrLinux) {
+  EXPECT_TRUE(check_platform_env(nullptr).ok());
+  EXPECT_TRUE(check_platform_env("").ok());
+  EXPECT_TRUE(check_platform_env("darwin").ok());
+  EXPECT_TRUE(check_platform_env("linux").ok());
+  auto bad = check_platform_env("macos");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message(), "BRIG_PLATFORM must be darwin or linux, got \"macos\"");
+  EXPECT_EQ(bad.error().exit_code(), 2);
+}
+
 TEST(NounIndex, SkipsGlobalFlags) {
   EXPECT_EQ(noun_index({"run"}), 0u);
   EXPECT_EQ(noun_index({"-q", "--no-color", "--format", "json", "cell", "list"}), 4u);
