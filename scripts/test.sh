@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need, builds brig, and runs every test:
 # the normal build (warnings are errors), an ASan+UBSan build, then a short
-# libFuzzer run (clang) on warden's request-head + policy path.
+# libFuzzer run (clang) on warden's request-head + policy path. The normal run
+# also checks the gVisor pin and builds the client-only (macOS) subset.
 #
 #   scripts/test.sh                 # everything (what CI runs)
 #   scripts/test.sh --no-sanitize   # the normal build only
