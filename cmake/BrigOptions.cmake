@@ -20,6 +20,10 @@ if(BRIG_FUZZ)
   target_link_options(brig_options INTERFACE -fsanitize=address,undefined)
 endif()
 target_compile_definitions(brig_options INTERFACE BRIG_VERSION="${PROJECT_VERSION}")
+if(BRIG_CLIENT_ONLY)
+  # The thin client: code that needs a Linux-only module is left out.
+  target_compile_definitions(brig_options INTERFACE BRIG_CLIENT_ONLY)
+endif()
 
 # brig_module(<name> SOURCES <...> PUBLIC_DEPS <...> PRIVATE_DEPS <...>)
 # One static library per module; a module links only what it may use, so an

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need, builds brig, and runs every test:
 # the normal build (warnings are errors), an ASan+UBSan build, then a short
-# libFuzzer run (clang) on warden's request-head + policy path.
+# libFuzzer run (clang) on warden's request-head + policy path. The normal run
+# also checks the gVisor pin and builds the client-only (macOS) subset.
 #
 #   scripts/test.sh                 # everything (what CI runs)
 #   scripts/test.sh --no-sanitize   # the normal build only
@@ -34,6 +35,16 @@ run_suite() {  # run_suite BUILD_DIR CMAKE_ARGS...
 
 if [ "$normal" = 1 ]; then
   run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
+if [ "$normal" = 1 ]; then
+  # macOS: the gVisor pin in vm/lima.yaml, and the thin client's portable
+  # subset (BRIG_CLIENT_ONLY) built without warden or Linux-only code.
+  echo "==> gVisor pin"
+  scripts/check-gvisor-pin.sh
+  echo "==> build build-client (client-only)"
+  cmake -S . -B build-client -G Ninja -DBRIG_CLIENT_ONLY=ON -DBRIG_WERROR=ON -DBRIG_TESTS=OFF >/dev/null
+  ninja -C build-client -j "$jobs"
+  scripts/check-portable.sh build-client
 fi
 if [ "$sanitize" = 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

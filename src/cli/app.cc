@@ -2,12 +2,15 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "brig/cli/app.h"
 #include "brig/core/log.h"
 #include "brig/core/strings.h"
+#include "brig/vm/thin_client.h"
 #include "context.h"
 
 namespace brig::cli {
@@ -95,6 +98,21 @@ void allow_extras_everywhere(CLI::App* app) {
 
 int run_main(int argc, char** argv) {
   Context ctx;
+  if (auto st = vm::check_platform_env(std::getenv("BRIG_PLATFORM")); !st) {
+    print_error(ctx, st.error());
+    return st.error().exit_code();
+  }
+  // macOS thin client: all but `vm`, `config`, `--version` and help run in
+  // the VM, before any parsing here (the Linux brig there parses them).
+  if (vm::current_platform() == vm::Platform::darwin) {
+    std::vector<std::string> all(argv + 1, argv + argc);
+    if (vm::must_forward(all)) {
+      auto rc = forward_to_vm(all, ctx.paths);
+      if (rc) return *rc;
+      print_error(ctx, rc.error());
+      return rc.error().exit_code();
+    }
+  }
   CLI::App root{"brig — run untrusted code in gVisor cells whose only way out is warden", "brig"};
   root.fallthrough();
   root.set_version_flag("--version", std::string("brig ") + BRIG_VERSION, "print the version and exit");
@@ -143,7 +161,10 @@ int run_main(int argc, char** argv) {
               !ctx.no_color});
 
   CLI::App* at = deepest(&root);
-  if (auto rest = root.remaining(true); !rest.empty()) {
+  auto rest = root.remaining(true);
+  // CLI11 lists the "--" that ends the flags (`vm shell -- CMD`) among them.
+  rest.erase(std::remove(rest.begin(), rest.end(), "--"), rest.end());
+  if (!rest.empty()) {
     auto err = leftover_error(at, rest.front());
     print_error(ctx, err);
     return err.exit_code();

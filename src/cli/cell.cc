@@ -316,7 +316,7 @@ void add_cell(CLI::App& root, Context& ctx) {
     if (!st) return st.error();
     proc::Command c;
     c.argv = {"tar", "--numeric-owner", "-C", st->record.workspace, "-cf", a.output.empty() ? "-" : a.output, "."};
-    return runner().attach(c);
+    return eng().on_terminal(c);
   });
 }
 

@@ -72,6 +72,11 @@ RunTail& run_tail();
 
 namespace brig::cli {
 
+// The macOS thin client: runs `brig ARGS` inside the VM by exec'ing
+// `limactl shell brig -- BRIG_HOME=... brig ARGS`; returns only on failure
+// (limactl missing, VM absent or not running, exec failed). src/cli/vm.cc.
+Result<int> forward_to_vm(const std::vector<std::string>& args, const Paths& paths);
+
 // `brig policy validate FILE`, shared with `brig warden policy validate`.
 Result<int> policy_validate(const std::string& file);
 

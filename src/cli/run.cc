@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "brig/core/strings.h"
+#ifndef BRIG_CLIENT_ONLY
 #include "brig/engine/engine.h"
+#endif
 #include "brig/spec/json.h"
 #include "context.h"
 #include "spec_loader.h"
@@ -246,9 +248,14 @@ void add_run(CLI::App& root, Context& ctx) {
     auto resolved = load_spec(ctx.paths, o.file.empty() ? std::nullopt : std::optional(o.file), *flags);
     if (!resolved) return resolved.error();
     if (!o.dry_run) {
+#ifdef BRIG_CLIENT_ONLY
+      return Error(Errc::unavailable, "'brig run' runs cells in the VM, not in the client-only build",
+                   "unset BRIG_PLATFORM so brig forwards it to the VM");
+#else
       static proc::PosixRunner runner;
       engine::Engine e(runner, ctx.paths);
       return e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace});
+#endif
     }
     if (ctx.json()) {
       std::cout << spec::to_json(resolved->spec).dump(2) << "\n";

@@ -325,7 +325,7 @@ Result<int> Engine::start_cell(const CellRecord& rec, const RunOptions& opts) {
   if (!opts.detach) {
     proc::Command c;
     c.argv = cell_start_args(rec.name, rec.runtime, rec.runsc_network, true);
-    auto rc = runner_.attach(c);
+    auto rc = on_terminal(c);
     if (!rc) return rc.error();
     event("stop", rec.name, {{"exit_code", *rc}});
     return rc;
@@ -516,7 +516,14 @@ Result<int> Engine::attach_podman(const std::vector<std::string>& args) {
   proc::Command c;
   c.argv = {"podman"};
   c.argv.insert(c.argv.end(), args.begin(), args.end());
-  return runner_.attach(c);
+  return on_terminal(c);
+}
+
+Result<int> Engine::on_terminal(proc::Command c) {
+  c.inherit_stdio = true;
+  auto out = runner_.run(c);
+  if (!out) return out.error();
+  return out->exit_code;
 }
 
 std::vector<Check> Engine::preflight(const spec::Resolved& resolved) {

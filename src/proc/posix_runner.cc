@@ -4,20 +4,24 @@
 // built before fork(). Between fork and execve the child makes only
 // async-signal-safe calls: it is a copy of a possibly multi-threaded process
 // in which another thread may hold the malloc lock.
+//
+// Portable to macOS (the thin client runs limactl through this file): Linux
+// only features (pipe2, close_range) sit behind __linux__ with POSIX fallbacks.
 #include <fcntl.h>
+#ifdef __linux__
 #include <linux/close_range.h>
+#include <sys/syscall.h>
+#endif
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <string_view>
@@ -57,8 +61,18 @@ struct Pipe {
 // clobbers another pipe end (possible when our own stdio is closed).
 Result<Pipe> make_pipe() {
   int fds[2];
+#ifdef __linux__
   if (::pipe2(fds, O_CLOEXEC) != 0) return errno_error("pipe", errno);
   Pipe p{unique_fd(fds[0]), unique_fd(fds[1])};
+#else
+  // macOS has no pipe2: pipe + FD_CLOEXEC. Another thread forking between
+  // the two calls could leak the ends into its child until that child execs.
+  if (::pipe(fds) != 0) return errno_error("pipe", errno);
+  Pipe p{unique_fd(fds[0]), unique_fd(fds[1])};
+  for (int fd : fds) {
+    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return errno_error("fcntl", errno);
+  }
+#endif
   for (unique_fd* fd : {&p.read, &p.write}) {
     if (fd->get() > 2) continue;
     int moved = ::fcntl(fd->get(), F_DUPFD_CLOEXEC, 3);
@@ -105,7 +119,7 @@ struct ChildSetup {
   int in, out, err, report;
   const sigset_t* empty_mask;
   int max_fd;  // for the fallback when close_range is unavailable
-  bool new_group = true;  // false: stay in our group, on our terminal
+  bool own_group;  // false: stay in our process group (inherit_stdio)
 };
 
 [[noreturn]] void fail_child(int report, Stage stage, int err) {
@@ -118,7 +132,7 @@ struct ChildSetup {
 // Marks fds >= 3 close-on-exec rather than closing them: the report pipe must
 // stay open until execve succeeds.
 void cloexec_from_3(int max_fd) {
-#ifdef SYS_close_range
+#if defined(__linux__) && defined(SYS_close_range)
   if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
 #endif
   for (int fd = 3; fd < max_fd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -135,7 +149,7 @@ void cloexec_from_3(int max_fd) {
   ::sigprocmask(SIG_SETMASK, s.empty_mask, nullptr);
 
   // Own process group, so the deadline kills grandchildren too.
-  if (s.new_group && ::setpgid(0, 0) != 0) fail_child(s.report, Stage::setup, errno);
+  if (s.own_group && ::setpgid(0, 0) != 0) fail_child(s.report, Stage::setup, errno);
   if (retry_eintr([&] { return ::dup2(s.in, 0); }) < 0 ||
       retry_eintr([&] { return ::dup2(s.out, 1); }) < 0 ||
       retry_eintr([&] { return ::dup2(s.err, 2); }) < 0) {
@@ -169,7 +183,7 @@ Error start_error(const Command& cmd, ChildFailure f) {
 }
 
 void kill_group(pid_t pid) {
-  ::kill(-pid, SIGKILL);
+  ::kill(-pid, SIGKILL);  // ESRCH for an inherit_stdio child, which has no group of its own
   ::kill(pid, SIGKILL);  // in case neither setpgid took effect
 }
 
@@ -203,6 +217,40 @@ void read_some(unique_fd& fd, std::string& into, char* buf, size_t size) {
 
 }  // namespace
 
+namespace {
+
+// argv[0] as a path: looked up in PATH unless it names a directory.
+Result<std::string> resolve(const Command& cmd) {
+  if (cmd.argv.empty()) {
+    return Error(Errc::usage, "cannot run an empty command", "pass the program as argv[0]");
+  }
+  std::string path = cmd.argv[0];
+  if (path.find('/') == std::string::npos) {
+    auto found = find_executable(path);
+    if (!found) {
+      return Error(Errc::not_found, path + ": command not found",
+                   "install it, or add its directory to PATH");
+    }
+    path = *found;
+  }
+  return path;
+}
+
+// Reaps `pid` and fills in how it ended.
+Result<Output> finish(pid_t pid, std::optional<Clock::time_point> deadline, Output& result) {
+  Result<int> status = reap(pid, deadline, result.timed_out);
+  if (!status) return status.error();
+  if (WIFEXITED(*status)) {
+    result.exit_code = WEXITSTATUS(*status);
+  } else if (WIFSIGNALED(*status)) {
+    result.term_signal = WTERMSIG(*status);
+    result.exit_code = 128 + result.term_signal;
+  }
+  return result;
+}
+
+}  // namespace
+
 std::optional<std::string> find_executable(const std::string& name) {
   auto executable = [](const std::string& p) {
     struct stat st {};
@@ -229,17 +277,11 @@ std::optional<std::string> find_executable(const std::string& name) {
 }
 
 Result<Output> PosixRunner::run(const Command& cmd) {
-  if (cmd.argv.empty()) {
-    return Error(Errc::usage, "cannot run an empty command", "pass the program as argv[0]");
-  }
-  std::string path = cmd.argv[0];
-  if (path.find('/') == std::string::npos) {
-    auto found = find_executable(path);
-    if (!found) {
-      return Error(Errc::not_found, path + ": command not found",
-                   "install it, or add its directory to PATH");
-    }
-    path = *found;
+  Result<std::string> resolved = resolve(cmd);
+  if (!resolved) return resolved.error();
+  const std::string& path = *resolved;
+  if (cmd.inherit_stdio && !cmd.stdin_data.empty()) {
+    return Error(Errc::usage, "stdin_data cannot be combined with inherit_stdio");
   }
   ignore_sigpipe();
 
@@ -251,11 +293,12 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   std::vector<char*> argv = c_strings(cmd.argv);
   std::vector<char*> envp = c_strings(cmd.env ? *cmd.env : inherited);
 
-  Result<Pipe> in = make_pipe();
+  // inherit_stdio: placeholders that are never opened; the child keeps 0-2.
+  Result<Pipe> in = cmd.inherit_stdio ? Result<Pipe>(Pipe{}) : make_pipe();
   if (!in) return in.error();
-  Result<Pipe> out = make_pipe();
+  Result<Pipe> out = cmd.inherit_stdio ? Result<Pipe>(Pipe{}) : make_pipe();
   if (!out) return out.error();
-  Result<Pipe> err = make_pipe();
+  Result<Pipe> err = cmd.inherit_stdio ? Result<Pipe>(Pipe{}) : make_pipe();
   if (!err) return err.error();
   Result<Pipe> report = make_pipe();
   if (!report) return report.error();
@@ -270,8 +313,9 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   sigemptyset(&none);
   ChildSetup setup{path.c_str(), argv.data(), envp.data(),
                    cmd.cwd.empty() ? nullptr : cmd.cwd.c_str(),
-                   in->read.get(), out->write.get(), err->write.get(), report->write.get(),
-                   &none, max_fd};
+                   cmd.inherit_stdio ? 0 : in->read.get(), cmd.inherit_stdio ? 1 : out->write.get(),
+                   cmd.inherit_stdio ? 2 : err->write.get(), report->write.get(),
+                   &none, max_fd, !cmd.inherit_stdio};
 
   // Signals stay blocked across fork so no handler of ours runs in the child
   // before it resets them.
@@ -282,7 +326,7 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return errno_error("fork", fork_errno);
 
-  ::setpgid(pid, pid);  // also done in the child: whichever runs first closes the race with kill()
+  if (!cmd.inherit_stdio) ::setpgid(pid, pid);  // also done in the child: whichever runs first closes the race with kill()
   in->read.reset();
   out->write.reset();
   err->write.reset();
@@ -298,6 +342,22 @@ Result<Output> PosixRunner::run(const Command& cmd) {
     return Error(Errc::failed, cmd.argv[0] + ": lost track of the child while starting it");
   }
 
+  Output result;
+  std::optional<Clock::time_point> deadline;
+  if (cmd.timeout.count() > 0) deadline = Clock::now() + cmd.timeout;
+  if (cmd.inherit_stdio) {
+    // The terminal's SIGINT/SIGQUIT reach the child too (same group): brig
+    // waits for it to finish rather than dying first and losing its exit code.
+    struct sigaction ign {}, old_int {}, old_quit {};
+    ign.sa_handler = SIG_IGN;
+    ::sigaction(SIGINT, &ign, &old_int);
+    ::sigaction(SIGQUIT, &ign, &old_quit);
+    auto r = finish(pid, deadline, result);
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGQUIT, &old_quit, nullptr);
+    return r;
+  }
+
   for (unique_fd* fd : {&in->write, &out->read, &err->read}) {
     if (Status s = set_nonblocking(fd->get()); !s) {
       kill_group(pid);
@@ -308,9 +368,6 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   }
   if (cmd.stdin_data.empty()) in->write.reset();
 
-  Output result;
-  std::optional<Clock::time_point> deadline;
-  if (cmd.timeout.count() > 0) deadline = Clock::now() + cmd.timeout;
   size_t written = 0;
   constexpr size_t kChunk = 64 * 1024;
   std::string buf(kChunk, '\0');
@@ -363,71 +420,23 @@ Result<Output> PosixRunner::run(const Command& cmd) {
     }
   }
 
-  Result<int> status = reap(pid, deadline, result.timed_out);
-  if (!status) return status.error();
-  if (WIFEXITED(*status)) {
-    result.exit_code = WEXITSTATUS(*status);
-  } else if (WIFSIGNALED(*status)) {
-    result.term_signal = WTERMSIG(*status);
-    result.exit_code = 128 + result.term_signal;
-  }
-  return result;
+  return finish(pid, deadline, result);
 }
 
-Result<int> Runner::attach(const Command& cmd) {
-  auto out = run(cmd);
-  if (!out) return out.error();
-  std::fwrite(out->out.data(), 1, out->out.size(), stdout);
-  std::fwrite(out->err.data(), 1, out->err.size(), stderr);
-  std::fflush(stdout);
-  return out->exit_code;
-}
-
-Result<int> PosixRunner::attach(const Command& cmd) {
-  if (cmd.argv.empty()) return Error(Errc::usage, "cannot run an empty command", "pass the program as argv[0]");
-  auto path = find_executable(cmd.argv[0]);
-  if (!path) return Error(Errc::not_found, cmd.argv[0] + ": command not found", "install it, or add its directory to PATH");
-  std::vector<std::string> inherited;
-  if (!cmd.env) {
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) inherited.emplace_back(*e);
+Error exec_replace(const Command& cmd) {
+  if (!cmd.cwd.empty() || !cmd.stdin_data.empty() || cmd.timeout.count() != 0) {
+    return Error(Errc::usage, "exec_replace takes argv and env only");
   }
+  Result<std::string> path = resolve(cmd);
+  if (!path) return path.error();
   std::vector<char*> argv = c_strings(cmd.argv);
-  std::vector<char*> envp = c_strings(cmd.env ? *cmd.env : inherited);
-  Result<Pipe> report = make_pipe();
-  if (!report) return report.error();
-  std::fflush(stdout);
-  std::fflush(stderr);
-  sigset_t all, none, old;
-  sigfillset(&all);
-  sigemptyset(&none);
-  ChildSetup setup{path->c_str(), argv.data(), envp.data(), cmd.cwd.empty() ? nullptr : cmd.cwd.c_str(),
-                   0, 1, 2, report->write.get(), &none, 1 << 16, /*new_group=*/false};
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = ::fork();
-  if (pid == 0) exec_child(setup);
-  int fork_errno = errno;
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) return errno_error("fork", fork_errno);
-  report->write.reset();
-  ChildFailure failure{};
-  ssize_t n = retry_eintr([&] { return ::read(report->read.get(), &failure, sizeof failure); });
-  // The terminal's SIGINT reaches the child too (same group); brig waits for
-  // it rather than dying first and leaving it orphaned.
-  struct sigaction ign {}, old_int {}, old_quit {};
-  ign.sa_handler = SIG_IGN;
-  ::sigaction(SIGINT, &ign, &old_int);
-  ::sigaction(SIGQUIT, &ign, &old_quit);
-  bool timed_out = false;
-  std::optional<Clock::time_point> deadline;
-  if (cmd.timeout.count() > 0) deadline = Clock::now() + cmd.timeout;
-  Result<int> status = reap(pid, deadline, timed_out);
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGQUIT, &old_quit, nullptr);
-  if (n == static_cast<ssize_t>(sizeof failure)) return start_error(cmd, failure);
-  if (!status) return status.error();
-  if (WIFEXITED(*status)) return WEXITSTATUS(*status);
-  if (WIFSIGNALED(*status)) return 128 + WTERMSIG(*status);
-  return 1;
+  if (cmd.env) {
+    std::vector<char*> envp = c_strings(*cmd.env);
+    ::execve(path->c_str(), argv.data(), envp.data());
+  } else {
+    ::execv(path->c_str(), argv.data());
+  }
+  return start_error(cmd, ChildFailure{Stage::exec, errno});
 }
 
 }  // namespace brig::proc

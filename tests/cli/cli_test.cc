@@ -3,6 +3,8 @@
 
 #include <gmock/gmock.h>
 
+#include <filesystem>
+
 namespace brig::testing {
 namespace {
 
@@ -56,7 +58,7 @@ TEST_F(CliTest, MissingRequiredArgumentIsUsageError) {
 
 TEST_F(CliTest, VerbsFromLaterIssuesFailLoudly) {
   for (std::vector<std::string> argv : std::vector<std::vector<std::string>>{
-           {"cell", "list"}, {"system", "up"}, {"secrets", "list"}, {"image", "build", "."}, {"policy", "set", "c1"}}) {
+           {"image", "build", "."}, {"policy", "set", "c1"}}) {
     auto out = brig(argv);
     EXPECT_EQ(out.exit_code, 1) << argv[0] << " " << argv[1];
     EXPECT_THAT(out.err, HasSubstr("is not available yet")) << argv[0] << " " << argv[1];
@@ -64,10 +66,20 @@ TEST_F(CliTest, VerbsFromLaterIssuesFailLoudly) {
   }
 }
 
-TEST_F(CliTest, RunWithoutDryRunIsNotAvailableYet) {
+TEST_F(CliTest, RunBeforeSystemInitSaysHowToInit) {
   auto out = brig({"run", "localhost/x:latest", "true"});
   EXPECT_EQ(out.exit_code, 1);
-  EXPECT_THAT(out.err, HasSubstr("'brig run' is not available yet"));
+  EXPECT_THAT(out.err, HasSubstr("brig is not initialised here"));
+  EXPECT_THAT(out.err, HasSubstr("fix: brig system init"));
+  EXPECT_FALSE(std::filesystem::exists(home_ + "/state"));  // nothing was created
+}
+
+TEST_F(CliTest, SystemVerbsBeforeInitSayHowToInit) {
+  for (std::vector<std::string> argv : std::vector<std::vector<std::string>>{{"system", "up"}, {"config", "list"}}) {
+    auto out = brig(argv);
+    EXPECT_EQ(out.exit_code, 1) << argv[0] << " " << argv[1];
+    EXPECT_THAT(out.err, HasSubstr("fix: brig system init")) << argv[0] << " " << argv[1];
+  }
 }
 
 TEST_F(CliTest, NounAloneShowsItsVerbs) {

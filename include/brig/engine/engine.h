@@ -91,6 +91,8 @@ class Engine {
   Result<int> wait(const std::string& cell);
   // `podman <verb> ... brig-<cell> ...` on the terminal: logs, exec, cp, top, stats.
   Result<int> attach_podman(const std::vector<std::string>& args);
+  // Runs `c` on brig's own stdin/stdout/stderr and returns its exit code.
+  Result<int> on_terminal(proc::Command c);
   Result<std::string> logs(const std::string& cell, int tail);
   // Host-side checks for a spec: valid, secrets present, runsc usable, warden up.
   std::vector<Check> preflight(const spec::Resolved& resolved);

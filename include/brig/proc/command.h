@@ -17,6 +17,10 @@ struct Command {
   std::string cwd;                         // empty: ours
   std::string stdin_data;                  // written to the child's stdin, then closed
   std::chrono::milliseconds timeout{0};    // 0: no deadline
+  // The child shares our stdin, stdout, stderr (and so the terminal) and our
+  // process group, so the user sees its progress and Ctrl-C reaches it.
+  // Output::out/err stay empty; stdin_data must be empty.
+  bool inherit_stdio = false;
 };
 
 struct Output {
@@ -38,11 +42,6 @@ class Runner {
   // exist, Errc::io ("permission denied") if it is not executable, and
   // Errc::usage for an empty argv. A non-zero exit is not an error: see Output.
   virtual Result<Output> run(const Command& cmd) = 0;
-  // Runs `cmd` on brig's own stdin/stdout/stderr (the terminal, for attached
-  // cells, `exec -it` and `logs -f`) and returns its exit code (128+signal if
-  // killed). The default runs run() and copies the captured output, which is
-  // what fakes need.
-  virtual Result<int> attach(const Command& cmd);
 };
 
 // fork/exec without a shell: exec failure reported through a CLOEXEC pipe,
@@ -52,8 +51,13 @@ class Runner {
 class PosixRunner final : public Runner {
  public:
   Result<Output> run(const Command& cmd) override;
-  Result<int> attach(const Command& cmd) override;
 };
+
+// Replaces this process with `cmd.argv` (PATH lookup as for run(); cmd.env
+// as for run(); cwd, stdin_data and timeout must be unset). The terminal,
+// signals and the exit code then belong to the new program. Returns only if
+// the exec failed.
+Error exec_replace(const Command& cmd);
 
 // Looks `name` up in PATH (or checks it if it contains a '/').
 std::optional<std::string> find_executable(const std::string& name);

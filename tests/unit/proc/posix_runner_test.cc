@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -268,6 +269,64 @@ TEST(PosixRunner, ChildStartsWithNoSignalsIgnoredOrBlocked) {
   Output out = run_ok(cmd({"grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"}));
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   EXPECT_EQ(out.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+}
+
+TEST(PosixRunner, InheritStdioSharesOurStdoutAndKeepsTheExitCode) {
+  // Point our fd 1 at a file for the duration of the run.
+  char path[] = "/tmp/brig-inherit-XXXXXX";
+  unique_fd file(::mkstemp(path));
+  ASSERT_TRUE(file);
+  std::fflush(stdout);
+  unique_fd saved(::dup(1));
+  ASSERT_EQ(::dup2(file.get(), 1), 1);
+  Command c = cmd({"sh", "-c", "echo to-our-stdout; exit 7"});
+  c.inherit_stdio = true;
+  PosixRunner r;
+  auto out = r.run(c);
+  ::dup2(saved.get(), 1);
+  ASSERT_TRUE(out.ok()) << out.error().message();
+  EXPECT_EQ(out->exit_code, 7);
+  EXPECT_EQ(out->out, "");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "to-our-stdout\n");
+  ::unlink(path);
+}
+
+TEST(PosixRunner, InheritStdioHonoursTheDeadlineAndRefusesStdinData) {
+  Command c = cmd({"sleep", "5"});
+  c.inherit_stdio = true;
+  c.timeout = std::chrono::milliseconds(100);
+  PosixRunner r;
+  auto out = r.run(c);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->timed_out);
+  c.stdin_data = "x";
+  auto bad = r.run(c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code(), Errc::usage);
+}
+
+TEST(ExecReplace, BecomesTheProgramAndKeepsItsExitCode) {
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    (void)exec_replace(cmd({"sh", "-c", "exit 5"}));
+    ::_exit(99);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 5);
+}
+
+TEST(ExecReplace, MissingProgramIsAnErrorAndWeKeepRunning) {
+  Error e = exec_replace(cmd({"brig-no-such-binary-4711"}));
+  EXPECT_EQ(e.code(), Errc::not_found);
+  Command with_cwd = cmd({"true"});
+  with_cwd.cwd = "/";
+  EXPECT_EQ(exec_replace(with_cwd).code(), Errc::usage);
 }
 
 TEST(FindExecutable, LooksUpPathAndChecksPaths) {

@@ -1,0 +1,138 @@
+// vm/lima.yaml: rendering, YAML validity, mounts, the gVisor pin, /etc/hosts.
+#include "brig/vm/template.h"
+
+#include <gmock/gmock.h>
+#include <yaml-cpp/yaml.h>
+
+#include "brig/core/fs.h"
+
+namespace brig::vm {
+namespace {
+
+using ::testing::HasSubstr;
+
+TemplateValues values() { return {"/Users/ada lovelace/.brig", "/Users/ada lovelace/src/brig", 6, "12GiB", "80GiB"}; }
+
+std::string rendered() {
+  auto r = render_template(lima_template(), values());
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message());
+  return r.ok() ? *r : "";
+}
+
+TEST(Template, CompiledInCopyMatchesTheFile) {
+  auto file = fs::read_file(std::string(BRIG_SOURCE_DIR) + "/vm/lima.yaml");
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(*file, lima_template());
+  EXPECT_EQ(build_source_dir(), BRIG_SOURCE_DIR);
+}
+
+TEST(Template, RenderedIsValidYamlWithTheValues) {
+  YAML::Node y = YAML::Load(rendered());
+  EXPECT_EQ(y["cpus"].as<int>(), 6);
+  EXPECT_EQ(y["memory"].as<std::string>(), "12GiB");
+  EXPECT_EQ(y["disk"].as<std::string>(), "80GiB");
+  ASSERT_TRUE(y["images"].IsSequence());
+  std::set<std::string> arches;
+  for (const auto& img : y["images"]) arches.insert(img["arch"].as<std::string>());
+  EXPECT_EQ(arches, (std::set<std::string>{"x86_64", "aarch64"}));
+  EXPECT_THAT(rendered(), ::testing::Not(HasSubstr("{{")));
+}
+
+TEST(Template, MountsBrigHomeWritableAndSourceReadOnlyAtTheSamePaths) {
+  YAML::Node mounts = YAML::Load(rendered())["mounts"];
+  ASSERT_TRUE(mounts.IsSequence());
+  ASSERT_EQ(mounts.size(), 2u);
+  EXPECT_EQ(mounts[0]["location"].as<std::string>(), "/Users/ada lovelace/.brig");
+  EXPECT_EQ(mounts[0]["mountPoint"].as<std::string>(), "/Users/ada lovelace/.brig");
+  EXPECT_TRUE(mounts[0]["writable"].as<bool>());
+  EXPECT_EQ(mounts[1]["location"].as<std::string>(), "/Users/ada lovelace/src/brig");
+  EXPECT_EQ(mounts[1]["mountPoint"].as<std::string>(), "/Users/ada lovelace/src/brig");
+  EXPECT_FALSE(mounts[1]["writable"].as<bool>());
+}
+
+std::string provision_scripts() {
+  std::string all;
+  for (const auto& p : YAML::Load(rendered())["provision"]) all += p["script"].as<std::string>() + "\n";
+  return all;
+}
+
+TEST(Template, ProvisioningInstallsPackagesAndBuildsBrig) {
+  auto s = provision_scripts();
+  for (const char* pkg : {"podman", "runc", "nftables", "cmake", "ninja-build", "libcli11-dev", "libyaml-cpp-dev",
+                          "libseccomp-dev", "libidn2-dev"}) {
+    EXPECT_THAT(s, HasSubstr(pkg));
+  }
+  EXPECT_THAT(s, HasSubstr("src='/Users/ada lovelace/src/brig'"));
+  EXPECT_THAT(s, HasSubstr("cmake --install"));
+}
+
+TEST(Template, ProvisioningAddsTheHostnameToEtcHosts) {
+  auto s = provision_scripts();
+  EXPECT_THAT(s, HasSubstr("h=\"$(hostname)\""));
+  EXPECT_THAT(s, HasSubstr("echo \"127.0.1.1 ${h}\" >> /etc/hosts"));
+}
+
+TEST(Template, CarriesThePinnedGvisorForBothArchitectures) {
+  auto pin = parse_gvisor_pin(lima_template());
+  ASSERT_TRUE(pin.ok()) << pin.error().message();
+  auto s = provision_scripts();
+  EXPECT_THAT(s, HasSubstr("GVISOR_RELEASE=\"" + pin->release + "\""));
+  EXPECT_THAT(s, HasSubstr(pin->sha512_x86_64));
+  EXPECT_THAT(s, HasSubstr(pin->sha512_aarch64));
+  EXPECT_NE(pin->sha512_x86_64, pin->sha512_aarch64);
+  EXPECT_THAT(s, HasSubstr("sha512sum -c"));
+  EXPECT_THAT(s, HasSubstr("https://storage.googleapis.com/gvisor/releases/release/${GVISOR_RELEASE}/${arch}/runsc"));
+}
+
+TEST(GvisorPin, MalformedPinsAreRejected) {
+  const std::string good(128, 'a');
+  auto pin = [&](const std::string& rel, const std::string& x, const std::string& a) {
+    return parse_gvisor_pin("GVISOR_RELEASE=\"" + rel + "\"\nGVISOR_SHA512_X86_64=\"" + x +
+                            "\"\nGVISOR_SHA512_AARCH64=\"" + a + "\"\n");
+  };
+  EXPECT_TRUE(pin("20240212.0", good, good).ok());
+  EXPECT_TRUE(pin("20240212", good, good).ok());
+  EXPECT_FALSE(pin("latest", good, good).ok());
+  EXPECT_FALSE(pin("2024021", good, good).ok());
+  EXPECT_FALSE(pin("20240212.", good, good).ok());
+  EXPECT_FALSE(pin("20240212.0", good.substr(1), good).ok());
+  EXPECT_FALSE(pin("20240212.0", good, std::string(128, 'A')).ok());
+  auto missing = parse_gvisor_pin("GVISOR_RELEASE=\"20240212\"\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().fix(), "run scripts/pin-gvisor.sh RELEASE");
+}
+
+TEST(TemplateValues, BadValuesSayHowToFixThem) {
+  struct Case {
+    TemplateValues v;
+    std::string message;
+  };
+  const std::string src = "/src/brig";
+  Case cases[] = {
+      {{"/h", src, 0, "8GiB", "50GiB"}, "--cpus must be 1 to 256, got 0"},
+      {{"/h", src, 4, "8GB", "50GiB"}, "--memory must be a size like 8GiB, got \"8GB\""},
+      {{"/h", src, 4, "8GiB", "0GiB"}, "--disk must be a size like 50GiB, got \"0GiB\""},
+      {{"rel", src, 4, "8GiB", "50GiB"}, "BRIG_HOME must be an absolute path, got \"rel\""},
+      {{"/h", "/it's", 4, "8GiB", "50GiB"}, "the brig source tree \"/it's\" holds a character"},
+      {{"/h$(x)", src, 4, "8GiB", "50GiB"}, "BRIG_HOME \"/h$(x)\" holds a character"},
+  };
+  for (const auto& c : cases) {
+    auto st = validate_values(c.v);
+    ASSERT_FALSE(st.ok()) << c.message;
+    EXPECT_THAT(st.error().message(), HasSubstr(c.message));
+    EXPECT_NE(st.error().fix(), "");
+    EXPECT_EQ(st.error().exit_code(), 2);
+  }
+}
+
+TEST(TemplateValues, UnknownPlaceholderIsAnError) {
+  auto r = render_template("a: {{BRIG_HOME}}\nb: {{NOPE}}\nc: {{.Home}}\n", values());
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message(), HasSubstr("{{NOPE}}"));
+  auto lima_own = render_template("c: {{.Home}}\n", values());
+  ASSERT_TRUE(lima_own.ok());
+  EXPECT_EQ(*lima_own, "c: {{.Home}}\n");
+}
+
+}  // namespace
+}  // namespace brig::vm
