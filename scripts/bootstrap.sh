@@ -10,7 +10,7 @@ packages=(
   libspdlog-dev libfmt-dev libseccomp-dev libidn2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime
-  podman runc nftables iproute2 curl ca-certificates openssl
+  podman runc runsc nftables iproute2 curl ca-certificates openssl
   # tests and benchmarks
   nginx-light busybox-static debootstrap wrk jq clang libclang-rt-14-dev
   tinyproxy mitmproxy

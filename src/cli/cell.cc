@@ -43,7 +43,7 @@ struct CellArgs {
   std::vector<std::string> rest;
   std::string format = "table", signal = "SIGKILL", output, src, dst, path;
   int time = 10, tail = 0;
-  bool all = false, follow = false, interactive = false, tty = false, keep_workspace = false, force = false;
+  bool all = false, wait = false, follow = false, interactive = false, tty = false, keep_workspace = false, force = false;
 };
 
 CellArgs& args() {
@@ -207,8 +207,10 @@ void add_cell(CLI::App& root, Context& ctx) {
   auto* rm = verb(n, "rm", "remove a cell, its network and its workspace");
   rm->add_flag("--keep-workspace", a.keep_workspace, "keep state/<cell>/workspace");
   rm->add_flag("--force", a.force, "delete a workspace that holds files without asking");
+  rm->add_flag("--wait", a.wait, "wait for the cell to exit first (what run -d --rm uses)");
   on_run(rm, ctx, [&ctx, eng, &a]() -> Result<int> {
     auto e = eng();
+    if (a.wait) BRIG_TRY(e.wait(a.cell));
     auto st = e.status(a.cell);
     if (!st) return st.error();
     const std::string ws = ctx.paths.workspace(a.cell);
@@ -224,8 +226,9 @@ void add_cell(CLI::App& root, Context& ctx) {
         if (!confirm(q)) keep = true;
       }
     }
-    BRIG_TRY(e.remove(a.cell, keep));
-    if (!ctx.quiet) std::printf("removed %s%s\n", a.cell.c_str(), keep ? (" (workspace kept: " + ws + ")").c_str() : "");
+    auto kept = e.remove(a.cell, keep);
+    if (!kept) return kept.error();
+    if (!ctx.quiet) std::printf("removed %s%s\n", a.cell.c_str(), kept->empty() ? "" : (" (workspace kept in " + *kept + ")").c_str());
     return 0;
   });
 

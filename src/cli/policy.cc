@@ -1,5 +1,6 @@
 // brig policy validate|show|test|set|rm — over module policy.
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -69,6 +70,38 @@ Result<int> do_validate(const std::string& file) {
   if (!compiled) return compiled.error();
   std::printf("%s: valid (%zu allow, %zu deny, %zu tls_passthrough rules)\n", file.c_str(), compiled->allow_count(),
               compiled->deny_count(), block->tls_passthrough.size());
+  return 0;
+}
+
+// Read-modify-write of policy/cells/<cell>.json under the state lock; the new
+// document must parse and compile, or the file stays as it was.
+Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
+                             const std::function<Status(nlohmann::json&)>& change) {
+  const std::string path = ctx.paths.cell_policy(cell);
+  if (cell.empty() || cell.find('/') != std::string::npos || !fs::exists(path)) {
+    return Error(Errc::not_found, "no cell named " + str::quote(cell) + " has a policy", "check the name with: brig cell list --all");
+  }
+  auto lock = fs::FileLock::acquire(ctx.paths.system_state() + "/lock");
+  if (!lock) return lock.error();
+  auto text = fs::read_file(path, policy::kMaxPolicyBytes);
+  if (!text) return text.error();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(*text);
+  } catch (const std::exception& e) {
+    return Error(Errc::invalid, path + " is not JSON: " + e.what(), "brig cell rm " + cell + " and run it again");
+  }
+  BRIG_TRY(change(j));
+  const std::string out = j.dump(2) + "\n";
+  auto block = policy::parse_document(out, path);
+  if (!block) return block.error();
+  auto compiled = policy::Policy::compile(*block, nullptr);
+  if (!compiled) return compiled.error();
+  BRIG_TRY(fs::write_atomic(path, out, 0644));
+  if (!ctx.quiet) {
+    std::printf("cell %s: %zu allow, %zu deny, %zu tls_passthrough rules (warden reloads within 1 s)\n", cell.c_str(),
+                compiled->allow_count(), compiled->deny_count(), block->tls_passthrough.size());
+  }
   return 0;
 }
 
@@ -148,15 +181,58 @@ void add_policy(CLI::App& root, Context& ctx) {
     return 0;
   });
 
-  auto* set = noun->add_subcommand("set", "change a cell's egress rules");
-  set->add_option("CELL", "cell name")->required();
-  set->add_option("--allow", "allow DOMAIN[:PORT]");
-  set->add_option("--deny", "deny DOMAIN");
-  set->add_option("--remove", "remove a rule");
-  not_yet(set, ctx);
-  auto* rm = noun->add_subcommand("rm", "remove a cell's policy");
-  rm->add_option("CELL", "cell name")->required();
-  not_yet(rm, ctx);
+  static std::string set_cell;
+  static std::vector<std::string> add_allow, add_deny, add_pass, remove;
+  auto* set = noun->add_subcommand("set", "change a running cell's egress rules (warden reloads within 1 s)");
+  set->add_option("CELL", set_cell, "cell name")->required();
+  set->add_option("--allow", add_allow, "allow DOMAIN[:PORT] (repeatable)");
+  set->add_option("--deny", add_deny, "deny DOMAIN (repeatable)");
+  set->add_option("--passthrough", add_pass, "pass TLS to DOMAIN uninspected (must also be allowed)");
+  set->add_option("--remove", remove, "remove every rule naming DOMAIN (repeatable)");
+  on_run(set, ctx, [&ctx]() -> Result<int> {
+    if (add_allow.empty() && add_deny.empty() && add_pass.empty() && remove.empty()) {
+      return Error(Errc::usage, "nothing to change", "brig policy set " + set_cell + " --allow HOST");
+    }
+    return edit_cell_policy(ctx, set_cell, [](nlohmann::json& j) -> Status {
+      if (j.value("airgapped", false) && (!add_allow.empty() || !add_pass.empty())) {
+        return Error(Errc::invalid, "cell " + set_cell + " is airgapped: it may reach nothing",
+                     "run it again with another profile");
+      }
+      auto names = [](const nlohmann::json& e) { return e.is_string() ? e.get<std::string>() : e.value("domain", ""); };
+      for (const char* key : {"allow", "deny", "tls_passthrough"}) {
+        if (!j.contains(key) || !j[key].is_array()) j[key] = nlohmann::json::array();
+        auto& arr = j[key];
+        for (auto it = arr.begin(); it != arr.end();) {
+          const std::string n = names(*it);
+          bool drop = false;
+          for (const auto& r : remove) drop = drop || str::iequals(n, r) || str::iequals(n.substr(0, n.rfind(':')), r);
+          it = drop ? arr.erase(it) : it + 1;
+        }
+      }
+      auto add = [&](const char* key, const std::vector<std::string>& values) {
+        for (const auto& v : values) {
+          bool present = false;
+          for (const auto& e : j[key]) present = present || names(e) == v;
+          if (!present) j[key].push_back(v);
+        }
+      };
+      add("allow", add_allow);
+      add("deny", add_deny);
+      add("tls_passthrough", add_pass);
+      return {};
+    });
+  });
+  static std::string rm_cell;
+  auto* rm = noun->add_subcommand("rm", "remove a cell's own rules (the global policy still applies)");
+  rm->add_option("CELL", rm_cell, "cell name")->required();
+  on_run(rm, ctx, [&ctx]() -> Result<int> {
+    return edit_cell_policy(ctx, rm_cell, [](nlohmann::json& j) -> Status {
+      const bool airgapped = j.value("airgapped", false);
+      j = {{"allow", nlohmann::json::array()}, {"deny", nlohmann::json::array()}, {"tls_passthrough", nlohmann::json::array()}};
+      if (airgapped) j["airgapped"] = true;
+      return {};
+    });
+  });
 }
 
 Result<int> policy_validate(const std::string& file) { return do_validate(file); }

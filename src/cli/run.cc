@@ -254,7 +254,16 @@ void add_run(CLI::App& root, Context& ctx) {
 #else
       static proc::PosixRunner runner;
       engine::Engine e(runner, ctx.paths);
-      return e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace});
+      if (!resolved->spec.name.has()) resolved->spec.name.set(engine::generate_cell_name(), spec::Origin::builtin());
+      auto rc = e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace});
+      if (rc && o.detach && o.rm) {
+        // Detached --rm: a reaper outlives us, waits for the exit, removes the cell.
+        proc::Command reaper;
+        reaper.argv = {self_binary(), "cell", "rm", "--wait", o.keep_workspace ? "--keep-workspace" : "--force",
+                       *resolved->spec.name};
+        BRIG_TRY(proc::spawn_detached(reaper));
+      }
+      return rc;
 #endif
     }
     if (ctx.json()) {

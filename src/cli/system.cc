@@ -9,6 +9,7 @@
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
 #include "brig/engine/engine.h"
+#include "brig/warden/config.h"
 #include "brig/warden/warden.h"
 #include "context.h"
 
@@ -40,6 +41,21 @@ int print_checks(const Context& ctx, const std::vector<engine::Check>& checks) {
 }
 
 namespace {
+
+// warden.yaml checked before anything starts; the files it names.
+Result<std::vector<std::string>> warden_files(const Context& ctx) {
+  warden::Config wc;
+  if (auto st = warden::load_config_file(ctx.paths.warden_yaml(), wc); !st) return st.error();
+  std::vector<std::string> files;
+  if (!wc.upstream_ca.empty()) files.push_back(wc.upstream_ca);
+  return files;
+}
+
+Status system_up(const Context& ctx, engine::Engine& e) {
+  auto files = warden_files(ctx);
+  if (!files) return files.error();
+  return e.up(self_binary(), *files);
+}
 
 void follow_file(const std::string& path, std::size_t from) {
   for (;;) {
@@ -102,7 +118,7 @@ void add_system(CLI::App& root, Context& ctx) {
   auto* up = n->add_subcommand("up", "start warden and install brig's nftables table");
   on_run(up, ctx, [&ctx, engine]() -> Result<int> {
     auto e = engine();
-    BRIG_TRY(e.up(self_binary()));
+    BRIG_TRY(system_up(ctx, e));
     if (!ctx.quiet) std::printf("brig is up: warden healthy, nftables tables installed\n");
     return 0;
   });
@@ -117,7 +133,7 @@ void add_system(CLI::App& root, Context& ctx) {
   on_run(restart, ctx, [&ctx, engine]() -> Result<int> {
     auto e = engine();
     BRIG_TRY(e.down());
-    BRIG_TRY(e.up(self_binary()));
+    BRIG_TRY(system_up(ctx, e));
     if (!ctx.quiet) std::printf("brig restarted\n");
     return 0;
   });

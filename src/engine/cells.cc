@@ -315,7 +315,7 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
   rb.commit();
   event("create", name, {{"image", rec.image}, {"subnet", rec.subnet.cidr()}, {"runtime", runtime}});
   if (!opts.detach && opts.rm) {
-    if (auto st = remove(name, opts.keep_workspace); !st) return st.error();
+    if (auto kept = remove(name, opts.keep_workspace); !kept) return kept.error();
   }
   return rc;
 }
@@ -470,7 +470,7 @@ Status Engine::start(const std::string& cell) {
   return {};
 }
 
-Status Engine::remove(const std::string& cell, bool keep_workspace) {
+Result<std::string> Engine::remove(const std::string& cell, bool keep_workspace) {
   auto rec = load_record(cell);
   if (!rec) return rec.error();
   auto out = podman({"rm", "--force", "--time", "5", cell_container(cell)});
@@ -479,19 +479,20 @@ Status Engine::remove(const std::string& cell, bool keep_workspace) {
   BRIG_TRY(release_subnet(paths_, cell));
   ::unlink(paths_.cell_policy(cell).c_str());
   const std::string state = paths_.cell_state(cell);
+  std::string kept;
   std::error_code ec;
-  if (keep_workspace || rec->workspace != paths_.workspace(cell)) {
-    // Keep the workspace (or a user's own directory); drop everything else.
-    for (const auto& entry : stdfs::directory_iterator(state, ec)) {
-      if (entry.path().filename() != "workspace") stdfs::remove_all(entry.path(), ec);
-    }
-    if (rec->workspace != paths_.workspace(cell)) stdfs::remove_all(state, ec);
-  } else {
-    stdfs::remove_all(state, ec);
+  if (keep_workspace && rec->workspace == paths_.workspace(cell)) {
+    // A kept workspace leaves the cell's state, so the name is free again and
+    // prune never mistakes it for debris.
+    BRIG_TRY(fs::make_dirs(paths_.home() + "/workspaces", 0755));
+    kept = paths_.home() + "/workspaces/" + cell;
+    if (fs::exists(kept)) kept += "-" + internal::now_rfc3339();
+    if (::rename(rec->workspace.c_str(), kept.c_str()) != 0) return errno_error("keeping the workspace in " + kept, errno);
   }
+  stdfs::remove_all(state, ec);  // a user's own --workspace directory lives elsewhere and stays
   if (ec) return Error(Errc::io, "removing " + state + ": " + ec.message());
-  event("rm", cell, {{"kept_workspace", keep_workspace}});
-  return {};
+  event("rm", cell, {{"kept_workspace", kept}});
+  return kept;
 }
 
 Result<int> Engine::wait(const std::string& cell) {

@@ -1,6 +1,7 @@
 #include "brig/engine/nft.h"
 
 #include <algorithm>
+#include <map>
 
 #include "brig/core/strings.h"
 #include "brig/engine/podman.h"
@@ -75,40 +76,79 @@ Status remove(proc::Runner& runner) {
   return {};
 }
 
+namespace {
+
+// A live `nft list table` as chain -> lines (header and rules, in order),
+// counter values removed.
+std::map<std::string, std::vector<std::string>> parse_listing(const std::string& text) {
+  std::map<std::string, std::vector<std::string>> chains;
+  std::string current;
+  for (auto line : str::split(text, '\n')) {
+    std::string l(str::trim(line));
+    if (l.rfind("chain ", 0) == 0) {
+      current = l.substr(6, l.find(' ', 6) - 6);
+      chains[current];
+      continue;
+    }
+    if (current.empty() || l.empty() || l == "}") continue;
+    // nft prints priority -10 of an inet chain as "filter - 10" (filter = 0).
+    if (auto p = l.find("priority filter - 10;"); p != std::string::npos) l.replace(p, 21, "priority -10;");
+    if (auto c = l.find("counter packets"); c != std::string::npos) {
+      auto end = l.find_first_of("ad", l.find(" bytes ", c) + 7);  // "accept" / "drop" after the byte count
+      while (end != std::string::npos && l.compare(end, 4, "drop") != 0 && l.compare(end, 6, "accept") != 0) {
+        end = l.find_first_of("ad", end + 1);
+      }
+      if (end != std::string::npos) l = l.substr(0, c) + "counter " + l.substr(end);
+    }
+    chains[current].push_back(l);
+  }
+  return chains;
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> check(proc::Runner& runner) {
-  std::vector<std::string> missing;
+  std::vector<std::string> problems;
   for (const char* table : {"bridge brig", "inet brig"}) {
     auto parts = str::split(table, ' ');
     proc::Command cmd{{"nft", "list", "table", parts[0], parts[1]}, std::nullopt, "", "", std::chrono::seconds(20)};
     auto out = runner.run(cmd);
     if (!out) return out.error().context("nft");
     if (!out->success()) {
-      missing.push_back(std::string("table ") + table + " is missing");
+      problems.push_back(std::string("table ") + table + " is missing");
       continue;
     }
-    // Counters change; compare each rule with its counter values removed.
-    std::vector<std::string> live;
-    for (auto line : str::split(out->out, '\n')) {
-      std::string l(str::trim(line));
-      auto c = l.find("counter packets");
-      if (c != std::string::npos) {
-        auto d = l.find(" drop", c);
-        auto a = l.find(" accept", c);
-        auto end = d != std::string::npos ? d : a;
-        if (end != std::string::npos) l = l.substr(0, c) + "counter" + l.substr(end);
-      }
-      live.push_back(l);
-    }
+    auto live = parse_listing(out->out);
+    std::vector<std::string> expected_chains;
     for (const auto& c : chains()) {
       if (std::string(c.table) != table) continue;
-      for (const auto& r : c.rules) {
-        if (std::find(live.begin(), live.end(), r) == live.end()) {
-          missing.push_back(std::string(table) + " " + c.name + ": rule missing: " + r);
-        }
+      expected_chains.push_back(c.name);
+      std::vector<std::string> want = {std::string("type filter hook ") + c.hook + " priority -10; policy accept;"};
+      want.insert(want.end(), c.rules.begin(), c.rules.end());
+      auto it = live.find(c.name);
+      const std::string where = std::string(table) + " " + c.name;
+      if (it == live.end()) {
+        problems.push_back(where + ": chain missing");
+        continue;
+      }
+      const auto& have = it->second;
+      if (have == want) continue;
+      // Name what differs: missing rules, then rules that should not be there.
+      for (const auto& w : want) {
+        if (std::find(have.begin(), have.end(), w) == have.end()) problems.push_back(where + ": rule missing: " + w);
+      }
+      for (const auto& h : have) {
+        if (std::find(want.begin(), want.end(), h) == want.end()) problems.push_back(where + ": unexpected rule: " + h);
+      }
+      if (problems.empty() || problems.back().rfind(where, 0) != 0) problems.push_back(where + ": rules out of order");
+    }
+    for (const auto& [name, lines] : live) {
+      if (std::find(expected_chains.begin(), expected_chains.end(), name) == expected_chains.end()) {
+        problems.push_back(std::string(table) + ": unexpected chain " + name);
       }
     }
   }
-  return missing;
+  return problems;
 }
 
 }  // namespace brig::engine::nft

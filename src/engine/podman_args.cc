@@ -93,7 +93,8 @@ std::vector<std::string> warden_run_args(const WardenPlan& p) {
       "127.0.0.1:" + std::to_string(p.ops_port) + ":" + std::to_string(kOpsPortInContainer),
       // Warden is attached to every cell network: it must never route between them.
       "--sysctl", "net.ipv4.ip_forward=0", "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev",
-      "--label", std::string(kRoleLabel) + "=warden", "--env", "BRIG_HOME=/brig",
+      "--label", std::string(kRoleLabel) + "=warden", "--label", "brig.config=" + p.config_id,
+      "--env", "BRIG_HOME=/brig",
       "--volume", h + "/policy:/brig/policy:ro", "--volume", h + "/state/system:/brig/state/system:ro",
       "--volume", h + "/run/warden-ca:/brig/ca:ro", "--volume", h + "/logs/cells:/brig/logs/cells:rw",
       "--volume", h + "/warden.yaml:/brig/warden.yaml:ro"};

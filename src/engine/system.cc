@@ -105,6 +105,7 @@ Status Engine::ensure_warden_image(const std::string& binary, std::string& image
     BRIG_TRY(fs::make_dirs(stage + d, 0755));
   }
   ::chmod((stage + "/tmp").c_str(), 01777);
+  ::chmod((stage + "/brig/run").c_str(), 01777);  // the tmpfs there copies this mode up
   BRIG_TRY(fs::write_atomic(stage + "/etc/passwd", "root:x:0:0::/:/nonexistent\nnobody:x:65534:65534::/:/nonexistent\n"));
   BRIG_TRY(fs::write_atomic(stage + "/etc/group", "root:x:0:\nnogroup:x:65534:\n"));
   const std::string tar = stage + ".tar";
@@ -152,10 +153,13 @@ Status Engine::write_runtime_file() {
   return fs::write_atomic(paths_.run_dir() + "/warden.json", j.dump() + "\n", 0644);
 }
 
-Status Engine::up(const std::string& brig_binary) {
+Status Engine::up(const std::string& brig_binary, const std::vector<std::string>& warden_files) {
   auto cfg = load_host_config(paths_);
   if (!cfg) return cfg.error();
   BRIG_TRY(make_layout(paths_));
+  for (const auto& f : warden_files) {
+    if (!fs::exists(f)) return Error(Errc::not_found, "warden.yaml names " + f + ", which does not exist", "fix " + paths_.warden_yaml());
+  }
   if (!fs::exists(paths_.ca_cert())) return Error(Errc::not_found, "brig's CA is missing", "brig system init");
   std::string image;
   BRIG_TRY(ensure_warden_image(brig_binary, image));
@@ -180,8 +184,14 @@ Status Engine::up(const std::string& brig_binary) {
       return Error(Errc::failed, "creating network brig-ext: " + (out ? trimmed(out->err) : out.error().message()));
     }
   }
-  auto running = podman({"container", "inspect", "--format", "{{.State.Running}} {{.ImageName}}", kWardenContainer});
-  const bool ok = running && running->success() && trimmed(running->out) == "true " + image;
+  // Warden reads warden.yaml at start: a changed file means a new container.
+  auto yaml = fs::read_file(paths_.warden_yaml(), 1 << 20);
+  const std::string config_id =
+      std::to_string(std::hash<std::string>{}((yaml ? *yaml : std::string()) + paths_.home() + std::to_string(cfg->ops_port) +
+                                              std::to_string(cfg->warden_threads)));
+  auto running = podman({"container", "inspect", "--format",
+                         "{{.State.Running}} {{.ImageName}} {{index .Config.Labels \"brig.config\"}}", kWardenContainer});
+  const bool ok = running && running->success() && trimmed(running->out) == "true " + image + " " + config_id;
   if (!ok) {
     (void)podman({"rm", "--force", "--time", "5", kWardenContainer});
     WardenPlan plan;
@@ -190,17 +200,9 @@ Status Engine::up(const std::string& brig_binary) {
     plan.ops_port = cfg->ops_port;
     plan.threads = cfg->warden_threads;
     plan.ulimits = cfg->ulimits;
+    plan.config_id = config_id;
     // Files warden.yaml names must exist inside the container at the same path.
-    if (auto y = fs::read_file(paths_.warden_yaml(), 1 << 20)) {
-      for (const auto& line : str::split(*y, '\n')) {
-        auto l = std::string(str::trim(line));
-        if (l.rfind("upstream_ca:", 0) == 0) {
-          std::string f(str::trim(l.substr(12)));
-          if (f.size() >= 2 && (f.front() == '"' || f.front() == '\'')) f = f.substr(1, f.size() - 2);
-          if (!f.empty()) plan.extra_ro_files.push_back(f);
-        }
-      }
-    }
+    plan.extra_ro_files = warden_files;
     auto out = podman(warden_run_args(plan));
     if (!out) return out.error();
     if (!out->success()) return Error(Errc::failed, "starting warden: " + trimmed(out->err), "podman logs brig-warden");

@@ -333,6 +333,14 @@ TEST_F(Cells, VerifyReportsAForeignContainerOnACellNetwork) {
   EXPECT_EQ(v.exit_code, 1);
   EXPECT_THAT(v.out, HasSubstr("foreign container e2e-intruder"));
   run({"/usr/bin/podman", "rm", "-f", "e2e-intruder"});
+  EXPECT_EQ(brig({"system", "verify"}).exit_code, 0);
+  // A rule slipped into brig's bridge chain that would open the cell bridges.
+  ASSERT_EQ(run({"/usr/sbin/nft", "insert", "rule", "bridge", "brig", "forward", "ip", "saddr", "10.60.0.0/16", "accept"}).exit_code, 0);
+  auto tampered = brig({"system", "verify"});
+  EXPECT_EQ(tampered.exit_code, 1);
+  EXPECT_THAT(tampered.out, HasSubstr("unexpected rule: ip saddr 10.60.0.0/16 accept"));
+  ASSERT_EQ(brig({"system", "up"}).exit_code, 0);  // up reinstalls the tables
+  EXPECT_EQ(brig({"system", "verify"}).exit_code, 0);
   brig({"cell", "rm", "--force", "e2e-verify"});
 }
 

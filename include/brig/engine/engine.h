@@ -67,8 +67,10 @@ class Engine {
   // caller (warden owns it).
   Result<HostConfig> init(bool accept_weaker_network);
   // Warden image (if missing or stale), external network, warden container,
-  // /healthz, nftables. Idempotent. `brig_binary` goes into the image.
-  Status up(const std::string& brig_binary);
+  // /healthz, nftables. Idempotent. `brig_binary` goes into the image;
+  // `warden_files` (what warden.yaml references, e.g. upstream_ca) are mounted
+  // read-only at the same paths.
+  Status up(const std::string& brig_binary, const std::vector<std::string>& warden_files = {});
   // Every cell stopped (as `cell stop`), warden removed, nft tables removed.
   Status down();
   std::vector<Check> doctor(bool quick);
@@ -87,7 +89,9 @@ class Engine {
   Status stop(const std::string& cell, int timeout_seconds = 10);
   Status kill(const std::string& cell, const std::string& signal);
   Status start(const std::string& cell);
-  Status remove(const std::string& cell, bool keep_workspace);
+  // Container, network, subnet, policy and state go; with keep_workspace the
+  // default workspace moves to $BRIG_HOME/workspaces/<cell> (returned).
+  Result<std::string> remove(const std::string& cell, bool keep_workspace);
   Result<int> wait(const std::string& cell);
   // `podman <verb> ... brig-<cell> ...` on the terminal: logs, exec, cp, top, stats.
   Result<int> attach_podman(const std::vector<std::string>& args);

@@ -76,6 +76,7 @@ struct WardenPlan {
   int threads = 2;
   std::vector<std::string> extra_ro_files;  // files warden.yaml references (upstream_ca)
   std::vector<std::string> ulimits;
+  std::string config_id;             // label brig.config: what warden was started with
 };
 std::vector<std::string> warden_run_args(const WardenPlan& plan);
 std::vector<std::string> external_network_create_args();

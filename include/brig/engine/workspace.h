@@ -19,7 +19,7 @@ Result<unique_fd> open_in_workspace(const std::string& workspace, const std::str
 
 Status copy_to_stdout(int fd);
 
-// Regular files and directories under `dir` (not following symlinks), 0 if absent.
+// Entries under `dir` (files, directories, links; links are not followed), 0 if absent.
 std::size_t count_files(const std::string& dir);
 
 }  // namespace brig::engine

@@ -59,6 +59,10 @@ class PosixRunner final : public Runner {
 // the exec failed.
 Error exec_replace(const Command& cmd);
 
+// Starts `cmd` in a new session, detached from brig (stdio on /dev/null), and
+// returns without waiting for it; it outlives brig.
+Status spawn_detached(const Command& cmd);
+
 // Looks `name` up in PATH (or checks it if it contains a '/').
 std::optional<std::string> find_executable(const std::string& name);
 

@@ -1,1 +1,512 @@
+// The engine over a FakeRunner in a throwaway $BRIG_HOME: the argv it runs,
+// the files it leaves, what it undoes, what it refuses.
+#include "brig/engine/engine.h"
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "brig/engine/secrets.h"
+#include "brig/engine/subnets.h"
+#include "fakes/fake_runner.h"
+#include "unit/engine/engine_test_util.h"
+
+namespace brig::engine {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using brig::testing::FakeRunner;
+using testing::exists;
+using testing::slurp;
+using testing::spit;
+using testing::TempDir;
+using Argv = std::vector<std::string>;
+
+constexpr const char* kCa = "-----BEGIN CERTIFICATE-----\nMIIBbrigtestca\n-----END CERTIFICATE-----\n";
+const Argv kWardenRunning = {"podman", "container", "inspect", "--format", "{{.State.Running}}", "brig-warden"};
+const Argv kCellStatus = {"podman", "container", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}",
+                          "brig-c1"};
+
+proc::Output out(int exit_code, std::string stdout_text = {}, std::string stderr_text = {}) {
+  proc::Output o;
+  o.exit_code = exit_code;
+  o.out = std::move(stdout_text);
+  o.err = std::move(stderr_text);
+  return o;
+}
+
+bool starts_with(const Argv& argv, const Argv& prefix) {
+  return prefix.size() <= argv.size() && std::equal(prefix.begin(), prefix.end(), argv.begin());
+}
+
+// `flag value` appears as two adjacent arguments.
+bool has_pair(const Argv& argv, const std::string& flag, const std::string& value) {
+  for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == flag && argv[i + 1] == value) return true;
+  }
+  return false;
+}
+
+std::string str(const Argv& argv) {
+  std::string s;
+  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  TempDir tmp;
+  Paths paths{tmp.path()};
+  FakeRunner fake;
+  Engine engine{fake, paths};
+
+  void SetUp() override {
+    ASSERT_TRUE(make_layout(paths).ok());
+    save_config("host");
+    spit(paths.ca_cert(), kCa);
+    fake.on(kWardenRunning, out(0, "true\n"));
+    fake.on({"podman", "image", "exists"}, out(0));
+    fake.on({"podman", "container", "exists"}, out(1));
+    fake.on(kCellStatus, out(0, "running 0\n"));
+  }
+
+  void save_config(const std::string& runsc_network) {
+    HostConfig cfg;
+    cfg.podman = "/usr/bin/podman";
+    cfg.runsc = "/usr/bin/runsc";
+    cfg.runsc_network = runsc_network;
+    cfg.ulimits = {"nofile=1024:1024"};
+    ASSERT_TRUE(save_host_config(paths, cfg).ok());
+  }
+
+  bool spit_secret(const std::string& name) { return secret_add(paths, name, "s3cr3t").ok(); }
+
+  static spec::Resolved resolved(const std::string& name = "c1") {
+    spec::Resolved r;
+    r.spec.name.set(name, spec::Origin::flag("--name"));
+    r.spec.image.set("localhost/agent:1", spec::Origin::flag("IMAGE"));
+    r.spec.command.set({"sh", "-c", "sleep 1000"}, spec::Origin::flag("--"));
+    return r;
+  }
+
+  // A successful detached run.
+  void run_ok(const spec::Resolved& r) {
+    auto rc = engine.run(r, RunOptions{.detach = true});
+    ASSERT_TRUE(rc.ok()) << rc.error().message() << " / " << rc.error().fix();
+    EXPECT_EQ(*rc, 0);
+  }
+
+  // Index of the first call at or after `from` whose argv starts with `prefix`; -1 if none.
+  long find_call(const Argv& prefix, long from = 0) const {
+    for (std::size_t i = static_cast<std::size_t>(from); i < fake.calls.size(); ++i) {
+      if (starts_with(fake.calls[i].argv, prefix)) return static_cast<long>(i);
+    }
+    return -1;
+  }
+  bool called(const Argv& prefix) const { return find_call(prefix) >= 0; }
+  std::string all_calls() const {
+    std::string s;
+    for (const auto& c : fake.calls) s += str(c.argv) + "\n";
+    return s;
+  }
+  // The argv of the (only) `podman create`.
+  Argv create_argv() const {
+    long i = find_call({"podman", "create"});
+    EXPECT_GE(i, 0) << all_calls();
+    return i < 0 ? Argv{} : fake.calls[static_cast<std::size_t>(i)].argv;
+  }
+  SubnetMap subnet_map() const {
+    auto m = read_subnet_map(paths);
+    EXPECT_TRUE(m.ok());
+    return m ? *m : SubnetMap{};
+  }
+  void write_record(const std::string& name, int subnet) {
+    CellRecord r;
+    r.name = name;
+    r.image = "localhost/agent:1";
+    r.runtime = "runsc";
+    r.runsc_network = "host";
+    r.subnet = Subnet{subnet};
+    r.workspace = paths.workspace(name);
+    r.workspace_mount = "/work";
+    spit(paths.cell_state(name) + "/cell-state.json", to_json(r).dump(2));
+  }
+  // Nothing of cell c1 is left on disk.
+  void expect_no_trace_of_c1() {
+    EXPECT_FALSE(exists(paths.cell_state("c1")));
+    EXPECT_FALSE(exists(paths.cell_policy("c1")));
+    EXPECT_EQ(subnet_map().count("10.60.1.0/24"), 0u);
+    for (const auto& [cidr, owner] : subnet_map()) EXPECT_NE(owner, "c1") << cidr;
+  }
+};
+
+// --- run: the happy path ---
+
+TEST_F(EngineTest, RunDetachedRunsTheStepsInOrder) {
+  run_ok(resolved());
+  long net = find_call({"podman", "network", "create", "--internal", "--disable-dns", "--subnet", "10.60.1.0/24",
+                        "--gateway", "10.60.1.1", "--label", "brig.cell=c1", "brig-c1"});
+  ASSERT_GE(net, 0) << all_calls();
+  long connect = find_call({"podman", "network", "connect", "--ip", "10.60.1.2", "brig-c1", "brig-warden"}, net + 1);
+  ASSERT_GE(connect, 0) << all_calls();
+  long create = find_call({"podman", "create"}, connect + 1);
+  ASSERT_GE(create, 0) << all_calls();
+  long start = find_call({"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start",
+                          "brig-c1"},
+                         create + 1);
+  ASSERT_GE(start, 0) << all_calls();
+  EXPECT_EQ(fake.calls[static_cast<std::size_t>(start)].argv.size(), 7u) << "detached: no --attach";
+  // Validation happened before any change.
+  EXPECT_LT(find_call(kWardenRunning), net);
+  EXPECT_LT(find_call({"podman", "image", "exists", "localhost/agent:1"}), net);
+  EXPECT_LT(find_call({"podman", "container", "exists", "brig-c1"}), net);
+  // Nothing was undone.
+  EXPECT_FALSE(called({"podman", "network", "rm"})) << all_calls();
+  EXPECT_FALSE(called({"podman", "rm"})) << all_calls();
+}
+
+TEST_F(EngineTest, RunCreateArgv) {
+  run_ok(resolved());
+  const Argv a = create_argv();
+  EXPECT_TRUE(starts_with(a, {"podman", "create", "--name", "brig-c1", "--hostname", "c1"})) << str(a);
+  EXPECT_TRUE(has_pair(a, "--runtime", "runsc")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--network", "brig-c1")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--ip", "10.60.1.10")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--dns", "none")) << str(a);
+  EXPECT_TRUE(std::count(a.begin(), a.end(), "--read-only") == 1) << str(a);
+  EXPECT_TRUE(has_pair(a, "--pids-limit", "1024")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--ulimit", "nofile=1024:1024")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--security-opt", "seccomp=" + paths.run_dir() + "/seccomp-cell.json")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--env", "HTTP_PROXY=http://10.60.1.2:3128")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--env", "HTTPS_PROXY=http://10.60.1.2:3128")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--env", "SSL_CERT_FILE=/run/brig/ca-bundle.crt")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--env", "BRIG_CELL=c1")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--volume", tmp.path() + "/state/c1/brig:/run/brig:ro")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--volume", tmp.path() + "/state/c1/workspace:/work:rw")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--workdir", "/work")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--label", "brig.cell=c1")) << str(a);
+  ASSERT_GE(a.size(), 4u);
+  EXPECT_EQ(Argv(a.end() - 4, a.end()), (Argv{"localhost/agent:1", "sh", "-c", "sleep 1000"}));
+  EXPECT_TRUE(exists(paths.run_dir() + "/seccomp-cell.json"));
+}
+
+TEST_F(EngineTest, RunLeavesStateFiles) {
+  run_ok(resolved());
+  ASSERT_TRUE(exists(paths.cell_policy("c1")));
+  EXPECT_EQ(nlohmann::json::parse(slurp(paths.cell_policy("c1"))), nlohmann::json::object());
+
+  auto rec = record_from_json(nlohmann::json::parse(slurp(paths.cell_state("c1") + "/cell-state.json")));
+  ASSERT_TRUE(rec.ok()) << rec.error().message();
+  EXPECT_EQ(rec->name, "c1");
+  EXPECT_EQ(rec->image, "localhost/agent:1");
+  EXPECT_EQ(rec->runtime, "runsc");
+  EXPECT_EQ(rec->runsc_network, "host");
+  EXPECT_EQ(rec->subnet.index, 1);
+  EXPECT_EQ(rec->workspace, paths.workspace("c1"));
+  EXPECT_FALSE(rec->airgapped);
+  EXPECT_TRUE(std::filesystem::is_directory(paths.workspace("c1")));
+
+  const std::string cell_json = slurp(paths.cell_state("c1") + "/brig/cell.json");
+  EXPECT_THAT(cell_json, Not(HasSubstr(tmp.path()))) << "a host path leaked into the cell";
+  auto cj = nlohmann::json::parse(cell_json);
+  EXPECT_EQ(cj["name"], "c1");
+  EXPECT_EQ(cj["proxy"], "http://10.60.1.2:3128");
+  EXPECT_EQ(cj["workspace_mount"], "/work");
+  EXPECT_EQ(cj["airgapped"], false);
+
+  EXPECT_THAT(slurp(paths.cell_state("c1") + "/brig/ca-bundle.crt"), HasSubstr(kCa));
+  EXPECT_EQ(subnet_map(), (SubnetMap{{"10.60.1.0/24", "c1"}}));
+}
+
+// --- run: rollback ---
+
+TEST_F(EngineTest, FailedCreateIsRolledBack) {
+  fake.on({"podman", "create"}, out(125, "", "Error: bad image\n"));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_THAT(rc.error().message(), HasSubstr("bad image"));
+  EXPECT_EQ(rc.error().message(), "podman could not create the cell: Error: bad image");
+  expect_no_trace_of_c1();
+  long create = find_call({"podman", "create"});
+  ASSERT_GE(create, 0);
+  EXPECT_GE(find_call({"podman", "network", "rm", "--force", "brig-c1"}, create + 1), 0) << all_calls();
+  EXPECT_FALSE(called({"podman", "--runtime-flag"})) << "nothing started";
+  EXPECT_THAT(slurp(paths.events_log()), HasSubstr("\"event\":\"rollback\""));
+}
+
+TEST_F(EngineTest, FailedConnectIsRolledBack) {
+  fake.on({"podman", "network", "connect"}, out(125, "", "Error: netavark: boom\n"));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().message(), "connecting warden to brig-c1: Error: netavark: boom");
+  EXPECT_EQ(rc.error().fix(), "is warden running? brig system up");
+  expect_no_trace_of_c1();
+  long connect = find_call({"podman", "network", "connect"});
+  ASSERT_GE(connect, 0);
+  EXPECT_GE(find_call({"podman", "network", "rm", "--force", "brig-c1"}, connect + 1), 0) << all_calls();
+  EXPECT_FALSE(called({"podman", "create"}));
+}
+
+TEST_F(EngineTest, FailedStartRemovesTheContainerToo) {
+  fake.on({"podman", "--runtime-flag"}, out(126, "", "Error: OCI runtime error\n"));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().message(), "podman could not start the cell: Error: OCI runtime error");
+  expect_no_trace_of_c1();
+  long start = find_call({"podman", "--runtime-flag"});
+  long rm = find_call({"podman", "rm", "--force", "brig-c1"}, start + 1);
+  EXPECT_GE(rm, 0) << all_calls();
+  EXPECT_GE(find_call({"podman", "network", "rm", "--force", "brig-c1"}, rm + 1), 0) << all_calls();
+}
+
+TEST_F(EngineTest, SubnetOfTheFailedRunIsReusable) {
+  fake.on({"podman", "create"}, out(125, "", "bad image"));
+  ASSERT_FALSE(engine.run(resolved(), RunOptions{.detach = true}).ok());
+  fake.on({"podman", "create"}, out(0));
+  run_ok(resolved());
+  EXPECT_EQ(subnet_map(), (SubnetMap{{"10.60.1.0/24", "c1"}}));
+}
+
+// --- run: refusals before any change ---
+
+TEST_F(EngineTest, RefusesWhenWardenIsNotRunning) {
+  fake.on(kWardenRunning, out(0, "false\n"));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().code(), Errc::unavailable);
+  EXPECT_EQ(rc.error().message(), "warden is not running, so a cell would have no way out");
+  EXPECT_EQ(rc.error().fix(), "brig system up");
+  EXPECT_FALSE(called({"podman", "network", "create"})) << all_calls();
+  EXPECT_FALSE(exists(paths.cell_state("c1")));
+}
+
+TEST_F(EngineTest, RefusesWhenWardenContainerIsAbsent) {
+  fake.on(kWardenRunning, out(125, "", "Error: no such container brig-warden\n"));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().fix(), "brig system up");
+  EXPECT_FALSE(called({"podman", "network", "create"}));
+}
+
+TEST_F(EngineTest, RefusesAMissingSecret) {
+  ASSERT_TRUE(spit_secret("present"));
+  spec::Resolved r = resolved();
+  r.spec.secrets.set({"present", "api-key"}, spec::Origin::flag("--secret"));
+  auto rc = engine.run(r, RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().code(), Errc::not_found);
+  EXPECT_EQ(rc.error().message(), "secret \"api-key\" does not exist");
+  EXPECT_EQ(rc.error().fix(), "brig secrets add api-key - < FILE");
+  EXPECT_FALSE(called({"podman", "network", "create"}));
+  EXPECT_FALSE(exists(paths.cell_state("c1")));
+}
+
+TEST_F(EngineTest, RefusesRunscWithoutAnAcceptedNetwork) {
+  save_config("");
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().code(), Errc::unavailable);
+  EXPECT_THAT(rc.error().message() + " " + rc.error().fix(), HasSubstr("--accept-weaker-network"));
+  EXPECT_TRUE(fake.calls.empty()) << all_calls();
+}
+
+TEST_F(EngineTest, RefusesAnExistingContainer) {
+  fake.on({"podman", "container", "exists"}, out(0));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().code(), Errc::exists);
+  EXPECT_THAT(rc.error().message(), HasSubstr("already exists"));
+  EXPECT_THAT(rc.error().fix(), HasSubstr("brig cell rm c1"));
+  EXPECT_FALSE(called({"podman", "network", "create"}));
+}
+
+TEST_F(EngineTest, RefusesAnExistingStateDirAndKeepsIt) {
+  spit(paths.workspace("c1") + "/file", "precious");
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().code(), Errc::exists);
+  EXPECT_EQ(slurp(paths.workspace("c1") + "/file"), "precious");
+  EXPECT_FALSE(called({"podman", "network", "create"}));
+  EXPECT_TRUE(subnet_map().empty());
+}
+
+TEST_F(EngineTest, RefusesAMissingImage) {
+  fake.on({"podman", "image", "exists"}, out(1));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().code(), Errc::not_found);
+  EXPECT_EQ(rc.error().message(), "image \"localhost/agent:1\" is not in local storage");
+  EXPECT_FALSE(called({"podman", "network", "create"}));
+}
+
+// --- run: environment and policy ---
+
+TEST_F(EngineTest, SpecCaVariableWinsButProxyPointsAtWarden) {
+  spec::Resolved r = resolved();
+  r.spec.env.set({{"SSL_CERT_FILE", "/mine"}, {"HTTP_PROXY", "http://evil:1"}, {"FOO", "bar"}},
+                 spec::Origin::flag("--env"));
+  run_ok(r);
+  const Argv a = create_argv();
+  EXPECT_TRUE(has_pair(a, "--env", "SSL_CERT_FILE=/mine")) << str(a);
+  EXPECT_FALSE(has_pair(a, "--env", "SSL_CERT_FILE=/run/brig/ca-bundle.crt")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--env", "HTTP_PROXY=http://10.60.1.2:3128")) << str(a);
+  EXPECT_FALSE(has_pair(a, "--env", "HTTP_PROXY=http://evil:1")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--env", "REQUESTS_CA_BUNDLE=/run/brig/ca-bundle.crt")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--env", "FOO=bar")) << str(a);
+}
+
+TEST_F(EngineTest, NoCaWhenNotTrusted) {
+  spec::Resolved r = resolved();
+  r.spec.trust_warden_ca.set(false, spec::Origin::flag("--no-trust-warden-ca"));
+  run_ok(r);
+  const Argv a = create_argv();
+  for (const auto& arg : a) {
+    EXPECT_THAT(arg, Not(HasSubstr("ca-bundle.crt"))) << str(a);
+    EXPECT_THAT(arg, Not(::testing::StartsWith("SSL_CERT_FILE="))) << str(a);
+  }
+  EXPECT_FALSE(exists(paths.cell_state("c1") + "/brig/ca-bundle.crt"));
+  EXPECT_TRUE(has_pair(a, "--env", "HTTP_PROXY=http://10.60.1.2:3128")) << str(a);
+}
+
+TEST_F(EngineTest, AirgappedPolicyFile) {
+  spec::Resolved r = resolved();
+  r.airgapped = true;
+  run_ok(r);
+  auto policy = nlohmann::json::parse(slurp(paths.cell_policy("c1")));
+  EXPECT_EQ(policy.value("airgapped", false), true) << policy.dump();
+  EXPECT_FALSE(exists(paths.cell_state("c1") + "/brig/ca-bundle.crt"));
+  EXPECT_EQ(nlohmann::json::parse(slurp(paths.cell_state("c1") + "/brig/cell.json"))["airgapped"], true);
+  EXPECT_TRUE(nlohmann::json::parse(slurp(paths.cell_state("c1") + "/cell-state.json"))["airgapped"].get<bool>());
+}
+
+TEST_F(EngineTest, SecretsAreMountedReadOnly) {
+  ASSERT_TRUE(spit_secret("api-key"));
+  spec::Resolved r = resolved();
+  r.spec.secrets.set({"api-key"}, spec::Origin::flag("--secret"));
+  run_ok(r);
+  const Argv a = create_argv();
+  EXPECT_TRUE(has_pair(a, "--volume", paths.secret("api-key") + ":/run/secrets/api-key:ro")) << str(a);
+  for (const auto& arg : a) EXPECT_THAT(arg, Not(HasSubstr("s3cr3t"))) << "secret value in argv";
+}
+
+// --- list ---
+
+constexpr const char* kPs = R"([
+  {"Names": ["brig-c1"], "State": "running", "ExitCode": 0, "StartedAt": 1700000000},
+  {"Names": ["my-brig-x"], "State": "running", "ExitCode": 0},
+  {"Names": ["brig-warden"], "State": "running", "ExitCode": 0}
+])";
+
+TEST_F(EngineTest, ListOnlyBrigCells) {
+  write_record("c1", 1);
+  write_record("c2", 2);
+  write_record("x", 3);
+  write_record("warden", 4);
+  fake.on({"podman", "ps"}, out(0, kPs));
+
+  auto running = engine.list(false);
+  ASSERT_TRUE(running.ok()) << running.error().message();
+  ASSERT_EQ(running->size(), 1u);
+  EXPECT_EQ((*running)[0].record.name, "c1");
+  EXPECT_EQ((*running)[0].state, "running");
+  EXPECT_EQ((*running)[0].started_at, "1700000000");
+  EXPECT_TRUE(called(cell_ps_args(true)));
+
+  auto all = engine.list(true);
+  ASSERT_TRUE(all.ok());
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& c : *all) got.emplace_back(c.record.name, c.state);
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{
+                     {"c1", "running"}, {"c2", "missing"}, {"warden", "missing"}, {"x", "missing"}}));
+}
+
+TEST_F(EngineTest, ListRejectsNonJson) {
+  fake.on({"podman", "ps"}, out(0, "not json"));
+  auto l = engine.list(true);
+  ASSERT_FALSE(l.ok());
+  EXPECT_THAT(l.error().message(), HasSubstr("not JSON"));
+}
+
+// --- remove ---
+
+TEST_F(EngineTest, RemoveDeletesEverything) {
+  run_ok(resolved());
+  fake.calls.clear();
+  ASSERT_TRUE(engine.remove("c1", false).ok());
+  EXPECT_TRUE(called({"podman", "rm", "--force", "--time", "5", "brig-c1"})) << all_calls();
+  EXPECT_TRUE(called({"podman", "network", "rm", "--force", "brig-c1"})) << all_calls();
+  expect_no_trace_of_c1();
+}
+
+TEST_F(EngineTest, RemoveKeepsTheWorkspaceWhenAsked) {
+  run_ok(resolved());
+  spit(paths.workspace("c1") + "/file", "result");
+  auto kept = engine.remove("c1", true);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(*kept, paths.home() + "/workspaces/c1");
+  EXPECT_EQ(slurp(paths.home() + "/workspaces/c1/file"), "result");
+  EXPECT_FALSE(exists(paths.cell_state("c1")));  // the name is free again
+  EXPECT_FALSE(exists(paths.cell_state("c1") + "/cell-state.json"));
+  EXPECT_FALSE(exists(paths.cell_state("c1") + "/brig"));
+  EXPECT_FALSE(exists(paths.cell_policy("c1")));
+  EXPECT_TRUE(subnet_map().empty());
+}
+
+// A workspace the user asked to keep is not debris of a crash: a later
+// `brig system prune` must not delete it as an "orphan state" directory.
+TEST_F(EngineTest, PruneDoesNotDeleteAWorkspaceKeptByRemove) {
+  run_ok(resolved());
+  spit(paths.workspace("c1") + "/file", "result");
+  ASSERT_TRUE(engine.remove("c1", true).ok());
+  auto done = engine.prune(PruneOptions{});
+  ASSERT_TRUE(done.ok()) << done.error().message();
+  EXPECT_TRUE(exists(paths.home() + "/workspaces/c1/file")) << "prune removed: " << ::testing::PrintToString(*done);
+}
+
+TEST_F(EngineTest, RemoveUnknownCellIsNotFound) {
+  auto st = engine.remove("nope", false);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), Errc::not_found);
+  EXPECT_TRUE(fake.calls.empty());
+}
+
+// --- prune ---
+
+TEST_F(EngineTest, PruneDryRunListsAndKeeps) {
+  ASSERT_TRUE(allocate_subnet(paths, "c1").ok());
+  write_record("c1", 1);
+  fake.on({"podman", "ps"}, out(0, kPs));
+  spit(paths.cell_state("orphan") + "/workspace/f", "x");
+  ASSERT_TRUE(allocate_subnet(paths, "ghost").ok());
+
+  auto done = engine.prune(PruneOptions{.dry_run = true});
+  ASSERT_TRUE(done.ok()) << done.error().message();
+  EXPECT_EQ(*done, (std::vector<std::string>{"orphan state " + paths.cell_state("orphan"),
+                                             "stale subnet 10.60.2.0/24 (ghost)"}));
+  EXPECT_TRUE(exists(paths.cell_state("orphan") + "/workspace/f"));
+  EXPECT_EQ(subnet_map(), (SubnetMap{{"10.60.1.0/24", "c1"}, {"10.60.2.0/24", "ghost"}}));
+  EXPECT_FALSE(called({"podman", "rm"}));
+}
+
+TEST_F(EngineTest, PruneRemovesOrphansButKeepsRunningCells) {
+  ASSERT_TRUE(allocate_subnet(paths, "c1").ok());
+  write_record("c1", 1);
+  fake.on({"podman", "ps"}, out(0, kPs));
+  spit(paths.cell_state("orphan") + "/workspace/f", "x");
+  ASSERT_TRUE(allocate_subnet(paths, "ghost").ok());
+
+  auto done = engine.prune(PruneOptions{});
+  ASSERT_TRUE(done.ok()) << done.error().message();
+  EXPECT_EQ(done->size(), 2u);
+  EXPECT_FALSE(exists(paths.cell_state("orphan")));
+  EXPECT_EQ(subnet_map(), (SubnetMap{{"10.60.1.0/24", "c1"}}));
+  EXPECT_TRUE(exists(paths.cell_state("c1") + "/cell-state.json"));
+  EXPECT_FALSE(called({"podman", "rm"}));
+}
+
+}  // namespace
+}  // namespace brig::engine

@@ -1,1 +1,219 @@
+// Golden argv for every podman command brig builds (pure functions, no I/O).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "brig/engine/podman.h"
+
+namespace brig::engine {
+namespace {
+
+using Argv = std::vector<std::string>;
+
+// A plan with every knob set, as `brig run` builds it for a runsc cell.
+CellPlan full_plan() {
+  CellPlan p;
+  p.name = "c1";
+  p.image = "localhost/agent:1";
+  p.command = {"python3", "-c", "print(1)"};
+  p.env = {{"HTTP_PROXY", "http://10.60.3.2:3128"}, {"A", "1"}};
+  p.labels = {{"brig.cell", "c1"}, {"user.team", "x"}};
+  p.runtime = "runsc";
+  p.runsc_network = "host";
+  p.subnet = Subnet{3};
+  p.memory = "512m";
+  p.cpus = "1.5";
+  p.pids_limit = 256;
+  p.mounts = {{"/h/state/c1/workspace", "/work", false}, {"/h/state/c1/brig", "/run/brig", true}};
+  p.workdir = "/work";
+  p.seccomp_profile = "/h/run/seccomp-cell.json";
+  p.ulimits = {"nofile=1024:1024", "nproc=32768:32768"};
+  p.timeout_seconds = 60;
+  return p;
+}
+
+bool contains(const Argv& a, const std::string& s) { return std::find(a.begin(), a.end(), s) != a.end(); }
+
+TEST(CellCreateArgs, FullPlanGolden) {
+  const Argv want = {"podman", "create", "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
+                     "--network", "brig-c1", "--ip", "10.60.3.10", "--dns", "none", "--read-only",
+                     "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev",
+                     "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
+                     "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+                     "--security-opt", "seccomp=/h/run/seccomp-cell.json",
+                     "--memory", "512m", "--memory-swap", "512m", "--cpus", "1.5", "--pids-limit", "256",
+                     "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=32768:32768", "--timeout", "60",
+                     "--volume", "/h/state/c1/workspace:/work:rw", "--volume", "/h/state/c1/brig:/run/brig:ro",
+                     "--env", "A=1", "--env", "HTTP_PROXY=http://10.60.3.2:3128",
+                     "--label", "brig.cell=c1", "--label", "user.team=x",
+                     "--workdir", "/work", "localhost/agent:1", "python3", "-c", "print(1)"};
+  EXPECT_EQ(cell_create_args(full_plan()), want);
+}
+
+TEST(CellCreateArgs, RuntimeFlagsAreNotPartOfCreate) {
+  // --runtime-flag is global and not stored with the container: start passes it.
+  auto a = cell_create_args(full_plan());
+  EXPECT_FALSE(contains(a, "--runtime-flag"));
+  EXPECT_FALSE(contains(a, "network=host"));
+}
+
+TEST(CellCreateArgs, RuncRuntimeHasNoRuntimeFlags) {
+  CellPlan p = full_plan();
+  p.runtime = "runc";
+  p.runsc_network = "";
+  auto a = cell_create_args(p);
+  auto it = std::find(a.begin(), a.end(), "--runtime");
+  ASSERT_NE(it, a.end());
+  EXPECT_EQ(*(it + 1), "runc");
+  EXPECT_FALSE(contains(a, "--runtime-flag"));
+  EXPECT_FALSE(contains(a, "runsc"));
+}
+
+TEST(CellCreateArgs, WritableRootfsDropsReadOnlyOnly) {
+  CellPlan p = full_plan();
+  p.read_only_rootfs = false;
+  Argv want = cell_create_args(full_plan());
+  want.erase(std::find(want.begin(), want.end(), "--read-only"));
+  EXPECT_EQ(cell_create_args(p), want);
+}
+
+TEST(CellCreateArgs, NoSeccompProfileLeavesPodmansDefault) {
+  CellPlan p = full_plan();
+  p.seccomp_profile = "";
+  Argv want = cell_create_args(full_plan());
+  auto it = std::find(want.begin(), want.end(), "seccomp=/h/run/seccomp-cell.json");
+  ASSERT_NE(it, want.end());
+  want.erase(it - 1, it + 1);
+  EXPECT_EQ(cell_create_args(p), want);
+  // no-new-privileges stays.
+  EXPECT_TRUE(contains(cell_create_args(p), "no-new-privileges"));
+}
+
+TEST(CellCreateArgs, MinimalPlanUsesImageDefaultCommand) {
+  CellPlan p;
+  p.name = "c2";
+  p.image = "busybox";
+  p.subnet = Subnet{254};
+  const Argv want = {"podman", "create", "--name", "brig-c2", "--hostname", "c2", "--runtime", "runsc",
+                     "--network", "brig-c2", "--ip", "10.60.254.10", "--dns", "none", "--read-only",
+                     "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev",
+                     "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
+                     "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "busybox"};
+  EXPECT_EQ(cell_create_args(p), want);
+}
+
+TEST(RuntimeFlags, RunscHostNetwork) {
+  EXPECT_EQ(runtime_flags("runsc", "host"),
+            (Argv{"--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host"}));
+}
+
+TEST(RuntimeFlags, RunscSandboxNetworkOnlyOciSeccomp) {
+  EXPECT_EQ(runtime_flags("runsc", "sandbox"), (Argv{"--runtime-flag", "oci-seccomp"}));
+  EXPECT_EQ(runtime_flags("runsc", ""), (Argv{"--runtime-flag", "oci-seccomp"}));
+}
+
+TEST(RuntimeFlags, RuncHasNone) {
+  EXPECT_EQ(runtime_flags("runc", "host"), Argv{});
+  EXPECT_EQ(runtime_flags("runc", ""), Argv{});
+}
+
+TEST(CellStartArgs, AttachAndDetach) {
+  EXPECT_EQ(cell_start_args("c1", "runsc", "host", true),
+            (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start", "--attach",
+                  "brig-c1"}));
+  EXPECT_EQ(cell_start_args("c1", "runsc", "host", false),
+            (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start", "brig-c1"}));
+  EXPECT_EQ(cell_start_args("c1", "runsc", "sandbox", false),
+            (Argv{"podman", "--runtime-flag", "oci-seccomp", "start", "brig-c1"}));
+  EXPECT_EQ(cell_start_args("c1", "runc", "", true), (Argv{"podman", "start", "--attach", "brig-c1"}));
+}
+
+TEST(NetworkArgs, CreateIsInternalWithoutDns) {
+  EXPECT_EQ(network_create_args("c1", Subnet{7}),
+            (Argv{"podman", "network", "create", "--internal", "--disable-dns", "--subnet", "10.60.7.0/24",
+                  "--gateway", "10.60.7.1", "--label", "brig.cell=c1", "brig-c1"}));
+}
+
+TEST(NetworkArgs, Connect) {
+  EXPECT_EQ(network_connect_args("brig-c1", "brig-warden", "10.60.7.2"),
+            (Argv{"podman", "network", "connect", "--ip", "10.60.7.2", "brig-c1", "brig-warden"}));
+}
+
+TEST(NetworkArgs, ExternalNetwork) {
+  EXPECT_EQ(external_network_create_args(),
+            (Argv{"podman", "network", "create", "--subnet", "10.59.0.0/24", "--label", "brig.role=infrastructure",
+                  "brig-ext"}));
+}
+
+TEST(WardenRunArgs, Golden) {
+  WardenPlan p;
+  p.image = "localhost/brig-warden:0.1.0";
+  p.home = "/h";
+  p.ops_port = 9500;
+  p.threads = 4;
+  p.extra_ro_files = {"/etc/brig/upstream-ca.pem"};
+  p.ulimits = {"nofile=1024:1024"};
+  p.config_id = "abc123";
+  const Argv want = {
+      "podman", "run", "-d", "--name", "brig-warden", "--runtime", "runc", "--read-only", "--user", "65534:65534",
+      "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--network", "brig-ext", "--ip", "10.59.0.2",
+      "--publish", "127.0.0.1:9500:9464", "--sysctl", "net.ipv4.ip_forward=0",
+      "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev", "--label", "brig.role=warden",
+      "--label", "brig.config=abc123", "--env", "BRIG_HOME=/brig",
+      "--volume", "/h/policy:/brig/policy:ro", "--volume", "/h/state/system:/brig/state/system:ro",
+      "--volume", "/h/run/warden-ca:/brig/ca:ro", "--volume", "/h/logs/cells:/brig/logs/cells:rw",
+      "--volume", "/h/warden.yaml:/brig/warden.yaml:ro",
+      "--volume", "/etc/brig/upstream-ca.pem:/etc/brig/upstream-ca.pem:ro",
+      "--ulimit", "nofile=1024:1024",
+      "localhost/brig-warden:0.1.0", "warden", "serve", "--proxy-listen", "0.0.0.0:3128",
+      "--ops-listen", "10.59.0.2:9464", "--threads", "4"};
+  EXPECT_EQ(warden_run_args(p), want);
+}
+
+TEST(WardenRunArgs, OnlyLogsAreWritable) {
+  WardenPlan p;
+  p.image = "img";
+  p.home = "/h";
+  auto a = warden_run_args(p);
+  std::vector<std::string> rw;
+  for (std::size_t i = 0; i + 1 < a.size(); ++i) {
+    if (a[i] == "--volume" && a[i + 1].size() > 3 && a[i + 1].substr(a[i + 1].size() - 3) != ":ro") rw.push_back(a[i + 1]);
+  }
+  EXPECT_EQ(rw, (Argv{"/h/logs/cells:/brig/logs/cells:rw"}));
+  EXPECT_TRUE(contains(a, "127.0.0.1:9464:9464"));
+}
+
+TEST(CellPsArgs, AllAndRunning) {
+  EXPECT_EQ(cell_ps_args(true), (Argv{"podman", "ps", "--all", "--filter", "label=brig.cell", "--format", "json"}));
+  EXPECT_EQ(cell_ps_args(false), (Argv{"podman", "ps", "--filter", "label=brig.cell", "--format", "json"}));
+}
+
+TEST(IsCellContainerName, AnchoredAndExcludesWarden) {
+  EXPECT_TRUE(is_cell_container_name("brig-x"));
+  EXPECT_TRUE(is_cell_container_name("brig-cell-0a1b2c"));
+  EXPECT_FALSE(is_cell_container_name("brig-warden"));
+  EXPECT_FALSE(is_cell_container_name("my-brig-x"));
+  EXPECT_FALSE(is_cell_container_name("brig-UPPER"));
+  EXPECT_FALSE(is_cell_container_name("brig-"));
+  EXPECT_FALSE(is_cell_container_name("brig-x\n"));
+  EXPECT_FALSE(is_cell_container_name("brig-" + std::string(64, 'a')));
+}
+
+TEST(Names, ContainerAndNetwork) {
+  EXPECT_EQ(cell_container("c1"), "brig-c1");
+  EXPECT_EQ(cell_network("c1"), "brig-c1");
+}
+
+TEST(Subnet, Addresses) {
+  Subnet s{42};
+  EXPECT_EQ(s.cidr(), "10.60.42.0/24");
+  EXPECT_EQ(s.gateway(), "10.60.42.1");
+  EXPECT_EQ(s.warden_ip(), "10.60.42.2");
+  EXPECT_EQ(s.cell_ip(), "10.60.42.10");
+  EXPECT_EQ(Subnet{1}.cidr(), "10.60.1.0/24");
+  EXPECT_EQ(Subnet{254}.cell_ip(), "10.60.254.10");
+}
+
+}  // namespace
+}  // namespace brig::engine
