@@ -333,8 +333,10 @@ Result<int> Engine::start_cell(const CellRecord& rec, const RunOptions& opts) {
   auto out = podman(cell_start_args(rec.name, rec.runtime, rec.runsc_network, false));
   if (!out) return out.error();
   if (!out->success()) {
+    std::string why = internal::diagnose(out->err, 127, rec);
     return Error(Errc::failed, "podman could not start the cell: " + std::string(str::trim(out->err)),
-                 "brig cell logs " + rec.name);
+                 why.empty() ? "brig cell preflight, or run it attached to see its output"
+                             : std::string(str::trim(why.substr(why.find(':') + 1))));
   }
   // A cell that dies within ~1.5 s of a detached start usually has a reason
   // worth printing now rather than leaving the user to find it.
@@ -473,7 +475,7 @@ Status Engine::start(const std::string& cell) {
 Result<std::string> Engine::remove(const std::string& cell, bool keep_workspace) {
   auto rec = load_record(cell);
   if (!rec) return rec.error();
-  auto out = podman({"rm", "--force", "--time", "5", cell_container(cell)});
+  auto out = podman({"rm", "--force", "--time", "0", cell_container(cell)});
   if (!out) return out.error();
   BRIG_TRY(teardown_network(cell));
   BRIG_TRY(release_subnet(paths_, cell));

@@ -72,8 +72,8 @@ std::string diagnose(const std::string& out, int exit_code, const CellRecord& re
   if (has("Read-only file system")) {
     why = "the root filesystem is read-only: write to " + rec.workspace_mount +
           ", /tmp or /run, or set writable_rootfs: true (profile dev)";
-  } else if ((has("bash") && (has("not found") || has("No such file"))) && rec.image.find("busybox") != std::string::npos) {
-    why = "this image has no bash (busybox/alpine): use sh";
+  } else if (has("\"bash\"") || (has("bash") && (has("not found") || has("No such file")))) {
+    why = "this image has no bash (busybox, alpine and minimal images): use sh";
   } else if (exit_code == 127 || has("executable file not found") || has("not found")) {
     why = "the command does not exist in the image: check the command and the image's PATH";
   } else if (exit_code == 126 || has("Permission denied")) {

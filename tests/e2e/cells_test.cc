@@ -286,7 +286,7 @@ TEST_F(Cells, SameNameTwiceIsRefusedWithAFix) {
   EXPECT_THAT(list.out, HasSubstr("e2e-twice"));
   EXPECT_THAT(list.out, Not(HasSubstr("my-brig-x")));
   EXPECT_THAT(list.out, Not(HasSubstr("brig-warden")));
-  run({"/usr/bin/podman", "rm", "-f", "my-brig-x"});
+  run({"/usr/bin/podman", "rm", "-f", "-t", "0", "my-brig-x"});
   brig({"cell", "rm", "--force", "e2e-twice"});
 }
 
@@ -332,7 +332,7 @@ TEST_F(Cells, VerifyReportsAForeignContainerOnACellNetwork) {
   auto v = brig({"system", "verify"});
   EXPECT_EQ(v.exit_code, 1);
   EXPECT_THAT(v.out, HasSubstr("foreign container e2e-intruder"));
-  run({"/usr/bin/podman", "rm", "-f", "e2e-intruder"});
+  run({"/usr/bin/podman", "rm", "-f", "-t", "0", "e2e-intruder"});
   EXPECT_EQ(brig({"system", "verify"}).exit_code, 0);
   // A rule slipped into brig's bridge chain that would open the cell bridges.
   ASSERT_EQ(run({"/usr/sbin/nft", "insert", "rule", "bridge", "brig", "forward", "ip", "saddr", "10.60.0.0/16", "accept"}).exit_code, 0);
@@ -366,6 +366,87 @@ TEST_F(Cells, ReadRefusesSymlinksOutOfTheWorkspace) {
   EXPECT_TRUE(stdfs::exists(home_ + "/state/e2e-read/workspace/out.txt"));
   brig({"cell", "rm", "--force", "e2e-read"});
   EXPECT_FALSE(stdfs::exists(home_ + "/state/e2e-read"));
+}
+
+}  // namespace
+}  // namespace brig::testing
+
+namespace brig::testing {
+namespace {
+
+TEST_F(Cells, PolicySetOpensAHostForARunningCell) {
+  auto a = brig({"run", "-d", "--name", "e2e-policy", kDebian, "--", "sleep", "300"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  auto curl = [] {
+    return brig({"cell", "exec", "e2e-policy", "--", "curl", "-sS", "--max-time", "20", "http://allowed.test/late"});
+  };
+  EXPECT_THAT(curl().out, HasSubstr("brig policy set e2e-policy --allow allowed.test"));
+  auto set = brig({"policy", "set", "e2e-policy", "--allow", "allowed.test"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  std::string seen;
+  for (int i = 0; i < 30 && seen.find("upstream allowed.test") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // warden reloads within 1 s
+    seen = curl().out;
+  }
+  EXPECT_THAT(seen, HasSubstr("upstream allowed.test GET /late"));
+  auto bad = brig({"policy", "set", "e2e-policy", "--allow", "*.*bad"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(curl().out, HasSubstr("upstream allowed.test"));  // the old policy stands
+  brig({"cell", "rm", "--force", "e2e-policy"});
+}
+
+TEST_F(Cells, DetachedRunDiagnosesAnEarlyExitAndRmReapsIt) {
+  auto early = brig({"run", "-d", "--name", "e2e-early", kBusybox, "--", "sh", "-c", "echo starting; touch /etc/state"});
+  EXPECT_NE(early.exit_code, 0);
+  EXPECT_THAT(early.err, HasSubstr("exited within 1.5 s"));
+  EXPECT_THAT(early.err, HasSubstr("starting"));
+  EXPECT_THAT(early.err, HasSubstr("diagnosis: the root filesystem is read-only"));
+  brig({"cell", "rm", "--force", "e2e-early"});
+  auto nobash = brig({"run", "-d", "--name", "e2e-nobash", kBusybox, "--", "bash", "-c", "true"});
+  EXPECT_NE(nobash.exit_code, 0);
+  EXPECT_THAT(nobash.err, HasSubstr("fix: this image has no bash"));
+  EXPECT_FALSE(stdfs::exists(home_ + "/state/e2e-nobash"));  // rolled back
+
+  auto reaped = brig({"run", "-d", "--rm", "--name", "e2e-reaped", kBusybox, "--", "sleep", "2"});
+  ASSERT_EQ(reaped.exit_code, 0) << reaped.err;
+  EXPECT_TRUE(stdfs::exists(home_ + "/state/e2e-reaped"));
+  for (int i = 0; i < 100 && stdfs::exists(home_ + "/state/e2e-reaped"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_FALSE(stdfs::exists(home_ + "/state/e2e-reaped"));
+  EXPECT_NE(run({"/usr/bin/podman", "network", "exists", "brig-e2e-reaped"}).exit_code, 0);
+}
+
+TEST_F(Cells, TimeoutStopsTheCell) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto out = in_cell("e2e-timeout", "sleep 120; echo FINISHED", {"--timeout", "3s"});
+  EXPECT_THAT(out.out, Not(HasSubstr("FINISHED")));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(60));
+}
+
+TEST_F(Cells, SecretInUseCannotBeRemovedAndPreflightNamesWhatIsMissing) {
+  proc::Command c;
+  c.argv = {BRIG_BINARY, "secrets", "add", "e2e-used", "-"};
+  c.env = std::vector<std::string>{"BRIG_HOME=" + home_, "PATH=/usr/bin:/bin"};
+  c.stdin_data = "value";
+  proc::PosixRunner r;
+  ASSERT_EQ(r.run(c)->exit_code, 0);
+  auto a = brig({"run", "-d", "--name", "e2e-user", "--secret", "e2e-used", kBusybox, "--", "sleep", "300"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  auto rm = brig({"secrets", "rm", "e2e-used"});
+  EXPECT_EQ(rm.exit_code, 1);
+  EXPECT_THAT(rm.err, HasSubstr("e2e-user"));
+  EXPECT_THAT(rm.err, HasSubstr("--force"));
+  EXPECT_TRUE(stdfs::exists(home_ + "/secrets/e2e-used"));
+  brig({"cell", "rm", "--force", "e2e-user"});
+  EXPECT_EQ(brig({"secrets", "rm", "e2e-used"}).exit_code, 0);
+
+  std::ofstream(dir_ + "/pre.yaml") << "name: e2e-pre\nimage: localhost/nope:latest\nsecrets: [e2e-absent]\n";
+  auto pre = brig({"cell", "preflight", dir_ + "/pre.yaml"});
+  EXPECT_EQ(pre.exit_code, 1);
+  EXPECT_THAT(pre.out, HasSubstr("[FAIL]  secret e2e-absent"));
+  EXPECT_THAT(pre.out, HasSubstr("[FAIL]  image"));
+  EXPECT_THAT(pre.out, HasSubstr("[OK]    warden"));
 }
 
 }  // namespace

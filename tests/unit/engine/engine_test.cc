@@ -437,7 +437,7 @@ TEST_F(EngineTest, RemoveDeletesEverything) {
   run_ok(resolved());
   fake.calls.clear();
   ASSERT_TRUE(engine.remove("c1", false).ok());
-  EXPECT_TRUE(called({"podman", "rm", "--force", "--time", "5", "brig-c1"})) << all_calls();
+  EXPECT_TRUE(called({"podman", "rm", "--force", "--time", "0", "brig-c1"})) << all_calls();
   EXPECT_TRUE(called({"podman", "network", "rm", "--force", "brig-c1"})) << all_calls();
   expect_no_trace_of_c1();
 }
