@@ -81,6 +81,7 @@ Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
   if (cell.empty() || cell.find('/') != std::string::npos || !fs::exists(path)) {
     return Error(Errc::not_found, "no cell named " + str::quote(cell) + " has a policy", "check the name with: brig cell list --all");
   }
+  BRIG_TRY(fs::make_dirs(ctx.paths.system_state(), 0755));
   auto lock = fs::FileLock::acquire(ctx.paths.system_state() + "/lock");
   if (!lock) return lock.error();
   auto text = fs::read_file(path, policy::kMaxPolicyBytes);

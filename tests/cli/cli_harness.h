@@ -46,6 +46,12 @@ class CliTest : public ::testing::Test {
     return path;
   }
 
+  // Reads a file under the temp home ("" if absent).
+  std::string read(const std::string& rel) {
+    auto text = fs::read_file(home_ + "/" + rel);
+    return text ? *text : std::string();
+  }
+
   std::string home_;
 };
 

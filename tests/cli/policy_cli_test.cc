@@ -141,5 +141,39 @@ TEST_F(PolicyCliTest, ShowListsRules) {
   EXPECT_THAT(unknown.err, HasSubstr("no policy for cell \"nosuchcell\""));
 }
 
+TEST_F(PolicyCliTest, SetAddsAndRemovesRulesOfACell) {
+  write("policy/cells/c1.json", R"({"allow": ["api.github.com"], "deny": [], "tls_passthrough": []})");
+  auto out = brig({"policy", "set", "c1", "--allow", "example.com", "--deny", "evil.example", "--remove", "api.github.com"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.out, HasSubstr("cell c1: 1 allow, 1 deny"));
+  auto j = nlohmann::json::parse(read("policy/cells/c1.json"));
+  EXPECT_EQ(j["allow"], nlohmann::json::array({"example.com"}));
+  EXPECT_EQ(j["deny"], nlohmann::json::array({"evil.example"}));
+  // Idempotent: the same rule twice is kept once.
+  ASSERT_EQ(brig({"policy", "set", "c1", "--allow", "example.com"}).exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(read("policy/cells/c1.json"))["allow"].size(), 1u);
+  ASSERT_EQ(brig({"policy", "rm", "c1"}).exit_code, 0);
+  EXPECT_TRUE(nlohmann::json::parse(read("policy/cells/c1.json"))["allow"].empty());
+}
+
+TEST_F(PolicyCliTest, SetRefusesBadRulesAndLeavesTheFileAlone) {
+  const std::string before = R"({"allow": ["api.github.com"], "deny": [], "tls_passthrough": []})";
+  write("policy/cells/c1.json", before);
+  auto bad = brig({"policy", "set", "c1", "--allow", "exa mple.com"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, StartsWith("error: "));
+  EXPECT_EQ(read("policy/cells/c1.json"), before);
+  auto missing = brig({"policy", "set", "nope", "--allow", "example.com"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("fix: check the name with: brig cell list --all"));
+  auto nothing = brig({"policy", "set", "c1"});
+  EXPECT_EQ(nothing.exit_code, 2);
+  EXPECT_THAT(nothing.err, HasSubstr("nothing to change"));
+  write("policy/cells/air.json", R"({"allow": [], "airgapped": true})");
+  auto air = brig({"policy", "set", "air", "--allow", "example.com"});
+  EXPECT_EQ(air.exit_code, 2);
+  EXPECT_THAT(air.err, HasSubstr("airgapped"));
+}
+
 }  // namespace
 }  // namespace brig::testing

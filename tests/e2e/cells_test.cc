@@ -48,23 +48,20 @@ class Cells : public ::testing::Test {
   static inline Upstream* upstream_ = nullptr;
 
   static proc::Output brig(std::vector<std::string> args, std::vector<std::string> extra_env = {},
-                           std::chrono::seconds timeout = std::chrono::seconds(180)) {
+                           std::string stdin_data = {}) {
     proc::Command c;
     c.argv = {BRIG_BINARY};
     c.argv.insert(c.argv.end(), args.begin(), args.end());
     c.env = std::vector<std::string>{"BRIG_HOME=" + home_, "NO_COLOR=1",
                                      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home_};
     c.env->insert(c.env->end(), extra_env.begin(), extra_env.end());
-    c.timeout = timeout;
-    proc::PosixRunner r;
-    auto out = r.run(c);
-    if (!out) {
-      proc::Output o;
-      o.exit_code = 127;
-      o.err = out.error().message();
-      return o;
-    }
-    return *out;
+    c.stdin_data = std::move(stdin_data);
+    c.timeout = std::chrono::seconds(180);
+    return run_command(c);
+  }
+  static void add_secret(const std::string& name, const std::string& value) {
+    auto out = brig({"secrets", "add", name, "-"}, {}, value);
+    ASSERT_EQ(out.exit_code, 0) << out.err;
   }
 
   static void SetUpTestSuite() {
@@ -198,14 +195,7 @@ TEST_F(Cells, CannotReachHostServicesOrWardensOpsPort) {
 }
 
 TEST_F(Cells, SecretsAreFilesNeverEnvironment) {
-  proc::Command c;
-  c.argv = {BRIG_BINARY, "secrets", "add", "e2e-token", "-"};
-  c.env = std::vector<std::string>{"BRIG_HOME=" + home_, "PATH=/usr/bin:/bin"};
-  c.stdin_data = "s3cr3t-value-42";
-  proc::PosixRunner r;
-  auto stored = r.run(c);
-  ASSERT_TRUE(stored.ok());
-  ASSERT_EQ(stored->exit_code, 0) << stored->err;
+  add_secret("e2e-token", "s3cr3t-value-42");
   auto out = in_cell("e2e-secret", "cat /run/secrets/e2e-token; echo; env; echo x > /run/secrets/e2e-token && echo WROTE; true",
                      {"--secret", "e2e-token"});
   EXPECT_EQ(out.exit_code, 0) << out.err;
@@ -425,12 +415,7 @@ TEST_F(Cells, TimeoutStopsTheCell) {
 }
 
 TEST_F(Cells, SecretInUseCannotBeRemovedAndPreflightNamesWhatIsMissing) {
-  proc::Command c;
-  c.argv = {BRIG_BINARY, "secrets", "add", "e2e-used", "-"};
-  c.env = std::vector<std::string>{"BRIG_HOME=" + home_, "PATH=/usr/bin:/bin"};
-  c.stdin_data = "value";
-  proc::PosixRunner r;
-  ASSERT_EQ(r.run(c)->exit_code, 0);
+  add_secret("e2e-used", "value");
   auto a = brig({"run", "-d", "--name", "e2e-user", "--secret", "e2e-used", kBusybox, "--", "sleep", "300"});
   ASSERT_EQ(a.exit_code, 0) << a.err;
   auto rm = brig({"secrets", "rm", "e2e-used"});

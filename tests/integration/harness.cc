@@ -83,6 +83,10 @@ proc::Output run(std::vector<std::string> argv) {
   proc::Command c;
   c.argv = std::move(argv);
   c.timeout = std::chrono::seconds(20);
+  return run_command(c);
+}
+
+proc::Output run_command(const proc::Command& c) {
   proc::PosixRunner r;
   auto out = r.run(c);
   if (!out) {

@@ -40,6 +40,8 @@ class Child {
 
 // Runs a command to completion (20 s deadline) and returns its output.
 proc::Output run(std::vector<std::string> argv);
+// Runs `c` to completion; a start failure comes back as exit 127 with the reason on err.
+proc::Output run_command(const proc::Command& c);
 
 // Why root-only network tests cannot run here, or "" when they can.
 std::string network_skip_reason();
