@@ -2,7 +2,9 @@
 # Cell benchmarks, in one run on this machine (docs/benchmarks.md, "Cells"):
 #  1. time to first output of `brig run --rm IMAGE echo hi` vs the bare
 #     `podman run --rm --runtime runsc ... echo hi` with the same hardening
-#     flags on an existing internal network (the baseline), RUNS each, alternating;
+#     flags on an existing internal network (the baseline), and vs the same
+#     isolation done by hand (network create + warden connect + podman run +
+#     teardown), RUNS each, alternating;
 #  2. `brig cell list` with CELLS (50) idle cells vs `podman ps` of the same;
 #  3. memory per idle cell (host MemAvailable before and after IDLE (20) idle
 #     cells) and how many would fit in 16 GiB.
@@ -38,7 +40,7 @@ cleanup() {
     n=$(basename "$d"); [ "$n" = system ] || "$BRIG" cell rm --force "$n" >/dev/null 2>&1 || true
   done
   podman rm -f bench-bare >/dev/null 2>&1 || true
-  podman network rm -f brig-benchnet >/dev/null 2>&1 || true
+  podman network rm -f brig-benchnet brig-benchhand >/dev/null 2>&1 || true
   "$BRIG" system down >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -58,24 +60,41 @@ rtflags="--runtime-flag oci-seccomp"
 [ "$flags" = host ] && rtflags="$rtflags --runtime-flag network=host"
 podman network create --internal --disable-dns --subnet 10.60.250.0/24 brig-benchnet >/dev/null
 # shellcheck disable=SC2086
-bare() {
-  podman $rtflags run --rm --name bench-bare --runtime runsc --network brig-benchnet --dns none --read-only \
+bare() { bare_on brig-benchnet; }
+bare_on() {
+  podman $rtflags run --rm --name bench-bare --runtime runsc --network "$1" --dns none --read-only \
     --tmpfs /tmp:rw,size=256m,noexec,nosuid,nodev --tmpfs /run:rw,size=64m,noexec,nosuid,nodev \
     --cap-drop ALL --security-opt no-new-privileges --security-opt seccomp="$BRIG_HOME/run/seccomp-cell.json" \
     --memory 512m --memory-swap 512m --pids-limit 1024 $ulimits "$IMAGE" echo hi
 }
-# First output: the time until "hi" arrives on stdout.
-first_output() { local t0; t0=$(ms); "$@" | head -n 1 >/dev/null; echo $(( ($(ms) - t0) / 1000000 )); }
+# First output: the time until "hi" arrives on stdout; the command's teardown
+# (--rm) runs on afterwards and is timed as "total".
+first_output() {  # first_output FIRST_FILE TOTAL_FILE CMD...
+  local first=$1 total=$2 t0; shift 2; t0=$(ms)
+  "$@" | { read -r _; echo $(( ($(ms) - t0) / 1000000 )) >>"$first"; cat >/dev/null; }
+  echo $(( ($(ms) - t0) / 1000000 )) >>"$total"
+}
+# The same isolation by hand: what brig automates, as podman commands.
+by_hand() {
+  podman network create --internal --disable-dns --subnet 10.60.249.0/24 brig-benchhand >/dev/null
+  podman network connect --ip 10.60.249.2 brig-benchhand brig-warden
+  bare_on brig-benchhand
+  podman network disconnect --force brig-benchhand brig-warden
+  podman network rm --force brig-benchhand >/dev/null
+}
 
 log "time to first output, $RUNS runs each (alternating)"
 "$BRIG" run --rm --name bench-warm --memory 512m "$IMAGE" echo hi >/dev/null  # writes the seccomp file; warms caches
 bare >/dev/null
-: >"$work/brig.ms"; : >"$work/bare.ms"
+for f in brig bare hand; do : >"$work/$f.first"; : >"$work/$f.total"; done
 for i in $(seq 1 "$RUNS"); do
-  first_output "$BRIG" run --rm --name "bench-$i" --memory 512m "$IMAGE" echo hi >>"$work/brig.ms"
-  first_output bare >>"$work/bare.ms"
+  first_output "$work/brig.first" "$work/brig.total" "$BRIG" run --rm --name "bench-$i" --memory 512m "$IMAGE" echo hi
+  first_output "$work/bare.first" "$work/bare.total" bare
+  first_output "$work/hand.first" "$work/hand.total" by_hand
 done
-brig_ms=$(median <"$work/brig.ms"); bare_ms=$(median <"$work/bare.ms")
+for f in brig bare hand; do
+  eval "${f}_first=\$(median <\"\$work/$f.first\")"; eval "${f}_total=\$(median <\"\$work/$f.total\")"
+done
 
 log "$CELLS idle cells"
 avail() { awk '/MemAvailable/ {print $2}' /proc/meminfo; }
@@ -99,7 +118,9 @@ cat <<EOF
 
 | measurement | brig | baseline | ratio |
 |---|---:|---:|---:|
-| time to first output, median of $RUNS (ms) | $brig_ms | $bare_ms (bare podman run) | $(ratio "$brig_ms" "$bare_ms") |
+| time to first output, median of $RUNS (ms) | $brig_first | $bare_first (bare podman run, network exists) | $(ratio "$brig_first" "$bare_first") |
+| time to first output (ms) | $brig_first | $hand_first (the same steps by hand: network create + connect + podman run) | $(ratio "$brig_first" "$hand_first") |
+| whole run with --rm teardown (ms) | $brig_total | $bare_total (bare) / $hand_total (by hand) | $(ratio "$brig_total" "$bare_total") / $(ratio "$brig_total" "$hand_total") |
 | \`cell list\` with $count cells, median of 5 (ms) | $list_ms | $ps_ms (podman ps alone) | $(ratio "$list_ms" "$ps_ms") |
 | memory per idle cell (KiB, MemAvailable over $IDLE cells) | $per_cell_kib | – | – |
 | idle cells in 16 GiB (extrapolated) | $fit | – | – |

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <span>
 
 #include "brig/core/hostname.h"
 #include "brig/core/strings.h"
@@ -151,6 +153,9 @@ awaitable<bool> admit(Stream& s, unsigned version, Exchange& ex, const policy::R
   co_return true;
 }
 
+// Bodies up to this size with a Content-Length go out with their header.
+constexpr std::uint64_t kCoalesceLimit = 64 * 1024;
+
 // Relays one message (request or response) with a buffer_body parser whose
 // header has been read: header first, then the body as it arrives.
 template <bool isRequest, class In, class Out>
@@ -158,11 +163,20 @@ awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buf, http::parse
                                  Out& out, std::uint64_t& bytes, std::chrono::milliseconds idle) {
   error_code ec;
   http::serializer<isRequest, http::buffer_body> sr{p.get()};
-  beast::get_lowest_layer(out).expires_after(idle);
-  co_await http::async_write_header(out, sr, use_ec(ec));
-  if (ec) co_return ec;
-  // Coroutine locals must not be C arrays (GCC 12 coroutine bug); the frame is on the heap anyway.
-  std::vector<char> buf(16384);
+  // A small body of known length follows its header at once: send both in one
+  // write (one syscall, one packet). Anything else (chunked, SSE, large or
+  // unknown length) gets its header now, so the client sees it without waiting
+  // for the first body bytes.
+  const auto length = p.content_length();
+  if (p.is_done() || !length || *length > kCoalesceLimit) {
+    beast::get_lowest_layer(out).expires_after(idle);
+    co_await http::async_write_header(out, sr, use_ec(ec));
+    if (ec) co_return ec;
+  }
+  // Coroutine locals must not be C arrays (GCC 12 coroutine bug); not zeroed: it is overwritten.
+  constexpr std::size_t kBuf = 16384;
+  auto buf_owner = std::make_unique_for_overwrite<char[]>(kBuf);
+  std::span<char> buf(buf_owner.get(), kBuf);
   while (!p.is_done()) {
     p.get().body().data = buf.data();
     p.get().body().size = buf.size();
