@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -173,15 +174,6 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
   const std::string name = s.name.has() ? *s.name : generate_cell_name();
 
   // --- validate against the host: everything that can be checked before any change ---
-  auto warden = podman({"container", "inspect", "--format", "{{.State.Running}}", kWardenContainer});
-  if (!warden) return warden.error();
-  if (!warden->success() || str::trim(warden->out) != "true") {
-    return Error(Errc::unavailable, "warden is not running, so a cell would have no way out", "brig system up");
-  }
-  if (auto img = podman({"image", "exists", *s.image}); !img || !img->success()) {
-    return Error(Errc::not_found, "image " + str::quote(*s.image) + " is not in local storage",
-                 "build it (brig image build DIR -t " + *s.image + ") or pull it (brig image pull " + *s.image + ")");
-  }
   std::vector<std::string> secrets = s.secrets.has() ? *s.secrets : std::vector<std::string>{};
   for (const auto& sec : secrets) {
     if (!fs::exists(paths_.secret(sec))) {
@@ -189,7 +181,23 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
                    "brig secrets add " + sec + " - < FILE");
     }
   }
-  if (auto c = podman({"container", "exists", cell_container(name)}); c && c->success()) {
+  // Three independent podman questions, asked at once (each costs ~30 ms).
+  auto ask = [this](std::vector<std::string> a) { return std::async(std::launch::async, [this, a] { return podman(a); }); };
+  auto warden_q = ask({"container", "inspect", "--format", "{{.State.Running}}", kWardenContainer});
+  auto image_q = ask({"image", "exists", *s.image});
+  auto exists_q = ask({"container", "exists", cell_container(name)});
+  auto warden = warden_q.get();
+  auto img = image_q.get();
+  auto c = exists_q.get();
+  if (!warden) return warden.error();
+  if (!warden->success() || str::trim(warden->out) != "true") {
+    return Error(Errc::unavailable, "warden is not running, so a cell would have no way out", "brig system up");
+  }
+  if (!img || !img->success()) {
+    return Error(Errc::not_found, "image " + str::quote(*s.image) + " is not in local storage",
+                 "build it (brig image build DIR -t " + *s.image + ") or pull it (brig image pull " + *s.image + ")");
+  }
+  if (c && c->success()) {
     return Error(Errc::exists, "a cell named " + str::quote(name) + " already exists",
                  "remove it (brig cell rm " + name + ") or pick another name (--name)");
   }
@@ -241,7 +249,8 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
 
   if (auto st = connect_warden(rec); !st) return fail(st.error());
   if (auto st = injected_failure("connect"); !st) return fail(st.error());
-  (void)ensure_bridge_ipv6_off(cell_network(name));
+  // Independent of the steps below; done alongside them and joined before start.
+  auto ipv6_off = std::async(std::launch::async, [this, name] { return ensure_bridge_ipv6_off(cell_network(name)); });
 
   // Per-cell policy: warden reloads it within a second.
   nlohmann::json policy = s.policy.has() ? spec::to_json(*s.policy) : nlohmann::json::object();
@@ -308,6 +317,7 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
                       "check the image and limits with: brig cell preflight, or brig run --dry-run"));
   }
   rb.add("container", [this, name] { (void)podman({"rm", "--force", cell_container(name)}); });
+  (void)ipv6_off.get();
   if (auto st = injected_failure("start"); !st) return fail(st.error());
 
   auto rc = start_cell(rec, opts);

@@ -1,6 +1,7 @@
 #include "fakes/fake_runner.h"
 
 #include <algorithm>
+#include <mutex>
 #include <utility>
 
 namespace brig::testing {
@@ -16,6 +17,7 @@ FakeRunner& FakeRunner::fail(std::vector<std::string> prefix, Error error) {
 }
 
 Result<proc::Output> FakeRunner::run(const proc::Command& cmd) {
+  std::lock_guard lock(*mu_);  // the engine runs independent checks concurrently
   calls.push_back(cmd);
   const Rule* best = nullptr;
   for (const Rule& rule : rules_) {

@@ -2,6 +2,8 @@
 // Output chosen by argv prefix, so engine code runs without podman or runsc.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,7 +20,8 @@ class FakeRunner final : public proc::Runner {
   FakeRunner& fail(std::vector<std::string> prefix, Error error);
 
   // Records `cmd` in `calls`; returns the matching answer, or
-  // `default_output` (exit 0, no output) when nothing matches.
+  // `default_output` (exit 0, no output) when nothing matches. Safe to call
+  // from several threads (rules must not change meanwhile).
   Result<proc::Output> run(const proc::Command& cmd) override;
 
   std::vector<proc::Command> calls;
@@ -30,6 +33,7 @@ class FakeRunner final : public proc::Runner {
     Result<proc::Output> answer;
   };
   std::vector<Rule> rules_;
+  std::shared_ptr<std::mutex> mu_ = std::make_shared<std::mutex>();  // movable
 };
 
 }  // namespace brig::testing
