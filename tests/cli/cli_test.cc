@@ -58,7 +58,7 @@ TEST_F(CliTest, MissingRequiredArgumentIsUsageError) {
 
 TEST_F(CliTest, VerbsFromLaterIssuesFailLoudly) {
   for (std::vector<std::string> argv : std::vector<std::vector<std::string>>{
-           {"image", "build", "."}, {"policy", "set", "c1"}}) {
+           {"image", "build", "."}, {"image", "pull", "x"}}) {
     auto out = brig(argv);
     EXPECT_EQ(out.exit_code, 1) << argv[0] << " " << argv[1];
     EXPECT_THAT(out.err, HasSubstr("is not available yet")) << argv[0] << " " << argv[1];
