@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <atomic>
 #include <future>
 #include <random>
 #include <thread>
@@ -25,6 +26,20 @@ namespace {
 namespace stdfs = std::filesystem;
 
 constexpr const char* kSystemRoots = "/etc/ssl/certs/ca-certificates.crt";
+
+// A test hook: BRIG_FAIL_AT=<step> makes that step fail, so the e2e suite can
+// prove rollback on the real system.
+Status injected_failure(const std::string& step) {
+  const char* at = std::getenv("BRIG_FAIL_AT");
+  if (at && step == at) return Error(Errc::failed, "step " + step + " failed (BRIG_FAIL_AT)");
+  return {};
+}
+
+std::string json_string(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+}  // namespace
 
 // Steps already applied, undone in reverse when a later one fails.
 class Rollback {
@@ -47,20 +62,6 @@ class Rollback {
   };
   std::vector<Step> steps_;
 };
-
-// A test hook: BRIG_FAIL_AT=<step> makes that step fail, so the e2e suite can
-// prove rollback on the real system.
-Status injected_failure(const std::string& step) {
-  const char* at = std::getenv("BRIG_FAIL_AT");
-  if (at && step == at) return Error(Errc::failed, "step " + step + " failed (BRIG_FAIL_AT)");
-  return {};
-}
-
-std::string json_string(const nlohmann::json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
-
-}  // namespace
 
 std::string generate_cell_name() {
   std::random_device rd;
@@ -240,47 +241,16 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
   rec.spec = spec::to_json(s);
   rec.spec["name"] = name;
 
-  if (auto out = podman(network_create_args(name, *subnet)); !out || !out->success()) {
-    return fail(out ? Error(Errc::failed, "creating network " + cell_network(name) + ": " + std::string(str::trim(out->err)))
-                    : out.error());
-  }
-  rb.add("network", [this, name] { (void)teardown_network(name); });
-  if (auto st = injected_failure("network"); !st) return fail(st.error());
-
-  if (auto st = connect_warden(rec); !st) return fail(st.error());
-  if (auto st = injected_failure("connect"); !st) return fail(st.error());
-  // Independent of the steps below; done alongside them and joined before start.
-  auto ipv6_off = std::async(std::launch::async, [this, name] { return ensure_bridge_ipv6_off(cell_network(name)); });
-
-  // Per-cell policy: warden reloads it within a second.
-  nlohmann::json policy = s.policy.has() ? spec::to_json(*s.policy) : nlohmann::json::object();
-  if (resolved.airgapped) policy["airgapped"] = true;
-  const std::string policy_file = paths_.cell_policy(name);
-  BRIG_TRY(fs::make_dirs(paths_.policy_dir() + "/cells", 0755));
-  if (auto st = fs::write_atomic(policy_file, policy.dump(2) + "\n", 0644); !st) return fail(st.error());
-  rb.add("policy", [policy_file] { ::unlink(policy_file.c_str()); });
-
-  // What the cell sees of brig: /run/brig (cell.json, CA bundle).
-  const std::string brig_dir = state + "/brig";
-  if (auto st = fs::make_dirs(brig_dir, 0755); !st) return fail(st.error());
-  if (auto st = internal::write_cell_json(paths_, rec); !st) return fail(st.error());
+  // The network (podman, ~200 ms) and the files (each an fsync'ed atomic
+  // write) do not depend on each other: both are built at once, then joined.
+  // Each side's undo is registered before anything can fail past the join.
+  std::atomic<bool> net_created{false};
+  auto net = std::async(std::launch::async, [&]() -> Status { return make_network(rec, net_created); });
   const bool trust_ca = !resolved.airgapped && (!s.trust_warden_ca.has() || *s.trust_warden_ca);
-  if (trust_ca) {
-    auto roots = fs::read_file(kSystemRoots, 8 << 20);
-    auto ca = fs::read_file(paths_.ca_cert(), 1 << 20);
-    if (!ca) return fail(Error(Errc::not_found, "brig's CA is missing (" + paths_.ca_cert() + ")", "brig system init"));
-    std::string bundle = (roots ? *roots : std::string()) + "\n# brig CA\n" + *ca;
-    if (auto st = fs::write_atomic(brig_dir + "/ca-bundle.crt", bundle, 0644); !st) return fail(st.error());
-  }
-  if (!s.workspace.has()) {
-    if (auto st = fs::make_dirs(rec.workspace, 0755); !st) return fail(st.error());
-  } else if (!fs::exists(rec.workspace)) {
-    return fail(Error(Errc::not_found, "workspace " + rec.workspace + " does not exist", "mkdir -p " + rec.workspace));
-  }
-  if (auto st = fs::write_atomic(internal::record_path(paths_, name), to_json(rec).dump(2) + "\n", 0600); !st) {
-    return fail(st.error());
-  }
-  auto seccomp = internal::write_seccomp_profile(paths_);
+  auto seccomp = stage_files(resolved, rec, trust_ca, rb);
+  Status net_st = net.get();
+  if (net_created) rb.add("network", [this, name] { (void)teardown_network(name); });
+  if (!net_st) return fail(net_st.error());
   if (!seccomp) return fail(seccomp.error());
 
   CellPlan plan;
@@ -301,7 +271,7 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
   }
   plan.workdir = rec.workspace_mount;
   plan.mounts.push_back({rec.workspace, rec.workspace_mount, false});
-  plan.mounts.push_back({brig_dir, "/run/brig", true});
+  plan.mounts.push_back({state + "/brig", "/run/brig", true});
   for (const auto& sec : secrets) plan.mounts.push_back({paths_.secret(sec), "/run/secrets/" + sec, true});
   plan.env = internal::cell_env(s, rec, trust_ca);
   plan.labels = {{kCellLabel, name}, {"brig.version", BRIG_VERSION}};
@@ -317,7 +287,6 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
                       "check the image and limits with: brig cell preflight, or brig run --dry-run"));
   }
   rb.add("container", [this, name] { (void)podman({"rm", "--force", cell_container(name)}); });
-  (void)ipv6_off.get();
   if (auto st = injected_failure("start"); !st) return fail(st.error());
 
   auto rc = start_cell(rec, opts);
@@ -328,6 +297,54 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
     if (auto kept = remove(name, opts.keep_workspace); !kept) return kept.error();
   }
   return rc;
+}
+
+Status Engine::make_network(const CellRecord& rec, std::atomic<bool>& created) {
+  const std::string& name = rec.name;
+  auto out = podman(network_create_args(name, rec.subnet));
+  if (!out) return out.error();
+  if (!out->success()) {
+    return Error(Errc::failed, "creating network " + cell_network(name) + ": " + std::string(str::trim(out->err)));
+  }
+  created = true;
+  BRIG_TRY(injected_failure("network"));
+  BRIG_TRY(connect_warden(rec));
+  BRIG_TRY(injected_failure("connect"));
+  (void)ensure_bridge_ipv6_off(cell_network(name));
+  return {};
+}
+
+Result<std::string> Engine::stage_files(const spec::Resolved& resolved, const CellRecord& rec, bool trust_ca,
+                                        Rollback& rb) {
+  const spec::CellSpec& s = resolved.spec;
+  const std::string& name = rec.name;
+  // Per-cell policy: warden reloads it within a second.
+  nlohmann::json policy = s.policy.has() ? spec::to_json(*s.policy) : nlohmann::json::object();
+  if (resolved.airgapped) policy["airgapped"] = true;
+  const std::string policy_file = paths_.cell_policy(name);
+  BRIG_TRY(fs::make_dirs(paths_.policy_dir() + "/cells", 0755));
+  BRIG_TRY(fs::write_atomic(policy_file, policy.dump(2) + "\n", 0644));
+  rb.add("policy", [policy_file] { ::unlink(policy_file.c_str()); });
+
+  // What the cell sees of brig: /run/brig (cell.json, CA bundle); all inside
+  // state/<cell>, which the "state" step removes.
+  const std::string brig_dir = paths_.cell_state(name) + "/brig";
+  BRIG_TRY(fs::make_dirs(brig_dir, 0755));
+  BRIG_TRY(internal::write_cell_json(paths_, rec));
+  if (trust_ca) {
+    auto roots = fs::read_file(kSystemRoots, 8 << 20);
+    auto ca = fs::read_file(paths_.ca_cert(), 1 << 20);
+    if (!ca) return Error(Errc::not_found, "brig's CA is missing (" + paths_.ca_cert() + ")", "brig system init");
+    std::string bundle = (roots ? *roots : std::string()) + "\n# brig CA\n" + *ca;
+    BRIG_TRY(fs::write_atomic(brig_dir + "/ca-bundle.crt", bundle, 0644));
+  }
+  if (!s.workspace.has()) {
+    BRIG_TRY(fs::make_dirs(rec.workspace, 0755));
+  } else if (!fs::exists(rec.workspace)) {
+    return Error(Errc::not_found, "workspace " + rec.workspace + " does not exist", "mkdir -p " + rec.workspace);
+  }
+  BRIG_TRY(fs::write_atomic(internal::record_path(paths_, name), to_json(rec).dump(2) + "\n", 0600));
+  return internal::write_seccomp_profile(paths_);
 }
 
 Result<int> Engine::start_cell(const CellRecord& rec, const RunOptions& opts) {

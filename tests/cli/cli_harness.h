@@ -32,6 +32,11 @@ class CliTest : public ::testing::Test {
     c.cwd = home_;
     c.stdin_data = std::move(stdin_data);
     c.timeout = std::chrono::seconds(30);
+    return run_checked(c);
+  }
+
+  // Runs `c`; a failure to start it fails the test.
+  static proc::Output run_checked(const proc::Command& c) {
     proc::PosixRunner r;
     auto out = r.run(c);
     EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().message());

@@ -9,6 +9,7 @@ namespace brig::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 TEST_F(CliTest, BareBrigPrintsGroupedCheatSheet) {
@@ -166,6 +167,31 @@ TEST_F(CliTest, WardenStatusWhenNotRunning) {
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_THAT(out.err, ::testing::HasSubstr("warden is not running"));
   EXPECT_THAT(out.err, ::testing::HasSubstr("fix: start it with: brig system up"));
+}
+
+TEST_F(CliTest, DoctorQuickWorksWhenNothingIsUp) {
+  auto out = brig({"system", "doctor", "--quick"});
+  EXPECT_EQ(out.exit_code, 1);  // not initialised is a failure, reported like any other check
+  EXPECT_THAT(out.out, HasSubstr("[WARN]  boundary"));
+  EXPECT_THAT(out.out, HasSubstr("[FAIL]  config"));
+  EXPECT_THAT(out.out, HasSubstr("fix: brig system init"));
+  EXPECT_EQ(out.err, "");
+}
+
+TEST_F(CliTest, SecretsRoundTripWithoutEverPrintingTheValue) {
+  auto add = brig({"secrets", "add", "api-key", "-"}, "hunter2-value");
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_THAT(add.out, Not(HasSubstr("hunter2")));
+  auto list = brig({"secrets", "list"});
+  EXPECT_THAT(list.out, HasSubstr("api-key"));
+  EXPECT_THAT(list.out, HasSubstr("13 bytes"));
+  EXPECT_THAT(list.out, Not(HasSubstr("hunter2")));
+  auto bad = brig({"secrets", "add", "../escape", "-"}, "x");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("invalid secret name"));
+  EXPECT_FALSE(std::filesystem::exists(home_ + "/escape"));
+  EXPECT_EQ(brig({"secrets", "rm", "api-key"}).exit_code, 0);
+  EXPECT_EQ(brig({"secrets", "rm", "api-key"}).exit_code, 1);
 }
 
 }  // namespace

@@ -66,10 +66,7 @@ class VmCliTest : public CliTest {
     c.cwd = home_;
     c.stdin_data = std::move(stdin_data);
     c.timeout = std::chrono::seconds(30);
-    proc::PosixRunner r;
-    auto out = r.run(c);
-    EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().message());
-    return out.ok() ? *out : proc::Output{};
+    return run_checked(c);
   }
   // The thin client (BRIG_PLATFORM=darwin) with the VM in `state`.
   proc::Output mac(Argv args, const std::string& state = "Running", std::string stdin_data = {}) {

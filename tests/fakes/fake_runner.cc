@@ -6,6 +6,14 @@
 
 namespace brig::testing {
 
+proc::Output canned(int exit_code, std::string out, std::string err) {
+  proc::Output o;
+  o.exit_code = exit_code;
+  o.out = std::move(out);
+  o.err = std::move(err);
+  return o;
+}
+
 FakeRunner& FakeRunner::on(std::vector<std::string> prefix, proc::Output output) {
   rules_.push_back({std::move(prefix), std::move(output)});
   return *this;

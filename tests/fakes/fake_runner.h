@@ -11,6 +11,9 @@
 
 namespace brig::testing {
 
+// A canned answer: exit code, stdout, stderr.
+proc::Output canned(int exit_code, std::string out = {}, std::string err = {});
+
 class FakeRunner final : public proc::Runner {
  public:
   // Answers commands whose argv starts with `prefix`. The longest matching

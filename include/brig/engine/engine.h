@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -57,6 +58,8 @@ struct Check {
 struct PruneOptions {
   bool cells = false, logs = false, subnets = false, dry_run = false;
 };
+
+class Rollback;
 
 class Engine {
  public:
@@ -117,6 +120,11 @@ class Engine {
   Status connect_warden(const CellRecord& rec);
   Status teardown_network(const std::string& cell);
   Result<int> start_cell(const CellRecord& rec, const RunOptions& opts);
+  // brig run's two independent halves: the network (create, warden, IPv6 off;
+  // `created` once there is something to undo) and the files (policy,
+  // /run/brig, workspace, record; undos go to `rb`; returns the seccomp path).
+  Status make_network(const CellRecord& rec, std::atomic<bool>& created);
+  Result<std::string> stage_files(const spec::Resolved& resolved, const CellRecord& rec, bool trust_ca, Rollback& rb);
 
   proc::Runner& runner_;
   Paths paths_;

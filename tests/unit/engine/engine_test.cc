@@ -19,6 +19,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using brig::testing::canned;
 using brig::testing::FakeRunner;
 using testing::exists;
 using testing::slurp;
@@ -32,11 +33,7 @@ const Argv kCellStatus = {"podman", "container", "inspect", "--format", "{{.Stat
                           "brig-c1"};
 
 proc::Output out(int exit_code, std::string stdout_text = {}, std::string stderr_text = {}) {
-  proc::Output o;
-  o.exit_code = exit_code;
-  o.out = std::move(stdout_text);
-  o.err = std::move(stderr_text);
-  return o;
+  return canned(exit_code, std::move(stdout_text), std::move(stderr_text));
 }
 
 bool starts_with(const Argv& argv, const Argv& prefix) {

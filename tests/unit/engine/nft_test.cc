@@ -10,15 +10,8 @@ namespace brig::engine {
 namespace {
 
 using ::testing::ElementsAre;
+using brig::testing::canned;
 using brig::testing::FakeRunner;
-
-proc::Output canned(int exit_code, std::string out = {}, std::string err = {}) {
-  proc::Output o;
-  o.exit_code = exit_code;
-  o.out = std::move(out);
-  o.err = std::move(err);
-  return o;
-}
 
 constexpr const char* kRuleset =
     "table bridge brig {}\n"

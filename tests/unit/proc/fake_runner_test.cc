@@ -14,14 +14,6 @@ proc::Command cmd(std::vector<std::string> argv) {
   return c;
 }
 
-proc::Output canned(int exit_code, std::string out = {}, std::string err = {}) {
-  proc::Output o;
-  o.exit_code = exit_code;
-  o.out = std::move(out);
-  o.err = std::move(err);
-  return o;
-}
-
 TEST(FakeRunner, RecordsEveryCommand) {
   FakeRunner fake;
   proc::Runner& runner = fake;
