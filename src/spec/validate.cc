@@ -218,8 +218,12 @@ void check_paths(Checker& err, const CellSpec& s, const Probe* probe) {
 
 void check_names_and_maps(Checker& err, const CellSpec& s, const ValidateOptions& opts) {
   if (s.name.has() && !valid_cell_name(*s.name)) {
-    err(s.name.origin, "name", "invalid cell name " + str::quote(*s.name) +
-                                   "; use 1-63 lowercase letters, digits and '-', starting with a letter or digit (not system, warden or ext)");
+    if (reserved_cell_name(*s.name)) {
+      err(s.name.origin, "name", "cell name " + str::quote(*s.name) + " is reserved for brig's own use; pick another name");
+    } else {
+      err(s.name.origin, "name", "invalid cell name " + str::quote(*s.name) +
+                                     "; use 1-63 lowercase letters, digits and '-', starting with a letter or digit");
+    }
   }
   if (s.runtime.has() && *s.runtime != "runsc" && *s.runtime != "runc") {
     err(s.runtime.origin, "runtime", "unknown runtime " + str::quote(*s.runtime) + "; use runsc (gVisor) or, knowingly, runc");
@@ -472,10 +476,13 @@ std::optional<std::string> check_secret_name(std::string_view n) {
   return std::nullopt;
 }
 
-bool valid_cell_name(std::string_view n) {
-  if (n.empty() || n.size() > 63) return false;
+bool reserved_cell_name(std::string_view n) {
   // Names brig's own state and infrastructure use (state/system, brig-warden, brig-ext).
-  if (n == "system" || n == "warden" || n == "ext") return false;
+  return n == "system" || n == "warden" || n == "ext";
+}
+
+bool valid_cell_name(std::string_view n) {
+  if (n.empty() || n.size() > 63 || reserved_cell_name(n)) return false;
   for (std::size_t i = 0; i < n.size(); ++i) {
     char c = n[i];
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && c == '-');

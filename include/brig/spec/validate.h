@@ -42,6 +42,7 @@ std::optional<std::uint64_t> parse_size(std::string_view s);
 std::optional<std::uint64_t> parse_duration(std::string_view s);
 // Secret / cell names.
 std::optional<std::string> check_secret_name(std::string_view name);  // error message or nullopt
-bool valid_cell_name(std::string_view name);
+bool valid_cell_name(std::string_view name);     // the pattern, and not reserved
+bool reserved_cell_name(std::string_view name);  // system, warden, ext
 
 }  // namespace brig::spec

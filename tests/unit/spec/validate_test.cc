@@ -316,6 +316,12 @@ TEST(ValidateNames, CellName) {
   }
   EXPECT_EQ(err("name: " + std::string(64, 'a') + "\n"),
             "cell.yaml:2: name: invalid cell name \"" + std::string(64, 'a') + "\"" + fix);
+  for (const char* reserved : {"system", "warden", "ext"}) {
+    EXPECT_EQ(err(std::string("name: ") + reserved + "\n"),
+              std::string("cell.yaml:2: name: cell name \"") + reserved + "\" is reserved for brig's own use; pick another name");
+    EXPECT_FALSE(valid_cell_name(reserved));
+  }
+  EXPECT_TRUE(valid_cell_name("systems"));
   EXPECT_TRUE(valid_cell_name("abc"));
   EXPECT_FALSE(valid_cell_name("Abc"));
 }
