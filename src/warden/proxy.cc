@@ -208,11 +208,15 @@ awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buf, http::parse
 // Copies bytes one way until EOF or error; half-closes the writer at EOF.
 template <class From, class To>
 awaitable<void> pump(From& from, To& to, std::uint64_t& bytes, std::chrono::milliseconds idle) {
-  std::vector<char> buf(16384);
+  // Small while idle (thousands of tunnels wait in it), large once a read
+  // fills it (bulk transfer: fewer, larger syscalls).
+  constexpr std::size_t kIdleBuf = 16 * 1024, kBulkBuf = 256 * 1024;
+  std::vector<char> buf(kIdleBuf);
   for (;;) {
     error_code ec;
     beast::get_lowest_layer(from).expires_after(idle);
     std::size_t n = co_await from.async_read_some(asio::buffer(buf), use_ec(ec));
+    if (n == buf.size() && buf.size() < kBulkBuf) buf.resize(kBulkBuf);
     if (n > 0) {
       bytes += n;
       error_code wec;
