@@ -323,7 +323,7 @@ Result<std::string> Engine::stage_files(const spec::Resolved& resolved, const Ce
   if (resolved.airgapped) policy["airgapped"] = true;
   const std::string policy_file = paths_.cell_policy(name);
   BRIG_TRY(fs::make_dirs(paths_.policy_dir() + "/cells", 0755));
-  BRIG_TRY(fs::write_atomic(policy_file, policy.dump(2) + "\n", 0644));
+  BRIG_TRY(fs::write_atomic(policy_file, internal::dump(policy, 2) + "\n", 0644));
   rb.add("policy", [policy_file] { ::unlink(policy_file.c_str()); });
 
   // What the cell sees of brig: /run/brig (cell.json, CA bundle); all inside
@@ -343,7 +343,7 @@ Result<std::string> Engine::stage_files(const spec::Resolved& resolved, const Ce
   } else if (!fs::exists(rec.workspace)) {
     return Error(Errc::not_found, "workspace " + rec.workspace + " does not exist", "mkdir -p " + rec.workspace);
   }
-  BRIG_TRY(fs::write_atomic(internal::record_path(paths_, name), to_json(rec).dump(2) + "\n", 0600));
+  BRIG_TRY(fs::write_atomic(internal::record_path(paths_, name), internal::dump(to_json(rec), 2) + "\n", 0600));
   return internal::write_seccomp_profile(paths_);
 }
 

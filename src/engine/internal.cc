@@ -13,6 +13,10 @@ std::string record_path(const Paths& paths, const std::string& cell) {
   return paths.cell_state(cell) + "/cell-state.json";
 }
 
+std::string dump(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string now_rfc3339() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -41,7 +45,7 @@ Status write_cell_json(const Paths& paths, const CellRecord& rec) {
                       {"proxy", "http://" + rec.subnet.warden_ip() + ":" + std::to_string(kProxyPort)},
                       {"airgapped", rec.airgapped},
                       {"host_services", services}};
-  return fs::write_atomic(paths.cell_state(rec.name) + "/brig/cell.json", j.dump(2) + "\n", 0644);
+  return fs::write_atomic(paths.cell_state(rec.name) + "/brig/cell.json", dump(j, 2) + "\n", 0644);
 }
 
 Result<std::string> write_seccomp_profile(const Paths& paths) {

@@ -50,7 +50,7 @@ void Engine::event(const std::string& kind, const std::string& cell, const nlohm
   }
   (void)fs::make_dirs(paths_.logs_dir(), 0755);
   // O_APPEND writes of one line are atomic enough for concurrent brig processes.
-  const std::string line = j.dump() + "\n";
+  const std::string line = internal::dump(j) + "\n";
   if (FILE* f = std::fopen(paths_.events_log().c_str(), "a")) {
     std::fwrite(line.data(), 1, line.size(), f);
     std::fclose(f);
