@@ -67,10 +67,6 @@ bool confirm(const std::string& question) {
   return answer == "y" || answer == "Y" || answer == "yes";
 }
 
-Result<int> attach(std::vector<std::string> podman_args) {
-  engine::Engine e(runner(), Paths::from_env());
-  return e.attach_podman(podman_args);
-}
 
 }  // namespace
 
@@ -164,7 +160,7 @@ void add_cell(CLI::App& root, Context& ctx) {
     if (a.tty) c.push_back("--tty");
     c.push_back(engine::cell_container(a.cell));
     c.insert(c.end(), a.rest.begin(), a.rest.end());
-    return attach(c);
+    return eng().attach_podman(c);
   });
 
   auto* shell = verb(n, "shell", "open a shell in a cell (bash if the image has it, else sh)");
@@ -172,7 +168,7 @@ void add_cell(CLI::App& root, Context& ctx) {
     auto st = eng().status(a.cell);
     if (!st) return st.error();
     if (st->state != "running") return Error(Errc::failed, "cell " + a.cell + " is " + st->state, "brig cell start " + a.cell);
-    return attach({"exec", "--interactive", ::isatty(0) ? "--tty" : "--interactive", engine::cell_container(a.cell),
+    return eng().attach_podman({"exec", "--interactive", ::isatty(0) ? "--tty" : "--interactive", engine::cell_container(a.cell),
                    "/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"});
   });
 
@@ -257,7 +253,7 @@ void add_cell(CLI::App& root, Context& ctx) {
     if (*s == a.src && *d == a.dst) {
       return Error(Errc::usage, "neither side names a cell", "brig cell cp CELL:/work/file ./file");
     }
-    return attach({"cp", *s, *d});
+    return eng().attach_podman({"cp", *s, *d});
   });
 
   auto* read = verb(n, "read", "print a workspace file safely (no symlinks, no ..)");
@@ -274,17 +270,17 @@ void add_cell(CLI::App& root, Context& ctx) {
   auto* stats = verb(n, "stats", "CPU, memory, pids of a cell");
   on_run(stats, ctx, [eng, &a]() -> Result<int> {
     BRIG_TRY(eng().status(a.cell));
-    return attach({"stats", "--no-stream", engine::cell_container(a.cell)});
+    return eng().attach_podman({"stats", "--no-stream", engine::cell_container(a.cell)});
   });
   auto* top = verb(n, "top", "processes of a cell");
   on_run(top, ctx, [eng, &a]() -> Result<int> {
     BRIG_TRY(eng().status(a.cell));
-    return attach({"top", engine::cell_container(a.cell)});
+    return eng().attach_podman({"top", engine::cell_container(a.cell)});
   });
   auto* diff = verb(n, "diff", "files changed in a cell's filesystem");
   on_run(diff, ctx, [eng, &a]() -> Result<int> {
     BRIG_TRY(eng().status(a.cell));
-    return attach({"diff", engine::cell_container(a.cell)});
+    return eng().attach_podman({"diff", engine::cell_container(a.cell)});
   });
   add_cell_network(n, ctx);
 

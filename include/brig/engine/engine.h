@@ -108,7 +108,6 @@ class Engine {
   void event(const std::string& kind, const std::string& cell, const nlohmann::json& extra = {});
 
   const Paths& paths() const { return paths_; }
-  proc::Runner& runner() { return runner_; }
 
  private:
   Result<proc::Output> podman(std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(120));
