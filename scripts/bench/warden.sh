@@ -9,7 +9,7 @@
 #   sudo DURATION=5 TUNNELS=1000 scripts/bench/warden.sh
 #
 # Knobs (environment): DURATION (s per wrk run, 10), CONNECTIONS (wrk, 64),
-# HTTPS_REQUESTS (per curl run, 4000), NEW_HOSTS (50), BULK_RUNS (3),
+# HTTPS_CONNECTIONS (16), NEW_HOSTS (50), BULK_RUNS (3),
 # TUNNELS (5000), WARDEN_THREADS (2), JOBS (ninja, 1), KEEP=1 keeps the work dir.
 #
 # Traffic goes only to loopback and into the namespace created here; every
@@ -20,7 +20,7 @@ root=$PWD
 
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
-HTTPS_REQUESTS=${HTTPS_REQUESTS:-4000}
+HTTPS_CONNECTIONS=${HTTPS_CONNECTIONS:-16}
 NEW_HOSTS=${NEW_HOSTS:-50}
 BULK_RUNS=${BULK_RUNS:-3}
 TUNNELS=${TUNNELS:-5000}
@@ -51,6 +51,8 @@ ninja -C build-bench -j "$JOBS" brig >&2
 brig=$root/build-bench/src/brig
 cc -O2 -Wall -o build-bench/idle_tunnels scripts/bench/idle_tunnels.c -lssl -lcrypto
 tunnels_bin=$root/build-bench/idle_tunnels
+cc -O2 -Wall -o build-bench/https_load scripts/bench/https_load.c -lssl -lcrypto -lpthread
+https_bin=$root/build-bench/https_load
 
 # ---------------------------------------------------------------- cleanup
 work=$(mktemp -d /tmp/brig-bench-XXXXXX)
@@ -264,50 +266,27 @@ wrk_run http1-direct 1 1 "$DURATION" "http://$up/" "$work/done.lua"
 wrk_run http1-warden 1 1 "$DURATION" "http://$wproxy/" "$work/proxy.lua"
 check_warden "plain HTTP single-connection run"
 
-# ---------------------------------------------------------------- 2. HTTPS keep-alive (curl --parallel)
-# curl_batch NAME N PARALLEL URL [curl args]: N requests for URL from one curl
-# process, at most PARALLEL at once over reused HTTP/1.1 connections.
-declare -A H  # name -> "ok wall_s conns p50_ms p99_ms mean_ms"
+# ---------------------------------------------------------------- 2. HTTPS keep-alive (https_load)
+log "2. HTTPS keep-alive, $HTTPS_CONNECTIONS connections, ${DURATION}s each (1 s warm-up inside each run)"
+declare -A S  # name -> https_load JSON result
+https_run() {  # https_run NAME [https_load args]: GET https://bench.test/ over reused connections
+  local name=$1; shift
+  local j
+  j=$(timeout $((DURATION + 60)) "$https_bin" -c "$HTTPS_CONNECTIONS" -d "$DURATION" -w 1 "$@" 2>"$work/https-$name.err" | tail -1) || true
+  [ -n "$j" ] || { echo "warden.sh: https_load $name gave no result:" >&2; cat "$work/https-$name.err" >&2; j='{"requests": 0, "req_per_s": 0, "p50_us": 0, "p99_us": 0, "errors": 1, "connections": 0}'; }
+  S[$name]=$j
+  log "https $name: $j"
+}
+wait_for 30 test -f "$work/mitm/mitmproxy-ca-cert.pem" || die "mitmdump made no CA in $work/mitm"
+https_run https-direct -k "$work/upstream-ca.crt" "$up" 443 bench.test /
+https_run https-warden -x "$wproxy" -i 127.0.0.2 -k "$home/ca/ca.crt" "$up" 443 bench.test /
+check_warden "HTTPS load"
+https_run https-mitmdump -x "127.0.0.1:$mport" -k "$work/mitm/mitmproxy-ca-cert.pem" "$up" 443 bench.test /
+
+declare -A H  # name -> "ok median_ms mean_ms leaves_signed" (new-host passes)
 # awk function: nearest-rank index of percentile p among NR sorted samples
 pct='function rank(p,  i) { i = int(p / 100 * NR); if (i < p / 100 * NR) i++; return i < 1 ? 1 : i }'
-
-curl_batch() {
-  local name=$1 n=$2 par=$3 url=$4; shift 4
-  local cfg=$work/urls-$name.cfg
-  for _ in $(seq "$n"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$url"; done >"$cfg"
-  local mode=(--parallel --parallel-immediate --parallel-max "$par")
-  [ "$par" -gt 1 ] || mode=()
-  local t0 t1
-  t0=$(date +%s%N)
-  timeout 600 curl -sS --http1.1 "${mode[@]}" --max-time 30 -K "$cfg" \
-    -w '%{http_code} %{time_total} %{num_connects}\n' "$@" >"$work/samples-$name.txt" 2>"$work/curl-$name.err" || true
-  t1=$(date +%s%N)
-  local conns
-  conns=$(awk '{ c += $3 } END { print c + 0 }' "$work/samples-$name.txt")
-  H[$name]=$(awk '$1 == 200 { print $2 * 1000 }' "$work/samples-$name.txt" | sort -n |
-    awk -v wall="$(((t1 - t0) / 1000))" -v conns="$conns" "$pct"'
-    { t[NR] = $1; sum += $1 }
-    END {
-      if (!NR) { printf "0 %.3f %d 0 0 0\n", wall / 1e6, conns; exit }
-      printf "%d %.3f %d %.3f %.3f %.3f\n", NR, wall / 1e6, conns, t[rank(50)], t[rank(99)], sum / NR
-    }')
-  local ok=${H[$name]%% *}
-  log "curl $name: ${H[$name]} (ok wall_s conns p50_ms p99_ms mean_ms)"
-  [ "$ok" = "$n" ] || { echo "warden.sh: curl $name: only $ok of $n requests answered 200; stderr:" >&2; sort "$work/curl-$name.err" | uniq -c | head >&2; }
-}
-
-log "2. HTTPS keep-alive, $HTTPS_REQUESTS requests, 16 at a time (200-request warm-up before each)"
-direct_tls=(--resolve "bench.test:443:$up" --cacert "$work/upstream-ca.crt")
 warden_tls=(-x "http://$wproxy" --interface 127.0.0.2 --cacert "$home/ca/ca.crt")
-wait_for 30 test -f "$work/mitm/mitmproxy-ca-cert.pem" || die "mitmdump made no CA in $work/mitm"
-mitm_tls=(-x "http://127.0.0.1:$mport" --cacert "$work/mitm/mitmproxy-ca-cert.pem")
-curl_batch warmup 200 16 https://bench.test/ "${direct_tls[@]}"
-curl_batch https-direct "$HTTPS_REQUESTS" 16 https://bench.test/ "${direct_tls[@]}"
-curl_batch warmup 200 16 https://bench.test/ "${warden_tls[@]}"
-curl_batch https-warden "$HTTPS_REQUESTS" 16 https://bench.test/ "${warden_tls[@]}"
-check_warden "HTTPS load"
-curl_batch warmup 200 16 https://bench.test/ "${mitm_tls[@]}"
-curl_batch https-mitmdump "$HTTPS_REQUESTS" 16 https://bench.test/ "${mitm_tls[@]}"
 
 # ---------------------------------------------------------------- 3. new-host MITM cost
 # One sequential curl per pass over h1..hN.bench.test: every request opens a
@@ -403,7 +382,7 @@ ms() { j "$1" ".$2 / 1000 * 100 | round / 100"; }
 errs() { j "$1" '[.errors[]] | add // 0'; }
 f() { awk "BEGIN { printf \"$1\", $2 }"; }
 hs() { local a=(${H[$1]}); echo "${a[$2]}"; }  # field of an HTTPS result
-https_rps() { f %.0f "$(hs "$1" 0) / $(hs "$1" 1)"; }
+sj() { jq -r "$2" <<<"${S[$1]}"; }  # field of an https_load result
 met() { awk "BEGIN { exit !($1) }" && echo met || echo "NOT met"; }
 
 echo
@@ -417,9 +396,10 @@ echo "| plain HTTP req/s ($CONNECTIONS conns, ${DURATION} s) | $(rps http-direct
 echo "| plain HTTP p50 / p99 ms | $(ms http-direct p50_us) / $(ms http-direct p99_us) | $(ms http-warden p50_us) / $(ms http-warden p99_us) | $(ms http-tinyproxy p50_us) / $(ms http-tinyproxy p99_us) | $(ms http-mitmdump p50_us) / $(ms http-mitmdump p99_us) |"
 echo "| plain HTTP wrk errors | $(errs http-direct) | $(errs http-warden) | $(errs http-tinyproxy) | $(errs http-mitmdump) |"
 echo "| plain HTTP, 1 conn: req/s, p50 / p99 ms | $(rps http1-direct), $(ms http1-direct p50_us) / $(ms http1-direct p99_us) | $(rps http1-warden), $(ms http1-warden p50_us) / $(ms http1-warden p99_us) | – | – |"
-echo "| HTTPS keep-alive req/s ($HTTPS_REQUESTS reqs, 16 parallel) | $(https_rps https-direct) | $(https_rps https-warden) | – | $(https_rps https-mitmdump) |"
-echo "| HTTPS p50 / p99 ms | $(hs https-direct 3) / $(hs https-direct 4) | $(hs https-warden 3) / $(hs https-warden 4) | – | $(hs https-mitmdump 3) / $(hs https-mitmdump 4) |"
-echo "| HTTPS 200s / connections opened | $(hs https-direct 0) / $(hs https-direct 2) | $(hs https-warden 0) / $(hs https-warden 2) | – | $(hs https-mitmdump 0) / $(hs https-mitmdump 2) |"
+tms() { sj "$1" ".$2 / 1000 * 100 | round / 100"; }
+echo "| HTTPS keep-alive req/s ($HTTPS_CONNECTIONS conns, ${DURATION} s) | $(sj https-direct .req_per_s) | $(sj https-warden .req_per_s) | – | $(sj https-mitmdump .req_per_s) |"
+echo "| HTTPS p50 / p99 ms | $(tms https-direct p50_us) / $(tms https-direct p99_us) | $(tms https-warden p50_us) / $(tms https-warden p99_us) | – | $(tms https-mitmdump p50_us) / $(tms https-mitmdump p99_us) |"
+echo "| HTTPS errors / connections | $(sj https-direct .errors) / $(sj https-direct .connections) | $(sj https-warden .errors) / $(sj https-warden .connections) | – | $(sj https-mitmdump .errors) / $(sj https-mitmdump .connections) |"
 echo "| TLS bulk 1 GiB MiB/s (median of $BULK_RUNS) | $bulk_direct | $bulk_warden (passthrough) | – | – |"
 echo
 echo "| warden figure | value |"
@@ -434,11 +414,11 @@ per_tunnel=$(f %.1f "($rss1 - $rss0) / ($opened > 0 ? $opened : 1)")
 echo "| RSS per idle tunnel, KiB | $per_tunnel |"
 echo
 http_vs_mitm=$(f %.1f "$(rps http-warden) / $(rps http-mitmdump)")
-https_vs_mitm=$(f %.1f "$(https_rps https-warden) / $(https_rps https-mitmdump)")
+https_vs_mitm=$(f %.1f "$(sj https-warden .req_per_s) / ($(sj https-mitmdump .req_per_s) > 0 ? $(sj https-mitmdump .req_per_s) : 1)")
 http_vs_direct=$(f %.2f "$(rps http-warden) / $(rps http-direct)")
 added_p50_1=$(f %.3f "($(j http1-warden .p50_us) - $(j http1-direct .p50_us)) / 1000")
 added_p50_64=$(f %.2f "($(j http-warden .p50_us) - $(j http-direct .p50_us)) / 1000")
-added_p50_tls=$(f %.2f "$(hs https-warden 3) - $(hs https-direct 3)")
+added_p50_tls=$(f %.2f "($(sj https-warden .p50_us) - $(sj https-direct .p50_us)) / 1000")
 pass_ratio=$(f %.2f "$bulk_warden / ($bulk_direct > 0 ? $bulk_direct : 1)")
 echo "| target | measured | result |"
 echo "|---|---:|---|"
@@ -447,7 +427,7 @@ echo "| MITM HTTPS req/s >= 20x mitmdump | ${https_vs_mitm}x | $(met "$https_vs_
 echo "| plain HTTP req/s >= 50% of direct | $(f %.0f "$http_vs_direct * 100")% | $(met "$http_vs_direct >= 0.5") |"
 echo "| added p50 <= 1 ms, warm (1 connection, plain HTTP) | $added_p50_1 ms | $(met "$added_p50_1 <= 1") |"
 echo "| added p50 <= 1 ms, warm ($CONNECTIONS connections, plain HTTP) | $added_p50_64 ms | $(met "$added_p50_64 <= 1") |"
-echo "| added p50 <= 1 ms, warm (HTTPS MITM, 16 parallel) | $added_p50_tls ms | $(met "$added_p50_tls <= 1") |"
+echo "| added p50 <= 1 ms, warm (HTTPS MITM, $HTTPS_CONNECTIONS connections) | $added_p50_tls ms | $(met "$added_p50_tls <= 1") |"
 echo "| passthrough >= 80% of direct throughput | $(f %.0f "$pass_ratio * 100")% | $(met "$pass_ratio >= 0.8") |"
 echo "| <= 64 KiB RSS per idle tunnel | $per_tunnel KiB | $(met "$per_tunnel <= 64") |"
 echo

@@ -100,6 +100,8 @@ Status load_config_file(const std::string& path, Config& cfg) {
           else if (k == "max_tunnels_per_cell") cfg.limits.max_tunnels_per_cell = l.second.as<std::size_t>();
           else if (k == "max_connections") cfg.limits.max_connections = l.second.as<std::size_t>();
           else if (k == "cert_cache") cfg.limits.cert_cache = l.second.as<std::size_t>();
+          else if (k == "pool_idle_per_host") cfg.limits.pool_idle_per_host = l.second.as<std::size_t>();
+          else if (k == "pool_idle_max") cfg.limits.pool_idle_max = l.second.as<std::size_t>();
           else if (k == "drain_timeout_ms") ms(cfg.limits.drain_timeout);
           else return Error(Errc::invalid, at(l.first) + "limits: unknown key " + str::quote(k));
           if (bad) return *bad;

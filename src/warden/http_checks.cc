@@ -1,5 +1,6 @@
 #include "http_checks.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "brig/core/hostname.h"
@@ -62,28 +63,63 @@ std::string without_fragment(std::string path) {
 }
 
 void strip_hop_by_hop(http::fields& f, bool keep_upgrade) {
-  // Headers named by Connection are hop-by-hop too, except the ones that frame
-  // or route the message: dropping Content-Length or Transfer-Encoding would
-  // forward the body unframed, to be read as a second, unchecked message.
-  std::vector<std::string> named;
-  for (auto v : values_of(f, http::field::connection)) {
-    for (auto& tok : str::split(v, ',')) {
-      auto t = str::to_lower(str::trim(tok));
-      if (t.empty() || t == "close" || t == "keep-alive" || (keep_upgrade && t == "upgrade")) continue;
-      if (t == "content-length" || t == "transfer-encoding" || t == "host") continue;
-      named.push_back(t);
+  // One pass to see which hop-by-hop headers are there (most messages have
+  // none but Connection): each erase() is a search of the field set.
+  bool connection = false;
+  std::vector<http::field> present;
+  for (const auto& h : f) {
+    switch (h.name()) {
+      case http::field::connection: connection = true; break;
+      case http::field::upgrade:
+        if (keep_upgrade) break;
+        [[fallthrough]];
+      case http::field::proxy_connection:
+      case http::field::proxy_authorization:
+      case http::field::proxy_authenticate:
+      case http::field::keep_alive:
+      case http::field::te:
+      case http::field::trailer:
+      case http::field::http2_settings:
+      case http::field::expect:  // warden answers 100-continue itself
+        if (std::find(present.begin(), present.end(), h.name()) == present.end()) present.push_back(h.name());
+        break;
+      default: break;
     }
   }
-  for (const auto& n : named) f.erase(n);
-  f.erase(http::field::connection);
-  f.erase(http::field::proxy_connection);
-  f.erase(http::field::proxy_authorization);
-  f.erase(http::field::proxy_authenticate);
-  f.erase(http::field::keep_alive);
-  f.erase(http::field::te);
-  f.erase(http::field::trailer);
-  if (!keep_upgrade) f.erase(http::field::upgrade);
-  f.erase("HTTP2-Settings");
+  if (connection) {
+    // Headers named by Connection are hop-by-hop too, except the ones that frame
+    // or route the message: dropping Content-Length or Transfer-Encoding would
+    // forward the body unframed, to be read as a second, unchecked message.
+    std::vector<std::string> named;
+    for (auto v : values_of(f, http::field::connection)) {
+      for (auto& tok : str::split(v, ',')) {
+        auto t = str::to_lower(str::trim(tok));
+        if (t.empty() || t == "close" || t == "keep-alive" || (keep_upgrade && t == "upgrade")) continue;
+        if (t == "content-length" || t == "transfer-encoding" || t == "host") continue;
+        named.push_back(t);
+      }
+    }
+    for (const auto& n : named) f.erase(n);
+    f.erase(http::field::connection);
+  }
+  for (auto name : present) f.erase(name);
+}
+
+void append_fields(std::string& out, const http::fields& f) {
+  for (const auto& h : f) {
+    out += h.name_string();
+    out += ": ";
+    out += h.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+}
+
+void append_version(std::string& out, unsigned version) {
+  out += "HTTP/";
+  out += static_cast<char>('0' + version / 10);
+  out += '.';
+  out += static_cast<char>('0' + version % 10);
 }
 
 }  // namespace
@@ -205,6 +241,30 @@ void prepare_client_response(Response& res, bool keep_alive, bool upgraded) {
   } else {
     res.keep_alive(keep_alive);
   }
+}
+
+void serialize_head(std::string& out, const Request& req) {
+  out += req.method_string();
+  out += ' ';
+  out += req.target();
+  out += ' ';
+  append_version(out, req.version());
+  out += "\r\n";
+  append_fields(out, req);
+}
+
+void serialize_head(std::string& out, const Response& res) {
+  append_version(out, res.version());
+  const unsigned code = res.result_int();
+  out += ' ';
+  out += static_cast<char>('0' + code / 100 % 10);
+  out += static_cast<char>('0' + code / 10 % 10);
+  out += static_cast<char>('0' + code % 10);
+  out += ' ';
+  const std::string_view reason = res.reason();
+  out += reason.empty() ? http::obsolete_reason(static_cast<http::status>(code)) : reason;
+  out += "\r\n";
+  append_fields(out, res);
 }
 
 }  // namespace brig::warden

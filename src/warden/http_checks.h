@@ -37,10 +37,16 @@ std::optional<std::string> check_request_head(const Request& req);
 
 bool is_websocket_upgrade(const Request& req);
 
-// Origin-form target, hop-by-hop and Proxy-* headers removed, Upgrade kept
-// only for WebSocket (h2c is refused by dropping it), keep-alive upstream.
+// Origin-form target, hop-by-hop, Proxy-* and Expect headers removed, Upgrade
+// kept only for WebSocket (h2c is refused by dropping it), keep-alive upstream.
 void prepare_upstream_request(Request& req, const Dest& dest, bool websocket);
 // Hop-by-hop headers removed; Connection set for the client.
 void prepare_client_response(Response& res, bool keep_alive, bool upgraded);
+
+// Appends the head (start line, fields, blank line) exactly as Beast's
+// serializer writes it, without its buffer-sequence machinery, which cost
+// more than all of warden's own work per request.
+void serialize_head(std::string& out, const Request& req);
+void serialize_head(std::string& out, const Response& res);
 
 }  // namespace brig::warden

@@ -9,15 +9,17 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace brig::warden {
 
 struct LogRecord {
   std::string cell;
-  std::string kind = "http";  // http | connect | ingress | tcp
-  std::string tls = "none";   // none | mitm | passthrough
-  std::string method, host, path, decision, rule, reason;
+  std::string_view kind = "http";  // http | connect | ingress | tcp (string literals)
+  std::string_view tls = "none";   // none | mitm | passthrough
+  std::string_view decision;       // allow | deny | ratelimit | error
+  std::string method, host, path, rule, reason;
   int port = 0;
   int status = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0;
@@ -35,6 +37,7 @@ class LogWriter {
 
   // The JSON line for a record (without the newline), with an ISO-8601 "ts".
   static std::string format(const LogRecord& rec);
+  static void format_into(std::string& out, const LogRecord& rec);  // appends
 
  private:
   void run();

@@ -5,8 +5,8 @@
 
 namespace brig::warden {
 
-awaitable<void> serve_ops_client(tcp::socket socket, Shared& sh) {
-  beast::tcp_stream stream(std::move(socket));
+awaitable<void> serve_ops_client(Socket socket, Shared& sh) {
+  TcpStream stream(std::move(socket));
   beast::flat_buffer buf;
   http::request_parser<http::empty_body> parser;
   parser.header_limit(8192);
@@ -43,7 +43,7 @@ awaitable<void> serve_ops_client(tcp::socket socket, Shared& sh) {
   res.keep_alive(false);
   res.prepare_payload();
   co_await http::async_write(stream, res, use_ec(ec));
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.socket().shutdown(Socket::shutdown_send, ec);
 }
 
 }  // namespace brig::warden

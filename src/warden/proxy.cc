@@ -18,6 +18,7 @@
 #include "brig/warden/clienthello.h"
 #include "http_checks.h"
 #include "server.h"
+#include "tunnel.h"
 #include "upstream.h"
 
 namespace brig::warden {
@@ -70,6 +71,17 @@ struct Exchange {
     sh.log->write(rec);  // a copy: callers still use rec for the reply
   }
 };
+
+// RFC 9110 §9.2.2: a request that may be sent twice with the effect of once.
+bool is_idempotent(http::verb m) {
+  switch (m) {
+    case http::verb::get: case http::verb::head: case http::verb::options: case http::verb::trace:
+    case http::verb::put: case http::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::string allow_hint(const std::string& cell, const std::string& host) {
   return "brig policy set " + (cell == "unknown" ? std::string("CELL") : cell) + " --allow " + host;
@@ -156,23 +168,62 @@ awaitable<bool> admit(Stream& s, unsigned version, Exchange& ex, const policy::R
 // Bodies up to this size with a Content-Length go out with their header.
 constexpr std::uint64_t kCoalesceLimit = 64 * 1024;
 
+// Whether the message whose head `p` has read has no body or a small one of
+// known length: such a message is read whole and sent in one write.
+template <bool isRequest>
+bool fits_one_write(const http::parser<isRequest, http::buffer_body>& p) {
+  const auto length = p.content_length();
+  return p.is_done() || (length && *length <= kCoalesceLimit);
+}
+
+// For a message that fits_one_write: appends its head (serialized by hand)
+// and its whole body to `wire`.
+template <bool isRequest, class In>
+awaitable<error_code> read_whole(In& in, beast::flat_buffer& in_buf, http::parser<isRequest, http::buffer_body>& p,
+                                 std::string& wire, std::uint64_t& bytes, std::chrono::milliseconds idle) {
+  const std::uint64_t length = p.is_done() ? 0 : *p.content_length();
+  wire.reserve(512 + length);
+  serialize_head(wire, p.get());
+  if (p.is_done()) co_return error_code{};
+  const std::size_t head = wire.size();
+  wire.resize(head + length);
+  p.get().body().data = wire.data() + head;
+  p.get().body().size = length;
+  error_code ec;
+  while (!p.is_done() && p.get().body().size > 0) {
+    beast::get_lowest_layer(in).expires_after(idle);
+    co_await http::async_read_some(in, in_buf, p, use_ec(ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return ec;
+  }
+  if (!p.is_done()) co_return http::error::body_limit;  // more body than its Content-Length: cannot happen
+  bytes += length;
+  co_return ec;
+}
+
 // Relays one message (request or response) with a buffer_body parser whose
 // header has been read: header first, then the body as it arrives.
 template <bool isRequest, class In, class Out>
 awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buf, http::parser<isRequest, http::buffer_body>& p,
                                  Out& out, std::uint64_t& bytes, std::chrono::milliseconds idle) {
   error_code ec;
-  http::serializer<isRequest, http::buffer_body> sr{p.get()};
-  // A small body of known length follows its header at once: send both in one
-  // write (one syscall, one packet). Anything else (chunked, SSE, large or
-  // unknown length) gets its header now, so the client sees it without waiting
-  // for the first body bytes.
-  const auto length = p.content_length();
-  if (p.is_done() || !length || *length > kCoalesceLimit) {
-    beast::get_lowest_layer(out).expires_after(idle);
-    co_await http::async_write_header(out, sr, use_ec(ec));
+  // The common case, no body or a small one of known length: head and body
+  // leave in one write (one syscall, one packet).
+  if (fits_one_write(p)) {
+    std::string wire;
+    ec = co_await read_whole(in, in_buf, p, wire, bytes, idle);
     if (ec) co_return ec;
+    beast::get_lowest_layer(out).expires_after(idle);
+    co_await asio::async_write(out, asio::buffer(wire), use_ec(ec));
+    co_return ec;
   }
+  // Anything else (chunked, SSE, large or unknown length): the head now, so
+  // the peer sees it without waiting for the first body bytes, then the body
+  // as it arrives.
+  http::serializer<isRequest, http::buffer_body> sr{p.get()};
+  beast::get_lowest_layer(out).expires_after(idle);
+  co_await http::async_write_header(out, sr, use_ec(ec));
+  if (ec) co_return ec;
   // Coroutine locals must not be C arrays (GCC 12 coroutine bug); not zeroed: it is overwritten.
   constexpr std::size_t kBuf = 16384;
   auto buf_owner = std::make_unique_for_overwrite<char[]>(kBuf);
@@ -205,49 +256,7 @@ awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buf, http::parse
   co_return ec;
 }
 
-// Copies bytes one way until EOF or error; half-closes the writer at EOF.
-template <class From, class To>
-awaitable<void> pump(From& from, To& to, std::uint64_t& bytes, std::chrono::milliseconds idle) {
-  // Small while idle (thousands of tunnels wait in it), large once a read
-  // fills it (bulk transfer: fewer, larger syscalls).
-  constexpr std::size_t kIdleBuf = 16 * 1024, kBulkBuf = 256 * 1024;
-  std::vector<char> buf(kIdleBuf);
-  for (;;) {
-    error_code ec;
-    beast::get_lowest_layer(from).expires_after(idle);
-    std::size_t n = co_await from.async_read_some(asio::buffer(buf), use_ec(ec));
-    if (n == buf.size() && buf.size() < kBulkBuf) buf.resize(kBulkBuf);
-    if (n > 0) {
-      bytes += n;
-      error_code wec;
-      beast::get_lowest_layer(to).expires_after(idle);
-      co_await asio::async_write(to, asio::buffer(buf.data(), n), use_ec(wec));
-      if (wec) break;
-    }
-    if (ec) break;
-  }
-  error_code ignored;
-  beast::get_lowest_layer(to).socket().shutdown(tcp::socket::shutdown_send, ignored);
-  beast::get_lowest_layer(from).socket().shutdown(tcp::socket::shutdown_receive, ignored);
-}
-
-// Splices two streams both ways until both directions end. `a_buf` holds
-// bytes already read from a (forwarded first), likewise `b_buf`.
-template <class A, class B>
-awaitable<void> splice(A& a, B& b, std::uint64_t& a_to_b, std::uint64_t& b_to_a, std::chrono::milliseconds idle) {
-  auto ex = co_await asio::this_coro::executor;
-  auto done = std::make_shared<asio::steady_timer>(ex, Clock::time_point::max());
-  auto remaining = std::make_shared<int>(2);
-  auto finish = [done, remaining] {
-    if (--*remaining == 0) done->cancel();
-  };
-  asio::co_spawn(ex, [&, finish]() -> awaitable<void> { co_await pump(a, b, a_to_b, idle); finish(); }, asio::detached);
-  asio::co_spawn(ex, [&, finish]() -> awaitable<void> { co_await pump(b, a, b_to_a, idle); finish(); }, asio::detached);
-  error_code ec;
-  co_await done->async_wait(use_ec(ec));
-}
-
-awaitable<void> handle_connect(Shared& sh, beast::tcp_stream& stream, beast::flat_buffer& buf,
+awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer& buf,
                                http::request_parser<http::buffer_body>& parser, const IpAddr& src);
 
 // Answers one request whose head was read into `parser` (or failed with
@@ -280,7 +289,7 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
   auto& req = parser.get();
   const unsigned version = req.version();
   if (req.method() == http::verb::connect) {
-    if constexpr (std::is_same_v<ClientStream, beast::tcp_stream>) {
+    if constexpr (std::is_same_v<ClientStream, TcpStream>) {
       if (!mitm) {
         co_await handle_connect(sh, client, cbuf, parser, src);
         co_return false;
@@ -322,62 +331,124 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
   }
 
   const bool websocket = is_websocket_upgrade(req);
+  // Expect: warden answers 100-continue itself (the body is read before the
+  // upstream sees the request) and knows no other expectation.
+  bool expect_continue = false;
+  if (auto e = req.find(http::field::expect); e != req.end()) {
+    if (!str::iequals(str::trim(e->value()), "100-continue")) {
+      ex.rec.status = 417;
+      ex.rec.reason = "unsupported Expect: " + std::string(e->value());
+      ex.finish(Outcome::deny, Block::malformed);
+      co_await reply(client, version, http::status::expectation_failed, "brig warden: " + ex.rec.reason + "\n", false);
+      co_return false;
+    }
+    expect_continue = version >= 11 && !parser.is_done();
+  }
   prepare_upstream_request(req, *target, websocket);
   const bool want_keep_alive = keep;
+  const auto idle = sh.cfg.limits.idle_timeout;
+  if (expect_continue) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    error_code e;
+    beast::get_lowest_layer(client).expires_after(idle);
+    co_await asio::async_write(client, asio::buffer(kContinue.data(), kContinue.size()), use_ec(e));
+    if (e) co_return false;
+  }
 
-  // Upstream: pooled connection or a new one (resolved once, checked, connected to the checked address).
-  auto up = co_await pool.acquire(sh, who.name(), target->host, target->port, mitm);
+  // A request without a body, or with a small one of known length, is read
+  // whole before it goes out: one write, and it can be sent again.
+  std::string wire;
+  std::uint64_t sent = 0, received = 0;
+  const bool whole = fits_one_write(parser);
+  if (whole) {
+    if (error_code e = co_await read_whole(client, cbuf, parser, wire, sent, idle)) {
+      ex.rec.status = 400;
+      ex.rec.reason = "reading the request body failed: " + e.message();
+      ex.rec.bytes_out = sent;
+      ex.finish(Outcome::error);
+      co_return false;
+    }
+  }
+  // A pooled connection the upstream closed while it sat idle is only found
+  // out by using it. An idempotent request held whole is then sent again on
+  // a new connection (RFC 9110 §9.2.2), so the pool need not probe each
+  // connection before use; any other request gets a probed one.
+  const bool resendable = whole && !websocket && is_idempotent(req.method());
+  using Reuse = UpstreamPool::Reuse;
+  auto up = co_await pool.acquire(sh, who.name(), target->host, target->port, mitm,
+                                  resendable ? Reuse::trust : Reuse::probe);
+  std::optional<http::response_parser<http::buffer_body>> rp;
+  error_code send_ec, head_ec;
+  for (int attempt = 0; up.conn; ++attempt) {
+    Upstream& u = *up.conn;
+    send_ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
+      error_code e;
+      beast::get_lowest_layer(stream).expires_after(idle);
+      if (whole) co_await asio::async_write(stream, asio::buffer(wire), use_ec(e));
+      else e = co_await relay_body(client, cbuf, parser, stream, sent, idle);
+      co_return e;
+    });
+    // The response head; interim 1xx answers (other than 101) are dropped:
+    // the client gets the final one.
+    do {
+      rp.emplace();
+      rp->header_limit(static_cast<std::uint32_t>(sh.cfg.limits.header_limit));
+      rp->body_limit(kNoBodyLimit);
+      if (req.method() == http::verb::head) rp->skip(true);
+      if (send_ec) break;
+      head_ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
+        error_code e;
+        beast::get_lowest_layer(stream).expires_after(idle);
+        co_await http::async_read_header(stream, u.buffer, *rp, use_ec(e));
+        co_return e;
+      });
+    } while (!head_ec && rp->get().result_int() / 100 == 1 && rp->get().result() != http::status::switching_protocols);
+    const bool failed = send_ec || head_ec;
+    if (!failed || !resendable || !up.reused || attempt > 0 || rp->got_some() || u.buffer.size() ||
+        head_ec == beast::error::timeout) {
+      break;
+    }
+    // The pooled connection was dead: once more on a new one.
+    send_ec = head_ec = {};
+    up = co_await pool.acquire(sh, who.name(), target->host, target->port, mitm, Reuse::fresh);
+  }
   if (!up.conn) {
     ex.rec.status = up.status;
     ex.rec.reason = up.reason;
+    ex.rec.bytes_out = sent;
     ex.finish(up.blocked ? Outcome::deny : Outcome::error, up.blocked ? std::optional(Block::blocked_address) : std::nullopt);
     Headers h;
     if (up.blocked) h.emplace_back("X-Brig-Decision", "deny");
-    co_await reply(client, version, static_cast<http::status>(up.status), "brig warden: " + up.reason + "\n", keep, h);
+    co_await reply(client, version, static_cast<http::status>(up.status), "brig warden: " + up.reason + "\n",
+                   keep && parser.is_done(), h);
     co_return keep && parser.is_done();
   }
-
-  // Request out, response back; both streamed.
   Upstream& u = *up.conn;
-  std::uint64_t sent = 0, received = 0;
-  error_code rec_ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
-    co_return co_await relay_body(client, cbuf, parser, stream, sent, sh.cfg.limits.idle_timeout);
-  });
-  if (rec_ec) {
+  if (send_ec) {
     ex.rec.status = 502;
-    ex.rec.reason = "sending to upstream failed: " + rec_ec.message();
+    ex.rec.reason = "sending to upstream failed: " + send_ec.message();
     ex.rec.bytes_out = sent;
     ex.finish(Outcome::error);
     co_await reply(client, version, http::status::bad_gateway, "brig warden: " + ex.rec.reason + "\n", false);
     co_return false;
   }
-  http::response_parser<http::buffer_body> rp;
-  rp.header_limit(static_cast<std::uint32_t>(sh.cfg.limits.header_limit));
-  rp.body_limit(kNoBodyLimit);
-  if (req.method() == http::verb::head) rp.skip(true);
-  error_code hec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
-    error_code e;
-    beast::get_lowest_layer(stream).expires_after(sh.cfg.limits.idle_timeout);
-    co_await http::async_read_header(stream, u.buffer, rp, use_ec(e));
-    co_return e;
-  });
-  if (hec) {
-    const bool timeout = hec == beast::error::timeout;
+  if (head_ec) {
+    const bool timeout = head_ec == beast::error::timeout;
     ex.rec.status = timeout ? 504 : 502;
-    ex.rec.reason = std::string(timeout ? "upstream timed out" : "upstream failed") + ": " + hec.message();
+    ex.rec.reason = std::string(timeout ? "upstream timed out" : "upstream failed") + ": " + head_ec.message();
     ex.rec.bytes_out = sent;
     ex.finish(Outcome::error);
     co_await reply(client, version, timeout ? http::status::gateway_timeout : http::status::bad_gateway,
                    "brig warden: " + ex.rec.reason + "\n", false);
     co_return false;
   }
-  auto& res = rp.get();
+  auto& res = rp->get();
   ex.rec.status = static_cast<int>(res.result_int());
   const bool upgraded = websocket && res.result() == http::status::switching_protocols;
   const bool upstream_keep = res.keep_alive();
   prepare_client_response(res, want_keep_alive, upgraded);
   error_code rel_ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
-    co_return co_await relay_body(stream, u.buffer, rp, client, received, sh.cfg.limits.idle_timeout);
+    co_return co_await relay_body(stream, u.buffer, *rp, client, received, idle);
   });
   ex.rec.bytes_out = sent;
   ex.rec.bytes_in = received;
@@ -387,7 +458,8 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
     co_await u.visit([&](auto& stream) -> awaitable<void> {
       if (cbuf.size()) { error_code e; co_await asio::async_write(stream, cbuf.data(), use_ec(e)); a += cbuf.size(); cbuf.consume(cbuf.size()); }
       if (u.buffer.size()) { error_code e; co_await asio::async_write(client, u.buffer.data(), use_ec(e)); b += u.buffer.size(); u.buffer.consume(u.buffer.size()); }
-      co_await splice(client, stream, a, b, sh.cfg.limits.idle_timeout);
+      // (Plain to plain, or TLS to TLS inside MITM: the only pairs there are.)
+      if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, ClientStream>) co_await tunnel(client, stream, a, b, idle);
     });
     ex.rec.bytes_out += a;
     ex.rec.bytes_in += b;
@@ -395,7 +467,7 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
     co_return false;
   }
   ex.finish(rel_ec ? Outcome::error : Outcome::allow);
-  if (!rel_ec && upstream_keep && rp.is_done()) pool.release(std::move(up.conn));
+  if (!rel_ec && upstream_keep && rp->is_done()) pool.release(std::move(up.conn), sh.cfg.limits, sh.cfg.threads);
   co_return !rel_ec && want_keep_alive;
 }
 
@@ -417,7 +489,7 @@ awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& 
 
 
 // CONNECT host:port — decide, then MITM or pass through.
-awaitable<void> handle_connect(Shared& sh, beast::tcp_stream& stream, beast::flat_buffer& buf,
+awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer& buf,
                                http::request_parser<http::buffer_body>& parser, const IpAddr& src) {
   auto& req = parser.get();
   const Caller who = identify(sh, src);
@@ -498,12 +570,12 @@ awaitable<void> handle_connect(Shared& sh, beast::tcp_stream& stream, beast::fla
       ex.finish(up.blocked ? Outcome::deny : Outcome::error, up.blocked ? std::optional(Block::blocked_address) : std::nullopt);
       co_return;
     }
-    beast::tcp_stream upstream(std::move(*up.socket));
+    TcpStream upstream(std::move(*up.socket));
     upstream.expires_after(sh.cfg.limits.idle_timeout);
     co_await asio::async_write(upstream, asio::buffer(hello), use_ec(ec));
     if (ec) co_return;
     std::uint64_t out = hello.size(), in = 0;
-    co_await splice(stream, upstream, out, in, sh.cfg.limits.idle_timeout);
+    co_await tunnel(stream, upstream, out, in, sh.cfg.limits.idle_timeout);
     ex.rec.status = 200;
     ex.rec.bytes_out = out;
     ex.rec.bytes_in = in;
@@ -521,7 +593,7 @@ awaitable<void> handle_connect(Shared& sh, beast::tcp_stream& stream, beast::fla
     ex.finish(Outcome::error);
     co_return;
   }
-  beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), **ctx);
+  beast::ssl_stream<TcpStream> tls(std::move(stream), **ctx);
   beast::get_lowest_layer(tls).expires_after(sh.cfg.limits.header_timeout);
   co_await tls.async_handshake(ssl::stream_base::server, asio::buffer(hello), use_ec(ec));
   if (ec) {
@@ -541,7 +613,7 @@ awaitable<void> handle_connect(Shared& sh, beast::tcp_stream& stream, beast::fla
 
 }  // namespace
 
-awaitable<void> serve_proxy_client(tcp::socket socket, Shared& sh) {
+awaitable<void> serve_proxy_client(Socket socket, Shared& sh) {
   struct Count {
     Metrics& m;
     explicit Count(Metrics& mm) : m(mm) { m.active_connections.fetch_add(1); }
@@ -554,7 +626,7 @@ awaitable<void> serve_proxy_client(tcp::socket socket, Shared& sh) {
   const IpAddr src = to_ip(peer.address());
   // Small writes (a response head, then its body) must not wait for the peer's delayed ACK.
   socket.set_option(tcp::no_delay(true), ec);
-  beast::tcp_stream stream(std::move(socket));
+  TcpStream stream(std::move(socket));
   beast::flat_buffer buf;
   co_await http_loop(sh, stream, buf, src, "", 0);
 }

@@ -28,14 +28,14 @@ void log_exception(std::exception_ptr e) {
   }
 }
 
-Result<tcp::acceptor> listen(asio::io_context& ctx, const Endpoint& ep, bool reuse_port) {
+Result<Acceptor> listen(asio::io_context& ctx, const Endpoint& ep, bool reuse_port) {
   error_code ec;
   const auto addr = asio::ip::make_address(ep.host, ec);
   if (ec) return Error(Errc::usage, "invalid listen address " + ep.str());
   tcp::endpoint endpoint(addr, ep.port);
-  tcp::acceptor a(ctx);
+  Acceptor a(ctx);
   a.open(endpoint.protocol(), ec);
-  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) a.set_option(Acceptor::reuse_address(true), ec);
   if (!ec && reuse_port) {
     int one = 1;
     ::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
@@ -49,16 +49,16 @@ Result<tcp::acceptor> listen(asio::io_context& ctx, const Endpoint& ep, bool reu
   return a;
 }
 
-Endpoint bound(const tcp::acceptor& a) {
+Endpoint bound(const Acceptor& a) {
   const auto ep = a.local_endpoint();
   return Endpoint{ep.address().to_string(), ep.port()};
 }
 
 template <class Serve>
-awaitable<void> accept_loop(tcp::acceptor& acceptor, Shared& sh, Serve serve) {
+awaitable<void> accept_loop(Acceptor& acceptor, Shared& sh, Serve serve) {
   for (;;) {
     error_code ec;
-    tcp::socket s = co_await acceptor.async_accept(use_ec(ec));
+    Socket s = co_await acceptor.async_accept(use_ec(ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       continue;  // EMFILE and friends: keep accepting
@@ -97,12 +97,13 @@ Status serve(const Config& cfg_in) {
   sh.store->reload();
   sh.store->start(std::chrono::milliseconds(250));
 
-  const int threads = cfg.threads > 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  if (sh.cfg.threads <= 0) sh.cfg.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = sh.cfg.threads;
   std::vector<std::unique_ptr<asio::io_context>> ctxs;
   for (int i = 0; i < threads; ++i) ctxs.push_back(std::make_unique<asio::io_context>(1));
 
   // Proxy: the first acceptor picks the port (if 0); the others share it.
-  std::vector<tcp::acceptor> acceptors;
+  std::vector<Acceptor> acceptors;
   auto first = listen(*ctxs[0], cfg.proxy_listen, true);
   if (!first) return first.error();
   const Endpoint proxy_ep = bound(*first);

@@ -35,8 +35,8 @@ struct Shared {
 };
 
 // One client connection on the proxy port, from accept to close.
-awaitable<void> serve_proxy_client(tcp::socket socket, Shared& shared);
+awaitable<void> serve_proxy_client(Socket socket, Shared& shared);
 // One connection on the ops port (/healthz, /metrics).
-awaitable<void> serve_ops_client(tcp::socket socket, Shared& shared);
+awaitable<void> serve_ops_client(Socket socket, Shared& shared);
 
 }  // namespace brig::warden

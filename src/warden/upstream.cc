@@ -8,12 +8,11 @@
 namespace brig::warden {
 namespace {
 
-constexpr std::size_t kMaxIdlePerKey = 16;
 constexpr auto kMaxIdleAge = std::chrono::seconds(30);
 constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 // A pooled connection the upstream has closed is useless: peek without waiting.
-bool still_open(tcp::socket& s) {
+bool still_open(Socket& s) {
   char c;
   ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -34,8 +33,8 @@ IpAddr to_ip(const asio::ip::address& a) {
   return out;
 }
 
-tcp::socket& Upstream::socket() {
-  return std::visit([](auto& p) -> tcp::socket& { return beast::get_lowest_layer(*p).socket(); }, stream);
+Socket& Upstream::socket() {
+  return std::visit([](auto& p) -> Socket& { return beast::get_lowest_layer(*p).socket(); }, stream);
 }
 
 awaitable<Connected> connect_upstream(Shared& sh, const std::string& host, std::uint16_t port) {
@@ -53,7 +52,7 @@ awaitable<Connected> connect_upstream(Shared& sh, const std::string& host, std::
                                   : asio::ip::address(asio::ip::address_v4({a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]}));
     checked.emplace_back(addr, port);
   } else {
-    tcp::resolver resolver(ex);
+    Resolver resolver(ex);
     error_code ec;
     auto results = co_await resolver.async_resolve(host, std::to_string(port), use_ec(ec));
     if (ec) {
@@ -77,7 +76,7 @@ awaitable<Connected> connect_upstream(Shared& sh, const std::string& host, std::
       co_return out;
     }
   }
-  beast::tcp_stream s(ex);
+  TcpStream s(ex);
   s.expires_after(sh.cfg.limits.connect_timeout);
   error_code ec;
   co_await s.async_connect(checked, use_ec(ec));
@@ -97,26 +96,51 @@ UpstreamPool& UpstreamPool::local() {
   return pool;
 }
 
-void UpstreamPool::release(std::unique_ptr<Upstream> conn) {
+void UpstreamPool::release(std::unique_ptr<Upstream> conn, const Limits& limits, int threads) {
+  const auto now = std::chrono::steady_clock::now();
+  const std::size_t max_here = std::max<std::size_t>(1, limits.pool_idle_max / static_cast<std::size_t>(std::max(1, threads)));
+  auto drop_aged = [&](std::deque<std::unique_ptr<Upstream>>& list) {
+    while (!list.empty() && now - list.front()->idle_since >= kMaxIdleAge) {
+      list.pop_front();
+      --count_;
+    }
+  };
+  if (count_ >= max_here) {
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      drop_aged(it->second);
+      it = it->second.empty() ? idle_.erase(it) : std::next(it);
+    }
+    if (count_ >= max_here) return;  // full of fresh connections: close this one
+  }
   auto& list = idle_[conn->key];
-  if (list.size() >= kMaxIdlePerKey) return;
-  conn->idle_since = std::chrono::steady_clock::now();
+  drop_aged(list);
+  if (list.size() >= limits.pool_idle_per_host) {
+    if (list.empty()) return;  // pool_idle_per_host: 0 disables reuse
+    list.pop_front();
+    --count_;
+  }
+  conn->idle_since = now;
   conn->visit([](auto& s) { beast::get_lowest_layer(s).expires_never(); });
   list.push_back(std::move(conn));
+  ++count_;
 }
 
 awaitable<Acquired> UpstreamPool::acquire(Shared& sh, const std::string& cell, const std::string& host,
-                                          std::uint16_t port, bool tls) {
+                                          std::uint16_t port, bool tls, Reuse reuse) {
   Acquired out;
-  const std::string key = cell + "|" + host + "|" + std::to_string(port) + (tls ? "|tls" : "|tcp");
-  if (auto it = idle_.find(key); it != idle_.end()) {
+  std::string key;
+  key.reserve(cell.size() + host.size() + 12);
+  key.append(cell).append("|").append(host).append("|").append(std::to_string(port)).append(tls ? "|tls" : "|tcp");
+  if (auto it = reuse == Reuse::fresh ? idle_.end() : idle_.find(key); it != idle_.end()) {
     auto& list = it->second;
     while (!list.empty()) {
       auto conn = std::move(list.back());
       list.pop_back();
+      --count_;
       if (std::chrono::steady_clock::now() - conn->idle_since < kMaxIdleAge && conn->buffer.size() == 0 &&
-          still_open(conn->socket())) {
+          (reuse == Reuse::trust || still_open(conn->socket()))) {
         out.conn = std::move(conn);
+        out.reused = true;
         co_return out;
       }
     }

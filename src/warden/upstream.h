@@ -3,6 +3,7 @@
 // per-thread keep-alive pool keyed by (cell, host, port, tls).
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,13 +15,14 @@
 namespace brig::warden {
 
 struct Shared;
+struct Limits;
 struct IpAddr;
 
 // The address as the blocked-range check sees it.
 IpAddr to_ip(const asio::ip::address& a);
 
 struct Connected {
-  std::optional<tcp::socket> socket;
+  std::optional<Socket> socket;
   int status = 502;   // when no socket: 403 (blocked), 502, 504
   std::string reason;
   bool blocked = false;
@@ -31,8 +33,8 @@ struct Connected {
 awaitable<Connected> connect_upstream(Shared& sh, const std::string& host, std::uint16_t port);
 
 struct Upstream {
-  using Plain = beast::tcp_stream;
-  using Tls = beast::ssl_stream<beast::tcp_stream>;
+  using Plain = TcpStream;
+  using Tls = beast::ssl_stream<TcpStream>;
   std::variant<std::unique_ptr<Plain>, std::unique_ptr<Tls>> stream;
   beast::flat_buffer buffer;
   std::string key;
@@ -42,11 +44,12 @@ struct Upstream {
   auto visit(F&& f) {
     return std::visit([&](auto& p) { return f(*p); }, stream);
   }
-  tcp::socket& socket();
+  Socket& socket();
 };
 
 struct Acquired {
   std::unique_ptr<Upstream> conn;
+  bool reused = false;  // from the pool (it may have been closed by the upstream meanwhile)
   int status = 502;
   std::string reason;
   bool blocked = false;
@@ -56,13 +59,24 @@ class UpstreamPool {
  public:
   static UpstreamPool& local();  // one per thread (each thread runs one io_context)
 
+  // An idle pooled connection for the key, else a new one. `probe` checks a
+  // pooled one is still open first (a syscall): callers that can resend the
+  // request on a new connection skip it. `fresh` skips the pool.
+  enum class Reuse { probe, trust, fresh };
   awaitable<Acquired> acquire(Shared& sh, const std::string& cell, const std::string& host, std::uint16_t port,
-                              bool tls);
-  void release(std::unique_ptr<Upstream> conn);
-  void clear() { idle_.clear(); }
+                              bool tls, Reuse reuse);
+  // Keeps `conn` for reuse, within the pool limits (shared by every thread's pool).
+  void release(std::unique_ptr<Upstream> conn, const Limits& limits, int threads);
+  void clear() {
+    idle_.clear();
+    count_ = 0;
+  }
 
  private:
-  std::map<std::string, std::vector<std::unique_ptr<Upstream>>> idle_;
+  // Per key, oldest first: reuse takes the newest (warm) one, age and
+  // limits drop from the front.
+  std::map<std::string, std::deque<std::unique_ptr<Upstream>>, std::less<>> idle_;
+  std::size_t count_ = 0;
 };
 
 }  // namespace brig::warden

@@ -50,7 +50,8 @@ class LoopServer {
       for (;;) {
         int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (c < 0) return;
-        std::thread([this, c] { serve_(c); ::close(c); }).detach();
+        // The thread owns a copy of the handler: it may outlive this server.
+        std::thread([serve = serve_, c] { serve(c); ::close(c); }).detach();
       }
     });
   }
@@ -120,6 +121,50 @@ void serve_ws(int fd) {
   std::this_thread::sleep_for(200ms);
 }
 
+// WebSocket upgrade, then one-way traffic: `frames` binary frames of 100
+// bytes, `gap` apart, from the server only; then the server closes.
+void ws_stream(int fd, int frames, std::chrono::milliseconds gap) {
+  std::string head = read_head(fd);
+  auto k = head.find("Sec-WebSocket-Key: ");
+  if (k == std::string::npos) return;
+  std::string key = head.substr(k + 19, head.find("\r\n", k) - k - 19);
+  send_all(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+                   ws_accept(key) + "\r\n\r\n");
+  for (int i = 0; i < frames; ++i) {
+    std::this_thread::sleep_for(gap);
+    send_all(fd, std::string{static_cast<char>(0x82), 100} + std::string(100, static_cast<char>('a' + i)));
+  }
+}
+void serve_ws_trickle(int fd) { ws_stream(fd, 8, 300ms); }   // 2.4 s, never 1 s without a byte
+void serve_ws_silent(int fd) { ws_stream(fd, 1, 3000ms); }   // nothing for 3 s
+
+// A keep-alive upstream: answers "ok" to every request on a connection.
+std::atomic<int> keep_connections{0};
+void serve_keep_alive(int fd) {
+  ++keep_connections;
+  while (!read_head(fd).empty()) send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+}
+
+// An upstream that closes each connection after one answer without saying
+// so (no Connection: close): warden pools the connection, then finds it dead.
+std::atomic<int> closer_connections{0};
+void serve_then_close(int fd) {
+  ++closer_connections;
+  std::string head = read_head(fd);
+  if (auto cl = head.find("Content-Length: "); cl != std::string::npos) {
+    std::string body(std::stoul(head.substr(cl + 16)), '\0');
+    ::recv(fd, body.data(), body.size(), MSG_WAITALL);
+  }
+  send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+}
+
+// Interim answers before the final one: 100 Continue, then 103 Early Hints.
+void serve_early_hints(int fd) {
+  read_head(fd);
+  send_all(fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+               "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfinal");
+}
+
 class WardenTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -130,13 +175,18 @@ class WardenTest : public ::testing::Test {
     upstream_ = new Upstream(home_, {"example.test", "api.test", "secure.test", "pass.test", "a.b.wild.test", "other.test"});
     sse_ = new LoopServer(serve_sse);
     ws_ = new LoopServer(serve_ws);
+    keep_ = new LoopServer(serve_keep_alive);
+    closer_ = new LoopServer(serve_then_close);
+    early_ = new LoopServer(serve_early_hints);
     write_file(home_ + "/state/system/subnet-map.json",
                R"({"127.0.0.2/32": "c1", "127.0.0.4/32": "c2"})");
     write_file(home_ + "/policy/network-policy.json", R"({"allow": ["example.test"], "deny": ["evil.test"]})");
     write_file(home_ + "/policy/cells/c1.json", R"({
       "allow": ["secure.test", "pass.test", "*.wild.test", "localhost", "evil.test", "other.test",
                 {"domain": "api.test", "paths": ["/v1/*"], "methods": ["GET"]},
-                "down.test:81", "sse.test:)" + std::to_string(sse_->port()) + R"(", "ws.test:)" + std::to_string(ws_->port()) + R"("],
+                "down.test:81", "sse.test:)" + std::to_string(sse_->port()) + R"(", "ws.test:)" + std::to_string(ws_->port()) + R"(",
+                "keep.test:)" + std::to_string(keep_->port()) + R"(", "closer.test:)" + std::to_string(closer_->port()) + R"(",
+                "early.test:)" + std::to_string(early_->port()) + R"("],
       "tls_passthrough": ["pass.test"]
     })");
     write_file(home_ + "/policy/cells/c2.json", R"({"rate_limits": {"default": {"rate": 0.5, "burst": 2}}})");
@@ -148,6 +198,9 @@ class WardenTest : public ::testing::Test {
     yaml += "  - down.test:81:" + up + "\n";  // nothing listens there
     yaml += "  - sse.test:" + std::to_string(sse_->port()) + ":127.0.0.1\n";
     yaml += "  - ws.test:" + std::to_string(ws_->port()) + ":127.0.0.1\n";
+    yaml += "  - keep.test:" + std::to_string(keep_->port()) + ":127.0.0.1\n";
+    yaml += "  - closer.test:" + std::to_string(closer_->port()) + ":127.0.0.1\n";
+    yaml += "  - early.test:" + std::to_string(early_->port()) + ":127.0.0.1\n";
     yaml += "limits:\n  header_timeout_ms: 1000\n  header_limit: 8192\n";
     write_file(home_ + "/warden.yaml", yaml);
     warden_ = start_warden();
@@ -171,6 +224,9 @@ class WardenTest : public ::testing::Test {
     delete warden_;
     delete sse_;
     delete ws_;
+    delete keep_;
+    delete closer_;
+    delete early_;
     delete upstream_;
     if (!home_.empty()) std::filesystem::remove_all(home_);
   }
@@ -193,7 +249,7 @@ class WardenTest : public ::testing::Test {
 
   static inline std::string skip_, home_, proxy_, ops_;
   static inline Upstream* upstream_ = nullptr;
-  static inline LoopServer *sse_ = nullptr, *ws_ = nullptr;
+  static inline LoopServer *sse_ = nullptr, *ws_ = nullptr, *keep_ = nullptr, *closer_ = nullptr, *early_ = nullptr;
   static inline Child* warden_ = nullptr;
 };
 
@@ -328,6 +384,82 @@ TEST_F(WardenTest, WebSocketEcho) {
   std::string got = raw_exchange(proxy_host(), proxy_port(), kCell, req + frame, 2s);
   EXPECT_THAT(got, HasSubstr("101 Switching Protocols"));
   EXPECT_THAT(got, HasSubstr(std::string("\x81\x05hello", 7)));
+}
+
+TEST_F(WardenTest, UpstreamConnectionsAreReused) {
+  const std::string url = "http://keep.test:" + std::to_string(keep_->port()) + "/";
+  const int before = keep_connections.load();
+  auto r = curl(kCell, {url, url, url, url, url});
+  EXPECT_EQ(r.out, "ok|200ok|200ok|200ok|200ok|200");
+  EXPECT_EQ(keep_connections.load() - before, 1);  // one client connection: one upstream connection
+}
+
+TEST_F(WardenTest, DeadPooledConnectionIsReplacedUnseen) {
+  const std::string url = "http://closer.test:" + std::to_string(closer_->port()) + "/";
+  const int before = closer_connections.load();
+  // GET: resent on a new connection once the pooled one fails.
+  auto get = curl(kCell, {"--rate", "5/s", url, url, url});
+  EXPECT_EQ(get.out, "ok|200ok|200ok|200") << get.err;
+  // POST is not idempotent: the pooled connection is probed before use instead.
+  auto post = curl(kCell, {"--rate", "5/s", "-d", "x=1", url, "-d", "x=2", url});
+  EXPECT_EQ(post.out, "ok|200ok|200") << post.err;
+  EXPECT_EQ(closer_connections.load() - before, 5);
+}
+
+TEST_F(WardenTest, ExpectContinueIsAnsweredByWarden) {
+  const std::string url = "http://closer.test:" + std::to_string(closer_->port()) + "/";
+  // Without warden's 100 Continue, curl would wait 30 s and hit --max-time 10.
+  auto r = curl(kCell, {"--expect100-timeout", "30", "-H", "Expect: 100-continue", "-d", std::string(2000, 'a'), url});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok|200");
+  auto odd = curl(kCell, {"-H", "Expect: teapot", url});
+  EXPECT_THAT(odd.out, HasSubstr("unsupported Expect"));
+  EXPECT_THAT(odd.out, HasSubstr("|417"));
+}
+
+TEST_F(WardenTest, InterimResponsesAreDropped) {
+  auto r = curl(kCell, {"-i", "http://early.test:" + std::to_string(early_->port()) + "/"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("103")));
+  EXPECT_THAT(r.out, HasSubstr("HTTP/1.1 200 OK"));
+  EXPECT_THAT(r.out, ::testing::EndsWith("final|200"));
+}
+
+// Tunnels (WebSocket here, CONNECT passthrough alike) end when no byte has
+// moved either way for idle_timeout_ms, not when one direction is quiet.
+TEST_F(WardenTest, TunnelIdleMeansNoBytesEitherWay) {
+  LoopServer trickle(serve_ws_trickle), silent(serve_ws_silent);
+  // A warden of its own (its own BRIG_HOME) with a 1 s idle timeout.
+  const std::string home = home_ + "/idle-home";
+  const std::string t = "ws.test:" + std::to_string(trickle.port()), q = "ws.test:" + std::to_string(silent.port());
+  write_file(home + "/state/system/subnet-map.json", R"({"127.0.0.5/32": "c3"})");
+  write_file(home + "/policy/cells/c3.json", R"({"allow": [")" + t + R"(", ")" + q + R"("]})");
+  write_file(home + "/warden.yaml", "resolve_overrides:\n  - " + t + ":127.0.0.1\n  - " + q +
+                                        ":127.0.0.1\nlimits:\n  idle_timeout_ms: 1000\n");
+  Child w({BRIG_BINARY, "warden", "serve", "--proxy-listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"},
+          {"BRIG_HOME=" + home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "NO_COLOR=1"});
+  auto line = w.read_line(10s);
+  ASSERT_TRUE(line.has_value());
+  const std::string proxy = nlohmann::json::parse(*line)["proxy"];
+  const std::string phost = proxy.substr(0, proxy.rfind(':'));
+  const int pport = std::stoi(proxy.substr(proxy.rfind(':') + 1));
+  auto upgrade = [](int port) {
+    const std::string host = "ws.test:" + std::to_string(port);
+    return "GET http://" + host + "/ HTTP/1.1\r\nHost: " + host +
+           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Sec-WebSocket-Version: 13\r\n\r\n";
+  };
+  // One-way stream for 2.4 s: every frame arrives although the client never sends.
+  std::string got = raw_exchange(phost, pport, "127.0.0.5", upgrade(trickle.port()), 6s);
+  EXPECT_THAT(got, HasSubstr("101 Switching Protocols"));
+  EXPECT_THAT(got, HasSubstr(std::string(100, 'h')));  // the 8th frame
+  // Silent for 3 s: warden closes the tunnel after about 1 s.
+  const auto start = std::chrono::steady_clock::now();
+  std::string quiet = raw_exchange(phost, pport, "127.0.0.5", upgrade(silent.port()), 6s);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_THAT(quiet, HasSubstr("101 Switching Protocols"));
+  EXPECT_THAT(quiet, ::testing::Not(HasSubstr(std::string(100, 'a'))));
+  EXPECT_LT(elapsed, 2500ms);
 }
 
 TEST_F(WardenTest, H2cUpgradeIsNotPassedOn) {

@@ -35,6 +35,8 @@ struct Limits {
   std::size_t max_tunnels_per_cell = 256;             // concurrent CONNECT tunnels per cell
   std::size_t max_connections = 10'000;               // concurrent client connections overall
   std::size_t cert_cache = 1024;                      // leaf contexts kept
+  std::size_t pool_idle_per_host = 256;               // idle keep-alive upstream connections per (cell, host, port)
+  std::size_t pool_idle_max = 4096;                   // idle upstream connections overall
   std::chrono::milliseconds drain_timeout{10'000};    // SIGTERM: wait this long for connections
 };
 

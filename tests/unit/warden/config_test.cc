@@ -60,6 +60,8 @@ TEST_F(ConfigFile, EveryKey) {
       "  max_tunnels_per_cell: 16\n"
       "  max_connections: 100\n"
       "  cert_cache: 8\n"
+      "  pool_idle_per_host: 4\n"
+      "  pool_idle_max: 64\n"
       "  drain_timeout_ms: 1500\n");
   Config cfg;
   auto st = load_config_file(path, cfg);
@@ -78,6 +80,8 @@ TEST_F(ConfigFile, EveryKey) {
   EXPECT_EQ(cfg.limits.connect_timeout, 2000ms);
   EXPECT_EQ(cfg.limits.max_tunnels_per_cell, 16u);
   EXPECT_EQ(cfg.limits.max_connections, 100u);
+  EXPECT_EQ(cfg.limits.pool_idle_per_host, 4u);
+  EXPECT_EQ(cfg.limits.pool_idle_max, 64u);
   EXPECT_EQ(cfg.limits.cert_cache, 8u);
   EXPECT_EQ(cfg.limits.drain_timeout, 1500ms);
 }

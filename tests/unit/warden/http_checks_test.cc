@@ -398,3 +398,77 @@ TEST(Targets, FragmentIsDropped) {
 
 }  // namespace
 }  // namespace brig::warden
+
+namespace brig::warden {
+namespace {
+
+// What Beast's own serializer writes for the head of `msg`.
+template <bool isRequest>
+std::string beast_head(http::message<isRequest, http::buffer_body>& msg) {
+  msg.body().data = nullptr;
+  msg.body().size = 0;
+  msg.body().more = false;
+  http::serializer<isRequest, http::buffer_body> sr{msg};
+  sr.split(true);
+  std::string out;
+  error_code ec;
+  while (!sr.is_header_done()) {
+    sr.next(ec, [&](error_code&, const auto& buffers) {
+      for (auto b : beast::buffers_range_ref(buffers)) out.append(static_cast<const char*>(b.data()), b.size());
+      sr.consume(beast::buffer_bytes(buffers));
+    });
+    if (ec) return "error: " + ec.message();
+  }
+  return out;
+}
+
+TEST(SerializeHead, RequestMatchesBeast) {
+  for (unsigned version : {10u, 11u}) {
+    auto req = make_request(http::verb::post, "/a/b?c=d%20e", {{"Host", "example.com"},
+                                                               {"X-Custom", "one"},
+                                                               {"X-Custom", "two"},
+                                                               {"content-length", "3"},
+                                                               {"Weird-Name_1", ""}},
+                            version);
+    std::string mine;
+    serialize_head(mine, req);
+    EXPECT_EQ(mine, beast_head(req)) << "HTTP/1." << version % 10;
+  }
+  Request unknown{http::verb::unknown, "/", 11};
+  unknown.method_string("PROPPATCH");
+  unknown.insert("Host", "a");
+  std::string mine;
+  serialize_head(mine, unknown);
+  EXPECT_EQ(mine, "PROPPATCH / HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(mine, beast_head(unknown));
+}
+
+TEST(SerializeHead, ResponseMatchesBeast) {
+  struct Case {
+    unsigned code;
+    std::string reason;
+  };
+  for (const auto& c : {Case{200, ""}, Case{404, "Nope"}, Case{299, ""}, Case{599, "Custom"}, Case{101, ""}}) {
+    Response res;
+    res.result(c.code);
+    res.version(11);
+    if (!c.reason.empty()) res.reason(c.reason);
+    res.insert("Content-Type", "text/plain");
+    res.insert("Set-Cookie", "a=1");
+    res.insert("Set-Cookie", "b=2");
+    std::string mine;
+    serialize_head(mine, res);
+    EXPECT_EQ(mine, beast_head(res)) << c.code;
+    EXPECT_EQ(mine.rfind("HTTP/1.1 " + std::to_string(c.code) + " ", 0), 0u) << mine;
+  }
+}
+
+TEST(PrepareUpstreamRequest, ExpectIsAnsweredByWardenNotForwarded) {
+  auto req = get("/", {{"Host", "a"}, {"Expect", "100-continue"}, {"Content-Length", "5"}});
+  prepare_upstream_request(req, Dest{"a", 80, "/"}, false);
+  EXPECT_EQ(field(req, "Expect"), "<absent>");
+  EXPECT_EQ(field(req, "Content-Length"), "5");
+}
+
+}  // namespace
+}  // namespace brig::warden
