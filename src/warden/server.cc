@@ -4,6 +4,7 @@
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <csignal>
 #include <cstdio>
 #include <thread>
 #include <unistd.h>
@@ -72,6 +73,10 @@ awaitable<void> accept_loop(Acceptor& acceptor, Shared& sh, Serve serve) {
 }  // namespace
 
 Status serve(const Config& cfg_in) {
+  // A write to a peer that has gone away must fail with EPIPE, never kill
+  // warden: Asio's sends say MSG_NOSIGNAL, and no other write may raise it
+  // either. (Warden never forks, so nothing inherits this.)
+  ::signal(SIGPIPE, SIG_IGN);
   Shared sh(cfg_in);
   const Config& cfg = sh.cfg;
   for (const auto& r : cfg.resolve) sh.overrides[{r.host, r.port}] = *parse_ip(r.addr);

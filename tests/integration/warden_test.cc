@@ -138,6 +138,15 @@ void ws_stream(int fd, int frames, std::chrono::milliseconds gap) {
 void serve_ws_trickle(int fd) { ws_stream(fd, 8, 300ms); }   // 2.4 s, never 1 s without a byte
 void serve_ws_silent(int fd) { ws_stream(fd, 1, 3000ms); }   // nothing for 3 s
 
+// Floods whatever connects with 50 MiB, whatever it was sent (not TLS).
+void serve_flood(int fd) {
+  char buf[4096];
+  ::recv(fd, buf, sizeof buf, 0);
+  const std::string chunk(1 << 16, 'x');
+  for (int i = 0; i < 800; ++i)
+    if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) <= 0) return;
+}
+
 // A keep-alive upstream: answers "ok" to every request on a connection.
 std::atomic<int> keep_connections{0};
 void serve_keep_alive(int fd) {
@@ -178,6 +187,7 @@ class WardenTest : public ::testing::Test {
     keep_ = new LoopServer(serve_keep_alive);
     closer_ = new LoopServer(serve_then_close);
     early_ = new LoopServer(serve_early_hints);
+    flood_ = new LoopServer(serve_flood);
     write_file(home_ + "/state/system/subnet-map.json",
                R"({"127.0.0.2/32": "c1", "127.0.0.4/32": "c2"})");
     write_file(home_ + "/policy/network-policy.json", R"({"allow": ["example.test"], "deny": ["evil.test"]})");
@@ -186,8 +196,8 @@ class WardenTest : public ::testing::Test {
                 {"domain": "api.test", "paths": ["/v1/*"], "methods": ["GET"]},
                 "down.test:81", "sse.test:)" + std::to_string(sse_->port()) + R"(", "ws.test:)" + std::to_string(ws_->port()) + R"(",
                 "keep.test:)" + std::to_string(keep_->port()) + R"(", "closer.test:)" + std::to_string(closer_->port()) + R"(",
-                "early.test:)" + std::to_string(early_->port()) + R"("],
-      "tls_passthrough": ["pass.test"]
+                "early.test:)" + std::to_string(early_->port()) + R"(", "flood.test:)" + std::to_string(flood_->port()) + R"("],
+      "tls_passthrough": ["pass.test", "flood.test"]
     })");
     write_file(home_ + "/policy/cells/c2.json", R"({"rate_limits": {"default": {"rate": 0.5, "burst": 2}}})");
     const std::string up = upstream_->address();
@@ -201,6 +211,7 @@ class WardenTest : public ::testing::Test {
     yaml += "  - keep.test:" + std::to_string(keep_->port()) + ":127.0.0.1\n";
     yaml += "  - closer.test:" + std::to_string(closer_->port()) + ":127.0.0.1\n";
     yaml += "  - early.test:" + std::to_string(early_->port()) + ":127.0.0.1\n";
+    yaml += "  - flood.test:" + std::to_string(flood_->port()) + ":127.0.0.1\n";
     yaml += "limits:\n  header_timeout_ms: 1000\n  header_limit: 8192\n";
     write_file(home_ + "/warden.yaml", yaml);
     warden_ = start_warden();
@@ -227,6 +238,7 @@ class WardenTest : public ::testing::Test {
     delete keep_;
     delete closer_;
     delete early_;
+    delete flood_;
     delete upstream_;
     if (!home_.empty()) std::filesystem::remove_all(home_);
   }
@@ -249,7 +261,8 @@ class WardenTest : public ::testing::Test {
 
   static inline std::string skip_, home_, proxy_, ops_;
   static inline Upstream* upstream_ = nullptr;
-  static inline LoopServer *sse_ = nullptr, *ws_ = nullptr, *keep_ = nullptr, *closer_ = nullptr, *early_ = nullptr;
+  static inline LoopServer *sse_ = nullptr, *ws_ = nullptr, *keep_ = nullptr, *closer_ = nullptr, *early_ = nullptr,
+                           *flood_ = nullptr;
   static inline Child* warden_ = nullptr;
 };
 
@@ -460,6 +473,19 @@ TEST_F(WardenTest, TunnelIdleMeansNoBytesEitherWay) {
   EXPECT_THAT(quiet, HasSubstr("101 Switching Protocols"));
   EXPECT_THAT(quiet, ::testing::Not(HasSubstr(std::string(100, 'a'))));
   EXPECT_LT(elapsed, 2500ms);
+}
+
+// The client drops a passthrough tunnel while warden is splicing bulk data
+// into it: the write fails (EPIPE) and warden carries on (no SIGPIPE death).
+TEST_F(WardenTest, PassthroughClientResetDoesNotKillWarden) {
+  const std::string url = "https://flood.test:" + std::to_string(flood_->port()) + "/";
+  for (int i = 0; i < 3; ++i) {
+    auto r = curl(kCell, {"--cacert", ca(), url});
+    EXPECT_NE(r.exit_code, 0);  // 'x' bytes are not TLS: curl gives up and closes
+  }
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(warden_->wait(100ms).has_value()) << "warden died";
+  EXPECT_THAT(curl(kCell, {"http://example.test/"}).out, HasSubstr("|200"));
 }
 
 TEST_F(WardenTest, H2cUpgradeIsNotPassedOn) {
