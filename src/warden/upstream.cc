@@ -133,7 +133,7 @@ awaitable<Acquired> UpstreamPool::acquire(Shared& sh, const std::string& cell, c
   key.append(cell).append("|").append(host).append("|").append(std::to_string(port)).append(tls ? "|tls" : "|tcp");
   if (auto it = reuse == Reuse::fresh ? idle_.end() : idle_.find(key); it != idle_.end()) {
     auto& list = it->second;
-    while (!list.empty()) {
+    while (!list.empty() && !out.conn) {
       auto conn = std::move(list.back());
       list.pop_back();
       --count_;
@@ -141,9 +141,10 @@ awaitable<Acquired> UpstreamPool::acquire(Shared& sh, const std::string& cell, c
           (reuse == Reuse::trust || still_open(conn->socket()))) {
         out.conn = std::move(conn);
         out.reused = true;
-        co_return out;
       }
     }
+    if (list.empty()) idle_.erase(it);  // one entry per host ever seen would only grow
+    if (out.conn) co_return out;
   }
   auto c = co_await connect_upstream(sh, host, port);
   if (!c.socket) {

@@ -100,14 +100,20 @@ std::string ws_accept(const std::string& key) {
   return reinterpret_cast<char*>(b64);
 }
 
-// WebSocket: answers the upgrade, then echoes one (masked) text frame unmasked.
-void serve_ws(int fd) {
+// Reads a WebSocket upgrade request and answers 101; false if it was none.
+bool ws_handshake(int fd) {
   std::string head = read_head(fd);
   auto k = head.find("Sec-WebSocket-Key: ");
-  if (k == std::string::npos) return;
+  if (k == std::string::npos) return false;
   std::string key = head.substr(k + 19, head.find("\r\n", k) - k - 19);
   send_all(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
                    ws_accept(key) + "\r\n\r\n");
+  return true;
+}
+
+// WebSocket: answers the upgrade, then echoes one (masked) text frame unmasked.
+void serve_ws(int fd) {
+  if (!ws_handshake(fd)) return;
   unsigned char h[2];
   if (::recv(fd, h, 2, MSG_WAITALL) != 2) return;
   const std::size_t len = h[1] & 0x7f;
@@ -124,12 +130,7 @@ void serve_ws(int fd) {
 // WebSocket upgrade, then one-way traffic: `frames` binary frames of 100
 // bytes, `gap` apart, from the server only; then the server closes.
 void ws_stream(int fd, int frames, std::chrono::milliseconds gap) {
-  std::string head = read_head(fd);
-  auto k = head.find("Sec-WebSocket-Key: ");
-  if (k == std::string::npos) return;
-  std::string key = head.substr(k + 19, head.find("\r\n", k) - k - 19);
-  send_all(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-                   ws_accept(key) + "\r\n\r\n");
+  if (!ws_handshake(fd)) return;
   for (int i = 0; i < frames; ++i) {
     std::this_thread::sleep_for(gap);
     send_all(fd, std::string{static_cast<char>(0x82), 100} + std::string(100, static_cast<char>('a' + i)));
