@@ -190,32 +190,99 @@ Result<Dest> connect_target(const Request& req) {
   return parse_authority(t, 443);
 }
 
-std::optional<std::string> check_request_head(const Request& req) {
+namespace {
+
+// The comma-separated list elements of every line of `name`, trimmed, empty
+// elements dropped (RFC 9110 §5.6.1).
+std::vector<std::string> list_elements(const http::fields& f, http::field name) {
+  std::vector<std::string> out;
+  for (auto v : values_of(f, name))
+    for (auto& e : str::split(v, ','))
+      if (auto t = str::trim(e); !t.empty()) out.emplace_back(t);
+  return out;
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.size() <= 19 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The one Content-Length of `f`: every line and list element must be the same
+// decimal number. Collapses the header to that single value.
+std::optional<std::string> one_content_length(http::fields& f, const Framing& parsed) {
+  std::optional<std::uint64_t> length;
+  for (const auto& e : list_elements(f, http::field::content_length)) {
+    if (!all_digits(e)) return "invalid Content-Length " + str::quote(e);
+    std::uint64_t v = 0;
+    std::from_chars(e.data(), e.data() + e.size(), v);
+    if (length && *length != v) return std::string("differing Content-Length headers");
+    length = v;
+  }
+  if (!length) return std::string("empty Content-Length");
+  // Beast framed the body by the same number (anything else would be a parser bug).
+  if (parsed.chunked || parsed.length != length) return std::string("Content-Length framed differently");
+  f.set(http::field::content_length, std::to_string(*length));
+  return std::nullopt;
+}
+
+std::optional<std::string> check_controls(const http::fields& f) {
+  for (const auto& h : f) {
+    if (has_ctl(h.value()) || has_ctl(h.name_string())) return "control character in header " + std::string(h.name_string());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string host_header(const Dest& d, std::uint16_t default_port) {
+  std::string h = d.host.find(':') != std::string::npos ? "[" + d.host + "]" : d.host;
+  if (d.port != default_port) h += ":" + std::to_string(d.port);
+  return h;
+}
+
+std::optional<std::string> normalize_request_head(Request& req, const Framing& parsed) {
   if (has_ctl(req.target()) || req.target().find(' ') != std::string_view::npos) {
     return "control character in the request target";
   }
-  for (const auto& f : req) {
-    if (has_ctl(f.value()) || has_ctl(f.name_string())) return "control character in header " + std::string(f.name_string());
-  }
+  if (auto bad = check_controls(req)) return bad;
+  if (req.count(http::field::host) > 1) return "more than one Host header";
   const auto cl = req.count(http::field::content_length);
   const auto te = req.count(http::field::transfer_encoding);
   if (cl && te) return "both Content-Length and Transfer-Encoding";
-  if (cl > 1) {
-    std::string first;
-    for (auto v : values_of(req, http::field::content_length)) {
-      if (first.empty()) first = std::string(v);
-      else if (v != first) return "differing Content-Length headers";
-    }
-  }
   if (te) {
-    std::string all;
-    for (auto v : values_of(req, http::field::transfer_encoding)) all += std::string(v) + ",";
-    auto codings = str::split(all, ',');
-    std::string last;
-    for (const auto& c : codings)
-      if (!str::trim(c).empty()) last = str::to_lower(str::trim(c));
-    if (last != "chunked") return "request Transfer-Encoding must end with chunked";
+    if (req.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
+    if (te > 1) return "more than one Transfer-Encoding header";
+    const auto codings = list_elements(req, http::field::transfer_encoding);
+    if (codings.size() != 1 || !str::iequals(codings.front(), "chunked")) {
+      return "request Transfer-Encoding must be exactly chunked";
+    }
+    if (!parsed.chunked) return "Transfer-Encoding framed differently";
+    req.set(http::field::transfer_encoding, "chunked");
+    return std::nullopt;
   }
+  if (cl) return one_content_length(req, parsed);
+  if (parsed.chunked || parsed.length) return "a body framed without a framing header";
+  return std::nullopt;
+}
+
+std::optional<std::string> normalize_response_head(Response& res, const Framing& parsed) {
+  if (auto bad = check_controls(res)) return bad;
+  const auto cl = res.count(http::field::content_length);
+  const auto te = res.count(http::field::transfer_encoding);
+  if (cl && te) return "both Content-Length and Transfer-Encoding";
+  if (te) {
+    if (res.version() < 11) return "Transfer-Encoding in an HTTP/1.0 response";
+    if (te > 1) return "more than one Transfer-Encoding header";
+    // Chunked when (and only when) chunked is the last coding; otherwise the
+    // body runs to the end of the connection. Beast and the client agree.
+    const auto codings = list_elements(res, http::field::transfer_encoding);
+    const bool chunked = !codings.empty() && str::iequals(codings.back(), "chunked");
+    if (std::count_if(codings.begin(), codings.end(), [](const std::string& c) { return str::iequals(c, "chunked"); }) > (chunked ? 1 : 0)) {
+      return "chunked must be the last coding, applied once";
+    }
+    if (chunked != parsed.chunked) return "Transfer-Encoding framed differently";
+    return std::nullopt;
+  }
+  if (cl) return one_content_length(res, parsed);
   return std::nullopt;
 }
 

@@ -28,12 +28,32 @@ Result<Dest> absolute_target(const Request& req);
 Result<Dest> origin_target(const Request& req, const std::string& host, std::uint16_t port);
 // CONNECT host:port.
 Result<Dest> connect_target(const Request& req);
+// The Host header value naming `d` ("[v6]" bracketed, ":port" unless the default).
+std::string host_header(const Dest& d, std::uint16_t default_port);
 
-// Why the head is unacceptable, or nullopt: Content-Length with
-// Transfer-Encoding, differing duplicate Content-Length, a request
-// Transfer-Encoding whose last coding is not chunked, control characters in
-// the target or in header values.
-std::optional<std::string> check_request_head(const Request& req);
+// How Beast's parser framed a message's body, read from the parser.
+struct Framing {
+  bool chunked = false;
+  std::optional<std::uint64_t> length;
+};
+template <bool isRequest, class Body>
+Framing framing_of(const http::parser<isRequest, Body>& p) {
+  const auto length = p.content_length();
+  return {p.chunked(), length ? std::optional<std::uint64_t>(*length) : std::nullopt};
+}
+
+// One standard form (RFC 9112), so the upstream frames the request exactly
+// as warden did: one Host; exactly one framing, either a single
+// `Transfer-Encoding: chunked` (HTTP/1.1 only) or one decimal Content-Length
+// (equal duplicates and lists are collapsed to one line), agreeing with
+// `parsed`; no control characters in the target or the fields. Returns why
+// the head is refused (400, before a byte goes upstream), or nullopt once
+// the head has been rewritten in that form.
+std::optional<std::string> normalize_request_head(Request& req, const Framing& parsed);
+// The same for an upstream's answer (refused with 502): one framing that
+// agrees with `parsed`, chunked at most once and only last; Content-Length
+// collapsed to one line.
+std::optional<std::string> normalize_response_head(Response& res, const Framing& parsed);
 
 bool is_websocket_upgrade(const Request& req);
 

@@ -70,6 +70,12 @@ struct Exchange {
     m->observe(rec.duration_ms / 1000.0);
     sh.log->write(rec);  // a copy: callers still use rec for the reply
   }
+  // A failure: its status and reason recorded, then finish().
+  void fail(http::status status, std::string reason, Outcome outcome, std::optional<Block> block) {
+    rec.status = static_cast<int>(status);
+    rec.reason = std::move(reason);
+    finish(outcome, block);
+  }
 };
 
 // RFC 9110 §9.2.2: a request that may be sent twice with the effect of once.
@@ -256,17 +262,58 @@ awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buf, http::parse
   co_return ec;
 }
 
-awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer& buf,
-                               http::request_parser<http::buffer_body>& parser, const IpAddr& src);
+// What becomes of the client connection after an exchange.
+enum class After {
+  next,    // read the next request
+  close,   // close now: nothing the client sent is left unread
+  linger,  // warden answered early: close without destroying the answer (linger_close)
+};
+
+awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer& buf,
+                                http::request_parser<http::buffer_body>& parser, const IpAddr& src);
+
+// Closes after an answer sent before the request was read whole, as nginx's
+// lingering close does: a plain close() with unread input makes the kernel
+// send a reset, which can destroy the answer before the client reads it. So
+// our side is shut down first, then what the client still sends is read
+// and dropped, within a bound of time and bytes, until it closes too.
+template <class Stream>
+awaitable<void> linger_close(Stream& s) {
+  auto& tcp = beast::get_lowest_layer(s);
+  error_code ec;
+  tcp.socket().shutdown(Socket::shutdown_send, ec);
+  if (ec) co_return;
+  constexpr std::size_t kBuf = 16384, kMaxBytes = 1 << 20;
+  constexpr auto kMaxTime = std::chrono::seconds(2);
+  auto buf = std::make_unique_for_overwrite<char[]>(kBuf);
+  tcp.expires_after(kMaxTime);
+  for (std::size_t total = 0; total < kMaxBytes;) {
+    total += co_await tcp.async_read_some(asio::buffer(buf.get(), kBuf), use_ec(ec));
+    if (ec) break;
+  }
+  tcp.socket().close(ec);
+}
+
+// Warden's own short answer to the failure recorded in `ex` (Exchange::fail),
+// after which the connection closes: lingering when the request was not
+// read whole. (The reason is built before, outside co_await: GCC 12
+// destroys some temporaries inside a co_await expression twice.)
+template <class Stream>
+awaitable<After> answer(Stream& s, unsigned version, const Exchange& ex, bool request_read) {
+  Headers h;
+  if (ex.rec.decision == "deny") h.emplace_back("X-Brig-Decision", "deny");
+  co_await reply(s, version, static_cast<http::status>(ex.rec.status), "brig warden: " + ex.rec.reason + "\n", false, h);
+  co_return request_read ? After::close : After::linger;
+}
 
 // Answers one request whose head was read into `parser` (or failed with
-// `read_ec`). Returns whether the client connection stays open for another.
-// In MITM mode every request goes to `fixed_host:fixed_port` over TLS and
-// must name that host.
+// `read_ec`), and says what becomes of the client connection. In MITM mode
+// every request goes to `fixed_host:fixed_port` over TLS and must name that
+// host.
 template <class ClientStream>
-awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buffer& cbuf,
-                              http::request_parser<http::buffer_body>& parser, error_code read_ec, const IpAddr& src,
-                              const std::string& fixed_host, std::uint16_t fixed_port) {
+awaitable<After> serve_request(Shared& sh, ClientStream& client, beast::flat_buffer& cbuf,
+                               http::request_parser<http::buffer_body>& parser, error_code read_ec, const IpAddr& src,
+                               const std::string& fixed_host, std::uint16_t fixed_port) {
   const bool mitm = !fixed_host.empty();
   UpstreamPool& pool = UpstreamPool::local();
   error_code ec = read_ec;
@@ -275,30 +322,26 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
         ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated ||
         ec == asio::error::operation_aborted) {
-      co_return false;
+      co_return After::close;
     }
     Exchange ex(sh, who, "http", mitm ? "mitm" : "none");
-    const bool too_big = ec == http::error::header_limit;
-    ex.rec.status = too_big ? 431 : 400;
-    ex.rec.reason = too_big ? "request head too large" : "malformed request: " + ec.message();
-    ex.finish(Outcome::deny, too_big ? Block::limit : Block::malformed);
-    co_await reply(client, 11, too_big ? http::status::request_header_fields_too_large : http::status::bad_request,
-                   "brig warden: " + ex.rec.reason + "\n", false);
-    co_return false;
+    if (ec == http::error::header_limit) {
+      ex.fail(http::status::request_header_fields_too_large, "request head too large", Outcome::deny, Block::limit);
+    } else {
+      ex.fail(http::status::bad_request, "malformed request: " + ec.message(), Outcome::deny, Block::malformed);
+    }
+    co_return co_await answer(client, 11, ex, false);
   }
   auto& req = parser.get();
   const unsigned version = req.version();
   if (req.method() == http::verb::connect) {
     if constexpr (std::is_same_v<ClientStream, TcpStream>) {
-      if (!mitm) {
-        co_await handle_connect(sh, client, cbuf, parser, src);
-        co_return false;
-      }
+      if (!mitm) co_return co_await handle_connect(sh, client, cbuf, parser, src);
     }
     Exchange ex(sh, who, "http", "mitm");
     ex.rec.method = "CONNECT";
     co_await deny(client, version, ex, Block::malformed, "CONNECT inside a tunnel", "default deny", false, false);
-    co_return false;
+    co_return After::linger;
   }
   Exchange ex(sh, who, "http", mitm ? "mitm" : "none");
   ex.rec.method = std::string(req.method_string());
@@ -306,28 +349,28 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
   auto target = mitm ? origin_target(req, fixed_host, fixed_port) : absolute_target(req);
   if (!target) {
     ex.rec.host = std::string(req[http::field::host]);
-    ex.rec.status = target.error().code() == Errc::invalid ? 421 : 400;
-    ex.rec.reason = target.error().message();
-    ex.finish(Outcome::deny, mitm ? Block::host_mismatch : Block::malformed);
-    co_await reply(client, version, mitm ? http::status::misdirected_request : http::status::bad_request,
-                   "brig warden: " + target.error().message() + "\n", false);
-    co_return false;
+    if (mitm && target.error().code() == Errc::invalid) {
+      ex.fail(http::status::misdirected_request, target.error().message(), Outcome::deny, Block::host_mismatch);
+    } else {
+      ex.fail(http::status::bad_request, target.error().message(), Outcome::deny, Block::malformed);
+    }
+    co_return co_await answer(client, version, ex, parser.is_done());
   }
   ex.rec.host = target->host;
   ex.rec.port = target->port;
   ex.rec.path = target->path;
-  if (auto bad = check_request_head(req)) {
-    ex.rec.status = 400;
-    ex.rec.reason = *bad;
-    ex.finish(Outcome::deny, Block::malformed);
-    co_await reply(client, version, http::status::bad_request, "brig warden: " + *bad + "\n", false);
-    co_return false;
+  // One framing and one Host, as the upstream will parse them; a missing
+  // Host is taken from the absolute URI.
+  if (auto bad = normalize_request_head(req, framing_of(parser))) {
+    ex.fail(http::status::bad_request, std::move(*bad), Outcome::deny, Block::malformed);
+    co_return co_await answer(client, version, ex, parser.is_done());
   }
+  if (req.find(http::field::host) == req.end()) req.set(http::field::host, host_header(*target, mitm ? 443 : 80));
   bool keep = req.keep_alive();
   if (!co_await admit(client, version, ex, {target->host, target->port, ex.rec.method, target->path},
                       req.keep_alive(), keep)) {
     // The next request parses only if this one had no body left unread.
-    co_return keep && parser.is_done();
+    co_return !parser.is_done() ? After::linger : keep ? After::next : After::close;
   }
 
   const bool websocket = is_websocket_upgrade(req);
@@ -336,11 +379,9 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
   bool expect_continue = false;
   if (auto e = req.find(http::field::expect); e != req.end()) {
     if (!str::iequals(str::trim(e->value()), "100-continue")) {
-      ex.rec.status = 417;
-      ex.rec.reason = "unsupported Expect: " + std::string(e->value());
-      ex.finish(Outcome::deny, Block::malformed);
-      co_await reply(client, version, http::status::expectation_failed, "brig warden: " + ex.rec.reason + "\n", false);
-      co_return false;
+      ex.fail(http::status::expectation_failed, "unsupported Expect: " + std::string(e->value()), Outcome::deny,
+              Block::malformed);
+      co_return co_await answer(client, version, ex, parser.is_done());
     }
     expect_continue = version >= 11 && !parser.is_done();
   }
@@ -352,7 +393,7 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
     error_code e;
     beast::get_lowest_layer(client).expires_after(idle);
     co_await asio::async_write(client, asio::buffer(kContinue.data(), kContinue.size()), use_ec(e));
-    if (e) co_return false;
+    if (e) co_return After::close;
   }
 
   // A request without a body, or with a small one of known length, is read
@@ -362,11 +403,9 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
   const bool whole = fits_one_write(parser);
   if (whole) {
     if (error_code e = co_await read_whole(client, cbuf, parser, wire, sent, idle)) {
-      ex.rec.status = 400;
-      ex.rec.reason = "reading the request body failed: " + e.message();
       ex.rec.bytes_out = sent;
-      ex.finish(Outcome::error);
-      co_return false;
+      ex.fail(http::status::bad_request, "reading the request body failed: " + e.message(), Outcome::error, std::nullopt);
+      co_return After::close;
     }
   }
   // A pooled connection the upstream closed while it sat idle is only found
@@ -412,37 +451,35 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
     send_ec = head_ec = {};
     up = co_await pool.acquire(sh, who.name(), target->host, target->port, mitm, Reuse::fresh);
   }
+  ex.rec.bytes_out = sent;
   if (!up.conn) {
-    ex.rec.status = up.status;
-    ex.rec.reason = up.reason;
-    ex.rec.bytes_out = sent;
-    ex.finish(up.blocked ? Outcome::deny : Outcome::error, up.blocked ? std::optional(Block::blocked_address) : std::nullopt);
-    Headers h;
-    if (up.blocked) h.emplace_back("X-Brig-Decision", "deny");
-    co_await reply(client, version, static_cast<http::status>(up.status), "brig warden: " + up.reason + "\n",
-                   keep && parser.is_done(), h);
-    co_return keep && parser.is_done();
+    if (up.blocked) {
+      ex.fail(static_cast<http::status>(up.status), up.reason, Outcome::deny, Block::blocked_address);
+    } else {
+      ex.fail(static_cast<http::status>(up.status), up.reason, Outcome::error, std::nullopt);
+    }
+    co_return co_await answer(client, version, ex, parser.is_done());
   }
   Upstream& u = *up.conn;
   if (send_ec) {
-    ex.rec.status = 502;
-    ex.rec.reason = "sending to upstream failed: " + send_ec.message();
-    ex.rec.bytes_out = sent;
-    ex.finish(Outcome::error);
-    co_await reply(client, version, http::status::bad_gateway, "brig warden: " + ex.rec.reason + "\n", false);
-    co_return false;
+    ex.fail(http::status::bad_gateway, "sending to upstream failed: " + send_ec.message(), Outcome::error, std::nullopt);
+    co_return co_await answer(client, version, ex, parser.is_done());
+  }
+  if (head_ec == beast::error::timeout) {
+    ex.fail(http::status::gateway_timeout, "upstream timed out: " + head_ec.message(), Outcome::error, std::nullopt);
+    co_return co_await answer(client, version, ex, parser.is_done());
   }
   if (head_ec) {
-    const bool timeout = head_ec == beast::error::timeout;
-    ex.rec.status = timeout ? 504 : 502;
-    ex.rec.reason = std::string(timeout ? "upstream timed out" : "upstream failed") + ": " + head_ec.message();
-    ex.rec.bytes_out = sent;
-    ex.finish(Outcome::error);
-    co_await reply(client, version, timeout ? http::status::gateway_timeout : http::status::bad_gateway,
-                   "brig warden: " + ex.rec.reason + "\n", false);
-    co_return false;
+    ex.fail(http::status::bad_gateway, "upstream failed: " + head_ec.message(), Outcome::error, std::nullopt);
+    co_return co_await answer(client, version, ex, parser.is_done());
   }
   auto& res = rp->get();
+  // The answer goes on in one standard form too, or not at all: an upstream
+  // whose framing is ambiguous could desynchronise the pooled connection.
+  if (auto bad = normalize_response_head(res, framing_of(*rp))) {
+    ex.fail(http::status::bad_gateway, "upstream answer refused: " + *bad, Outcome::error, std::nullopt);
+    co_return co_await answer(client, version, ex, parser.is_done());
+  }
   ex.rec.status = static_cast<int>(res.result_int());
   const bool upgraded = websocket && res.result() == http::status::switching_protocols;
   const bool upstream_keep = res.keep_alive();
@@ -450,7 +487,6 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
   error_code rel_ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
     co_return co_await relay_body(stream, u.buffer, *rp, client, received, idle);
   });
-  ex.rec.bytes_out = sent;
   ex.rec.bytes_in = received;
   if (upgraded && !rel_ec) {
     // WebSocket: from here on, raw bytes both ways (buffered bytes first).
@@ -464,11 +500,11 @@ awaitable<bool> serve_request(Shared& sh, ClientStream& client, beast::flat_buff
     ex.rec.bytes_out += a;
     ex.rec.bytes_in += b;
     ex.finish(Outcome::allow);
-    co_return false;
+    co_return After::close;
   }
   ex.finish(rel_ec ? Outcome::error : Outcome::allow);
   if (!rel_ec && upstream_keep && rp->is_done()) pool.release(std::move(up.conn), sh.cfg.limits, sh.cfg.threads);
-  co_return !rel_ec && want_keep_alive;
+  co_return !rel_ec && want_keep_alive ? After::next : After::close;
 }
 
 // Serves HTTP requests on `client` until it closes.
@@ -483,14 +519,17 @@ awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& 
     beast::get_lowest_layer(client).expires_after(sh.cfg.limits.header_timeout);
     error_code ec;
     co_await http::async_read_header(client, cbuf, parser, use_ec(ec));
-    if (!co_await serve_request(sh, client, cbuf, parser, ec, src, fixed_host, fixed_port)) co_return;
+    const After after = co_await serve_request(sh, client, cbuf, parser, ec, src, fixed_host, fixed_port);
+    if (after == After::next) continue;
+    if (after == After::linger) co_await linger_close(client);
+    co_return;
   }
 }
 
 
 // CONNECT host:port — decide, then MITM or pass through.
-awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer& buf,
-                               http::request_parser<http::buffer_body>& parser, const IpAddr& src) {
+awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer& buf,
+                                http::request_parser<http::buffer_body>& parser, const IpAddr& src) {
   auto& req = parser.get();
   const Caller who = identify(sh, src);
   Exchange ex(sh, who, "connect", "mitm");
@@ -498,16 +537,16 @@ awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer
   auto target = connect_target(req);
   if (!target) {
     ex.rec.host = std::string(req.target());
-    ex.rec.status = 400;
-    ex.rec.reason = target.error().message();
-    ex.finish(Outcome::deny, Block::malformed);
-    co_await reply(stream, req.version(), http::status::bad_request, "brig warden: " + target.error().message() + "\n", false);
-    co_return;
+    ex.fail(http::status::bad_request, target.error().message(), Outcome::deny, Block::malformed);
+    co_return co_await answer(stream, req.version(), ex, false);
   }
   ex.rec.host = target->host;
   ex.rec.port = target->port;
   bool keep = false;
-  if (!co_await admit(stream, req.version(), ex, {target->host, target->port, "", ""}, false, keep)) co_return;
+  // (The client may already be sending its ClientHello: linger after a refusal.)
+  if (!co_await admit(stream, req.version(), ex, {target->host, target->port, "", ""}, false, keep)) {
+    co_return After::linger;
+  }
 
   // Concurrent tunnels per cell.
   auto& tunnels = *who.cell->tunnels;
@@ -518,7 +557,7 @@ awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer
     ex.finish(Outcome::ratelimit, Block::limit);
     const Headers h{{"Retry-After", "1"}};
     co_await reply(stream, req.version(), http::status::too_many_requests, "brig warden: " + ex.rec.reason + "\n", false, h);
-    co_return;
+    co_return After::linger;
   }
   struct Release { std::atomic<int>& n; ~Release() { n.fetch_sub(1); } } release{tunnels};
 
@@ -529,7 +568,7 @@ awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer
     http::serializer<false, http::empty_body> sr{ok};
     sr.split(true);
     co_await http::async_write_header(stream, sr, use_ec(ec));
-    if (ec) co_return;
+    if (ec) co_return After::close;
   }
 
   // Read the ClientHello (without consuming it for the TLS engine).
@@ -545,7 +584,7 @@ awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer
     stream.expires_after(sh.cfg.limits.header_timeout);
     std::size_t n = co_await stream.async_read_some(asio::buffer(hello.data() + have, hello.size() - have), use_ec(ec));
     hello.resize(have + n);
-    if (ec) co_return;
+    if (ec) co_return After::close;
   }
   std::string sni;
   if (ch.status == ClientHello::Status::complete) {
@@ -556,7 +595,7 @@ awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer
     ex.rec.reason = ch.status != ClientHello::Status::complete ? "tunnel does not start with a TLS ClientHello"
                     : ch.sni.empty() ? "TLS ClientHello has no SNI" : "SNI " + str::quote(ch.sni) + " does not match the CONNECT host";
     ex.finish(Outcome::deny, Block::sni_mismatch);
-    co_return;  // closing is the only answer inside a TLS tunnel
+    co_return After::close;  // closing is the only answer inside a TLS tunnel
   }
 
   const bool passthrough = who.cell->policy->passthrough(target->host);
@@ -568,19 +607,19 @@ awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer
       ex.rec.status = up.status;
       ex.rec.reason = up.reason;
       ex.finish(up.blocked ? Outcome::deny : Outcome::error, up.blocked ? std::optional(Block::blocked_address) : std::nullopt);
-      co_return;
+      co_return After::close;
     }
     TcpStream upstream(std::move(*up.socket));
     upstream.expires_after(sh.cfg.limits.idle_timeout);
     co_await asio::async_write(upstream, asio::buffer(hello), use_ec(ec));
-    if (ec) co_return;
+    if (ec) co_return After::close;
     std::uint64_t out = hello.size(), in = 0;
     co_await tunnel(stream, upstream, out, in, sh.cfg.limits.idle_timeout);
     ex.rec.status = 200;
     ex.rec.bytes_out = out;
     ex.rec.bytes_in = in;
     ex.finish(Outcome::allow);
-    co_return;
+    co_return After::close;
   }
 
   // MITM: terminate TLS with a leaf for the host, then serve HTTP inside.
@@ -591,7 +630,7 @@ awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer
     ex.rec.status = 500;
     ex.rec.reason = ctx.error().message();
     ex.finish(Outcome::error);
-    co_return;
+    co_return After::close;
   }
   beast::ssl_stream<TcpStream> tls(std::move(stream), **ctx);
   beast::get_lowest_layer(tls).expires_after(sh.cfg.limits.header_timeout);
@@ -600,7 +639,7 @@ awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer
     ex.rec.status = 0;
     ex.rec.reason = "client TLS handshake failed (does the cell trust brig's CA?): " + ec.message();
     ex.finish(Outcome::error);
-    co_return;
+    co_return After::close;
   }
   ex.rec.status = 200;
   ex.finish(Outcome::allow);
@@ -609,6 +648,7 @@ awaitable<void> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer
   error_code ignored;
   beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(1));
   co_await tls.async_shutdown(use_ec(ignored));
+  co_return After::close;
 }
 
 }  // namespace

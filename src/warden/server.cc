@@ -4,7 +4,9 @@
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <thread>
 #include <unistd.h>
@@ -38,8 +40,13 @@ Result<Acceptor> listen(asio::io_context& ctx, const Endpoint& ep, bool reuse_po
   a.open(endpoint.protocol(), ec);
   if (!ec) a.set_option(Acceptor::reuse_address(true), ec);
   if (!ec && reuse_port) {
+    // Without it every thread's bind after the first fails, or worse, one
+    // thread silently takes every connection: refuse to start instead.
     int one = 1;
-    ::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      return Error(Errc::io, "cannot set SO_REUSEPORT on " + ep.str() + ": " + std::strerror(errno),
+                   "run warden with --threads 1 on a kernel without SO_REUSEPORT");
+    }
   }
   if (!ec) a.bind(endpoint, ec);
   if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);

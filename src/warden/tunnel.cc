@@ -1,5 +1,7 @@
 #include "tunnel.h"
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <vector>
 
@@ -7,6 +9,16 @@ namespace brig::warden {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+std::string describe(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
 
 // Small while idle (thousands of tunnels wait in it), large once a read fills
 // it (bulk transfer: fewer, larger syscalls).
@@ -51,8 +63,14 @@ awaitable<void> run_tunnel(A& a, B& b, std::uint64_t& a_to_b, std::uint64_t& b_t
   auto finish = [st] {
     if (--st->running == 0) st->wake.cancel();
   };
-  asio::co_spawn(ex, [&, st, finish]() -> awaitable<void> { co_await pump(a, b, a_to_b, st->last); finish(); }, asio::detached);
-  asio::co_spawn(ex, [&, st, finish]() -> awaitable<void> { co_await pump(b, a, b_to_a, st->last); finish(); }, asio::detached);
+  // Each pump ends in finish(), by return or by exception: a pump that threw
+  // and never finished would leave the tunnel (and shutdown) waiting forever.
+  auto done = [finish](std::exception_ptr e) {
+    if (e) spdlog::warn("tunnel direction failed: {}", describe(e));
+    finish();
+  };
+  asio::co_spawn(ex, [&, st]() -> awaitable<void> { co_await pump(a, b, a_to_b, st->last); }, done);
+  asio::co_spawn(ex, [&, st]() -> awaitable<void> { co_await pump(b, a, b_to_a, st->last); }, done);
   // Watchdog: wakes at the idle deadline, closes both ends if nothing moved
   // since, then waits for both directions to end.
   bool closed = false;

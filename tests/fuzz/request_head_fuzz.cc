@@ -34,8 +34,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   error_code ec;
   parser.put(asio::buffer(data, size), ec);
   if (ec || !parser.is_header_done()) return 0;
-  const auto& req = parser.get();
-  if (check_request_head(req)) return 0;
+  auto& req = parser.get();
+  if (normalize_request_head(req, framing_of(parser))) return 0;
+  // Accepted: one framing, one Host, the framing Beast used.
+  if (req.count(http::field::host) > 1) __builtin_trap();
+  const bool te = req.count(http::field::transfer_encoding) != 0, cl = req.count(http::field::content_length) != 0;
+  if ((te && cl) || req.count(http::field::transfer_encoding) > 1 || req.count(http::field::content_length) > 1) __builtin_trap();
+  if (te != parser.chunked() || (te && req[http::field::transfer_encoding] != "chunked")) __builtin_trap();
   auto dest = req.method() == http::verb::connect ? connect_target(req) : absolute_target(req);
   if (!dest) return 0;
   const auto v = fixed_policy().evaluate({dest->host, dest->port, req.method_string(), dest->path});

@@ -61,6 +61,9 @@ class Upstream {
   bool ok_ = false;
 };
 
+// A TCP connection to host:port from source address `src`, or -1.
+int connect_from(const std::string& src, const std::string& host, int port);
+
 // Sends raw bytes to host:port from source address `src` and returns what
 // comes back until the peer closes or `timeout` passes.
 std::string raw_exchange(const std::string& host, int port, const std::string& src, const std::string& bytes,

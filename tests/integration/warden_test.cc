@@ -5,12 +5,15 @@
 #include <gmock/gmock.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -26,9 +29,12 @@ constexpr const char* kCell = "127.0.0.2";     // mapped to c1
 constexpr const char* kLimited = "127.0.0.4";  // mapped to c2 (rate limited)
 constexpr const char* kStranger = "127.0.0.3"; // in no subnet
 
+// Written whole, then renamed into place, as brig writes policy files: warden
+// polls them and must not catch one half-written.
 void write_file(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path) << text;
+  std::ofstream(path + ".tmp") << text;
+  std::filesystem::rename(path + ".tmp", path);
 }
 
 // A loopback server that runs `serve(fd)` for each accepted connection.
@@ -175,6 +181,37 @@ void serve_early_hints(int fd) {
                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfinal");
 }
 
+// An upstream that records every byte it is sent and answers the first head
+// of each connection with 200 "ok" (Connection: close). Bytes are recorded
+// when the connection has been quiet for 300 ms or closed.
+std::mutex recorded_mu;
+std::string recorded;
+std::atomic<int> recorder_connections{0};
+void serve_record(int fd) {
+  ++recorder_connections;
+  std::string got;
+  bool answered = false;
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 300) <= 0) break;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+    if (!answered && got.find("\r\n\r\n") != std::string::npos) {
+      send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+      answered = true;
+    }
+  }
+  std::lock_guard lock(recorded_mu);
+  recorded += got;
+}
+std::string take_recorded() {
+  std::this_thread::sleep_for(500ms);  // the recorder's quiet period
+  std::lock_guard lock(recorded_mu);
+  return std::exchange(recorded, "");
+}
+
 class WardenTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -189,6 +226,7 @@ class WardenTest : public ::testing::Test {
     closer_ = new LoopServer(serve_then_close);
     early_ = new LoopServer(serve_early_hints);
     flood_ = new LoopServer(serve_flood);
+    recorder_ = new LoopServer(serve_record);
     write_file(home_ + "/state/system/subnet-map.json",
                R"({"127.0.0.2/32": "c1", "127.0.0.4/32": "c2"})");
     write_file(home_ + "/policy/network-policy.json", R"({"allow": ["example.test"], "deny": ["evil.test"]})");
@@ -197,7 +235,8 @@ class WardenTest : public ::testing::Test {
                 {"domain": "api.test", "paths": ["/v1/*"], "methods": ["GET"]},
                 "down.test:81", "sse.test:)" + std::to_string(sse_->port()) + R"(", "ws.test:)" + std::to_string(ws_->port()) + R"(",
                 "keep.test:)" + std::to_string(keep_->port()) + R"(", "closer.test:)" + std::to_string(closer_->port()) + R"(",
-                "early.test:)" + std::to_string(early_->port()) + R"(", "flood.test:)" + std::to_string(flood_->port()) + R"("],
+                "early.test:)" + std::to_string(early_->port()) + R"(", "flood.test:)" + std::to_string(flood_->port()) + R"(",
+                {"domain": "rec.test:)" + std::to_string(recorder_->port()) + R"(", "paths": ["/ok/*"], "methods": ["POST", "GET"]}],
       "tls_passthrough": ["pass.test", "flood.test"]
     })");
     write_file(home_ + "/policy/cells/c2.json", R"({"rate_limits": {"default": {"rate": 0.5, "burst": 2}}})");
@@ -213,6 +252,7 @@ class WardenTest : public ::testing::Test {
     yaml += "  - closer.test:" + std::to_string(closer_->port()) + ":127.0.0.1\n";
     yaml += "  - early.test:" + std::to_string(early_->port()) + ":127.0.0.1\n";
     yaml += "  - flood.test:" + std::to_string(flood_->port()) + ":127.0.0.1\n";
+    yaml += "  - rec.test:" + std::to_string(recorder_->port()) + ":127.0.0.1\n";
     yaml += "limits:\n  header_timeout_ms: 1000\n  header_limit: 8192\n";
     write_file(home_ + "/warden.yaml", yaml);
     warden_ = start_warden();
@@ -240,6 +280,7 @@ class WardenTest : public ::testing::Test {
     delete closer_;
     delete early_;
     delete flood_;
+    delete recorder_;
     delete upstream_;
     if (!home_.empty()) std::filesystem::remove_all(home_);
   }
@@ -259,11 +300,18 @@ class WardenTest : public ::testing::Test {
   static std::string proxy_host() { return proxy_.substr(0, proxy_.rfind(':')); }
   static int proxy_port() { return std::stoi(proxy_.substr(proxy_.rfind(':') + 1)); }
   static std::string ca() { return home_ + "/ca/ca.crt"; }
+  // Raw requests to the recording upstream rec.test (only POST and GET /ok/* allowed).
+  static std::string rec_host() { return "rec.test:" + std::to_string(recorder_->port()); }
+  // A request line and Host; `rest` is the remaining fields, the blank line and any body.
+  static std::string post(const std::string& path, const std::string& rest, const std::string& version = "1.1") {
+    return "POST http://" + rec_host() + path + " HTTP/" + version + "\r\nHost: " + rec_host() + "\r\n" + rest;
+  }
+  static std::string via_warden(const std::string& bytes) { return raw_exchange(proxy_host(), proxy_port(), kCell, bytes, 3s); }
 
   static inline std::string skip_, home_, proxy_, ops_;
   static inline Upstream* upstream_ = nullptr;
   static inline LoopServer *sse_ = nullptr, *ws_ = nullptr, *keep_ = nullptr, *closer_ = nullptr, *early_ = nullptr,
-                           *flood_ = nullptr;
+                           *flood_ = nullptr, *recorder_ = nullptr;
   static inline Child* warden_ = nullptr;
 };
 
@@ -517,6 +565,138 @@ TEST_F(WardenTest, SmugglingHeadsAreRejected) {
   EXPECT_THAT(raw_exchange(proxy_host(), proxy_port(), kCell, two_cl), HasSubstr("400 Bad Request"));
   const std::string te_gzip = "POST http://example.test/ HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: gzip\r\n\r\n";
   EXPECT_THAT(raw_exchange(proxy_host(), proxy_port(), kCell, te_gzip), HasSubstr("400 Bad Request"));
+}
+
+// Framing: warden forwards a request only in one standard form (RFC 9112),
+// so the upstream reads exactly the request warden checked. Each case is
+// raw bytes; the recording upstream shows what crossed.
+
+// The policy bypass this closes: only POST /ok/* is allowed, and a DELETE
+// /admin hidden in the "chunked" body of an allowed POST reached the upstream
+// (warden de-chunked the body but kept the chunked header).
+TEST_F(WardenTest, FramingTwoTransferEncodingLinesAreRefusedBeforeAnyByteGoesUpstream) {
+  take_recorded();
+  const int before = recorder_connections.load();
+  const std::string smuggled = "DELETE /admin HTTP/1.1\r\nHost: " + rec_host() + "\r\n\r\n";
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", smuggled.size());
+  const std::string attack = post("/ok/x", "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                               std::string(size) + "\r\n" + smuggled + "\r\n0\r\n\r\n");
+  const std::string got = via_warden(attack);
+  EXPECT_THAT(got, ::testing::StartsWith("HTTP/1.1 400 Bad Request"));
+  EXPECT_THAT(got, HasSubstr("more than one Transfer-Encoding header"));
+  EXPECT_EQ(take_recorded(), "");
+  EXPECT_EQ(recorder_connections.load(), before);
+}
+
+TEST_F(WardenTest, FramingAmbiguousFramingsAreRefused) {
+  take_recorded();
+  const int before = recorder_connections.load();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // Beast would frame this as no body; an upstream as chunked.
+      {post("/ok/x", "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"), "must be exactly chunked"},
+      {post("/ok/x", "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"), "must be exactly chunked"},
+      {post("/ok/x", "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "1.0"), "HTTP/1.0"},
+      {post("/ok/x", "Transfer-Encoding: identity\r\nContent-Length: 3\r\n\r\nabc"), "both Content-Length and Transfer-Encoding"},
+      {post("/ok/x", "Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"), "400 Bad Request"},
+      {post("/ok/x", "Host: evil.test\r\nContent-Length: 0\r\n\r\n"), "more than one Host header"},
+  };
+  for (const auto& [bytes, why] : cases) {
+    const std::string got = via_warden(bytes);
+    EXPECT_THAT(got.substr(0, got.find("\r\n")), ::testing::EndsWith(" 400 Bad Request")) << bytes;
+    EXPECT_THAT(got, HasSubstr(why)) << bytes;
+  }
+  EXPECT_EQ(take_recorded(), "");
+  EXPECT_EQ(recorder_connections.load(), before);
+}
+
+TEST_F(WardenTest, FramingAcceptedRequestsGoOutInOneStandardForm) {
+  take_recorded();
+  // Equal Content-Lengths collapse to one line.
+  EXPECT_THAT(via_warden(post("/ok/a", "Content-Length: 5\r\nContent-Length: 5, 5\r\n\r\nhello")), HasSubstr("\r\n\r\nok"));
+  std::string up = take_recorded();
+  EXPECT_THAT(up, HasSubstr("\r\nContent-Length: 5\r\n"));
+  EXPECT_THAT(up, ::testing::Not(HasSubstr("5, 5")));
+  EXPECT_THAT(up, ::testing::EndsWith("\r\n\r\nhello"));
+  // One chunked line, re-chunked by warden exactly once.
+  EXPECT_THAT(via_warden(post("/ok/b", "Transfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")), HasSubstr("\r\n\r\nok"));
+  up = take_recorded();
+  EXPECT_THAT(up, HasSubstr("\r\nTransfer-Encoding: chunked\r\n"));
+  EXPECT_EQ(up.find("Transfer-Encoding"), up.rfind("Transfer-Encoding"));
+  EXPECT_THAT(up, HasSubstr("hello"));
+  EXPECT_THAT(up, ::testing::EndsWith("0\r\n\r\n"));
+  // No Host: warden sets it from the absolute URI.
+  EXPECT_THAT(via_warden("GET http://" + rec_host() + "/ok/c HTTP/1.0\r\n\r\n"), HasSubstr("\r\n\r\nok"));
+  up = take_recorded();
+  EXPECT_THAT(up, ::testing::StartsWith("GET /ok/c HTTP/1.0\r\n"));
+  EXPECT_THAT(up, HasSubstr("\r\nHost: " + rec_host() + "\r\n"));
+}
+
+// The same checks inside a MITM'd tunnel: raw bytes over TLS to warden.
+std::string tls_exchange(const std::string& proxy_host, int proxy_port, const std::string& src, const std::string& host,
+                         const std::string& ca_file, const std::string& bytes) {
+  const int fd = connect_from(src, proxy_host, proxy_port);
+  if (fd < 0) return "connect failed";
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  send_all(fd, "CONNECT " + host + ":443 HTTP/1.1\r\nHost: " + host + ":443\r\n\r\n");
+  const std::string head = read_head(fd);
+  std::string out;
+  if (head.find(" 200 ") == std::string::npos) {
+    out = "CONNECT refused: " + head;
+  } else {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, host.c_str());
+    SSL_set1_host(ssl, host.c_str());
+    if (SSL_connect(ssl) != 1) {
+      out = "TLS handshake failed";
+    } else {
+      SSL_write(ssl, bytes.data(), static_cast<int>(bytes.size()));
+      char buf[4096];
+      for (int n; (n = SSL_read(ssl, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+  }
+  ::close(fd);
+  return out;
+}
+
+TEST_F(WardenTest, FramingInsideMitmToo) {
+  auto mitm = [&](const std::string& fields) {
+    return tls_exchange(proxy_host(), proxy_port(), kCell, "secure.test", ca(),
+                        "POST /x HTTP/1.1\r\nHost: secure.test\r\n" + fields);
+  };
+  EXPECT_THAT(mitm("Content-Length: 2\r\nConnection: close\r\n\r\nhi"), HasSubstr("upstream secure.test POST /x"));
+  const std::string two_te = mitm("Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_THAT(two_te, ::testing::StartsWith("HTTP/1.1 400 Bad Request"));
+  EXPECT_THAT(two_te, HasSubstr("more than one Transfer-Encoding header"));
+  const std::string two_hosts = mitm("Host: secure.test\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_THAT(two_hosts, ::testing::StartsWith("HTTP/1.1 400 Bad Request"));
+  EXPECT_THAT(two_hosts, HasSubstr("more than one Host header"));
+}
+
+// An early answer (431 here, sent while the client is still sending its
+// head) must reach the client: warden shuts its side and drains the rest
+// instead of closing into unread data, which resets the connection (curl
+// then reports "Send failure: Connection reset by peer", exit 55, and never
+// shows the answer).
+TEST_F(WardenTest, EarlyAnswerSurvivesAClientStillSending) {
+  const std::string header = home_ + "/big-header";
+  std::ofstream(header) << "X-Big: " << std::string(512 * 1024, 'a') << "\n";
+  int answered = 0;
+  constexpr int kTries = 12;
+  std::string last;
+  for (int i = 0; i < kTries; ++i) {
+    auto r = curl(kCell, {"-H", "@" + header, "http://example.test/"});
+    if (r.exit_code == 0 && r.out == "brig warden: request head too large\n|431") ++answered;
+    else last = r.err + r.out;
+  }
+  EXPECT_EQ(answered, kTries) << last;
 }
 
 TEST_F(WardenTest, LogRecordHasEveryField) {
