@@ -221,7 +221,7 @@ void add_run(CLI::App& root, Context& ctx) {
   cmd->footer(
       "Flags go before IMAGE; everything after IMAGE (or after --) is the cell's command.\n"
       "Precedence: flag > --file yaml > profile > defaults. Secrets are mounted at /run/secrets/<name>.\n"
-      "Ingress needs the secret <cell>-ingress-token; policy.tls_passthrough hosts must also be allowed.");
+      "policy.tls_passthrough hosts must also be allowed.");
   static RunOpts o;
   cmd->add_option("--name", o.name, "cell name ([a-z0-9][a-z0-9-]{0,62})");
   cmd->add_option("-f,--file", o.file, "cell spec YAML");

@@ -285,6 +285,31 @@ void check_ingress(Checker& err, const CellSpec& s) {
   }
 }
 
+// Fields the schema knows but brig does not implement yet. Setting one is an
+// error, never a silent no-op; their detailed checks below still run so the
+// rules are ready (and tested) when the feature lands.
+void check_unsupported(Checker& err, const CellSpec& s) {
+  auto refuse = [&](const Origin& o, const char* field, const char* why, const char* fix = "remove it") {
+    err(o, field, std::string("not supported yet (") + why + "); " + fix);
+  };
+  if (s.image_digest.has()) {
+    refuse(s.image_digest.origin, "image_digest", "brig does not pin an image by a separate digest today",
+           "put the digest in image instead (image: NAME@sha256:...)");
+  }
+  if (s.workspace_quota.has()) {
+    refuse(s.workspace_quota.origin, "workspace_quota", "brig cannot limit a workspace's size today");
+  }
+  if (s.ingress.has() && !s.ingress->empty()) {
+    refuse(s.ingress.origin, "ingress", "brig cannot route ingress to a cell today");
+  }
+  if (s.host_services.has() && !s.host_services->empty()) {
+    refuse(s.host_services.origin, "host_services", "brig cannot route a cell to host services today");
+  }
+  if (s.host_sockets.has() && !s.host_sockets->empty()) {
+    refuse(s.host_sockets.origin, "host_sockets", "brig cannot mount host sockets into a cell today");
+  }
+}
+
 // Airgapped means no egress at all: no host access, no passthrough, no CA.
 void check_airgapped(Checker& err, const CellSpec& s, const ValidateOptions& opts) {
   if (!opts.airgapped) return;
@@ -539,6 +564,7 @@ Diagnostics validate_policy(const PolicyBlock& b, const std::string& prefix) {
 Diagnostics validate(const CellSpec& s, const ValidateOptions& opts) {
   Diagnostics out;
   Checker err(out);
+  check_unsupported(err, s);
   check_names_and_maps(err, s, opts);
   check_image(err, s, opts.probe);
   check_resources(err, s);

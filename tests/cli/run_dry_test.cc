@@ -104,6 +104,17 @@ TEST_F(RunDryTest, EveryProblemIsReportedAtOnce) {
   EXPECT_THAT(out.err, HasSubstr(file + ":4: cpus: "));
 }
 
+// A field brig does not implement is refused, not accepted and ignored.
+TEST_F(RunDryTest, UnsupportedFieldIsRefused) {
+  auto file = write("cell.yaml", "image: img\nmemory: 1g\ningress:\n  - {name: web, port: 8080}\n");
+  auto out = brig({"run", "--dry-run", "--file", file});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.out, "");
+  EXPECT_THAT(out.err, StartsWith("error: " + file +
+                                  ":4: ingress: not supported yet (brig cannot route ingress to a cell today); "
+                                  "remove it\n"));
+}
+
 TEST_F(RunDryTest, FlagErrorsNameTheFlag) {
   auto out = brig({"run", "--dry-run", "--memory", "lots", "img"});
   EXPECT_EQ(out.exit_code, 2);
