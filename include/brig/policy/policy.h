@@ -56,6 +56,7 @@ struct CompiledRule {
   std::string pattern;               // "api.example.com" or "*.example.com"
   std::uint16_t port = 0;            // 0: ports 80 and 443
   std::vector<std::string> paths;    // normalised globs; empty: any
+  std::vector<std::string> decoded_paths;  // decode_path() of each glob, matched against the decoded request path
   std::vector<std::string> methods;  // empty: any
   std::string display;               // "allow api.example.com:8443 paths=[/v1/*] (cell.yaml:12)"
 };

@@ -202,6 +202,29 @@ TEST(PolicyTest, PathTraversalDoesNotEscapeTheGlob) {
   }
 }
 
+// An upstream may decode %2F, %5C and %2e (even twice) before it routes: a
+// path that leaves the glob once decoded is denied, whatever its raw form.
+TEST(PolicyTest, EncodedTraversalDoesNotEscapeTheGlob) {
+  auto p = compile(kApi);
+  for (std::string_view path :
+       {"/v1/..%2fadmin", "/v1/..%2Fadmin", "/v1/%2e%2e/admin", "/v1%2f..%2fadmin", "/v1/..%5cadmin", "/v1/..%5Cadmin",
+        "/v1/..\\admin", "/v1/%252e%252e/admin", "/v1/..%252fadmin", "/v1/%252E%252E%252Fadmin", "/v1/.%2e%2fadmin",
+        "/v1/%2e.%2fadmin", "/v1/x/..%2f..%2fadmin", "/v1/%25252e%25252e/admin"}) {
+    EXPECT_TRUE(Denied(request(p, "api.example.com", "GET", path), Reason::path_not_allowed)) << path;
+  }
+  // Encoded more deeply than any upstream decodes: refused outright.
+  EXPECT_TRUE(Denied(request(p, "api.example.com", "GET", "/v1/%2525252e%2525252e/admin"), Reason::invalid_path));
+}
+
+// Decided: an encoded slash that stays inside the glob both raw and decoded is
+// allowed ("/v1/a%2Fb" is "/v1/a/b" to any upstream, still under /v1/*).
+TEST(PolicyTest, EncodedSlashInsideTheGlobIsAllowed) {
+  auto p = compile(kApi);
+  EXPECT_TRUE(Allowed(request(p, "api.example.com", "GET", "/v1/a%2Fb")));
+  EXPECT_TRUE(Allowed(request(p, "api.example.com", "GET", "/v1/a%2Fb%2F..%2Fc")));
+  EXPECT_TRUE(Allowed(request(p, "api.example.com", "GET", "/v1/%252e")));  // "/v1/" decoded
+}
+
 TEST(PolicyTest, EncodedSlashStaysInsideOneSegment) {
   auto p = compile("allow:\n  - {domain: h.example, paths: [\"/files/*/meta\"]}\n");
   EXPECT_TRUE(Allowed(request(p, "h.example", "GET", "/files/a%2Fb/meta")));
