@@ -2,9 +2,11 @@
 
 #include <arpa/inet.h>
 #include <idn2.h>
+#include <libpsl.h>
 
 #include <cctype>
 #include <cstdlib>
+
 
 namespace brig::hostname {
 namespace {
@@ -134,6 +136,20 @@ Result<std::string> normalize(std::string_view host) {
   return out;
 }
 
+bool is_public_suffix(std::string_view canonical_host) {
+  // Debian's libpsl carries the list built in (from publicsuffix, no file
+  // read); psl_latest is the fallback for a build without it.
+  static const psl_ctx_t* const psl = [] {
+    const psl_ctx_t* b = psl_builtin();
+    return b && psl_suffix_count(b) > 0 ? b : psl_latest(nullptr);
+  }();
+  if (!psl || canonical_host.empty()) return false;
+  const std::string h(canonical_host);
+  // Listed suffixes only (ICANN and private, so github.io counts): the implicit
+  // "*" rule would make every unlisted TLD (".internal", ".test") one too.
+  return psl_is_public_suffix2(psl, h.c_str(), PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
+}
+
 Result<Pattern> Pattern::parse(std::string_view text) {
   Pattern p;
   if (text.size() >= 2 && text.substr(0, 2) == "*.") {
@@ -151,6 +167,10 @@ Result<Pattern> Pattern::parse(std::string_view text) {
   }
   if (p.wildcard && norm->find('.') == std::string::npos) {
     return Error(Errc::invalid, "a wildcard must name at least a two-label domain (*.example.com, not *.com)");
+  }
+  if (p.wildcard && is_public_suffix(*norm)) {
+    return Error(Errc::invalid, "a wildcard must name a domain below a public suffix (*.example." + *norm + ", not *." +
+                                    *norm + ")");
   }
   p.domain = std::move(*norm);
   return p;

@@ -24,8 +24,14 @@ Result<std::string> normalize(std::string_view host);
 // bare IPv6 address. Such hosts never match domain rules.
 bool is_ip_literal(std::string_view host);
 
+// True if `canonical_host` is on the Public Suffix List (ICANN or private
+// section: "com", "co.uk", "github.io"), from Debian's libpsl. Unlisted TLDs
+// ("internal", "test") are not.
+bool is_public_suffix(std::string_view canonical_host);
+
 // A policy pattern: "example.com" (exactly that host) or "*.example.com" (any
 // subdomain at any depth, never example.com itself). Canonicalises the pattern.
+// A wildcard on a single label or on a public suffix ("*.co.uk") is refused.
 struct Pattern {
   std::string domain;     // canonical host, without "*."
   bool wildcard = false;  // "*." prefix

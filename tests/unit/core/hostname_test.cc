@@ -146,6 +146,36 @@ TEST(PatternTest, RefusesMisplacedStarsIpsAndOneLabelWildcards) {
   }
 }
 
+// The Public Suffix List (libpsl), not a label count: "*.co.uk" is as wide as "*.com".
+TEST(PatternTest, RefusesWildcardsOnAPublicSuffix) {
+  for (const char* t : {"*.co.uk", "*.github.io", "*.CO.UK.", "*.s3.amazonaws.com", "*.com.au", "*.рф"}) {
+    auto p = Pattern::parse(t);
+    EXPECT_FALSE(p.ok()) << t;
+  }
+  EXPECT_EQ(Pattern::parse("*.co.uk").error().message(),
+            "a wildcard must name a domain below a public suffix (*.example.co.uk, not *.co.uk)");
+  EXPECT_EQ(Pattern::parse("*.github.io").error().message(),
+            "a wildcard must name a domain below a public suffix (*.example.github.io, not *.github.io)");
+  // One label keeps its own message.
+  EXPECT_EQ(Pattern::parse("*.com").error().message(),
+            "a wildcard must name at least a two-label domain (*.example.com, not *.com)");
+  // Below a suffix is fine, and exact hosts may be suffixes (a site can live there).
+  for (const char* t : {"*.example.co.uk", "*.brig.github.io", "*.amazonaws.com", "*.bench.test", "*.corp.internal",
+                        "co.uk", "github.io"}) {
+    EXPECT_TRUE(Pattern::parse(t).ok()) << t;
+  }
+}
+
+TEST(PublicSuffixTest, ListedSuffixesOnly) {
+  EXPECT_TRUE(is_public_suffix("com"));
+  EXPECT_TRUE(is_public_suffix("co.uk"));
+  EXPECT_TRUE(is_public_suffix("github.io"));
+  EXPECT_TRUE(is_public_suffix("xn--p1ai"));
+  EXPECT_FALSE(is_public_suffix("example.co.uk"));
+  EXPECT_FALSE(is_public_suffix("internal"));  // unlisted: not by the implicit "*" rule
+  EXPECT_FALSE(is_public_suffix(""));
+}
+
 TEST(PatternTest, ExactMatchesOnlyThatHost) {
   auto p = pattern("x.com");
   EXPECT_TRUE(p.matches("x.com"));

@@ -673,6 +673,12 @@ TEST(ValidatePolicy, Domains) {
   EXPECT_EQ(err("policy: {allow: [\"*.com\"]}\n"),
             "cell.yaml:2: policy.allow[0]: \"*.com\": a wildcard must name at least a two-label domain (*.example.com, "
             "not *.com)");
+  EXPECT_EQ(err("policy: {allow: [\"*.co.uk\"]}\n"),
+            "cell.yaml:2: policy.allow[0]: \"*.co.uk\": a wildcard must name a domain below a public suffix "
+            "(*.example.co.uk, not *.co.uk)");
+  EXPECT_EQ(err("policy: {tls_passthrough: [\"*.github.io\"]}\n"),
+            "cell.yaml:2: policy.tls_passthrough[0]: \"*.github.io\": a wildcard must name a domain below a public "
+            "suffix (*.example.github.io, not *.github.io)");
   EXPECT_EQ(err("policy: {allow: [\"a*.example.com\"]}\n"),
             "cell.yaml:2: policy.allow[0]: \"a*.example.com\": '*' is only allowed as a leading '*.' (as in "
             "*.example.com)");
