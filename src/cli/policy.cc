@@ -10,6 +10,11 @@
 #include "brig/policy/target.h"
 #include "brig/spec/json.h"
 #include "brig/spec/merge.h"
+#include "brig/spec/validate.h"
+#ifndef BRIG_CLIENT_ONLY
+#include "brig/engine/engine.h"
+#include "brig/proc/command.h"
+#endif
 #include "context.h"
 #include "spec_loader.h"
 
@@ -73,8 +78,48 @@ Result<int> do_validate(const std::string& file) {
   return 0;
 }
 
+// Whether `cell` runs untrusted: its resolved spec (the cell's record) carries
+// the label brig.profile=untrusted, which resolve() sets from the profile's content.
+Result<bool> cell_untrusted(const Context& ctx, const std::string& cell) {
+#ifdef BRIG_CLIENT_ONLY
+  (void)ctx;
+  return Error(Errc::unavailable, "cannot tell whether cell " + cell + " is untrusted in the client-only build",
+               "unset BRIG_PLATFORM so brig forwards it to the VM");
+#else
+  static proc::PosixRunner runner;
+  engine::Engine e(runner, ctx.paths);
+  auto rec = e.load_record(cell);
+  if (!rec) return rec.error();
+  const auto& labels = rec->spec.contains("labels") ? rec->spec["labels"] : nlohmann::json::object();
+  return labels.is_object() && labels.value("brig.profile", "") == "untrusted";
+#endif
+}
+
+// The passthrough rules of a cell spec (spec::check_passthrough), applied to
+// the edited policy: the same validator, so `policy set --passthrough` cannot
+// create what `brig run` would refuse.
+Status check_cell_passthrough(const Context& ctx, const std::string& cell, const spec::PolicyBlock& block) {
+  if (block.tls_passthrough.empty()) return {};
+  auto untrusted = cell_untrusted(ctx, cell);
+  if (!untrusted) return untrusted.error();
+  const auto diags = spec::check_passthrough(block, "", *untrusted);
+  if (diags.empty()) return {};
+  std::string msg;
+  for (const auto& d : diags) msg += (msg.empty() ? "" : "\n") + ("cell " + cell + ": " + d.field + ": " + d.message);
+  if (*untrusted) return Error(Errc::invalid, msg, "run it again without --passthrough");
+  // The first offending host, for a command that fixes it.
+  const auto& f = diags.front().field;
+  const std::size_t i = std::stoul(f.substr(f.find('[') + 1));
+  const std::string host = block.tls_passthrough.at(i).domain;
+  if (diags.front().message.find("not covered") != std::string::npos) {
+    return Error(Errc::invalid, msg, "brig policy set " + cell + " --allow " + host + " --passthrough " + host);
+  }
+  return Error(Errc::invalid, msg, "brig policy set " + cell + " --remove " + host + " --allow " + host + " --passthrough " + host);
+}
+
 // Read-modify-write of policy/cells/<cell>.json under the state lock; the new
-// document must parse and compile, or the file stays as it was.
+// document must parse, compile and keep the spec's passthrough rules, or the
+// file stays as it was.
 Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
                              const std::function<Status(nlohmann::json&)>& change) {
   const std::string path = ctx.paths.cell_policy(cell);
@@ -96,6 +141,7 @@ Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
   const std::string out = j.dump(2) + "\n";
   auto block = policy::parse_document(out, path);
   if (!block) return block.error();
+  BRIG_TRY(check_cell_passthrough(ctx, cell, *block));
   auto compiled = policy::Policy::compile(*block, nullptr);
   if (!compiled) return compiled.error();
   BRIG_TRY(fs::write_atomic(path, out, 0644));

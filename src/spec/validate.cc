@@ -414,31 +414,8 @@ void check_policy(Checker& err, const CellSpec& s, const ValidateOptions& opts, 
   if (opts.airgapped && !b.allow.empty()) {
     err(b.allow.front().origin, "policy.allow", "the airgapped profile allows no egress; remove policy.allow or choose another profile");
   }
-  if (opts.untrusted && !b.tls_passthrough.empty()) {
-    err(b.tls_passthrough.front().origin, "policy.tls_passthrough", "the untrusted profile forbids TLS passthrough (uninspected egress)");
-    return;
-  }
-  // Each passthrough host must be allowed by the cell's own policy, for every
-  // path and method, since warden cannot see inside a passthrough tunnel.
-  for (std::size_t i = 0; i < b.tls_passthrough.size(); ++i) {
-    const auto& p = b.tls_passthrough[i];
-    auto pat = hostname::Pattern::parse(p.domain);
-    if (!pat) continue;  // reported by validate_policy
-    const AllowEntry* cover = nullptr;
-    for (const auto& a : b.allow) {
-      auto ap = hostname::Pattern::parse(a.domain);
-      if (ap && ap->covers(*pat) && (!a.port || *a.port == 443)) {
-        cover = &a;
-        if (a.paths.empty() && a.methods.empty()) break;
-      }
-    }
-    const std::string f = "policy.tls_passthrough[" + std::to_string(i) + "]";
-    if (!cover) {
-      err(p.origin, f, p.domain + " is not covered by any policy.allow entry; add it (or a wildcard covering it) to policy.allow");
-    } else if (!cover->paths.empty() || !cover->methods.empty()) {
-      err(p.origin, f, p.domain + " is allowed only for some paths or methods, which passthrough cannot enforce; allow the whole host or drop the passthrough");
-    }
-  }
+  auto p = check_passthrough(b, "policy", opts.untrusted);
+  out.insert(out.end(), p.begin(), p.end());
 }
 
 }  // namespace
@@ -514,6 +491,39 @@ bool valid_cell_name(std::string_view n) {
     if (!ok) return false;
   }
   return true;
+}
+
+Diagnostics check_passthrough(const PolicyBlock& b, const std::string& prefix, bool untrusted) {
+  Diagnostics out;
+  Checker err(out);
+  const std::string pt = prefix.empty() ? "tls_passthrough" : prefix + ".tls_passthrough";
+  const std::string allow = prefix.empty() ? "allow" : prefix + ".allow";
+  if (untrusted && !b.tls_passthrough.empty()) {
+    err(b.tls_passthrough.front().origin, pt, "the untrusted profile forbids TLS passthrough (uninspected egress)");
+    return out;
+  }
+  // Each passthrough host must be allowed by the cell's own policy, for every
+  // path and method, since warden cannot see inside a passthrough tunnel.
+  for (std::size_t i = 0; i < b.tls_passthrough.size(); ++i) {
+    const auto& p = b.tls_passthrough[i];
+    auto pat = hostname::Pattern::parse(p.domain);
+    if (!pat) continue;  // reported by validate_policy
+    const AllowEntry* cover = nullptr;
+    for (const auto& a : b.allow) {
+      auto ap = hostname::Pattern::parse(a.domain);
+      if (ap && ap->covers(*pat) && (!a.port || *a.port == 443)) {
+        cover = &a;
+        if (a.paths.empty() && a.methods.empty()) break;
+      }
+    }
+    const std::string f = pt + "[" + std::to_string(i) + "]";
+    if (!cover) {
+      err(p.origin, f, p.domain + " is not covered by any " + allow + " entry; add it (or a wildcard covering it) to " + allow);
+    } else if (!cover->paths.empty() || !cover->methods.empty()) {
+      err(p.origin, f, p.domain + " is allowed only for some paths or methods, which passthrough cannot enforce; allow the whole host or drop the passthrough");
+    }
+  }
+  return out;
 }
 
 Diagnostics validate_policy(const PolicyBlock& b, const std::string& prefix) {

@@ -175,5 +175,65 @@ TEST_F(PolicyCliTest, SetRefusesBadRulesAndLeavesTheFileAlone) {
   EXPECT_THAT(air.err, HasSubstr("airgapped"));
 }
 
+// `policy set --passthrough` runs the cell spec's own passthrough rule
+// (spec::check_passthrough): covered by an allow entry, never for untrusted.
+class PolicySetPassthroughTest : public PolicyCliTest {
+ protected:
+  // A cell as `brig run` leaves it: its policy file and its record.
+  void cell(const std::string& name, const std::string& profile, const std::string& policy) {
+    write("policy/cells/" + name + ".json", policy);
+    nlohmann::json rec = {{"name", name},         {"image", "img"},           {"runtime", "runsc"},
+                          {"subnet", 1},          {"workspace", "/w"},        {"workspace_mount", "/work"},
+                          {"spec", {{"profile", profile}, {"labels", {{"brig.profile", profile}}}}}};
+    write("state/" + name + "/cell-state.json", rec.dump());
+  }
+};
+
+TEST_F(PolicySetPassthroughTest, MustBeCoveredByAnAllowRule) {
+  const std::string before = R"({"allow": ["api.github.com"], "deny": [], "tls_passthrough": []})";
+  cell("c1", "supervised", before);
+  auto out = brig({"policy", "set", "c1", "--passthrough", "chatgpt.com"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.err,
+            "error: cell c1: tls_passthrough[0]: chatgpt.com is not covered by any allow entry; add it (or a wildcard "
+            "covering it) to allow\n"
+            "fix: brig policy set c1 --allow chatgpt.com --passthrough chatgpt.com\n");
+  EXPECT_EQ(read("policy/cells/c1.json"), before);
+  // The printed fix works.
+  auto fixed = brig({"policy", "set", "c1", "--allow", "chatgpt.com", "--passthrough", "chatgpt.com"});
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.err;
+  EXPECT_EQ(nlohmann::json::parse(read("policy/cells/c1.json"))["tls_passthrough"],
+            nlohmann::json::array({"chatgpt.com"}));
+  // A wildcard covers it too; removing the cover is refused like adding without one.
+  auto wild = brig({"policy", "set", "c1", "--allow", "*.openai.com", "--passthrough", "auth.openai.com"});
+  EXPECT_EQ(wild.exit_code, 0) << wild.err;
+  auto uncover = brig({"policy", "set", "c1", "--remove", "*.openai.com"});
+  EXPECT_EQ(uncover.exit_code, 2);
+  EXPECT_THAT(uncover.err, HasSubstr("auth.openai.com is not covered by any allow entry"));
+}
+
+TEST_F(PolicySetPassthroughTest, AllowRestrictedToPathsDoesNotCover) {
+  cell("c1", "supervised", R"({"allow": [{"domain": "x.com", "paths": ["/v1/*"]}], "tls_passthrough": []})");
+  auto out = brig({"policy", "set", "c1", "--passthrough", "x.com"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.err,
+            "error: cell c1: tls_passthrough[0]: x.com is allowed only for some paths or methods, which passthrough "
+            "cannot enforce; allow the whole host or drop the passthrough\n"
+            "fix: brig policy set c1 --remove x.com --allow x.com --passthrough x.com\n");
+  EXPECT_EQ(brig({"policy", "set", "c1", "--remove", "x.com", "--allow", "x.com", "--passthrough", "x.com"}).exit_code, 0);
+}
+
+TEST_F(PolicySetPassthroughTest, UntrustedCellRefusesIt) {
+  const std::string before = R"({"allow": ["x.com"], "deny": [], "tls_passthrough": []})";
+  cell("u1", "untrusted", before);
+  auto out = brig({"policy", "set", "u1", "--passthrough", "x.com"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.err,
+            "error: cell u1: tls_passthrough: the untrusted profile forbids TLS passthrough (uninspected egress)\n"
+            "fix: run it again without --passthrough\n");
+  EXPECT_EQ(read("policy/cells/u1.json"), before);
+  EXPECT_EQ(brig({"policy", "set", "u1", "--allow", "y.com"}).exit_code, 0);  // other edits still work
+}
+
 }  // namespace
 }  // namespace brig::testing

@@ -36,6 +36,13 @@ Diagnostics validate(const CellSpec& spec, const ValidateOptions& opts);
 // Checks a policy block on its own (also used for the global policy file).
 Diagnostics validate_policy(const PolicyBlock& block, const std::string& field_prefix);
 
+// The TLS passthrough rules of one policy block, the same for a cell spec's
+// `policy:` and for `brig policy set --passthrough`: every passthrough host is
+// covered by an allow entry of the same block on port 443 for every path and
+// method (warden cannot see inside the tunnel), and an untrusted cell has none.
+// Fields are named "<prefix>.tls_passthrough[i]" (no prefix: "tls_passthrough[i]").
+Diagnostics check_passthrough(const PolicyBlock& block, const std::string& field_prefix, bool untrusted);
+
 // Size strings: "512m", "2g", "1.5G", "1073741824". Returns bytes.
 std::optional<std::uint64_t> parse_size(std::string_view s);
 // Durations: "90s", "15m", "2h", "1d", "1h30m". Returns seconds.
