@@ -51,8 +51,8 @@ Result<Effective> load_effective(const Context& ctx, const std::string& policy_f
       if (auto d = spec::validate_policy(*s->policy, "policy"); !d.empty()) return spec::to_error(d);
       e.cell = *s->policy;
     }
-    e.airgapped = s->profile.has() && *s->profile == "airgapped";
-    e.cell_name = s->name.has() ? *s->name : "";
+    e.airgapped = s->profile.value_or("") == "airgapped";
+    e.cell_name = s->name.value_or("");
   } else if (!cell.empty()) {
     auto c = read_policy(ctx.paths.cell_policy(cell), false);
     if (!c) {
@@ -122,8 +122,9 @@ Status check_cell_passthrough(const Context& ctx, const std::string& cell, const
 // file stays as it was.
 Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
                              const std::function<Status(nlohmann::json&)>& change) {
+  if (auto why = spec::check_cell_name(cell)) return Error(Errc::usage, *why, "check the name with: brig cell list --all");
   const std::string path = ctx.paths.cell_policy(cell);
-  if (cell.empty() || cell.find('/') != std::string::npos || !fs::exists(path)) {
+  if (!fs::exists(path)) {
     return Error(Errc::not_found, "no cell named " + str::quote(cell) + " has a policy", "check the name with: brig cell list --all");
   }
   BRIG_TRY(fs::make_dirs(ctx.paths.system_state(), 0755));

@@ -176,7 +176,7 @@ void check_resources(Checker& err, const CellSpec& s) {
     if (!c || *c <= 0 || *c > 1024) err(s.cpus.origin, "cpus", "invalid CPU count " + str::quote(*s.cpus) + "; use a positive number such as 1, 2 or 0.5");
   }
   if (s.pids_limit.has()) {
-    const bool gvisor = !s.runtime.has() || *s.runtime == "runsc";
+    const bool gvisor = s.runtime.value_or("runsc") == "runsc";
     const std::int64_t min = gvisor ? 1000 : 16;
     if (*s.pids_limit < min || *s.pids_limit > 4194304) {
       err(s.pids_limit.origin, "pids_limit",
@@ -217,17 +217,12 @@ void check_paths(Checker& err, const CellSpec& s, const Probe* probe) {
 }
 
 void check_names_and_maps(Checker& err, const CellSpec& s, const ValidateOptions& opts) {
-  if (s.name.has() && !valid_cell_name(*s.name)) {
-    if (reserved_cell_name(*s.name)) {
-      err(s.name.origin, "name", "cell name " + str::quote(*s.name) + " is reserved for brig's own use; pick another name");
-    } else {
-      err(s.name.origin, "name", "invalid cell name " + str::quote(*s.name) +
-                                     "; use 1-63 lowercase letters, digits and '-', starting with a letter or digit");
-    }
+  if (s.name.has()) {
+    if (auto why = check_cell_name(*s.name)) err(s.name.origin, "name", *why);
   }
   if (s.runtime.has() && *s.runtime != "runsc" && *s.runtime != "runc") {
     err(s.runtime.origin, "runtime", "unknown runtime " + str::quote(*s.runtime) + "; use runsc (gVisor) or, knowingly, runc");
-  } else if (s.runtime.has() && *s.runtime == "runc" && opts.untrusted) {
+  } else if (s.runtime.value_or("") == "runc" && opts.untrusted) {
     err(s.runtime.origin, "runtime", "the untrusted profile requires runsc (gVisor)");
   }
   if (s.command.has()) {
@@ -259,7 +254,7 @@ void check_names_and_maps(Checker& err, const CellSpec& s, const ValidateOptions
       if (!seen.insert(n).second) err(s.secrets.origin, "secrets", "secret " + str::quote(n) + " is listed twice");
     }
   }
-  if (s.writable_rootfs.has() && *s.writable_rootfs && (opts.untrusted || opts.airgapped)) {
+  if (s.writable_rootfs.value_or(false) && (opts.untrusted || opts.airgapped)) {
     err(s.writable_rootfs.origin, "writable_rootfs",
         std::string("the ") + (opts.untrusted ? "untrusted" : "airgapped") +
             " profile keeps the root filesystem read-only; write to the workspace, /tmp or /run instead");
@@ -320,7 +315,7 @@ void check_airgapped(Checker& err, const CellSpec& s, const ValidateOptions& opt
     err(s.policy->tls_passthrough.front().origin, "policy.tls_passthrough", why);
   }
   if (s.ingress.has() && !s.ingress->empty()) err(s.ingress.origin, "ingress", why);
-  if (s.trust_warden_ca.has() && *s.trust_warden_ca) {
+  if (s.trust_warden_ca.value_or(false)) {
     err(s.trust_warden_ca.origin, "trust_warden_ca", "the airgapped profile mounts no CA (there is no egress to inspect)");
   }
 }
@@ -483,6 +478,14 @@ bool reserved_cell_name(std::string_view n) {
   return n == "system" || n == "warden" || n == "ext";
 }
 
+std::optional<std::string> check_cell_name(std::string_view n) {
+  if (reserved_cell_name(n)) return "cell name " + str::quote(n) + " is reserved for brig's own use; pick another name";
+  if (!valid_cell_name(n)) {
+    return "invalid cell name " + str::quote(n) + "; use 1-63 lowercase letters, digits and '-', starting with a letter or digit";
+  }
+  return std::nullopt;
+}
+
 bool valid_cell_name(std::string_view n) {
   if (n.empty() || n.size() > 63 || reserved_cell_name(n)) return false;
   for (std::size_t i = 0; i < n.size(); ++i) {
@@ -565,7 +568,7 @@ Diagnostics validate_policy(const PolicyBlock& b, const std::string& prefix) {
   const std::string rl = prefix.empty() ? "rate_limits" : prefix + ".rate_limits";
   if (b.rate_default) rate(*b.rate_default, rl + ".default");
   for (const auto& [cell, r] : b.rate_cells) {
-    if (!valid_cell_name(cell)) err(r.origin, rl + ".cells", "invalid cell name " + str::quote(cell));
+    if (auto why = check_cell_name(cell)) err(r.origin, rl + ".cells", *why);
     rate(r, rl + ".cells." + cell);
   }
   return out;

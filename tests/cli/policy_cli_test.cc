@@ -166,6 +166,11 @@ TEST_F(PolicyCliTest, SetRefusesBadRulesAndLeavesTheFileAlone) {
   auto missing = brig({"policy", "set", "nope", "--allow", "example.com"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.err, HasSubstr("fix: check the name with: brig cell list --all"));
+  auto invalid = brig({"policy", "set", "../c1", "--allow", "example.com"});
+  EXPECT_EQ(invalid.exit_code, 2);
+  EXPECT_EQ(invalid.err,
+            "error: invalid cell name \"../c1\"; use 1-63 lowercase letters, digits and '-', starting with a letter "
+            "or digit\nfix: check the name with: brig cell list --all\n");
   auto nothing = brig({"policy", "set", "c1"});
   EXPECT_EQ(nothing.exit_code, 2);
   EXPECT_THAT(nothing.err, HasSubstr("nothing to change"));

@@ -47,8 +47,12 @@ Diagnostics check_passthrough(const PolicyBlock& block, const std::string& field
 std::optional<std::uint64_t> parse_size(std::string_view s);
 // Durations: "90s", "15m", "2h", "1d", "1h30m". Returns seconds.
 std::optional<std::uint64_t> parse_duration(std::string_view s);
-// Secret / cell names.
-std::optional<std::string> check_secret_name(std::string_view name);  // error message or nullopt
+// Secret names: the reason `name` is not one ("it contains '/'"), or nullopt.
+std::optional<std::string> check_secret_name(std::string_view name);
+// Cell names: the whole message when `name` is not one ("invalid cell name
+// \"X\"; use 1-63 lowercase ...", or "... is reserved for brig's own use ..."),
+// or nullopt. The one check for cell names (not check_secret_name's).
+std::optional<std::string> check_cell_name(std::string_view name);
 bool valid_cell_name(std::string_view name);     // the pattern, and not reserved
 bool reserved_cell_name(std::string_view name);  // system, warden, ext
 

@@ -375,6 +375,30 @@ TEST(ValidateNames, CellName) {
   EXPECT_FALSE(valid_cell_name("Abc"));
 }
 
+// Cell names have their own check and message, not the secret-name rules
+// (which accept "My.Agent" and "a_b").
+TEST(ValidateNames, CheckCellName) {
+  EXPECT_EQ(check_cell_name("my-agent"), std::nullopt);
+  EXPECT_EQ(check_cell_name("My.Agent"),
+            "invalid cell name \"My.Agent\"; use 1-63 lowercase letters, digits and '-', starting with a letter or "
+            "digit");
+  EXPECT_EQ(check_secret_name("My.Agent"), std::nullopt);
+  EXPECT_EQ(check_cell_name("../x"),
+            "invalid cell name \"../x\"; use 1-63 lowercase letters, digits and '-', starting with a letter or digit");
+  EXPECT_EQ(check_cell_name("warden"), "cell name \"warden\" is reserved for brig's own use; pick another name");
+}
+
+TEST(FieldTest, ValueOr) {
+  Field<std::string> f;
+  EXPECT_EQ(f.value_or("runsc"), "runsc");
+  f.set("runc", Origin::flag("--runtime"));
+  EXPECT_EQ(f.value_or("runsc"), "runc");
+  Field<bool> b;
+  EXPECT_FALSE(b.value_or(false));
+  b.set(true, Origin::builtin());
+  EXPECT_TRUE(b.value_or(false));
+}
+
 TEST(ValidateNames, Runtime) {
   EXPECT_EQ(err("runtime: kata\n"),
             "cell.yaml:2: runtime: unknown runtime \"kata\"; use runsc (gVisor) or, knowingly, runc");
@@ -708,7 +732,8 @@ TEST(ValidatePolicy, RateLimits) {
   EXPECT_EQ(err("policy: {rate_limits: {default: {rate: 0.5}}}\n"),
             "cell.yaml:2: policy.rate_limits.default: burst must be at least 1 and at least rate");
   EXPECT_EQ(err("policy: {rate_limits: {cells: {Web: {rate: 1}}}}\n"),
-            "cell.yaml:2: policy.rate_limits.cells: invalid cell name \"Web\"");
+            "cell.yaml:2: policy.rate_limits.cells: invalid cell name \"Web\"; use 1-63 lowercase letters, digits and "
+            "'-', starting with a letter or digit");
   expect_ok("policy: {rate_limits: {default: {rate: 0.5, burst: 1}, cells: {web: {rate: 10}}}}\n");
 }
 
