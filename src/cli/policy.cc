@@ -199,11 +199,7 @@ void add_policy(CLI::App& root, Context& ctx) {
       std::printf("deny %.*s", static_cast<int>(reason.size()), reason.data());
       if (v.reason == policy::Reason::denied_by_rule) std::printf(" (%.*s)", static_cast<int>(v.rule.size()), v.rule.data());
       std::printf("\n");
-      if (v.reason != policy::Reason::denied_by_rule && v.reason != policy::Reason::airgapped &&
-          v.reason != policy::Reason::invalid_host && v.reason != policy::Reason::ip_literal) {
-        std::printf("fix: brig policy set %s --allow %s\n", eff->cell_name.empty() ? "CELL" : eff->cell_name.c_str(),
-                    target->host.c_str());
-      }
+      if (auto fix = policy::fix_for(v, eff->cell_name, target->host, target->port)) std::printf("fix: %s\n", fix->c_str());
     }
     return v.allowed() ? 0 : 1;
   });

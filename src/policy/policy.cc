@@ -195,6 +195,32 @@ Verdict Policy::evaluate(const Request& req) const {
   return v;
 }
 
+bool fixable(Reason r) {
+  switch (r) {
+    case Reason::no_rule:
+    case Reason::port_not_allowed:
+    case Reason::method_not_allowed:
+    case Reason::path_not_allowed:
+    case Reason::invalid_path:
+      return true;
+    case Reason::allowed:
+    case Reason::denied_by_rule:
+    case Reason::ip_literal:
+    case Reason::invalid_host:
+    case Reason::airgapped:
+      return false;
+  }
+  return false;
+}
+
+std::optional<std::string> fix_for(const Verdict& v, std::string_view cell, std::string_view host,
+                                   std::uint16_t port) {
+  if (v.allowed() || !fixable(v.reason) || host.empty()) return std::nullopt;
+  std::string fix = "brig policy set " + std::string(cell.empty() ? "CELL" : cell) + " --allow " + std::string(host);
+  if (port != 80 && port != 443) fix += ":" + std::to_string(port);
+  return fix;
+}
+
 Result<spec::PolicyBlock> parse_document(std::string_view text, const std::string& filename) {
   if (text.size() > kMaxPolicyBytes) {
     return Error(Errc::invalid, filename + ": policy file is larger than 1 MiB", "split it or remove unused rules");

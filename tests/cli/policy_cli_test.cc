@@ -95,6 +95,22 @@ TEST_F(PolicyCliTest, MethodsPathsAndPorts) {
   EXPECT_EQ(test({"api.github.com:22"}).exit_code, 1);
 }
 
+// The printed fix is policy::fix_for's, and it works: the port is part of it
+// when a rule without one would not cover the port.
+TEST_F(PolicyCliTest, FixHintNamesThePortWhenNeeded) {
+  auto port = test({"api.github.com:22"});
+  EXPECT_EQ(port.out,
+            "deny the host is allowed, but not on this port\nfix: brig policy set CELL --allow api.github.com:22\n");
+  EXPECT_THAT(test({"https://registry.local/"}).out, HasSubstr("fix: brig policy set CELL --allow registry.local\n"));
+  EXPECT_THAT(test({"http://new.example:8080/x"}).out,
+              HasSubstr("fix: brig policy set CELL --allow new.example:8080\n"));
+  // The hint applied to a cell's policy lifts the denial.
+  write("policy/cells/c1.json", R"({"allow": [], "deny": [], "tls_passthrough": []})");
+  ASSERT_EQ(brig({"policy", "set", "c1", "--allow", "api.github.com:22"}).exit_code, 0);
+  EXPECT_EQ(test({"--cell", "c1", "api.github.com:22"}).exit_code, 0);
+  EXPECT_THAT(test({"evil.amazonaws.com"}).out, ::testing::Not(HasSubstr("fix:")));  // a deny rule: no fix
+}
+
 TEST_F(PolicyCliTest, JsonOutput) {
   auto out = brig({"--format", "json", "policy", "test", "--policy", policy_, "https://x.org/"});
   EXPECT_EQ(out.exit_code, 1);

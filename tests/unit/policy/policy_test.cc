@@ -225,6 +225,32 @@ TEST(PolicyTest, EncodedSlashInsideTheGlobIsAllowed) {
   EXPECT_TRUE(Allowed(request(p, "api.example.com", "GET", "/v1/%252e")));  // "/v1/" decoded
 }
 
+TEST(FixForTest, FixableDenialsGetACommandThatWorks) {
+  auto p = compile("allow: [api.example.com, \"registry.local:8443\", {domain: x.com, paths: [\"/v1/*\"], methods: [GET]}]\n"
+                   "deny: [evil.example.com]\n");
+  EXPECT_EQ(fix_for(connect(p, "new.example"), "c1", "new.example", 443), "brig policy set c1 --allow new.example");
+  EXPECT_EQ(fix_for(connect(p, "new.example", 80), "", "new.example", 80), "brig policy set CELL --allow new.example");
+  EXPECT_EQ(fix_for(connect(p, "new.example", 8080), "c1", "new.example", 8080),
+            "brig policy set c1 --allow new.example:8080");
+  // Port: the fix names the port, or the plain rule would not cover it.
+  auto port = connect(p, "api.example.com", 22);
+  ASSERT_TRUE(Denied(port, Reason::port_not_allowed));
+  EXPECT_EQ(fix_for(port, "c1", "api.example.com", 22), "brig policy set c1 --allow api.example.com:22");
+  auto reg = connect(p, "registry.local", 443);
+  ASSERT_TRUE(Denied(reg, Reason::port_not_allowed));
+  EXPECT_EQ(fix_for(reg, "c1", "registry.local", 443), "brig policy set c1 --allow registry.local");
+  EXPECT_TRUE(fix_for(request(p, "x.com", "POST", "/v1/a"), "c1", "x.com", 443));
+  EXPECT_TRUE(fix_for(request(p, "x.com", "GET", "/v2"), "c1", "x.com", 443));
+  // Not fixable by an allow rule, or nothing to fix.
+  EXPECT_EQ(fix_for(connect(p, "evil.example.com"), "c1", "evil.example.com", 443), std::nullopt);
+  EXPECT_EQ(fix_for(connect(p, "127.0.0.1"), "c1", "127.0.0.1", 443), std::nullopt);
+  EXPECT_EQ(fix_for(connect(p, "api.example.com"), "c1", "api.example.com", 443), std::nullopt);
+  EXPECT_EQ(fix_for(connect(compile("allow: [a.com]", {}, {.airgapped = true}), "a.com"), "c1", "a.com", 443),
+            std::nullopt);
+  EXPECT_TRUE(fixable(Reason::invalid_path));
+  EXPECT_FALSE(fixable(Reason::invalid_host));
+}
+
 TEST(PolicyTest, EncodedSlashStaysInsideOneSegment) {
   auto p = compile("allow:\n  - {domain: h.example, paths: [\"/files/*/meta\"]}\n");
   EXPECT_TRUE(Allowed(request(p, "h.example", "GET", "/files/a%2Fb/meta")));
