@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config git
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libboost-dev libssl-dev
-  libspdlog-dev libfmt-dev libseccomp-dev libidn2-dev
+  libspdlog-dev libfmt-dev libseccomp-dev libidn2-dev libpsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime
   podman runc runsc nftables iproute2 curl ca-certificates openssl

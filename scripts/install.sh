@@ -26,7 +26,7 @@ if ! command -v brew >/dev/null; then
 fi
 
 # Lima: the VM. Then the libraries brig links and the tools that build it.
-packages=(lima cmake ninja pkg-config cli11 nlohmann-json yaml-cpp spdlog fmt libidn2)
+packages=(lima cmake ninja pkg-config cli11 nlohmann-json yaml-cpp spdlog fmt libidn2 libpsl)
 missing=()
 for p in "${packages[@]}"; do
   brew list --versions "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -10,6 +10,11 @@
 #include "brig/policy/target.h"
 #include "brig/spec/json.h"
 #include "brig/spec/merge.h"
+#include "brig/spec/validate.h"
+#ifndef BRIG_CLIENT_ONLY
+#include "brig/engine/engine.h"
+#include "brig/proc/command.h"
+#endif
 #include "context.h"
 #include "spec_loader.h"
 
@@ -46,8 +51,8 @@ Result<Effective> load_effective(const Context& ctx, const std::string& policy_f
       if (auto d = spec::validate_policy(*s->policy, "policy"); !d.empty()) return spec::to_error(d);
       e.cell = *s->policy;
     }
-    e.airgapped = s->profile.has() && *s->profile == "airgapped";
-    e.cell_name = s->name.has() ? *s->name : "";
+    e.airgapped = s->profile.value_or("") == "airgapped";
+    e.cell_name = s->name.value_or("");
   } else if (!cell.empty()) {
     auto c = read_policy(ctx.paths.cell_policy(cell), false);
     if (!c) {
@@ -73,12 +78,53 @@ Result<int> do_validate(const std::string& file) {
   return 0;
 }
 
+// Whether `cell` runs untrusted: its resolved spec (the cell's record) carries
+// the label brig.profile=untrusted, which resolve() sets from the profile's content.
+Result<bool> cell_untrusted(const Context& ctx, const std::string& cell) {
+#ifdef BRIG_CLIENT_ONLY
+  (void)ctx;
+  return Error(Errc::unavailable, "cannot tell whether cell " + cell + " is untrusted in the client-only build",
+               "unset BRIG_PLATFORM so brig forwards it to the VM");
+#else
+  static proc::PosixRunner runner;
+  engine::Engine e(runner, ctx.paths);
+  auto rec = e.load_record(cell);
+  if (!rec) return rec.error();
+  const auto& labels = rec->spec.contains("labels") ? rec->spec["labels"] : nlohmann::json::object();
+  return labels.is_object() && labels.value("brig.profile", "") == "untrusted";
+#endif
+}
+
+// The passthrough rules of a cell spec (spec::check_passthrough), applied to
+// the edited policy: the same validator, so `policy set --passthrough` cannot
+// create what `brig run` would refuse.
+Status check_cell_passthrough(const Context& ctx, const std::string& cell, const spec::PolicyBlock& block) {
+  if (block.tls_passthrough.empty()) return {};
+  auto untrusted = cell_untrusted(ctx, cell);
+  if (!untrusted) return untrusted.error();
+  const auto diags = spec::check_passthrough(block, "", *untrusted);
+  if (diags.empty()) return {};
+  std::string msg;
+  for (const auto& d : diags) msg += (msg.empty() ? "" : "\n") + ("cell " + cell + ": " + d.field + ": " + d.message);
+  if (*untrusted) return Error(Errc::invalid, msg, "run it again without --passthrough");
+  // The first offending host, for a command that fixes it.
+  const auto& f = diags.front().field;
+  const std::size_t i = std::stoul(f.substr(f.find('[') + 1));
+  const std::string host = block.tls_passthrough.at(i).domain;
+  if (diags.front().message.find("not covered") != std::string::npos) {
+    return Error(Errc::invalid, msg, "brig policy set " + cell + " --allow " + host + " --passthrough " + host);
+  }
+  return Error(Errc::invalid, msg, "brig policy set " + cell + " --remove " + host + " --allow " + host + " --passthrough " + host);
+}
+
 // Read-modify-write of policy/cells/<cell>.json under the state lock; the new
-// document must parse and compile, or the file stays as it was.
+// document must parse, compile and keep the spec's passthrough rules, or the
+// file stays as it was.
 Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
                              const std::function<Status(nlohmann::json&)>& change) {
+  if (auto why = spec::check_cell_name(cell)) return Error(Errc::usage, *why, "check the name with: brig cell list --all");
   const std::string path = ctx.paths.cell_policy(cell);
-  if (cell.empty() || cell.find('/') != std::string::npos || !fs::exists(path)) {
+  if (!fs::exists(path)) {
     return Error(Errc::not_found, "no cell named " + str::quote(cell) + " has a policy", "check the name with: brig cell list --all");
   }
   BRIG_TRY(fs::make_dirs(ctx.paths.system_state(), 0755));
@@ -96,6 +142,7 @@ Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
   const std::string out = j.dump(2) + "\n";
   auto block = policy::parse_document(out, path);
   if (!block) return block.error();
+  BRIG_TRY(check_cell_passthrough(ctx, cell, *block));
   auto compiled = policy::Policy::compile(*block, nullptr);
   if (!compiled) return compiled.error();
   BRIG_TRY(fs::write_atomic(path, out, 0644));
@@ -152,11 +199,7 @@ void add_policy(CLI::App& root, Context& ctx) {
       std::printf("deny %.*s", static_cast<int>(reason.size()), reason.data());
       if (v.reason == policy::Reason::denied_by_rule) std::printf(" (%.*s)", static_cast<int>(v.rule.size()), v.rule.data());
       std::printf("\n");
-      if (v.reason != policy::Reason::denied_by_rule && v.reason != policy::Reason::airgapped &&
-          v.reason != policy::Reason::invalid_host && v.reason != policy::Reason::ip_literal) {
-        std::printf("fix: brig policy set %s --allow %s\n", eff->cell_name.empty() ? "CELL" : eff->cell_name.c_str(),
-                    target->host.c_str());
-      }
+      if (auto fix = policy::fix_for(v, eff->cell_name, target->host, target->port)) std::printf("fix: %s\n", fix->c_str());
     }
     return v.allowed() ? 0 : 1;
   });

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "brig/core/hostname.h"
 #include "brig/core/strings.h"
 #ifndef BRIG_CLIENT_ONLY
 #include "brig/engine/engine.h"
@@ -105,15 +106,10 @@ Result<spec::CellSpec> flags_layer(const CLI::App& cmd, const RunOpts& o, const 
     for (const auto& a : o.allow) {
       spec::AllowEntry e;
       e.origin = spec::Origin::flag("--allow");
-      auto colon = a.rfind(':');
-      e.domain = a;
-      if (colon != std::string::npos) {
-        int port = 0;
-        try { port = std::stoi(a.substr(colon + 1)); } catch (...) { port = 0; }
-        if (port < 1 || port > 65535) return Error(Errc::usage, "--allow " + str::quote(a) + ": invalid port", "write --allow HOST or --allow HOST:PORT");
-        e.domain = a.substr(0, colon);
-        e.port = static_cast<std::uint16_t>(port);
-      }
+      auto parts = hostname::split_authority(a);
+      if (!parts) return Error(Errc::usage, "--allow: " + parts.error().message(), "write --allow HOST or --allow HOST:PORT");
+      e.domain = std::string(parts->host);  // as written ("*.x.com"); validation judges it
+      e.port = parts->port;
       b.allow.push_back(std::move(e));
     }
     s.policy.set(std::move(b), spec::Origin::flag("--allow"));
@@ -221,7 +217,7 @@ void add_run(CLI::App& root, Context& ctx) {
   cmd->footer(
       "Flags go before IMAGE; everything after IMAGE (or after --) is the cell's command.\n"
       "Precedence: flag > --file yaml > profile > defaults. Secrets are mounted at /run/secrets/<name>.\n"
-      "Ingress needs the secret <cell>-ingress-token; policy.tls_passthrough hosts must also be allowed.");
+      "policy.tls_passthrough hosts must also be allowed.");
   static RunOpts o;
   cmd->add_option("--name", o.name, "cell name ([a-z0-9][a-z0-9-]{0,62})");
   cmd->add_option("-f,--file", o.file, "cell spec YAML");

@@ -2,9 +2,13 @@
 
 #include <arpa/inet.h>
 #include <idn2.h>
+#include <libpsl.h>
 
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
+
+#include "brig/core/strings.h"
 
 namespace brig::hostname {
 namespace {
@@ -134,6 +138,72 @@ Result<std::string> normalize(std::string_view host) {
   return out;
 }
 
+Result<AuthorityParts> split_authority(std::string_view text, PortRange ports) {
+  AuthorityParts a;
+  std::string_view port;
+  bool has_port = false;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return Error(Errc::usage, "unterminated IPv6 literal in " + str::quote(text));
+    a.host = text.substr(0, close + 1);
+    a.bracketed = true;
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') return Error(Errc::usage, "unexpected text after ']' in " + str::quote(text));
+      port = text.substr(close + 2);
+      has_port = true;
+    }
+    if (a.host.size() == 2) return Error(Errc::usage, "no host in " + str::quote(text));
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon != std::string_view::npos && text.find(':') != colon) {
+      return Error(Errc::usage, "an IPv6 address needs brackets: write [ADDR] or [ADDR]:PORT, not " + str::quote(text));
+    }
+    a.host = text.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = text.substr(colon + 1);
+      has_port = true;
+    }
+  }
+  if (a.host.empty()) return Error(Errc::usage, "no host in " + str::quote(text));
+  if (has_port) {
+    if (port.empty()) return Error(Errc::usage, "empty port in " + str::quote(text));
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+    if (ec != std::errc() || p != port.data() + port.size() || v < ports.min || v > 65535) {
+      return Error(Errc::usage, "invalid port in " + str::quote(text),
+                   "use a port from " + std::to_string(ports.min) + " to 65535");
+    }
+    a.port = static_cast<std::uint16_t>(v);
+  }
+  return a;
+}
+
+Result<Authority> parse_authority(std::string_view text, std::uint16_t default_port) {
+  auto parts = split_authority(text);
+  if (!parts) return parts.error();
+  auto h = normalize(parts->host);
+  if (!h) return Error(Errc::usage, "invalid host " + str::quote(parts->host) + ": " + h.error().message());
+  Authority a;
+  a.host = std::move(*h);
+  a.port = parts->port.value_or(default_port);
+  a.port_given = parts->port.has_value();
+  return a;
+}
+
+bool is_public_suffix(std::string_view canonical_host) {
+  // Debian's libpsl carries the list built in (from publicsuffix, no file
+  // read); psl_latest is the fallback for a build without it.
+  static const psl_ctx_t* const psl = [] {
+    const psl_ctx_t* b = psl_builtin();
+    return b && psl_suffix_count(b) > 0 ? b : psl_latest(nullptr);
+  }();
+  if (!psl || canonical_host.empty()) return false;
+  const std::string h(canonical_host);
+  // Listed suffixes only (ICANN and private, so github.io counts): the implicit
+  // "*" rule would make every unlisted TLD (".internal", ".test") one too.
+  return psl_is_public_suffix2(psl, h.c_str(), PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
+}
+
 Result<Pattern> Pattern::parse(std::string_view text) {
   Pattern p;
   if (text.size() >= 2 && text.substr(0, 2) == "*.") {
@@ -151,6 +221,10 @@ Result<Pattern> Pattern::parse(std::string_view text) {
   }
   if (p.wildcard && norm->find('.') == std::string::npos) {
     return Error(Errc::invalid, "a wildcard must name at least a two-label domain (*.example.com, not *.com)");
+  }
+  if (p.wildcard && is_public_suffix(*norm)) {
+    return Error(Errc::invalid, "a wildcard must name a domain below a public suffix (*.example." + *norm + ", not *." +
+                                    *norm + ")");
   }
   p.domain = std::move(*norm);
   return p;

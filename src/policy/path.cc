@@ -28,7 +28,57 @@ void push_segment(std::string& out, std::string_view seg) {
   out.append(seg);
 }
 
+// Resolves the segments of `decoded` (absolute) into out: repeated slashes
+// merged, dot segments resolved, a trailing slash kept.
+void resolve_segments(std::string_view decoded, std::string& out) {
+  out.clear();
+  std::size_t start = 1;
+  while (start <= decoded.size()) {
+    auto slash = decoded.find('/', start);
+    if (slash == std::string::npos) slash = decoded.size();
+    push_segment(out, decoded.substr(start, slash - start));
+    start = slash + 1;
+  }
+  // Keep a trailing slash ("/v1/" stays distinct from "/v1"), and "/" for the root.
+  const bool trailing = decoded.size() > 1 && (decoded.back() == '/' || decoded.ends_with("/.") || decoded.ends_with("/.."));
+  if (out.empty() || trailing) out += '/';
+}
+
+// One round of percent-decoding of every well-formed escape; a '%' not
+// followed by two hex digits stays as it is. Returns true if anything changed.
+bool decode_round(std::string_view in, std::string& out) {
+  out.clear();
+  bool changed = false;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
+      out += static_cast<char>(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+      i += 2;
+      changed = true;
+    } else {
+      out += in[i];
+    }
+  }
+  return changed;
+}
+
 }  // namespace
+
+bool decode_path(std::string_view normalized, std::string& out) {
+  if (normalized.empty() || normalized.front() != '/') return false;
+  thread_local std::string a, b;
+  a.assign(normalized);
+  int rounds = 0;
+  while (a.find('%') != std::string::npos && decode_round(a, b)) {
+    a.swap(b);
+    if (++rounds > kMaxDecodeRounds) return false;
+  }
+  for (auto& c : a) {
+    if (c == '\\') c = '/';
+  }
+  if (a.front() != '/') return false;
+  resolve_segments(a, out);
+  return true;
+}
 
 bool normalize_path(std::string_view raw, std::string& out) {
   out.clear();
@@ -62,16 +112,7 @@ bool normalize_path(std::string_view raw, std::string& out) {
     i += 2;
   }
 
-  std::size_t start = 1;
-  while (start <= decoded.size()) {
-    auto slash = decoded.find('/', start);
-    if (slash == std::string::npos) slash = decoded.size();
-    push_segment(out, std::string_view(decoded).substr(start, slash - start));
-    start = slash + 1;
-  }
-  // Keep a trailing slash ("/v1/" stays distinct from "/v1"), and "/" for the root.
-  const bool trailing = decoded.size() > 1 && (decoded.back() == '/' || decoded.ends_with("/.") || decoded.ends_with("/.."));
-  if (out.empty() || trailing) out += '/';
+  resolve_segments(decoded, out);
   return true;
 }
 

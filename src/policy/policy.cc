@@ -64,6 +64,9 @@ Result<Policy> Policy::compile(const spec::PolicyBlock& global, const spec::Poli
         // Rule paths are normalised like request paths, so "/v1/./x" and "/v1/x" agree.
         if (!normalize_path(path, scratch)) return Error(Errc::invalid, "invalid path glob " + str::quote(path));
         r.paths.push_back(path.back() == '/' && scratch.back() != '/' ? scratch + "/" : scratch);
+        std::string decoded;
+        if (!decode_path(r.paths.back(), decoded)) return Error(Errc::invalid, "invalid path glob " + str::quote(path));
+        r.decoded_paths.push_back(std::move(decoded));
       }
       r.methods = a.methods;
       r.display = display("allow", r.pattern, r.port, r.paths, r.methods, a.origin);
@@ -143,9 +146,12 @@ Verdict Policy::evaluate(const Request& req) const {
   // Only a question with neither method nor path is CONNECT-level: a path
   // without a method must still meet the rule's paths (fail closed).
   const bool connect_level = req.method.empty() && req.path.empty();
-  thread_local std::string path;
+  // A path glob must match the path both as sent (normalised) and as the
+  // most-decoding upstream would read it (see decode_path): "/v1/..%2Fadmin"
+  // is inside "/v1/*" only until someone decodes it.
+  thread_local std::string path, decoded;
   bool path_ok = true;
-  if (!connect_level) path_ok = normalize_path(req.path, path);
+  if (!connect_level) path_ok = normalize_path(req.path, path) && decode_path(path, decoded);
 
   // The most specific near-miss explains a denial best.
   Reason best = Reason::no_rule;
@@ -167,7 +173,11 @@ Verdict Policy::evaluate(const Request& req) const {
           best = worse(best, Reason::invalid_path);
           return false;
         }
-        if (std::none_of(r.paths.begin(), r.paths.end(), [&](const std::string& g) { return glob_match(g, path); })) {
+        bool inside = false;
+        for (std::size_t g = 0; g < r.paths.size() && !inside; ++g) {
+          inside = glob_match(r.paths[g], path) && glob_match(r.decoded_paths[g], decoded);
+        }
+        if (!inside) {
           best = worse(best, Reason::path_not_allowed);
           return false;
         }
@@ -183,6 +193,32 @@ Verdict Policy::evaluate(const Request& req) const {
     v.reason = best;
   }
   return v;
+}
+
+bool fixable(Reason r) {
+  switch (r) {
+    case Reason::no_rule:
+    case Reason::port_not_allowed:
+    case Reason::method_not_allowed:
+    case Reason::path_not_allowed:
+    case Reason::invalid_path:
+      return true;
+    case Reason::allowed:
+    case Reason::denied_by_rule:
+    case Reason::ip_literal:
+    case Reason::invalid_host:
+    case Reason::airgapped:
+      return false;
+  }
+  return false;
+}
+
+std::optional<std::string> fix_for(const Verdict& v, std::string_view cell, std::string_view host,
+                                   std::uint16_t port) {
+  if (v.allowed() || !fixable(v.reason) || host.empty()) return std::nullopt;
+  std::string fix = "brig policy set " + std::string(cell.empty() ? "CELL" : cell) + " --allow " + std::string(host);
+  if (port != 80 && port != 443) fix += ":" + std::to_string(port);
+  return fix;
 }
 
 Result<spec::PolicyBlock> parse_document(std::string_view text, const std::string& filename) {

@@ -10,7 +10,6 @@ struct ProfileValues {
   const char* memory;
   const char* cpus;
   std::int64_t pids;
-  const char* quota;
   bool writable_rootfs;
   bool trust_ca;
   const char* timeout;  // empty: none
@@ -19,10 +18,10 @@ struct ProfileValues {
 // Numbers chosen for an agent workload; pids stay >= 1000 because under gVisor
 // pids_limit counts the sandbox's own threads too (SPEC §9).
 constexpr ProfileValues kProfiles[] = {
-    {"untrusted", "1g", "1", 1000, "5g", false, true, "4h"},
-    {"supervised", "2g", "2", 1024, "10g", false, true, ""},
-    {"dev", "4g", "4", 4096, "20g", true, true, ""},
-    {"airgapped", "2g", "2", 1024, "10g", false, false, ""},
+    {"untrusted", "1g", "1", 1000, false, true, "4h"},
+    {"supervised", "2g", "2", 1024, false, true, ""},
+    {"dev", "4g", "4", 4096, true, true, ""},
+    {"airgapped", "2g", "2", 1024, false, false, ""},
 };
 
 template <class T>
@@ -63,7 +62,6 @@ std::optional<CellSpec> builtin_profile(const std::string& name) {
     s.memory.set(p.memory, o);
     s.cpus.set(p.cpus, o);
     s.pids_limit.set(p.pids, o);
-    s.workspace_quota.set(p.quota, o);
     s.writable_rootfs.set(p.writable_rootfs, o);
     s.trust_warden_ca.set(p.trust_ca, o);
     if (*p.timeout) s.timeout.set(p.timeout, o);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <unordered_map>
 
+#include "brig/core/hostname.h"
 #include "brig/core/strings.h"
 
 namespace brig::spec {
@@ -163,28 +164,17 @@ class Reader {
   int key_line_ = 0;  // line of the key whose value is being read
 };
 
-std::optional<std::uint16_t> parse_port(std::string_view s) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v < 1 || v > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(v);
-}
-
-// "host", "host:port".
+// "host", "host:port", "[v6]:port" (hostname::split_authority); the host is
+// kept as written ("*.x.com") for validate() to judge.
 bool split_host_port(Reader& r, const YAML::Node& n, const std::string& field, const std::string& text,
                      AllowEntry& e) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) {
-    e.domain = text;
-    return true;
-  }
-  auto port = parse_port(std::string_view(text).substr(colon + 1));
-  if (!port) {
-    r.error(n, field, "invalid port in " + str::quote(text) + "; write host or host:port with a port from 1 to 65535");
+  auto a = hostname::split_authority(text);
+  if (!a) {
+    r.error(n, field, a.error().message() + "; write host or host:port with a port from 1 to 65535");
     return false;
   }
-  e.domain = text.substr(0, colon);
-  e.port = port;
+  e.domain = std::string(a->host);
+  e.port = a->port;
   return true;
 }
 

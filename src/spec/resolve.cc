@@ -48,7 +48,7 @@ Result<Resolved> resolve(const Sources& src) {
     merged.trust_warden_ca.set(false, merged.trust_warden_ca.origin);
   }
   // The label says what the cell is, never something a layer above contradicts.
-  StringMap labels = merged.labels.has() ? *merged.labels : StringMap{};
+  StringMap labels = merged.labels.value_or(StringMap{});
   labels["brig.profile"] = r.untrusted ? "untrusted" : r.airgapped ? "airgapped" : *profile;
   merged.labels.set(std::move(labels), merged.labels.has() ? merged.labels.origin : profile.origin);
   ValidateOptions opts;

@@ -176,7 +176,7 @@ void check_resources(Checker& err, const CellSpec& s) {
     if (!c || *c <= 0 || *c > 1024) err(s.cpus.origin, "cpus", "invalid CPU count " + str::quote(*s.cpus) + "; use a positive number such as 1, 2 or 0.5");
   }
   if (s.pids_limit.has()) {
-    const bool gvisor = !s.runtime.has() || *s.runtime == "runsc";
+    const bool gvisor = s.runtime.value_or("runsc") == "runsc";
     const std::int64_t min = gvisor ? 1000 : 16;
     if (*s.pids_limit < min || *s.pids_limit > 4194304) {
       err(s.pids_limit.origin, "pids_limit",
@@ -217,17 +217,12 @@ void check_paths(Checker& err, const CellSpec& s, const Probe* probe) {
 }
 
 void check_names_and_maps(Checker& err, const CellSpec& s, const ValidateOptions& opts) {
-  if (s.name.has() && !valid_cell_name(*s.name)) {
-    if (reserved_cell_name(*s.name)) {
-      err(s.name.origin, "name", "cell name " + str::quote(*s.name) + " is reserved for brig's own use; pick another name");
-    } else {
-      err(s.name.origin, "name", "invalid cell name " + str::quote(*s.name) +
-                                     "; use 1-63 lowercase letters, digits and '-', starting with a letter or digit");
-    }
+  if (s.name.has()) {
+    if (auto why = check_cell_name(*s.name)) err(s.name.origin, "name", *why);
   }
   if (s.runtime.has() && *s.runtime != "runsc" && *s.runtime != "runc") {
     err(s.runtime.origin, "runtime", "unknown runtime " + str::quote(*s.runtime) + "; use runsc (gVisor) or, knowingly, runc");
-  } else if (s.runtime.has() && *s.runtime == "runc" && opts.untrusted) {
+  } else if (s.runtime.value_or("") == "runc" && opts.untrusted) {
     err(s.runtime.origin, "runtime", "the untrusted profile requires runsc (gVisor)");
   }
   if (s.command.has()) {
@@ -259,7 +254,7 @@ void check_names_and_maps(Checker& err, const CellSpec& s, const ValidateOptions
       if (!seen.insert(n).second) err(s.secrets.origin, "secrets", "secret " + str::quote(n) + " is listed twice");
     }
   }
-  if (s.writable_rootfs.has() && *s.writable_rootfs && (opts.untrusted || opts.airgapped)) {
+  if (s.writable_rootfs.value_or(false) && (opts.untrusted || opts.airgapped)) {
     err(s.writable_rootfs.origin, "writable_rootfs",
         std::string("the ") + (opts.untrusted ? "untrusted" : "airgapped") +
             " profile keeps the root filesystem read-only; write to the workspace, /tmp or /run instead");
@@ -285,6 +280,31 @@ void check_ingress(Checker& err, const CellSpec& s) {
   }
 }
 
+// Fields the schema knows but brig does not implement yet. Setting one is an
+// error, never a silent no-op; their detailed checks below still run so the
+// rules are ready (and tested) when the feature lands.
+void check_unsupported(Checker& err, const CellSpec& s) {
+  auto refuse = [&](const Origin& o, const char* field, const char* why, const char* fix = "remove it") {
+    err(o, field, std::string("not supported yet (") + why + "); " + fix);
+  };
+  if (s.image_digest.has()) {
+    refuse(s.image_digest.origin, "image_digest", "brig does not pin an image by a separate digest today",
+           "put the digest in image instead (image: NAME@sha256:...)");
+  }
+  if (s.workspace_quota.has()) {
+    refuse(s.workspace_quota.origin, "workspace_quota", "brig cannot limit a workspace's size today");
+  }
+  if (s.ingress.has() && !s.ingress->empty()) {
+    refuse(s.ingress.origin, "ingress", "brig cannot route ingress to a cell today");
+  }
+  if (s.host_services.has() && !s.host_services->empty()) {
+    refuse(s.host_services.origin, "host_services", "brig cannot route a cell to host services today");
+  }
+  if (s.host_sockets.has() && !s.host_sockets->empty()) {
+    refuse(s.host_sockets.origin, "host_sockets", "brig cannot mount host sockets into a cell today");
+  }
+}
+
 // Airgapped means no egress at all: no host access, no passthrough, no CA.
 void check_airgapped(Checker& err, const CellSpec& s, const ValidateOptions& opts) {
   if (!opts.airgapped) return;
@@ -295,7 +315,7 @@ void check_airgapped(Checker& err, const CellSpec& s, const ValidateOptions& opt
     err(s.policy->tls_passthrough.front().origin, "policy.tls_passthrough", why);
   }
   if (s.ingress.has() && !s.ingress->empty()) err(s.ingress.origin, "ingress", why);
-  if (s.trust_warden_ca.has() && *s.trust_warden_ca) {
+  if (s.trust_warden_ca.value_or(false)) {
     err(s.trust_warden_ca.origin, "trust_warden_ca", "the airgapped profile mounts no CA (there is no egress to inspect)");
   }
 }
@@ -389,31 +409,8 @@ void check_policy(Checker& err, const CellSpec& s, const ValidateOptions& opts, 
   if (opts.airgapped && !b.allow.empty()) {
     err(b.allow.front().origin, "policy.allow", "the airgapped profile allows no egress; remove policy.allow or choose another profile");
   }
-  if (opts.untrusted && !b.tls_passthrough.empty()) {
-    err(b.tls_passthrough.front().origin, "policy.tls_passthrough", "the untrusted profile forbids TLS passthrough (uninspected egress)");
-    return;
-  }
-  // Each passthrough host must be allowed by the cell's own policy, for every
-  // path and method, since warden cannot see inside a passthrough tunnel.
-  for (std::size_t i = 0; i < b.tls_passthrough.size(); ++i) {
-    const auto& p = b.tls_passthrough[i];
-    auto pat = hostname::Pattern::parse(p.domain);
-    if (!pat) continue;  // reported by validate_policy
-    const AllowEntry* cover = nullptr;
-    for (const auto& a : b.allow) {
-      auto ap = hostname::Pattern::parse(a.domain);
-      if (ap && ap->covers(*pat) && (!a.port || *a.port == 443)) {
-        cover = &a;
-        if (a.paths.empty() && a.methods.empty()) break;
-      }
-    }
-    const std::string f = "policy.tls_passthrough[" + std::to_string(i) + "]";
-    if (!cover) {
-      err(p.origin, f, p.domain + " is not covered by any policy.allow entry; add it (or a wildcard covering it) to policy.allow");
-    } else if (!cover->paths.empty() || !cover->methods.empty()) {
-      err(p.origin, f, p.domain + " is allowed only for some paths or methods, which passthrough cannot enforce; allow the whole host or drop the passthrough");
-    }
-  }
+  auto p = check_passthrough(b, "policy", opts.untrusted);
+  out.insert(out.end(), p.begin(), p.end());
 }
 
 }  // namespace
@@ -481,6 +478,14 @@ bool reserved_cell_name(std::string_view n) {
   return n == "system" || n == "warden" || n == "ext";
 }
 
+std::optional<std::string> check_cell_name(std::string_view n) {
+  if (reserved_cell_name(n)) return "cell name " + str::quote(n) + " is reserved for brig's own use; pick another name";
+  if (!valid_cell_name(n)) {
+    return "invalid cell name " + str::quote(n) + "; use 1-63 lowercase letters, digits and '-', starting with a letter or digit";
+  }
+  return std::nullopt;
+}
+
 bool valid_cell_name(std::string_view n) {
   if (n.empty() || n.size() > 63 || reserved_cell_name(n)) return false;
   for (std::size_t i = 0; i < n.size(); ++i) {
@@ -489,6 +494,39 @@ bool valid_cell_name(std::string_view n) {
     if (!ok) return false;
   }
   return true;
+}
+
+Diagnostics check_passthrough(const PolicyBlock& b, const std::string& prefix, bool untrusted) {
+  Diagnostics out;
+  Checker err(out);
+  const std::string pt = prefix.empty() ? "tls_passthrough" : prefix + ".tls_passthrough";
+  const std::string allow = prefix.empty() ? "allow" : prefix + ".allow";
+  if (untrusted && !b.tls_passthrough.empty()) {
+    err(b.tls_passthrough.front().origin, pt, "the untrusted profile forbids TLS passthrough (uninspected egress)");
+    return out;
+  }
+  // Each passthrough host must be allowed by the cell's own policy, for every
+  // path and method, since warden cannot see inside a passthrough tunnel.
+  for (std::size_t i = 0; i < b.tls_passthrough.size(); ++i) {
+    const auto& p = b.tls_passthrough[i];
+    auto pat = hostname::Pattern::parse(p.domain);
+    if (!pat) continue;  // reported by validate_policy
+    const AllowEntry* cover = nullptr;
+    for (const auto& a : b.allow) {
+      auto ap = hostname::Pattern::parse(a.domain);
+      if (ap && ap->covers(*pat) && (!a.port || *a.port == 443)) {
+        cover = &a;
+        if (a.paths.empty() && a.methods.empty()) break;
+      }
+    }
+    const std::string f = pt + "[" + std::to_string(i) + "]";
+    if (!cover) {
+      err(p.origin, f, p.domain + " is not covered by any " + allow + " entry; add it (or a wildcard covering it) to " + allow);
+    } else if (!cover->paths.empty() || !cover->methods.empty()) {
+      err(p.origin, f, p.domain + " is allowed only for some paths or methods, which passthrough cannot enforce; allow the whole host or drop the passthrough");
+    }
+  }
+  return out;
 }
 
 Diagnostics validate_policy(const PolicyBlock& b, const std::string& prefix) {
@@ -530,7 +568,7 @@ Diagnostics validate_policy(const PolicyBlock& b, const std::string& prefix) {
   const std::string rl = prefix.empty() ? "rate_limits" : prefix + ".rate_limits";
   if (b.rate_default) rate(*b.rate_default, rl + ".default");
   for (const auto& [cell, r] : b.rate_cells) {
-    if (!valid_cell_name(cell)) err(r.origin, rl + ".cells", "invalid cell name " + str::quote(cell));
+    if (auto why = check_cell_name(cell)) err(r.origin, rl + ".cells", *why);
     rate(r, rl + ".cells." + cell);
   }
   return out;
@@ -539,6 +577,7 @@ Diagnostics validate_policy(const PolicyBlock& b, const std::string& prefix) {
 Diagnostics validate(const CellSpec& s, const ValidateOptions& opts) {
   Diagnostics out;
   Checker err(out);
+  check_unsupported(err, s);
   check_names_and_maps(err, s, opts);
   check_image(err, s, opts.probe);
   check_resources(err, s);

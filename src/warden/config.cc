@@ -10,49 +10,32 @@
 #include "brig/warden/netaddr.h"
 
 namespace brig::warden {
-namespace {
-
-std::optional<std::uint16_t> port_of(std::string_view s, bool allow_zero) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v > 65535 || (v == 0 && !allow_zero)) return std::nullopt;
-  return static_cast<std::uint16_t>(v);
-}
-
-}  // namespace
-
 std::string Endpoint::str() const {
   return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 Result<Endpoint> Endpoint::parse(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) return Error(Errc::usage, "listen address " + str::quote(text) + " is not ADDR:PORT");
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  auto port = port_of(std::string_view(text).substr(colon + 1), true);
-  if (!port || !parse_ip(host)) {
+  auto a = hostname::split_authority(text, {.min = 0});
+  if (!a || !a->port || !parse_ip(std::string(a->bare()))) {
     return Error(Errc::usage, "listen address " + str::quote(text) + " is not ADDR:PORT", "e.g. 127.0.0.1:3128 (port 0 picks one)");
   }
-  return Endpoint{host, *port};
+  return Endpoint{std::string(a->bare()), *a->port};
 }
 
 Result<ResolveOverride> ResolveOverride::parse(const std::string& text) {
   // HOST:PORT:ADDR where ADDR may be an IPv6 literal with colons (bracketed or not).
   auto first = text.find(':');
   auto second = first == std::string::npos ? std::string::npos : text.find(':', first + 1);
-  if (second == std::string::npos) {
+  const auto bad = [&] {
     return Error(Errc::usage, "resolve override " + str::quote(text) + " is not HOST:PORT:ADDR", "e.g. api.example.com:443:198.18.0.2");
-  }
-  ResolveOverride r;
-  auto host = hostname::normalize(text.substr(0, first));
-  auto port = port_of(std::string_view(text).substr(first + 1, second - first - 1), false);
+  };
+  if (second == std::string::npos) return bad();
+  auto authority = hostname::parse_authority(std::string_view(text).substr(0, second), 0);
   auto addr = parse_ip(text.substr(second + 1));
-  if (!host || !port || !addr) {
-    return Error(Errc::usage, "resolve override " + str::quote(text) + " is not HOST:PORT:ADDR", "e.g. api.example.com:443:198.18.0.2");
-  }
-  r.host = *host;
-  r.port = *port;
+  if (!authority || !authority->port_given || !addr) return bad();
+  ResolveOverride r;
+  r.host = std::move(authority->host);
+  r.port = authority->port;
   r.addr = addr->str();
   return r;
 }

@@ -95,6 +95,22 @@ TEST_F(PolicyCliTest, MethodsPathsAndPorts) {
   EXPECT_EQ(test({"api.github.com:22"}).exit_code, 1);
 }
 
+// The printed fix is policy::fix_for's, and it works: the port is part of it
+// when a rule without one would not cover the port.
+TEST_F(PolicyCliTest, FixHintNamesThePortWhenNeeded) {
+  auto port = test({"api.github.com:22"});
+  EXPECT_EQ(port.out,
+            "deny the host is allowed, but not on this port\nfix: brig policy set CELL --allow api.github.com:22\n");
+  EXPECT_THAT(test({"https://registry.local/"}).out, HasSubstr("fix: brig policy set CELL --allow registry.local\n"));
+  EXPECT_THAT(test({"http://new.example:8080/x"}).out,
+              HasSubstr("fix: brig policy set CELL --allow new.example:8080\n"));
+  // The hint applied to a cell's policy lifts the denial.
+  write("policy/cells/c1.json", R"({"allow": [], "deny": [], "tls_passthrough": []})");
+  ASSERT_EQ(brig({"policy", "set", "c1", "--allow", "api.github.com:22"}).exit_code, 0);
+  EXPECT_EQ(test({"--cell", "c1", "api.github.com:22"}).exit_code, 0);
+  EXPECT_THAT(test({"evil.amazonaws.com"}).out, ::testing::Not(HasSubstr("fix:")));  // a deny rule: no fix
+}
+
 TEST_F(PolicyCliTest, JsonOutput) {
   auto out = brig({"--format", "json", "policy", "test", "--policy", policy_, "https://x.org/"});
   EXPECT_EQ(out.exit_code, 1);
@@ -166,6 +182,11 @@ TEST_F(PolicyCliTest, SetRefusesBadRulesAndLeavesTheFileAlone) {
   auto missing = brig({"policy", "set", "nope", "--allow", "example.com"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.err, HasSubstr("fix: check the name with: brig cell list --all"));
+  auto invalid = brig({"policy", "set", "../c1", "--allow", "example.com"});
+  EXPECT_EQ(invalid.exit_code, 2);
+  EXPECT_EQ(invalid.err,
+            "error: invalid cell name \"../c1\"; use 1-63 lowercase letters, digits and '-', starting with a letter "
+            "or digit\nfix: check the name with: brig cell list --all\n");
   auto nothing = brig({"policy", "set", "c1"});
   EXPECT_EQ(nothing.exit_code, 2);
   EXPECT_THAT(nothing.err, HasSubstr("nothing to change"));
@@ -173,6 +194,66 @@ TEST_F(PolicyCliTest, SetRefusesBadRulesAndLeavesTheFileAlone) {
   auto air = brig({"policy", "set", "air", "--allow", "example.com"});
   EXPECT_EQ(air.exit_code, 2);
   EXPECT_THAT(air.err, HasSubstr("airgapped"));
+}
+
+// `policy set --passthrough` runs the cell spec's own passthrough rule
+// (spec::check_passthrough): covered by an allow entry, never for untrusted.
+class PolicySetPassthroughTest : public PolicyCliTest {
+ protected:
+  // A cell as `brig run` leaves it: its policy file and its record.
+  void cell(const std::string& name, const std::string& profile, const std::string& policy) {
+    write("policy/cells/" + name + ".json", policy);
+    nlohmann::json rec = {{"name", name},         {"image", "img"},           {"runtime", "runsc"},
+                          {"subnet", 1},          {"workspace", "/w"},        {"workspace_mount", "/work"},
+                          {"spec", {{"profile", profile}, {"labels", {{"brig.profile", profile}}}}}};
+    write("state/" + name + "/cell-state.json", rec.dump());
+  }
+};
+
+TEST_F(PolicySetPassthroughTest, MustBeCoveredByAnAllowRule) {
+  const std::string before = R"({"allow": ["api.github.com"], "deny": [], "tls_passthrough": []})";
+  cell("c1", "supervised", before);
+  auto out = brig({"policy", "set", "c1", "--passthrough", "chatgpt.com"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.err,
+            "error: cell c1: tls_passthrough[0]: chatgpt.com is not covered by any allow entry; add it (or a wildcard "
+            "covering it) to allow\n"
+            "fix: brig policy set c1 --allow chatgpt.com --passthrough chatgpt.com\n");
+  EXPECT_EQ(read("policy/cells/c1.json"), before);
+  // The printed fix works.
+  auto fixed = brig({"policy", "set", "c1", "--allow", "chatgpt.com", "--passthrough", "chatgpt.com"});
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.err;
+  EXPECT_EQ(nlohmann::json::parse(read("policy/cells/c1.json"))["tls_passthrough"],
+            nlohmann::json::array({"chatgpt.com"}));
+  // A wildcard covers it too; removing the cover is refused like adding without one.
+  auto wild = brig({"policy", "set", "c1", "--allow", "*.openai.com", "--passthrough", "auth.openai.com"});
+  EXPECT_EQ(wild.exit_code, 0) << wild.err;
+  auto uncover = brig({"policy", "set", "c1", "--remove", "*.openai.com"});
+  EXPECT_EQ(uncover.exit_code, 2);
+  EXPECT_THAT(uncover.err, HasSubstr("auth.openai.com is not covered by any allow entry"));
+}
+
+TEST_F(PolicySetPassthroughTest, AllowRestrictedToPathsDoesNotCover) {
+  cell("c1", "supervised", R"({"allow": [{"domain": "x.com", "paths": ["/v1/*"]}], "tls_passthrough": []})");
+  auto out = brig({"policy", "set", "c1", "--passthrough", "x.com"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.err,
+            "error: cell c1: tls_passthrough[0]: x.com is allowed only for some paths or methods, which passthrough "
+            "cannot enforce; allow the whole host or drop the passthrough\n"
+            "fix: brig policy set c1 --remove x.com --allow x.com --passthrough x.com\n");
+  EXPECT_EQ(brig({"policy", "set", "c1", "--remove", "x.com", "--allow", "x.com", "--passthrough", "x.com"}).exit_code, 0);
+}
+
+TEST_F(PolicySetPassthroughTest, UntrustedCellRefusesIt) {
+  const std::string before = R"({"allow": ["x.com"], "deny": [], "tls_passthrough": []})";
+  cell("u1", "untrusted", before);
+  auto out = brig({"policy", "set", "u1", "--passthrough", "x.com"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.err,
+            "error: cell u1: tls_passthrough: the untrusted profile forbids TLS passthrough (uninspected egress)\n"
+            "fix: run it again without --passthrough\n");
+  EXPECT_EQ(read("policy/cells/u1.json"), before);
+  EXPECT_EQ(brig({"policy", "set", "u1", "--allow", "y.com"}).exit_code, 0);  // other edits still work
 }
 
 }  // namespace

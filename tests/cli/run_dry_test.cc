@@ -104,6 +104,29 @@ TEST_F(RunDryTest, EveryProblemIsReportedAtOnce) {
   EXPECT_THAT(out.err, HasSubstr(file + ":4: cpus: "));
 }
 
+// A field brig does not implement is refused, not accepted and ignored.
+TEST_F(RunDryTest, UnsupportedFieldIsRefused) {
+  auto file = write("cell.yaml", "image: img\nmemory: 1g\ningress:\n  - {name: web, port: 8080}\n");
+  auto out = brig({"run", "--dry-run", "--file", file});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.out, "");
+  EXPECT_THAT(out.err, StartsWith("error: " + file +
+                                  ":4: ingress: not supported yet (brig cannot route ingress to a cell today); "
+                                  "remove it\n"));
+}
+
+// --allow HOST[:PORT] goes through hostname::split_authority, like the spec.
+TEST_F(RunDryTest, AllowFlagUsesTheOneAuthorityParser) {
+  auto zero = brig({"run", "--dry-run", "--allow", "x.com:0", "img"});
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_EQ(zero.err, "error: --allow: invalid port in \"x.com:0\"\nfix: write --allow HOST or --allow HOST:PORT\n");
+  auto v6 = brig({"run", "--dry-run", "--allow", "2001:db8::1:443", "img"});
+  EXPECT_EQ(v6.exit_code, 2);
+  EXPECT_THAT(v6.err, StartsWith("error: --allow: an IPv6 address needs brackets"));
+  auto j = dry_json({"--allow", "*.example.com:8443", "img"});
+  EXPECT_EQ(j["policy"]["allow"][0], "*.example.com:8443");
+}
+
 TEST_F(RunDryTest, FlagErrorsNameTheFlag) {
   auto out = brig({"run", "--dry-run", "--memory", "lots", "img"});
   EXPECT_EQ(out.exit_code, 2);

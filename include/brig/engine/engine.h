@@ -101,6 +101,9 @@ class Engine {
   // Runs `c` on brig's own stdin/stdout/stderr and returns its exit code.
   Result<int> on_terminal(proc::Command c);
   Result<std::string> logs(const std::string& cell, int tail);
+  // The cell's record (state/<cell>/cell-state.json), resolved spec included;
+  // reads a file only, runs nothing.
+  Result<CellRecord> load_record(const std::string& cell);
   // Host-side checks for a spec: valid, secrets present, runsc usable, warden up.
   std::vector<Check> preflight(const spec::Resolved& resolved);
 
@@ -111,7 +114,6 @@ class Engine {
 
  private:
   Result<proc::Output> podman(std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(120));
-  Result<CellRecord> load_record(const std::string& cell);
   Status ensure_warden_image(const std::string& brig_binary, std::string& image);
   Status wait_healthy(std::chrono::milliseconds timeout);
   Status write_runtime_file();

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -52,10 +53,23 @@ struct Verdict {
   bool allowed() const { return decision == Decision::allow; }
 };
 
+// True for a denial an allow rule would lift (no rule, port, method, path,
+// invalid path); false for a deny rule, an airgapped cell, an invalid host or
+// an IP literal, which no `policy set --allow` changes.
+bool fixable(Reason r);
+
+// The command that lifts a fixable denial of `host` (canonical) on `port`:
+// "brig policy set CELL --allow HOST", with ":PORT" unless the port is 80 or
+// 443 (a rule without a port covers only those), so the printed command works.
+// `cell` empty: the literal "CELL". nullopt when !fixable(v.reason) or v allows.
+std::optional<std::string> fix_for(const Verdict& v, std::string_view cell, std::string_view host,
+                                   std::uint16_t port);
+
 struct CompiledRule {
   std::string pattern;               // "api.example.com" or "*.example.com"
   std::uint16_t port = 0;            // 0: ports 80 and 443
   std::vector<std::string> paths;    // normalised globs; empty: any
+  std::vector<std::string> decoded_paths;  // decode_path() of each glob, matched against the decoded request path
   std::vector<std::string> methods;  // empty: any
   std::string display;               // "allow api.example.com:8443 paths=[/v1/*] (cell.yaml:12)"
 };

@@ -10,7 +10,7 @@
 namespace brig::policy {
 
 struct Target {
-  std::string host;
+  std::string host;  // canonical (hostname::parse_authority): "example.com", "::1"
   std::uint16_t port = 443;
   std::string path;           // "" for a bare host (CONNECT-level question)
   bool connect_only = false;  // bare host[:port]

@@ -32,6 +32,11 @@ struct Field {
   Origin origin;
 
   bool has() const { return value.has_value(); }
+  // The value, or `def` when the field is unset.
+  template <class U>
+  T value_or(U&& def) const {
+    return value.value_or(std::forward<U>(def));
+  }
   const T& operator*() const { return *value; }
   const T* operator->() const { return &*value; }
   void set(T v, Origin o) {

@@ -36,12 +36,23 @@ Diagnostics validate(const CellSpec& spec, const ValidateOptions& opts);
 // Checks a policy block on its own (also used for the global policy file).
 Diagnostics validate_policy(const PolicyBlock& block, const std::string& field_prefix);
 
+// The TLS passthrough rules of one policy block, the same for a cell spec's
+// `policy:` and for `brig policy set --passthrough`: every passthrough host is
+// covered by an allow entry of the same block on port 443 for every path and
+// method (warden cannot see inside the tunnel), and an untrusted cell has none.
+// Fields are named "<prefix>.tls_passthrough[i]" (no prefix: "tls_passthrough[i]").
+Diagnostics check_passthrough(const PolicyBlock& block, const std::string& field_prefix, bool untrusted);
+
 // Size strings: "512m", "2g", "1.5G", "1073741824". Returns bytes.
 std::optional<std::uint64_t> parse_size(std::string_view s);
 // Durations: "90s", "15m", "2h", "1d", "1h30m". Returns seconds.
 std::optional<std::uint64_t> parse_duration(std::string_view s);
-// Secret / cell names.
-std::optional<std::string> check_secret_name(std::string_view name);  // error message or nullopt
+// Secret names: the reason `name` is not one ("it contains '/'"), or nullopt.
+std::optional<std::string> check_secret_name(std::string_view name);
+// Cell names: the whole message when `name` is not one ("invalid cell name
+// \"X\"; use 1-63 lowercase ...", or "... is reserved for brig's own use ..."),
+// or nullopt. The one check for cell names (not check_secret_name's).
+std::optional<std::string> check_cell_name(std::string_view name);
 bool valid_cell_name(std::string_view name);     // the pattern, and not reserved
 bool reserved_cell_name(std::string_view name);  // system, warden, ext
 

@@ -146,6 +146,108 @@ TEST(PatternTest, RefusesMisplacedStarsIpsAndOneLabelWildcards) {
   }
 }
 
+// The one host[:port] parser -----------------------------------------------
+
+Authority authority(std::string_view text, std::uint16_t default_port = 443) {
+  auto a = parse_authority(text, default_port);
+  EXPECT_TRUE(a.ok()) << text << ": " << (a ? "" : a.error().message());
+  return a ? *a : Authority{};
+}
+
+std::string authority_error(std::string_view text) {
+  auto a = parse_authority(text, 443);
+  EXPECT_FALSE(a.ok()) << text << " parsed as " << (a ? a->host : "");
+  if (a) return "";
+  EXPECT_EQ(a.error().code(), Errc::usage) << text;
+  return a.error().message();
+}
+
+TEST(ParseAuthorityTest, HostAndOptionalPort) {
+  auto a = authority("API.Example.com.", 443);
+  EXPECT_EQ(a.host, "api.example.com");
+  EXPECT_EQ(a.port, 443);
+  EXPECT_FALSE(a.port_given);
+  a = authority("api.example.com:8443", 80);
+  EXPECT_EQ(a.host, "api.example.com");
+  EXPECT_EQ(a.port, 8443);
+  EXPECT_TRUE(a.port_given);
+  EXPECT_EQ(authority("bücher.example:1").host, "xn--bcher-kva.example");
+  EXPECT_EQ(authority("x.com:65535").port, 65535);
+  EXPECT_EQ(authority("127.0.0.1:80").host, "127.0.0.1");
+}
+
+TEST(ParseAuthorityTest, BracketedIpv6) {
+  auto a = authority("[2001:DB8::1]:8443");
+  EXPECT_EQ(a.host, "2001:db8::1");
+  EXPECT_EQ(a.port, 8443);
+  EXPECT_EQ(authority("[::1]", 80).host, "::1");
+  EXPECT_EQ(authority("[::1]", 80).port, 80);
+}
+
+TEST(ParseAuthorityTest, ClearErrors) {
+  EXPECT_EQ(authority_error(""), "no host in \"\"");
+  EXPECT_EQ(authority_error(":443"), "no host in \":443\"");
+  EXPECT_EQ(authority_error("[]:443"), "no host in \"[]:443\"");
+  EXPECT_EQ(authority_error("x.com:"), "empty port in \"x.com:\"");
+  EXPECT_EQ(authority_error("[::1]:"), "empty port in \"[::1]:\"");
+  for (const char* t : {"x.com:0", "x.com:65536", "x.com:http", "x.com:-1", "x.com:+1", "x.com:99999999999"}) {
+    EXPECT_EQ(authority_error(t), "invalid port in \"" + std::string(t) + "\"");
+  }
+  EXPECT_EQ(parse_authority("x.com:0", 443).error().fix(), "use a port from 1 to 65535");
+  EXPECT_EQ(authority_error("[::1"), "unterminated IPv6 literal in \"[::1\"");
+  EXPECT_EQ(authority_error("[::1]x"), "unexpected text after ']' in \"[::1]x\"");
+  EXPECT_EQ(authority_error("2001:db8::1"),
+            "an IPv6 address needs brackets: write [ADDR] or [ADDR]:PORT, not \"2001:db8::1\"");
+  EXPECT_EQ(authority_error("[nothex]:80"), "invalid host \"[nothex]\": invalid IPv6 address");
+  EXPECT_EQ(authority_error("a b.com:80"), "invalid host \"a b.com\": host contains a control character or space");
+  EXPECT_EQ(authority_error("user@x.com"),
+            "invalid host \"user@x.com\": host contains userinfo ('@'); remove the user:password@ part");
+}
+
+TEST(SplitAuthorityTest, KeepsTheHostAsWrittenAndAllowsPortZeroOnRequest) {
+  auto a = split_authority("*.X.com:8443");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "*.X.com");
+  EXPECT_EQ(*a->port, 8443);
+  auto v6 = split_authority("[::1]:0", {.min = 0});
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "[::1]");
+  EXPECT_EQ(v6->bare(), "::1");
+  EXPECT_EQ(*v6->port, 0);
+  EXPECT_FALSE(split_authority("[::1]:0"));
+  EXPECT_FALSE(split_authority("x.com")->port);
+}
+
+// The Public Suffix List (libpsl), not a label count: "*.co.uk" is as wide as "*.com".
+TEST(PatternTest, RefusesWildcardsOnAPublicSuffix) {
+  for (const char* t : {"*.co.uk", "*.github.io", "*.CO.UK.", "*.s3.amazonaws.com", "*.com.au", "*.рф"}) {
+    auto p = Pattern::parse(t);
+    EXPECT_FALSE(p.ok()) << t;
+  }
+  EXPECT_EQ(Pattern::parse("*.co.uk").error().message(),
+            "a wildcard must name a domain below a public suffix (*.example.co.uk, not *.co.uk)");
+  EXPECT_EQ(Pattern::parse("*.github.io").error().message(),
+            "a wildcard must name a domain below a public suffix (*.example.github.io, not *.github.io)");
+  // One label keeps its own message.
+  EXPECT_EQ(Pattern::parse("*.com").error().message(),
+            "a wildcard must name at least a two-label domain (*.example.com, not *.com)");
+  // Below a suffix is fine, and exact hosts may be suffixes (a site can live there).
+  for (const char* t : {"*.example.co.uk", "*.brig.github.io", "*.amazonaws.com", "*.bench.test", "*.corp.internal",
+                        "co.uk", "github.io"}) {
+    EXPECT_TRUE(Pattern::parse(t).ok()) << t;
+  }
+}
+
+TEST(PublicSuffixTest, ListedSuffixesOnly) {
+  EXPECT_TRUE(is_public_suffix("com"));
+  EXPECT_TRUE(is_public_suffix("co.uk"));
+  EXPECT_TRUE(is_public_suffix("github.io"));
+  EXPECT_TRUE(is_public_suffix("xn--p1ai"));
+  EXPECT_FALSE(is_public_suffix("example.co.uk"));
+  EXPECT_FALSE(is_public_suffix("internal"));  // unlisted: not by the implicit "*" rule
+  EXPECT_FALSE(is_public_suffix(""));
+}
+
 TEST(PatternTest, ExactMatchesOnlyThatHost) {
   auto p = pattern("x.com");
   EXPECT_TRUE(p.matches("x.com"));

@@ -77,6 +77,47 @@ TEST(NormalizePathTest, ReusesTheOutputBuffer) {
   EXPECT_EQ(out, "/x");
 }
 
+// The most-decoded form of a path: what an upstream that decodes everything,
+// maybe twice, and reads '\\' as '/' would serve.
+std::string decoded(std::string_view raw) {
+  std::string n, out;
+  return normalize_path(raw, n) && decode_path(n, out) ? out : std::string("ERR");
+}
+
+TEST(DecodePathTest, PlainPathsAreUnchanged) {
+  EXPECT_EQ(decoded("/"), "/");
+  EXPECT_EQ(decoded("/v1/models"), "/v1/models");
+  EXPECT_EQ(decoded("/v1/"), "/v1/");
+}
+
+TEST(DecodePathTest, EncodedSeparatorsAndDotSegmentsAreResolved) {
+  EXPECT_EQ(decoded("/v1/..%2fadmin"), "/admin");
+  EXPECT_EQ(decoded("/v1/..%2Fadmin"), "/admin");
+  EXPECT_EQ(decoded("/v1%2f..%2fadmin"), "/admin");
+  EXPECT_EQ(decoded("/v1/..%5cadmin"), "/admin");
+  EXPECT_EQ(decoded("/v1/..\\admin"), "/admin");
+  EXPECT_EQ(decoded("/v1/%2e%2e%2fadmin"), "/admin");
+  EXPECT_EQ(decoded("/v1/%2e./admin"), "/admin");
+  EXPECT_EQ(decoded("/v1/a%2Fb"), "/v1/a/b");
+  EXPECT_EQ(decoded("/v1/a%2F"), "/v1/a/");
+}
+
+TEST(DecodePathTest, DoubleEncodingIsUndoneToo) {
+  EXPECT_EQ(decoded("/v1/%252e%252e/admin"), "/admin");
+  EXPECT_EQ(decoded("/v1/..%252fadmin"), "/admin");
+  EXPECT_EQ(decoded("/v1/%25252e%25252e/admin"), "/admin");  // three rounds
+  EXPECT_EQ(decoded("/v1/100%25"), "/v1/100%");
+  EXPECT_EQ(decoded("/v1/%25zz"), "/v1/%zz");  // not an escape once decoded: kept
+}
+
+TEST(DecodePathTest, TooDeeplyEncodedIsRefused) {
+  EXPECT_EQ(decoded("/v1/%2525252e"), "ERR");  // four rounds
+  std::string out;
+  EXPECT_FALSE(decode_path("v1/x", out));
+  EXPECT_FALSE(decode_path("", out));
+  EXPECT_FALSE(decode_path("/%2e%2e%5c", out) && out != "/");  // never above "/"
+}
+
 TEST(GlobMatchTest, LiteralPatternsMatchExactly) {
   EXPECT_TRUE(glob_match("/v1/models", "/v1/models"));
   EXPECT_FALSE(glob_match("/v1/models", "/v1/models/x"));

@@ -202,6 +202,55 @@ TEST(PolicyTest, PathTraversalDoesNotEscapeTheGlob) {
   }
 }
 
+// An upstream may decode %2F, %5C and %2e (even twice) before it routes: a
+// path that leaves the glob once decoded is denied, whatever its raw form.
+TEST(PolicyTest, EncodedTraversalDoesNotEscapeTheGlob) {
+  auto p = compile(kApi);
+  for (std::string_view path :
+       {"/v1/..%2fadmin", "/v1/..%2Fadmin", "/v1/%2e%2e/admin", "/v1%2f..%2fadmin", "/v1/..%5cadmin", "/v1/..%5Cadmin",
+        "/v1/..\\admin", "/v1/%252e%252e/admin", "/v1/..%252fadmin", "/v1/%252E%252E%252Fadmin", "/v1/.%2e%2fadmin",
+        "/v1/%2e.%2fadmin", "/v1/x/..%2f..%2fadmin", "/v1/%25252e%25252e/admin"}) {
+    EXPECT_TRUE(Denied(request(p, "api.example.com", "GET", path), Reason::path_not_allowed)) << path;
+  }
+  // Encoded more deeply than any upstream decodes: refused outright.
+  EXPECT_TRUE(Denied(request(p, "api.example.com", "GET", "/v1/%2525252e%2525252e/admin"), Reason::invalid_path));
+}
+
+// Decided: an encoded slash that stays inside the glob both raw and decoded is
+// allowed ("/v1/a%2Fb" is "/v1/a/b" to any upstream, still under /v1/*).
+TEST(PolicyTest, EncodedSlashInsideTheGlobIsAllowed) {
+  auto p = compile(kApi);
+  EXPECT_TRUE(Allowed(request(p, "api.example.com", "GET", "/v1/a%2Fb")));
+  EXPECT_TRUE(Allowed(request(p, "api.example.com", "GET", "/v1/a%2Fb%2F..%2Fc")));
+  EXPECT_TRUE(Allowed(request(p, "api.example.com", "GET", "/v1/%252e")));  // "/v1/" decoded
+}
+
+TEST(FixForTest, FixableDenialsGetACommandThatWorks) {
+  auto p = compile("allow: [api.example.com, \"registry.local:8443\", {domain: x.com, paths: [\"/v1/*\"], methods: [GET]}]\n"
+                   "deny: [evil.example.com]\n");
+  EXPECT_EQ(fix_for(connect(p, "new.example"), "c1", "new.example", 443), "brig policy set c1 --allow new.example");
+  EXPECT_EQ(fix_for(connect(p, "new.example", 80), "", "new.example", 80), "brig policy set CELL --allow new.example");
+  EXPECT_EQ(fix_for(connect(p, "new.example", 8080), "c1", "new.example", 8080),
+            "brig policy set c1 --allow new.example:8080");
+  // Port: the fix names the port, or the plain rule would not cover it.
+  auto port = connect(p, "api.example.com", 22);
+  ASSERT_TRUE(Denied(port, Reason::port_not_allowed));
+  EXPECT_EQ(fix_for(port, "c1", "api.example.com", 22), "brig policy set c1 --allow api.example.com:22");
+  auto reg = connect(p, "registry.local", 443);
+  ASSERT_TRUE(Denied(reg, Reason::port_not_allowed));
+  EXPECT_EQ(fix_for(reg, "c1", "registry.local", 443), "brig policy set c1 --allow registry.local");
+  EXPECT_TRUE(fix_for(request(p, "x.com", "POST", "/v1/a"), "c1", "x.com", 443));
+  EXPECT_TRUE(fix_for(request(p, "x.com", "GET", "/v2"), "c1", "x.com", 443));
+  // Not fixable by an allow rule, or nothing to fix.
+  EXPECT_EQ(fix_for(connect(p, "evil.example.com"), "c1", "evil.example.com", 443), std::nullopt);
+  EXPECT_EQ(fix_for(connect(p, "127.0.0.1"), "c1", "127.0.0.1", 443), std::nullopt);
+  EXPECT_EQ(fix_for(connect(p, "api.example.com"), "c1", "api.example.com", 443), std::nullopt);
+  EXPECT_EQ(fix_for(connect(compile("allow: [a.com]", {}, {.airgapped = true}), "a.com"), "c1", "a.com", 443),
+            std::nullopt);
+  EXPECT_TRUE(fixable(Reason::invalid_path));
+  EXPECT_FALSE(fixable(Reason::invalid_host));
+}
+
 TEST(PolicyTest, EncodedSlashStaysInsideOneSegment) {
   auto p = compile("allow:\n  - {domain: h.example, paths: [\"/files/*/meta\"]}\n");
   EXPECT_TRUE(Allowed(request(p, "h.example", "GET", "/files/a%2Fb/meta")));
@@ -276,7 +325,7 @@ TEST(PolicyTest, NearMissesAreDefaultDenyRules) {
 }
 
 TEST(PolicyTest, IpLiteralsNeverMatchDomainRules) {
-  auto p = compile("allow: [\"*.example.com\", localhost, \"*.in-addr.arpa\"]");
+  auto p = compile("allow: [\"*.example.com\", localhost, \"*.0.127.in-addr.arpa\"]");
   for (std::string_view host : {"127.0.0.1", "127.1", "0x7f.1", "0X7F.1", "2130706433", "0177.0.0.1", "0x7f000001",
                                 "[::1]", "::1", "::ffff:127.0.0.1", "[::ffff:127.0.0.1]", "127.0.0.1.", "10.0.0.1",
                                 "169.254.169.254", "１２７.０.０.１"}) {

@@ -37,7 +37,7 @@ TEST(ParseTargetTest, HttpUrlDefaultsToPort80) {
 TEST(ParseTargetTest, SchemeIsCaseInsensitive) {
   auto t = ok("HTTP://Example.com/x");
   EXPECT_EQ(t.port, 80);
-  EXPECT_EQ(t.host, "Example.com");  // the policy lowercases hosts
+  EXPECT_EQ(t.host, "example.com");  // canonical, as the policy compares it
 }
 
 TEST(ParseTargetTest, UrlWithPort) {
@@ -73,14 +73,21 @@ TEST(ParseTargetTest, BareHostWithPort) {
 
 TEST(ParseTargetTest, BracketedIpv6) {
   auto t = ok("[::1]:8443");
-  EXPECT_EQ(t.host, "[::1]");
+  EXPECT_EQ(t.host, "::1");
   EXPECT_EQ(t.port, 8443);
   EXPECT_TRUE(t.connect_only);
   auto u = ok("https://[2001:db8::1]/x");
-  EXPECT_EQ(u.host, "[2001:db8::1]");
+  EXPECT_EQ(u.host, "2001:db8::1");
   EXPECT_EQ(u.port, 443);
   EXPECT_EQ(u.path, "/x");
-  EXPECT_EQ(ok("[::1]").host, "[::1]");
+  EXPECT_EQ(ok("[::1]").host, "::1");
+  EXPECT_EQ(err("2001:db8::1:443"),
+            "an IPv6 address needs brackets: write [ADDR] or [ADDR]:PORT, not \"2001:db8::1:443\"");
+}
+
+TEST(ParseTargetTest, HostIsCanonicalOrRefused) {
+  EXPECT_EQ(ok("https://Bücher.Example./x").host, "xn--bcher-kva.example");
+  EXPECT_EQ(err("exa mple.com:443"), "invalid host \"exa mple.com\": host contains a control character or space");
 }
 
 TEST(ParseTargetTest, RejectsUserinfo) {
@@ -107,7 +114,7 @@ TEST(ParseTargetTest, RejectsPathWithoutScheme) {
 TEST(ParseTargetTest, RejectsBadPortsAndEmptyHosts) {
   for (const char* t : {"example.com:", "example.com:0", "example.com:65536", "example.com:http", "example.com:-1",
                         "https://example.com:/", "https://example.com:99999/", "https://", "https:///x", ":443",
-                        "[::1", "[::1]x", "[::1]:", "[::1]:0"}) {
+                        "[::1", "[::1]x", "[::1]:", "[::1]:0", "[]:443"}) {
     err(t);
   }
   EXPECT_EQ(ok("example.com:65535").port, 65535);

@@ -434,7 +434,16 @@ TEST(ParsePolicy, DomainPortParsing) {
   EXPECT_EQ(r->allow[1].paths, (StringList{"/x"}));
 
   const char* fix = "; write host or host:port with a port from 1 to 65535";
-  EXPECT_EQ(policy_error("allow: [\"a.com:\"]\n", "p.yaml"), std::string("p.yaml:1: allow[0]: invalid port in \"a.com:\"") + fix);
+  EXPECT_EQ(policy_error("allow: [\"a.com:\"]\n", "p.yaml"), std::string("p.yaml:1: allow[0]: empty port in \"a.com:\"") + fix);
+  // The one authority syntax (hostname::split_authority): IPv6 needs brackets.
+  EXPECT_EQ(policy_error("allow: [\"2001:db8::1:443\"]\n", "p.yaml"),
+            std::string("p.yaml:1: allow[0]: an IPv6 address needs brackets: write [ADDR] or [ADDR]:PORT, not "
+                        "\"2001:db8::1:443\"") + fix);
+  auto v6 = parse_policy("allow: [\"[::1]:8443\", \"*.x.com:8443\"]\n", "p.yaml");
+  ASSERT_TRUE(v6) << v6.error().message();
+  EXPECT_EQ(v6->allow[0].domain, "[::1]");  // as written; validate_policy refuses IPs
+  EXPECT_EQ(*v6->allow[0].port, 8443);
+  EXPECT_EQ(v6->allow[1].domain, "*.x.com");
   EXPECT_EQ(policy_error("allow: [\"a.com:65536\"]\n", "p.yaml"),
             std::string("p.yaml:1: allow[0]: invalid port in \"a.com:65536\"") + fix);
   EXPECT_EQ(policy_error("allow: [\"a.com:https\"]\n", "p.yaml"),

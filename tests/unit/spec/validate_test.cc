@@ -16,8 +16,18 @@ constexpr const char* kImage = "image: localhost/agent:latest\n";
 
 // Parses kImage + `body` as cell.yaml (so `body` starts on line 2) and
 // validates it; returns every diagnostic as text.
-std::vector<std::string> errs(const std::string& body, const ValidateOptions& opts = {}) {
+std::vector<std::string> all_errs(const std::string& body, const ValidateOptions& opts = {}) {
   return strs(validate(testing::cell(kImage + body), opts));
+}
+
+// Like all_errs(), without the "not supported yet" refusals (ValidateUnsupported
+// tests those): what the detailed rules of ingress, host_services, ... say.
+std::vector<std::string> without_unsupported(std::vector<std::string> e) {
+  std::erase_if(e, [](const std::string& line) { return line.find(": not supported yet (") != std::string::npos; });
+  return e;
+}
+std::vector<std::string> errs(const std::string& body, const ValidateOptions& opts = {}) {
+  return without_unsupported(all_errs(body, opts));
 }
 
 // The single diagnostic for `body`; fails the test if there are none or several.
@@ -75,6 +85,45 @@ host_sockets:
 )",
                 with(probe));
   EXPECT_TRUE(e.empty()) << str::join(e, "\n");
+}
+
+// No field is accepted and ignored: the ones brig does not implement yet are
+// refused, each with its origin, before any detailed check.
+TEST(ValidateUnsupported, EachFieldIsRefused) {
+  const std::string d = std::string("sha256:") + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  auto e = all_errs("image_digest: " + d +
+                    "\n"
+                    "workspace_quota: 10g\n"
+                    "ingress: [{name: web, port: 8080}]\n"
+                    "host_services: [{name: llm, port: 4000}]\n"
+                    "host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n");
+  EXPECT_EQ(e, (std::vector<std::string>{
+                   "cell.yaml:2: image_digest: not supported yet (brig does not pin an image by a separate digest "
+                   "today); put the digest in image instead (image: NAME@sha256:...)",
+                   "cell.yaml:3: workspace_quota: not supported yet (brig cannot limit a workspace's size today); "
+                   "remove it",
+                   "cell.yaml:4: ingress: not supported yet (brig cannot route ingress to a cell today); remove it",
+                   "cell.yaml:5: host_services: not supported yet (brig cannot route a cell to host services today); "
+                   "remove it",
+                   "cell.yaml:6: host_sockets: not supported yet (brig cannot mount host sockets into a cell today); "
+                   "remove it",
+               }));
+}
+
+TEST(ValidateUnsupported, RefusalComesFirstThenTheDetailedRules) {
+  EXPECT_EQ(all_errs("ingress: [{name: web, port: 0}]\n"),
+            (std::vector<std::string>{
+                "cell.yaml:2: ingress: not supported yet (brig cannot route ingress to a cell today); remove it",
+                "cell.yaml:2: ingress[0].port: 0 is not a port (1-65535)"}));
+}
+
+TEST(ValidateUnsupported, EmptyListsAndBuiltinProfilesSetNothing) {
+  EXPECT_TRUE(all_errs("ingress: []\nhost_services: []\nhost_sockets: []\n").empty());
+  CellSpec s = testing::cell(kImage);
+  s.workspace_quota.set("5g", Origin::profile("locked"));
+  EXPECT_EQ(strs(validate(s, {})),
+            std::vector<std::string>{"profile locked: workspace_quota: not supported yet (brig cannot limit a "
+                                     "workspace's size today); remove it"});
 }
 
 TEST(Validate, ReportsEveryProblemNotJustTheFirst) {
@@ -139,7 +188,7 @@ TEST(ValidateImage, Digests) {
   const std::string d = std::string("sha256:") + kHex64;
   const std::string fix = "; expected sha256: followed by 64 lowercase hex digits";
   EXPECT_TRUE(strs(validate(testing::cell("image: agent@" + d + "\n"), {})).empty());
-  EXPECT_TRUE(strs(validate(testing::cell("image: agent@" + d + "\nimage_digest: " + d + "\n"), {})).empty());
+  EXPECT_TRUE(without_unsupported(strs(validate(testing::cell("image: agent@" + d + "\nimage_digest: " + d + "\n"), {}))).empty());
   expect_ok("image_digest: sha512:" + std::string(kHex64) + kHex64 + "\n");
 
   EXPECT_EQ(err("image_digest: sha256:abc\n"), "cell.yaml:2: image_digest: invalid digest \"sha256:abc\"" + fix);
@@ -158,7 +207,7 @@ TEST(ValidateImage, DigestMismatch) {
   const std::string a = std::string("sha256:") + kHex64;
   std::string b = a;
   b.back() = '0';
-  auto e = strs(validate(testing::cell("image: agent@" + a + "\nimage_digest: " + b + "\n"), {}));
+  auto e = without_unsupported(strs(validate(testing::cell("image: agent@" + a + "\nimage_digest: " + b + "\n"), {})));
   EXPECT_EQ(e, std::vector<std::string>{"cell.yaml:2: image_digest: does not match the digest in image (" + a +
                                         "); keep one of them"});
 }
@@ -324,6 +373,30 @@ TEST(ValidateNames, CellName) {
   EXPECT_TRUE(valid_cell_name("systems"));
   EXPECT_TRUE(valid_cell_name("abc"));
   EXPECT_FALSE(valid_cell_name("Abc"));
+}
+
+// Cell names have their own check and message, not the secret-name rules
+// (which accept "My.Agent" and "a_b").
+TEST(ValidateNames, CheckCellName) {
+  EXPECT_EQ(check_cell_name("my-agent"), std::nullopt);
+  EXPECT_EQ(check_cell_name("My.Agent"),
+            "invalid cell name \"My.Agent\"; use 1-63 lowercase letters, digits and '-', starting with a letter or "
+            "digit");
+  EXPECT_EQ(check_secret_name("My.Agent"), std::nullopt);
+  EXPECT_EQ(check_cell_name("../x"),
+            "invalid cell name \"../x\"; use 1-63 lowercase letters, digits and '-', starting with a letter or digit");
+  EXPECT_EQ(check_cell_name("warden"), "cell name \"warden\" is reserved for brig's own use; pick another name");
+}
+
+TEST(FieldTest, ValueOr) {
+  Field<std::string> f;
+  EXPECT_EQ(f.value_or("runsc"), "runsc");
+  f.set("runc", Origin::flag("--runtime"));
+  EXPECT_EQ(f.value_or("runsc"), "runc");
+  Field<bool> b;
+  EXPECT_FALSE(b.value_or(false));
+  b.set(true, Origin::builtin());
+  EXPECT_TRUE(b.value_or(false));
 }
 
 TEST(ValidateNames, Runtime) {
@@ -624,6 +697,12 @@ TEST(ValidatePolicy, Domains) {
   EXPECT_EQ(err("policy: {allow: [\"*.com\"]}\n"),
             "cell.yaml:2: policy.allow[0]: \"*.com\": a wildcard must name at least a two-label domain (*.example.com, "
             "not *.com)");
+  EXPECT_EQ(err("policy: {allow: [\"*.co.uk\"]}\n"),
+            "cell.yaml:2: policy.allow[0]: \"*.co.uk\": a wildcard must name a domain below a public suffix "
+            "(*.example.co.uk, not *.co.uk)");
+  EXPECT_EQ(err("policy: {tls_passthrough: [\"*.github.io\"]}\n"),
+            "cell.yaml:2: policy.tls_passthrough[0]: \"*.github.io\": a wildcard must name a domain below a public "
+            "suffix (*.example.github.io, not *.github.io)");
   EXPECT_EQ(err("policy: {allow: [\"a*.example.com\"]}\n"),
             "cell.yaml:2: policy.allow[0]: \"a*.example.com\": '*' is only allowed as a leading '*.' (as in "
             "*.example.com)");
@@ -653,7 +732,8 @@ TEST(ValidatePolicy, RateLimits) {
   EXPECT_EQ(err("policy: {rate_limits: {default: {rate: 0.5}}}\n"),
             "cell.yaml:2: policy.rate_limits.default: burst must be at least 1 and at least rate");
   EXPECT_EQ(err("policy: {rate_limits: {cells: {Web: {rate: 1}}}}\n"),
-            "cell.yaml:2: policy.rate_limits.cells: invalid cell name \"Web\"");
+            "cell.yaml:2: policy.rate_limits.cells: invalid cell name \"Web\"; use 1-63 lowercase letters, digits and "
+            "'-', starting with a letter or digit");
   expect_ok("policy: {rate_limits: {default: {rate: 0.5, burst: 1}, cells: {web: {rate: 10}}}}\n");
 }
 

@@ -219,7 +219,8 @@ TEST(Endpoint, Parse) {
 
 TEST(Endpoint, Invalid) {
   for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:80x",
-                          "localhost:80", "[::1]", "[::1]:", ":80", "[localhost]:80", "127.0.0.1 junk:80"}) {
+                          "localhost:80", "[::1]", "[::1]:", ":80", "[localhost]:80", "127.0.0.1 junk:80",
+                          "::1:80"}) {  // IPv6 needs brackets (hostname::split_authority)
     auto r = Endpoint::parse(bad);
     EXPECT_FALSE(r) << bad;
   }
