@@ -84,6 +84,10 @@ void add_cell(CLI::App& root, Context& ctx) {
     if (a.format == "json" || ctx.json()) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& c : *cells) {
+        if (c.state == "damaged") {
+          arr.push_back({{"name", c.record.name}, {"state", c.state}, {"reason", c.reason}});
+          continue;
+        }
         arr.push_back({{"name", c.record.name}, {"state", c.state}, {"image", c.record.image},
                        {"runtime", c.record.runtime}, {"network_mode", network_mode(c.record)},
                        {"address", c.record.subnet.cell_ip()}, {"created", c.record.created}, {"exit_code", c.exit_code}});
@@ -95,6 +99,11 @@ void add_cell(CLI::App& root, Context& ctx) {
     std::printf("%-24s %-10s %-36s %-8s %-16s %-6s%s\n", "NAME", "STATE", "IMAGE", "RUNTIME", "NETWORK", "AGE",
                 wide ? "  ADDRESS       SECRETS" : "");
     for (const auto& c : *cells) {
+      if (c.state == "damaged") {
+        std::printf("%-24s %-10s %s (fix: brig cell rm %s)\n", c.record.name.c_str(), c.state.c_str(), c.reason.c_str(),
+                    c.record.name.c_str());
+        continue;
+      }
       std::printf("%-24s %-10s %-36s %-8s %-16s %-6s", c.record.name.c_str(), c.state.c_str(), c.record.image.c_str(),
                   c.record.runtime.c_str(), network_mode(c.record).c_str(), age(c.record.created).c_str());
       if (wide) std::printf("  %-13s %s", c.record.subnet.cell_ip().c_str(), str::join(c.record.secrets, ",").c_str());
@@ -185,7 +194,7 @@ void add_cell(CLI::App& root, Context& ctx) {
     BRIG_TRY(eng().kill(a.cell, a.signal));
     return 0;
   });
-  auto* start = verb(n, "start", "start a stopped cell (refreshes /run/brig/cell.json)");
+  auto* start = verb(n, "start", "start a stopped cell (refreshes /run/brig: cell.json and the CA bundle)");
   on_run(start, ctx, [&ctx, eng, &a]() -> Result<int> {
     BRIG_TRY(eng().start(a.cell));
     if (!ctx.quiet) std::printf("started %s\n", a.cell.c_str());

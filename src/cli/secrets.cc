@@ -58,13 +58,11 @@ void add_secrets(CLI::App& root, Context& ctx) {
     std::vector<std::string> users;
     static proc::PosixRunner runner;
     engine::Engine e(runner, ctx.paths);
-    if (fs::exists(ctx.paths.config_json())) {
-      if (auto cells = e.list(false)) {
-        for (const auto& c : *cells) {
-          for (const auto& s : c.record.secrets)
-            if (s == name) users.push_back(c.record.name);
-        }
-      }
+    // Fails closed: a secret is kept when brig cannot tell who mounts it.
+    if (!force && fs::exists(ctx.paths.config_json()) && fs::exists(ctx.paths.secret(name))) {
+      auto u = e.secret_users(name);
+      if (!u) return u.error();
+      users = std::move(*u);
     }
     BRIG_TRY(engine::secret_rm(ctx.paths, name, users, force));
     if (!ctx.quiet) std::printf("removed secret %s\n", name.c_str());

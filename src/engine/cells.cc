@@ -4,13 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <atomic>
 #include <future>
 #include <random>
-#include <thread>
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
@@ -19,13 +19,12 @@
 #include "brig/spec/json.h"
 #include "brig/spec/validate.h"
 #include "internal.h"
+#include "rollback.h"
 
 namespace brig::engine {
 namespace {
 
 namespace stdfs = std::filesystem;
-
-constexpr const char* kSystemRoots = "/etc/ssl/certs/ca-certificates.crt";
 
 // A test hook: BRIG_FAIL_AT=<step> makes that step fail, so the e2e suite can
 // prove rollback on the real system.
@@ -39,29 +38,34 @@ std::string json_string(const nlohmann::json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
 
+// podman's complaint about something that is not there (already removed).
+bool is_gone(const std::string& err) {
+  return err.find("no such") != std::string::npos || err.find("not found") != std::string::npos ||
+         err.find("unable to find") != std::string::npos;
+}
+
+// Writes `value` to the sysctl file `path` in place (sysctls cannot be
+// replaced by a rename) and reads it back.
+Status write_sysctl(const std::string& path, const std::string& value) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return errno_error("opening " + path, errno);
+  ssize_t n;
+  do {
+    n = ::write(fd, value.data(), value.size());
+  } while (n < 0 && errno == EINTR);
+  int write_errno = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(value.size())) return errno_error("writing " + path, n < 0 ? write_errno : EIO);
+  auto back = fs::read_file(path, 64);
+  if (!back) return back.error();
+  if (str::trim(*back) != str::trim(value)) {
+    return Error(Errc::failed, path + " reads " + str::quote(std::string(str::trim(*back))) + " after writing " +
+                                   str::quote(std::string(str::trim(value))));
+  }
+  return {};
+}
+
 }  // namespace
-
-// Steps already applied, undone in reverse when a later one fails.
-class Rollback {
- public:
-  void add(std::string what, std::function<void()> undo) { steps_.push_back({std::move(what), std::move(undo)}); }
-  void commit() { steps_.clear(); }
-  ~Rollback() {
-    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) it->undo();
-  }
-  std::vector<std::string> names() const {
-    std::vector<std::string> n;
-    for (const auto& s : steps_) n.push_back(s.what);
-    return n;
-  }
-
- private:
-  struct Step {
-    std::string what;
-    std::function<void()> undo;
-  };
-  std::vector<Step> steps_;
-};
 
 std::string generate_cell_name() {
   std::random_device rd;
@@ -113,7 +117,9 @@ Result<CellRecord> Engine::load_record(const std::string& cell) {
     return Error(Errc::not_found, "no cell named " + str::quote(cell), "list cells with: brig cell list --all");
   }
   try {
-    return record_from_json(nlohmann::json::parse(*text));
+    auto rec = record_from_json(nlohmann::json::parse(*text));
+    if (!rec) return rec.error().context("cell " + cell).with_fix("brig cell rm " + cell);
+    return rec;
   } catch (const std::exception& e) {
     return Error(Errc::invalid, "cell " + cell + ": state file is not JSON: " + e.what(), "brig cell rm " + cell);
   }
@@ -134,13 +140,27 @@ Result<proc::Output> Engine::podman(std::vector<std::string> args, std::chrono::
 Status Engine::ensure_bridge_ipv6_off(const std::string& network) {
   // Cells and the host must not talk over IPv6 link-local addresses on the cell
   // bridge (the nft tables match the IPv4 pool only).
+  // Warden is attached by now, so the bridge exists.
+  const std::string what = "cannot switch IPv6 off on the bridge of " + network;
+  const std::string look = "podman network inspect " + network;
   auto out = podman({"network", "inspect", "--format", "{{.NetworkInterface}}", network});
-  if (!out || !out->success()) return {};
+  if (!out) return out.error().context(what);
+  if (!out->success()) {
+    return Error(Errc::failed, what + ": podman network inspect failed: " + std::string(str::trim(out->err)), look);
+  }
   std::string iface(str::trim(out->out));
-  if (iface.empty() || iface.find('/') != std::string::npos) return {};
-  const std::string path = "/proc/sys/net/ipv6/conf/" + iface + "/disable_ipv6";
-  if (!fs::exists(path)) return {};  // the bridge appears with its first container
-  return fs::write_atomic(path, "1\n");
+  if (iface.empty() || iface.find('/') != std::string::npos || iface == "." || iface == "..") {
+    return Error(Errc::failed, what + ": podman names no bridge interface for it (" + str::quote(iface) + ")", look);
+  }
+  // A kernel without IPv6 has no IPv6 to switch off.
+  if (!fs::exists(proc_sys_ + "/net/ipv6")) return {};
+  const std::string path = proc_sys_ + "/net/ipv6/conf/" + iface + "/disable_ipv6";
+  if (!fs::exists(path)) return Error(Errc::failed, what + ": bridge " + iface + " does not exist", look);
+  if (auto st = write_sysctl(path, "1\n"); !st) {
+    return Error(Errc::failed, what + ": " + st.error().message(),
+                 "sudo sysctl -w net.ipv6.conf." + iface + ".disable_ipv6=1");
+  }
+  return {};
 }
 
 Status Engine::connect_warden(const CellRecord& rec) {
@@ -157,6 +177,10 @@ Status Engine::teardown_network(const std::string& cell) {
   (void)podman({"network", "disconnect", "--force", cell_network(cell), kWardenContainer});
   auto out = podman({"network", "rm", "--force", cell_network(cell)});
   if (!out) return out.error();
+  if (!out->success() && !is_gone(out->err)) {
+    return Error(Errc::failed, "removing network " + cell_network(cell) + ": " + std::string(str::trim(out->err)),
+                 "podman network rm --force " + cell_network(cell));
+  }
   return {};
 }
 
@@ -206,8 +230,11 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
   // --- apply ---
   Rollback rb;
   auto fail = [&](const Error& e) -> Result<int> {
-    event("rollback", name, {{"error", e.message()}, {"undone", rb.names()}});
-    return e;
+    Rollback::Report r = rb.run();
+    nlohmann::json failed = nlohmann::json::array();
+    for (const auto& f : r.failed) failed.push_back({{"step", f.step}, {"error", f.error.message()}});
+    event("rollback", name, {{"error", e.message()}, {"undone", r.undone}, {"undo_failed", failed}});
+    return with_rollback(e, r);
   };
   const std::string state = paths_.cell_state(name);
   BRIG_TRY(fs::make_dirs(paths_.state_dir(), 0755));
@@ -218,14 +245,20 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
     }
     return errno_error("creating " + state, errno);
   }
-  rb.add("state", [state] {
+  rb.add("state", [state]() -> Status {
     std::error_code ec;
     stdfs::remove_all(state, ec);
+    if (ec) return Error(Errc::io, "removing " + state + ": " + ec.message(), "rm -rf " + state);
+    return {};
   });
 
   auto subnet = allocate_subnet(paths_, name);
   if (!subnet) return fail(subnet.error());
-  rb.add("subnet", [this, name] { (void)release_subnet(paths_, name); });
+  rb.add("subnet", [this, name]() -> Status {
+    auto st = release_subnet(paths_, name);
+    if (!st) return st.error().with_fix("brig system prune --subnets");
+    return {};
+  });
 
   CellRecord rec;
   rec.name = name;
@@ -249,7 +282,7 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
   const bool trust_ca = !resolved.airgapped && (!s.trust_warden_ca.has() || *s.trust_warden_ca);
   auto seccomp = stage_files(resolved, rec, trust_ca, rb);
   Status net_st = net.get();
-  if (net_created) rb.add("network", [this, name] { (void)teardown_network(name); });
+  if (net_created) rb.add("network", [this, name] { return teardown_network(name); });
   if (!net_st) return fail(net_st.error());
   if (!seccomp) return fail(seccomp.error());
 
@@ -286,7 +319,16 @@ Result<int> Engine::run(const spec::Resolved& resolved, const RunOptions& opts) 
     return fail(Error(Errc::failed, "podman could not create the cell: " + std::string(str::trim(created->err)),
                       "check the image and limits with: brig cell preflight, or brig run --dry-run"));
   }
-  rb.add("container", [this, name] { (void)podman({"rm", "--force", cell_container(name)}); });
+  rb.add("container", [this, name]() -> Status {
+    const std::string fix = "podman rm --force " + cell_container(name);
+    auto out = podman({"rm", "--force", cell_container(name)});
+    if (!out) return out.error().with_fix(fix);
+    if (!out->success() && !is_gone(out->err)) {
+      return Error(Errc::failed, "removing container " + cell_container(name) + ": " + std::string(str::trim(out->err)),
+                   fix);
+    }
+    return {};
+  });
   if (auto st = injected_failure("start"); !st) return fail(st.error());
 
   auto rc = start_cell(rec, opts);
@@ -310,7 +352,7 @@ Status Engine::make_network(const CellRecord& rec, std::atomic<bool>& created) {
   BRIG_TRY(injected_failure("network"));
   BRIG_TRY(connect_warden(rec));
   BRIG_TRY(injected_failure("connect"));
-  (void)ensure_bridge_ipv6_off(cell_network(name));
+  BRIG_TRY(ensure_bridge_ipv6_off(cell_network(name)));
   return {};
 }
 
@@ -324,20 +366,19 @@ Result<std::string> Engine::stage_files(const spec::Resolved& resolved, const Ce
   const std::string policy_file = paths_.cell_policy(name);
   BRIG_TRY(fs::make_dirs(paths_.policy_dir() + "/cells", 0755));
   BRIG_TRY(fs::write_atomic(policy_file, internal::dump(policy, 2) + "\n", 0644));
-  rb.add("policy", [policy_file] { ::unlink(policy_file.c_str()); });
+  rb.add("policy", [policy_file]() -> Status {
+    if (::unlink(policy_file.c_str()) != 0 && errno != ENOENT) {
+      return errno_error("removing " + policy_file, errno).with_fix("rm -f " + policy_file);
+    }
+    return {};
+  });
 
   // What the cell sees of brig: /run/brig (cell.json, CA bundle); all inside
   // state/<cell>, which the "state" step removes.
   const std::string brig_dir = paths_.cell_state(name) + "/brig";
   BRIG_TRY(fs::make_dirs(brig_dir, 0755));
   BRIG_TRY(internal::write_cell_json(paths_, rec));
-  if (trust_ca) {
-    auto roots = fs::read_file(kSystemRoots, 8 << 20);
-    auto ca = fs::read_file(paths_.ca_cert(), 1 << 20);
-    if (!ca) return Error(Errc::not_found, "brig's CA is missing (" + paths_.ca_cert() + ")", "brig system init");
-    std::string bundle = (roots ? *roots : std::string()) + "\n# brig CA\n" + *ca;
-    BRIG_TRY(fs::write_atomic(brig_dir + "/ca-bundle.crt", bundle, 0644));
-  }
+  if (trust_ca) BRIG_TRY(internal::write_ca_bundle(paths_, name));
   if (!s.workspace.has()) {
     BRIG_TRY(fs::make_dirs(rec.workspace, 0755));
   } else if (!fs::exists(rec.workspace)) {
@@ -368,7 +409,7 @@ Result<int> Engine::start_cell(const CellRecord& rec, const RunOptions& opts) {
   // A cell that dies within ~1.5 s of a detached start usually has a reason
   // worth printing now rather than leaving the user to find it.
   for (int i = 0; i < 15; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    clock_.sleep_for(std::chrono::milliseconds(100));
     auto st = status(rec.name);
     if (!st) break;
     if (st->state == "running") continue;
@@ -401,7 +442,14 @@ Result<std::vector<CellStatus>> Engine::list(bool all) {
   std::vector<CellStatus> cells;
   for (const auto& name : internal::cell_names(paths_)) {
     auto rec = load_record(name);
-    if (!rec) continue;
+    if (!rec) {
+      CellStatus st;
+      st.record.name = name;
+      st.state = "damaged";
+      st.reason = rec.error().message();
+      cells.push_back(std::move(st));
+      continue;
+    }
     CellStatus st;
     st.record = std::move(*rec);
     auto it = containers.find(name);
@@ -417,6 +465,25 @@ Result<std::vector<CellStatus>> Engine::list(bool all) {
     if (all || st.state == "running") cells.push_back(std::move(st));
   }
   return cells;
+}
+
+Result<std::vector<std::string>> Engine::secret_users(const std::string& name) {
+  auto cells = list(false);
+  if (!cells) {
+    return Error(cells.error().code(), "cannot tell which running cells use secret " + name + ": " + cells.error().message(),
+                 "brig secrets rm " + name + " --force (if no running cell mounts it)");
+  }
+  std::vector<std::string> users;
+  for (const auto& c : *cells) {
+    if (c.state == "damaged") {
+      return Error(Errc::failed, "cannot tell whether cell " + c.record.name + " uses secret " + name + ": " + c.reason,
+                   "brig cell rm " + c.record.name + ", or brig secrets rm " + name + " --force");
+    }
+    for (const auto& s : c.record.secrets) {
+      if (s == name) users.push_back(c.record.name);
+    }
+  }
+  return users;
 }
 
 Result<CellStatus> Engine::status(const std::string& cell) {
@@ -491,8 +558,10 @@ Status Engine::start(const std::string& cell) {
     if (!out || !out->success()) return Error(Errc::failed, "recreating network " + cell_network(cell));
   }
   BRIG_TRY(connect_warden(*rec));
-  (void)ensure_bridge_ipv6_off(cell_network(cell));
+  BRIG_TRY(ensure_bridge_ipv6_off(cell_network(cell)));
+  BRIG_TRY(fs::make_dirs(paths_.cell_state(cell) + "/brig", 0755));
   BRIG_TRY(internal::write_cell_json(paths_, *rec));
+  if (internal::trusts_warden_ca(*rec)) BRIG_TRY(internal::write_ca_bundle(paths_, cell));
   auto rc = start_cell(*rec, RunOptions{true, false, false});
   if (!rc) return rc.error();
   if (*rc != 0) return Error(Errc::failed, "cell " + cell + " exited right after starting", "brig cell logs " + cell);
@@ -501,6 +570,14 @@ Status Engine::start(const std::string& cell) {
 
 Result<std::string> Engine::remove(const std::string& cell, bool keep_workspace) {
   auto rec = load_record(cell);
+  if (!rec && rec.error().code() == Errc::invalid) {
+    // A damaged record: everything of a cell is found by its name but a
+    // --workspace of the user's own, which then stays where it is.
+    CellRecord by_name;
+    by_name.name = cell;
+    by_name.workspace = paths_.workspace(cell);
+    rec = std::move(by_name);
+  }
   if (!rec) return rec.error();
   auto out = podman({"rm", "--force", "--time", "0", cell_container(cell)});
   if (!out) return out.error();
@@ -510,7 +587,7 @@ Result<std::string> Engine::remove(const std::string& cell, bool keep_workspace)
   const std::string state = paths_.cell_state(cell);
   std::string kept;
   std::error_code ec;
-  if (keep_workspace && rec->workspace == paths_.workspace(cell)) {
+  if (keep_workspace && rec->workspace == paths_.workspace(cell) && fs::exists(rec->workspace)) {
     // A kept workspace leaves the cell's state, so the name is free again and
     // prune never mistakes it for debris.
     BRIG_TRY(fs::make_dirs(paths_.home() + "/workspaces", 0755));

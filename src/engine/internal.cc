@@ -1,13 +1,31 @@
 #include "internal.h"
 
 #include <ctime>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
 #include "seccomp_cell.h"
 
+namespace brig::engine {
+
+Clock& real_clock() {
+  struct Real final : Clock {
+    std::chrono::steady_clock::time_point now() override { return std::chrono::steady_clock::now(); }
+    void sleep_for(std::chrono::milliseconds d) override { std::this_thread::sleep_for(d); }
+  };
+  static Real real;
+  return real;
+}
+
+}  // namespace brig::engine
+
 namespace brig::engine::internal {
+
+namespace {
+constexpr const char* kSystemRoots = "/etc/ssl/certs/ca-certificates.crt";
+}  // namespace
 
 std::string record_path(const Paths& paths, const std::string& cell) {
   return paths.cell_state(cell) + "/cell-state.json";
@@ -46,6 +64,20 @@ Status write_cell_json(const Paths& paths, const CellRecord& rec) {
                       {"airgapped", rec.airgapped},
                       {"host_services", services}};
   return fs::write_atomic(paths.cell_state(rec.name) + "/brig/cell.json", dump(j, 2) + "\n", 0644);
+}
+
+bool trusts_warden_ca(const CellRecord& rec) {
+  if (rec.airgapped) return false;
+  auto it = rec.spec.find("trust_warden_ca");
+  return it == rec.spec.end() || !it->is_boolean() || it->get<bool>();
+}
+
+Status write_ca_bundle(const Paths& paths, const std::string& cell) {
+  auto roots = fs::read_file(kSystemRoots, 8 << 20);
+  auto ca = fs::read_file(paths.ca_cert(), 1 << 20);
+  if (!ca) return Error(Errc::not_found, "brig's CA is missing (" + paths.ca_cert() + ")", "brig system init");
+  std::string bundle = (roots ? *roots : std::string()) + "\n# brig CA\n" + *ca;
+  return fs::write_atomic(paths.cell_state(cell) + "/brig/ca-bundle.crt", bundle, 0644);
 }
 
 Result<std::string> write_seccomp_profile(const Paths& paths) {

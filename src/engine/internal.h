@@ -23,6 +23,14 @@ std::vector<std::string> cell_names(const Paths& paths);
 // know about itself (never a host path).
 Status write_cell_json(const Paths& paths, const CellRecord& rec);
 
+// Whether the cell trusts warden's CA (not airgapped, trust_warden_ca not false).
+bool trusts_warden_ca(const CellRecord& rec);
+
+// state/<cell>/brig/ca-bundle.crt, mounted at /run/brig/ca-bundle.crt: the
+// system roots plus brig's current CA. Written by run and by every start, so a
+// renewed CA reaches a stopped cell with `brig cell start|restart`.
+Status write_ca_bundle(const Paths& paths, const std::string& cell);
+
 // The seccomp profile (seccomp/cell.json, compiled in) written to
 // $BRIG_HOME/run/seccomp-cell.json; returns its path.
 Result<std::string> write_seccomp_profile(const Paths& paths);

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 namespace brig::testing {
 namespace {
@@ -192,6 +193,53 @@ TEST_F(CliTest, SecretsRoundTripWithoutEverPrintingTheValue) {
   EXPECT_FALSE(std::filesystem::exists(home_ + "/escape"));
   EXPECT_EQ(brig({"secrets", "rm", "api-key"}).exit_code, 0);
   EXPECT_EQ(brig({"secrets", "rm", "api-key"}).exit_code, 1);
+}
+
+// A brig whose PATH finds a fake podman first: `script` is its body (sh).
+class CliFakePodmanTest : public CliTest {
+ protected:
+  proc::Output brig_with_podman(const std::string& script, std::vector<std::string> args) {
+    const std::string podman = write("bin/podman", "#!/bin/sh\n" + script);
+    std::filesystem::permissions(podman, std::filesystem::perms::owner_all);
+    write("config.json", "{}\n");  // "initialised": commands that ask podman do so
+    proc::Command c;
+    c.argv = {BRIG_BINARY};
+    c.argv.insert(c.argv.end(), args.begin(), args.end());
+    c.env = std::vector<std::string>{"BRIG_HOME=" + home_, "NO_COLOR=1", "PATH=" + home_ + "/bin:/usr/bin:/bin",
+                                     "HOME=" + home_};
+    c.cwd = home_;
+    c.timeout = std::chrono::seconds(30);
+    return run_checked(c);
+  }
+};
+
+TEST_F(CliFakePodmanTest, SecretsRmFailsClosedWhenCellsCannotBeListed) {
+  ASSERT_EQ(brig({"secrets", "add", "api-key", "-"}, "v").exit_code, 0);
+  auto out = brig_with_podman("echo 'Error: cannot connect to Podman' >&2; exit 125\n", {"secrets", "rm", "api-key"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(out.err,
+            "error: cannot tell which running cells use secret api-key: podman ps failed: Error: cannot connect to "
+            "Podman\nfix: brig secrets rm api-key --force (if no running cell mounts it)\n");
+  EXPECT_TRUE(std::filesystem::exists(home_ + "/secrets/api-key"));
+  // The fix works.
+  auto forced = brig_with_podman("exit 125\n", {"secrets", "rm", "api-key", "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_FALSE(std::filesystem::exists(home_ + "/secrets/api-key"));
+}
+
+TEST_F(CliFakePodmanTest, CellListShowsADamagedRecord) {
+  write("state/bad/cell-state.json", "{\"name\": \"bad\"}");
+  auto json = brig_with_podman("echo '[]'\n", {"cell", "list", "--format", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto rows = nlohmann::json::parse(json.out);
+  ASSERT_EQ(rows.size(), 1u) << json.out;
+  EXPECT_EQ(rows[0]["name"], "bad");
+  EXPECT_EQ(rows[0]["state"], "damaged");
+  EXPECT_THAT(rows[0]["reason"].get<std::string>(), ::testing::StartsWith("cell bad: cell state is damaged: "));
+  auto table = brig_with_podman("echo '[]'\n", {"cell", "list"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("\nbad                      damaged    cell bad: cell state is damaged: "));
+  EXPECT_THAT(table.out, ::testing::EndsWith(" (fix: brig cell rm bad)\n"));
 }
 
 }  // namespace

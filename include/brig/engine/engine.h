@@ -37,7 +37,10 @@ struct CellRecord {
 // One row of `brig cell list`.
 struct CellStatus {
   CellRecord record;
-  std::string state;  // running, exited, created, missing (state without a container)
+  // running, exited, created, missing (state without a container), damaged
+  // (cell-state.json cannot be read: only record.name is set, `reason` says why)
+  std::string state;
+  std::string reason;
   int exit_code = 0;
   std::string started_at;
 };
@@ -61,9 +64,29 @@ struct PruneOptions {
 
 class Rollback;
 
+// Time as the engine waits on it: the real clock by default; tests pass one
+// that never sleeps.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::chrono::steady_clock::time_point now() = 0;
+  virtual void sleep_for(std::chrono::milliseconds d) = 0;
+};
+Clock& real_clock();
+
+// The engine's seams in front of the host besides proc::Runner.
+struct HostSeams {
+  Clock* clock = nullptr;              // nullptr: real_clock()
+  std::string proc_sys = "/proc/sys";  // the kernel's sysctls (IPv6 off on cell bridges)
+};
+
 class Engine {
  public:
-  Engine(proc::Runner& runner, Paths paths) : runner_(runner), paths_(std::move(paths)) {}
+  Engine(proc::Runner& runner, Paths paths, HostSeams seams = {})
+      : runner_(runner),
+        paths_(std::move(paths)),
+        clock_(seams.clock ? *seams.clock : real_clock()),
+        proc_sys_(std::move(seams.proc_sys)) {}
 
   // --- system ---
   // Layout, default policy, host probe -> config.json. The CA is made by the
@@ -86,14 +109,21 @@ class Engine {
   // validate -> plan -> apply (with rollback) -> start. Returns the cell's
   // exit code when attached, 0 when detached.
   Result<int> run(const spec::Resolved& resolved, const RunOptions& opts);
+  // Running cells (every cell with `all`); damaged records are always listed.
   Result<std::vector<CellStatus>> list(bool all);
+  // The running cells that mount secret `name`. Fails closed: an error when
+  // the cells cannot be listed or a record is damaged (its secrets are unknown).
+  Result<std::vector<std::string>> secret_users(const std::string& name);
   Result<CellStatus> status(const std::string& cell);
   Result<nlohmann::json> inspect(const std::string& cell);
   Status stop(const std::string& cell, int timeout_seconds = 10);
   Status kill(const std::string& cell, const std::string& signal);
+  // Network (recreated if gone), warden attached, IPv6 off on the bridge,
+  // /run/brig refreshed (cell.json, CA bundle), then a detached start.
   Status start(const std::string& cell);
   // Container, network, subnet, policy and state go; with keep_workspace the
-  // default workspace moves to $BRIG_HOME/workspaces/<cell> (returned).
+  // default workspace moves to $BRIG_HOME/workspaces/<cell> (returned). A
+  // damaged record is removed by name (its default workspace is assumed).
   Result<std::string> remove(const std::string& cell, bool keep_workspace);
   Result<int> wait(const std::string& cell);
   // `podman <verb> ... brig-<cell> ...` on the terminal: logs, exec, cp, top, stats.
@@ -117,6 +147,8 @@ class Engine {
   Status ensure_warden_image(const std::string& brig_binary, std::string& image);
   Status wait_healthy(std::chrono::milliseconds timeout);
   Status write_runtime_file();
+  // Switches IPv6 off on the bridge of `network` (the nft tables filter IPv4
+  // only): a security control, so any doubt is an error.
   Status ensure_bridge_ipv6_off(const std::string& network);
   Status connect_warden(const CellRecord& rec);
   Status teardown_network(const std::string& cell);
@@ -129,6 +161,8 @@ class Engine {
 
   proc::Runner& runner_;
   Paths paths_;
+  Clock& clock_;
+  std::string proc_sys_;
 };
 
 // A cell name as `brig run` would pick one when none is given: "cell-<6 hex>".

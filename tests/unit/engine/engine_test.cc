@@ -31,6 +31,16 @@ constexpr const char* kCa = "-----BEGIN CERTIFICATE-----\nMIIBbrigtestca\n-----E
 const Argv kWardenRunning = {"podman", "container", "inspect", "--format", "{{.State.Running}}", "brig-warden"};
 const Argv kCellStatus = {"podman", "container", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}",
                           "brig-c1"};
+const Argv kBridgeOf = {"podman", "network", "inspect", "--format", "{{.NetworkInterface}}"};
+constexpr const char* kBridge = "podman7";
+
+// A clock that never sleeps: it only adds up what it was asked to wait.
+class FakeClock final : public Clock {
+ public:
+  std::chrono::steady_clock::time_point now() override { return std::chrono::steady_clock::time_point(slept); }
+  void sleep_for(std::chrono::milliseconds d) override { slept += d; }
+  std::chrono::milliseconds slept{0};
+};
 
 proc::Output out(int exit_code, std::string stdout_text = {}, std::string stderr_text = {}) {
   return canned(exit_code, std::move(stdout_text), std::move(stderr_text));
@@ -48,6 +58,18 @@ bool has_pair(const Argv& argv, const std::string& flag, const std::string& valu
   return false;
 }
 
+std::vector<std::string> str_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    if (nl > start) lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
 std::string str(const Argv& argv) {
   std::string s;
   for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
@@ -59,7 +81,9 @@ class EngineTest : public ::testing::Test {
   TempDir tmp;
   Paths paths{tmp.path()};
   FakeRunner fake;
-  Engine engine{fake, paths};
+  FakeClock clock;
+  const std::string proc_sys = tmp.path() + "/proc-sys";
+  Engine engine{fake, paths, HostSeams{&clock, proc_sys}};
 
   void SetUp() override {
     ASSERT_TRUE(make_layout(paths).ok());
@@ -69,7 +93,12 @@ class EngineTest : public ::testing::Test {
     fake.on({"podman", "image", "exists"}, out(0));
     fake.on({"podman", "container", "exists"}, out(1));
     fake.on(kCellStatus, out(0, "running 0\n"));
+    fake.on(kBridgeOf, out(0, std::string(kBridge) + "\n"));
+    spit(disable_ipv6(), "0\n");
   }
+
+  std::string disable_ipv6() const { return proc_sys + "/net/ipv6/conf/" + kBridge + "/disable_ipv6"; }
+  std::string ca_bundle() const { return paths.cell_state("c1") + "/brig/ca-bundle.crt"; }
 
   void save_config(const std::string& runsc_network) {
     HostConfig cfg;
@@ -503,6 +532,226 @@ TEST_F(EngineTest, PruneRemovesOrphansButKeepsRunningCells) {
   EXPECT_EQ(subnet_map(), (SubnetMap{{"10.60.1.0/24", "c1"}}));
   EXPECT_TRUE(exists(paths.cell_state("c1") + "/cell-state.json"));
   EXPECT_FALSE(called({"podman", "rm"}));
+}
+
+// --- IPv6 off on the cell bridge: a security control, so it fails closed ---
+
+TEST_F(EngineTest, RunSwitchesIpv6OffOnTheBridge) {
+  run_ok(resolved());
+  EXPECT_EQ(slurp(disable_ipv6()), "1\n");
+  long connect = find_call({"podman", "network", "connect"});
+  long inspect = find_call(kBridgeOf);
+  ASSERT_GE(inspect, 0) << all_calls();
+  EXPECT_LT(connect, inspect) << "the bridge exists once warden is attached";
+  EXPECT_EQ(fake.calls[static_cast<std::size_t>(inspect)].argv.back(), "brig-c1");
+}
+
+TEST_F(EngineTest, RunIsRolledBackWhenPodmanCannotNameTheBridge) {
+  fake.on(kBridgeOf, out(125, "", "Error: boom\n"));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().message(), "cannot switch IPv6 off on the bridge of brig-c1: podman network inspect failed: Error: boom");
+  EXPECT_EQ(rc.error().fix(), "podman network inspect brig-c1");
+  expect_no_trace_of_c1();
+  EXPECT_GE(find_call({"podman", "network", "rm", "--force", "brig-c1"}, find_call(kBridgeOf) + 1), 0) << all_calls();
+  EXPECT_FALSE(called({"podman", "create"})) << all_calls();
+}
+
+TEST_F(EngineTest, RunIsRolledBackWhenTheBridgeIsMissing) {
+  fake.on(kBridgeOf, out(0, "podman9\n"));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().message(), "cannot switch IPv6 off on the bridge of brig-c1: bridge podman9 does not exist");
+  expect_no_trace_of_c1();
+  EXPECT_FALSE(called({"podman", "create"}));
+}
+
+TEST_F(EngineTest, RunIsRolledBackWhenPodmanNamesNoBridge) {
+  fake.on(kBridgeOf, out(0, "\n"));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().message(), "cannot switch IPv6 off on the bridge of brig-c1: podman names no bridge interface for it (\"\")");
+  expect_no_trace_of_c1();
+}
+
+TEST_F(EngineTest, RunIsRolledBackWhenTheSysctlCannotBeWritten) {
+  std::filesystem::remove(disable_ipv6());
+  std::filesystem::create_directories(disable_ipv6());  // a directory: opening it for writing fails
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_THAT(rc.error().message(), HasSubstr("cannot switch IPv6 off on the bridge of brig-c1: opening " + disable_ipv6()));
+  EXPECT_EQ(rc.error().fix(), "sudo sysctl -w net.ipv6.conf.podman7.disable_ipv6=1");
+  expect_no_trace_of_c1();
+}
+
+TEST_F(EngineTest, AKernelWithoutIpv6NeedsNothingSwitchedOff) {
+  std::filesystem::remove_all(proc_sys + "/net/ipv6");
+  run_ok(resolved());
+}
+
+TEST_F(EngineTest, StartFailsWhenIpv6CannotBeSwitchedOff) {
+  run_ok(resolved());
+  fake.on(kBridgeOf, out(125, "", "Error: boom\n"));
+  fake.calls.clear();
+  auto st = engine.start("c1");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message(), "cannot switch IPv6 off on the bridge of brig-c1: podman network inspect failed: Error: boom");
+  EXPECT_FALSE(called({"podman", "--runtime-flag"})) << "not started: " << all_calls();
+}
+
+TEST_F(EngineTest, StartSwitchesIpv6OffAgain) {
+  run_ok(resolved());
+  spit(disable_ipv6(), "0\n");  // a recreated bridge comes back with IPv6 on
+  ASSERT_TRUE(engine.start("c1").ok());
+  EXPECT_EQ(slurp(disable_ipv6()), "1\n");
+}
+
+// --- rollback: an undo that fails is reported, not logged as undone ---
+
+TEST_F(EngineTest, FailedUndoIsReportedToTheUserAndInTheEvent) {
+  fake.on({"podman", "create"}, out(125, "", "Error: bad image\n"));
+  fake.on({"podman", "network", "rm"}, out(2, "", "Error: network brig-c1 is in use\n"));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().message(),
+            "podman could not create the cell: Error: bad image; undoing it failed, left behind: network (removing "
+            "network brig-c1: Error: network brig-c1 is in use)");
+  EXPECT_EQ(rc.error().fix(), "podman network rm --force brig-c1");
+  // The other steps were still undone.
+  EXPECT_FALSE(exists(paths.cell_state("c1")));
+  EXPECT_FALSE(exists(paths.cell_policy("c1")));
+  nlohmann::json ev;
+  for (const auto& line : str_lines(slurp(paths.events_log()))) {
+    auto j = nlohmann::json::parse(line);
+    if (j.value("event", "") == "rollback") ev = j;
+  }
+  ASSERT_FALSE(ev.is_null());
+  EXPECT_EQ(ev["undone"], (nlohmann::json{"policy", "subnet", "state"})) << ev.dump();
+  EXPECT_EQ(ev["undo_failed"],
+            (nlohmann::json::parse(R"([{"step": "network", "error": "removing network brig-c1: Error: network brig-c1 is in use"}])")))
+      << ev.dump();
+}
+
+TEST_F(EngineTest, CompleteRollbackEventListsEveryStepUndone) {
+  fake.on({"podman", "--runtime-flag"}, out(126, "", "Error: OCI runtime error\n"));
+  ASSERT_FALSE(engine.run(resolved(), RunOptions{.detach = true}).ok());
+  nlohmann::json ev;
+  for (const auto& line : str_lines(slurp(paths.events_log()))) {
+    auto j = nlohmann::json::parse(line);
+    if (j.value("event", "") == "rollback") ev = j;
+  }
+  EXPECT_EQ(ev["undone"], (nlohmann::json{"container", "network", "policy", "subnet", "state"})) << ev.dump();
+  EXPECT_EQ(ev["undo_failed"], nlohmann::json::array()) << ev.dump();
+}
+
+// --- time: the detached early-exit window waits on the injected clock ---
+
+TEST_F(EngineTest, DetachedRunWatchesTheCellOnTheInjectedClock) {
+  run_ok(resolved());
+  EXPECT_EQ(clock.slept, std::chrono::milliseconds(1500));
+}
+
+TEST_F(EngineTest, DetachedRunReportsACellThatExitsAtOnce) {
+  fake.on(kCellStatus, out(0, "exited 3\n"));
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_TRUE(rc.ok()) << rc.error().message();
+  EXPECT_EQ(*rc, 3);
+  EXPECT_EQ(clock.slept, std::chrono::milliseconds(100));
+}
+
+// --- start rewrites the CA bundle ---
+
+TEST_F(EngineTest, StartRewritesAStaleCaBundle) {
+  run_ok(resolved());
+  constexpr const char* kNewCa = "-----BEGIN CERTIFICATE-----\nMIIBbrigrenewedca\n-----END CERTIFICATE-----\n";
+  spit(paths.ca_cert(), kNewCa);
+  spit(ca_bundle(), "stale");
+  ASSERT_TRUE(engine.start("c1").ok());
+  const std::string bundle = slurp(ca_bundle());
+  EXPECT_THAT(bundle, HasSubstr(kNewCa));
+  EXPECT_THAT(bundle, Not(HasSubstr("stale")));
+}
+
+TEST_F(EngineTest, StartWritesNoCaBundleForACellThatDoesNotTrustIt) {
+  spec::Resolved r = resolved();
+  r.spec.trust_warden_ca.set(false, spec::Origin::flag("--no-trust-warden-ca"));
+  run_ok(r);
+  ASSERT_TRUE(engine.start("c1").ok());
+  EXPECT_FALSE(exists(ca_bundle()));
+}
+
+TEST_F(EngineTest, StartFailsWhenTheCaIsMissing) {
+  run_ok(resolved());
+  std::filesystem::remove(paths.ca_cert());
+  fake.calls.clear();
+  auto st = engine.start("c1");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message(), "brig's CA is missing (" + paths.ca_cert() + ")");
+  EXPECT_FALSE(called({"podman", "--runtime-flag"}));
+}
+
+// --- damaged records are listed, removable, and block secret removal ---
+
+TEST_F(EngineTest, ListShowsADamagedRecord) {
+  write_record("c1", 1);
+  spit(paths.cell_state("bad") + "/cell-state.json", R"({"name": "bad"})");
+  spit(paths.cell_state("garbled") + "/cell-state.json", "{not json");
+  fake.on({"podman", "ps"}, out(0, kPs));
+  auto l = engine.list(false);  // damaged rows show even without --all
+  ASSERT_TRUE(l.ok()) << l.error().message();
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& c : *l) got.emplace_back(c.record.name, c.state);
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{
+                     {"bad", "damaged"}, {"c1", "running"}, {"garbled", "damaged"}}));
+  EXPECT_THAT((*l)[0].reason, ::testing::StartsWith("cell bad: cell state is damaged: "));
+  EXPECT_THAT((*l)[2].reason, ::testing::StartsWith("cell garbled: state file is not JSON: "));
+  EXPECT_EQ((*l)[1].reason, "");
+}
+
+TEST_F(EngineTest, ADamagedRecordIsRemovedByName) {
+  ASSERT_TRUE(allocate_subnet(paths, "bad").ok());
+  spit(paths.cell_state("bad") + "/cell-state.json", R"({"name": "bad"})");
+  auto st = engine.status("bad");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().fix(), "brig cell rm bad");  // what doctor says too
+  auto kept = engine.remove("bad", false);
+  ASSERT_TRUE(kept.ok()) << kept.error().message();
+  EXPECT_FALSE(exists(paths.cell_state("bad")));
+  EXPECT_TRUE(subnet_map().empty());
+  EXPECT_TRUE(called({"podman", "rm", "--force", "--time", "0", "brig-bad"})) << all_calls();
+  EXPECT_TRUE(called({"podman", "network", "rm", "--force", "brig-bad"})) << all_calls();
+}
+
+TEST_F(EngineTest, SecretUsersAreTheRunningCellsThatMountIt) {
+  ASSERT_TRUE(spit_secret("api-key"));
+  spec::Resolved r = resolved();
+  r.spec.secrets.set({"api-key"}, spec::Origin::flag("--secret"));
+  run_ok(r);
+  fake.on({"podman", "ps"}, out(0, kPs));
+  auto users = engine.secret_users("api-key");
+  ASSERT_TRUE(users.ok()) << users.error().message();
+  EXPECT_EQ(*users, (std::vector<std::string>{"c1"}));
+  auto none = engine.secret_users("other");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(EngineTest, SecretUsersFailClosedWhenCellsCannotBeListed) {
+  fake.on({"podman", "ps"}, out(125, "", "Error: cannot connect to podman\n"));
+  auto users = engine.secret_users("api-key");
+  ASSERT_FALSE(users.ok());
+  EXPECT_EQ(users.error().message(),
+            "cannot tell which running cells use secret api-key: podman ps failed: Error: cannot connect to podman");
+  EXPECT_EQ(users.error().fix(), "brig secrets rm api-key --force (if no running cell mounts it)");
+}
+
+TEST_F(EngineTest, SecretUsersFailClosedOnADamagedRecord) {
+  spit(paths.cell_state("bad") + "/cell-state.json", "{not json");
+  fake.on({"podman", "ps"}, out(0, "[]"));
+  auto users = engine.secret_users("api-key");
+  ASSERT_FALSE(users.ok());
+  EXPECT_THAT(users.error().message(), ::testing::StartsWith("cannot tell whether cell bad uses secret api-key: cell bad: "));
+  EXPECT_EQ(users.error().fix(), "brig cell rm bad, or brig secrets rm api-key --force");
 }
 
 }  // namespace

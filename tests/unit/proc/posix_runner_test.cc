@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <string>
@@ -337,6 +338,74 @@ TEST(FindExecutable, LooksUpPathAndChecksPaths) {
   EXPECT_FALSE(find_executable("brig-no-such-binary-4711"));
   EXPECT_FALSE(find_executable("/etc"));  // a directory is not executable
   EXPECT_FALSE(find_executable(""));
+}
+
+// --- spawn_detached ---
+
+// The pid of the process whose argv holds `marker`; 0 if none shows up within 10 s.
+pid_t wait_for_process(const std::string& marker) {
+  for (int i = 0; i < 1000; ++i) {
+    for (const auto& e : fs::directory_iterator("/proc")) {
+      const std::string name = e.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream in(e.path() / "cmdline");
+      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (cmdline.find(marker) != std::string::npos) return static_cast<pid_t>(std::stoi(name));
+    }
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return 0;
+}
+
+TEST(SpawnDetached, NonExistentBinaryIsNotFound) {
+  Status st = spawn_detached(cmd({"/nonexistent/brig-no-such-binary-4711", "x"}));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), Errc::not_found);
+  EXPECT_EQ(st.error().message(), "/nonexistent/brig-no-such-binary-4711: command not found");
+}
+
+// The binary is there but execve fails (its #! interpreter is not): only the
+// exec-failure pipe can tell.
+TEST(SpawnDetached, FailedExecIsReported) {
+  TempDir tmp;
+  const fs::path script = tmp.path() / "reaper";
+  {
+    std::ofstream(script) << "#!/nonexistent/brig-interpreter-4711\n";
+  }
+  fs::permissions(script, fs::perms::owner_all);
+  Status st = spawn_detached(cmd({script.string()}));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), Errc::not_found);
+  EXPECT_EQ(st.error().message(), script.string() + ": command not found");
+  EXPECT_EQ(st.error().fix(), "check the path (and the #! interpreter, if it is a script)");
+}
+
+TEST(SpawnDetached, ChildRunsInItsOwnSessionWithOnlyStdioOpen) {
+  // An fd of ours without CLOEXEC: the detached child must not inherit it.
+  unique_fd leaky(::open("/dev/null", O_RDONLY));
+  ASSERT_TRUE(leaky);
+  const std::string marker = "brig-detached-" + std::to_string(::getpid());
+  ASSERT_TRUE(spawn_detached(cmd({"/bin/sh", "-c", "sleep 30; :", marker})).ok());
+  const pid_t pid = wait_for_process(marker);
+  ASSERT_GT(pid, 0) << "the detached child never showed up";
+  std::set<std::string> fds;
+  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    fds.insert(e.path().filename().string());
+  }
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string field;
+  for (int i = 0; i < 6; ++i) stat >> field;  // pid (comm) state ppid pgrp session
+  const std::string out = fs::read_symlink("/proc/" + std::to_string(pid) + "/fd/1").string();
+  ::kill(pid, SIGKILL);
+  EXPECT_EQ(fds, (std::set<std::string>{"0", "1", "2"})) << "fd " << leaky.get() << " is ours";
+  EXPECT_NE(std::atoi(field.c_str()), static_cast<int>(::getsid(0))) << "same session as ours";
+  EXPECT_EQ(out, "/dev/null");
+}
+
+TEST(SpawnDetached, RefusesWhatItCannotHonour) {
+  Command c = cmd({"true"});
+  c.stdin_data = "x";
+  EXPECT_EQ(spawn_detached(c).error().code(), Errc::usage);
 }
 
 }  // namespace
