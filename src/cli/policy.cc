@@ -10,6 +10,7 @@
 #include "brig/policy/target.h"
 #include "brig/spec/json.h"
 #include "brig/spec/merge.h"
+#include "brig/state/cell_policy.h"
 #include "context.h"
 #include "spec_loader.h"
 
@@ -73,35 +74,26 @@ Result<int> do_validate(const std::string& file) {
   return 0;
 }
 
-// Read-modify-write of policy/cells/<cell>.json under the state lock; the new
-// document must parse and compile, or the file stays as it was.
+// Read-modify-write of policy/cells/<cell>.json under the state lock (by its
+// owner, state/cell_policy.h); the new document must parse and compile, or the
+// file stays as it was.
 Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
                              const std::function<Status(nlohmann::json&)>& change) {
-  const std::string path = ctx.paths.cell_policy(cell);
-  if (cell.empty() || cell.find('/') != std::string::npos || !fs::exists(path)) {
-    return Error(Errc::not_found, "no cell named " + str::quote(cell) + " has a policy", "check the name with: brig cell list --all");
-  }
-  BRIG_TRY(fs::make_dirs(ctx.paths.system_state(), 0755));
-  auto lock = fs::FileLock::acquire(ctx.paths.system_state() + "/lock");
-  if (!lock) return lock.error();
-  auto text = fs::read_file(path, policy::kMaxPolicyBytes);
-  if (!text) return text.error();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(*text);
-  } catch (const std::exception& e) {
-    return Error(Errc::invalid, path + " is not JSON: " + e.what(), "brig cell rm " + cell + " and run it again");
-  }
-  BRIG_TRY(change(j));
-  const std::string out = j.dump(2) + "\n";
-  auto block = policy::parse_document(out, path);
-  if (!block) return block.error();
-  auto compiled = policy::Policy::compile(*block, nullptr);
-  if (!compiled) return compiled.error();
-  BRIG_TRY(fs::write_atomic(path, out, 0644));
+  std::size_t allow = 0, deny = 0, passthrough = 0;
+  auto check = [&](const std::string& text, const std::string& path) -> Status {
+    auto block = policy::parse_document(text, path);
+    if (!block) return block.error();
+    auto compiled = policy::Policy::compile(*block, nullptr);
+    if (!compiled) return compiled.error();
+    allow = compiled->allow_count();
+    deny = compiled->deny_count();
+    passthrough = block->tls_passthrough.size();
+    return {};
+  };
+  BRIG_TRY(state::edit_cell_policy(ctx.paths, cell, change, check));
   if (!ctx.quiet) {
     std::printf("cell %s: %zu allow, %zu deny, %zu tls_passthrough rules (warden reloads within 1 s)\n", cell.c_str(),
-                compiled->allow_count(), compiled->deny_count(), block->tls_passthrough.size());
+                allow, deny, passthrough);
   }
   return 0;
 }
