@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks that the client-only build (BRIG_CLIENT_ONLY=ON: cli core proc spec
+# Checks that the client-only build (BRIG_CLIENT_ONLY=ON: cli core proc spec state
 # policy vm, the macOS thin client) uses no Linux-only header or call outside
 # an `#if ... __linux__` block. The file list is the build's own
 # compile_commands.json, plus the public headers of those modules.
@@ -19,7 +19,7 @@ files=()
 while IFS= read -r f; do
   case "$f" in "$PWD"/*) files+=("$f") ;; esac
 done < <(grep -oE '"file": *"[^"]*"' "$db" | sed -E 's/^"file": *"(.*)"$/\1/' | sort -u)
-for m in core proc spec policy vm cli; do
+for m in core proc spec policy state vm cli; do
   [ -d "include/brig/$m" ] && files+=(include/brig/"$m"/*.h)
 done
 files+=(src/cli/*.h)

@@ -10,6 +10,7 @@
 #include "brig/core/strings.h"
 #include "brig/engine/engine.h"
 #include "brig/engine/workspace.h"
+#include "brig/state/events.h"
 #include "context.h"
 #include "spec_loader.h"
 
@@ -295,11 +296,11 @@ void add_cell(CLI::App& root, Context& ctx) {
 
   auto* events = verb(n, "events", "lifecycle events of a cell");
   on_run(events, ctx, [&ctx, &a]() -> Result<int> {
-    auto text = fs::read_file(ctx.paths.events_log(), 64 << 20);
-    const std::string needle = "\"cell\":\"" + a.cell + "\"";
+    auto text = state::read_events(ctx.paths);
     int count = 0;
     for (const auto& line : str::split(text ? *text : "", '\n')) {
-      if (line.find(needle) == std::string::npos) continue;
+      auto e = state::parse_event(line);
+      if (!e || e->cell != a.cell) continue;
       std::printf("%s\n", line.c_str());
       ++count;
     }

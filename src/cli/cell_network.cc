@@ -10,6 +10,7 @@
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
 #include "brig/spec/validate.h"
+#include "brig/state/cell_logs.h"
 #include "context.h"
 
 namespace brig::cli {
@@ -63,9 +64,10 @@ void add_cell_network(CLI::App* noun, Context& ctx) {
   on_run(v, ctx, [&ctx]() -> Result<int> {
     if (!spec::valid_cell_name(cell)) return Error(Errc::usage, "invalid cell name " + str::quote(cell));
     const std::string path = ctx.paths.cell_log(cell);
-    // Oldest rotated file first.
-    for (int i = 4; i >= 1; --i) {
-      std::ifstream old(path + "." + std::to_string(i));
+    // Oldest rotated file first; the current file last, kept open to follow.
+    for (const auto& f : state::log_files_oldest_first(path)) {
+      if (f == path) break;
+      std::ifstream old(f);
       if (old) print_lines(old, blocked);
     }
     std::ifstream in(path);

@@ -11,6 +11,7 @@
 #include "brig/spec/json.h"
 #include "brig/spec/merge.h"
 #include "brig/spec/validate.h"
+#include "brig/state/cell_policy.h"
 #ifndef BRIG_CLIENT_ONLY
 #include "brig/engine/engine.h"
 #include "brig/proc/command.h"
@@ -117,38 +118,28 @@ Status check_cell_passthrough(const Context& ctx, const std::string& cell, const
   return Error(Errc::invalid, msg, "brig policy set " + cell + " --remove " + host + " --allow " + host + " --passthrough " + host);
 }
 
-// Read-modify-write of policy/cells/<cell>.json under the state lock; the new
-// document must parse, compile and keep the spec's passthrough rules, or the
-// file stays as it was.
+// Read-modify-write of policy/cells/<cell>.json under the state lock (by its
+// owner, state/cell_policy.h); the new document must parse, compile and keep
+// the spec's passthrough rules, or the file stays as it was.
 Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
                              const std::function<Status(nlohmann::json&)>& change) {
   if (auto why = spec::check_cell_name(cell)) return Error(Errc::usage, *why, "check the name with: brig cell list --all");
-  const std::string path = ctx.paths.cell_policy(cell);
-  if (!fs::exists(path)) {
-    return Error(Errc::not_found, "no cell named " + str::quote(cell) + " has a policy", "check the name with: brig cell list --all");
-  }
-  BRIG_TRY(fs::make_dirs(ctx.paths.system_state(), 0755));
-  auto lock = fs::FileLock::acquire(ctx.paths.system_state() + "/lock");
-  if (!lock) return lock.error();
-  auto text = fs::read_file(path, policy::kMaxPolicyBytes);
-  if (!text) return text.error();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(*text);
-  } catch (const std::exception& e) {
-    return Error(Errc::invalid, path + " is not JSON: " + e.what(), "brig cell rm " + cell + " and run it again");
-  }
-  BRIG_TRY(change(j));
-  const std::string out = j.dump(2) + "\n";
-  auto block = policy::parse_document(out, path);
-  if (!block) return block.error();
-  BRIG_TRY(check_cell_passthrough(ctx, cell, *block));
-  auto compiled = policy::Policy::compile(*block, nullptr);
-  if (!compiled) return compiled.error();
-  BRIG_TRY(fs::write_atomic(path, out, 0644));
+  std::size_t allow = 0, deny = 0, passthrough = 0;
+  auto check = [&](const std::string& text, const std::string& path) -> Status {
+    auto block = policy::parse_document(text, path);
+    if (!block) return block.error();
+    auto compiled = policy::Policy::compile(*block, nullptr);
+    if (!compiled) return compiled.error();
+    BRIG_TRY(check_cell_passthrough(ctx, cell, *block));
+    allow = compiled->allow_count();
+    deny = compiled->deny_count();
+    passthrough = block->tls_passthrough.size();
+    return {};
+  };
+  BRIG_TRY(state::edit_cell_policy(ctx.paths, cell, change, check));
   if (!ctx.quiet) {
     std::printf("cell %s: %zu allow, %zu deny, %zu tls_passthrough rules (warden reloads within 1 s)\n", cell.c_str(),
-                compiled->allow_count(), compiled->deny_count(), block->tls_passthrough.size());
+                allow, deny, passthrough);
   }
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
 #include "brig/engine/engine.h"
+#include "brig/state/events.h"
 #include "brig/warden/config.h"
 #include "brig/warden/warden.h"
 #include "context.h"
@@ -57,9 +58,10 @@ Status system_up(const Context& ctx, engine::Engine& e) {
   return e.up(self_binary(), *files);
 }
 
-void follow_file(const std::string& path, std::size_t from) {
+// Prints what is appended to the events file after its first `from` bytes.
+void follow_events(const Paths& paths, std::size_t from) {
   for (;;) {
-    auto text = fs::read_file(path, 64 << 20);
+    auto text = state::read_events(paths);
     if (text && text->size() > from) {
       std::fwrite(text->data() + from, 1, text->size() - from, stdout);
       std::fflush(stdout);
@@ -178,11 +180,12 @@ void add_system(CLI::App& root, Context& ctx) {
     auto* ev = n->add_subcommand(verb, std::string(verb) == "events" ? "lifecycle events" : "past cells and their outcomes");
     ev->add_flag("-f,--follow", follow, "keep printing new events");
     on_run(ev, ctx, [&ctx]() -> Result<int> {
-      auto text = fs::read_file(ctx.paths.events_log(), 64 << 20);
-      std::string t = text ? *text : std::string();
+      auto text = state::read_events(ctx.paths);
+      if (!text) return text.error();
+      const std::string& t = *text;
       std::fwrite(t.data(), 1, t.size(), stdout);
       if (t.empty() && !ctx.quiet && !follow) std::fprintf(stderr, "no events yet (brig run records some)\n");
-      if (follow) follow_file(ctx.paths.events_log(), t.size());
+      if (follow) follow_events(ctx.paths, t.size());
       return 0;
     });
   }

@@ -1,10 +1,10 @@
 // brig on this host: init, up (warden image + container, nftables), down,
 // doctor, verify, prune, lifecycle events.
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -13,6 +13,9 @@
 #include "brig/engine/engine.h"
 #include "brig/engine/nft.h"
 #include "brig/engine/subnets.h"
+#include "brig/state/cell_logs.h"
+#include "brig/state/events.h"
+#include "brig/state/warden_runtime.h"
 #include "internal.h"
 
 namespace brig::engine {
@@ -43,22 +46,12 @@ std::vector<std::string> parse_ldd(const std::string& text) {
 }  // namespace
 
 void Engine::event(const std::string& kind, const std::string& cell, const nlohmann::json& extra) {
-  nlohmann::json j = {{"ts", internal::now_rfc3339()}, {"event", kind}};
-  if (!cell.empty()) j["cell"] = cell;
-  if (extra.is_object()) {
-    for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = it.value();
-  }
-  (void)fs::make_dirs(paths_.logs_dir(), 0755);
-  // O_APPEND writes of one line are atomic enough for concurrent brig processes.
-  const std::string line = internal::dump(j) + "\n";
-  if (FILE* f = std::fopen(paths_.events_log().c_str(), "a")) {
-    std::fwrite(line.data(), 1, line.size(), f);
-    std::fclose(f);
-  }
-  // Rotation: keep the history bounded (4 MiB, one old file).
-  struct stat st {};
-  if (::stat(paths_.events_log().c_str(), &st) == 0 && st.st_size > (4 << 20)) {
-    ::rename(paths_.events_log().c_str(), (paths_.events_log() + ".1").c_str());
+  state::Event e{internal::now_rfc3339(), kind, cell, extra.is_object() ? extra : nlohmann::json::object()};
+  // The history is a record of what happened, not part of it: a lifecycle
+  // action that succeeded must not fail (or be rolled back) because its event
+  // could not be written, so a write error is a warning, never an error.
+  if (auto st = state::append_event(paths_, e); !st) {
+    spdlog::warn("cannot record the {} event in brig's history: {}", kind, st.error().message());
   }
 }
 
@@ -146,11 +139,12 @@ Status Engine::write_runtime_file() {
   auto cfg = load_host_config(paths_);
   if (!cfg) return cfg.error();
   auto pid = podman({"container", "inspect", "--format", "{{.State.Pid}}", kWardenContainer});
-  nlohmann::json j = {{"proxy", std::string(kWardenExternalIp) + ":" + std::to_string(kProxyPort)},
-                      {"ops", "127.0.0.1:" + std::to_string(cfg->ops_port)},
-                      {"pid", pid && pid->success() ? std::atol(trimmed(pid->out).c_str()) : 0},
-                      {"container", kWardenContainer}};
-  return fs::write_atomic(paths_.run_dir() + "/warden.json", j.dump() + "\n", 0644);
+  state::WardenRuntime info;
+  info.proxy = std::string(kWardenExternalIp) + ":" + std::to_string(kProxyPort);
+  info.ops = "127.0.0.1:" + std::to_string(cfg->ops_port);
+  info.pid = pid && pid->success() ? std::atol(trimmed(pid->out).c_str()) : 0;
+  info.container = kWardenContainer;
+  return state::store_warden_runtime(paths_, info);
 }
 
 Status Engine::up(const std::string& brig_binary, const std::vector<std::string>& warden_files) {
@@ -227,7 +221,7 @@ Status Engine::down() {
   }
   auto out = podman({"rm", "--force", "--time", "10", kWardenContainer});
   if (!out) return out.error();
-  ::unlink((paths_.run_dir() + "/warden.json").c_str());
+  state::remove_warden_runtime(paths_);
   event("warden_stop", "");
   return nft::remove(runner_);
 }
@@ -412,9 +406,7 @@ Result<std::vector<std::string>> Engine::prune(const PruneOptions& o) {
     for (const auto& n : fs::list_names(paths_.logs_dir() + "/cells", ".jsonl")) {
       if (fs::exists(internal::record_path(paths_, n))) continue;
       done.push_back("logs of removed cell " + n);
-      if (!o.dry_run) {
-        for (const std::string suffix : {"", ".1", ".2", ".3", ".4"}) ::unlink((paths_.cell_log(n) + suffix).c_str());
-      }
+      if (!o.dry_run) state::remove_cell_logs(paths_, n);
     }
   }
   if (!o.dry_run && !done.empty()) event("prune", "", {{"removed", done}});

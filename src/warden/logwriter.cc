@@ -14,6 +14,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/core/unique_fd.h"
+#include "brig/state/cell_logs.h"
 
 namespace brig::warden {
 
@@ -211,15 +212,12 @@ void LogWriter::format_into(std::string& out, const LogRecord& r) {
 }
 
 void LogWriter::append(const std::string& cell, const std::string& lines) {
-  const std::string path = dir_ + "/" + cell + ".jsonl";
-  unique_fd lock(::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  const std::string path = state::cell_log_in(dir_, cell);
+  unique_fd lock(::open(state::log_lock_path(path).c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (lock) ::flock(lock.get(), LOCK_EX);
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && static_cast<std::size_t>(st.st_size) + lines.size() > max_bytes_) {
-    for (int i = 4; i >= 1; --i) {
-      const std::string from = i == 1 ? path : path + "." + std::to_string(i - 1);
-      ::rename(from.c_str(), (path + "." + std::to_string(i)).c_str());
-    }
+    state::rotate_log(path);
   }
   unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd) return;

@@ -1,7 +1,8 @@
 // One JSONL record per request or tunnel in logs/cells/<cell>.jsonl, written
-// off the hot path by a background thread. Files rotate by size, keeping 4
-// rotated files (<cell>.jsonl.1 .. .4); an flock on a sidecar lock file makes
-// rotation safe with other writers (a second warden, brig's own tools).
+// off the hot path by a background thread. Files rotate by size, keeping
+// state::kCellLogRotations old files (<cell>.jsonl.1 .. .4; names and rotation
+// in brig/state/cell_logs.h); an flock on a sidecar lock file makes rotation
+// safe with other writers (a second warden, brig's own tools).
 #pragma once
 
 #include <condition_variable>

@@ -2,15 +2,15 @@
 
 #include <signal.h>
 
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <nlohmann/json.hpp>
+#include <cerrno>
 #include <sstream>
 
-#include "brig/core/fs.h"
 #include "brig/warden/config.h"
 #include "metrics.h"
 
@@ -20,29 +20,16 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 
-Status write_runtime_info(const Paths& paths, const RuntimeInfo& info) {
-  BRIG_TRY(fs::make_dirs(paths.run_dir(), 0755));
-  nlohmann::json j = {{"proxy", info.proxy}, {"ops", info.ops}, {"pid", info.pid}};
-  return fs::write_atomic(paths.run_dir() + "/warden.json", j.dump() + "\n", 0644);
-}
+Status write_runtime_info(const Paths& paths, const RuntimeInfo& info) { return state::store_warden_runtime(paths, info); }
 
 Result<RuntimeInfo> read_runtime_info(const Paths& paths) {
-  const std::string path = paths.run_dir() + "/warden.json";
-  auto text = fs::read_file(path, 65536);
-  if (!text) {
-    return Error(Errc::not_found, "warden is not running (no " + path + ")", "start it with: brig system up");
+  auto info = state::load_warden_runtime(paths);
+  if (!info) return info.error();
+  if (info->pid > 0 && ::kill(static_cast<pid_t>(info->pid), 0) != 0 && errno == ESRCH) {
+    return Error(Errc::not_found, "warden is not running (pid " + std::to_string(info->pid) + " is gone)",
+                 "start it with: brig system up");
   }
-  try {
-    auto j = nlohmann::json::parse(*text);
-    RuntimeInfo info{j.at("proxy"), j.at("ops"), j.at("pid")};
-    if (info.pid > 0 && ::kill(static_cast<pid_t>(info.pid), 0) != 0 && errno == ESRCH) {
-      return Error(Errc::not_found, "warden is not running (pid " + std::to_string(info.pid) + " is gone)",
-                   "start it with: brig system up");
-    }
-    return info;
-  } catch (const std::exception& e) {
-    return Error(Errc::invalid, path + " is unreadable: " + e.what(), "restart warden: brig system restart");
-  }
+  return info;
 }
 
 Result<HttpReply> http_get(const std::string& addr, const std::string& path, std::chrono::milliseconds timeout) {

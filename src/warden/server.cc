@@ -134,7 +134,11 @@ Status serve(const Config& cfg_in) {
   }
   asio::co_spawn(*ctxs[0], accept_loop(*ops, sh, serve_ops_client), log_exception);
 
-  if (auto st = write_runtime_info(sh.paths, {proxy_ep.str(), ops_ep.str(), static_cast<long>(::getpid())}); !st) {
+  RuntimeInfo info;
+  info.proxy = proxy_ep.str();
+  info.ops = ops_ep.str();
+  info.pid = static_cast<long>(::getpid());
+  if (auto st = write_runtime_info(sh.paths, info); !st) {
     spdlog::warn("cannot record warden's addresses: {}", st.error().message());
   }
   std::printf("{\"proxy\": \"%s\", \"ops\": \"%s\"}\n", proxy_ep.str().c_str(), ops_ep.str().c_str());
@@ -188,7 +192,7 @@ Status serve(const Config& cfg_in) {
   for (auto& c : ctxs) c->stop();
   for (auto& t : pool) t.join();
   sh.log->flush();
-  ::unlink((sh.paths.run_dir() + "/warden.json").c_str());
+  state::remove_warden_runtime(sh.paths);
   spdlog::info("warden stopped");
   return {};
 }

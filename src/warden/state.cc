@@ -4,11 +4,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
 #include "brig/core/fs.h"
-#include "brig/spec/parse.h"
-#include "brig/spec/validate.h"
+#include "brig/state/cell_policy.h"
+#include "brig/state/subnet_map.h"
 
 namespace brig::warden {
 namespace {
@@ -91,14 +90,12 @@ bool PolicyStore::reload() {
   last_fp_ = fp;
   bool errors = false;
 
-  // Reads a policy file, falling back to its last good version when invalid.
-  auto block = [&](const std::string& path) -> std::optional<spec::PolicyBlock> {
-    auto text = fs::read_file(path, policy::kMaxPolicyBytes);
-    if (!text) {
-      if (text.error().code() == Errc::not_found) {
-        good_.erase(path);
-        return std::nullopt;
-      }
+  // Parses a policy file's text (as read), falling back to its last good
+  // version when it is invalid or unreadable.
+  auto block = [&](const std::string& path, const Result<std::string>& text) -> std::optional<spec::PolicyBlock> {
+    if (!text && text.error().code() == Errc::not_found) {
+      good_.erase(path);
+      return std::nullopt;
     }
     auto parsed = text ? policy::parse_document(*text, path) : Result<spec::PolicyBlock>(text.error());
     if (parsed) {
@@ -112,34 +109,20 @@ bool PolicyStore::reload() {
     return spec::PolicyBlock{};  // never valid: nothing allowed
   };
 
-  // Subnet map: {"10.60.3.0/24": "cell"}.
-  std::map<std::string, std::string> subnets = good_subnets_;
-  if (auto text = fs::read_file(paths_.subnet_map(), policy::kMaxPolicyBytes); text) {
-    try {
-      auto j = nlohmann::json::parse(*text);
-      std::map<std::string, std::string> parsed;
-      for (const auto& [cidr, cell] : j.items()) {
-        // Cell names become file names (logs, policies): never a path.
-        if (!Cidr::parse(cidr) || !cell.is_string() || !spec::valid_cell_name(cell.get<std::string>())) {
-          throw std::runtime_error("bad entry " + cidr);
-        }
-        parsed[cidr] = cell.get<std::string>();
-      }
-      subnets = std::move(parsed);
-      good_subnets_ = subnets;
-    } catch (const std::exception& e) {
-      errors = true;
-      spdlog::warn("subnet map reload: {}: {}; keeping the previous version", paths_.subnet_map(), e.what());
-    }
-  } else if (text.error().code() == Errc::not_found) {
-    subnets.clear();
-    good_subnets_.clear();
+  // The subnet map, validated by its owner (state/subnet_map.h); an absent
+  // file means no cells.
+  brig::state::SubnetMap subnets = good_subnets_;
+  if (auto loaded = brig::state::load_subnet_map(paths_); loaded) {
+    subnets = std::move(*loaded);
+    good_subnets_ = subnets;
   } else {
     errors = true;
-    spdlog::warn("subnet map reload: {}; keeping the previous version", text.error().message());
+    spdlog::warn("subnet map reload: {}; keeping the previous version", loaded.error().message());
   }
 
-  const spec::PolicyBlock global = block(paths_.global_policy()).value_or(spec::PolicyBlock{});
+  const spec::PolicyBlock global =
+      block(paths_.global_policy(), fs::read_file(paths_.global_policy(), policy::kMaxPolicyBytes))
+          .value_or(spec::PolicyBlock{});
   auto snap = std::make_shared<Snapshot>();
   snap->generation = ++generation_;
   std::map<std::string, std::shared_ptr<CellState>> cells;
@@ -152,7 +135,7 @@ bool PolicyStore::reload() {
       state->bucket = old ? old->bucket : std::make_shared<TokenBucket>();
       state->tunnels = old ? old->tunnels : std::make_shared<std::atomic<int>>(0);
       state->metrics = metrics_.cell(name);
-      auto cell_block = block(paths_.cell_policy(name));
+      auto cell_block = block(paths_.cell_policy(name), brig::state::read_cell_policy(paths_, name));
       auto compiled = policy::Policy::compile(global, cell_block ? &*cell_block : nullptr,
                                               {cell_block && cell_block->airgapped});
       if (!compiled) {

@@ -16,6 +16,7 @@
 
 #include "brig/core/paths.h"
 #include "brig/policy/policy.h"
+#include "brig/state/subnet_map.h"
 #include "brig/warden/netaddr.h"
 #include "metrics.h"
 
@@ -72,7 +73,7 @@ class PolicyStore {
   std::uint64_t generation_ = 0;
   // Last good parse of each file, kept when a new version is invalid.
   std::map<std::string, spec::PolicyBlock> good_;
-  std::map<std::string, std::string> good_subnets_;  // CIDR -> cell
+  state::SubnetMap good_subnets_;  // CIDR -> cell
   std::map<std::string, std::shared_ptr<CellState>> cells_;  // long-lived buckets, counters
   std::mutex reload_mu_;
   std::thread thread_;

@@ -244,3 +244,61 @@ TEST_F(CliFakePodmanTest, CellListShowsADamagedRecord) {
 
 }  // namespace
 }  // namespace brig::testing
+
+namespace brig::testing {
+namespace {
+
+TEST_F(CliTest, CellNetworkReadsEveryRotatedFileOldestFirst) {
+  auto line = [](const char* ts, const char* host) {
+    return std::string(R"({"ts":")") + ts + R"(","cell":"c1","kind":"http","tls":"none","method":"GET","host":")" + host +
+           R"(","port":80,"path":"/","status":200,"decision":"allow","duration_ms":1})" + "\n";
+  };
+  write("logs/cells/c1.jsonl.4", line("t4", "oldest.test"));
+  write("logs/cells/c1.jsonl.2", line("t2", "older.test"));
+  write("logs/cells/c1.jsonl", line("t0", "now.test"));
+  auto out = brig({"cell", "network", "c1"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out,
+            "t4 OUT: GET oldest.test:80/ 200 1.0ms\n"
+            "t2 OUT: GET older.test:80/ 200 1.0ms\n"
+            "t0 OUT: GET now.test:80/ 200 1.0ms\n");
+}
+
+// A cell's events are the lines whose "cell" is that cell, not lines that
+// mention it somewhere.
+TEST_F(CliTest, CellEventsAreTheCellsOwn) {
+  write("logs/events.jsonl",
+        "{\"cell\":\"c1\",\"event\":\"create\",\"ts\":\"t1\"}\n"
+        "{\"cell\":\"c10\",\"event\":\"create\",\"ts\":\"t2\"}\n"
+        "{\"cell\":\"c2\",\"event\":\"rollback\",\"peer\":{\"cell\":\"c1\"},\"ts\":\"t3\"}\n"
+        "not json \"cell\":\"c1\"\n"
+        "{\"event\":\"warden_stop\",\"ts\":\"t4\"}\n"
+        "{\"cell\":\"c1\",\"event\":\"rm\",\"ts\":\"t5\"}\n");
+  auto out = brig({"cell", "events", "c1"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out, "{\"cell\":\"c1\",\"event\":\"create\",\"ts\":\"t1\"}\n{\"cell\":\"c1\",\"event\":\"rm\",\"ts\":\"t5\"}\n");
+}
+
+TEST_F(CliTest, SystemEventsPrintsTheFileAndReportsAnUnreadableOne) {
+  write("logs/events.jsonl", "{\"event\":\"init\",\"ts\":\"t\"}\n");
+  auto out = brig({"system", "events"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out, "{\"event\":\"init\",\"ts\":\"t\"}\n");
+  // Not "no events yet": the file is there and cannot be read.
+  std::filesystem::remove(home_ + "/logs/events.jsonl");
+  std::filesystem::create_directories(home_ + "/logs/events.jsonl");
+  auto bad = brig({"system", "events"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err, "error: " + home_ + "/logs/events.jsonl is a directory, not a file\n");
+}
+
+TEST_F(CliTest, WardenStatusWithADamagedRuntimeFile) {
+  write("run/warden.json", "{\"proxy\":\"127.0.0.1:3128\",\"pid\":1}\n");
+  auto out = brig({"warden", "status"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr("warden.json is unreadable: \"ops\" must be a non-empty string (ADDR:PORT)"));
+  EXPECT_THAT(out.err, HasSubstr("fix: restart warden: brig system restart"));
+}
+
+}  // namespace
+}  // namespace brig::testing

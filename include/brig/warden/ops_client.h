@@ -9,17 +9,16 @@
 
 #include "brig/core/error.h"
 #include "brig/core/paths.h"
+#include "brig/state/warden_runtime.h"
 
 namespace brig::warden {
 
-// What `warden serve` writes to $BRIG_HOME/run/warden.json while it runs.
-struct RuntimeInfo {
-  std::string proxy;  // "ADDR:PORT"
-  std::string ops;
-  long pid = 0;
-};
+// Where a running warden listens ($BRIG_HOME/run/warden.json; its format,
+// and its writers, in brig/state/warden_runtime.h).
+using RuntimeInfo = state::WardenRuntime;
 Status write_runtime_info(const Paths& paths, const RuntimeInfo& info);
-Result<RuntimeInfo> read_runtime_info(const Paths& paths);  // Errc::not_found when warden is not running
+// Errc::not_found when warden is not running (no file, or its pid is gone).
+Result<RuntimeInfo> read_runtime_info(const Paths& paths);
 
 struct HttpReply {
   int status = 0;

@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sstream>
 
 #include "brig/engine/secrets.h"
 #include "brig/engine/subnets.h"
@@ -262,6 +265,23 @@ TEST_F(EngineTest, FailedCreateIsRolledBack) {
   EXPECT_GE(find_call({"podman", "network", "rm", "--force", "brig-c1"}, create + 1), 0) << all_calls();
   EXPECT_FALSE(called({"podman", "--runtime-flag"})) << "nothing started";
   EXPECT_THAT(slurp(paths.events_log()), HasSubstr("\"event\":\"rollback\""));
+}
+
+// The history records what happened; it is not part of it. A run whose event
+// cannot be written (events.jsonl is a directory here) still succeeds, and
+// says so in a warning.
+TEST_F(EngineTest, UnwritableHistoryDoesNotFailARun) {
+  std::filesystem::create_directories(paths.events_log());
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_st>(log)));
+  run_ok(resolved());
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(subnet_map(), (SubnetMap{{"10.60.1.0/24", "c1"}}));
+  EXPECT_TRUE(exists(paths.cell_policy("c1")));
+  EXPECT_THAT(log.str(), HasSubstr("cannot record the create event in brig's history: cannot open " +
+                                   paths.events_log() + ": Is a directory"));
 }
 
 TEST_F(EngineTest, FailedConnectIsRolledBack) {

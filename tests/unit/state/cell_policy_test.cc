@@ -1,0 +1,133 @@
+// policy/cells/<cell>.json: parse and serialize, the size cap, and the locked
+// read-modify-write that leaves the file alone on any error.
+#include "brig/state/cell_policy.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "brig/core/fs.h"
+#include "brig/policy/policy.h"
+#include "brig/state/lock.h"
+#include "unit/state/state_test_util.h"
+
+namespace brig::state {
+namespace {
+
+using testing::slurp;
+using testing::spit;
+using testing::TempDir;
+
+TEST(CellPolicy, RoundTrip) {
+  const nlohmann::json doc = {{"allow", {"a.test", {{"domain", "b.test"}, {"methods", {"GET"}}}}}, {"airgapped", false}};
+  const std::string text = serialize_cell_policy(doc);
+  EXPECT_EQ(text, doc.dump(2) + "\n");
+  auto back = parse_cell_policy(text, "/p.json");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, doc);
+}
+
+TEST(CellPolicy, ParseErrors) {
+  auto bad = parse_cell_policy("{", "/p.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code(), Errc::invalid);
+  EXPECT_THAT(bad.error().message(), ::testing::StartsWith("/p.json is not JSON: [json.exception.parse_error"));
+  auto arr = parse_cell_policy("[]", "/p.json");
+  ASSERT_FALSE(arr.ok());
+  EXPECT_EQ(arr.error().message(), "/p.json is not a JSON object (the top level is array)");
+}
+
+TEST(CellPolicy, CapIsThePolicyModulesCap) { EXPECT_EQ(kMaxCellPolicyBytes, policy::kMaxPolicyBytes); }
+
+class CellPolicyFile : public ::testing::Test {
+ protected:
+  TempDir home;
+  Paths paths{home.path()};
+  static Status ok_check(const std::string&, const std::string&) { return {}; }
+  static Status add_allow(nlohmann::json& j) {
+    j["allow"].push_back("new.test");
+    return {};
+  }
+};
+
+TEST_F(CellPolicyFile, StoreReadAndMissing) {
+  auto none = read_cell_policy(paths, "c1");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code(), Errc::not_found);
+  ASSERT_TRUE(store_cell_policy(paths, "c1", {{"allow", nlohmann::json::array()}}).ok());
+  auto text = read_cell_policy(paths, "c1");
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "{\n  \"allow\": []\n}\n");
+}
+
+TEST_F(CellPolicyFile, EditChangesChecksAndWrites) {
+  ASSERT_TRUE(store_cell_policy(paths, "c1", {{"allow", {"a.test"}}}).ok());
+  std::string checked, checked_path;
+  auto st = edit_cell_policy(paths, "c1", add_allow, [&](const std::string& text, const std::string& path) -> Status {
+    checked = text;
+    checked_path = path;
+    return {};
+  });
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  EXPECT_EQ(checked_path, paths.cell_policy("c1"));
+  EXPECT_EQ(slurp(paths.cell_policy("c1")), checked);
+  EXPECT_EQ(nlohmann::json::parse(checked), (nlohmann::json{{"allow", {"a.test", "new.test"}}}));
+}
+
+TEST_F(CellPolicyFile, EditOfAnUnknownCellIsNotFound) {
+  for (const std::string cell : {"nope", "", "../c1", "a/b"}) {
+    auto st = edit_cell_policy(paths, cell, add_allow, ok_check);
+    ASSERT_FALSE(st.ok()) << cell;
+    EXPECT_EQ(st.error().code(), Errc::not_found);
+    EXPECT_EQ(st.error().message(), "no cell named \"" + cell + "\" has a policy");
+    EXPECT_EQ(st.error().fix(), "check the name with: brig cell list --all");
+  }
+}
+
+TEST_F(CellPolicyFile, FailedCheckOrChangeLeavesTheFile) {
+  ASSERT_TRUE(store_cell_policy(paths, "c1", {{"allow", {"a.test"}}}).ok());
+  const std::string before = slurp(paths.cell_policy("c1"));
+  auto refused = edit_cell_policy(paths, "c1", add_allow, [](const std::string&, const std::string&) -> Status {
+    return Error(Errc::invalid, "bad rule");
+  });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message(), "bad rule");
+  auto failed = edit_cell_policy(paths, "c1", [](nlohmann::json&) -> Status { return Error(Errc::invalid, "no"); }, ok_check);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().message(), "no");
+  EXPECT_EQ(slurp(paths.cell_policy("c1")), before);
+}
+
+TEST_F(CellPolicyFile, DamagedFileIsInvalidWithAFix) {
+  spit(paths.cell_policy("c1"), "{not json");
+  auto st = edit_cell_policy(paths, "c1", add_allow, ok_check);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), Errc::invalid);
+  EXPECT_THAT(st.error().message(), ::testing::StartsWith(paths.cell_policy("c1") + " is not JSON: "));
+  EXPECT_EQ(st.error().fix(), "brig cell rm c1 and run it again");
+  EXPECT_EQ(slurp(paths.cell_policy("c1")), "{not json");
+}
+
+TEST_F(CellPolicyFile, EditHoldsTheStateLock) {
+  ASSERT_TRUE(store_cell_policy(paths, "c1", {{"allow", nlohmann::json::array()}}).ok());
+  bool locked_elsewhere = false;
+  auto st = edit_cell_policy(paths, "c1", add_allow, [&](const std::string&, const std::string&) -> Status {
+    auto other = fs::FileLock::try_acquire(state_lock_path(paths));
+    locked_elsewhere = !other.ok() && other.error().code() == Errc::exists;
+    return {};
+  });
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE(locked_elsewhere);
+  EXPECT_EQ(state_lock_path(paths), paths.system_state() + "/lock");
+}
+
+TEST(StateLock, RunsFnAndReturnsItsStatus) {
+  TempDir home;
+  Paths paths(home.path());
+  auto st = with_state_lock(paths, [] { return Status(Error(Errc::io, "inner")); });
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message(), "inner");
+  EXPECT_TRUE(testing::exists(paths.system_state() + "/lock"));
+}
+
+}  // namespace
+}  // namespace brig::state
