@@ -6,11 +6,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "brig/core/fs.h"
 #include "brig/core/strings.h"
+#include "brig/engine/cell_verbs.h"
 #include "brig/engine/engine.h"
 #include "brig/engine/workspace.h"
-#include "brig/state/events.h"
 #include "context.h"
 #include "spec_loader.h"
 
@@ -58,14 +57,13 @@ CLI::App* verb(CLI::App* n, const char* name, const char* help, bool takes_cell 
   return v;
 }
 
-// Asks y/N on the terminal; false without one.
-bool confirm(const std::string& question) {
-  if (!::isatty(0)) return false;
+// Asks `question` y/N on the terminal and returns the reply.
+std::string ask(const std::string& question) {
   std::printf("%s [y/N] ", question.c_str());
   std::fflush(stdout);
   std::string answer;
   std::getline(std::cin, answer);
-  return answer == "y" || answer == "Y" || answer == "yes";
+  return answer;
 }
 
 
@@ -137,20 +135,13 @@ void add_cell(CLI::App& root, Context& ctx) {
   logs->add_option("--tail", a.tail, "only the last N lines");
   on_run(logs, ctx, [eng, &a]() -> Result<int> {
     auto e = eng();
-    auto st = e.status(a.cell);
-    if (!st) return st.error();
-    if (a.follow) {
-      std::vector<std::string> c = {"logs", "--follow"};
-      if (a.tail > 0) c.insert(c.end(), {"--tail", std::to_string(a.tail)});
-      c.push_back(engine::cell_container(a.cell));
-      return e.attach_podman(c);
-    }
-    auto text = e.logs(a.cell, a.tail);
-    if (!text) return text.error();
-    std::fwrite(text->data(), 1, text->size(), stdout);
-    if (text->empty()) {
+    if (a.follow) return engine::follow_logs(e, a.cell, a.tail);
+    auto out = engine::read_logs(e, a.cell, a.tail);
+    if (!out) return out.error();
+    std::fwrite(out->text.data(), 1, out->text.size(), stdout);
+    if (out->text.empty()) {
       std::fprintf(stderr, "no output yet from %s (state %s); follow it with: brig cell logs -f %s\n", a.cell.c_str(),
-                   st->state.c_str(), a.cell.c_str());
+                   out->state.c_str(), a.cell.c_str());
     }
     return 0;
   });
@@ -161,25 +152,14 @@ void add_cell(CLI::App& root, Context& ctx) {
   exec->add_option("CMD", a.rest, "command and arguments (after --)");
   on_run(exec, ctx, [eng, &a]() -> Result<int> {
     if (run_tail().has_command) a.rest = run_tail().command;
-    if (a.rest.empty()) return Error(Errc::usage, "no command given", "brig cell exec CELL -- CMD [ARGS...]");
-    auto st = eng().status(a.cell);
-    if (!st) return st.error();
-    if (st->state != "running") return Error(Errc::failed, "cell " + a.cell + " is " + st->state, "brig cell start " + a.cell);
-    std::vector<std::string> c = {"exec"};
-    if (a.interactive) c.push_back("--interactive");
-    if (a.tty) c.push_back("--tty");
-    c.push_back(engine::cell_container(a.cell));
-    c.insert(c.end(), a.rest.begin(), a.rest.end());
-    return eng().attach_podman(c);
+    auto e = eng();
+    return engine::exec_in_cell(e, a.cell, a.interactive, a.tty, a.rest);
   });
 
   auto* shell = verb(n, "shell", "open a shell in a cell (bash if the image has it, else sh)");
   on_run(shell, ctx, [eng, &a]() -> Result<int> {
-    auto st = eng().status(a.cell);
-    if (!st) return st.error();
-    if (st->state != "running") return Error(Errc::failed, "cell " + a.cell + " is " + st->state, "brig cell start " + a.cell);
-    return eng().attach_podman({"exec", "--interactive", ::isatty(0) ? "--tty" : "--interactive", engine::cell_container(a.cell),
-                   "/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"});
+    auto e = eng();
+    return engine::shell_in_cell(e, a.cell, ::isatty(0));
   });
 
   auto* stop = verb(n, "stop", "stop a cell");
@@ -219,20 +199,19 @@ void add_cell(CLI::App& root, Context& ctx) {
     if (a.wait) BRIG_TRY(e.wait(a.cell));
     auto st = e.status(a.cell);
     if (!st) return st.error();
-    const std::string ws = ctx.paths.workspace(a.cell);
-    bool keep = a.keep_workspace;
-    if (!keep && !a.force && st->record.workspace == ws) {
-      const auto files = engine::count_files(ws);
-      if (files > 0) {
-        const std::string q = "the workspace of " + a.cell + " holds " + std::to_string(files) + " file(s); delete it?";
-        if (!::isatty(0)) {
-          return Error(Errc::usage, "the workspace of " + a.cell + " holds " + std::to_string(files) + " file(s)",
-                       "brig cell rm " + a.cell + " --force (delete it) or --keep-workspace");
-        }
-        if (!confirm(q)) keep = true;
-      }
+    engine::WorkspaceRemoval in;
+    in.cell = a.cell;
+    in.keep_workspace = a.keep_workspace;
+    in.force = a.force;
+    in.tty = ::isatty(0);
+    using Action = engine::WorkspaceDecision::Action;
+    auto d = engine::decide_workspace_removal(in, st->record.workspace, ctx.paths.workspace(a.cell));
+    if (d.action == Action::ask) {
+      in.answer = ask(d.message);
+      d = engine::decide_workspace_removal(in, st->record.workspace, ctx.paths.workspace(a.cell));
     }
-    auto kept = e.remove(a.cell, keep);
+    if (d.action == Action::refuse) return Error(Errc::usage, d.message, d.fix);
+    auto kept = e.remove(a.cell, d.action == Action::keep);
     if (!kept) return kept.error();
     if (!ctx.quiet) std::printf("removed %s%s\n", a.cell.c_str(), kept->empty() ? "" : (" (workspace kept in " + *kept + ")").c_str());
     return 0;
@@ -250,20 +229,8 @@ void add_cell(CLI::App& root, Context& ctx) {
   cp->add_option("SRC", a.src)->required();
   cp->add_option("DST", a.dst)->required();
   on_run(cp, ctx, [eng, &a]() -> Result<int> {
-    auto to_container = [&](const std::string& p) -> Result<std::string> {
-      auto colon = p.find(':');
-      if (colon == std::string::npos || p.find('/') < colon) return p;
-      BRIG_TRY(eng().status(p.substr(0, colon)));
-      return engine::cell_container(p.substr(0, colon)) + p.substr(colon);
-    };
-    auto s = to_container(a.src);
-    if (!s) return s.error();
-    auto d = to_container(a.dst);
-    if (!d) return d.error();
-    if (*s == a.src && *d == a.dst) {
-      return Error(Errc::usage, "neither side names a cell", "brig cell cp CELL:/work/file ./file");
-    }
-    return eng().attach_podman({"cp", *s, *d});
+    auto e = eng();
+    return engine::copy_files(e, a.src, a.dst);
   });
 
   auto* read = verb(n, "read", "print a workspace file safely (no symlinks, no ..)");
@@ -279,32 +246,26 @@ void add_cell(CLI::App& root, Context& ctx) {
 
   auto* stats = verb(n, "stats", "CPU, memory, pids of a cell");
   on_run(stats, ctx, [eng, &a]() -> Result<int> {
-    BRIG_TRY(eng().status(a.cell));
-    return eng().attach_podman({"stats", "--no-stream", engine::cell_container(a.cell)});
+    auto e = eng();
+    return engine::cell_stats(e, a.cell);
   });
   auto* top = verb(n, "top", "processes of a cell");
   on_run(top, ctx, [eng, &a]() -> Result<int> {
-    BRIG_TRY(eng().status(a.cell));
-    return eng().attach_podman({"top", engine::cell_container(a.cell)});
+    auto e = eng();
+    return engine::cell_top(e, a.cell);
   });
   auto* diff = verb(n, "diff", "files changed in a cell's filesystem");
   on_run(diff, ctx, [eng, &a]() -> Result<int> {
-    BRIG_TRY(eng().status(a.cell));
-    return eng().attach_podman({"diff", engine::cell_container(a.cell)});
+    auto e = eng();
+    return engine::cell_diff(e, a.cell);
   });
   add_cell_network(n, ctx);
 
   auto* events = verb(n, "events", "lifecycle events of a cell");
   on_run(events, ctx, [&ctx, &a]() -> Result<int> {
-    auto text = state::read_events(ctx.paths);
-    int count = 0;
-    for (const auto& line : str::split(text ? *text : "", '\n')) {
-      auto e = state::parse_event(line);
-      if (!e || e->cell != a.cell) continue;
-      std::printf("%s\n", line.c_str());
-      ++count;
-    }
-    if (!count && !ctx.quiet) std::fprintf(stderr, "no events for %s\n", a.cell.c_str());
+    const auto lines = engine::cell_events(ctx.paths, a.cell);
+    for (const auto& line : lines) std::printf("%s\n", line.c_str());
+    if (lines.empty() && !ctx.quiet) std::fprintf(stderr, "no events for %s\n", a.cell.c_str());
     return 0;
   });
 
@@ -321,11 +282,8 @@ void add_cell(CLI::App& root, Context& ctx) {
   auto* exp = verb(n, "export", "export a cell's workspace as a tar stream");
   exp->add_option("-o,--output", a.output, "file to write (default stdout)");
   on_run(exp, ctx, [eng, &a]() -> Result<int> {
-    auto st = eng().status(a.cell);
-    if (!st) return st.error();
-    proc::Command c;
-    c.argv = {"tar", "--numeric-owner", "-C", st->record.workspace, "-cf", a.output.empty() ? "-" : a.output, "."};
-    return eng().on_terminal(c);
+    auto e = eng();
+    return engine::export_workspace(e, a.cell, a.output);
   });
 }
 

@@ -106,6 +106,54 @@ std::vector<std::string> warden_run_args(const WardenPlan& p) {
   return a;
 }
 
+std::vector<std::string> cell_logs_args(const std::string& cell, bool follow, int tail) {
+  std::vector<std::string> a = {"podman", "logs"};
+  if (follow) a.push_back("--follow");
+  if (tail > 0) a.insert(a.end(), {"--tail", std::to_string(tail)});
+  a.push_back(cell_container(cell));
+  return a;
+}
+
+std::vector<std::string> cell_exec_args(const std::string& cell, bool interactive, bool tty,
+                                        const std::vector<std::string>& command) {
+  std::vector<std::string> a = {"podman", "exec"};
+  if (interactive) a.push_back("--interactive");
+  if (tty) a.push_back("--tty");
+  a.push_back(cell_container(cell));
+  a.insert(a.end(), command.begin(), command.end());
+  return a;
+}
+
+std::vector<std::string> cell_shell_args(const std::string& cell, bool tty) {
+  return {"podman", "exec", "--interactive", tty ? "--tty" : "--interactive", cell_container(cell),
+          "/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"};
+}
+
+CpArgs cell_cp_args(const std::string& src, const std::string& dst) {
+  CpArgs r;
+  r.argv = {"podman", "cp"};
+  for (const std::string& p : {src, dst}) {
+    const auto colon = p.find(':');
+    if (colon == std::string::npos || p.find('/') < colon) {
+      r.argv.push_back(p);
+      continue;
+    }
+    r.cells.push_back(p.substr(0, colon));
+    r.argv.push_back(cell_container(p.substr(0, colon)) + p.substr(colon));
+  }
+  return r;
+}
+
+std::vector<std::string> cell_stats_args(const std::string& cell) {
+  return {"podman", "stats", "--no-stream", cell_container(cell)};
+}
+std::vector<std::string> cell_top_args(const std::string& cell) { return {"podman", "top", cell_container(cell)}; }
+std::vector<std::string> cell_diff_args(const std::string& cell) { return {"podman", "diff", cell_container(cell)}; }
+
+std::vector<std::string> workspace_export_args(const std::string& workspace, const std::string& output) {
+  return {"tar", "--numeric-owner", "-C", workspace, "-cf", output.empty() ? "-" : output, "."};
+}
+
 std::vector<std::string> cell_ps_args(bool all) {
   std::vector<std::string> a = {"podman", "ps", "--filter", std::string("label=") + kCellLabel, "--format", "json"};
   if (all) a.insert(a.begin() + 2, "--all");

@@ -76,4 +76,25 @@ std::size_t count_files(const std::string& dir) {
   return n;
 }
 
+
+WorkspaceDecision decide_workspace_removal(const WorkspaceRemoval& in) {
+  using Action = WorkspaceDecision::Action;
+  if (in.keep_workspace) return {Action::keep, "", ""};
+  if (in.force || !in.owned || in.files == 0) return {Action::remove, "", ""};
+  const std::string holds = "the workspace of " + in.cell + " holds " + std::to_string(in.files) + " file(s)";
+  if (in.answer) {
+    const std::string& a = *in.answer;
+    return {a == "y" || a == "Y" || a == "yes" ? Action::remove : Action::keep, "", ""};
+  }
+  if (!in.tty) return {Action::refuse, holds, "brig cell rm " + in.cell + " --force (delete it) or --keep-workspace"};
+  return {Action::ask, holds + "; delete it?", ""};
+}
+
+WorkspaceDecision decide_workspace_removal(WorkspaceRemoval in, const std::string& workspace,
+                                           const std::string& brig_workspace) {
+  in.owned = workspace == brig_workspace;
+  if (!in.keep_workspace && !in.force && in.owned) in.files = count_files(workspace);
+  return decide_workspace_removal(in);
+}
+
 }  // namespace brig::engine

@@ -302,3 +302,37 @@ TEST_F(CliTest, WardenStatusWithADamagedRuntimeFile) {
 
 }  // namespace
 }  // namespace brig::testing
+
+// brig cell: handlers that parse, call the engine, print.
+namespace brig::testing {
+namespace {
+
+TEST_F(CliTest, CellEventsMatchTheCellFieldExactly) {
+  write("logs/events.jsonl",
+        "{\"cell\":\"a\",\"event\":\"run\"}\n"
+        "{\"cell\":\"ab\",\"event\":\"run\"}\n"
+        "{\"cell\":\"xa\",\"event\":\"rm\",\"extra\":{\"cell\":\"a\"}}\n"
+        "{\"event\":\"up\"}\n");
+  auto a = brig({"cell", "events", "a"});
+  EXPECT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, "{\"cell\":\"a\",\"event\":\"run\"}\n");
+  auto none = brig({"cell", "events", "b"});
+  EXPECT_EQ(none.exit_code, 0);
+  EXPECT_EQ(none.out, "");
+  EXPECT_EQ(none.err, "no events for b\n");
+}
+
+TEST_F(CliTest, CellCpWithoutACellIsUsage) {
+  auto out = brig({"cell", "cp", "a", "./dir/b:c"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.err, "error: neither side names a cell\nfix: brig cell cp CELL:/work/file ./file\n");
+}
+
+TEST_F(CliTest, CellExecWithoutACommandIsUsage) {
+  auto out = brig({"cell", "exec", "c1"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.err, "error: no command given\nfix: brig cell exec CELL -- CMD [ARGS...]\n");
+}
+
+}  // namespace
+}  // namespace brig::testing

@@ -81,6 +81,28 @@ struct WardenPlan {
 std::vector<std::string> warden_run_args(const WardenPlan& plan);
 std::vector<std::string> external_network_create_args();
 
+// What `brig cell <verb>` runs on the terminal, argv[0] "podman" (or "tar").
+// logs: --follow streams; tail > 0 keeps the last `tail` lines.
+std::vector<std::string> cell_logs_args(const std::string& cell, bool follow, int tail);
+std::vector<std::string> cell_exec_args(const std::string& cell, bool interactive, bool tty,
+                                        const std::vector<std::string>& command);
+// bash if the image has it, else sh. Without a terminal `tty` is false and
+// --interactive is passed twice, as brig always has.
+std::vector<std::string> cell_shell_args(const std::string& cell, bool tty);
+// `brig cell cp SRC DST`: an operand "CELL:PATH" (a colon before any slash)
+// names a cell and becomes "brig-CELL:PATH"; others are host paths. `cells`
+// lists the cells named, in order; empty when neither side names one.
+struct CpArgs {
+  std::vector<std::string> cells;
+  std::vector<std::string> argv;
+};
+CpArgs cell_cp_args(const std::string& src, const std::string& dst);
+std::vector<std::string> cell_stats_args(const std::string& cell);
+std::vector<std::string> cell_top_args(const std::string& cell);
+std::vector<std::string> cell_diff_args(const std::string& cell);
+// `brig cell export`: the workspace as a tar stream to `output` ("" = stdout).
+std::vector<std::string> workspace_export_args(const std::string& workspace, const std::string& output);
+
 // `podman ps` listing only brig's cells: the label, plus an anchored name check
 // done by the caller (user containers called "my-brig-x" never match).
 std::vector<std::string> cell_ps_args(bool all);

@@ -215,5 +215,70 @@ TEST(Subnet, Addresses) {
   EXPECT_EQ(Subnet{254}.cell_ip(), "10.60.254.10");
 }
 
+// brig cell logs / exec / shell / cp / stats / top / diff / export: the argv
+// cli/cell.cc has always run, now built here.
+TEST(CellVerbArgs, LogsGolden) {
+  EXPECT_EQ(cell_logs_args("c1", false, 0), (Argv{"podman", "logs", "brig-c1"}));
+  EXPECT_EQ(cell_logs_args("c1", true, 0), (Argv{"podman", "logs", "--follow", "brig-c1"}));
+  EXPECT_EQ(cell_logs_args("c1", true, 20), (Argv{"podman", "logs", "--follow", "--tail", "20", "brig-c1"}));
+  EXPECT_EQ(cell_logs_args("c1", false, 5), (Argv{"podman", "logs", "--tail", "5", "brig-c1"}));
+  EXPECT_EQ(cell_logs_args("c1", true, -3), (Argv{"podman", "logs", "--follow", "brig-c1"}));
+}
+
+TEST(CellVerbArgs, ExecGolden) {
+  const Argv cmd = {"ls", "-l", "/work"};
+  EXPECT_EQ(cell_exec_args("c1", false, false, cmd), (Argv{"podman", "exec", "brig-c1", "ls", "-l", "/work"}));
+  EXPECT_EQ(cell_exec_args("c1", true, false, cmd),
+            (Argv{"podman", "exec", "--interactive", "brig-c1", "ls", "-l", "/work"}));
+  EXPECT_EQ(cell_exec_args("c1", false, true, cmd), (Argv{"podman", "exec", "--tty", "brig-c1", "ls", "-l", "/work"}));
+  EXPECT_EQ(cell_exec_args("c1", true, true, {"sh"}), (Argv{"podman", "exec", "--interactive", "--tty", "brig-c1", "sh"}));
+}
+
+TEST(CellVerbArgs, ShellGolden) {
+  EXPECT_EQ(cell_shell_args("c1", true),
+            (Argv{"podman", "exec", "--interactive", "--tty", "brig-c1", "/bin/sh", "-c",
+                  "command -v bash >/dev/null 2>&1 && exec bash || exec sh"}));
+  EXPECT_EQ(cell_shell_args("c1", false),
+            (Argv{"podman", "exec", "--interactive", "--interactive", "brig-c1", "/bin/sh", "-c",
+                  "command -v bash >/dev/null 2>&1 && exec bash || exec sh"}));
+}
+
+TEST(CellVerbArgs, CpFromCell) {
+  auto cp = cell_cp_args("c1:/work/out.txt", "./out.txt");
+  EXPECT_EQ(cp.argv, (Argv{"podman", "cp", "brig-c1:/work/out.txt", "./out.txt"}));
+  EXPECT_EQ(cp.cells, (Argv{"c1"}));
+}
+
+TEST(CellVerbArgs, CpToCell) {
+  auto cp = cell_cp_args("in.txt", "c2:/work/");
+  EXPECT_EQ(cp.argv, (Argv{"podman", "cp", "in.txt", "brig-c2:/work/"}));
+  EXPECT_EQ(cp.cells, (Argv{"c2"}));
+}
+
+TEST(CellVerbArgs, CpBetweenCellsNamesBothInOrder) {
+  auto cp = cell_cp_args("a:/x", "b:/y");
+  EXPECT_EQ(cp.argv, (Argv{"podman", "cp", "brig-a:/x", "brig-b:/y"}));
+  EXPECT_EQ(cp.cells, (Argv{"a", "b"}));
+}
+
+TEST(CellVerbArgs, CpColonAfterASlashIsAHostPath) {
+  auto cp = cell_cp_args("./dir/a:b", "/tmp/c:d");
+  EXPECT_EQ(cp.argv, (Argv{"podman", "cp", "./dir/a:b", "/tmp/c:d"}));
+  EXPECT_TRUE(cp.cells.empty());
+}
+
+TEST(CellVerbArgs, StatsTopDiffGolden) {
+  EXPECT_EQ(cell_stats_args("c1"), (Argv{"podman", "stats", "--no-stream", "brig-c1"}));
+  EXPECT_EQ(cell_top_args("c1"), (Argv{"podman", "top", "brig-c1"}));
+  EXPECT_EQ(cell_diff_args("c1"), (Argv{"podman", "diff", "brig-c1"}));
+}
+
+TEST(CellVerbArgs, WorkspaceExportGolden) {
+  EXPECT_EQ(workspace_export_args("/h/state/c1/workspace", ""),
+            (Argv{"tar", "--numeric-owner", "-C", "/h/state/c1/workspace", "-cf", "-", "."}));
+  EXPECT_EQ(workspace_export_args("/h/state/c1/workspace", "out.tar"),
+            (Argv{"tar", "--numeric-owner", "-C", "/h/state/c1/workspace", "-cf", "out.tar", "."}));
+}
+
 }  // namespace
 }  // namespace brig::engine

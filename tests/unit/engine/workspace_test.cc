@@ -129,5 +129,88 @@ TEST_F(Workspace, CountFilesDoesNotFollowSymlinkedDirs) {
   EXPECT_GE(count_files(ws), 1u);
 }
 
+// brig cell rm: when the workspace goes, stays, is asked about or refused.
+using Action = WorkspaceDecision::Action;
+
+WorkspaceRemoval removal(std::size_t files) {
+  WorkspaceRemoval in;
+  in.cell = "c1";
+  in.owned = true;
+  in.files = files;
+  return in;
+}
+
+TEST(WorkspaceRemovalRule, EmptyWorkspaceIsRemovedWithoutAsking) {
+  auto d = decide_workspace_removal(removal(0));
+  EXPECT_EQ(d.action, Action::remove);
+  EXPECT_EQ(d.message, "");
+}
+
+TEST(WorkspaceRemovalRule, KeepWorkspaceKeepsEvenWithForce) {
+  auto in = removal(3);
+  in.keep_workspace = true;
+  in.force = true;
+  EXPECT_EQ(decide_workspace_removal(in).action, Action::keep);
+  in.owned = false;
+  EXPECT_EQ(decide_workspace_removal(in).action, Action::keep);
+  in.files = 0;
+  EXPECT_EQ(decide_workspace_removal(in).action, Action::keep);
+}
+
+TEST(WorkspaceRemovalRule, ForceRemovesFilesWithoutATerminal) {
+  auto in = removal(3);
+  in.force = true;
+  EXPECT_EQ(decide_workspace_removal(in).action, Action::remove);
+}
+
+TEST(WorkspaceRemovalRule, AUserMountedWorkspaceIsNeverAskedAbout) {
+  // Engine::remove leaves a directory the user mounted in place.
+  auto in = removal(3);
+  in.owned = false;
+  EXPECT_EQ(decide_workspace_removal(in).action, Action::remove);
+}
+
+TEST(WorkspaceRemovalRule, FilesWithoutATerminalAreRefused) {
+  auto d = decide_workspace_removal(removal(3));
+  EXPECT_EQ(d.action, Action::refuse);
+  EXPECT_EQ(d.message, "the workspace of c1 holds 3 file(s)");
+  EXPECT_EQ(d.fix, "brig cell rm c1 --force (delete it) or --keep-workspace");
+}
+
+TEST(WorkspaceRemovalRule, FilesOnATerminalAreAskedAbout) {
+  auto in = removal(2);
+  in.tty = true;
+  auto d = decide_workspace_removal(in);
+  EXPECT_EQ(d.action, Action::ask);
+  EXPECT_EQ(d.message, "the workspace of c1 holds 2 file(s); delete it?");
+}
+
+TEST(WorkspaceRemovalRule, OnlyYesDeletes) {
+  auto in = removal(2);
+  in.tty = true;
+  for (const char* yes : {"y", "Y", "yes"}) {
+    in.answer = yes;
+    EXPECT_EQ(decide_workspace_removal(in).action, Action::remove) << yes;
+  }
+  for (const char* no : {"", "n", "N", "no", "YES", " y", "yes please"}) {
+    in.answer = no;
+    EXPECT_EQ(decide_workspace_removal(in).action, Action::keep) << "'" << no << "'";
+  }
+}
+
+TEST_F(Workspace, RemovalCountsTheWorkspaceOnDisk) {
+  WorkspaceRemoval in;
+  in.cell = "c1";
+  EXPECT_EQ(decide_workspace_removal(in, ws, ws).action, Action::remove);  // empty
+  spit(ws + "/a.txt", "a");
+  auto d = decide_workspace_removal(in, ws, ws);
+  EXPECT_EQ(d.action, Action::refuse);
+  EXPECT_EQ(d.message, "the workspace of c1 holds 1 file(s)");
+  // A workspace elsewhere (the user's --workspace) is not brig's to delete or ask about.
+  EXPECT_EQ(decide_workspace_removal(in, ws, tmp.path() + "/state/c1/workspace").action, Action::remove);
+  in.keep_workspace = true;
+  EXPECT_EQ(decide_workspace_removal(in, ws, ws).action, Action::keep);
+}
+
 }  // namespace
 }  // namespace brig::engine
