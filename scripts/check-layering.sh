@@ -6,9 +6,11 @@
 #        core <- spec <- policy;  core <- proc;  spec + proc <- engine;
 #        policy + core <- warden;  core + proc <- vm;  all <- cli;
 #        src/main.cc includes only cli.
-#      Edges are transitive (policy may include core through spec; warden
-#      may include spec through policy: src/warden/state.cc holds
-#      spec::PolicyBlock and checks cell names with spec::valid_cell_name). Both
+#      Edges are transitive (policy and engine include core; warden includes
+#      spec through policy: src/warden/state.cc holds spec::PolicyBlock and
+#      checks cell names with spec::valid_cell_name). The build stops only a
+#      brig/<mod> include of a module that is not linked (per-module include
+#      roots, cmake/BrigOptions.cmake); this script checks the rest. Both
 #      `#include "brig/<mod>/..."` and a relative include that resolves into
 #      another module's src/<mod> or include/brig/<mod> are checked.
 #   2. Boost and OpenSSL headers (<boost/...>, <openssl/...>) only in
