@@ -26,13 +26,20 @@ if(BRIG_CLIENT_ONLY)
 endif()
 
 # brig_module(<name> SOURCES <...> PUBLIC_DEPS <...> PRIVATE_DEPS <...>)
-# One static library per module; a module links only what it may use, so an
-# include from a forbidden module fails the build.
+# One static library per module. Each module has its own include root,
+# <build>/include-roots/<name>/brig/<name> -> include/brig/<name>, so a
+# module sees the brig headers of itself and of the modules it links, and
+# `#include "brig/<other>/..."` of a module it does not link fails the build.
+# Relative includes into another src/ dir, Boost/OpenSSL (system headers) and
+# process calls are not stopped here: scripts/check-layering.sh checks those
+# and the whole table of docs/architecture.md.
 function(brig_module name)
   cmake_parse_arguments(M "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS;PCH" ${ARGN})
   add_library(brig_${name} STATIC ${M_SOURCES})
-  target_include_directories(brig_${name} PUBLIC ${PROJECT_SOURCE_DIR}/include
-    PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  set(root ${PROJECT_BINARY_DIR}/include-roots/${name})
+  file(MAKE_DIRECTORY ${root}/brig)
+  file(CREATE_LINK ${PROJECT_SOURCE_DIR}/include/brig/${name} ${root}/brig/${name} SYMBOLIC)
+  target_include_directories(brig_${name} PUBLIC ${root})
   target_link_libraries(brig_${name} PUBLIC brig_options ${M_PUBLIC_DEPS} PRIVATE ${M_PRIVATE_DEPS})
   if(M_PCH)
     target_precompile_headers(brig_${name} PRIVATE ${M_PCH})

@@ -2,7 +2,8 @@
 # Installs what the build and tests need, builds brig, and runs every test:
 # the normal build (warnings are errors), an ASan+UBSan build, then a short
 # libFuzzer run (clang) on warden's request-head + policy path. The normal run
-# also checks the gVisor pin and builds the client-only (macOS) subset.
+# also checks the module boundaries (scripts/check-layering.sh) and the gVisor
+# pin, and builds the client-only (macOS) subset.
 #
 #   scripts/test.sh                 # everything (what CI runs)
 #   scripts/test.sh --no-sanitize   # the normal build only
@@ -35,6 +36,9 @@ run_suite() {  # run_suite BUILD_DIR "CTEST_ARGS" CMAKE_ARGS...
 }
 
 if [ "$normal" = 1 ]; then
+  # The module boundaries of docs/architecture.md, before anything is built.
+  echo "==> layering"
+  scripts/check-layering.sh
   # The cells' end-to-end suite needs the local images (no registry here).
   scripts/build-images.sh
   run_suite build "" -DCMAKE_BUILD_TYPE=RelWithDebInfo

@@ -91,25 +91,97 @@ TEST_F(CliTest, NounAloneShowsItsVerbs) {
   EXPECT_THAT(out.out, HasSubstr("preflight"));
 }
 
-TEST_F(CliTest, EverySpecVerbIsRegistered) {
-  const std::vector<std::pair<std::string, std::vector<std::string>>> tree = {
-      {"cell", {"list", "inspect", "logs", "exec", "shell", "stop", "kill", "start", "restart", "rm", "wait", "cp",
-                "read", "stats", "top", "network", "events", "preflight", "diff", "export"}},
-      {"image", {"build", "pull", "verify"}},
-      {"system", {"init", "up", "down", "restart", "doctor", "verify", "prune", "stats", "events", "history"}},
-      {"policy", {"validate", "show", "test", "set", "rm"}},
-      {"secrets", {"add", "list", "rm"}},
-      {"config", {"get", "set", "list"}},
-      {"vm", {"create", "start", "stop", "status", "shell", "delete"}},
-      {"warden", {"serve", "status", "stats", "health", "policy"}},
+// Each verb's --help is its own page: the exact usage line (the command path
+// and its positionals) and every flag the verb has, each at the start of an
+// option line. An unregistered verb would fall back to the noun's page (exit
+// 0), which has neither.
+TEST_F(CliTest, EverySpecVerbHasItsOwnHelpWithItsFlags) {
+  struct VerbHelp {
+    std::vector<std::string> argv;
+    std::string usage;
+    std::vector<std::string> flags;
   };
-  for (const auto& [noun, verbs] : tree) {
-    for (const auto& verb : verbs) {
-      auto out = brig({noun, verb, "--help"});
-      EXPECT_EQ(out.exit_code, 0) << noun << " " << verb;
-      EXPECT_THAT(out.out, HasSubstr(verb)) << noun << " " << verb;
-    }
+  const std::vector<VerbHelp> verbs = {
+      {{"run"}, "Usage: brig run [OPTIONS]", {
+        "--name", "-f,--file", "-d,--detach", "--rm", "-e,--env", "-m,--memory", "--cpus", "--pids-limit",
+        "--profile", "--secret", "--allow", "--workspace", "--timeout", "--runtime", "-y,--yes", "--keep-workspace",
+        "--dry-run"}},
+      {{"cell", "list"}, "Usage: brig cell list [OPTIONS]", {"-a,--all", "--format"}},
+      {{"cell", "inspect"}, "Usage: brig cell inspect [OPTIONS] CELL", {}},
+      {{"cell", "logs"}, "Usage: brig cell logs [OPTIONS] CELL", {"-f,--follow", "--tail"}},
+      {{"cell", "exec"}, "Usage: brig cell exec [OPTIONS] CELL [CMD...]", {"-i,--interactive", "-t,--tty"}},
+      {{"cell", "shell"}, "Usage: brig cell shell [OPTIONS] CELL", {}},
+      {{"cell", "stop"}, "Usage: brig cell stop [OPTIONS] CELL", {"--time"}},
+      {{"cell", "kill"}, "Usage: brig cell kill [OPTIONS] CELL", {"--signal"}},
+      {{"cell", "start"}, "Usage: brig cell start [OPTIONS] CELL", {}},
+      {{"cell", "restart"}, "Usage: brig cell restart [OPTIONS] CELL", {}},
+      {{"cell", "rm"}, "Usage: brig cell rm [OPTIONS] CELL", {"--keep-workspace", "--force", "--wait"}},
+      {{"cell", "wait"}, "Usage: brig cell wait [OPTIONS] CELL", {}},
+      {{"cell", "cp"}, "Usage: brig cell cp [OPTIONS] SRC DST", {}},
+      {{"cell", "read"}, "Usage: brig cell read [OPTIONS] CELL PATH", {}},
+      {{"cell", "stats"}, "Usage: brig cell stats [OPTIONS] CELL", {}},
+      {{"cell", "top"}, "Usage: brig cell top [OPTIONS] CELL", {}},
+      {{"cell", "network"}, "Usage: brig cell network [OPTIONS] CELL", {"--blocked", "-f,--follow"}},
+      {{"cell", "events"}, "Usage: brig cell events [OPTIONS] CELL", {}},
+      {{"cell", "preflight"}, "Usage: brig cell preflight [OPTIONS] FILE", {}},
+      {{"cell", "diff"}, "Usage: brig cell diff [OPTIONS] CELL", {}},
+      {{"cell", "export"}, "Usage: brig cell export [OPTIONS] CELL", {"-o,--output"}},
+      {{"image", "build"}, "Usage: brig image build [OPTIONS] [CONTEXT]", {
+        "-f,--file", "-t,--tag", "--build-arg", "--use-warden"}},
+      {{"image", "pull"}, "Usage: brig image pull [OPTIONS] [IMAGE]", {}},
+      {{"image", "verify"}, "Usage: brig image verify [OPTIONS] [IMAGE]", {}},
+      {{"system", "init"}, "Usage: brig system init [OPTIONS]", {"--accept-weaker-network"}},
+      {{"system", "up"}, "Usage: brig system up [OPTIONS]", {}},
+      {{"system", "down"}, "Usage: brig system down [OPTIONS]", {}},
+      {{"system", "restart"}, "Usage: brig system restart [OPTIONS]", {}},
+      {{"system", "doctor"}, "Usage: brig system doctor [OPTIONS]", {"--quick"}},
+      {{"system", "verify"}, "Usage: brig system verify [OPTIONS]", {}},
+      {{"system", "prune"}, "Usage: brig system prune [OPTIONS]", {"--cells", "--logs", "--subnets", "--dry-run"}},
+      {{"system", "stats"}, "Usage: brig system stats [OPTIONS]", {}},
+      {{"system", "events"}, "Usage: brig system events [OPTIONS]", {"-f,--follow"}},
+      {{"system", "history"}, "Usage: brig system history [OPTIONS]", {"-f,--follow"}},
+      {{"policy", "validate"}, "Usage: brig policy validate [OPTIONS] FILE", {}},
+      {{"policy", "show"}, "Usage: brig policy show [OPTIONS] [CELL]", {"--policy"}},
+      {{"policy", "test"}, "Usage: brig policy test [OPTIONS] TARGET", {"--method", "--policy", "-f,--file", "--cell"}},
+      {{"policy", "set"}, "Usage: brig policy set [OPTIONS] CELL", {"--allow", "--deny", "--passthrough", "--remove"}},
+      {{"policy", "rm"}, "Usage: brig policy rm [OPTIONS] CELL", {}},
+      {{"secrets", "add"}, "Usage: brig secrets add [OPTIONS] NAME [SOURCE]", {}},
+      {{"secrets", "list"}, "Usage: brig secrets list [OPTIONS]", {}},
+      {{"secrets", "rm"}, "Usage: brig secrets rm [OPTIONS] NAME", {"--force"}},
+      {{"config", "get"}, "Usage: brig config get [OPTIONS] KEY", {}},
+      {{"config", "set"}, "Usage: brig config set [OPTIONS] KEY VALUE", {}},
+      {{"config", "list"}, "Usage: brig config list [OPTIONS]", {}},
+      {{"vm", "create"}, "Usage: brig vm create [OPTIONS]", {"--force-vm", "--cpus", "--memory", "--disk", "--source"}},
+      {{"vm", "start"}, "Usage: brig vm start [OPTIONS]", {"--force-vm"}},
+      {{"vm", "stop"}, "Usage: brig vm stop [OPTIONS]", {"--force-vm"}},
+      {{"vm", "status"}, "Usage: brig vm status [OPTIONS]", {"--force-vm"}},
+      {{"vm", "shell"}, "Usage: brig vm shell [OPTIONS] [cmd...]", {"--force-vm"}},
+      {{"vm", "delete"}, "Usage: brig vm delete [OPTIONS]", {"--force-vm", "--force"}},
+      {{"warden", "serve"}, "Usage: brig warden serve [OPTIONS]", {
+        "--config", "--proxy-listen", "--ops-listen", "--ingress-listen", "--resolve", "--upstream-ca", "--threads"}},
+      {{"warden", "status"}, "Usage: brig warden status [OPTIONS]", {}},
+      {{"warden", "stats"}, "Usage: brig warden stats [OPTIONS]", {}},
+      {{"warden", "health"}, "Usage: brig warden health [OPTIONS]", {}},
+      {{"warden", "policy"}, "Usage: brig warden policy [OPTIONS] [SUBCOMMAND]", {}},
+      {{"warden", "policy", "validate"}, "Usage: brig warden policy validate [OPTIONS] FILE", {}},
+  };
+  for (const auto& v : verbs) {
+    std::vector<std::string> argv = v.argv;
+    argv.push_back("--help");
+    auto out = brig(argv);
+    const std::string cmd = ::testing::PrintToString(v.argv);
+    EXPECT_EQ(out.exit_code, 0) << cmd;
+    EXPECT_THAT(out.out, HasSubstr("\n" + v.usage + "\n")) << cmd;
+    for (const auto& flag : v.flags) EXPECT_THAT(out.out, HasSubstr("\n  " + flag + " ")) << cmd << " " << flag;
   }
+}
+
+TEST_F(CliTest, AnUnknownVerbsHelpIsTheNounsPage) {
+  // Why the usage line is checked above: help for a verb that does not exist
+  // still exits 0 (CLI11 answers --help before it rejects the extra word).
+  auto out = brig({"cell", "bogus", "--help"});
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_THAT(out.out, HasSubstr("\nUsage: brig cell [OPTIONS] [SUBCOMMAND]\n"));
 }
 
 TEST_F(CliTest, VmStatusOnLinuxSaysNative) {

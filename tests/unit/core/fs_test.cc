@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -54,17 +55,37 @@ TEST_F(FsTest, WriteAtomicFailsInMissingDirectory) {
 }
 
 TEST_F(FsTest, ConcurrentWritersNeverTearAFile) {
+  // The file exists before the writers start and the reader keeps reading
+  // until both have finished, so every read overlaps the writes and every
+  // read must succeed: a reader sees the whole old or the whole new content.
   const std::string p = dir_ + "/f";
   const std::string a(100000, 'a'), b(100000, 'b');
-  std::thread t1([&] { for (int i = 0; i < 50; ++i) ASSERT_TRUE(fs::write_atomic(p, a).ok()); });
-  std::thread t2([&] { for (int i = 0; i < 50; ++i) ASSERT_TRUE(fs::write_atomic(p, b).ok()); });
-  for (int i = 0; i < 100; ++i) {
+  ASSERT_TRUE(fs::write_atomic(p, a).ok());
+  std::atomic<int> running{2}, write_failures{0};
+  auto writer = [&](const std::string& text) {
+    for (int i = 0; i < 50; ++i) {
+      if (!fs::write_atomic(p, text).ok()) ++write_failures;
+    }
+    --running;
+  };
+  std::thread t1(writer, a);
+  std::thread t2(writer, b);
+  int reads = 0, torn = 0, failed = 0;
+  do {
     auto r = fs::read_file(p);
-    if (!r.ok()) continue;  // before the first rename
-    EXPECT_TRUE(*r == a || *r == b);
-  }
+    ++reads;
+    if (!r.ok()) {
+      ++failed;
+    } else if (*r != a && *r != b) {
+      ++torn;
+    }
+  } while (running.load() > 0);
   t1.join();
   t2.join();
+  EXPECT_EQ(write_failures.load(), 0);
+  EXPECT_EQ(failed, 0) << "of " << reads << " reads";
+  EXPECT_EQ(torn, 0) << "of " << reads << " reads";
+  EXPECT_GT(reads, 1);
 }
 
 TEST_F(FsTest, ReadFileRefusesOversized) {
