@@ -3,8 +3,9 @@
 # include/ (tests/ and scripts/bench are not checked):
 #
 #   1. a module includes brig headers only of the modules it may use:
-#        core <- spec <- policy;  core <- proc;  spec + proc <- engine;
-#        policy + core <- warden;  core + proc <- vm;  all <- cli;
+#        core <- spec <- policy;  core <- proc;  core <- state (on-disk formats);
+#        spec + proc + state <- engine;  policy + state + core <- warden;
+#        core + proc <- vm;  all <- cli;
 #        src/main.cc includes only cli.
 #      Edges are transitive (policy and engine include core; warden includes
 #      spec through policy: src/warden/state.cc holds spec::PolicyBlock and
@@ -47,17 +48,19 @@ awk '
     allow["proc"]   = "core"
     allow["spec"]   = "core"
     allow["policy"] = "spec core"
-    allow["engine"] = "spec proc core"
-    allow["warden"] = "policy spec core"
+    allow["state"]  = "core"
+    allow["engine"] = "spec proc state core"
+    allow["warden"] = "policy spec state core"
     allow["vm"]     = "core proc"
-    allow["cli"]    = "core proc spec policy engine warden vm"
+    allow["cli"]    = "core proc spec policy state engine warden vm"
     allow["main"]   = "cli"
     rule["core"]   = "core depends on no other module"
     rule["proc"]   = "core <- proc"
     rule["spec"]   = "core <- spec <- policy"
     rule["policy"] = "core <- spec <- policy"
-    rule["engine"] = "spec + proc <- engine"
-    rule["warden"] = "policy + core <- warden"
+    rule["state"]  = "core <- state"
+    rule["engine"] = "spec + proc + state <- engine"
+    rule["warden"] = "policy + state + core <- warden"
     rule["vm"]     = "core + proc <- vm"
     rule["cli"]    = "all <- cli"
     rule["main"]   = "main.cc includes only cli"
