@@ -381,13 +381,13 @@ namespace {
 
 TEST_F(CliTest, CellEventsMatchTheCellFieldExactly) {
   write("logs/events.jsonl",
-        "{\"cell\":\"a\",\"event\":\"run\"}\n"
-        "{\"cell\":\"ab\",\"event\":\"run\"}\n"
-        "{\"cell\":\"xa\",\"event\":\"rm\",\"extra\":{\"cell\":\"a\"}}\n"
-        "{\"event\":\"up\"}\n");
+        "{\"cell\":\"a\",\"event\":\"run\",\"ts\":\"t1\"}\n"
+        "{\"cell\":\"ab\",\"event\":\"run\",\"ts\":\"t2\"}\n"
+        "{\"cell\":\"xa\",\"event\":\"rm\",\"ts\":\"t3\",\"extra\":{\"cell\":\"a\"}}\n"
+        "{\"event\":\"up\",\"ts\":\"t4\"}\n");
   auto a = brig({"cell", "events", "a"});
   EXPECT_EQ(a.exit_code, 0) << a.err;
-  EXPECT_EQ(a.out, "{\"cell\":\"a\",\"event\":\"run\"}\n");
+  EXPECT_EQ(a.out, "{\"cell\":\"a\",\"event\":\"run\",\"ts\":\"t1\"}\n");
   auto none = brig({"cell", "events", "b"});
   EXPECT_EQ(none.exit_code, 0);
   EXPECT_EQ(none.out, "");

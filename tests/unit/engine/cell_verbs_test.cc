@@ -135,13 +135,14 @@ constexpr const char* kEvents =
     "{\"event\":\"up\",\"ts\":\"t3\",\"note\":\"\\\"cell\\\":\\\"a\\\"\"}\n"
     "not json \"cell\":\"a\"\n"
     "{\"cell\":\"xa\",\"event\":\"rm\",\"ts\":\"t4\",\"other\":{\"cell\":\"a\"}}\n"
-    "{\"cell\": \"a\", \"event\": \"stop\"}\n"
+    "{\"cell\": \"a\", \"event\": \"stop\", \"ts\": \"t5\"}\n"
+    "{\"cell\":\"a\",\"event\":\"run\"}\n"  // no ts: not an event (state::parse_event)
     "[\"cell\",\"a\"]\n"
     "\n";
 
 TEST(CellEvents, MatchesTheCellFieldExactly) {
   EXPECT_EQ(filter_cell_events(kEvents, "a"),
-            (Argv{"{\"cell\":\"a\",\"event\":\"run\",\"ts\":\"t1\"}", "{\"cell\": \"a\", \"event\": \"stop\"}"}));
+            (Argv{"{\"cell\":\"a\",\"event\":\"run\",\"ts\":\"t1\"}", "{\"cell\": \"a\", \"event\": \"stop\", \"ts\": \"t5\"}"}));
   EXPECT_EQ(filter_cell_events(kEvents, "ab"), (Argv{"{\"cell\":\"ab\",\"event\":\"run\",\"ts\":\"t2\"}"}));
   EXPECT_TRUE(filter_cell_events(kEvents, "b").empty());
   EXPECT_TRUE(filter_cell_events("", "a").empty());
