@@ -344,7 +344,12 @@ TEST_F(WardenTest, WildcardPortPathMethod) {
   EXPECT_THAT(curl(kCell, {"http://api.test/v1/../admin"}).out, HasSubstr("|403"));
   EXPECT_THAT(curl(kCell, {"--path-as-is", "http://api.test/v1/%2e%2e/admin"}).out, HasSubstr("|403"));
   EXPECT_THAT(curl(kCell, {"-X", "POST", "http://api.test/v1/items"}).out, HasSubstr("not for this method"));
-  EXPECT_THAT(curl(kCell, {"http://example.test:8080/"}).out, HasSubstr("not on this port"));
+  const auto port = curl(kCell, {"http://example.test:8080/"}).out;
+  EXPECT_THAT(port, HasSubstr("not on this port"));
+  // The fix line names the port, so the printed command works (policy::fix_for).
+  EXPECT_THAT(port, HasSubstr("fix:    brig policy set c1 --allow example.test:8080\n"));
+  // A deny rule is not lifted by an allow: no fix line.
+  EXPECT_THAT(curl(kCell, {"http://evil.test/"}).out, ::testing::Not(HasSubstr("fix:")));
 }
 
 TEST_F(WardenTest, UnknownSourceIsDenied) {

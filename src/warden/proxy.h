@@ -1,0 +1,23 @@
+// The proxy's two entry stages, which call each other: HTTP requests on a
+// connection (forward proxy, or inside a MITM'd tunnel), and CONNECT.
+// Private to module warden.
+#pragma once
+
+#include <string>
+
+#include "exchange.h"
+
+namespace brig::warden {
+
+// Serves HTTP requests on `client` until it closes (forward.cc). With
+// `fixed_host` set, `client` is a MITM'd tunnel to that host and port.
+template <class ClientStream>
+awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& cbuf, const IpAddr& src,
+                          const std::string& fixed_host, std::uint16_t fixed_port);
+
+// CONNECT host:port, whose head is in `parser`: admit, then pass the TLS
+// through or terminate it and serve HTTP inside (connect.cc).
+awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer& buf,
+                                http::request_parser<http::buffer_body>& parser, const IpAddr& src);
+
+}  // namespace brig::warden
