@@ -18,6 +18,258 @@
 namespace brig::warden {
 namespace {
 
+// One request whose head has been read, through its stages. Each stage
+// either lets the request go on or records why not (Exchange::fail), after
+// which the caller sends warden's answer (answer()). Lives in serve_request's
+// coroutine frame, so its coroutine members may use `this`.
+template <class ClientStream>
+class Forward {
+ public:
+  Forward(Shared& sh, ClientStream& client, beast::flat_buffer& cbuf, http::request_parser<http::buffer_body>& parser,
+          const Caller& who, const std::string& fixed_host, std::uint16_t fixed_port)
+      : sh_(sh), client_(client), cbuf_(cbuf), parser_(parser), req_(parser.get()), fixed_host_(fixed_host),
+        fixed_port_(fixed_port), mitm_(!fixed_host.empty()), ex_(sh, who, "http", mitm_ ? "mitm" : "none"),
+        idle_(sh.cfg.limits.idle_timeout) {
+    ex_.rec.method = std::string(req_.method_string());
+  }
+
+  awaitable<After> run() {
+    const unsigned version = req_.version();
+    if (!target() || !head()) co_return co_await answer(client_, version, ex_, parser_.is_done());
+    bool keep = req_.keep_alive();
+    if (!co_await admit(client_, version, ex_, {target_.host, target_.port, ex_.rec.method, target_.path},
+                        req_.keep_alive(), keep)) {
+      // The next request parses only if this one had no body left unread.
+      co_return !parser_.is_done() ? After::linger : keep ? After::next : After::close;
+    }
+    keep_alive_ = keep;
+    if (!expectation()) co_return co_await answer(client_, version, ex_, parser_.is_done());
+    websocket_ = is_websocket_upgrade(req_);
+    prepare_upstream_request(req_, target_, websocket_);
+    if (expect_continue_ && !co_await send_continue()) co_return After::close;
+    if (!co_await read_small_body()) co_return After::close;
+    co_await send_with_resend();
+    if (!upstream_answered()) co_return co_await answer(client_, version, ex_, parser_.is_done());
+    co_return co_await relay_response();
+  }
+
+ private:
+  // Stage: where the request goes, the absolute-URI (forward proxy) or the tunnel's host.
+  bool target() {
+    auto t = mitm_ ? origin_target(req_, fixed_host_, fixed_port_) : absolute_target(req_);
+    if (!t) {
+      ex_.rec.host = std::string(req_[http::field::host]);
+      if (mitm_ && t.error().code() == Errc::invalid) {
+        ex_.fail(http::status::misdirected_request, t.error().message(), Outcome::deny, Block::host_mismatch);
+      } else {
+        ex_.fail(http::status::bad_request, t.error().message(), Outcome::deny, Block::malformed);
+      }
+      return false;
+    }
+    target_ = std::move(*t);
+    ex_.rec.host = target_.host;
+    ex_.rec.port = target_.port;
+    ex_.rec.path = target_.path;
+    return true;
+  }
+
+  // Stage: one framing and one Host, as the upstream will parse them; a
+  // missing Host is taken from the absolute URI.
+  bool head() {
+    if (auto bad = normalize_request_head(req_, framing_of(parser_))) {
+      ex_.fail(http::status::bad_request, std::move(*bad), Outcome::deny, Block::malformed);
+      return false;
+    }
+    if (req_.find(http::field::host) == req_.end()) req_.set(http::field::host, host_header(target_, mitm_ ? 443 : 80));
+    return true;
+  }
+
+  // Stage: Expect. Warden answers 100-continue itself (the body is read
+  // before the upstream sees the request) and knows no other expectation.
+  bool expectation() {
+    auto e = req_.find(http::field::expect);
+    if (e == req_.end()) return true;
+    if (!str::iequals(str::trim(e->value()), "100-continue")) {
+      ex_.fail(http::status::expectation_failed, "unsupported Expect: " + std::string(e->value()), Outcome::deny,
+               Block::malformed);
+      return false;
+    }
+    expect_continue_ = req_.version() >= 11 && !parser_.is_done();
+    return true;
+  }
+
+  awaitable<bool> send_continue() {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    error_code e;
+    beast::get_lowest_layer(client_).expires_after(idle_);
+    co_await asio::async_write(client_, asio::buffer(kContinue.data(), kContinue.size()), use_ec(e));
+    co_return !e;
+  }
+
+  // Stage: a request without a body, or with a small one of known length, is
+  // read whole before it goes out: one write, and it can be sent again.
+  awaitable<bool> read_small_body() {
+    whole_ = fits_one_write(parser_);
+    if (!whole_) co_return true;
+    if (error_code e = co_await read_whole(client_, cbuf_, parser_, wire_, sent_, idle_)) {
+      ex_.rec.bytes_out = sent_;
+      ex_.fail(http::status::bad_request, "reading the request body failed: " + e.message(), Outcome::error,
+               std::nullopt);
+      co_return false;
+    }
+    co_return true;
+  }
+
+  // Stage: send the request and read the final response head. A pooled
+  // connection the upstream closed while it sat idle is only found out by
+  // using it. An idempotent request held whole is then sent again on a new
+  // connection (RFC 9110 §9.2.2), so the pool need not probe each connection
+  // before use; any other request gets a probed one.
+  awaitable<void> send_with_resend() {
+    UpstreamPool& pool = UpstreamPool::local();
+    const bool resendable = whole_ && !websocket_ && is_idempotent(req_.method());
+    using Reuse = UpstreamPool::Reuse;
+    up_ = co_await pool.acquire(sh_, ex_.rec.cell, target_.host, target_.port, mitm_,
+                                resendable ? Reuse::trust : Reuse::probe);
+    for (int attempt = 0; up_.conn; ++attempt) {
+      co_await send_once();
+      const bool failed = send_ec_ || head_ec_;
+      if (!failed || !resendable || !up_.reused || attempt > 0 || rp_->got_some() || up_.conn->buffer.size() ||
+          head_ec_ == beast::error::timeout) {
+        break;
+      }
+      // The pooled connection was dead: once more on a new one.
+      send_ec_ = head_ec_ = {};
+      up_ = co_await pool.acquire(sh_, ex_.rec.cell, target_.host, target_.port, mitm_, Reuse::fresh);
+    }
+    ex_.rec.bytes_out = sent_;
+  }
+
+  awaitable<void> send_once() {
+    Upstream& u = *up_.conn;
+    send_ec_ = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
+      error_code e;
+      beast::get_lowest_layer(stream).expires_after(idle_);
+      if (whole_) co_await asio::async_write(stream, asio::buffer(wire_), use_ec(e));
+      else e = co_await relay_body(client_, cbuf_, parser_, stream, sent_, idle_);
+      co_return e;
+    });
+    // The response head; interim 1xx answers (other than 101) are dropped:
+    // the client gets the final one.
+    do {
+      rp_.emplace();
+      rp_->header_limit(static_cast<std::uint32_t>(sh_.cfg.limits.header_limit));
+      rp_->body_limit(kNoBodyLimit);
+      if (req_.method() == http::verb::head) rp_->skip(true);
+      if (send_ec_) break;
+      head_ec_ = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
+        error_code e;
+        beast::get_lowest_layer(stream).expires_after(idle_);
+        co_await http::async_read_header(stream, u.buffer, *rp_, use_ec(e));
+        co_return e;
+      });
+    } while (!head_ec_ && rp_->get().result_int() / 100 == 1 &&
+             rp_->get().result() != http::status::switching_protocols);
+  }
+
+  // Stage: the upstream was reached and answered in one standard form (an
+  // upstream whose framing is ambiguous could desynchronise the pooled
+  // connection, so its answer goes on only in that form, or not at all).
+  bool upstream_answered() {
+    if (!up_.conn) {
+      if (up_.blocked) ex_.fail(static_cast<http::status>(up_.status), up_.reason, Outcome::deny, Block::blocked_address);
+      else ex_.fail(static_cast<http::status>(up_.status), up_.reason, Outcome::error, std::nullopt);
+      return false;
+    }
+    if (send_ec_) {
+      ex_.fail(http::status::bad_gateway, "sending to upstream failed: " + send_ec_.message(), Outcome::error,
+               std::nullopt);
+      return false;
+    }
+    if (head_ec_ == beast::error::timeout) {
+      ex_.fail(http::status::gateway_timeout, "upstream timed out: " + head_ec_.message(), Outcome::error, std::nullopt);
+      return false;
+    }
+    if (head_ec_) {
+      ex_.fail(http::status::bad_gateway, "upstream failed: " + head_ec_.message(), Outcome::error, std::nullopt);
+      return false;
+    }
+    if (auto bad = normalize_response_head(rp_->get(), framing_of(*rp_))) {
+      ex_.fail(http::status::bad_gateway, "upstream answer refused: " + *bad, Outcome::error, std::nullopt);
+      return false;
+    }
+    return true;
+  }
+
+  // Stage: the response, head then body as it arrives; the upstream
+  // connection goes back to the pool when both sides allow it.
+  awaitable<After> relay_response() {
+    auto& res = rp_->get();
+    Upstream& u = *up_.conn;
+    ex_.rec.status = static_cast<int>(res.result_int());
+    const bool upgraded = websocket_ && res.result() == http::status::switching_protocols;
+    const bool upstream_keep = res.keep_alive();
+    prepare_client_response(res, keep_alive_, upgraded);
+    std::uint64_t received = 0;
+    const error_code ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
+      co_return co_await relay_body(stream, u.buffer, *rp_, client_, received, idle_);
+    });
+    ex_.rec.bytes_in = received;
+    if (upgraded && !ec) co_return co_await upgrade();
+    ex_.finish(ec ? Outcome::error : Outcome::allow);
+    if (!ec && upstream_keep && rp_->is_done()) {
+      UpstreamPool::local().release(std::move(up_.conn), sh_.cfg.limits, sh_.cfg.threads);
+    }
+    co_return !ec && keep_alive_ ? After::next : After::close;
+  }
+
+  // Stage: WebSocket. From here on, raw bytes both ways (buffered bytes first).
+  awaitable<After> upgrade() {
+    Upstream& u = *up_.conn;
+    std::uint64_t a = 0, b = 0;
+    co_await u.visit([&](auto& stream) -> awaitable<void> {
+      if (cbuf_.size()) {
+        error_code e;
+        co_await asio::async_write(stream, cbuf_.data(), use_ec(e));
+        a += cbuf_.size();
+        cbuf_.consume(cbuf_.size());
+      }
+      if (u.buffer.size()) {
+        error_code e;
+        co_await asio::async_write(client_, u.buffer.data(), use_ec(e));
+        b += u.buffer.size();
+        u.buffer.consume(u.buffer.size());
+      }
+      // (Plain to plain, or TLS to TLS inside MITM: the only pairs there are.)
+      if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, ClientStream>) {
+        co_await tunnel(client_, stream, a, b, idle_);
+      }
+    });
+    ex_.rec.bytes_out += a;
+    ex_.rec.bytes_in += b;
+    ex_.finish(Outcome::allow);
+    co_return After::close;
+  }
+
+  Shared& sh_;
+  ClientStream& client_;
+  beast::flat_buffer& cbuf_;
+  http::request_parser<http::buffer_body>& parser_;
+  Request& req_;
+  const std::string& fixed_host_;
+  const std::uint16_t fixed_port_;
+  const bool mitm_;
+  Exchange ex_;
+  const std::chrono::milliseconds idle_;
+  Dest target_;
+  bool keep_alive_ = false, websocket_ = false, expect_continue_ = false, whole_ = false;
+  std::string wire_;  // a request read whole: head and body, as sent
+  std::uint64_t sent_ = 0;
+  Acquired up_;
+  std::optional<http::response_parser<http::buffer_body>> rp_;
+  error_code send_ec_, head_ec_;
+};
+
 // Answers one request whose head was read into `parser` (or failed with
 // `read_ec`), and says what becomes of the client connection. In MITM mode
 // every request goes to `fixed_host:fixed_port` over TLS and must name that
@@ -27,197 +279,34 @@ awaitable<After> serve_request(Shared& sh, ClientStream& client, beast::flat_buf
                                http::request_parser<http::buffer_body>& parser, error_code read_ec, const IpAddr& src,
                                const std::string& fixed_host, std::uint16_t fixed_port) {
   const bool mitm = !fixed_host.empty();
-  UpstreamPool& pool = UpstreamPool::local();
-  error_code ec = read_ec;
   const Caller who = identify(sh, src);
-  if (ec) {
-    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
-        ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated ||
-        ec == asio::error::operation_aborted) {
+  if (read_ec) {
+    if (read_ec == http::error::end_of_stream || read_ec == asio::error::eof || read_ec == beast::error::timeout ||
+        read_ec == asio::error::connection_reset || read_ec == asio::ssl::error::stream_truncated ||
+        read_ec == asio::error::operation_aborted) {
       co_return After::close;
     }
     Exchange ex(sh, who, "http", mitm ? "mitm" : "none");
-    if (ec == http::error::header_limit) {
+    if (read_ec == http::error::header_limit) {
       ex.fail(http::status::request_header_fields_too_large, "request head too large", Outcome::deny, Block::limit);
     } else {
-      ex.fail(http::status::bad_request, "malformed request: " + ec.message(), Outcome::deny, Block::malformed);
+      ex.fail(http::status::bad_request, "malformed request: " + read_ec.message(), Outcome::deny, Block::malformed);
     }
     co_return co_await answer(client, 11, ex, false);
   }
-  auto& req = parser.get();
-  const unsigned version = req.version();
-  if (req.method() == http::verb::connect) {
+  if (parser.get().method() == http::verb::connect) {
     if constexpr (std::is_same_v<ClientStream, TcpStream>) {
       if (!mitm) co_return co_await handle_connect(sh, client, cbuf, parser, src);
     }
     Exchange ex(sh, who, "http", "mitm");
     ex.rec.method = "CONNECT";
     const std::optional<std::string> no_fix;
-    co_await deny(client, version, ex, Block::malformed, "CONNECT inside a tunnel", "default deny", false, no_fix);
+    co_await deny(client, parser.get().version(), ex, Block::malformed, "CONNECT inside a tunnel", "default deny",
+                  false, no_fix);
     co_return After::linger;
   }
-  Exchange ex(sh, who, "http", mitm ? "mitm" : "none");
-  ex.rec.method = std::string(req.method_string());
-  // Where the request goes: the absolute-URI (forward proxy) or the tunnel's host.
-  auto target = mitm ? origin_target(req, fixed_host, fixed_port) : absolute_target(req);
-  if (!target) {
-    ex.rec.host = std::string(req[http::field::host]);
-    if (mitm && target.error().code() == Errc::invalid) {
-      ex.fail(http::status::misdirected_request, target.error().message(), Outcome::deny, Block::host_mismatch);
-    } else {
-      ex.fail(http::status::bad_request, target.error().message(), Outcome::deny, Block::malformed);
-    }
-    co_return co_await answer(client, version, ex, parser.is_done());
-  }
-  ex.rec.host = target->host;
-  ex.rec.port = target->port;
-  ex.rec.path = target->path;
-  // One framing and one Host, as the upstream will parse them; a missing
-  // Host is taken from the absolute URI.
-  if (auto bad = normalize_request_head(req, framing_of(parser))) {
-    ex.fail(http::status::bad_request, std::move(*bad), Outcome::deny, Block::malformed);
-    co_return co_await answer(client, version, ex, parser.is_done());
-  }
-  if (req.find(http::field::host) == req.end()) req.set(http::field::host, host_header(*target, mitm ? 443 : 80));
-  bool keep = req.keep_alive();
-  if (!co_await admit(client, version, ex, {target->host, target->port, ex.rec.method, target->path},
-                      req.keep_alive(), keep)) {
-    // The next request parses only if this one had no body left unread.
-    co_return !parser.is_done() ? After::linger : keep ? After::next : After::close;
-  }
-
-  const bool websocket = is_websocket_upgrade(req);
-  // Expect: warden answers 100-continue itself (the body is read before the
-  // upstream sees the request) and knows no other expectation.
-  bool expect_continue = false;
-  if (auto e = req.find(http::field::expect); e != req.end()) {
-    if (!str::iequals(str::trim(e->value()), "100-continue")) {
-      ex.fail(http::status::expectation_failed, "unsupported Expect: " + std::string(e->value()), Outcome::deny,
-              Block::malformed);
-      co_return co_await answer(client, version, ex, parser.is_done());
-    }
-    expect_continue = version >= 11 && !parser.is_done();
-  }
-  prepare_upstream_request(req, *target, websocket);
-  const bool want_keep_alive = keep;
-  const auto idle = sh.cfg.limits.idle_timeout;
-  if (expect_continue) {
-    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    error_code e;
-    beast::get_lowest_layer(client).expires_after(idle);
-    co_await asio::async_write(client, asio::buffer(kContinue.data(), kContinue.size()), use_ec(e));
-    if (e) co_return After::close;
-  }
-
-  // A request without a body, or with a small one of known length, is read
-  // whole before it goes out: one write, and it can be sent again.
-  std::string wire;
-  std::uint64_t sent = 0, received = 0;
-  const bool whole = fits_one_write(parser);
-  if (whole) {
-    if (error_code e = co_await read_whole(client, cbuf, parser, wire, sent, idle)) {
-      ex.rec.bytes_out = sent;
-      ex.fail(http::status::bad_request, "reading the request body failed: " + e.message(), Outcome::error, std::nullopt);
-      co_return After::close;
-    }
-  }
-  // A pooled connection the upstream closed while it sat idle is only found
-  // out by using it. An idempotent request held whole is then sent again on
-  // a new connection (RFC 9110 §9.2.2), so the pool need not probe each
-  // connection before use; any other request gets a probed one.
-  const bool resendable = whole && !websocket && is_idempotent(req.method());
-  using Reuse = UpstreamPool::Reuse;
-  auto up = co_await pool.acquire(sh, who.name(), target->host, target->port, mitm,
-                                  resendable ? Reuse::trust : Reuse::probe);
-  std::optional<http::response_parser<http::buffer_body>> rp;
-  error_code send_ec, head_ec;
-  for (int attempt = 0; up.conn; ++attempt) {
-    Upstream& u = *up.conn;
-    send_ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
-      error_code e;
-      beast::get_lowest_layer(stream).expires_after(idle);
-      if (whole) co_await asio::async_write(stream, asio::buffer(wire), use_ec(e));
-      else e = co_await relay_body(client, cbuf, parser, stream, sent, idle);
-      co_return e;
-    });
-    // The response head; interim 1xx answers (other than 101) are dropped:
-    // the client gets the final one.
-    do {
-      rp.emplace();
-      rp->header_limit(static_cast<std::uint32_t>(sh.cfg.limits.header_limit));
-      rp->body_limit(kNoBodyLimit);
-      if (req.method() == http::verb::head) rp->skip(true);
-      if (send_ec) break;
-      head_ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
-        error_code e;
-        beast::get_lowest_layer(stream).expires_after(idle);
-        co_await http::async_read_header(stream, u.buffer, *rp, use_ec(e));
-        co_return e;
-      });
-    } while (!head_ec && rp->get().result_int() / 100 == 1 && rp->get().result() != http::status::switching_protocols);
-    const bool failed = send_ec || head_ec;
-    if (!failed || !resendable || !up.reused || attempt > 0 || rp->got_some() || u.buffer.size() ||
-        head_ec == beast::error::timeout) {
-      break;
-    }
-    // The pooled connection was dead: once more on a new one.
-    send_ec = head_ec = {};
-    up = co_await pool.acquire(sh, who.name(), target->host, target->port, mitm, Reuse::fresh);
-  }
-  ex.rec.bytes_out = sent;
-  if (!up.conn) {
-    if (up.blocked) {
-      ex.fail(static_cast<http::status>(up.status), up.reason, Outcome::deny, Block::blocked_address);
-    } else {
-      ex.fail(static_cast<http::status>(up.status), up.reason, Outcome::error, std::nullopt);
-    }
-    co_return co_await answer(client, version, ex, parser.is_done());
-  }
-  Upstream& u = *up.conn;
-  if (send_ec) {
-    ex.fail(http::status::bad_gateway, "sending to upstream failed: " + send_ec.message(), Outcome::error, std::nullopt);
-    co_return co_await answer(client, version, ex, parser.is_done());
-  }
-  if (head_ec == beast::error::timeout) {
-    ex.fail(http::status::gateway_timeout, "upstream timed out: " + head_ec.message(), Outcome::error, std::nullopt);
-    co_return co_await answer(client, version, ex, parser.is_done());
-  }
-  if (head_ec) {
-    ex.fail(http::status::bad_gateway, "upstream failed: " + head_ec.message(), Outcome::error, std::nullopt);
-    co_return co_await answer(client, version, ex, parser.is_done());
-  }
-  auto& res = rp->get();
-  // The answer goes on in one standard form too, or not at all: an upstream
-  // whose framing is ambiguous could desynchronise the pooled connection.
-  if (auto bad = normalize_response_head(res, framing_of(*rp))) {
-    ex.fail(http::status::bad_gateway, "upstream answer refused: " + *bad, Outcome::error, std::nullopt);
-    co_return co_await answer(client, version, ex, parser.is_done());
-  }
-  ex.rec.status = static_cast<int>(res.result_int());
-  const bool upgraded = websocket && res.result() == http::status::switching_protocols;
-  const bool upstream_keep = res.keep_alive();
-  prepare_client_response(res, want_keep_alive, upgraded);
-  error_code rel_ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
-    co_return co_await relay_body(stream, u.buffer, *rp, client, received, idle);
-  });
-  ex.rec.bytes_in = received;
-  if (upgraded && !rel_ec) {
-    // WebSocket: from here on, raw bytes both ways (buffered bytes first).
-    std::uint64_t a = 0, b = 0;
-    co_await u.visit([&](auto& stream) -> awaitable<void> {
-      if (cbuf.size()) { error_code e; co_await asio::async_write(stream, cbuf.data(), use_ec(e)); a += cbuf.size(); cbuf.consume(cbuf.size()); }
-      if (u.buffer.size()) { error_code e; co_await asio::async_write(client, u.buffer.data(), use_ec(e)); b += u.buffer.size(); u.buffer.consume(u.buffer.size()); }
-      // (Plain to plain, or TLS to TLS inside MITM: the only pairs there are.)
-      if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, ClientStream>) co_await tunnel(client, stream, a, b, idle);
-    });
-    ex.rec.bytes_out += a;
-    ex.rec.bytes_in += b;
-    ex.finish(Outcome::allow);
-    co_return After::close;
-  }
-  ex.finish(rel_ec ? Outcome::error : Outcome::allow);
-  if (!rel_ec && upstream_keep && rp->is_done()) pool.release(std::move(up.conn), sh.cfg.limits, sh.cfg.threads);
-  co_return !rel_ec && want_keep_alive ? After::next : After::close;
+  Forward<ClientStream> forward(sh, client, cbuf, parser, who, fixed_host, fixed_port);
+  co_return co_await forward.run();
 }
 
 }  // namespace
