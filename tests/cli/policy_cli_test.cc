@@ -157,6 +157,22 @@ TEST_F(PolicyCliTest, ShowListsRules) {
   EXPECT_THAT(unknown.err, HasSubstr("no policy for cell \"nosuchcell\""));
 }
 
+// `policy show` prints the rate limit warden enforces (policy::effective).
+TEST_F(PolicyCliTest, ShowPrintsTheResolvedRateLimit) {
+  auto out = brig({"policy", "show", "--policy", policy_});
+  EXPECT_THAT(out.out, ::testing::EndsWith("\nrate limit: 100 requests/s, burst 500\n"));
+  write("policy/cells/c1.json", R"({"allow": ["x.test"], "rate_limits": {"default": {"rate": 2, "burst": 4}}})");
+  out = brig({"policy", "show", "c1", "--policy", policy_});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.out, HasSubstr("allow x.test ("));
+  EXPECT_THAT(out.out, ::testing::EndsWith("\nrate limit: 2 requests/s, burst 4\n"));
+  auto json = brig({"--format", "json", "policy", "show", "c1", "--policy", policy_});
+  EXPECT_EQ(nlohmann::json::parse(json.out)["rate_limit"], nlohmann::json::parse(R"({"rate": 2.0, "burst": 4.0})"));
+  EXPECT_EQ(brig({"policy", "show"}).out, "no allow rules: everything is denied (default deny)\nrate limit: none\n");
+  write("policy/cells/air.json", R"({"allow": [], "airgapped": true})");
+  EXPECT_THAT(brig({"policy", "show", "air"}).out, StartsWith("airgapped: everything is denied\n"));
+}
+
 TEST_F(PolicyCliTest, SetAddsAndRemovesRulesOfACell) {
   write("policy/cells/c1.json", R"({"allow": ["api.github.com"], "deny": [], "tls_passthrough": []})");
   auto out = brig({"policy", "set", "c1", "--allow", "example.com", "--deny", "evil.example", "--remove", "api.github.com"});
