@@ -8,7 +8,7 @@
 #        core + proc <- vm;  all <- cli;
 #        src/main.cc includes only cli.
 #      Edges are transitive (policy and engine include core; warden includes
-#      spec through policy: src/warden/state.cc holds spec::PolicyBlock and
+#      spec through policy: src/warden/snapshot.cc holds spec::PolicyBlock and
 #      checks cell names with spec::valid_cell_name). The build stops only a
 #      brig/<mod> include of a module that is not linked (per-module include
 #      roots, cmake/BrigOptions.cmake); this script checks the rest. Both

@@ -6,6 +6,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
+#include "brig/policy/effective.h"
 #include "brig/policy/policy.h"
 #include "brig/policy/target.h"
 #include "brig/spec/json.h"
@@ -32,16 +33,22 @@ Result<spec::PolicyBlock> read_policy(const std::string& path, bool missing_ok) 
   return policy::parse_document(*text, path);
 }
 
-struct Effective {
+// The inputs of policy::effective, read from files: the same function warden
+// calls on the same files, so `policy test|show` and warden agree.
+struct Sources {
   spec::PolicyBlock global;
   std::optional<spec::PolicyBlock> cell;
-  bool airgapped = false;
+  bool airgapped = false;  // a cell yaml's profile (a cell's policy file says so itself)
   std::string cell_name;
+
+  Result<policy::EffectivePolicy> effective() const {
+    return policy::effective(global, cell ? &*cell : nullptr, cell_name, {airgapped});
+  }
 };
 
-Result<Effective> load_effective(const Context& ctx, const std::string& policy_file, const std::string& cell_file,
+Result<Sources> load_sources(const Context& ctx, const std::string& policy_file, const std::string& cell_file,
                                  const std::string& cell) {
-  Effective e;
+  Sources e;
   auto g = policy_file.empty() ? read_policy(ctx.paths.global_policy(), true) : read_policy(policy_file, false);
   if (!g) return g.error();
   e.global = std::move(*g);
@@ -55,14 +62,17 @@ Result<Effective> load_effective(const Context& ctx, const std::string& policy_f
     e.airgapped = s->profile.value_or("") == "airgapped";
     e.cell_name = s->name.value_or("");
   } else if (!cell.empty()) {
-    auto c = read_policy(ctx.paths.cell_policy(cell), false);
-    if (!c) {
-      if (c.error().code() == Errc::not_found) {
+    // Through its owner, as warden reads it.
+    auto text = spec::check_cell_name(cell) ? Result<std::string>(Error(Errc::not_found, cell))
+                                            : state::read_cell_policy(ctx.paths, cell);
+    if (!text) {
+      if (text.error().code() == Errc::not_found) {
         return Error(Errc::not_found, "no policy for cell " + str::quote(cell), "check the name with: brig cell list");
       }
-      return c.error();
+      return text.error();
     }
-    e.airgapped = c->airgapped;
+    auto c = policy::parse_document(*text, ctx.paths.cell_policy(cell));
+    if (!c) return c.error();
     e.cell = std::move(*c);
     e.cell_name = cell;
   }
@@ -168,16 +178,16 @@ void add_policy(CLI::App& root, Context& ctx) {
     }
     auto target = policy::parse_target(test_target);
     if (!target) return target.error();
-    auto eff = load_effective(ctx, test_policy, test_file, test_cell);
+    auto src = load_sources(ctx, test_policy, test_file, test_cell);
+    if (!src) return src.error();
+    auto eff = src->effective();
     if (!eff) return eff.error();
-    auto compiled = policy::Policy::compile(eff->global, eff->cell ? &*eff->cell : nullptr, {eff->airgapped});
-    if (!compiled) return compiled.error();
     std::string method = test_method;
     if (method.empty() && !target->connect_only) method = "GET";
     if (!method.empty() && target->connect_only) {
       return Error(Errc::usage, "--method needs a URL target", "write https://" + test_target + "/path");
     }
-    const auto v = compiled->evaluate({target->host, target->port, method, target->path});
+    const auto v = eff->policy.evaluate({target->host, target->port, method, target->path});
     if (ctx.json()) {
       nlohmann::json j = {{"decision", v.allowed() ? "allow" : "deny"},
                           {"rule", std::string(v.rule)},
@@ -190,7 +200,7 @@ void add_policy(CLI::App& root, Context& ctx) {
       std::printf("deny %.*s", static_cast<int>(reason.size()), reason.data());
       if (v.reason == policy::Reason::denied_by_rule) std::printf(" (%.*s)", static_cast<int>(v.rule.size()), v.rule.data());
       std::printf("\n");
-      if (auto fix = policy::fix_for(v, eff->cell_name, target->host, target->port)) std::printf("fix: %s\n", fix->c_str());
+      if (auto fix = policy::fix_for(v, src->cell_name, target->host, target->port)) std::printf("fix: %s\n", fix->c_str());
     }
     return v.allowed() ? 0 : 1;
   });
@@ -200,19 +210,25 @@ void add_policy(CLI::App& root, Context& ctx) {
   show->add_option("CELL", show_cell, "a cell name");
   show->add_option("--policy", show_policy, "global policy file");
   on_run(show, ctx, [&ctx]() -> Result<int> {
-    auto eff = load_effective(ctx, show_policy, "", show_cell);
+    auto src = load_sources(ctx, show_policy, "", show_cell);
+    if (!src) return src.error();
+    auto eff = src->effective();
     if (!eff) return eff.error();
-    auto compiled = policy::Policy::compile(eff->global, eff->cell ? &*eff->cell : nullptr, {eff->airgapped});
-    if (!compiled) return compiled.error();
     if (ctx.json()) {
-      nlohmann::json j = {{"global", spec::to_json(eff->global)}};
-      if (eff->cell) j["cell"] = spec::to_json(*eff->cell);
+      nlohmann::json j = {{"global", spec::to_json(src->global)}};
+      if (src->cell) j["cell"] = spec::to_json(*src->cell);
+      j["rate_limit"] = eff->rate ? nlohmann::json{{"rate", eff->rate->rate}, {"burst", eff->rate->burst}} : nullptr;
       std::cout << j.dump(2) << "\n";
       return 0;
     }
-    if (compiled->allow_count() == 0) std::printf("no allow rules: everything is denied (default deny)\n");
-    for (const auto& r : compiled->deny_rules()) std::printf("%s\n", r.display.c_str());
-    for (const auto& r : compiled->allow_rules()) std::printf("%s\n", r.display.c_str());
+    const auto& compiled = eff->policy;
+    if (compiled.airgapped()) std::printf("airgapped: everything is denied\n");
+    else if (compiled.allow_count() == 0) std::printf("no allow rules: everything is denied (default deny)\n");
+    for (const auto& r : compiled.deny_rules()) std::printf("%s\n", r.display.c_str());
+    for (const auto& r : compiled.allow_rules()) std::printf("%s\n", r.display.c_str());
+    // What warden enforces for the cell (policy::resolve_rate).
+    if (eff->rate) std::printf("rate limit: %g requests/s, burst %g\n", eff->rate->rate, eff->rate->burst);
+    else std::printf("rate limit: none\n");
     return 0;
   });
 

@@ -13,7 +13,7 @@
 #include "brig/warden/netaddr.h"
 #include "logwriter.h"
 #include "metrics.h"
-#include "state.h"
+#include "policy_store.h"
 #include "tls.h"
 
 namespace brig::warden {

@@ -3,7 +3,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "brig/core/paths.h"
+#include "brig/policy/target.h"
 #include "cli/cli_harness.h"
+#include "warden/metrics.h"
+#include "warden/snapshot.h"
 
 namespace brig::testing {
 namespace {
@@ -155,6 +159,79 @@ TEST_F(PolicyCliTest, ShowListsRules) {
   auto unknown = brig({"policy", "show", "nosuchcell"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_THAT(unknown.err, HasSubstr("no policy for cell \"nosuchcell\""));
+}
+
+// `policy show` prints the rate limit warden enforces (policy::effective).
+TEST_F(PolicyCliTest, ShowPrintsTheResolvedRateLimit) {
+  auto out = brig({"policy", "show", "--policy", policy_});
+  EXPECT_THAT(out.out, ::testing::EndsWith("\nrate limit: 100 requests/s, burst 500\n"));
+  write("policy/cells/c1.json", R"({"allow": ["x.test"], "rate_limits": {"default": {"rate": 2, "burst": 4}}})");
+  out = brig({"policy", "show", "c1", "--policy", policy_});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.out, HasSubstr("allow x.test ("));
+  EXPECT_THAT(out.out, ::testing::EndsWith("\nrate limit: 2 requests/s, burst 4\n"));
+  auto json = brig({"--format", "json", "policy", "show", "c1", "--policy", policy_});
+  EXPECT_EQ(nlohmann::json::parse(json.out)["rate_limit"], nlohmann::json::parse(R"({"rate": 2.0, "burst": 4.0})"));
+  EXPECT_EQ(brig({"policy", "show"}).out, "no allow rules: everything is denied (default deny)\nrate limit: none\n");
+  write("policy/cells/air.json", R"({"allow": [], "airgapped": true})");
+  EXPECT_THAT(brig({"policy", "show", "air"}).out, StartsWith("airgapped: everything is denied\n"));
+}
+
+// `brig policy test --cell` and warden's snapshot (warden::build_snapshot)
+// read the same files and reach the same verdict through the same rule.
+TEST_F(PolicyCliTest, PolicyTestAgreesWithWarden) {
+  const Paths paths(home_);
+  write("policy/network-policy.json", R"({
+  "allow": ["g.test", "*.shared.test", {"domain": "api.test", "paths": ["/v1/*"], "methods": ["GET"]}],
+  "deny": ["bad.shared.test"]
+})");
+  write("policy/cells/c1.json", R"({"allow": ["bad.shared.test", "own.test:8443", "api.test"], "deny": ["g.test"]})");
+  write("policy/cells/c2.json", R"({"allow": ["own.test"], "airgapped": true})");
+  write("state/system/subnet-map.json", R"({"10.60.1.0/24": "c1", "10.60.2.0/24": "c2"})");
+  ASSERT_EQ(paths.subnet_map(), home_ + "/state/system/subnet-map.json");
+  ASSERT_EQ(paths.global_policy(), home_ + "/policy/network-policy.json");
+
+  auto source = [](const std::string& path) { return warden::SourceFile{path, fs::read_file(path)}; };
+  warden::SnapshotSources in{source(paths.subnet_map()), source(paths.global_policy()), {}};
+  for (const char* c : {"c1", "c2"}) in.cell_policies.emplace(c, source(paths.cell_policy(c)));
+  warden::Metrics metrics;
+  const auto built = warden::build_snapshot(in, warden::Snapshot{}, metrics);
+  ASSERT_TRUE(built.errors.empty()) << built.errors.front();
+
+  int allowed = 0, denied = 0;
+  for (const char* cell : {"c1", "c2"}) {
+    const warden::CellState* state = built.snapshot->cell_named(cell);
+    ASSERT_NE(state, nullptr) << cell;
+    for (const char* target : {"https://g.test/", "https://x.shared.test/", "https://bad.shared.test/",
+                               "own.test:8443", "https://own.test/", "https://api.test/v1/x",
+                               "https://api.test/v2/x", "http://api.test/v1/x", "https://else.test/"}) {
+      auto cli = brig({"--format", "json", "policy", "test", "--cell", cell, target});
+      ASSERT_TRUE(cli.exit_code == 0 || cli.exit_code == 1) << cell << " " << target << ": " << cli.err;
+      const auto j = nlohmann::json::parse(cli.out);
+      auto t = policy::parse_target(target);
+      ASSERT_TRUE(t) << target;
+      const std::string method = t->connect_only ? "" : "GET";
+      const auto v = state->policy->evaluate({t->host, t->port, method, t->path});
+      const std::string what = std::string(cell) + " " + target;
+      EXPECT_EQ(j["decision"], v.allowed() ? "allow" : "deny") << what;
+      EXPECT_EQ(j["rule"], std::string(v.rule)) << what;
+      EXPECT_EQ(j["reason"], std::string(policy::reason_text(v.reason))) << what;
+      EXPECT_EQ(cli.exit_code, v.allowed() ? 0 : 1) << what;
+      (v.allowed() ? allowed : denied)++;
+    }
+  }
+  // Both sides of the comparison were exercised.
+  EXPECT_GT(allowed, 0);
+  EXPECT_GT(denied, 0);
+  // The cases that show the assembly: a cell's allow does not lift a global
+  // deny, a cell's deny beats a global allow, airgapped wins over all.
+  auto rule = [&](const char* cell, const char* target) {
+    return nlohmann::json::parse(brig({"--format", "json", "policy", "test", "--cell", cell, target}).out)["rule"];
+  };
+  EXPECT_EQ(rule("c1", "https://bad.shared.test/"), "deny bad.shared.test (" + paths.global_policy() + ":3)");
+  EXPECT_EQ(rule("c1", "https://g.test/"), "deny g.test (" + paths.cell_policy("c1") + ":1)");
+  EXPECT_EQ(nlohmann::json::parse(brig({"--format", "json", "policy", "test", "--cell", "c2", "https://own.test/"}).out)["reason"],
+            "the cell is airgapped: no egress at all");
 }
 
 TEST_F(PolicyCliTest, SetAddsAndRemovesRulesOfACell) {

@@ -8,7 +8,8 @@
 
 #include "brig/core/fs.h"
 #include "warden/metrics.h"
-#include "warden/state.h"
+#include "warden/policy_store.h"
+#include "warden/policy_store.h"  // the old name still builds (proxy.cc includes it through server.h)
 
 namespace brig::warden {
 namespace {
@@ -52,6 +53,31 @@ TEST_F(PolicyStoreTest, SubnetMapThroughItsOwner) {
   std::filesystem::remove(paths.subnet_map());
   ASSERT_TRUE(store.reload());
   EXPECT_TRUE(store.current()->subnets.empty());
+}
+
+// The store reads the files and hands them to build_snapshot: an unchanged
+// set is not rebuilt, an edited cell file is, and the cell keeps its bucket.
+TEST_F(PolicyStoreTest, RebuildsOnlyWhenAFileChanges) {
+  Paths paths(home_);
+  Metrics metrics;
+  write(paths.subnet_map(), "{\"10.60.1.0/24\": \"c1\"}\n");
+  write(paths.global_policy(), "{\"allow\": [\"g.test\"]}\n");
+  write(paths.cell_policy("c1"), "{\"allow\": [\"a.test\"]}\n");
+  PolicyStore store(paths, metrics);
+  ASSERT_TRUE(store.reload());
+  EXPECT_FALSE(store.reload());
+  const auto first = store.current();
+  EXPECT_EQ(first->generation, 1u);
+  EXPECT_EQ(first->cell_named("c1")->policy->allow_count(), 2u);
+
+  write(paths.cell_policy("c1"), "{\"allow\": [\"a.test\", \"b.test\"]}\n");
+  ASSERT_TRUE(store.reload());
+  const auto second = store.current();
+  EXPECT_EQ(second->generation, 2u);
+  EXPECT_EQ(second->cell_named("c1")->policy->allow_count(), 3u);
+  EXPECT_EQ(second->cell_named("c1")->bucket, first->cell_named("c1")->bucket);
+  EXPECT_EQ(metrics.reloads_ok.load(), 2u);
+  EXPECT_EQ(metrics.reloads_error.load(), 0u);
 }
 
 }  // namespace

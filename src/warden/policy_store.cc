@@ -1,0 +1,101 @@
+#include "policy_store.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include "brig/core/fs.h"
+#include "brig/state/cell_policy.h"
+#include "brig/state/subnet_map.h"
+
+namespace brig::warden {
+namespace {
+
+std::string stat_key(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return path + ":-;";
+  return path + ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+         std::to_string(st.st_size) + ":" + std::to_string(st.st_ino) + ";";
+}
+
+std::vector<std::string> cell_policy_names(const Paths& paths) {
+  return fs::list_names(paths.policy_dir() + "/cells", ".json");
+}
+
+}  // namespace
+
+PolicyStore::PolicyStore(Paths paths, Metrics& metrics) : paths_(std::move(paths)), metrics_(metrics) {
+  snap_.store(std::make_shared<Snapshot>());
+}
+
+PolicyStore::~PolicyStore() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string PolicyStore::fingerprint() const {
+  std::string fp = stat_key(paths_.subnet_map()) + stat_key(paths_.global_policy());
+  for (const auto& c : cell_policy_names(paths_)) fp += stat_key(paths_.cell_policy(c));
+  return fp;
+}
+
+SnapshotSources PolicyStore::read_sources() const {
+  // The subnet map's text with its owner's size cap; build_snapshot parses it
+  // with its owner's parser (state::parse_subnet_map).
+  SnapshotSources in{
+      {paths_.subnet_map(), fs::read_file(paths_.subnet_map(), state::kMaxSubnetMapBytes)},
+      {paths_.global_policy(), fs::read_file(paths_.global_policy(), policy::kMaxPolicyBytes)},
+      {}};
+  for (const auto& c : cell_policy_names(paths_)) {
+    in.cell_policies.emplace(c, SourceFile{paths_.cell_policy(c), state::read_cell_policy(paths_, c)});
+  }
+  return in;
+}
+
+bool PolicyStore::reload() {
+  std::lock_guard guard(reload_mu_);
+  const std::string fp = fingerprint();
+  if (fp == last_fp_) return false;
+  last_fp_ = fp;
+  auto built = build_snapshot(read_sources(), *current(), metrics_);
+  for (const auto& e : built.errors) spdlog::warn("{}", e);
+  const bool errors = !built.errors.empty();
+  const auto generation = built.snapshot->generation;
+  const auto subnets = built.snapshot->subnets.size();
+  snap_.store(std::move(built.snapshot), std::memory_order_release);
+  (errors ? metrics_.reloads_error : metrics_.reloads_ok).fetch_add(1);
+  spdlog::info("policy generation {} loaded: {} cell subnets{}", generation, subnets, errors ? " (with errors)" : "");
+  return true;
+}
+
+void PolicyStore::start(std::chrono::milliseconds period) {
+  thread_ = std::thread([this, period] {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      cv_.wait_for(lock, period, [&] { return stop_ || kick_; });
+      if (stop_) break;
+      const bool forced = kick_;
+      kick_ = false;
+      lock.unlock();
+      if (forced) {
+        std::lock_guard g(reload_mu_);
+        last_fp_.clear();
+      }
+      reload();
+      lock.lock();
+    }
+  });
+}
+
+void PolicyStore::request_reload() {
+  {
+    std::lock_guard lock(mu_);
+    kick_ = true;
+  }
+  cv_.notify_all();
+}
+
+}  // namespace brig::warden

@@ -1,0 +1,50 @@
+// Warden's policy store: reads the subnet map and the policy files (through
+// their owners in brig/state), builds a Snapshot from them (snapshot.h, pure)
+// and publishes it for handlers to read without locks. A reloader thread
+// rebuilds it when a file changes (nanosecond mtime); build_snapshot keeps
+// the last good version of any file that became invalid.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "brig/core/paths.h"
+#include "metrics.h"
+#include "snapshot.h"
+
+namespace brig::warden {
+
+class PolicyStore {
+ public:
+  PolicyStore(Paths paths, Metrics& metrics);
+  ~PolicyStore();
+
+  std::shared_ptr<const Snapshot> current() const { return snap_.load(std::memory_order_acquire); }
+
+  // Rebuilds now if any file changed; returns true if a new snapshot was published.
+  bool reload();
+  // Polls every `period` on a background thread until destruction.
+  void start(std::chrono::milliseconds period);
+  void request_reload();  // SIGHUP
+
+ private:
+  std::string fingerprint() const;
+  SnapshotSources read_sources() const;
+
+  Paths paths_;
+  Metrics& metrics_;
+  std::atomic<std::shared_ptr<const Snapshot>> snap_;
+  std::string last_fp_;
+  std::mutex reload_mu_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false, kick_ = false;
+};
+
+}  // namespace brig::warden

@@ -1,0 +1,108 @@
+#include "snapshot.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "brig/policy/effective.h"
+
+namespace brig::warden {
+
+const CellState* Snapshot::cell_for(const IpAddr& addr) const {
+  IpAddr a = addr;
+  static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (a.v6 && std::equal(kMapped, kMapped + 12, a.bytes.begin())) {
+    IpAddr v4;
+    std::copy(a.bytes.begin() + 12, a.bytes.end(), v4.bytes.begin());
+    a = v4;
+  }
+  const CellState* best = nullptr;
+  int best_prefix = -1;
+  for (const auto& [net, cell] : subnets) {
+    if (net.prefix > best_prefix && net.contains(a)) {
+      best = cell.get();
+      best_prefix = net.prefix;
+    }
+  }
+  return best;
+}
+
+const CellState* Snapshot::cell_named(std::string_view name) const {
+  for (const auto& [net, cell] : subnets)
+    if (cell->name == name) return cell.get();
+  return nullptr;
+}
+
+BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous, Metrics& metrics) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->generation = previous.generation + 1;
+  std::vector<std::string> errors;
+
+  // A policy file's block, falling back to its last good version when it is
+  // invalid or unreadable; nullopt when the file is absent.
+  // `*never_good`: invalid with no good version to fall back to.
+  auto block = [&](const SourceFile& f, bool* never_good = nullptr) -> std::optional<spec::PolicyBlock> {
+    if (!f.text && f.text.error().code() == Errc::not_found) return std::nullopt;
+    auto parsed = f.text ? policy::parse_document(*f.text, f.path) : Result<spec::PolicyBlock>(f.text.error());
+    if (parsed) {
+      snap->good_policies[f.path] = *parsed;
+      return std::move(*parsed);
+    }
+    errors.push_back("policy reload: " + parsed.error().message() + "; keeping the previous version");
+    if (auto it = previous.good_policies.find(f.path); it != previous.good_policies.end()) {
+      snap->good_policies[f.path] = it->second;
+      return it->second;
+    }
+    if (never_good) *never_good = true;
+    return spec::PolicyBlock{};
+  };
+
+  // The subnet map, validated by its owner (state/subnet_map.h).
+  snap->good_subnets = previous.good_subnets;
+  if (!in.subnet_map.text && in.subnet_map.text.error().code() == Errc::not_found) {
+    snap->good_subnets.clear();
+  } else {
+    auto map = in.subnet_map.text ? state::parse_subnet_map(*in.subnet_map.text, in.subnet_map.path)
+                                  : Result<state::SubnetMap>(in.subnet_map.text.error());
+    if (map) {
+      snap->good_subnets = std::move(*map);
+    } else {
+      errors.push_back("subnet map reload: " + map.error().message() + "; keeping the previous version");
+    }
+  }
+
+  const spec::PolicyBlock global = block(in.global_policy).value_or(spec::PolicyBlock{});
+  std::map<std::string, std::shared_ptr<CellState>> cells;
+  for (const auto& [cidr, name] : snap->good_subnets) {
+    auto& state = cells[name];
+    if (!state) {
+      const CellState* old = previous.cell_named(name);
+      state = std::make_shared<CellState>();
+      state->name = name;
+      state->bucket = old ? old->bucket : std::make_shared<TokenBucket>();
+      state->tunnels = old ? old->tunnels : std::make_shared<std::atomic<int>>(0);
+      state->metrics = metrics.cell(name);
+      std::optional<spec::PolicyBlock> cell_block;
+      bool never_good = false;
+      if (auto f = in.cell_policies.find(name); f != in.cell_policies.end()) cell_block = block(f->second, &never_good);
+      auto eff = policy::effective(global, cell_block ? &*cell_block : nullptr, name);
+      if (!eff) {
+        errors.push_back("policy for cell " + name + ": " + eff.error().message() + "; denying everything for it");
+      } else if (never_good) {
+        // Its file may have said airgapped: the global rules alone could allow too much.
+        errors.push_back("policy for cell " + name + ": no valid version yet; denying everything for it");
+      }
+      if (!eff || never_good) eff = policy::effective({}, nullptr, "");
+      state->policy = std::make_shared<const policy::Policy>(std::move(eff->policy));
+      state->bucket->configure(eff->rate ? eff->rate->rate : 0, eff->rate ? eff->rate->burst : 0);
+    }
+    const auto net = Cidr::parse(cidr);
+    if (!net) {  // state::parse_subnet_map checked it; never here
+      errors.push_back("subnet map: " + cidr + " is not a CIDR; ignoring it");
+      continue;
+    }
+    snap->subnets.emplace_back(*net, state);
+  }
+  return {std::move(snap), std::move(errors)};
+}
+
+}  // namespace brig::warden

@@ -1,0 +1,78 @@
+// What warden knows about cells at one moment: the subnet map and each
+// cell's effective policy (policy::effective), rate bucket and counters, as an
+// immutable snapshot that handlers read without locks. build_snapshot() makes
+// one from the files' texts alone — no file access, no clock — so it is unit
+// tested directly and `brig policy test` can be checked against it;
+// PolicyStore (policy_store.h) reads the files and publishes the result.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "brig/core/error.h"
+#include "brig/policy/policy.h"
+#include "brig/spec/cell_spec.h"
+#include "brig/state/subnet_map.h"
+#include "brig/warden/netaddr.h"
+#include "metrics.h"
+#include "rate_limit.h"
+
+namespace brig::warden {
+
+struct CellState {
+  std::string name;
+  std::shared_ptr<const policy::Policy> policy;
+  std::shared_ptr<TokenBucket> bucket;
+  std::shared_ptr<CellMetrics> metrics;
+  std::shared_ptr<std::atomic<int>> tunnels;  // open CONNECT tunnels
+};
+
+struct Snapshot {
+  std::uint64_t generation = 0;
+  std::vector<std::pair<Cidr, std::shared_ptr<CellState>>> subnets;
+  // The cell whose subnet holds `addr` (v4-mapped v6 unwrapped), or null.
+  const CellState* cell_for(const IpAddr& addr) const;
+  // The cell named `name`, or null.
+  const CellState* cell_named(std::string_view name) const;
+
+  // Carried to the next build: the last good version of each file, used
+  // when a file turns invalid.
+  state::SubnetMap good_subnets;
+  std::map<std::string, spec::PolicyBlock> good_policies;  // by path
+};
+
+// A file as read: its path (for messages) and its text, or why it could not
+// be read (Errc::not_found: the file is absent).
+struct SourceFile {
+  std::string path;
+  Result<std::string> text;
+};
+
+struct SnapshotSources {
+  SourceFile subnet_map;     // absent: no cells
+  SourceFile global_policy;  // absent: an empty global policy
+  std::map<std::string, SourceFile> cell_policies;  // by cell name; a cell missing here has no file
+};
+
+struct BuiltSnapshot {
+  std::shared_ptr<const Snapshot> snapshot;  // never null
+  // One line per problem ("policy reload: <error>; keeping the previous
+  // version"); empty when every file was good.
+  std::vector<std::string> errors;
+};
+
+// Pure: the snapshot after `previous` given the files' texts. Generation is
+// previous's + 1. A cell keeps its bucket and tunnel counter from `previous`
+// (its counters come from `metrics`, which creates them once per cell). A
+// file that is unreadable or invalid keeps its last good version from
+// `previous`; a cell whose file was never good, or whose effective policy
+// does not compile, denies everything (fail closed: the file may have said
+// airgapped). Each is reported in `errors`.
+BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous, Metrics& metrics);
+
+}  // namespace brig::warden
