@@ -1,5 +1,9 @@
 #include "brig/state/cell_policy.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
 #include "brig/state/lock.h"
@@ -30,6 +34,12 @@ Result<std::string> read_cell_policy(const Paths& paths, const std::string& cell
 Status store_cell_policy(const Paths& paths, const std::string& cell, const nlohmann::json& doc) {
   BRIG_TRY(fs::make_dirs(paths.policy_dir() + "/cells", 0755));
   return fs::write_atomic(paths.cell_policy(cell), serialize_cell_policy(doc), 0644);
+}
+
+Status remove_cell_policy(const Paths& paths, const std::string& cell) {
+  const std::string path = paths.cell_policy(cell);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_error("removing " + path, errno).with_fix("rm -f " + path);
+  return {};
 }
 
 Status edit_cell_policy(const Paths& paths, const std::string& cell,

@@ -30,6 +30,10 @@ Result<std::string> read_cell_policy(const Paths& paths, const std::string& cell
 // Writes the document atomically (creating policy/cells).
 Status store_cell_policy(const Paths& paths, const std::string& cell, const nlohmann::json& doc);
 
+// Removes the cell's file; nothing to do when there is none. Errc::io (fix:
+// the rm command) when it cannot be removed.
+Status remove_cell_policy(const Paths& paths, const std::string& cell);
+
 // Read-modify-write under the state lock: reads the cell's document, applies
 // `change`, serializes it and asks `check` (given the new text and the path)
 // whether it is a valid policy; only then replaces the file. Errc::not_found

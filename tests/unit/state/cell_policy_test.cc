@@ -59,6 +59,13 @@ TEST_F(CellPolicyFile, StoreReadAndMissing) {
   EXPECT_EQ(*text, "{\n  \"allow\": []\n}\n");
 }
 
+TEST_F(CellPolicyFile, RemoveDeletesTheFileAndToleratesNone) {
+  ASSERT_TRUE(store_cell_policy(paths, "c1", nlohmann::json::object()).ok());
+  ASSERT_TRUE(remove_cell_policy(paths, "c1").ok());
+  EXPECT_EQ(read_cell_policy(paths, "c1").error().code(), Errc::not_found);
+  EXPECT_TRUE(remove_cell_policy(paths, "c1").ok());
+}
+
 TEST_F(CellPolicyFile, EditChangesChecksAndWrites) {
   ASSERT_TRUE(store_cell_policy(paths, "c1", {{"allow", {"a.test"}}}).ok());
   std::string checked, checked_path;

@@ -1,27 +1,14 @@
-#include "internal.h"
+#include "cell_files.h"
 
 #include <ctime>
-#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
+#include "brig/engine/plan.h"
 #include "seccomp_cell.h"
 
-namespace brig::engine {
-
-Clock& real_clock() {
-  struct Real final : Clock {
-    std::chrono::steady_clock::time_point now() override { return std::chrono::steady_clock::now(); }
-    void sleep_for(std::chrono::milliseconds d) override { std::this_thread::sleep_for(d); }
-  };
-  static Real real;
-  return real;
-}
-
-}  // namespace brig::engine
-
-namespace brig::engine::internal {
+namespace brig::engine::cell_files {
 
 namespace {
 constexpr const char* kSystemRoots = "/etc/ssl/certs/ca-certificates.crt";
@@ -54,16 +41,8 @@ std::vector<std::string> cell_names(const Paths& paths) {
 }
 
 Status write_cell_json(const Paths& paths, const CellRecord& rec) {
-  nlohmann::json services = nlohmann::json::array();
-  if (rec.spec.contains("host_services")) services = rec.spec["host_services"];
-  nlohmann::json j = {{"version", BRIG_VERSION},
-                      {"name", rec.name},
-                      {"started_at", now_rfc3339()},
-                      {"workspace_mount", rec.workspace_mount},
-                      {"proxy", "http://" + rec.subnet.warden_ip() + ":" + std::to_string(kProxyPort)},
-                      {"airgapped", rec.airgapped},
-                      {"host_services", services}};
-  return fs::write_atomic(paths.cell_state(rec.name) + "/brig/cell.json", dump(j, 2) + "\n", 0644);
+  return fs::write_atomic(paths.cell_state(rec.name) + "/brig/cell.json", dump(cell_json(rec, now_rfc3339()), 2) + "\n",
+                          0644);
 }
 
 bool trusts_warden_ca(const CellRecord& rec) {
@@ -80,10 +59,12 @@ Status write_ca_bundle(const Paths& paths, const std::string& cell) {
   return fs::write_atomic(paths.cell_state(cell) + "/brig/ca-bundle.crt", bundle, 0644);
 }
 
+std::string seccomp_profile_path(const Paths& paths) { return paths.run_dir() + "/seccomp-cell.json"; }
+
 Result<std::string> write_seccomp_profile(const Paths& paths) {
-  const std::string path = paths.run_dir() + "/seccomp-cell.json";
+  const std::string path = seccomp_profile_path(paths);
   auto cur = fs::read_file(path, 1 << 20);
-  if (!cur || *cur != kSeccompCellProfile) BRIG_TRY(fs::write_atomic(path, kSeccompCellProfile, 0644));
+  if (!cur || *cur != internal::kSeccompCellProfile) BRIG_TRY(fs::write_atomic(path, internal::kSeccompCellProfile, 0644));
   return path;
 }
 
@@ -102,22 +83,4 @@ std::map<std::string, std::string> cell_env(const spec::CellSpec& s, const CellR
   return env;
 }
 
-std::string diagnose(const std::string& out, int exit_code, const CellRecord& rec) {
-  auto has = [&](const char* s) { return out.find(s) != std::string::npos; };
-  std::string why;
-  if (has("Read-only file system")) {
-    why = "the root filesystem is read-only: write to " + rec.workspace_mount +
-          ", /tmp or /run, or set writable_rootfs: true (profile dev)";
-  } else if (has("\"bash\"") || (has("bash") && (has("not found") || has("No such file")))) {
-    why = "this image has no bash (busybox, alpine and minimal images): use sh";
-  } else if (exit_code == 127 || has("executable file not found") || has("not found")) {
-    why = "the command does not exist in the image: check the command and the image's PATH";
-  } else if (exit_code == 126 || has("Permission denied")) {
-    why = "the command is not executable (and /tmp, /run are noexec)";
-  } else if (exit_code == 137) {
-    why = "the cell was killed (out of memory?): raise --memory";
-  }
-  return why.empty() ? std::string() : "diagnosis: " + why + "\n";
-}
-
-}  // namespace brig::engine::internal
+}  // namespace brig::engine::cell_files

@@ -1,4 +1,6 @@
-// Helpers shared by the engine's files; not part of its interface.
+// A cell's files on the host: its record path, /run/brig (cell.json, the CA
+// bundle), the seccomp profile, its environment; plus the JSON text and time
+// formats they are written in. Not part of the engine's interface.
 #pragma once
 
 #include <map>
@@ -8,9 +10,10 @@
 
 #include "brig/core/error.h"
 #include "brig/core/paths.h"
-#include "brig/engine/engine.h"
+#include "brig/engine/record.h"
+#include "brig/spec/cell_spec.h"
 
-namespace brig::engine::internal {
+namespace brig::engine::cell_files {
 
 std::string record_path(const Paths& paths, const std::string& cell);
 // JSON text that never throws: invalid UTF-8 (from a spec or a tool's output) becomes U+FFFD.
@@ -31,6 +34,7 @@ bool trusts_warden_ca(const CellRecord& rec);
 // renewed CA reaches a stopped cell with `brig cell start|restart`.
 Status write_ca_bundle(const Paths& paths, const std::string& cell);
 
+std::string seccomp_profile_path(const Paths& paths);  // $BRIG_HOME/run/seccomp-cell.json
 // The seccomp profile (seccomp/cell.json, compiled in) written to
 // $BRIG_HOME/run/seccomp-cell.json; returns its path.
 Result<std::string> write_seccomp_profile(const Paths& paths);
@@ -39,7 +43,4 @@ Result<std::string> write_seccomp_profile(const Paths& paths);
 // own values win for the CA ones; proxy variables always point at warden).
 std::map<std::string, std::string> cell_env(const spec::CellSpec& s, const CellRecord& rec, bool trust_ca);
 
-// Why a cell that exited at once probably did, from its output.
-std::string diagnose(const std::string& output, int exit_code, const CellRecord& rec);
-
-}  // namespace brig::engine::internal
+}  // namespace brig::engine::cell_files

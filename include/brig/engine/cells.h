@@ -1,0 +1,91 @@
+// The cells: run (validate -> plan -> apply with rollback -> start) and the
+// verbs on a cell that exists.
+#pragma once
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "brig/core/error.h"
+#include "brig/engine/context.h"
+#include "brig/engine/host.h"
+#include "brig/engine/plan.h"
+#include "brig/engine/record.h"
+#include "brig/spec/resolve.h"
+
+namespace brig::engine {
+
+// One row of `brig cell list`.
+struct CellStatus {
+  CellRecord record;
+  // running, exited, created, missing (state without a container), damaged
+  // (cell-state.json cannot be read: only record.name is set, `reason` says why)
+  std::string state;
+  std::string reason;
+  int exit_code = 0;
+  std::string started_at;
+};
+
+struct RunOptions {
+  bool detach = false;
+  bool rm = false;
+  bool keep_workspace = false;
+};
+
+class Rollback;
+
+class Cells {
+ public:
+  explicit Cells(EngineContext& ctx) : ctx_(ctx) {}
+
+  // validate -> plan -> apply (with rollback) -> start. Returns the cell's
+  // exit code when attached, 0 when detached.
+  Result<int> run(const spec::Resolved& resolved, const RunOptions& opts);
+  // Host-side checks for a spec, the same ones `run` refuses on: valid,
+  // host config and runtime, secrets present, image present, warden up, name free.
+  std::vector<Check> preflight(const spec::Resolved& resolved);
+
+  // Running cells (every cell with `all`); damaged records are always listed.
+  Result<std::vector<CellStatus>> list(bool all);
+  // The running cells that mount secret `name`. Fails closed: an error when
+  // the cells cannot be listed or a record is damaged (its secrets are unknown).
+  Result<std::vector<std::string>> secret_users(const std::string& name);
+  Result<CellStatus> status(const std::string& cell);
+  Result<nlohmann::json> inspect(const std::string& cell);
+  Status stop(const std::string& cell, int timeout_seconds = 10);
+  Status kill(const std::string& cell, const std::string& signal);
+  // Network (recreated if gone), warden attached, IPv6 off on the bridge,
+  // /run/brig refreshed (cell.json, CA bundle), then a detached start.
+  Status start(const std::string& cell);
+  // Container, network, subnet, policy and state go; with keep_workspace the
+  // default workspace moves to $BRIG_HOME/workspaces/<cell> (returned). A
+  // damaged record is removed by name (its default workspace is assumed).
+  Result<std::string> remove(const std::string& cell, bool keep_workspace);
+  Result<int> wait(const std::string& cell);
+  // `podman <verb> ... brig-<cell> ...` on the terminal: logs, exec, cp, top, stats.
+  Result<int> attach_podman(const std::vector<std::string>& args);
+  // Runs `c` on brig's own stdin/stdout/stderr and returns its exit code.
+  Result<int> on_terminal(proc::Command c);
+  Result<std::string> logs(const std::string& cell, int tail);
+  // The cell's record (state/<cell>/cell-state.json), resolved spec included;
+  // reads a file only, runs nothing.
+  Result<CellRecord> load_record(const std::string& cell);
+
+ private:
+  // Starts the cell with `start` (the argv plan_cell made): attached, the
+  // cell's exit code; detached, watched ~1.5 s for an early exit.
+  Result<int> start_cell(const CellRecord& rec, const Argv& start, bool detach);
+  // brig run's two independent halves: the network (create, warden, IPv6 off;
+  // `created` once there is something to undo) and the files (policy,
+  // /run/brig, workspace, record, seccomp; undos go to `rb`).
+  Status make_network(const RunPlan& plan, std::atomic<bool>& created);
+  Status stage_files(const RunPlan& plan, Rollback& rb);
+
+  EngineContext& ctx_;
+};
+
+// A cell name as `brig run` would pick one when none is given: "cell-<6 hex>".
+std::string generate_cell_name();
+
+}  // namespace brig::engine

@@ -1,0 +1,50 @@
+// brig on this host: init, up (warden image + container, nftables), down,
+// doctor, verify, prune.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "brig/core/error.h"
+#include "brig/engine/cells.h"
+#include "brig/engine/context.h"
+#include "brig/engine/host.h"
+
+namespace brig::engine {
+
+struct PruneOptions {
+  bool cells = false, logs = false, subnets = false, dry_run = false;
+};
+
+class System {
+ public:
+  System(EngineContext& ctx, Cells& cells) : ctx_(ctx), cells_(cells) {}
+
+  // Layout, default policy, host probe -> config.json. The CA is made by the
+  // caller (warden owns it).
+  Result<HostConfig> init(bool accept_weaker_network);
+  // Warden image (if missing or stale), external network, warden container,
+  // /healthz, nftables. Idempotent. `brig_binary` goes into the image;
+  // `warden_files` (what warden.yaml references, e.g. upstream_ca) are mounted
+  // read-only at the same paths.
+  Status up(const std::string& brig_binary, const std::vector<std::string>& warden_files = {});
+  // Every cell stopped (as `cell stop`), warden removed, nft tables removed.
+  Status down();
+  std::vector<Check> doctor(bool quick);
+  // Invariant violations on the live system; empty when none.
+  Result<std::vector<std::string>> verify();
+  // What was (or with dry_run would be) removed, one line each.
+  Result<std::vector<std::string>> prune(const PruneOptions& opts);
+
+ private:
+  Status ensure_warden_image(const std::string& brig_binary, std::string& image);
+  // Polls warden's /healthz on the context's clock until `timeout`.
+  Status wait_healthy(std::chrono::milliseconds timeout);
+  Status write_runtime_file();
+
+  EngineContext& ctx_;
+  Cells& cells_;
+};
+
+}  // namespace brig::engine

@@ -1,0 +1,90 @@
+#include "cell_network.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "brig/core/fs.h"
+#include "brig/core/strings.h"
+#include "brig/engine/podman.h"
+
+namespace brig::engine {
+namespace {
+
+// Writes `value` to the sysctl file `path` in place (sysctls cannot be
+// replaced by a rename) and reads it back.
+Status write_sysctl(const std::string& path, const std::string& value) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return errno_error("opening " + path, errno);
+  ssize_t n;
+  do {
+    n = ::write(fd, value.data(), value.size());
+  } while (n < 0 && errno == EINTR);
+  int write_errno = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(value.size())) return errno_error("writing " + path, n < 0 ? write_errno : EIO);
+  auto back = fs::read_file(path, 64);
+  if (!back) return back.error();
+  if (str::trim(*back) != str::trim(value)) {
+    return Error(Errc::failed, path + " reads " + str::quote(std::string(str::trim(*back))) + " after writing " +
+                                   str::quote(std::string(str::trim(value))));
+  }
+  return {};
+}
+
+}  // namespace
+
+bool is_gone(const std::string& err) {
+  return err.find("no such") != std::string::npos || err.find("not found") != std::string::npos ||
+         err.find("unable to find") != std::string::npos;
+}
+
+Status ensure_bridge_ipv6_off(const Podman& podman, const std::string& proc_sys, const std::string& network) {
+  // Cells and the host must not talk over IPv6 link-local addresses on the cell
+  // bridge (the nft tables match the IPv4 pool only).
+  // Warden is attached by now, so the bridge exists.
+  const std::string what = "cannot switch IPv6 off on the bridge of " + network;
+  const std::string look = "podman network inspect " + network;
+  auto out = podman.run({"network", "inspect", "--format", "{{.NetworkInterface}}", network});
+  if (!out) return out.error().context(what);
+  if (!out->success()) {
+    return Error(Errc::failed, what + ": podman network inspect failed: " + std::string(str::trim(out->err)), look);
+  }
+  std::string iface(str::trim(out->out));
+  if (iface.empty() || iface.find('/') != std::string::npos || iface == "." || iface == "..") {
+    return Error(Errc::failed, what + ": podman names no bridge interface for it (" + str::quote(iface) + ")", look);
+  }
+  // A kernel without IPv6 has no IPv6 to switch off.
+  if (!fs::exists(proc_sys + "/net/ipv6")) return {};
+  const std::string path = proc_sys + "/net/ipv6/conf/" + iface + "/disable_ipv6";
+  if (!fs::exists(path)) return Error(Errc::failed, what + ": bridge " + iface + " does not exist", look);
+  if (auto st = write_sysctl(path, "1\n"); !st) {
+    return Error(Errc::failed, what + ": " + st.error().message(),
+                 "sudo sysctl -w net.ipv6.conf." + iface + ".disable_ipv6=1");
+  }
+  return {};
+}
+
+Status connect_warden(const Podman& podman, const CellRecord& rec) {
+  auto out = podman.run(network_connect_args(cell_network(rec.name), kWardenContainer, rec.subnet.warden_ip()));
+  if (!out) return out.error();
+  if (!out->success() && out->err.find("already") == std::string::npos) {
+    return Error(Errc::failed, "connecting warden to " + cell_network(rec.name) + ": " + std::string(str::trim(out->err)),
+                 "is warden running? brig system up");
+  }
+  return {};
+}
+
+Status teardown_network(const Podman& podman, const std::string& cell) {
+  (void)podman.run({"network", "disconnect", "--force", cell_network(cell), kWardenContainer});
+  auto out = podman.run({"network", "rm", "--force", cell_network(cell)});
+  if (!out) return out.error();
+  if (!out->success() && !is_gone(out->err)) {
+    return Error(Errc::failed, "removing network " + cell_network(cell) + ": " + std::string(str::trim(out->err)),
+                 "podman network rm --force " + cell_network(cell));
+  }
+  return {};
+}
+
+}  // namespace brig::engine

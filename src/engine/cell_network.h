@@ -1,0 +1,29 @@
+// A cell's network on the host: warden attached to it, IPv6 off on its
+// bridge, and its removal. Shared by Cells (run, start, rm) and System (up,
+// prune).
+#pragma once
+
+#include <string>
+
+#include "brig/core/error.h"
+#include "brig/engine/podman_client.h"
+#include "brig/engine/record.h"
+
+namespace brig::engine {
+
+// podman's complaint about something that is not there (already removed).
+bool is_gone(const std::string& err);
+
+// Attaches warden to the cell's network at the cell's warden address ("already
+// attached" is success).
+Status connect_warden(const Podman& podman, const CellRecord& rec);
+
+// Warden detached, the network removed ("no such network" is success).
+Status teardown_network(const Podman& podman, const std::string& cell);
+
+// Switches IPv6 off on the bridge of `network` (the nft tables filter IPv4
+// only): a security control, so any doubt is an error. `proc_sys` is the
+// kernel's /proc/sys.
+Status ensure_bridge_ipv6_off(const Podman& podman, const std::string& proc_sys, const std::string& network);
+
+}  // namespace brig::engine

@@ -1,0 +1,92 @@
+#include "host_checks.h"
+
+#include <future>
+
+#include "brig/core/fs.h"
+#include "brig/core/strings.h"
+#include "brig/engine/plan.h"
+#include "brig/engine/podman.h"
+
+namespace brig::engine {
+
+std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved& resolved,
+                                  const Result<HostConfig>& cfg, const std::string& name, bool stop_at_failure) {
+  const spec::CellSpec& s = resolved.spec;
+  std::vector<HostCheck> checks;
+  auto pass = [&](std::string n, std::string detail) { checks.push_back({std::move(n), std::move(detail), std::nullopt}); };
+  auto fail = [&](std::string n, Error e) { checks.push_back({std::move(n), "", std::move(e)}); };
+
+  if (auto st = check_concrete(s); !st) {
+    fail("spec", st.error());
+    return checks;  // nothing else can be judged on a spec the engine cannot read
+  }
+  pass("spec", "valid (profile " + *s.profile + ")");
+
+  const std::string& runtime = *s.runtime;
+  if (!cfg) {
+    fail("host", cfg.error());
+  } else if (runtime == "runsc" && cfg->runsc.empty()) {
+    fail("runtime", Error(Errc::unavailable, "runsc is not installed", "sudo apt-get install runsc"));
+  } else if (runtime == "runsc" && cfg->runsc_network.empty()) {
+    fail("runtime", Error(Errc::unavailable,
+                          "gVisor's own network stack does not work on this host, and the weaker runsc network=host "
+                          "mode was not accepted",
+                          "brig system init --accept-weaker-network (cells then use the kernel's stack in their own "
+                          "netns)"));
+  } else {
+    pass("runtime", runtime + (runtime == "runsc" ? " (network " + cfg->runsc_network + ")" : ""));
+  }
+  if (!s.image.has()) fail("image", Error(Errc::usage, "no image given", "brig run IMAGE [-- CMD...] or image: in --file"));
+
+  for (const auto& sec : s.secrets.has() ? *s.secrets : std::vector<std::string>{}) {
+    if (fs::exists(ctx.paths.secret(sec))) {
+      pass("secret " + sec, "present");
+    } else {
+      fail("secret " + sec, Error(Errc::not_found, "secret " + str::quote(sec) + " does not exist",
+                                  "brig secrets add " + sec + " - < FILE"));
+    }
+  }
+
+  if (stop_at_failure) {
+    for (const auto& c : checks) {
+      if (c.failure) return checks;
+    }
+  }
+  // Three independent podman questions, asked at once (each costs ~30 ms).
+  const Podman& podman = ctx.podman;
+  auto warden_q = std::async(std::launch::async, [&] { return podman.is_warden_running(); });
+  auto image_q = std::async(std::launch::async, [&] { return s.image.has() && podman.image_exists(*s.image); });
+  auto exists_q =
+      std::async(std::launch::async, [&] { return !name.empty() && podman.container_exists(cell_container(name)); });
+  auto warden = warden_q.get();
+  const bool image = image_q.get();
+  const bool exists = exists_q.get();
+
+  if (!warden) {
+    fail("warden", warden.error());
+  } else if (!*warden) {
+    fail("warden", Error(Errc::unavailable, "warden is not running, so a cell would have no way out", "brig system up"));
+  } else {
+    pass("warden", "running");
+  }
+  if (s.image.has()) {
+    if (image) {
+      pass("image", *s.image);
+    } else {
+      fail("image", Error(Errc::not_found, "image " + str::quote(*s.image) + " is not in local storage",
+                          "build it (brig image build DIR -t " + *s.image + ") or pull it (brig image pull " +
+                              *s.image + ")"));
+    }
+  }
+  if (!name.empty()) {
+    if (exists) {
+      fail("name", Error(Errc::exists, "a cell named " + str::quote(name) + " already exists",
+                         "remove it (brig cell rm " + name + ") or pick another name (--name)"));
+    } else {
+      pass("name", name + " is free");
+    }
+  }
+  return checks;
+}
+
+}  // namespace brig::engine

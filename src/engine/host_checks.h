@@ -1,0 +1,31 @@
+// The host checks of a spec before a run: one function that both `brig run`
+// (which refuses with the first failure) and `brig cell preflight` (which
+// lists every check) call, so both refuse the same input with the same words.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "brig/core/error.h"
+#include "brig/engine/context.h"
+#include "brig/engine/host.h"
+#include "brig/spec/resolve.h"
+
+namespace brig::engine {
+
+struct HostCheck {
+  std::string name;               // preflight's line: "spec", "host", "runtime", "secret X", "image", "warden", "name"
+  std::string detail;             // what was found, when it passed
+  std::optional<Error> failure;   // the error `brig run` refuses with
+};
+
+// In order: the spec concrete, the host config and runtime, the image given,
+// each secret present, warden running, the image in local storage, no cell
+// named `name` yet (skipped when `name` is empty). Runs no command but the
+// three podman questions, asked at once. With `stop_at_failure` (brig run)
+// the podman questions are not asked once a check before them failed.
+std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved& resolved,
+                                  const Result<HostConfig>& cfg, const std::string& name, bool stop_at_failure);
+
+}  // namespace brig::engine

@@ -1,0 +1,114 @@
+// brig run as data (plan.h): pure, no files, no processes.
+#include "brig/engine/plan.h"
+
+#include "brig/spec/json.h"
+#include "brig/spec/validate.h"
+#include "cell_files.h"
+
+namespace brig::engine {
+
+nlohmann::json cell_json(const CellRecord& rec, const std::string& started_at) {
+  nlohmann::json services = nlohmann::json::array();
+  if (rec.spec.contains("host_services")) services = rec.spec["host_services"];
+  return {{"version", BRIG_VERSION},
+          {"name", rec.name},
+          {"started_at", started_at},
+          {"workspace_mount", rec.workspace_mount},
+          {"proxy", "http://" + rec.subnet.warden_ip() + ":" + std::to_string(kProxyPort)},
+          {"airgapped", rec.airgapped},
+          {"host_services", services}};
+}
+
+namespace {
+
+template <class T>
+Status require(const spec::Field<T>& field, const char* name) {
+  if (field.has()) return {};
+  return Error(Errc::invalid,
+               std::string("the spec reached the engine without ") + name + " (spec::resolve sets it): a bug in brig");
+}
+
+}  // namespace
+
+Status check_concrete(const spec::CellSpec& s) {
+  BRIG_TRY(require(s.profile, "profile"));
+  BRIG_TRY(require(s.runtime, "runtime"));
+  BRIG_TRY(require(s.workspace_mount, "workspace_mount"));
+  BRIG_TRY(require(s.writable_rootfs, "writable_rootfs"));
+  BRIG_TRY(require(s.trust_warden_ca, "trust_warden_ca"));
+  return {};
+}
+
+Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f) {
+  const spec::CellSpec& s = resolved.spec;
+  BRIG_TRY(check_concrete(s));
+  if (!s.image.has()) return Error(Errc::usage, "no image given", "brig run IMAGE [-- CMD...] or image: in --file");
+  const Paths& paths = f.paths;
+  const std::string& name = f.name;
+  const std::string& runtime = *s.runtime;
+
+  RunPlan p;
+  CellRecord& rec = p.record;
+  rec.name = name;
+  rec.image = *s.image;
+  rec.runtime = runtime;
+  rec.runsc_network = runtime == "runsc" ? f.config.runsc_network : "";
+  rec.subnet = f.subnet;
+  rec.workspace = s.workspace.has() ? *s.workspace : paths.workspace(name);
+  rec.workspace_mount = *s.workspace_mount;
+  rec.secrets = s.secrets.has() ? *s.secrets : std::vector<std::string>{};
+  rec.created = f.now;
+  rec.airgapped = resolved.airgapped;
+  rec.spec = spec::to_json(s);
+  rec.spec["name"] = name;
+
+  p.state_dir = paths.cell_state(name);
+  p.network = cell_network(name);
+  p.trust_ca = !resolved.airgapped && *s.trust_warden_ca;
+  p.make_workspace = !s.workspace.has();
+  // Per-cell policy: warden reloads it within a second.
+  p.policy = s.policy.has() ? spec::to_json(*s.policy) : nlohmann::json::object();
+  if (resolved.airgapped) p.policy["airgapped"] = true;
+  p.files.push_back({p.state_dir + "/brig/cell.json", cell_files::dump(cell_json(rec, f.now), 2) + "\n", 0644});
+  p.files.push_back({cell_files::record_path(paths, name), cell_files::dump(to_json(rec), 2) + "\n", 0600});
+  p.seccomp_profile = cell_files::seccomp_profile_path(paths);
+
+  CellPlan& c = p.container;
+  c.name = name;
+  c.image = rec.image;
+  if (s.command.has()) c.command = *s.command;
+  c.runtime = runtime;
+  c.runsc_network = rec.runsc_network;
+  c.subnet = rec.subnet;
+  c.memory = s.memory.has() ? *s.memory : "";
+  c.cpus = s.cpus.has() ? *s.cpus : "";
+  // The one value spec::resolve may leave unset: a user profile
+  // ($BRIG_HOME/profiles/<name>.yaml) without pids_limit replaces the built-in
+  // layer that sets it, and spec::defaults() has none. Until spec fills it,
+  // the limit stays on (SPEC §9's 1024) rather than off.
+  c.pids_limit = s.pids_limit.has() ? *s.pids_limit : 1024;
+  c.read_only_rootfs = !*s.writable_rootfs;
+  c.seccomp_profile = p.seccomp_profile;
+  c.ulimits = f.config.ulimits;
+  if (s.timeout.has()) {
+    if (auto secs = spec::parse_duration(*s.timeout)) c.timeout_seconds = static_cast<int>(*secs);
+  }
+  c.workdir = rec.workspace_mount;
+  c.mounts.push_back({rec.workspace, rec.workspace_mount, false});
+  c.mounts.push_back({p.state_dir + "/brig", "/run/brig", true});
+  for (const auto& sec : rec.secrets) c.mounts.push_back({paths.secret(sec), "/run/secrets/" + sec, true});
+  c.env = cell_files::cell_env(s, rec, p.trust_ca);
+  c.labels = {{kCellLabel, name}, {"brig.version", BRIG_VERSION}};
+  if (s.labels.has()) {
+    for (const auto& [k, v] : *s.labels) c.labels["user." + k] = v;
+  }
+
+  p.network_create = network_create_args(name, rec.subnet);
+  p.network_connect = network_connect_args(p.network, kWardenContainer, rec.subnet.warden_ip());
+  p.create = cell_create_args(c);
+  p.start_detached = cell_start_args(name, runtime, rec.runsc_network, false);
+  p.start_attached = cell_start_args(name, runtime, rec.runsc_network, true);
+  return p;
+}
+
+}  // namespace brig::engine

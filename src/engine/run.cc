@@ -1,0 +1,211 @@
+// brig run: validate (the host checks) -> plan (plan_cell, pure) -> apply the
+// plan step by step with rollback -> start; and preflight, which runs the same
+// host checks without changing anything.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+
+#include "brig/core/fs.h"
+#include "brig/core/strings.h"
+#include "brig/engine/cells.h"
+#include "brig/engine/plan.h"
+#include "brig/engine/subnets.h"
+#include "brig/state/cell_policy.h"
+#include "cell_files.h"
+#include "cell_network.h"
+#include "diagnosis.h"
+#include "host_checks.h"
+#include "rollback.h"
+
+namespace brig::engine {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+// A test hook: BRIG_FAIL_AT=<step> makes that step fail, so the e2e suite can
+// prove rollback on the real system.
+Status injected_failure(const std::string& step) {
+  const char* at = std::getenv("BRIG_FAIL_AT");
+  if (at && step == at) return Error(Errc::failed, "step " + step + " failed (BRIG_FAIL_AT)");
+  return {};
+}
+
+}  // namespace
+
+Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
+  const spec::CellSpec& s = resolved.spec;
+  // --- validate against the host: everything that can be checked before any change ---
+  BRIG_TRY(check_concrete(s));
+  const std::string name = s.name.has() ? *s.name : generate_cell_name();
+  auto cfg = load_host_config(ctx_.paths);
+  for (auto& c : check_host(ctx_, resolved, cfg, name, true)) {
+    if (c.failure) return std::move(*c.failure);
+  }
+
+  // --- apply: the plan, step by step, each applied step undone if a later one fails ---
+  Rollback rb;
+  auto fail = [&](const Error& e) -> Result<int> {
+    Rollback::Report r = rb.run();
+    nlohmann::json failed = nlohmann::json::array();
+    for (const auto& f : r.failed) failed.push_back({{"step", f.step}, {"error", f.error.message()}});
+    ctx_.event("rollback", name, {{"error", e.message()}, {"undone", r.undone}, {"undo_failed", failed}});
+    return with_rollback(e, r);
+  };
+  const std::string state = ctx_.paths.cell_state(name);
+  BRIG_TRY(fs::make_dirs(ctx_.paths.state_dir(), 0755));
+  if (::mkdir(state.c_str(), 0700) != 0) {
+    if (errno == EEXIST) {
+      return Error(Errc::exists, "a cell named " + str::quote(name) + " already exists (state in " + state + ")",
+                   "remove it (brig cell rm " + name + ") or pick another name (--name)");
+    }
+    return errno_error("creating " + state, errno);
+  }
+  rb.add("state", [state]() -> Status {
+    std::error_code ec;
+    stdfs::remove_all(state, ec);
+    if (ec) return Error(Errc::io, "removing " + state + ": " + ec.message(), "rm -rf " + state);
+    return {};
+  });
+
+  auto subnet = allocate_subnet(ctx_.paths, name);
+  if (!subnet) return fail(subnet.error());
+  rb.add("subnet", [this, name]() -> Status {
+    auto st = release_subnet(ctx_.paths, name);
+    if (!st) return st.error().with_fix("brig system prune --subnets");
+    return {};
+  });
+
+  auto planned = plan_cell(resolved, HostFacts{ctx_.paths, *cfg, name, *subnet, cell_files::now_rfc3339()});
+  if (!planned) return fail(planned.error());
+  const RunPlan& plan = *planned;
+
+  // The network (podman, ~200 ms) and the files (each an fsync'ed atomic
+  // write) do not depend on each other: both are built at once, then joined.
+  // Each side's undo is registered before anything can fail past the join.
+  std::atomic<bool> net_created{false};
+  auto net = std::async(std::launch::async, [&]() -> Status { return make_network(plan, net_created); });
+  auto files = stage_files(plan, rb);
+  Status net_st = net.get();
+  if (net_created) rb.add("network", [this, name] { return teardown_network(ctx_.podman, name); });
+  if (!net_st) return fail(net_st.error());
+  if (!files) return fail(files.error());
+
+  if (auto st = injected_failure("create"); !st) return fail(st.error());
+  auto created = ctx_.podman.run(plan.create);
+  if (!created) return fail(created.error());
+  if (!created->success()) {
+    return fail(Error(Errc::failed, "podman could not create the cell: " + std::string(str::trim(created->err)),
+                      "check the image and limits with: brig cell preflight, or brig run --dry-run"));
+  }
+  rb.add("container", [this, name]() -> Status {
+    const std::string fix = "podman rm --force " + cell_container(name);
+    auto out = ctx_.podman.run({"rm", "--force", cell_container(name)});
+    if (!out) return out.error().with_fix(fix);
+    if (!out->success() && !is_gone(out->err)) {
+      return Error(Errc::failed, "removing container " + cell_container(name) + ": " + std::string(str::trim(out->err)),
+                   fix);
+    }
+    return {};
+  });
+  if (auto st = injected_failure("start"); !st) return fail(st.error());
+
+  auto rc = start_cell(plan.record, opts.detach ? plan.start_detached : plan.start_attached, opts.detach);
+  if (!rc) return fail(rc.error());
+  rb.commit();
+  ctx_.event("create", name, {{"image", plan.record.image}, {"subnet", plan.record.subnet.cidr()}, {"runtime", plan.record.runtime}});
+  if (!opts.detach && opts.rm) {
+    if (auto kept = remove(name, opts.keep_workspace); !kept) return kept.error();
+  }
+  return rc;
+}
+
+Status Cells::make_network(const RunPlan& plan, std::atomic<bool>& created) {
+  auto out = ctx_.podman.run(plan.network_create);
+  if (!out) return out.error();
+  if (!out->success()) {
+    return Error(Errc::failed, "creating network " + plan.network + ": " + std::string(str::trim(out->err)));
+  }
+  created = true;
+  BRIG_TRY(injected_failure("network"));
+  BRIG_TRY(connect_warden(ctx_.podman, plan.record));
+  BRIG_TRY(injected_failure("connect"));
+  BRIG_TRY(ensure_bridge_ipv6_off(ctx_.podman, ctx_.proc_sys, plan.network));
+  return {};
+}
+
+Status Cells::stage_files(const RunPlan& plan, Rollback& rb) {
+  const std::string& name = plan.record.name;
+  BRIG_TRY(state::store_cell_policy(ctx_.paths, name, plan.policy));
+  rb.add("policy", [this, name]() -> Status { return state::remove_cell_policy(ctx_.paths, name); });
+
+  // What the cell sees of brig: /run/brig (cell.json, CA bundle); all inside
+  // state/<cell>, which the "state" step removes.
+  BRIG_TRY(fs::make_dirs(plan.state_dir + "/brig", 0755));
+  if (plan.trust_ca) BRIG_TRY(cell_files::write_ca_bundle(ctx_.paths, name));
+  const std::string& ws = plan.record.workspace;
+  if (plan.make_workspace) {
+    BRIG_TRY(fs::make_dirs(ws, 0755));
+  } else if (!fs::exists(ws)) {
+    return Error(Errc::not_found, "workspace " + ws + " does not exist", "mkdir -p " + ws);
+  }
+  for (const auto& f : plan.files) BRIG_TRY(fs::write_atomic(f.path, f.content, f.mode));
+  BRIG_TRY(cell_files::write_seccomp_profile(ctx_.paths));
+  return {};
+}
+
+Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool detach) {
+  ctx_.event("start", rec.name);
+  if (!detach) {
+    proc::Command c;
+    c.argv = start;
+    auto rc = on_terminal(c);
+    if (!rc) return rc.error();
+    ctx_.event("stop", rec.name, {{"exit_code", *rc}});
+    return rc;
+  }
+  auto out = ctx_.podman.run(start);
+  if (!out) return out.error();
+  if (!out->success()) {
+    std::string why = diagnose(out->err, 127, rec);
+    return Error(Errc::failed, "podman could not start the cell: " + std::string(str::trim(out->err)),
+                 why.empty() ? "brig cell preflight, or run it attached to see its output"
+                             : std::string(str::trim(why.substr(why.find(':') + 1))));
+  }
+  // A cell that dies within ~1.5 s of a detached start usually has a reason
+  // worth printing now rather than leaving the user to find it.
+  for (int i = 0; i < 15; ++i) {
+    ctx_.clock.sleep_for(std::chrono::milliseconds(100));
+    auto st = status(rec.name);
+    if (!st) break;
+    if (st->state == "running") continue;
+    auto logs_text = logs(rec.name, 20);
+    std::string text = logs_text ? *logs_text : std::string();
+    std::fprintf(stderr, "cell %s exited within 1.5 s (exit code %d); its last output:\n%s", rec.name.c_str(),
+                 st->exit_code, text.c_str());
+    std::fprintf(stderr, "%s", diagnose(text, st->exit_code, rec).c_str());
+    return st->exit_code == 0 ? 0 : st->exit_code;
+  }
+  std::printf("%s\n", rec.name.c_str());
+  return 0;
+}
+
+std::vector<Check> Cells::preflight(const spec::Resolved& resolved) {
+  const auto& s = resolved.spec;
+  std::vector<Check> checks;
+  for (auto& c : check_host(ctx_, resolved, load_host_config(ctx_.paths), s.name.has() ? *s.name : std::string(), false)) {
+    if (c.failure) {
+      checks.push_back({Check::Level::fail, c.name, c.failure->message(), c.failure->fix()});
+    } else {
+      checks.push_back({Check::Level::ok, c.name, c.detail, ""});
+    }
+  }
+  return checks;
+}
+
+}  // namespace brig::engine

@@ -1,0 +1,213 @@
+// plan_cell: brig run as data. Golden argv and file contents, no I/O.
+#include "brig/engine/plan.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace brig::engine {
+namespace {
+
+const std::string kHome = "/h";
+
+// A spec as spec::resolve hands it to the engine (profile supervised).
+spec::Resolved resolved() {
+  spec::Resolved r;
+  const auto o = spec::Origin::builtin();
+  r.spec.name.set("c1", o);
+  r.spec.image.set("localhost/agent:1", o);
+  r.spec.command.set({"sh", "-c", "sleep 1000"}, o);
+  r.spec.profile.set("supervised", o);
+  r.spec.runtime.set("runsc", o);
+  r.spec.workspace_mount.set("/work", o);
+  r.spec.memory.set("2g", o);
+  r.spec.cpus.set("2", o);
+  r.spec.pids_limit.set(1024, o);
+  r.spec.writable_rootfs.set(false, o);
+  r.spec.trust_warden_ca.set(true, o);
+  return r;
+}
+
+HostFacts facts() {
+  HostConfig cfg;
+  cfg.runsc_network = "host";
+  cfg.ulimits = {"nofile=1024:1024"};
+  return HostFacts{Paths(kHome), cfg, "c1", Subnet{1}, "2026-01-02T03:04:05Z"};
+}
+
+RunPlan plan_of(const spec::Resolved& r, const HostFacts& f = facts()) {
+  auto p = plan_cell(r, f);
+  EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message());
+  return p.ok() ? *p : RunPlan{};
+}
+
+TEST(PlanCell, NetworkArgv) {
+  const RunPlan p = plan_of(resolved());
+  EXPECT_EQ(p.network, "brig-c1");
+  EXPECT_EQ(p.network_create, (Argv{"podman", "network", "create", "--internal", "--disable-dns", "--subnet",
+                                    "10.60.1.0/24", "--gateway", "10.60.1.1", "--label", "brig.cell=c1", "brig-c1"}));
+  EXPECT_EQ(p.network_connect, (Argv{"podman", "network", "connect", "--ip", "10.60.1.2", "brig-c1", "brig-warden"}));
+}
+
+TEST(PlanCell, CreateArgvWithEveryHardeningFlag) {
+  const RunPlan p = plan_of(resolved());
+  const std::string ca = "/run/brig/ca-bundle.crt";
+  const std::string proxy = "http://10.60.1.2:3128";
+  const Argv want = {
+      "podman", "create", "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
+      "--network", "brig-c1", "--ip", "10.60.1.10", "--dns", "none", "--read-only",
+      "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev", "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
+      "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--security-opt", "seccomp=/h/run/seccomp-cell.json",
+      "--memory", "2g", "--memory-swap", "2g", "--cpus", "2", "--pids-limit", "1024", "--ulimit", "nofile=1024:1024",
+      "--volume", "/h/state/c1/workspace:/work:rw", "--volume", "/h/state/c1/brig:/run/brig:ro",
+      "--env", "BRIG_CELL=c1", "--env", "CURL_CA_BUNDLE=" + ca, "--env", "HTTPS_PROXY=" + proxy,
+      "--env", "HTTP_PROXY=" + proxy, "--env", "NODE_EXTRA_CA_CERTS=" + ca, "--env", "NO_PROXY=localhost,127.0.0.1",
+      "--env", "REQUESTS_CA_BUNDLE=" + ca, "--env", "SSL_CERT_FILE=" + ca, "--env", "http_proxy=" + proxy,
+      "--env", "https_proxy=" + proxy, "--env", "no_proxy=localhost,127.0.0.1",
+      "--label", "brig.cell=c1", "--label", std::string("brig.version=") + BRIG_VERSION,
+      "--workdir", "/work", "localhost/agent:1", "sh", "-c", "sleep 1000"};
+  EXPECT_EQ(p.create, want);
+}
+
+TEST(PlanCell, StartArgv) {
+  const RunPlan p = plan_of(resolved());
+  EXPECT_EQ(p.start_detached,
+            (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start", "brig-c1"}));
+  EXPECT_EQ(p.start_attached, (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host",
+                                    "start", "--attach", "brig-c1"}));
+}
+
+TEST(PlanCell, SandboxNetworkNeedsNoNetworkFlag) {
+  HostFacts f = facts();
+  f.config.runsc_network = "sandbox";
+  const RunPlan p = plan_of(resolved(), f);
+  EXPECT_EQ(p.start_detached, (Argv{"podman", "--runtime-flag", "oci-seccomp", "start", "brig-c1"}));
+}
+
+TEST(PlanCell, CellJsonIsExactAndHoldsNoHostPath) {
+  const RunPlan p = plan_of(resolved());
+  ASSERT_EQ(p.files.size(), 2u);
+  EXPECT_EQ(p.files[0].path, "/h/state/c1/brig/cell.json");
+  EXPECT_EQ(p.files[0].mode, 0644u);
+  EXPECT_EQ(p.files[0].content, std::string("{\n"
+                                            "  \"airgapped\": false,\n"
+                                            "  \"host_services\": [],\n"
+                                            "  \"name\": \"c1\",\n"
+                                            "  \"proxy\": \"http://10.60.1.2:3128\",\n"
+                                            "  \"started_at\": \"2026-01-02T03:04:05Z\",\n"
+                                            "  \"version\": \"") +
+                                    BRIG_VERSION +
+                                    "\",\n"
+                                    "  \"workspace_mount\": \"/work\"\n"
+                                    "}\n");
+}
+
+TEST(PlanCell, RecordFile) {
+  const RunPlan p = plan_of(resolved());
+  ASSERT_EQ(p.files.size(), 2u);
+  EXPECT_EQ(p.files[1].path, "/h/state/c1/cell-state.json");
+  EXPECT_EQ(p.files[1].mode, 0600u);
+  auto rec = record_from_json(nlohmann::json::parse(p.files[1].content));
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->name, "c1");
+  EXPECT_EQ(rec->image, "localhost/agent:1");
+  EXPECT_EQ(rec->runtime, "runsc");
+  EXPECT_EQ(rec->runsc_network, "host");
+  EXPECT_EQ(rec->subnet.index, 1);
+  EXPECT_EQ(rec->workspace, "/h/state/c1/workspace");
+  EXPECT_EQ(rec->workspace_mount, "/work");
+  EXPECT_EQ(rec->created, "2026-01-02T03:04:05Z");
+  EXPECT_EQ(rec->spec["name"], "c1");
+  EXPECT_EQ(p.state_dir, "/h/state/c1");
+  EXPECT_TRUE(p.make_workspace);
+  EXPECT_TRUE(p.trust_ca);
+  EXPECT_EQ(p.policy, nlohmann::json::object());
+}
+
+TEST(PlanCell, AirgappedCellTrustsNoCaAndItsPolicySaysSo) {
+  spec::Resolved r = resolved();
+  r.airgapped = true;
+  const RunPlan p = plan_of(r);
+  EXPECT_FALSE(p.trust_ca);
+  EXPECT_EQ(p.policy, (nlohmann::json{{"airgapped", true}}));
+  for (const auto& a : p.create) EXPECT_EQ(a.find("ca-bundle"), std::string::npos) << a;
+}
+
+TEST(PlanCell, UserWorkspaceSecretsAndRunc) {
+  spec::Resolved r = resolved();
+  r.spec.workspace.set("/src/proj", spec::Origin::flag("--workspace"));
+  r.spec.runtime.set("runc", spec::Origin::flag("--runtime"));
+  r.spec.secrets.set({"api-key"}, spec::Origin::flag("--secret"));
+  r.spec.writable_rootfs.set(true, spec::Origin::flag("--writable-rootfs"));
+  const RunPlan p = plan_of(r);
+  EXPECT_FALSE(p.make_workspace);
+  EXPECT_EQ(p.record.runsc_network, "");
+  EXPECT_EQ(p.start_detached, (Argv{"podman", "start", "brig-c1"}));
+  const Argv& a = p.create;
+  EXPECT_EQ(std::count(a.begin(), a.end(), "--read-only"), 0);
+  auto has = [&](const std::string& x) { return std::find(a.begin(), a.end(), x) != a.end(); };
+  EXPECT_TRUE(has("/src/proj:/work:rw"));
+  EXPECT_TRUE(has("/h/secrets/api-key:/run/secrets/api-key:ro"));
+  EXPECT_TRUE(has("runc"));
+}
+
+// The engine applies no defaults of its own: a field spec::resolve always
+// fills is a programming error when missing, named in the error.
+TEST(PlanCell, AMissingConcreteFieldIsAnInvalidErrorNamingIt) {
+  const std::vector<std::pair<std::string, std::function<void(spec::CellSpec&)>>> fields = {
+      {"profile", [](spec::CellSpec& s) { s.profile = {}; }},
+      {"runtime", [](spec::CellSpec& s) { s.runtime = {}; }},
+      {"workspace_mount", [](spec::CellSpec& s) { s.workspace_mount = {}; }},
+      {"writable_rootfs", [](spec::CellSpec& s) { s.writable_rootfs = {}; }},
+      {"trust_warden_ca", [](spec::CellSpec& s) { s.trust_warden_ca = {}; }},
+  };
+  for (const auto& [field, drop] : fields) {
+    spec::Resolved r = resolved();
+    drop(r.spec);
+    auto p = plan_cell(r, facts());
+    ASSERT_FALSE(p.ok()) << field;
+    EXPECT_EQ(p.error().code(), Errc::invalid) << field;
+    EXPECT_EQ(p.error().message(),
+              "the spec reached the engine without " + field + " (spec::resolve sets it): a bug in brig");
+  }
+}
+
+// What spec::resolve hands over passes check_concrete, from the built-in
+// profiles and from a user profile that sets nothing.
+TEST(PlanCell, EveryResolvedSpecIsConcrete) {
+  for (const std::string profile : {"supervised", "untrusted", "dev", "airgapped", "mine"}) {
+    spec::Sources src;
+    src.flags.image.set("localhost/agent:1", spec::Origin::flag("IMAGE"));
+    src.flags.profile.set(profile, spec::Origin::flag("--profile"));
+    src.user_profile = [](const std::string& name) -> Result<std::optional<spec::CellSpec>> {
+      if (name != "mine") return std::optional<spec::CellSpec>();
+      spec::CellSpec s;
+      s.profile.set("mine", spec::Origin::profile("mine"));
+      return std::optional<spec::CellSpec>(s);
+    };
+    auto r = spec::resolve(src);
+    ASSERT_TRUE(r.ok()) << profile << ": " << r.error().message();
+    EXPECT_TRUE(check_concrete(r->spec).ok()) << profile;
+    auto p = plan_cell(*r, facts());
+    ASSERT_TRUE(p.ok()) << profile;
+    // A user profile without pids_limit still gets a limit.
+    EXPECT_NE(std::find(p->create.begin(), p->create.end(), "--pids-limit"), p->create.end()) << profile;
+  }
+}
+
+TEST(PlanCell, NoImageIsAUsageError) {
+  spec::Resolved r = resolved();
+  r.spec.image = {};
+  auto p = plan_cell(r, facts());
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code(), Errc::usage);
+  EXPECT_EQ(p.error().message(), "no image given");
+}
+
+}  // namespace
+}  // namespace brig::engine

@@ -1,0 +1,74 @@
+// One set of host checks: brig run and brig cell preflight refuse alike.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <vector>
+#include <nlohmann/json.hpp>
+
+#include "brig/engine/subnets.h"
+#include "unit/engine/engine_fixture.h"
+
+namespace brig::engine {
+namespace {
+
+using namespace brig::engine::testing;  // NOLINT: the fixture's helpers
+
+// --- one set of host checks: run and preflight refuse alike ---
+
+TEST_F(EngineTest, RunRefusesASpecWithoutAConcreteFieldBeforeAnyCommand) {
+  spec::Resolved r = resolved();
+  r.spec.runtime = {};
+  auto rc = engine.run(r, RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().code(), Errc::invalid);
+  EXPECT_EQ(rc.error().message(), "the spec reached the engine without runtime (spec::resolve sets it): a bug in brig");
+  EXPECT_TRUE(fake.calls.empty()) << all_calls();
+  EXPECT_FALSE(exists(paths.cell_state("c1")));
+}
+
+// Each bad input: preflight's failing line carries exactly run's error.
+TEST_F(EngineTest, PreflightAndRunRefuseTheSameInputWithTheSameMessage) {
+  struct Case {
+    std::string name;
+    std::function<void(spec::Resolved&)> make_bad;
+  };
+  const std::vector<Case> cases = {
+      {"missing secret", [](spec::Resolved& r) { r.spec.secrets.set({"nope"}, spec::Origin::flag("--secret")); }},
+      {"warden down", [this](spec::Resolved&) { fake.on(kWardenRunning, out(0, "false\n")); }},
+      {"image missing", [this](spec::Resolved&) { fake.on({"podman", "image", "exists"}, out(1)); }},
+      {"name taken", [this](spec::Resolved&) { fake.on({"podman", "container", "exists"}, out(0)); }},
+      {"runsc network", [this](spec::Resolved&) { save_config(""); }},
+      {"no concrete runtime", [](spec::Resolved& r) { r.spec.runtime = {}; }},
+  };
+  for (const auto& c : cases) {
+    SetUp();
+    spec::Resolved r = resolved();
+    c.make_bad(r);
+    auto rc = engine.run(r, RunOptions{.detach = true});
+    ASSERT_FALSE(rc.ok()) << c.name;
+    std::vector<Check> failed;
+    for (const auto& check : engine.preflight(r)) {
+      if (check.level == Check::Level::fail) failed.push_back(check);
+    }
+    ASSERT_EQ(failed.size(), 1u) << c.name;
+    EXPECT_EQ(failed[0].detail, rc.error().message()) << c.name;
+    EXPECT_EQ(failed[0].fix, rc.error().fix()) << c.name;
+    EXPECT_FALSE(exists(paths.cell_state("c1"))) << c.name;
+  }
+}
+
+TEST_F(EngineTest, PreflightOfAGoodSpecPassesEveryCheck) {
+  std::string lines;
+  for (const auto& c : engine.preflight(resolved())) {
+    EXPECT_EQ(c.level, Check::Level::ok) << c.name << ": " << c.detail;
+    lines += c.name + ": " + c.detail + "\n";
+  }
+  EXPECT_EQ(lines,
+            "spec: valid (profile supervised)\nruntime: runsc (network host)\nwarden: running\n"
+            "image: localhost/agent:1\nname: c1 is free\n");
+}
+
+}  // namespace
+}  // namespace brig::engine
