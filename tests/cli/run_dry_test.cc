@@ -179,6 +179,22 @@ TEST_F(RunDryTest, ProfileLabelledUntrustedIsUntrusted) {
   EXPECT_THAT(out.err, HasSubstr("untrusted profile forbids tcp host services"));
 }
 
+// SPEC §3 lists --yes, but run never asks a question: the flag is refused,
+// never accepted and ignored (with or without --dry-run, long or short).
+TEST_F(RunDryTest, YesIsRefusedAsNotSupportedYet) {
+  const std::string want =
+      "error: --yes: not supported yet (brig run never asks a question today)\n"
+      "fix: run the same command without -y/--yes\n";
+  for (const auto& argv : std::vector<std::vector<std::string>>{{"run", "--dry-run", "--yes", "img"},
+                                                                {"run", "-y", "--dry-run", "img"},
+                                                                {"run", "--yes", "img"}}) {
+    auto out = brig(argv);
+    EXPECT_EQ(out.exit_code, 2) << argv[1];
+    EXPECT_EQ(out.out, "");
+    EXPECT_EQ(out.err, want);
+  }
+}
+
 TEST_F(RunDryTest, MissingFileHasFix) {
   auto out = brig({"run", "--dry-run", "--file", "nope.yaml"});
   EXPECT_EQ(out.exit_code, 1);
