@@ -155,14 +155,21 @@ using detail::load_map;
 using detail::parse_into;
 using detail::Reader;
 
-Result<CellSpec> parse_cell(std::string_view text, const std::string& filename) {
+Result<ParsedCell> parse_cell_all(std::string_view text, const std::string& filename) {
   auto doc = load_map(text, filename, "a cell spec");
   if (!doc) return doc.error();
   Reader r(filename);
-  CellSpec s;
-  parse_into(r, *doc, s, /*profile=*/false);
-  if (!r.diags().empty()) return to_error(r.diags());
-  return s;
+  ParsedCell out;
+  parse_into(r, *doc, out.spec, /*profile=*/false);
+  out.diags = std::move(r.diags());
+  return out;
+}
+
+Result<CellSpec> parse_cell(std::string_view text, const std::string& filename) {
+  auto parsed = parse_cell_all(text, filename);
+  if (!parsed) return parsed.error();
+  if (!parsed->diags.empty()) return to_error(parsed->diags);
+  return std::move(parsed->spec);
 }
 
 Result<CellSpec> parse_profile(std::string_view text, const std::string& filename, const std::string& profile_name) {

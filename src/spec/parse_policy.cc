@@ -6,6 +6,7 @@
 #include "brig/core/hostname.h"
 #include "brig/core/strings.h"
 #include "brig/spec/parse.h"
+#include "brig/spec/validate.h"
 #include "yaml_reader.h"
 
 namespace brig::spec {
@@ -147,8 +148,12 @@ Result<PolicyBlock> parse_policy(std::string_view text, const std::string& filen
   Reader r(filename);
   PolicyBlock b;
   parse_policy_block(r, *doc, "", b, /*document=*/true);
-  if (!r.diags().empty()) return to_error(r.diags());
-  return b;
+  if (r.diags().empty()) return b;
+  // A shape error does not hide the rest: the rules of what did parse are
+  // reported with it (the same check the policy module runs on success).
+  Diagnostics all = std::move(r.diags());
+  add_unreported(all, validate_policy(b, ""));
+  return to_error(all);
 }
 
 }  // namespace brig::spec

@@ -122,6 +122,23 @@ TEST(ParsePolicy, RateLimits) {
             "p.yaml:2: rate_limits.cells: expected a mapping of cell names to {rate, burst}");
 }
 
+// An unknown key or a wrong type does not hide the rules of what parsed: a
+// policy file's errors all come at once, in file order.
+TEST(ParsePolicy, ShapeErrorsDoNotHideTheRules) {
+  EXPECT_EQ(policy_error("deny: [\"bad domain\"]\n"
+                         "denny: []\n",
+                         "p.yaml"),
+            "p.yaml:1: deny[0]: \"bad domain\": host contains a control character or space\n"
+            "p.yaml:2: unknown key \"denny\"; did you mean \"deny\"?");
+  // A list with a skipped entry gets no second word (its indices moved).
+  EXPECT_EQ(policy_error("allow: [{domain: a.com, paths: 5}, \"bad domain\"]\n"
+                         "rate_limits: {default: {rate: 0}}\n",
+                         "p.yaml"),
+            "p.yaml:1: allow[0].paths: expected a list, got a scalar\n"
+            "p.yaml:2: rate_limits.default: rate must be a positive number of requests per second\n"
+            "p.yaml:2: rate_limits.default: burst must be at least 1 and at least rate");
+}
+
 TEST(ParsePolicy, TopLevelMustBeAMapping) {
   EXPECT_EQ(policy_error("[\"a.com\"]\n"), "policy.json:1: expected a policy (a mapping of keys), got a list");
   auto empty = parse_policy("", "policy.json");

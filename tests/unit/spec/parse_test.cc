@@ -269,6 +269,28 @@ TEST(ParseCell, EveryErrorIsReportedWithItsOwnLine) {
             "cell.yaml:4: writable_rootfs: expected true or false, got \"maybe\"");
 }
 
+// parse_cell_all reads past shape errors: every one is reported, and the
+// fields that parsed are kept for validation to judge (resolve reports both).
+TEST(ParseCell, AllKeepsWhatParsedWithEveryShapeError) {
+  auto p = parse_cell_all("image: x\n"
+                          "memroy: 2g\n"
+                          "cpus: [1]\n"
+                          "memory: 2x\n",
+                          "cell.yaml");
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(testing::strs(p->diags), (std::vector<std::string>{
+                                         "cell.yaml:2: unknown key \"memroy\"; did you mean \"memory\"?",
+                                         "cell.yaml:3: cpus: expected a number of CPUs, got a list",
+                                     }));
+  EXPECT_EQ(p->spec.image.value_or(""), "x");
+  EXPECT_EQ(p->spec.memory.value_or(""), "2x");  // not judged here
+  EXPECT_FALSE(p->spec.cpus.has());
+  // Nothing to read past: a syntax error is still an error.
+  auto bad = parse_cell_all("image: [x\n", "cell.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message().rfind("cell.yaml:", 0), 0u) << bad.error().message();
+}
+
 TEST(ParseCell, YamlSyntaxErrorGivesTheLine) {
   auto r = parse_cell("image: x\nmemory: 2g\nenv: {A: 1\nname: y\n", "cell.yaml");
   ASSERT_FALSE(r);

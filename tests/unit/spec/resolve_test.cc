@@ -216,6 +216,37 @@ TEST(Resolve, AllDiagnosticsOneErrorOnePerLine) {
             "cell.yaml:3: cpus: invalid CPU count \"0\"; use a positive number such as 1, 2 or 0.5");
 }
 
+// Problems the caller found in the sources (the yaml's shape errors,
+// malformed flags) come together with validation's, never instead of them.
+TEST(Resolve, SourceDiagnosticsComeWithValidation) {
+  Sources src = with_yaml("image: alpine\nmemory: 2x\n");
+  src.diags = {{Origin::flag("--env"), "env", "\"NOEQ\" is not KEY=VALUE"}};
+  EXPECT_EQ(resolve_all_errors(src),
+            "cell.yaml:2: memory: invalid size \"2x\"; use a number with a unit, e.g. 512m or 2g\n"
+            "--env: env: \"NOEQ\" is not KEY=VALUE");
+}
+
+// A field the parser reported (and left unset) gets no second word from validation.
+TEST(Resolve, AFieldAlreadyReportedIsNotJudgedAgain) {
+  Sources src = with_yaml("cpus: 0\n");
+  src.diags = {{Origin::file("cell.yaml", 1), "image", "expected an image reference, got a list"}};
+  EXPECT_EQ(resolve_all_errors(src),
+            "cell.yaml:1: image: expected an image reference, got a list\n"
+            "cell.yaml:1: cpus: invalid CPU count \"0\"; use a positive number such as 1, 2 or 0.5");
+}
+
+TEST(Resolve, UnknownProfileKeepsTheSourceDiagnostics) {
+  Sources src = with_yaml("image: alpine\n");
+  src.flags.profile.set("untrustd", Origin::flag("--profile"));
+  src.diags = {{Origin::flag("--env"), "env", "\"NOEQ\" is not KEY=VALUE"}};
+  auto r = resolve(src);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            "--env: env: \"NOEQ\" is not KEY=VALUE\n"
+            "--profile: profile: unknown profile \"untrustd\"; did you mean \"untrusted\"?");
+  EXPECT_EQ(r.error().fix().rfind("use one of: ", 0), 0u);
+}
+
 TEST(Resolve, UnknownProfileWithDidYouMean) {
   Sources src = with_yaml("image: alpine\n");
   src.flags.profile.set("supervisd", Origin::flag("--profile"));
