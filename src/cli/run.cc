@@ -67,7 +67,9 @@ struct RunOpts {
   bool detach = false, rm = false, yes = false, dry_run = false, keep_workspace = false;
 };
 
-Result<spec::CellSpec> flags_layer(const CLI::App& cmd, const RunOpts& o, const RunTail& tail) {
+// The flags as a spec layer. A flag that does not parse is a diagnostic in
+// `bad`, not an early return, so validation still judges the others.
+spec::CellSpec flags_layer(const CLI::App& cmd, const RunOpts& o, const RunTail& tail, spec::Diagnostics& bad) {
   spec::CellSpec s;
   auto given = [&](const char* flag) { return cmd.get_option(flag)->count() > 0; };
   auto set = [&](spec::Field<std::string>& f, const char* flag, const std::string& v) {
@@ -93,12 +95,14 @@ Result<spec::CellSpec> flags_layer(const CLI::App& cmd, const RunOpts& o, const 
     for (const auto& kv : o.env) {
       auto eq = kv.find('=');
       if (eq == std::string::npos || eq == 0) {
-        return Error(Errc::usage, "--env " + str::quote(kv) + " is not KEY=VALUE",
-                     "write --env NAME=value; secrets belong in --secret, never in the environment");
+        bad.push_back({spec::Origin::flag("--env"), "",
+                       str::quote(kv) + " is not KEY=VALUE; write --env NAME=value (secrets belong in --secret, "
+                                        "never in the environment)"});
+        continue;
       }
       env[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
-    s.env.set(std::move(env), spec::Origin::flag("--env"));
+    if (!env.empty()) s.env.set(std::move(env), spec::Origin::flag("--env"));
   }
   if (!o.secrets.empty()) s.secrets.set(o.secrets, spec::Origin::flag("--secret"));
   if (!o.allow.empty()) {
@@ -107,12 +111,16 @@ Result<spec::CellSpec> flags_layer(const CLI::App& cmd, const RunOpts& o, const 
       spec::AllowEntry e;
       e.origin = spec::Origin::flag("--allow");
       auto parts = hostname::split_authority(a);
-      if (!parts) return Error(Errc::usage, "--allow: " + parts.error().message(), "write --allow HOST or --allow HOST:PORT");
+      if (!parts) {
+        bad.push_back({spec::Origin::flag("--allow"), "",
+                       parts.error().message() + "; write --allow HOST or --allow HOST:PORT"});
+        continue;
+      }
       e.domain = std::string(parts->host);  // as written ("*.x.com"); validation judges it
       e.port = parts->port;
       b.allow.push_back(std::move(e));
     }
-    s.policy.set(std::move(b), spec::Origin::flag("--allow"));
+    if (!b.allow.empty()) s.policy.set(std::move(b), spec::Origin::flag("--allow"));
   }
   if (tail.image) s.image.set(*tail.image, spec::Origin::flag("IMAGE"));
   if (tail.has_command) s.command.set(tail.command, spec::Origin::flag("CMD"));
@@ -233,15 +241,21 @@ void add_run(CLI::App& root, Context& ctx) {
   cmd->add_option("--workspace", o.workspace, "host directory mounted at the workspace mount point");
   cmd->add_option("--timeout", o.timeout, "stop the cell after a duration, e.g. 2h");
   cmd->add_option("--runtime", o.runtime, "runsc (default) or, knowingly, runc");
-  cmd->add_flag("-y,--yes", o.yes, "answer yes to prompts");
+  // SPEC §3 lists --yes for run, but run never asks a question today: the
+  // flag is refused rather than accepted and ignored.
+  cmd->add_flag("-y,--yes", o.yes, "not supported yet: brig run never asks a question");
   cmd->add_flag("--keep-workspace", o.keep_workspace, "with --rm: keep the workspace");
   cmd->add_flag("--dry-run", o.dry_run, "validate and print the resolved spec; touch nothing");
 
   on_run(cmd, ctx, [cmd, &ctx]() -> Result<int> {
+    if (o.yes) {
+      return Error(Errc::usage, "--yes: not supported yet (brig run never asks a question today)",
+                   "run the same command without -y/--yes");
+    }
     const RunTail& tail = run_tail();
-    auto flags = flags_layer(*cmd, o, tail);
-    if (!flags) return flags.error();
-    auto resolved = load_spec(ctx.paths, o.file.empty() ? std::nullopt : std::optional(o.file), *flags);
+    spec::Diagnostics bad_flags;
+    const auto flags = flags_layer(*cmd, o, tail, bad_flags);
+    auto resolved = load_spec(ctx.paths, o.file.empty() ? std::nullopt : std::optional(o.file), flags, bad_flags);
     if (!resolved) return resolved.error();
     if (!o.dry_run) {
 #ifdef BRIG_CLIENT_ONLY

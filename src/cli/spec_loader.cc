@@ -31,23 +31,37 @@ std::optional<std::string> HostProbe::realpath(const std::string& path) const {
   return std::string(buf);
 }
 
-Result<spec::CellSpec> read_cell_file(const std::string& path) {
+namespace {
+
+Result<std::string> read_cell_text(const std::string& path) {
   auto text = fs::read_file(path, kMaxSpecBytes);
   if (!text) {
     return text.error().with_fix(text.error().code() == Errc::not_found ? "check the path given to --file" : "");
   }
+  return text;
+}
+
+}  // namespace
+
+Result<spec::CellSpec> read_cell_file(const std::string& path) {
+  auto text = read_cell_text(path);
+  if (!text) return text.error();
   return spec::parse_cell(*text, path);
 }
 
 Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::string>& file,
-                                 const spec::CellSpec& flags) {
+                                 const spec::CellSpec& flags, const spec::Diagnostics& flag_diags) {
   static const HostProbe probe;
   spec::Sources src;
   if (file) {
-    auto yaml = read_cell_file(*file);
+    auto text = read_cell_text(*file);
+    if (!text) return text.error();
+    auto yaml = spec::parse_cell_all(*text, *file);
     if (!yaml) return yaml.error();
-    src.yaml = std::move(*yaml);
+    src.yaml = std::move(yaml->spec);
+    src.diags = std::move(yaml->diags);
   }
+  src.diags.insert(src.diags.end(), flag_diags.begin(), flag_diags.end());
   src.flags = flags;
   src.probe = &probe;
   src.user_profile_names = fs::list_names(paths.profiles_dir(), ".yaml");

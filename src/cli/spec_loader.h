@@ -20,8 +20,10 @@ class HostProbe final : public spec::Probe {
 // Reads and parses a cell YAML file (size-capped).
 Result<spec::CellSpec> read_cell_file(const std::string& path);
 
-// defaults < profile < `file` < `flags`, validated against the host.
+// defaults < profile < `file` < `flags`, validated against the host. The
+// file's shape errors and `flag_diags` (flags that did not parse) are
+// reported together with validation's, every problem at once.
 Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::string>& file,
-                                 const spec::CellSpec& flags);
+                                 const spec::CellSpec& flags, const spec::Diagnostics& flag_diags = {});
 
 }  // namespace brig::cli

@@ -33,6 +33,24 @@ std::string Diagnostic::str() const {
   return out + message;
 }
 
+void add_unreported(Diagnostics& out, const Diagnostics& more) {
+  // "policy.allow[2].paths" -> "policy.allow": a parser that skips an entry
+  // shifts the indices after it, so the whole list counts as reported.
+  auto base = [](const std::string& f) { return f.substr(0, f.find('[')); };
+  auto covered = [&](const std::string& field) {
+    const std::string b = base(field);
+    return std::any_of(out.begin(), out.end(), [&](const Diagnostic& d) {
+      const std::string r = base(d.field);
+      return !r.empty() && (b == r || b.rfind(r + ".", 0) == 0 || r.rfind(b + ".", 0) == 0);
+    });
+  };
+  Diagnostics kept;
+  for (const auto& d : more) {
+    if (!covered(d.field)) kept.push_back(d);
+  }
+  out.insert(out.end(), kept.begin(), kept.end());
+}
+
 Error to_error(const Diagnostics& input) {
   // Reported in file order, like a compiler; non-file origins (flags) last.
   Diagnostics diags = input;

@@ -12,6 +12,13 @@ bool labelled(const CellSpec& s, const char* value) {
   return it != s.labels->end() && it->second == value;
 }
 
+// An error that ends resolution early, with the problems the sources already
+// had in front of it, so none is hidden.
+Error with_source_diags(const Sources& src, const Error& e) {
+  if (src.diags.empty()) return e;
+  return Error(Errc::invalid, to_error(src.diags).message() + "\n" + e.message(), e.fix());
+}
+
 }  // namespace
 
 Result<Resolved> resolve(const Sources& src) {
@@ -23,7 +30,7 @@ Result<Resolved> resolve(const Sources& src) {
   std::optional<CellSpec> layer;
   if (src.user_profile) {
     auto user = src.user_profile(*profile);
-    if (!user) return user.error();
+    if (!user) return with_source_diags(src, user.error());
     layer = std::move(*user);
   }
   if (!layer) layer = builtin_profile(*profile);
@@ -32,7 +39,7 @@ Result<Resolved> resolve(const Sources& src) {
     names.insert(names.end(), src.user_profile_names.begin(), src.user_profile_names.end());
     std::string msg = profile.origin.str() + ": profile: unknown profile " + str::quote(*profile);
     if (auto s = str::closest(*profile, names)) msg += "; did you mean " + str::quote(*s) + "?";
-    return Error(Errc::invalid, msg, "use one of: " + str::join(names, ", "));
+    return with_source_diags(src, Error(Errc::invalid, msg, "use one of: " + str::join(names, ", ")));
   }
 
   CellSpec merged = merge(defaults(), *layer);
@@ -55,7 +62,9 @@ Result<Resolved> resolve(const Sources& src) {
   opts.untrusted = r.untrusted;
   opts.airgapped = r.airgapped;
   opts.probe = src.probe;
-  if (auto diags = validate(merged, opts); !diags.empty()) return to_error(diags);
+  Diagnostics diags = src.diags;
+  add_unreported(diags, validate(merged, opts));
+  if (!diags.empty()) return to_error(diags);
   r.spec = std::move(merged);
   return r;
 }

@@ -56,6 +56,16 @@ TEST_F(PolicyCliTest, ValidateReportsFileLine) {
   EXPECT_THAT(out.err, HasSubstr(bad + ":6: unknown key \"dney\"; did you mean \"deny\"?"));
 }
 
+// An unknown key does not hide a bad rule: every error of the file at once.
+TEST_F(PolicyCliTest, ValidateReportsEveryErrorAtOnce) {
+  auto bad = write("bad.json", "{\n  \"allow\": [\"ok.com\"],\n  \"deny\": [\"bad host.com\"],\n  \"dney\": []\n}\n");
+  auto out = brig({"policy", "validate", bad});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.out, "");
+  EXPECT_EQ(out.err, "error: " + bad + ":3: deny[0]: \"bad host.com\": host contains a control character or space\n" +
+                         "error: " + bad + ":4: unknown key \"dney\"; did you mean \"deny\"?\n");
+}
+
 TEST_F(PolicyCliTest, ValidateReportsBadDomainLine) {
   auto bad = write("bad.yaml", "allow:\n  - ok.com\n  - \"*evil.com\"\n");
   auto out = brig({"policy", "validate", bad});

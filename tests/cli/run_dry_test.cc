@@ -119,7 +119,7 @@ TEST_F(RunDryTest, UnsupportedFieldIsRefused) {
 TEST_F(RunDryTest, AllowFlagUsesTheOneAuthorityParser) {
   auto zero = brig({"run", "--dry-run", "--allow", "x.com:0", "img"});
   EXPECT_EQ(zero.exit_code, 2);
-  EXPECT_EQ(zero.err, "error: --allow: invalid port in \"x.com:0\"\nfix: write --allow HOST or --allow HOST:PORT\n");
+  EXPECT_EQ(zero.err, "error: --allow: invalid port in \"x.com:0\"; write --allow HOST or --allow HOST:PORT\n");
   auto v6 = brig({"run", "--dry-run", "--allow", "2001:db8::1:443", "img"});
   EXPECT_EQ(v6.exit_code, 2);
   EXPECT_THAT(v6.err, StartsWith("error: --allow: an IPv6 address needs brackets"));
@@ -152,6 +152,31 @@ TEST_F(RunDryTest, EnvWithoutValueIsUsageError) {
   EXPECT_THAT(out.err, HasSubstr("is not KEY=VALUE"));
 }
 
+// An unknown key or a wrong type in the file does not hide the other problems:
+// every one is reported at once, file:line: field: message each.
+TEST_F(RunDryTest, SpecFileErrorsAllAtOnce) {
+  auto file = write("cell.yaml", "image: img\nmemroy: 2g\nmemory: 2x\ncpus: [1]\n");
+  auto out = brig({"run", "--dry-run", "--file", file});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.out, "");
+  EXPECT_EQ(out.err, "error: " + file + ":2: unknown key \"memroy\"; did you mean \"memory\"?\n" +
+                         "error: " + file + ":3: memory: invalid size \"2x\"; use a number with a unit, e.g. 512m or " +
+                         "2g\n" +
+                         "error: " + file + ":4: cpus: expected a number of CPUs, got a list\n");
+}
+
+// Likewise for flags: a malformed --env does not hide --memory 2x.
+TEST_F(RunDryTest, FlagErrorsAllAtOnce) {
+  auto out = brig({"run", "--dry-run", "--env", "NOEQ", "--memory", "2x", "--allow", "x.com:0", "img"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.out, "");
+  EXPECT_EQ(out.err,
+            "error: --env: \"NOEQ\" is not KEY=VALUE; write --env NAME=value (secrets belong in --secret, never in "
+            "the environment)\n"
+            "error: --allow: invalid port in \"x.com:0\"; write --allow HOST or --allow HOST:PORT\n"
+            "error: --memory: memory: invalid size \"2x\"; use a number with a unit, e.g. 512m or 2g\n");
+}
+
 TEST_F(RunDryTest, UnknownProfileSuggests) {
   auto out = brig({"run", "--dry-run", "--profile", "untrustd", "img"});
   EXPECT_EQ(out.exit_code, 2);
@@ -177,6 +202,22 @@ TEST_F(RunDryTest, ProfileLabelledUntrustedIsUntrusted) {
   auto out = brig({"run", "--dry-run", "--file", cell});
   EXPECT_EQ(out.exit_code, 2);
   EXPECT_THAT(out.err, HasSubstr("untrusted profile forbids tcp host services"));
+}
+
+// SPEC §3 lists --yes, but run never asks a question: the flag is refused,
+// never accepted and ignored (with or without --dry-run, long or short).
+TEST_F(RunDryTest, YesIsRefusedAsNotSupportedYet) {
+  const std::string want =
+      "error: --yes: not supported yet (brig run never asks a question today)\n"
+      "fix: run the same command without -y/--yes\n";
+  for (const auto& argv : std::vector<std::vector<std::string>>{{"run", "--dry-run", "--yes", "img"},
+                                                                {"run", "-y", "--dry-run", "img"},
+                                                                {"run", "--yes", "img"}}) {
+    auto out = brig(argv);
+    EXPECT_EQ(out.exit_code, 2) << argv[1];
+    EXPECT_EQ(out.out, "");
+    EXPECT_EQ(out.err, want);
+  }
 }
 
 TEST_F(RunDryTest, MissingFileHasFix) {

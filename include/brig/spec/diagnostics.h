@@ -20,6 +20,12 @@ struct Diagnostic {
 
 using Diagnostics = std::vector<Diagnostic>;
 
+// Appends each of `more` unless `out` already reports its field: the same
+// field or list (compared before any "[i]"), one inside it, or one it is
+// inside. A value a parser rejected and left unset (or a list it skipped an
+// entry of, shifting the indices) gets no second, misleading word.
+void add_unreported(Diagnostics& out, const Diagnostics& more);
+
 // One Errc::invalid Error whose message is every diagnostic, one per line.
 Error to_error(const Diagnostics& diags);
 

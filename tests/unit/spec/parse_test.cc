@@ -1,4 +1,5 @@
-// parse_cell / parse_profile / parse_policy: shape, types, unknown keys, lines.
+// parse_cell / parse_profile: shape, types, unknown keys, lines. Policy
+// documents are in parse_policy_test.cc, the JSON form in json_test.cc.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -11,44 +12,8 @@ namespace brig::spec {
 namespace {
 
 using testing::cell;
+using testing::kFull;
 using testing::parse_error;
-using testing::policy_error;
-
-// The SPEC §4 example, every field set.
-constexpr const char* kFull = R"(name: my-agent
-image: localhost/agent:latest
-image_digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
-command: ["agent", "serve"]
-env: {LOG_LEVEL: info}
-profile: supervised
-runtime: runsc
-memory: 2g
-cpus: "2"
-pids_limit: 1024
-workspace: /srv/agent
-workspace_mount: /work
-workspace_quota: 10g
-writable_rootfs: false
-trust_warden_ca: true
-secrets: [openai-key]
-timeout: 2h
-labels: {team: x}
-policy:
-  allow:
-    - api.github.com
-    - "*.amazonaws.com"
-    - {domain: api.example.com, paths: ["/v1/*"], methods: [GET, POST]}
-  deny: [evil.example]
-  tls_passthrough: [chatgpt.com]
-  rate_limits: {default: {rate: 100, burst: 500}}
-ingress:
-  - {name: web, port: 8080, path_prefix: /app, auth: bearer}
-host_services:
-  - {name: db, port: 5432, protocol: tcp}
-  - {name: llm, port: 4000}
-host_sockets:
-  - {name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock, mode: rw}
-)";
 
 TEST(ParseCell, FullExampleFillsEveryField) {
   CellSpec s = cell(kFull);
@@ -304,6 +269,28 @@ TEST(ParseCell, EveryErrorIsReportedWithItsOwnLine) {
             "cell.yaml:4: writable_rootfs: expected true or false, got \"maybe\"");
 }
 
+// parse_cell_all reads past shape errors: every one is reported, and the
+// fields that parsed are kept for validation to judge (resolve reports both).
+TEST(ParseCell, AllKeepsWhatParsedWithEveryShapeError) {
+  auto p = parse_cell_all("image: x\n"
+                          "memroy: 2g\n"
+                          "cpus: [1]\n"
+                          "memory: 2x\n",
+                          "cell.yaml");
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(testing::strs(p->diags), (std::vector<std::string>{
+                                         "cell.yaml:2: unknown key \"memroy\"; did you mean \"memory\"?",
+                                         "cell.yaml:3: cpus: expected a number of CPUs, got a list",
+                                     }));
+  EXPECT_EQ(p->spec.image.value_or(""), "x");
+  EXPECT_EQ(p->spec.memory.value_or(""), "2x");  // not judged here
+  EXPECT_FALSE(p->spec.cpus.has());
+  // Nothing to read past: a syntax error is still an error.
+  auto bad = parse_cell_all("image: [x\n", "cell.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message().rfind("cell.yaml:", 0), 0u) << bad.error().message();
+}
+
 TEST(ParseCell, YamlSyntaxErrorGivesTheLine) {
   auto r = parse_cell("image: x\nmemory: 2g\nenv: {A: 1\nname: y\n", "cell.yaml");
   ASSERT_FALSE(r);
@@ -364,207 +351,10 @@ TEST(ParseProfile, UnknownKeysAndTypesAreCheckedToo) {
             "strict.yaml:2: pids_limit: expected an integer, got \"x\"");
 }
 
-// --- policy documents --------------------------------------------------------
-
-// The seed's network-policy.json, one entry per line.
-constexpr const char* kPolicyJson = R"({
-  "allow": [
-    "api.github.com",
-    "*.amazonaws.com",
-    {"domain": "api.example.com", "paths": ["/v1/*"], "methods": ["GET", "POST"]}
-  ],
-  "deny": ["evil.com"],
-  "rate_limits": {
-    "default": {"rate": 100, "burst": 500}
-  }
-}
-)";
-
-TEST(ParsePolicy, SeedJsonFormat) {
-  auto r = parse_policy(kPolicyJson, "network-policy.json");
-  ASSERT_TRUE(r) << r.error().message();
-  const PolicyBlock& p = *r;
-  ASSERT_EQ(p.allow.size(), 3u);
-  EXPECT_EQ(p.allow[0].domain, "api.github.com");
-  EXPECT_FALSE(p.allow[0].port);
-  EXPECT_TRUE(p.allow[0].paths.empty());
-  EXPECT_TRUE(p.allow[0].methods.empty());
-  EXPECT_EQ(p.allow[1].domain, "*.amazonaws.com");
-  EXPECT_EQ(p.allow[2].domain, "api.example.com");
-  EXPECT_EQ(p.allow[2].paths, (StringList{"/v1/*"}));
-  EXPECT_EQ(p.allow[2].methods, (StringList{"GET", "POST"}));
-  ASSERT_EQ(p.deny.size(), 1u);
-  EXPECT_EQ(p.deny[0].domain, "evil.com");
-  EXPECT_TRUE(p.tls_passthrough.empty());
-  ASSERT_TRUE(p.rate_default);
-  EXPECT_EQ(p.rate_default->rate, 100);
-  EXPECT_EQ(p.rate_default->burst, 500);
-  EXPECT_TRUE(p.rate_cells.empty());
-}
-
-TEST(ParsePolicy, JsonLineNumbers) {
-  auto r = parse_policy(kPolicyJson, "network-policy.json");
-  ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(r->allow[0].origin.str(), "network-policy.json:3");
-  EXPECT_EQ(r->allow[1].origin.str(), "network-policy.json:4");
-  EXPECT_EQ(r->allow[2].origin.str(), "network-policy.json:5");
-  EXPECT_EQ(r->deny[0].origin.str(), "network-policy.json:7");
-  EXPECT_EQ(r->rate_default->origin.str(), "network-policy.json:9");
-}
-
-TEST(ParsePolicy, JsonErrorsCarryLines) {
-  EXPECT_EQ(policy_error("{\n  \"allow\": [\"a.com\"],\n  \"denny\": []\n}\n"),
-            "policy.json:3: unknown key \"denny\"; did you mean \"deny\"?");
-  EXPECT_EQ(policy_error("{\n  \"allow\": [\n    \"a.com\",\n    {\"domain\": \"b.com\", \"method\": [\"GET\"]}\n  ]\n}\n"),
-            "policy.json:4: allow[1]: unknown key \"method\"; did you mean \"methods\"?");
-  auto syntax = parse_policy("{\n  \"allow\": [\"a.com\",\n}\n", "policy.json");
-  ASSERT_FALSE(syntax);
-  EXPECT_EQ(syntax.error().message(), "policy.json:3: illegal flow end");
-}
-
-TEST(ParsePolicy, DomainPortParsing) {
-  auto r = parse_policy("allow:\n  - api.example.com:8443\n  - {domain: \"git.example.com:22\", paths: [\"/x\"]}\n",
-                        "p.yaml");
-  ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(r->allow[0].domain, "api.example.com");
-  ASSERT_TRUE(r->allow[0].port);
-  EXPECT_EQ(*r->allow[0].port, 8443);
-  EXPECT_EQ(r->allow[1].domain, "git.example.com");
-  EXPECT_EQ(*r->allow[1].port, 22);
-  EXPECT_EQ(r->allow[1].paths, (StringList{"/x"}));
-
-  const char* fix = "; write host or host:port with a port from 1 to 65535";
-  EXPECT_EQ(policy_error("allow: [\"a.com:\"]\n", "p.yaml"), std::string("p.yaml:1: allow[0]: empty port in \"a.com:\"") + fix);
-  // The one authority syntax (hostname::split_authority): IPv6 needs brackets.
-  EXPECT_EQ(policy_error("allow: [\"2001:db8::1:443\"]\n", "p.yaml"),
-            std::string("p.yaml:1: allow[0]: an IPv6 address needs brackets: write [ADDR] or [ADDR]:PORT, not "
-                        "\"2001:db8::1:443\"") + fix);
-  auto v6 = parse_policy("allow: [\"[::1]:8443\", \"*.x.com:8443\"]\n", "p.yaml");
-  ASSERT_TRUE(v6) << v6.error().message();
-  EXPECT_EQ(v6->allow[0].domain, "[::1]");  // as written; validate_policy refuses IPs
-  EXPECT_EQ(*v6->allow[0].port, 8443);
-  EXPECT_EQ(v6->allow[1].domain, "*.x.com");
-  EXPECT_EQ(policy_error("allow: [\"a.com:65536\"]\n", "p.yaml"),
-            std::string("p.yaml:1: allow[0]: invalid port in \"a.com:65536\"") + fix);
-  EXPECT_EQ(policy_error("allow: [\"a.com:https\"]\n", "p.yaml"),
-            std::string("p.yaml:1: allow[0]: invalid port in \"a.com:https\"") + fix);
-  EXPECT_EQ(policy_error("allow:\n  - {domain: \"a.com:-1\"}\n", "p.yaml"),
-            std::string("p.yaml:2: allow[0].domain: invalid port in \"a.com:-1\"") + fix);
-  auto edge = parse_policy("allow: [\"a.com:1\", \"b.com:65535\"]\n", "p.yaml");
-  ASSERT_TRUE(edge) << edge.error().message();
-  EXPECT_EQ(*edge->allow[0].port, 1);
-  EXPECT_EQ(*edge->allow[1].port, 65535);
-}
-
-TEST(ParsePolicy, RateLimits) {
-  auto r = parse_policy("rate_limits:\n  default: {rate: 2.5}\n  cells:\n    web: {rate: 10, burst: 20}\n", "p.yaml");
-  ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(r->rate_default->rate, 2.5);
-  EXPECT_EQ(r->rate_default->burst, 2.5);  // burst defaults to rate
-  ASSERT_EQ(r->rate_cells.count("web"), 1u);
-  EXPECT_EQ(r->rate_cells.at("web").rate, 10);
-  EXPECT_EQ(r->rate_cells.at("web").burst, 20);
-  EXPECT_EQ(r->rate_cells.at("web").origin.str(), "p.yaml:4");
-
-  EXPECT_EQ(policy_error("rate_limits:\n  default: {burst: 5}\n", "p.yaml"),
-            "p.yaml:2: rate_limits.default: missing key \"rate\" (requests per second)");
-  EXPECT_EQ(policy_error("rate_limits:\n  default: {rate: fast}\n", "p.yaml"),
-            "p.yaml:2: rate_limits.default.rate: expected a number, got \"fast\"");
-  EXPECT_EQ(policy_error("rate_limits:\n  cells: [web]\n", "p.yaml"),
-            "p.yaml:2: rate_limits.cells: expected a mapping of cell names to {rate, burst}");
-}
-
-TEST(ParsePolicy, TopLevelMustBeAMapping) {
-  EXPECT_EQ(policy_error("[\"a.com\"]\n"), "policy.json:1: expected a policy (a mapping of keys), got a list");
-  auto empty = parse_policy("", "policy.json");
-  ASSERT_TRUE(empty);
-  EXPECT_TRUE(empty->allow.empty());
-}
-
-// --- JSON output -------------------------------------------------------------
-
-TEST(ToJson, IncludesEverySetField) {
-  CellSpec s = cell(kFull);
-  nlohmann::json j = to_json(s);
-  for (const auto& f : field_names()) EXPECT_TRUE(j.contains(f)) << f;
-  EXPECT_EQ(j.size(), field_names().size());
-  EXPECT_EQ(j["cpus"], "2");
-  EXPECT_EQ(j["pids_limit"], 1024);
-  EXPECT_EQ(j["writable_rootfs"], false);
-  EXPECT_EQ(j["env"], (nlohmann::json{{"LOG_LEVEL", "info"}}));
-  EXPECT_EQ(j["policy"]["allow"][2],
-            (nlohmann::json{{"domain", "api.example.com"}, {"paths", {"/v1/*"}}, {"methods", {"GET", "POST"}}}));
-  EXPECT_EQ(j["policy"]["rate_limits"]["default"], (nlohmann::json{{"rate", 100.0}, {"burst", 500.0}}));
-  EXPECT_EQ(j["host_sockets"][0], (nlohmann::json{{"name", "pg"},
-                                                 {"host_path", "/tmp/pg.sock"},
-                                                 {"mount_point", "/run/host/pg.sock"},
-                                                 {"mode", "rw"}}));
-  EXPECT_EQ(j["host_services"][1], (nlohmann::json{{"name", "llm"}, {"port", 4000}, {"protocol", "http"}}));
-  EXPECT_EQ(j["ingress"][0],
-            (nlohmann::json{{"name", "web"}, {"port", 8080}, {"path_prefix", "/app"}, {"auth", "bearer"}}));
-}
-
-TEST(ToJson, OmitsUnsetFields) {
-  nlohmann::json j = to_json(cell("image: x\n"));
-  EXPECT_EQ(j, (nlohmann::json{{"image", "x"}}));
-}
-
-TEST(ToJson, RoundTripsThroughTheParser) {
-  CellSpec s = cell(kFull);
-  nlohmann::json j = to_json(s);
-  auto again = parse_cell(j.dump(2), "spec.json");
-  ASSERT_TRUE(again) << again.error().message();
-  EXPECT_EQ(to_json(*again), j);
-}
-
-TEST(ToJson, PolicyKeepsPortsAndCells) {
-  auto p = parse_policy("allow: [\"a.com:8443\", {domain: \"b.com:444\", methods: [GET]}]\n"
-                        "rate_limits: {cells: {web: {rate: 1, burst: 2}}}\n",
-                        "p.yaml");
-  ASSERT_TRUE(p) << p.error().message();
-  nlohmann::json j = to_json(*p);
-  EXPECT_EQ(j["allow"][0], "a.com:8443");
-  EXPECT_EQ(j["allow"][1], (nlohmann::json{{"domain", "b.com:444"}, {"methods", {"GET"}}}));
-  EXPECT_EQ(j["rate_limits"]["cells"]["web"]["burst"], 2.0);
-  EXPECT_FALSE(j["rate_limits"].contains("default"));
-  auto again = parse_policy(j.dump(), "p.json");
-  ASSERT_TRUE(again) << again.error().message();
-  EXPECT_EQ(to_json(*again), j);
-}
-
-TEST(OriginStr, EveryKind) {
-  EXPECT_EQ(Origin::file("cell.yaml", 7).str(), "cell.yaml:7");
-  EXPECT_EQ(Origin::flag("--memory").str(), "--memory");
-  EXPECT_EQ(Origin::profile("untrusted").str(), "profile untrusted");
-  EXPECT_EQ(Origin::builtin().str(), "default");
-  EXPECT_EQ(Origin().str(), "spec");
-}
-
-TEST(Diagnostics, FormatAndToError) {
-  Diagnostic with_field{Origin::file("cell.yaml", 3), "memory", "bad"};
-  Diagnostic whole{Origin::file("cell.yaml", 1), "", "broken"};
-  EXPECT_EQ(with_field.str(), "cell.yaml:3: memory: bad");
-  EXPECT_EQ(whole.str(), "cell.yaml:1: broken");
-  Error e = to_error({with_field, whole});
-  EXPECT_EQ(e.code(), Errc::invalid);
-  EXPECT_EQ(e.message(), "cell.yaml:1: broken\ncell.yaml:3: memory: bad");  // file order
-  Diagnostic flag{Origin::flag("--memory"), "memory", "bad"};
-  EXPECT_EQ(to_error({flag, with_field}).message(), "cell.yaml:3: memory: bad\n--memory: memory: bad");
-}
-
 TEST(Parse, SecondYamlDocumentIsAnError) {
   auto r = parse_cell("image: a\n---\nimage: b\n", "cell.yaml");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message(), "cell.yaml:3: a second YAML document ('---'); one file holds one document");
-}
-
-TEST(Parse, AirgappedOnlyInPolicyDocuments) {
-  auto doc = parse_policy("airgapped: true\n", "cells/x.json");
-  ASSERT_TRUE(doc) << doc.error().message();
-  EXPECT_TRUE(doc->airgapped);
-  auto cell = parse_cell("image: a\npolicy:\n  airgapped: true\n", "cell.yaml");
-  ASSERT_FALSE(cell);
-  EXPECT_EQ(cell.error().message().rfind("cell.yaml:3: policy: unknown key \"airgapped\"", 0), 0u) << cell.error().message();
 }
 
 }  // namespace

@@ -13,6 +13,42 @@
 
 namespace brig::spec::testing {
 
+// The SPEC §4 example, every field set.
+inline constexpr const char* kFull = R"(name: my-agent
+image: localhost/agent:latest
+image_digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+command: ["agent", "serve"]
+env: {LOG_LEVEL: info}
+profile: supervised
+runtime: runsc
+memory: 2g
+cpus: "2"
+pids_limit: 1024
+workspace: /srv/agent
+workspace_mount: /work
+workspace_quota: 10g
+writable_rootfs: false
+trust_warden_ca: true
+secrets: [openai-key]
+timeout: 2h
+labels: {team: x}
+policy:
+  allow:
+    - api.github.com
+    - "*.amazonaws.com"
+    - {domain: api.example.com, paths: ["/v1/*"], methods: [GET, POST]}
+  deny: [evil.example]
+  tls_passthrough: [chatgpt.com]
+  rate_limits: {default: {rate: 100, burst: 500}}
+ingress:
+  - {name: web, port: 8080, path_prefix: /app, auth: bearer}
+host_services:
+  - {name: db, port: 5432, protocol: tcp}
+  - {name: llm, port: 4000}
+host_sockets:
+  - {name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock, mode: rw}
+)";
+
 // Parses `yaml` as cell.yaml; a parse error fails the test.
 inline CellSpec cell(const std::string& yaml) {
   auto r = parse_cell(yaml, "cell.yaml");

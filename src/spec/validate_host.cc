@@ -1,0 +1,161 @@
+// The rules about the host a cell touches: its workspace paths, the host
+// services it may reach and the host sockets mounted into it.
+#include <algorithm>
+#include <set>
+
+#include "brig/core/strings.h"
+#include "brig/spec/validate.h"
+#include "checks.h"
+
+namespace brig::spec::detail {
+namespace {
+
+// Paths the workspace may not cover, be, or sit inside.
+const std::vector<std::string> kBrigOwned = {"/run/secrets", "/run/host", "/run/brig"};
+const std::vector<std::string> kSystemTrees = {"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64",
+                                               "/libx32", "/proc", "/sbin", "/sys", "/usr"};
+const std::vector<std::string> kSystemExact = {"/run", "/tmp", "/var", "/var/run", "/var/lib", "/root", "/home"};
+
+std::optional<std::string> workspace_mount_problem(const std::string& p) {
+  if (p == "/") return "cannot be / (it would hide the whole root filesystem)";
+  for (const auto& owned : kBrigOwned) {
+    if (p == owned) return "cannot be " + owned + ", which brig mounts itself";
+    if (is_under(p, owned)) return "cannot be inside " + owned + ", which brig mounts itself";
+    if (is_under(owned, p)) return "cannot be " + p + ": it would hide " + owned + ", which brig mounts itself";
+  }
+  for (const auto& sys : kSystemTrees) {
+    if (p == sys) return "cannot be the system path " + sys;
+    if (is_under(p, sys)) return "cannot be inside the system path " + sys;
+    if (is_under(sys, p)) return "cannot be " + p + ": it would hide the system path " + sys;
+  }
+  for (const auto& sys : kSystemExact) {
+    if (p == sys) return "cannot be the system path " + sys;
+  }
+  return std::nullopt;
+}
+
+// Sockets that hand out control of a container engine or VM: root on the host.
+const std::vector<std::string> kEngineSocketWords = {"docker", "podman", "containerd", "crio", "cri-o",
+                                                     "firecracker", "lima"};
+
+std::optional<std::string> engine_socket(std::string_view path) {
+  auto slash = path.rfind('/');
+  std::string base = str::to_lower(slash == std::string_view::npos ? path : path.substr(slash + 1));
+  for (const auto& w : kEngineSocketWords) {
+    if (base.find(w) != std::string::npos) return w;
+  }
+  // Engine sockets also live under well-known directories with generic names,
+  // hidden ones included (~/.lima/<vm>/ha.sock).
+  std::string lower = str::to_lower(path);
+  for (const auto& w : kEngineSocketWords) {
+    if (lower.find("/" + w + "/") != std::string::npos || lower.find("/." + w + "/") != std::string::npos) return w;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void check_paths(Checker& err, const CellSpec& s, const Probe* probe) {
+  if (s.workspace_mount.has()) {
+    const std::string& m = *s.workspace_mount;
+    auto n = normalize_abs(m);
+    if (!n) {
+      err(s.workspace_mount.origin, "workspace_mount", str::quote(m) + " must be an absolute path without '..'");
+    } else if (auto why = workspace_mount_problem(*n)) {
+      err(s.workspace_mount.origin, "workspace_mount", *why + "; use a path such as /work");
+    }
+  }
+  if (s.workspace.has()) {
+    const std::string& w = *s.workspace;
+    if (w.empty() || w.front() != '/') {
+      err(s.workspace.origin, "workspace", str::quote(w) + " must be an absolute host path");
+    } else if (probe) {
+      auto k = probe->kind(w);
+      if (k == Probe::Kind::missing) err(s.workspace.origin, "workspace", w + " does not exist; create it or leave workspace unset");
+      else if (k != Probe::Kind::directory) err(s.workspace.origin, "workspace", w + " is not a directory");
+    }
+  }
+}
+
+void check_host_services(Checker& err, const CellSpec& s, const ValidateOptions& opts) {
+  if (!s.host_services.has()) return;
+  const auto& list = *s.host_services;
+  if (list.size() > kMaxHostServices) {
+    err(s.host_services.origin, "host_services", std::to_string(list.size()) + " entries; at most " + std::to_string(kMaxHostServices) + " are allowed");
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& e = list[i];
+    const std::string f = "host_services[" + std::to_string(i) + "]";
+    if (!valid_label(e.name, 31)) err(e.origin, f + ".name", "invalid name " + str::quote(e.name) + "; use 1-31 lowercase letters, digits and '-' (it becomes <name>.host.brig)");
+    else if (!names.insert(e.name).second) err(e.origin, f + ".name", "duplicate host service " + str::quote(e.name));
+    if (e.port < 1 || e.port > 65535) {
+      err(e.origin, f + ".port", std::to_string(e.port) + " is not a port (1-65535)");
+    } else if (std::find(std::begin(kWardenReservedPorts), std::end(kWardenReservedPorts), e.port) != std::end(kWardenReservedPorts)) {
+      err(e.origin, f + ".port", std::to_string(e.port) + " is reserved by warden; expose the service on another host port");
+    }
+    if (e.protocol != "http" && e.protocol != "tcp") {
+      std::string msg = "unknown protocol " + str::quote(e.protocol) + "; use http or tcp";
+      if (str::iequals(e.protocol, "http") || str::iequals(e.protocol, "tcp")) msg += " (lowercase)";
+      err(e.origin, f + ".protocol", msg);
+    } else if (e.protocol == "tcp" && opts.untrusted) {
+      err(e.origin, f + ".protocol", "the untrusted profile forbids tcp host services (warden cannot inspect them); use protocol: http");
+    }
+  }
+}
+
+void check_host_sockets(Checker& err, const CellSpec& s, const ValidateOptions& opts) {
+  if (!s.host_sockets.has() || s.host_sockets->empty()) return;
+  const auto& list = *s.host_sockets;
+  if (opts.untrusted) {
+    err(s.host_sockets.origin, "host_sockets", "the untrusted profile forbids host sockets (traffic over them bypasses warden)");
+    return;
+  }
+  if (list.size() > kMaxHostSockets) {
+    err(s.host_sockets.origin, "host_sockets", std::to_string(list.size()) + " entries; at most " + std::to_string(kMaxHostSockets) + " are allowed");
+  }
+  std::set<std::string> names, mounts;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& e = list[i];
+    const std::string f = "host_sockets[" + std::to_string(i) + "]";
+    if (!valid_label(e.name, 31)) err(e.origin, f + ".name", "invalid name " + str::quote(e.name) + "; use 1-31 lowercase letters, digits and '-'");
+    else if (!names.insert(e.name).second) err(e.origin, f + ".name", "duplicate host socket " + str::quote(e.name));
+
+    auto hp = normalize_abs(e.host_path);
+    if (!hp) {
+      err(e.origin, f + ".host_path", str::quote(e.host_path) + " must be an absolute path without '..'");
+    } else if (auto w = engine_socket(*hp)) {
+      err(e.origin, f + ".host_path", e.host_path + " looks like a " + *w + " engine socket, which gives control of the host; it is never allowed");
+    } else if (opts.probe) {
+      switch (opts.probe->kind(*hp)) {
+        case Probe::Kind::missing:
+          err(e.origin, f + ".host_path", e.host_path + " does not exist; start the service that provides it, or correct host_path");
+          break;
+        case Probe::Kind::symlink:
+          err(e.origin, f + ".host_path", e.host_path + " is a symlink; give the socket's real path");
+          break;
+        case Probe::Kind::socket: {
+          auto real = opts.probe->realpath(*hp);
+          if (!real) {
+            err(e.origin, f + ".host_path", e.host_path + " cannot be resolved");
+          } else if (auto w2 = engine_socket(*real)) {
+            err(e.origin, f + ".host_path", e.host_path + " resolves to " + *real + ", a " + *w2 + " engine socket; it is never allowed");
+          }
+          break;
+        }
+        default:
+          err(e.origin, f + ".host_path", e.host_path + " is not a unix socket");
+      }
+    }
+
+    auto mp = normalize_abs(e.mount_point);
+    if (!mp || !is_under(*mp, "/run/host") || *mp == "/run/host") {
+      err(e.origin, f + ".mount_point", str::quote(e.mount_point) + " must be a path inside /run/host/, without '..'");
+    } else if (!mounts.insert(*mp).second) {
+      err(e.origin, f + ".mount_point", "another host socket already mounts at " + *mp);
+    }
+    if (e.mode != "ro" && e.mode != "rw") err(e.origin, f + ".mode", "unknown mode " + str::quote(e.mode) + "; use ro or rw");
+  }
+}
+
+}  // namespace brig::spec::detail
