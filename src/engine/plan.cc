@@ -36,6 +36,7 @@ Status check_concrete(const spec::CellSpec& s) {
   BRIG_TRY(require(s.workspace_mount, "workspace_mount"));
   BRIG_TRY(require(s.writable_rootfs, "writable_rootfs"));
   BRIG_TRY(require(s.trust_warden_ca, "trust_warden_ca"));
+  BRIG_TRY(require(s.pids_limit, "pids_limit"));
   return {};
 }
 
@@ -82,11 +83,7 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f) {
   c.subnet = rec.subnet;
   c.memory = s.memory.has() ? *s.memory : "";
   c.cpus = s.cpus.has() ? *s.cpus : "";
-  // The one value spec::resolve may leave unset: a user profile
-  // ($BRIG_HOME/profiles/<name>.yaml) without pids_limit replaces the built-in
-  // layer that sets it, and spec::defaults() has none. Until spec fills it,
-  // the limit stays on (SPEC §9's 1024) rather than off.
-  c.pids_limit = s.pids_limit.has() ? *s.pids_limit : 1024;
+  c.pids_limit = *s.pids_limit;
   c.read_only_rootfs = !*s.writable_rootfs;
   c.seccomp_profile = p.seccomp_profile;
   c.ulimits = f.config.ulimits;

@@ -79,6 +79,9 @@ CellSpec defaults() {
   s.workspace_mount.set("/work", o);
   s.writable_rootfs.set(false, o);
   s.trust_warden_ca.set(true, o);
+  // Under runsc the limit counts sandbox threads (SPEC §9): never below ~1000,
+  // and never off, even under a user profile that names no limit.
+  s.pids_limit.set(1024, o);
   return s;
 }
 

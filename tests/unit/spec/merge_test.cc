@@ -148,7 +148,8 @@ TEST(Profiles, Defaults) {
                               {"runtime", "runsc"},
                               {"workspace_mount", "/work"},
                               {"writable_rootfs", false},
-                              {"trust_warden_ca", true}}));
+                              {"trust_warden_ca", true},
+                              {"pids_limit", 1024}}));
   EXPECT_EQ(d.runtime.origin.str(), "default");
 }
 
