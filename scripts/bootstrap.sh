@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libboost-dev libssl-dev
   libspdlog-dev libfmt-dev libseccomp-dev libidn2-dev libpsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev

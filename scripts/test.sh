@@ -23,11 +23,18 @@ esac
 
 scripts/bootstrap.sh
 jobs=$(nproc)
+# ccache (installed by bootstrap) makes a second build of unchanged sources
+# cheap, across the build directories below and across clones.
+launcher=()
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
 
 run_suite() {  # run_suite BUILD_DIR "CTEST_ARGS" CMAKE_ARGS...
   local dir=$1 ctest_args=$2; shift 2
   echo "==> configure $dir"
-  cmake -S . -B "$dir" -G Ninja -DBRIG_WERROR=ON "$@" >/dev/null
+  cmake -S . -B "$dir" -G Ninja -DBRIG_WERROR=ON "${launcher[@]}" "$@" >/dev/null
   echo "==> build $dir"
   ninja -C "$dir" -j "$jobs"
   echo "==> test $dir"
@@ -49,7 +56,7 @@ if [ "$normal" = 1 ]; then
   echo "==> gVisor pin"
   scripts/check-gvisor-pin.sh
   echo "==> build build-client (client-only)"
-  cmake -S . -B build-client -G Ninja -DBRIG_CLIENT_ONLY=ON -DBRIG_WERROR=ON -DBRIG_TESTS=OFF >/dev/null
+  cmake -S . -B build-client -G Ninja -DBRIG_CLIENT_ONLY=ON -DBRIG_WERROR=ON -DBRIG_TESTS=OFF "${launcher[@]}" >/dev/null
   ninja -C build-client -j "$jobs"
   scripts/check-portable.sh build-client
 fi
