@@ -24,35 +24,14 @@ bool has_ctl(std::string_view s) {
   return false;
 }
 
-// "host", "host:port", "[v6]:port" -> canonical host and port.
+// "host", "host:port", "[v6]:port" -> canonical host and port (core's one
+// authority parser, as spec, policy and the CLI use).
 Result<Dest> parse_authority(std::string_view auth, std::uint16_t default_port) {
+  auto a = hostname::parse_authority(auth, default_port);
+  if (!a) return a.error();
   Dest d;
-  d.port = default_port;
-  std::string_view host = auth, port;
-  if (!auth.empty() && auth.front() == '[') {
-    auto close = auth.find(']');
-    if (close == std::string_view::npos) return Error(Errc::usage, "malformed host " + str::quote(auth));
-    host = auth.substr(0, close + 1);
-    if (close + 1 < auth.size()) {
-      if (auth[close + 1] != ':') return Error(Errc::usage, "malformed host " + str::quote(auth));
-      port = auth.substr(close + 2);
-    }
-  } else if (auto c = auth.rfind(':'); c != std::string_view::npos) {
-    host = auth.substr(0, c);
-    port = auth.substr(c + 1);
-    if (port.empty()) return Error(Errc::usage, "empty port in " + str::quote(auth));
-  }
-  if (!port.empty()) {
-    unsigned v = 0;
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
-    if (ec != std::errc() || p != port.data() + port.size() || v == 0 || v > 65535) {
-      return Error(Errc::usage, "invalid port in " + str::quote(auth));
-    }
-    d.port = static_cast<std::uint16_t>(v);
-  }
-  auto h = hostname::normalize(host);
-  if (!h) return Error(Errc::usage, "invalid host " + str::quote(host) + ": " + h.error().message());
-  d.host = std::move(*h);
+  d.host = std::move(a->host);
+  d.port = a->port;
   return d;
 }
 
