@@ -265,14 +265,7 @@ void add_run(CLI::App& root, Context& ctx) {
       static proc::PosixRunner runner;
       engine::Engine e(runner, ctx.paths);
       if (!resolved->spec.name.has()) resolved->spec.name.set(engine::generate_cell_name(), spec::Origin::builtin());
-      auto rc = e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace});
-      if (rc && o.detach && o.rm) {
-        // Detached --rm: a reaper outlives us, waits for the exit, removes the cell.
-        proc::Command reaper;
-        reaper.argv = {self_binary(), "cell", "rm", "--wait", o.keep_workspace ? "--keep-workspace" : "--force",
-                       *resolved->spec.name};
-        BRIG_TRY(proc::spawn_detached(reaper));
-      }
+      auto rc = e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace, self_binary()});
       return rc;
 #endif
     }

@@ -122,7 +122,18 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   if (!opts.detach && opts.rm) {
     if (auto kept = remove(name, opts.keep_workspace); !kept) return kept.error();
   }
+  if (opts.detach && opts.rm) {
+    // A reaper outlives us, waits for the exit, removes the cell.
+    if (opts.reaper_binary.empty()) return Error(Errc::invalid, "run -d --rm without a reaper binary: a bug in brig");
+    proc::Command reaper;
+    reaper.argv = reaper_args(opts.reaper_binary, name, opts.keep_workspace);
+    BRIG_TRY(ctx_.runner.spawn_detached(reaper));
+  }
   return rc;
+}
+
+std::vector<std::string> reaper_args(const std::string& brig, const std::string& cell, bool keep_workspace) {
+  return {brig, "cell", "rm", "--wait", keep_workspace ? "--keep-workspace" : "--force", cell};
 }
 
 Status Cells::make_network(const RunPlan& plan, std::atomic<bool>& created) {

@@ -429,6 +429,8 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   return finish(pid, deadline, result);
 }
 
+Status PosixRunner::spawn_detached(const Command& cmd) { return proc::spawn_detached(cmd); }
+
 Status spawn_detached(const Command& cmd) {
   if (!cmd.stdin_data.empty() || cmd.timeout.count() != 0 || cmd.inherit_stdio) {
     return Error(Errc::usage, "spawn_detached takes argv, env and cwd only");

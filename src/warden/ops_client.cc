@@ -20,7 +20,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 
-Status write_runtime_info(const Paths& paths, const RuntimeInfo& info) { return state::store_warden_runtime(paths, info); }
 
 Result<RuntimeInfo> read_runtime_info(const Paths& paths) {
   auto info = state::load_warden_runtime(paths);

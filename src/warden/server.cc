@@ -138,7 +138,7 @@ Status serve(const Config& cfg_in) {
   info.proxy = proxy_ep.str();
   info.ops = ops_ep.str();
   info.pid = static_cast<long>(::getpid());
-  if (auto st = write_runtime_info(sh.paths, info); !st) {
+  if (auto st = state::store_warden_runtime(sh.paths, info); !st) {
     spdlog::warn("cannot record warden's addresses: {}", st.error().message());
   }
   std::printf("{\"proxy\": \"%s\", \"ops\": \"%s\"}\n", proxy_ep.str().c_str(), ops_ep.str().c_str());

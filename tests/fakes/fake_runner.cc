@@ -37,4 +37,10 @@ Result<proc::Output> FakeRunner::run(const proc::Command& cmd) {
   return best->answer;
 }
 
+Status FakeRunner::spawn_detached(const proc::Command& cmd) {
+  std::lock_guard lock(*mu_);
+  detached.push_back(cmd);
+  return {};
+}
+
 }  // namespace brig::testing

@@ -26,8 +26,11 @@ class FakeRunner final : public proc::Runner {
   // `default_output` (exit 0, no output) when nothing matches. Safe to call
   // from several threads (rules must not change meanwhile).
   Result<proc::Output> run(const proc::Command& cmd) override;
+  // Records `cmd` in `detached`; starts nothing.
+  Status spawn_detached(const proc::Command& cmd) override;
 
   std::vector<proc::Command> calls;
+  std::vector<proc::Command> detached;
   proc::Output default_output;
 
  private:

@@ -31,7 +31,13 @@ struct RunOptions {
   bool detach = false;
   bool rm = false;
   bool keep_workspace = false;
+  // With detach and rm: the brig binary that reaps the cell once it exits
+  // (`brig cell rm --wait`), started detached so it outlives this process.
+  std::string reaper_binary = {};
 };
+
+// `brig cell rm --wait` for a detached --rm cell: removes it once it exits.
+std::vector<std::string> reaper_args(const std::string& brig, const std::string& cell, bool keep_workspace);
 
 class Rollback;
 

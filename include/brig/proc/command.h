@@ -42,6 +42,9 @@ class Runner {
   // exist, Errc::io ("permission denied") if it is not executable, and
   // Errc::usage for an empty argv. A non-zero exit is not an error: see Output.
   virtual Result<Output> run(const Command& cmd) = 0;
+  // Starts `cmd` in its own session, not waited for (it outlives us);
+  // spawn_detached() below. A seam so tests see what would be started.
+  virtual Status spawn_detached(const Command& cmd) = 0;
 };
 
 // fork/exec without a shell: exec failure reported through a CLOEXEC pipe,
@@ -51,6 +54,7 @@ class Runner {
 class PosixRunner final : public Runner {
  public:
   Result<Output> run(const Command& cmd) override;
+  Status spawn_detached(const Command& cmd) override;
 };
 
 // Replaces this process with `cmd.argv` (PATH lookup as for run(); cmd.env

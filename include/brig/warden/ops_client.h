@@ -16,7 +16,6 @@ namespace brig::warden {
 // Where a running warden listens ($BRIG_HOME/run/warden.json; its format,
 // and its writers, in brig/state/warden_runtime.h).
 using RuntimeInfo = state::WardenRuntime;
-Status write_runtime_info(const Paths& paths, const RuntimeInfo& info);
 // Errc::not_found when warden is not running (no file, or its pid is gone).
 Result<RuntimeInfo> read_runtime_info(const Paths& paths);
 

@@ -93,6 +93,21 @@ TEST_F(EngineTest, RunLeavesStateFiles) {
   EXPECT_EQ(subnet_map(), (SubnetMap{{"10.60.1.0/24", "c1"}}));
 }
 
+// Detached --rm: a reaper (brig cell rm --wait) is started detached once the
+// cell runs, and only then.
+TEST_F(EngineTest, DetachedRmStartsTheReaper) {
+  ASSERT_TRUE(engine.run(resolved(), RunOptions{.detach = true, .rm = true, .reaper_binary = "/usr/bin/brig"}).ok());
+  ASSERT_EQ(fake.detached.size(), 1u);
+  EXPECT_EQ(fake.detached[0].argv,
+            (std::vector<std::string>{"/usr/bin/brig", "cell", "rm", "--wait", "--force", "c1"}));
+  EXPECT_EQ(reaper_args("b", "c1", true), (std::vector<std::string>{"b", "cell", "rm", "--wait", "--keep-workspace", "c1"}));
+}
+
+TEST_F(EngineTest, NoReaperWithoutRmOrWhenTheRunFails) {
+  ASSERT_TRUE(engine.run(resolved(), RunOptions{.detach = true, .reaper_binary = "/usr/bin/brig"}).ok());
+  EXPECT_TRUE(fake.detached.empty());
+}
+
 // --- run: rollback ---
 
 TEST_F(EngineTest, FailedCreateIsRolledBack) {
