@@ -188,6 +188,13 @@ bool all_digits(std::string_view s) {
 // The one Content-Length of `f`: every line and list element must be the same
 // decimal number. Collapses the header to that single value.
 std::optional<std::string> one_content_length(http::fields& f, const Framing& parsed) {
+  // The common case, one line of plain digits, is checked without a copy.
+  if (auto [b, e] = f.equal_range(http::field::content_length); b != e && std::next(b) == e && all_digits(b->value())) {
+    std::uint64_t v = 0;
+    std::from_chars(b->value().data(), b->value().data() + b->value().size(), v);
+    if (parsed.chunked || parsed.length != v) return std::string("Content-Length framed differently");
+    if (b->value().size() == 1 || b->value().front() != '0') return std::nullopt;  // no leading zeros to drop
+  }
   std::optional<std::uint64_t> length;
   for (const auto& e : list_elements(f, http::field::content_length)) {
     if (!all_digits(e)) return "invalid Content-Length " + str::quote(e);
@@ -235,7 +242,7 @@ std::optional<std::string> normalize_request_head(Request& req, const Framing& p
       return "request Transfer-Encoding must be exactly chunked";
     }
     if (!parsed.chunked) return "Transfer-Encoding framed differently";
-    req.set(http::field::transfer_encoding, "chunked");
+    if (req[http::field::transfer_encoding] != "chunked") req.set(http::field::transfer_encoding, "chunked");
     return std::nullopt;
   }
   if (cl) return one_content_length(req, parsed);
