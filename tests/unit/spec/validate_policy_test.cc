@@ -9,19 +9,6 @@
 namespace brig::spec {
 namespace {
 
-using testing::airgapped;
-using testing::all_errs;
-using testing::err;
-using testing::errs;
-using testing::expect_ok;
-using testing::FakeProbe;
-using testing::kImage;
-using testing::strs;
-using testing::untrusted;
-using testing::with;
-using testing::without_unsupported;
-using Kind = Probe::Kind;
-
 // --- policy ------------------------------------------------------------------
 
 TEST(ValidatePolicy, Domains) {

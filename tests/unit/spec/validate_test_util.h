@@ -51,3 +51,19 @@ inline ValidateOptions with(const Probe& p, bool is_untrusted = false) {
 }
 
 }  // namespace brig::spec::testing
+
+// The helpers every validate_*_test.cc uses, by their short names.
+namespace brig::spec {
+using testing::airgapped;
+using testing::all_errs;
+using testing::err;
+using testing::errs;
+using testing::expect_ok;
+using testing::FakeProbe;
+using testing::kImage;
+using testing::strs;
+using testing::untrusted;
+using testing::with;
+using testing::without_unsupported;
+using Kind = Probe::Kind;
+}  // namespace brig::spec
