@@ -43,7 +43,8 @@ Error with_rollback(const Error& original, const Rollback::Report& report) {
     message += (&f == &report.failed.front() ? " " : ", ") + f.step + " (" + f.error.message() + ")";
     if (!f.error.fix().empty()) fix += (fix.empty() ? "" : " && ") + f.error.fix();
   }
-  return Error(original.code(), message, fix.empty() ? original.fix() : fix);
+  return Error(original.code(), message, fix.empty() ? original.fix() : fix)
+      .with_exit_code(original.exit_code());
 }
 
 }  // namespace brig::engine

@@ -30,6 +30,7 @@
 #include "brig/core/unique_fd.h"
 #include "brig/proc/command.h"
 #include "child.h"
+#include "held_lines.h"
 
 extern char** environ;
 
@@ -59,6 +60,38 @@ Result<Output> finish(pid_t pid, std::optional<Clock::time_point> deadline, Outp
     result.exit_code = 128 + result.term_signal;
   }
   return result;
+}
+
+// Writes all of `data` to `fd` (stderr), retrying short writes.
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = retry_eintr([&] { return ::write(fd, data.data(), data.size()); });
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// inherit_stdio with held lines: the child's stderr through a HeldLines
+// filter onto ours, until EOF or the deadline.
+void pass_stderr(unique_fd& from, const std::vector<std::string>& prefixes,
+                 std::optional<Clock::time_point> deadline, Output& result) {
+  HeldLines filter(prefixes);
+  std::string chunk(16 * 1024, '\0');
+  while (from) {
+    int wait_ms = -1;
+    if (deadline) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+      if (left <= 0) break;
+      wait_ms = static_cast<int>(std::min<long long>(left, INT_MAX));
+    }
+    pollfd p{from.get(), POLLIN, 0};
+    if (retry_eintr([&] { return ::poll(&p, 1, wait_ms); }) <= 0) continue;
+    std::string got;
+    read_some(from, got, chunk.data(), chunk.size());
+    write_all(2, filter.feed(got));
+  }
+  write_all(2, filter.finish());
+  result.err = filter.held();
 }
 
 }  // namespace
@@ -110,7 +143,8 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   if (!in) return in.error();
   Result<Pipe> out = cmd.inherit_stdio ? Result<Pipe>(Pipe{}) : make_pipe();
   if (!out) return out.error();
-  Result<Pipe> err = cmd.inherit_stdio ? Result<Pipe>(Pipe{}) : make_pipe();
+  const bool hold = cmd.inherit_stdio && !cmd.hold_stderr_lines.empty();
+  Result<Pipe> err = cmd.inherit_stdio && !hold ? Result<Pipe>(Pipe{}) : make_pipe();
   if (!err) return err.error();
   Result<Pipe> report = make_pipe();
   if (!report) return report.error();
@@ -122,7 +156,7 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   ChildSetup setup{path.c_str(), argv.data(), envp.data(),
                    cmd.cwd.empty() ? nullptr : cmd.cwd.c_str(),
                    cmd.inherit_stdio ? 0 : in->read.get(), cmd.inherit_stdio ? 1 : out->write.get(),
-                   cmd.inherit_stdio ? 2 : err->write.get(), report->write.get(),
+                   cmd.inherit_stdio && !hold ? 2 : err->write.get(), report->write.get(),
                    &none, max_fd, !cmd.inherit_stdio};
 
   // Signals stay blocked across fork so no handler of ours runs in the child
@@ -160,6 +194,7 @@ Result<Output> PosixRunner::run(const Command& cmd) {
     ign.sa_handler = SIG_IGN;
     ::sigaction(SIGINT, &ign, &old_int);
     ::sigaction(SIGQUIT, &ign, &old_quit);
+    if (hold) pass_stderr(err->read, cmd.hold_stderr_lines, deadline, result);
     auto r = finish(pid, deadline, result);
     ::sigaction(SIGINT, &old_int, nullptr);
     ::sigaction(SIGQUIT, &old_quit, nullptr);

@@ -30,16 +30,36 @@ class Error {
   const std::string& fix() const { return fix_; }
 
   // Prepends context: "reading policy: <message>".
-  Error context(const std::string& what) const& { return {code_, what + ": " + message_, fix_}; }
-  Error with_fix(std::string fix) const& { return {code_, message_, std::move(fix)}; }
+  Error context(const std::string& what) const& {
+    Error e = *this;
+    e.message_ = what + ": " + message_;
+    return e;
+  }
+  Error with_fix(std::string fix) const& {
+    Error e = *this;
+    e.fix_ = std::move(fix);
+    return e;
+  }
+  // An exit code that says more than the code's (127: a cell's command does
+  // not exist, as a shell and docker say).
+  Error with_exit_code(int exit_code) const& {
+    Error e = *this;
+    e.exit_code_ = exit_code;
+    return e;
+  }
 
-  // The process exit code this error maps to (2 for usage/invalid, else 1).
-  int exit_code() const { return code_ == Errc::usage || code_ == Errc::invalid ? 2 : 1; }
+  // The process exit code this error maps to: the one given by
+  // with_exit_code, else 2 for usage/invalid and 1 for the rest.
+  int exit_code() const {
+    if (exit_code_ >= 0) return exit_code_;
+    return code_ == Errc::usage || code_ == Errc::invalid ? 2 : 1;
+  }
 
  private:
   Errc code_ = Errc::failed;
   std::string message_;
   std::string fix_;
+  int exit_code_ = -1;
 };
 
 // Builds an Error from errno: "<what>: <strerror>".

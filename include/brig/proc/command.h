@@ -21,6 +21,10 @@ struct Command {
   // process group, so the user sees its progress and Ctrl-C reaches it.
   // Output::out/err stay empty; stdin_data must be empty.
   bool inherit_stdio = false;
+  // With inherit_stdio: the child's stderr passes through brig, which writes
+  // it on at once except whole lines starting with one of these prefixes;
+  // those are kept in Output::err, for the caller to explain or print.
+  std::vector<std::string> hold_stderr_lines;
 };
 
 struct Output {
@@ -28,7 +32,7 @@ struct Output {
   int term_signal = 0;    // the signal that ended the child, 0 if it exited
   bool timed_out = false; // brig killed it at the deadline
   std::string out;        // everything it wrote to stdout
-  std::string err;        // everything it wrote to stderr
+  std::string err;        // everything it wrote to stderr (the held lines with inherit_stdio)
 
   bool success() const { return exit_code == 0 && !timed_out; }
 };

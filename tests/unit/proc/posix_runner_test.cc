@@ -19,6 +19,7 @@
 
 #include "brig/core/unique_fd.h"
 #include "brig/proc/command.h"
+#include "proc/held_lines.h"
 
 namespace brig::proc {
 namespace {
@@ -293,6 +294,40 @@ TEST(PosixRunner, InheritStdioSharesOurStdoutAndKeepsTheExitCode) {
   text << in.rdbuf();
   EXPECT_EQ(text.str(), "to-our-stdout\n");
   ::unlink(path);
+}
+
+TEST(PosixRunner, InheritStdioPassesStderrOnButKeepsTheHeldLines) {
+  char path[] = "/tmp/brig-held-XXXXXX";
+  unique_fd file(::mkstemp(path));
+  ASSERT_TRUE(file);
+  unique_fd saved(::dup(2));
+  ASSERT_EQ(::dup2(file.get(), 2), 2);
+  Command c = cmd({"sh", "-c", "printf 'one\\nError: held\\nErr two\\nprompt> ' >&2; exit 125"});
+  c.inherit_stdio = true;
+  c.hold_stderr_lines = {"Error: "};
+  PosixRunner r;
+  auto out = r.run(c);
+  ::dup2(saved.get(), 2);
+  ASSERT_TRUE(out.ok()) << out.error().message();
+  EXPECT_EQ(out->exit_code, 125);
+  EXPECT_EQ(out->err, "Error: held\n");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "one\nErr two\nprompt> ");
+  ::unlink(path);
+}
+
+TEST(HeldLines, HoldsWholeMatchingLinesAndPassesTheRestAtOnce) {
+  HeldLines h({"Error: ", "starting container: "});
+  EXPECT_EQ(h.feed("abc"), "abc");  // cannot start a held line: passed at once
+  EXPECT_EQ(h.feed("\nErr"), "\n");  // may still become "Error: "
+  EXPECT_EQ(h.feed("or: x\nok\n"), "ok\n");
+  EXPECT_EQ(h.feed("start"), "");
+  EXPECT_EQ(h.feed("ing now\n"), "starting now\n");
+  EXPECT_EQ(h.feed("starting container: boom"), "");
+  EXPECT_EQ(h.finish(), "");
+  EXPECT_EQ(h.held(), "Error: x\nstarting container: boom");
 }
 
 TEST(PosixRunner, InheritStdioHonoursTheDeadlineAndRefusesStdinData) {
