@@ -153,7 +153,8 @@ void add_cell(CLI::App& root, Context& ctx) {
   on_run(exec, ctx, [eng, &a]() -> Result<int> {
     if (run_tail().has_command) a.rest = run_tail().command;
     auto e = eng();
-    return engine::exec_in_cell(e, a.cell, a.interactive, a.tty, a.rest);
+    // Piped input reaches the command without -i (agents feed it that way).
+    return engine::exec_in_cell(e, a.cell, a.interactive || !::isatty(0), a.tty, a.rest);
   });
 
   auto* shell = verb(n, "shell", "open a shell in a cell (bash if the image has it, else sh)");

@@ -1,5 +1,7 @@
 // brig run: validate -> plan -> apply. This issue: --dry-run (validate, merge,
 // print the resolved spec without touching the system).
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -28,7 +30,7 @@ constexpr FlagDef kRunFlags[] = {
     {"-e,--env", true}, {"-m,--memory", true},  {"--cpus", true},       {"--pids-limit", true},
     {"--profile", true}, {"--secret", true},    {"--allow", true},      {"--workspace", true},
     {"--timeout", true}, {"-y,--yes", false},   {"--dry-run", false},   {"--runtime", true},
-    {"--keep-workspace", false},
+    {"--keep-workspace", false}, {"-i,--interactive", false}, {"-t,--tty", false},
 };
 // Root flags that may appear before or after `run`.
 constexpr FlagDef kRootFlags[] = {
@@ -65,6 +67,7 @@ struct RunOpts {
   std::int64_t pids_limit = 0;
   std::vector<std::string> env, secrets, allow;
   bool detach = false, rm = false, yes = false, dry_run = false, keep_workspace = false;
+  bool interactive = false, tty = false;
 };
 
 // The flags as a spec layer. A flag that does not parse is a diagnostic in
@@ -246,6 +249,9 @@ void add_run(CLI::App& root, Context& ctx) {
   cmd->add_flag("-y,--yes", o.yes, "not supported yet: brig run never asks a question");
   cmd->add_flag("--keep-workspace", o.keep_workspace, "with --rm: keep the workspace");
   cmd->add_flag("--dry-run", o.dry_run, "validate and print the resolved spec; touch nothing");
+  cmd->add_flag("-i,--interactive", o.interactive,
+                "forward stdin to the cell (done anyway when stdin is a pipe or a file)");
+  cmd->add_flag("-t,--tty", o.tty, "give the cell a terminal (stdin must be one)");
 
   on_run(cmd, ctx, [cmd, &ctx]() -> Result<int> {
     if (o.yes) {
@@ -265,7 +271,15 @@ void add_run(CLI::App& root, Context& ctx) {
       static proc::PosixRunner runner;
       engine::Engine e(runner, ctx.paths);
       if (!resolved->spec.name.has()) resolved->spec.name.set(engine::generate_cell_name(), spec::Origin::builtin());
-      auto rc = e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace, self_binary()});
+      const bool stdin_tty = ::isatty(0);
+      if (o.tty && !stdin_tty && !o.detach) {
+        return Error(Errc::usage, "-t gives the cell a terminal, but stdin here is not one (a pipe or a file)",
+                     "drop -t (piped input is forwarded without it)");
+      }
+      // As docker: -i forwards stdin; brig also does when stdin is piped
+      // (agents feed cells that way), never for a detached cell.
+      engine::Stdio stdio{o.interactive || (!o.detach && !stdin_tty), o.tty};
+      auto rc = e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace, self_binary(), stdio});
       return rc;
 #endif
     }

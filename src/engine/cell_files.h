@@ -39,6 +39,11 @@ std::string seccomp_profile_path(const Paths& paths);  // $BRIG_HOME/run/seccomp
 // $BRIG_HOME/run/seccomp-cell.json; returns its path.
 Result<std::string> write_seccomp_profile(const Paths& paths);
 
+inline constexpr const char* kStatShimName = "libbrig-stat.so";
+// The stat shim's bytes (src/engine/stat_shim.c, compiled in), written to
+// state/<cell>/brig/<kStatShimName> where runsc needs it.
+std::string stat_shim();
+
 // The cell's environment: the user's, then proxy and CA variables (the user's
 // own values win for the CA ones; proxy variables always point at warden).
 std::map<std::string, std::string> cell_env(const spec::CellSpec& s, const CellRecord& rec, bool trust_ca);

@@ -51,21 +51,22 @@ Result<int> shell_in_cell(Engine& e, const std::string& cell, bool tty) {
   return on_terminal(e, cell_shell_args(cell, tty));
 }
 
-Result<int> copy_files(Engine& e, const std::string& src, const std::string& dst) {
-  auto cp = cell_cp_args(src, dst);
-  for (const auto& cell : cp.cells) BRIG_TRY(e.status(cell));
-  if (cp.cells.empty()) return Error(Errc::usage, "neither side names a cell", "brig cell cp CELL:/work/file ./file");
-  return on_terminal(e, std::move(cp.argv));
-}
-
 Result<int> cell_stats(Engine& e, const std::string& cell) {
   BRIG_TRY(e.status(cell));
   return on_terminal(e, cell_stats_args(cell));
 }
 
 Result<int> cell_top(Engine& e, const std::string& cell) {
-  BRIG_TRY(e.status(cell));
-  return on_terminal(e, cell_top_args(cell));
+  auto st = e.status(cell);
+  if (!st) return st.error();
+  if (st->record.runtime != "runsc") return on_terminal(e, cell_top_args(cell));
+  BRIG_TRY(require_running(e, cell));
+  auto cfg = load_host_config(e.paths());
+  if (!cfg) return cfg.error();
+  auto id = e.context().podman.run({"container", "inspect", "--format", "{{.Id}}", cell_container(cell)});
+  if (!id) return id.error();
+  if (!id->success()) return Error(Errc::failed, "podman inspect " + cell_container(cell) + ": " + std::string(str::trim(id->err)));
+  return on_terminal(e, cell_top_args(cell, cfg->runsc, std::string(str::trim(id->out))));
 }
 
 Result<int> cell_diff(Engine& e, const std::string& cell) {

@@ -82,6 +82,15 @@ Result<HostConfig> probe_host(proc::Runner& runner, bool accept_weaker_network) 
     // network namespace. Debian's 2022 runsc fails here on newer kernels.
     auto probe = runner.run(cmd({c.runsc, "--network=sandbox", "do", "true"}, std::chrono::seconds(60)));
     c.sandbox_network_works = probe && probe->success();
+    // runsc 2022's `exec` has no --tty flag, which podman passes for exec -t.
+    auto help = runner.run(cmd({c.runsc, "exec", "--help"}));
+    c.runsc_exec_tty = help && (help->out + help->err).find("-tty") != std::string::npos;
+    // ... and its stat calls refuse AT_NO_AUTOMOUNT, which glibc's `stat`
+    // (coreutils) passes: run the host's own `stat` in a sandbox.
+    if (auto stat = proc::find_executable("stat")) {
+      auto st = runner.run(cmd({c.runsc, "--network=none", "do", *stat, "/"}, std::chrono::seconds(60)));
+      c.runsc_stat_ok = st && st->success();
+    }
   }
   if (c.sandbox_network_works) {
     c.runsc_network = "sandbox";
@@ -89,6 +98,29 @@ Result<HostConfig> probe_host(proc::Runner& runner, bool accept_weaker_network) 
     c.runsc_network = "host";
   }
   return c;
+}
+
+std::string runsc_shim_script(const std::string& runsc) {
+  std::string quoted = "'";
+  for (char ch : runsc) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  quoted += "'";
+  return "#!/bin/sh\n"
+         "# Written by brig (system init / run): this runsc's exec has no --tty flag,\n"
+         "# which podman passes for `exec -t`; the terminal comes from process.json.\n"
+         "for a do\n"
+         "  shift\n"
+         "  [ \"$a\" = --tty ] || set -- \"$@\" \"$a\"\n"
+         "done\n"
+         "exec " + quoted + " \"$@\"\n";
+}
+
+Status write_runsc_shim(const Paths& paths, const HostConfig& cfg) {
+  if (cfg.runsc.empty() || cfg.runsc_exec_tty) return {};
+  const std::string want = runsc_shim_script(cfg.runsc);
+  auto have = fs::read_file(paths.runsc_shim(), 1 << 16);
+  if (have && *have == want) return {};
+  BRIG_TRY(fs::make_dirs(paths.run_dir() + "/bin", 0755));
+  return fs::write_atomic(paths.runsc_shim(), want, 0755);
 }
 
 Result<HostConfig> load_host_config(const Paths& paths) {
@@ -105,6 +137,8 @@ Result<HostConfig> load_host_config(const Paths& paths) {
     c.runsc_version = j.value("runsc_version", "");
     c.runsc_network = j.value("runsc_network", "");
     c.sandbox_network_works = j.value("sandbox_network_works", false);
+    c.runsc_exec_tty = j.value("runsc_exec_tty", false);
+    c.runsc_stat_ok = j.value("runsc_stat_ok", false);
     c.cgroup = j.value("cgroup", "");
     c.cap_sys_resource = j.value("cap_sys_resource", false);
     c.ulimits = j.value("ulimits", std::vector<std::string>{});
@@ -124,6 +158,8 @@ Status save_host_config(const Paths& paths, const HostConfig& c) {
                       {"runsc_version", c.runsc_version},
                       {"runsc_network", c.runsc_network},
                       {"sandbox_network_works", c.sandbox_network_works},
+                      {"runsc_exec_tty", c.runsc_exec_tty},
+                      {"runsc_stat_ok", c.runsc_stat_ok},
                       {"cgroup", c.cgroup},
                       {"cap_sys_resource", c.cap_sys_resource},
                       {"ulimits", c.ulimits},

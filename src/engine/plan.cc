@@ -40,7 +40,7 @@ Status check_concrete(const spec::CellSpec& s) {
   return {};
 }
 
-Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f) {
+Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, const Stdio& stdio) {
   const spec::CellSpec& s = resolved.spec;
   BRIG_TRY(check_concrete(s));
   if (!s.image.has()) return Error(Errc::usage, "no image given", "brig run IMAGE [-- CMD...] or image: in --file");
@@ -79,7 +79,10 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f) {
   c.image = rec.image;
   if (s.command.has()) c.command = *s.command;
   c.runtime = runtime;
+  if (runtime == "runsc" && !f.config.runsc_exec_tty) c.oci_runtime = paths.runsc_shim();
   c.runsc_network = rec.runsc_network;
+  c.interactive = stdio.interactive;
+  c.tty = stdio.tty;
   c.subnet = rec.subnet;
   c.memory = s.memory.has() ? *s.memory : "";
   c.cpus = s.cpus.has() ? *s.cpus : "";
@@ -94,6 +97,12 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f) {
   c.mounts.push_back({rec.workspace, rec.workspace_mount, false});
   c.mounts.push_back({p.state_dir + "/brig", "/run/brig", true});
   for (const auto& sec : rec.secrets) c.mounts.push_back({paths.secret(sec), "/run/secrets/" + sec, true});
+  if (runtime == "runsc" && !f.config.runsc_stat_ok) {
+    // The stat shim (stat_shim.c), preloaded into every dynamic program.
+    p.files.push_back({p.state_dir + "/brig/" + cell_files::kStatShimName, cell_files::stat_shim(), 0644});
+    p.files.push_back({p.state_dir + "/brig/ld.so.preload", std::string("/run/brig/") + cell_files::kStatShimName + "\n", 0644});
+    c.mounts.push_back({p.state_dir + "/brig/ld.so.preload", "/etc/ld.so.preload", true});
+  }
   c.env = cell_files::cell_env(s, rec, p.trust_ca);
   c.labels = {{kCellLabel, name}, {"brig.version", BRIG_VERSION}};
   if (s.labels.has()) {
@@ -104,7 +113,7 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f) {
   p.network_connect = network_connect_args(p.network, kWardenContainer, rec.subnet.warden_ip());
   p.create = cell_create_args(c);
   p.start_detached = cell_start_args(name, runtime, rec.runsc_network, false);
-  p.start_attached = cell_start_args(name, runtime, rec.runsc_network, true);
+  p.start_attached = cell_start_args(name, runtime, rec.runsc_network, true, stdio.interactive);
   return p;
 }
 

@@ -34,18 +34,21 @@ std::vector<std::string> runtime_flags(const std::string& runtime, const std::st
 }
 
 std::vector<std::string> cell_start_args(const std::string& cell, const std::string& runtime,
-                                         const std::string& runsc_network, bool attach) {
+                                         const std::string& runsc_network, bool attach, bool interactive) {
   std::vector<std::string> a = {"podman"};
   for (auto& f : runtime_flags(runtime, runsc_network)) a.push_back(std::move(f));
   a.push_back("start");
   if (attach) a.push_back("--attach");
+  if (attach && interactive) a.push_back("--interactive");
   a.push_back(cell_container(cell));
   return a;
 }
 
 std::vector<std::string> cell_create_args(const CellPlan& p) {
   std::vector<std::string> a = {"podman", "create", "--name", cell_container(p.name), "--hostname", p.name,
-                                "--runtime", p.runtime};
+                                "--runtime", p.oci_runtime.empty() ? p.runtime : p.oci_runtime};
+  if (p.interactive) a.push_back("--interactive");
+  if (p.tty) a.push_back("--tty");
   a.insert(a.end(), {"--network", cell_network(p.name), "--ip", p.subnet.cell_ip(), "--dns", "none"});
   if (p.read_only_rootfs) a.push_back("--read-only");
   a.insert(a.end(), {"--tmpfs", "/tmp:rw,size=" + p.tmp_size + ",noexec,nosuid,nodev", "--tmpfs",
@@ -129,25 +132,16 @@ std::vector<std::string> cell_shell_args(const std::string& cell, bool tty) {
           "/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"};
 }
 
-CpArgs cell_cp_args(const std::string& src, const std::string& dst) {
-  CpArgs r;
-  r.argv = {"podman", "cp"};
-  for (const std::string& p : {src, dst}) {
-    const auto colon = p.find(':');
-    if (colon == std::string::npos || p.find('/') < colon) {
-      r.argv.push_back(p);
-      continue;
-    }
-    r.cells.push_back(p.substr(0, colon));
-    r.argv.push_back(cell_container(p.substr(0, colon)) + p.substr(colon));
-  }
-  return r;
-}
-
 std::vector<std::string> cell_stats_args(const std::string& cell) {
   return {"podman", "stats", "--no-stream", cell_container(cell)};
 }
-std::vector<std::string> cell_top_args(const std::string& cell) { return {"podman", "top", cell_container(cell)}; }
+std::vector<std::string> cell_top_args(const std::string& cell, const std::string& runsc,
+                                       const std::string& container_id) {
+  // podman top reads the host's /proc, which under gVisor shows the sandbox's
+  // own processes (and other containers'): ask the sandbox instead.
+  if (!runsc.empty()) return {runsc, "--root", kRunscRoot, "ps", container_id};
+  return {"podman", "top", cell_container(cell)};
+}
 std::vector<std::string> cell_diff_args(const std::string& cell) { return {"podman", "diff", cell_container(cell)}; }
 
 std::vector<std::string> workspace_export_args(const std::string& workspace, const std::string& output) {

@@ -36,9 +36,13 @@ Result<proc::Output> Podman::run(std::vector<std::string> args, std::chrono::sec
   return out;
 }
 
-Result<int> Podman::on_terminal(proc::Command c) const {
+Result<proc::Output> Podman::attach(proc::Command c) const {
   c.inherit_stdio = true;
-  auto out = runner_.run(c);
+  return runner_.run(c);
+}
+
+Result<int> Podman::on_terminal(proc::Command c) const {
+  auto out = attach(std::move(c));
   if (!out) return out.error();
   return out->exit_code;
 }

@@ -81,7 +81,8 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
     return {};
   });
 
-  auto planned = plan_cell(resolved, HostFacts{ctx_.paths, *cfg, name, *subnet, cell_files::now_rfc3339()});
+  auto planned =
+      plan_cell(resolved, HostFacts{ctx_.paths, *cfg, name, *subnet, cell_files::now_rfc3339()}, opts.stdio);
   if (!planned) return fail(planned.error());
   const RunPlan& plan = *planned;
 
@@ -167,27 +168,32 @@ Status Cells::stage_files(const RunPlan& plan, Rollback& rb) {
   }
   for (const auto& f : plan.files) BRIG_TRY(fs::write_atomic(f.path, f.content, f.mode));
   BRIG_TRY(cell_files::write_seccomp_profile(ctx_.paths));
+  if (!plan.container.oci_runtime.empty()) {
+    auto cfg = load_host_config(ctx_.paths);
+    if (!cfg) return cfg.error();
+    BRIG_TRY(write_runsc_shim(ctx_.paths, *cfg));
+  }
   return {};
 }
 
 Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool detach) {
   ctx_.event("start", rec.name);
   if (!detach) {
+    // podman's and runsc's words for a cell that could not start are held
+    // back: brig says it (start_failure) and the run is undone.
     proc::Command c;
     c.argv = start;
-    auto rc = on_terminal(c);
-    if (!rc) return rc.error();
-    ctx_.event("stop", rec.name, {{"exit_code", *rc}});
-    return rc;
+    c.hold_stderr_lines = start_failure_prefixes();
+    auto out = ctx_.podman.attach(c);
+    if (!out) return out.error();
+    if (out->exit_code == 125 && !out->err.empty() && never_started(rec.name)) return start_failure(out->err, rec);
+    std::fputs(out->err.c_str(), stderr);
+    ctx_.event("stop", rec.name, {{"exit_code", out->exit_code}});
+    return out->exit_code;
   }
   auto out = ctx_.podman.run(start);
   if (!out) return out.error();
-  if (!out->success()) {
-    std::string why = diagnose(out->err, 127, rec);
-    return Error(Errc::failed, "podman could not start the cell: " + std::string(str::trim(out->err)),
-                 why.empty() ? "brig cell preflight, or run it attached to see its output"
-                             : std::string(str::trim(why.substr(why.find(':') + 1))));
-  }
+  if (!out->success()) return start_failure(out->err, rec);
   // A cell that dies within ~1.5 s of a detached start usually has a reason
   // worth printing now rather than leaving the user to find it.
   for (int i = 0; i < 15; ++i) {
@@ -204,6 +210,13 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
   }
   std::printf("%s\n", rec.name.c_str());
   return 0;
+}
+
+bool Cells::never_started(const std::string& cell) const {
+  auto st = ctx_.podman.container_state(cell_container(cell));
+  if (!st || !*st) return false;
+  const std::string& s = (*st)->status;
+  return s == "created" || s == "initialized" || s == "configured";
 }
 
 std::vector<Check> Cells::preflight(const spec::Resolved& resolved) {

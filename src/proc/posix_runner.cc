@@ -138,10 +138,27 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   std::vector<char*> argv = c_strings(cmd.argv);
   std::vector<char*> envp = c_strings(cmd.env ? *cmd.env : inherited);
 
+  if ((cmd.inherit_stdio || !cmd.stdin_data.empty()) && !cmd.stdin_file.empty()) {
+    return Error(Errc::usage, "stdin_file cannot be combined with inherit_stdio or stdin_data");
+  }
+  if (cmd.inherit_stdio && !cmd.stdout_file.empty()) {
+    return Error(Errc::usage, "stdout_file cannot be combined with inherit_stdio");
+  }
   // inherit_stdio: placeholders that are never opened; the child keeps 0-2.
-  Result<Pipe> in = cmd.inherit_stdio ? Result<Pipe>(Pipe{}) : make_pipe();
+  // A file for stdin or stdout takes the place of that pipe's child end.
+  auto file_end = [](const std::string& file, bool write) -> Result<Pipe> {
+    const int flags = write ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC : O_RDONLY | O_CLOEXEC;
+    unique_fd fd(::open(file.c_str(), flags, 0600));
+    if (!fd) return errno_error("opening " + file, errno);
+    Pipe p;
+    (write ? p.write : p.read) = std::move(fd);
+    return p;
+  };
+  Result<Pipe> in = cmd.inherit_stdio ? Result<Pipe>(Pipe{})
+                    : cmd.stdin_file.empty() ? make_pipe() : file_end(cmd.stdin_file, false);
   if (!in) return in.error();
-  Result<Pipe> out = cmd.inherit_stdio ? Result<Pipe>(Pipe{}) : make_pipe();
+  Result<Pipe> out = cmd.inherit_stdio ? Result<Pipe>(Pipe{})
+                     : cmd.stdout_file.empty() ? make_pipe() : file_end(cmd.stdout_file, true);
   if (!out) return out.error();
   const bool hold = cmd.inherit_stdio && !cmd.hold_stderr_lines.empty();
   Result<Pipe> err = cmd.inherit_stdio && !hold ? Result<Pipe>(Pipe{}) : make_pipe();
@@ -202,6 +219,7 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   }
 
   for (unique_fd* fd : {&in->write, &out->read, &err->read}) {
+    if (!*fd) continue;  // a file in place of the pipe
     if (Status s = set_nonblocking(fd->get()); !s) {
       kill_group(pid);
       bool unused = false;

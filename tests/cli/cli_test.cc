@@ -397,7 +397,9 @@ TEST_F(CliTest, CellEventsMatchTheCellFieldExactly) {
 TEST_F(CliTest, CellCpWithoutACellIsUsage) {
   auto out = brig({"cell", "cp", "a", "./dir/b:c"});
   EXPECT_EQ(out.exit_code, 2);
-  EXPECT_EQ(out.err, "error: neither side names a cell\nfix: brig cell cp CELL:/work/file ./file\n");
+  EXPECT_EQ(out.err,
+            "error: neither side names a cell\nfix: brig cell cp CELL:/work/file ./file  or  brig cell cp ./file "
+            "CELL:/work/\n");
 }
 
 TEST_F(CliTest, CellExecWithoutACommandIsUsage) {

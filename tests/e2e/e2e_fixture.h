@@ -61,6 +61,25 @@ class Cells : public ::testing::Test {
     c.timeout = std::chrono::seconds(180);
     return run_command(c);
   }
+  // `brig args...` under a terminal (script(1) gives it a pty); `input` is
+  // typed into it. Returns what the terminal showed.
+  static proc::Output brig_on_tty(const std::vector<std::string>& args, const std::string& input) {
+    std::string line = BRIG_BINARY;
+    for (const auto& a : args) line += " '" + a + "'";
+    proc::Command c;
+    c.argv = {"script", "-qec", line, "/dev/null"};
+    c.env = std::vector<std::string>{"BRIG_HOME=" + home_, "NO_COLOR=1", "TERM=dumb",
+                                     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home_};
+    c.stdin_data = input;
+    c.timeout = std::chrono::seconds(60);
+    return run_command(c);
+  }
+  // A running cell `name` from `image` (made once; the suite's teardown removes it).
+  static void running(const std::string& name, const char* image = kBusybox) {
+    if (run({"/usr/bin/podman", "container", "exists", "brig-" + name}).exit_code == 0) return;
+    auto out = brig({"run", "-d", "--name", name, image, "--", "sleep", "3600"});
+    ASSERT_EQ(out.exit_code, 0) << out.err;
+  }
   static void add_secret(const std::string& name, const std::string& value) {
     auto out = brig({"secrets", "add", name, "-"}, {}, value);
     ASSERT_EQ(out.exit_code, 0) << out.err;

@@ -34,6 +34,9 @@ class Paths {
   std::string cell_log(const std::string& cell) const { return logs_dir() + "/cells/" + cell + ".jsonl"; }
   std::string events_log() const { return logs_dir() + "/events.jsonl"; }
   std::string run_dir() const { return home_ + "/run"; }
+  // What podman runs as the cells' runtime where runsc needs a shim (named
+  // runsc so podman treats it as runsc).
+  std::string runsc_shim() const { return home_ + "/run/bin/runsc"; }
 
  private:
   std::string home_;

@@ -10,6 +10,7 @@
 
 #include "brig/core/error.h"
 #include "brig/core/paths.h"
+#include "brig/engine/cell_copy.h"
 #include "brig/engine/engine.h"
 
 namespace brig::engine {
@@ -28,8 +29,6 @@ Result<int> exec_in_cell(Engine& e, const std::string& cell, bool interactive, b
                          const std::vector<std::string>& command);
 // `tty`: brig's stdin is a terminal.
 Result<int> shell_in_cell(Engine& e, const std::string& cell, bool tty);
-// `podman cp` with "CELL:PATH" on either side; usage error if neither side names a cell.
-Result<int> copy_files(Engine& e, const std::string& src, const std::string& dst);
 Result<int> cell_stats(Engine& e, const std::string& cell);
 Result<int> cell_top(Engine& e, const std::string& cell);
 Result<int> cell_diff(Engine& e, const std::string& cell);

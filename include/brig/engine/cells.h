@@ -34,6 +34,7 @@ struct RunOptions {
   // With detach and rm: the brig binary that reaps the cell once it exits
   // (`brig cell rm --wait`), started detached so it outlives this process.
   std::string reaper_binary = {};
+  Stdio stdio = {};  // -i / -t; attached runs forward stdin when interactive
 };
 
 // `brig cell rm --wait` for a detached --rm cell: removes it once it exits.
@@ -82,6 +83,8 @@ class Cells {
   // Starts the cell with `start` (the argv plan_cell made): attached, the
   // cell's exit code; detached, watched ~1.5 s for an early exit.
   Result<int> start_cell(const CellRecord& rec, const Argv& start, bool detach);
+  // The container exists but never ran (podman state created/initialized).
+  bool never_started(const std::string& cell) const;
   // brig run's two independent halves: the network (create, warden, IPv6 off;
   // `created` once there is something to undo) and the files (policy,
   // /run/brig, workspace, record, seccomp; undos go to `rb`).

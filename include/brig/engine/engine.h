@@ -26,6 +26,7 @@ class Engine {
   Cells& cells() { return cells_; }
   System& system() { return system_; }
   const Paths& paths() const { return ctx_.paths; }
+  EngineContext& context() { return ctx_; }
 
   // --- system (see System) ---
   Result<HostConfig> init(bool accept_weaker_network) { return system_.init(accept_weaker_network); }

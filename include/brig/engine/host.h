@@ -22,6 +22,15 @@ struct HostConfig {
   // "" means runsc's netstack does not work here and nobody accepted "host".
   std::string runsc_network;
   bool sandbox_network_works = false;
+  // Quirks of Debian's 2022 runsc, probed by init and worked around per cell
+  // (docs/reference/quirks.md). Unknown (an older config.json) counts as
+  // "quirk present": the workarounds are harmless on a runsc without it.
+  // runsc's `exec` takes podman's --tty (else cells run through the runsc
+  // shim at Paths::runsc_shim(), which drops it).
+  bool runsc_exec_tty = false;
+  // glibc's statx/fstatat with AT_NO_AUTOMOUNT work in a sandbox (else cells
+  // get the stat shim through /etc/ld.so.preload: `ls` fails without it).
+  bool runsc_stat_ok = false;
   std::string cgroup;            // "v2", "v1" or "hybrid"
   bool cap_sys_resource = false;
   std::vector<std::string> ulimits;  // "--ulimit" values brig passes ("nofile=H:H"); empty when not needed
@@ -37,6 +46,11 @@ Result<HostConfig> probe_host(proc::Runner& runner, bool accept_weaker_network);
 // The `--ulimit` values that stay within the hard limits of this process
 // (nproc capped at 32768: podman's conmon runs with that limit here).
 std::vector<std::string> ulimits_within_hard_limits();
+
+// The runsc shim: `exec "<runsc>" "$@"` without podman's --tty.
+std::string runsc_shim_script(const std::string& runsc);
+// Writes it at paths.runsc_shim() (0755) when `cfg` needs it.
+Status write_runsc_shim(const Paths& paths, const HostConfig& cfg);
 
 // $BRIG_HOME/config.json. Missing: Errc::not_found with "brig system init" as the fix.
 Result<HostConfig> load_host_config(const Paths& paths);

@@ -32,6 +32,12 @@ struct HostFacts {
   std::string now;     // RFC 3339: the record's `created`, cell.json's `started_at`
 };
 
+// How the cell's stdio is wired (run -i, -t).
+struct Stdio {
+  bool interactive = false;  // stdin kept open; attached runs forward brig's stdin
+  bool tty = false;          // a terminal
+};
+
 // A file the run writes, whole.
 struct PlannedFile {
   std::string path;
@@ -46,7 +52,7 @@ struct RunPlan {
   bool trust_ca = false;       // the CA bundle is written and named in the env
   bool make_workspace = false; // the default workspace is made; a user's must exist
   nlohmann::json policy;       // policy/cells/<cell>.json (stored through the state module)
-  std::vector<PlannedFile> files;  // brig/cell.json, then cell-state.json
+  std::vector<PlannedFile> files;  // brig/cell.json, cell-state.json, the stat shim where needed
   std::string seccomp_profile;     // host path of the compiled-in profile
   CellPlan container;              // what podman create is built from
   Argv network_create, network_connect, create, start_detached, start_attached;
@@ -60,7 +66,7 @@ struct RunPlan {
 Status check_concrete(const spec::CellSpec& s);
 
 // Fails as check_concrete does, or with Errc::usage when no image is given.
-Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& facts);
+Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& facts, const Stdio& stdio = {});
 
 // state/<cell>/brig/cell.json: what the cell may know about itself (never a
 // host path).

@@ -46,6 +46,7 @@ struct CellPlan {
   std::map<std::string, std::string> env;    // user env + proxy and CA variables
   std::map<std::string, std::string> labels;
   std::string runtime = "runsc";
+  std::string oci_runtime;                   // what podman runs ("" = runtime; else the runsc shim's path)
   std::string runsc_network;                 // "host" adds --runtime-flag network=host
   Subnet subnet;
   std::string memory, cpus;
@@ -57,14 +58,17 @@ struct CellPlan {
   std::string seccomp_profile;               // host path; "" = podman's default
   std::vector<std::string> ulimits;
   std::optional<int> timeout_seconds;
+  bool interactive = false;                  // stdin kept open (run -i, or piped input)
+  bool tty = false;                          // a terminal (run -t)
 };
 
 std::vector<std::string> cell_create_args(const CellPlan& plan);
 // podman's --runtime-flag is a global option that is not stored with the
 // container: every podman call that starts a cell passes it again.
 std::vector<std::string> runtime_flags(const std::string& runtime, const std::string& runsc_network);
+// `interactive`: with attach, brig's stdin is forwarded to the cell.
 std::vector<std::string> cell_start_args(const std::string& cell, const std::string& runtime,
-                                         const std::string& runsc_network, bool attach);
+                                         const std::string& runsc_network, bool attach, bool interactive = false);
 std::vector<std::string> network_create_args(const std::string& cell, const Subnet& subnet);
 std::vector<std::string> network_connect_args(const std::string& network, const std::string& container,
                                               const std::string& ip);
@@ -89,16 +93,12 @@ std::vector<std::string> cell_exec_args(const std::string& cell, bool interactiv
 // bash if the image has it, else sh. Without a terminal `tty` is false and
 // --interactive is passed twice, as brig always has.
 std::vector<std::string> cell_shell_args(const std::string& cell, bool tty);
-// `brig cell cp SRC DST`: an operand "CELL:PATH" (a colon before any slash)
-// names a cell and becomes "brig-CELL:PATH"; others are host paths. `cells`
-// lists the cells named, in order; empty when neither side names one.
-struct CpArgs {
-  std::vector<std::string> cells;
-  std::vector<std::string> argv;
-};
-CpArgs cell_cp_args(const std::string& src, const std::string& dst);
 std::vector<std::string> cell_stats_args(const std::string& cell);
-std::vector<std::string> cell_top_args(const std::string& cell);
+// runsc's state directory under podman as root (podman passes --root /run/<runtime>).
+inline constexpr const char* kRunscRoot = "/run/runsc";
+// `runsc` ("" for a runc cell) and the container's id: `runsc ps` in the sandbox.
+std::vector<std::string> cell_top_args(const std::string& cell, const std::string& runsc = "",
+                                       const std::string& container_id = "");
 std::vector<std::string> cell_diff_args(const std::string& cell);
 // `brig cell export`: the workspace as a tar stream to `output` ("" = stdout).
 std::vector<std::string> workspace_export_args(const std::string& workspace, const std::string& output);

@@ -23,6 +23,8 @@ class Podman {
                            std::chrono::seconds timeout = std::chrono::seconds(120)) const;
   // Runs `c` on brig's own stdin/stdout/stderr and returns its exit code.
   Result<int> on_terminal(proc::Command c) const;
+  // The same, keeping what Command::hold_stderr_lines holds back in Output::err.
+  Result<proc::Output> attach(proc::Command c) const;
 
   // Whether brig-warden runs; an error only when podman cannot be run.
   Result<bool> is_warden_running() const;

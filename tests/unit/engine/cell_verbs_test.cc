@@ -100,14 +100,17 @@ TEST_F(CellVerbs, EachVerbRunsItsBuiltArgv) {
   EXPECT_EQ(last_on_terminal(), cell_logs_args("c1", true, 10));
   ASSERT_TRUE(cell_stats(engine, "c1").ok());
   EXPECT_EQ(last_on_terminal(), cell_stats_args("c1"));
+  HostConfig cfg;
+  cfg.runsc = "/usr/bin/runsc";
+  ASSERT_TRUE(save_host_config(paths, cfg).ok());
+  fake.on({"podman", "container", "inspect", "--format", "{{.Id}}"}, canned(0, "abc123\n"));
   ASSERT_TRUE(cell_top(engine, "c1").ok());
-  EXPECT_EQ(last_on_terminal(), cell_top_args("c1"));
+  // Under gVisor, the sandbox's own process list.
+  EXPECT_EQ(last_on_terminal(), (Argv{"/usr/bin/runsc", "--root", "/run/runsc", "ps", "abc123"}));
   ASSERT_TRUE(cell_diff(engine, "c1").ok());
   EXPECT_EQ(last_on_terminal(), cell_diff_args("c1"));
   ASSERT_TRUE(export_workspace(engine, "c1", "out.tar").ok());
   EXPECT_EQ(last_on_terminal(), workspace_export_args(paths.workspace("c1"), "out.tar"));
-  ASSERT_TRUE(copy_files(engine, "c1:/work/a", "b").ok());
-  EXPECT_EQ(last_on_terminal(), (Argv{"podman", "cp", "brig-c1:/work/a", "b"}));
 }
 
 TEST_F(CellVerbs, CopyWithoutACellIsUsage) {
@@ -115,7 +118,7 @@ TEST_F(CellVerbs, CopyWithoutACellIsUsage) {
   ASSERT_FALSE(rc.ok());
   EXPECT_EQ(rc.error().code(), Errc::usage);
   EXPECT_EQ(rc.error().message(), "neither side names a cell");
-  EXPECT_EQ(rc.error().fix(), "brig cell cp CELL:/work/file ./file");
+  EXPECT_THAT(rc.error().fix(), ::testing::HasSubstr("brig cell cp CELL:/work/file ./file"));
   EXPECT_TRUE(fake.calls.empty());
 }
 

@@ -106,6 +106,8 @@ class EngineTest : public ::testing::Test {
     cfg.runsc = "/usr/bin/runsc";
     cfg.runsc_network = runsc_network;
     cfg.ulimits = {"nofile=1024:1024"};
+    cfg.runsc_exec_tty = true;  // no runsc quirks here (plan_test covers their workarounds)
+    cfg.runsc_stat_ok = true;
     ASSERT_TRUE(save_host_config(paths, cfg).ok());
   }
 

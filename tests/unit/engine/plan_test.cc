@@ -37,6 +37,8 @@ HostFacts facts() {
   HostConfig cfg;
   cfg.runsc_network = "host";
   cfg.ulimits = {"nofile=1024:1024"};
+  cfg.runsc_exec_tty = true;  // a runsc without the 2022 quirks (RunscQuirks below)
+  cfg.runsc_stat_ok = true;
   return HostFacts{Paths(kHome), cfg, "c1", Subnet{1}, "2026-01-02T03:04:05Z"};
 }
 
@@ -44,6 +46,52 @@ RunPlan plan_of(const spec::Resolved& r, const HostFacts& f = facts()) {
   auto p = plan_cell(r, f);
   EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message());
   return p.ok() ? *p : RunPlan{};
+}
+
+TEST(PlanCell, RunscQuirksGetTheShimRuntimeAndThePreloadedStatShim) {
+  HostFacts f = facts();
+  f.config.runsc_exec_tty = false;
+  f.config.runsc_stat_ok = false;
+  const RunPlan p = plan_of(resolved(), f);
+  const auto& a = p.create;
+  auto at = std::find(a.begin(), a.end(), "--runtime");
+  ASSERT_NE(at, a.end());
+  EXPECT_EQ(*(at + 1), "/h/run/bin/runsc");
+  // Still runsc to everything else: runtime flags, the record.
+  EXPECT_EQ(p.record.runtime, "runsc");
+  EXPECT_NE(std::find(p.start_attached.begin(), p.start_attached.end(), "oci-seccomp"), p.start_attached.end());
+  auto file = [&](const std::string& path) -> const PlannedFile* {
+    for (const auto& pf : p.files)
+      if (pf.path == path) return &pf;
+    return nullptr;
+  };
+  const PlannedFile* so = file("/h/state/c1/brig/libbrig-stat.so");
+  ASSERT_NE(so, nullptr);
+  EXPECT_EQ(so->content.substr(0, 4), "\x7f" "ELF");
+  const PlannedFile* preload = file("/h/state/c1/brig/ld.so.preload");
+  ASSERT_NE(preload, nullptr);
+  EXPECT_EQ(preload->content, "/run/brig/libbrig-stat.so\n");
+  const auto& m = p.container.mounts;
+  EXPECT_TRUE(std::any_of(m.begin(), m.end(), [](const Mount& x) {
+    return x.source == "/h/state/c1/brig/ld.so.preload" && x.target == "/etc/ld.so.preload" && x.read_only;
+  }));
+  // A runc cell needs neither.
+  spec::Resolved r = resolved();
+  r.spec.runtime.set("runc", spec::Origin::builtin());
+  const RunPlan runc = plan_of(r, f);
+  EXPECT_EQ(*(std::find(runc.create.begin(), runc.create.end(), "--runtime") + 1), "runc");
+  EXPECT_EQ(runc.files.size(), 2u);
+}
+
+TEST(PlanCell, InteractiveAndTtyReachCreateAndTheAttachedStart) {
+  auto p = plan_cell(resolved(), facts(), Stdio{true, true});
+  ASSERT_TRUE(p.ok());
+  EXPECT_NE(std::find(p->create.begin(), p->create.end(), "--interactive"), p->create.end());
+  EXPECT_NE(std::find(p->create.begin(), p->create.end(), "--tty"), p->create.end());
+  EXPECT_NE(std::find(p->start_attached.begin(), p->start_attached.end(), "--interactive"), p->start_attached.end());
+  EXPECT_EQ(std::find(p->start_detached.begin(), p->start_detached.end(), "--interactive"), p->start_detached.end());
+  const RunPlan plain = plan_of(resolved());
+  EXPECT_EQ(std::find(plain.create.begin(), plain.create.end(), "--interactive"), plain.create.end());
 }
 
 TEST(PlanCell, NetworkArgv) {

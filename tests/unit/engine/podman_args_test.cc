@@ -243,30 +243,6 @@ TEST(CellVerbArgs, ShellGolden) {
                   "command -v bash >/dev/null 2>&1 && exec bash || exec sh"}));
 }
 
-TEST(CellVerbArgs, CpFromCell) {
-  auto cp = cell_cp_args("c1:/work/out.txt", "./out.txt");
-  EXPECT_EQ(cp.argv, (Argv{"podman", "cp", "brig-c1:/work/out.txt", "./out.txt"}));
-  EXPECT_EQ(cp.cells, (Argv{"c1"}));
-}
-
-TEST(CellVerbArgs, CpToCell) {
-  auto cp = cell_cp_args("in.txt", "c2:/work/");
-  EXPECT_EQ(cp.argv, (Argv{"podman", "cp", "in.txt", "brig-c2:/work/"}));
-  EXPECT_EQ(cp.cells, (Argv{"c2"}));
-}
-
-TEST(CellVerbArgs, CpBetweenCellsNamesBothInOrder) {
-  auto cp = cell_cp_args("a:/x", "b:/y");
-  EXPECT_EQ(cp.argv, (Argv{"podman", "cp", "brig-a:/x", "brig-b:/y"}));
-  EXPECT_EQ(cp.cells, (Argv{"a", "b"}));
-}
-
-TEST(CellVerbArgs, CpColonAfterASlashIsAHostPath) {
-  auto cp = cell_cp_args("./dir/a:b", "/tmp/c:d");
-  EXPECT_EQ(cp.argv, (Argv{"podman", "cp", "./dir/a:b", "/tmp/c:d"}));
-  EXPECT_TRUE(cp.cells.empty());
-}
-
 TEST(CellVerbArgs, StatsTopDiffGolden) {
   EXPECT_EQ(cell_stats_args("c1"), (Argv{"podman", "stats", "--no-stream", "brig-c1"}));
   EXPECT_EQ(cell_top_args("c1"), (Argv{"podman", "top", "brig-c1"}));

@@ -158,7 +158,8 @@ TEST_F(EngineTest, FailedStartRemovesTheContainerToo) {
   fake.on({"podman", "--runtime-flag"}, out(126, "", "Error: OCI runtime error\n"));
   auto rc = engine.run(resolved(), RunOptions{.detach = true});
   ASSERT_FALSE(rc.ok());
-  EXPECT_EQ(rc.error().message(), "podman could not start the cell: Error: OCI runtime error");
+  EXPECT_EQ(rc.error().message(), "cell c1 did not start: OCI runtime error");
+  EXPECT_EQ(rc.error().exit_code(), 125);
   expect_no_trace_of_c1();
   long start = find_call({"podman", "--runtime-flag"});
   long rm = find_call({"podman", "rm", "--force", "brig-c1"}, start + 1);

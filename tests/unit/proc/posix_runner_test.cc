@@ -318,6 +318,31 @@ TEST(PosixRunner, InheritStdioPassesStderrOnButKeepsTheHeldLines) {
   ::unlink(path);
 }
 
+TEST(PosixRunner, StdinAndStdoutCanBeFiles) {
+  char dir[] = "/tmp/brig-files-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string in = std::string(dir) + "/in", out = std::string(dir) + "/out";
+  std::ofstream(in) << "through files\n";
+  Command c = cmd({"sh", "-c", "cat; echo err >&2"});
+  c.stdin_file = in;
+  c.stdout_file = out;
+  PosixRunner r;
+  auto res = r.run(c);
+  ASSERT_TRUE(res.ok()) << res.error().message();
+  EXPECT_EQ(res->exit_code, 0);
+  EXPECT_EQ(res->out, "");
+  EXPECT_EQ(res->err, "err\n");
+  std::ifstream got(out);
+  std::stringstream text;
+  text << got.rdbuf();
+  EXPECT_EQ(text.str(), "through files\n");
+  c.stdin_file = std::string(dir) + "/missing";
+  auto bad = r.run(c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message(), ::testing::HasSubstr("missing"));
+  fs::remove_all(dir);
+}
+
 TEST(HeldLines, HoldsWholeMatchingLinesAndPassesTheRestAtOnce) {
   HeldLines h({"Error: ", "starting container: "});
   EXPECT_EQ(h.feed("abc"), "abc");  // cannot start a held line: passed at once
