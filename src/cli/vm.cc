@@ -115,7 +115,12 @@ Result<int> create(const Context& ctx, VmOpts& o) {
   if (!l) return l.error();
   const std::string yaml = ctx.paths.home() + "/lima.yaml";
   BRIG_TRY(l->create(o.values, yaml));
-  if (!ctx.quiet) std::printf("created the brig VM from %s; next: brig vm start\n", yaml.c_str());
+  if (!ctx.quiet) {
+    std::printf("created the brig VM from %s; next: brig vm start\n", yaml.c_str());
+    if (auto pin = vm::parse_gvisor_pin(vm::lima_template())) {
+      std::printf("gVisor: %s\n", vm::describe_gvisor_pin(*pin).c_str());
+    }
+  }
   return 0;
 }
 

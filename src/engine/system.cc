@@ -42,6 +42,57 @@ std::vector<std::string> parse_ldd(const std::string& text) {
   return libs;
 }
 
+proc::Command quick_cmd(std::vector<std::string> argv) {
+  proc::Command c;
+  c.argv = std::move(argv);
+  c.timeout = std::chrono::seconds(10);
+  return c;
+}
+
+// " VERSION from URL SUITE/COMPONENT": the installed version's first source
+// in `apt-cache policy PKG` output ("" when it names none).
+std::string apt_origin(const std::string& policy) {
+  std::string version;
+  for (const auto& raw : str::split(policy, '\n')) {
+    auto tok = str::split(std::string(str::trim(raw)), ' ');
+    std::erase(tok, "");
+    if (!tok.empty() && tok[0] == "***" && tok.size() >= 2) {
+      version = tok[1];
+    } else if (!version.empty() && tok.size() >= 3 && tok[1].find("://") != std::string::npos) {
+      return " " + version + " from " + tok[1] + " " + tok[2];
+    } else if (!version.empty() && (tok.size() < 2 || tok[1] != "/var/lib/dpkg/status")) {
+      break;  // the next version: the installed one has no source left
+    }
+  }
+  return version.empty() ? "" : " " + version + " (no apt source lists it any more)";
+}
+
+// The runsc on PATH for doctor: "VERSION at PATH, ORIGIN". VERSION is the
+// first line of `runsc --version` (else `fallback_version`); ORIGIN is the
+// dpkg package that owns it and the apt source it came from, "not from a
+// package", or nothing where dpkg is absent.
+std::string describe_runsc(proc::Runner& runner, const std::string& path, const std::string& fallback_version) {
+  std::string version = fallback_version;
+  if (auto v = runner.run(quick_cmd({path, "--version"})); v && v->success() && !trimmed(v->out).empty()) {
+    version = trimmed(str::split(v->out, '\n').front());
+  }
+  std::string out = (version.empty() ? "runsc" : version) + " at " + path;
+  std::error_code ec;
+  auto real = stdfs::canonical(path, ec);
+  auto owner = runner.run(quick_cmd({"dpkg-query", "-S", ec ? path : real.string()}));
+  if (!owner) return out;  // no dpkg here
+  if (!owner->success()) return out + ", not from a package";
+  auto line = trimmed(str::split(owner->out, '\n').front());
+  auto colon = line.find(": ");
+  if (colon == std::string::npos || colon == 0) return out;
+  const std::string pkg = line.substr(0, colon);
+  out += ", package " + pkg;
+  if (auto policy = runner.run(quick_cmd({"apt-cache", "policy", pkg})); policy && policy->success()) {
+    out += apt_origin(policy->out);
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<HostConfig> System::init(bool accept_weaker_network) {
@@ -230,14 +281,17 @@ std::vector<Check> System::doctor(bool quick) {
                                               : Check{L::fail, "podman", "not installed", "sudo apt-get install podman"});
   if (!proc::find_executable("runsc")) {
     c.push_back({L::fail, "runsc", "not installed", "sudo apt-get install runsc"});
-  } else if (cfg) {
+  } else if (!cfg) {
+    c.push_back({L::ok, "runsc", describe_runsc(ctx_.runner, *proc::find_executable("runsc"), ""), ""});
+  } else {
+    const auto runsc = describe_runsc(ctx_.runner, *proc::find_executable("runsc"), cfg->runsc_version);
     if (cfg->runsc_network == "sandbox") {
-      c.push_back({L::ok, "runsc", cfg->runsc_version + ", gVisor netstack", ""});
+      c.push_back({L::ok, "runsc", runsc + "; gVisor netstack", ""});
     } else if (cfg->runsc_network == "host") {
-      c.push_back({L::warn, "runsc", cfg->runsc_version + ", network=host (weaker: the netstack of the cell's netns is the kernel's)",
+      c.push_back({L::warn, "runsc", runsc + "; network=host (weaker: the netstack of the cell's netns is the kernel's)",
                    "upgrade runsc; then brig system init"});
     } else {
-      c.push_back({L::fail, "runsc", "gVisor's netstack does not work here and network=host was not accepted",
+      c.push_back({L::fail, "runsc", runsc + "; gVisor's netstack does not work here and network=host was not accepted",
                    "brig system init --accept-weaker-network"});
     }
     if (!cfg->cap_sys_resource) {

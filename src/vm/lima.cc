@@ -64,6 +64,8 @@ Status Lima::create(const TemplateValues& values, const std::string& yaml_path) 
     return Error(Errc::exists, "the brig VM already exists (" + st->status + ")",
                  "start it with 'brig vm start', or 'brig vm delete' it to create it anew");
   }
+  // A malformed gVisor pin would only fail minutes into provisioning.
+  if (auto pin = parse_gvisor_pin(lima_template()); !pin) return pin.error();
   auto text = render_template(lima_template(), values);
   if (!text) return text.error();
   BRIG_TRY(fs::make_dirs(std::filesystem::path(yaml_path).parent_path().string()));

@@ -122,20 +122,52 @@ Result<GvisorPin> parse_gvisor_pin(std::string_view tmpl) {
     }
     return {};
   };
+  BRIG_TRY(value_of("GVISOR_CHANNEL", pin.channel));
   BRIG_TRY(value_of("GVISOR_RELEASE", pin.release));
+  BRIG_TRY(value_of("GVISOR_KEY_FINGERPRINT", pin.key_fingerprint));
   BRIG_TRY(value_of("GVISOR_SHA512_X86_64", pin.sha512_x86_64));
   BRIG_TRY(value_of("GVISOR_SHA512_AARCH64", pin.sha512_aarch64));
   if (!is_release(pin.release)) {
     return Error(Errc::invalid, "GVISOR_RELEASE " + str::quote(pin.release) + " is not a release like 20240212.0",
                  "run scripts/pin-gvisor.sh RELEASE");
   }
-  for (const auto* h : {&pin.sha512_x86_64, &pin.sha512_aarch64}) {
-    if (!is_hex128(*h)) {
-      return Error(Errc::invalid, "a gVisor sha512 in the VM template is not 128 lowercase hex digits",
-                   "run scripts/pin-gvisor.sh " + pin.release);
+  const std::string repin = "run scripts/pin-gvisor.sh " + pin.release;
+  const std::string date = pin.release.substr(0, 8);
+  if (pin.channel != "release" && pin.channel != date) {
+    return Error(Errc::invalid, "GVISOR_CHANNEL " + str::quote(pin.channel) + " is neither \"release\" nor the dated suite " +
+                                    date + " of GVISOR_RELEASE " + pin.release,
+                 repin);
+  }
+  for (const auto& f : str::split(pin.key_fingerprint, ' ')) {
+    if (f.empty()) continue;
+    bool hex = f.size() == 40 || f.size() == 64;
+    for (char c : f) hex = hex && (std::isdigit(static_cast<unsigned char>(c)) || (c >= 'A' && c <= 'F'));
+    if (!hex) {
+      return Error(Errc::invalid, "GVISOR_KEY_FINGERPRINT holds " + str::quote(std::string(f)) +
+                                      ", not a fingerprint of 40 (or 64) uppercase hex digits",
+                   repin);
+    }
+  }
+  if (pin.sha512_x86_64.empty() != pin.sha512_aarch64.empty()) {
+    return Error(Errc::invalid, "the VM template pins the runsc sha512 of one architecture only",
+                 "run scripts/pin-gvisor.sh --sha512 " + pin.release + " (or " + pin.release + " for the apt repository)");
+  }
+  if (pin.binary()) {
+    for (const auto* h : {&pin.sha512_x86_64, &pin.sha512_aarch64}) {
+      if (!is_hex128(*h)) {
+        return Error(Errc::invalid, "a gVisor sha512 in the VM template is not 128 lowercase hex digits",
+                     "run scripts/pin-gvisor.sh --sha512 " + pin.release);
+      }
     }
   }
   return pin;
+}
+
+std::string describe_gvisor_pin(const GvisorPin& pin) {
+  if (pin.binary()) return "runsc " + pin.release + ": the release's binary, checked against its pinned sha512";
+  return "runsc " + pin.release + ": from gVisor's signed apt repository (suite " + pin.channel + "), archive key " +
+         (pin.key_fingerprint.empty() ? "fingerprint printed while provisioning (none recorded)"
+                                      : "checked against " + pin.key_fingerprint);
 }
 
 }  // namespace brig::vm

@@ -256,6 +256,9 @@ TEST_F(VmCliTest, CreateRendersIntoBrigHomeAndCallsLimactlCreate) {
   auto out = mac({"vm", "create", "--cpus", "2", "--memory", "4GiB", "--disk", "30GiB"}, "");
   ASSERT_EQ(out.exit_code, 0) << out.err;
   EXPECT_EQ(calls().back(), (Argv{"create", "--name=brig", "--tty=false", home_ + "/lima.yaml"}));
+  // Where the VM's runsc comes from, out of the box: gVisor's signed apt repository.
+  EXPECT_THAT(out.out, HasSubstr("\ngVisor: runsc 20"));
+  EXPECT_THAT(out.out, HasSubstr(": from gVisor's signed apt repository (suite release), archive key "));
   auto yaml = fs::read_file(home_ + "/lima.yaml");
   ASSERT_TRUE(yaml.ok());
   EXPECT_THAT(*yaml, HasSubstr("cpus: 2\n"));

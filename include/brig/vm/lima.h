@@ -24,7 +24,8 @@ class Lima {
 
   Result<VmStatus> status();
   // Renders the template into `yaml_path` and creates the VM (not started).
-  // Errc::exists if the VM exists.
+  // Errc::exists if the VM exists; Errc::invalid if the compiled-in gVisor pin
+  // is malformed (parse_gvisor_pin).
   Status create(const TemplateValues& values, const std::string& yaml_path);
   // Errc::not_found if absent; a no-op (prints nothing) if already running.
   Status start();

@@ -36,16 +36,25 @@ Status validate_values(const TemplateValues& v);
 // templates are left alone).
 Result<std::string> render_template(std::string_view tmpl, const TemplateValues& v);
 
-// The pinned gVisor release: GVISOR_RELEASE= and GVISOR_SHA512_X86_64= /
-// GVISOR_SHA512_AARCH64= lines in the template (scripts/pin-gvisor.sh
-// rewrites them; scripts/check-gvisor-pin.sh checks them).
+// The pinned gVisor release, from the GVISOR_* lines of provisioning step 3
+// (scripts/pin-gvisor.sh rewrites them; scripts/check-gvisor-pin.sh checks
+// them). With no sha512s runsc comes from gVisor's signed apt repository;
+// with both, the release's runsc binary is installed, checked by sha512.
 struct GvisorPin {
-  std::string release;
-  std::string sha512_x86_64;
+  std::string channel;          // apt suite: "release" or the dated suite YYYYMMDD of `release`
+  std::string release;          // YYYYMMDD or YYYYMMDD.N: the runsc package version
+  std::string key_fingerprint;  // "" (not recorded) or primary-key fingerprints, space-separated
+  std::string sha512_x86_64;    // "" or 128 lowercase hex digits; both set or both ""
   std::string sha512_aarch64;
+  bool binary() const { return !sha512_x86_64.empty(); }
 };
-// Errc::invalid if a line is missing or malformed (release `YYYYMMDD` or
-// `YYYYMMDD.N`, 128 lowercase hex digits per hash).
+// Errc::invalid, with scripts/pin-gvisor.sh as the fix, if a line is missing,
+// repeated or malformed: channel `release` or the release's own date; release
+// `YYYYMMDD` or `YYYYMMDD.N`; fingerprints of 40 or 64 uppercase hex digits;
+// the sha512s both empty or both 128 lowercase hex digits.
 Result<GvisorPin> parse_gvisor_pin(std::string_view tmpl);
+
+// One line for `brig vm create`: where the VM's runsc will come from.
+std::string describe_gvisor_pin(const GvisorPin& pin);
 
 }  // namespace brig::vm

@@ -1,4 +1,4 @@
-// The system side: prune, doctor's health wait.
+// The system side: prune, doctor's health wait, doctor's runsc line.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -73,6 +73,87 @@ TEST_F(EngineTest, DoctorSeesAHealthyWardenAtOnce) {
   ASSERT_NE(it, checks.end());
   EXPECT_EQ(it->level, Check::Level::ok) << it->detail;
   EXPECT_EQ(clock.slept, std::chrono::milliseconds(0));
+}
+
+
+// --- doctor's runsc line: version, path and where it came from ---
+
+// PATH holds only a fake runsc (doctor finds runsc on PATH) while it lives.
+class DoctorRunscTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    const char* old = std::getenv("PATH");
+    old_path_ = old ? old : "";
+    runsc_ = tmp.path() + "/bin/runsc";
+    spit(runsc_, "#!/bin/sh\n");
+    std::filesystem::permissions(runsc_, std::filesystem::perms::owner_all);
+    ::setenv("PATH", (tmp.path() + "/bin").c_str(), 1);
+    fake.on({runsc_, "--version"}, out(0, "runsc version release-20240212.0\nspec: 1.1.0\n"));
+  }
+  void TearDown() override { ::setenv("PATH", old_path_.c_str(), 1); }
+
+  Check runsc_check() {
+    auto checks = engine.doctor(true);
+    auto it = std::find_if(checks.begin(), checks.end(), [](const Check& c) { return c.name == "runsc"; });
+    EXPECT_NE(it, checks.end());
+    return it == checks.end() ? Check{} : *it;
+  }
+
+  std::string old_path_;
+  std::string runsc_;
+};
+
+constexpr const char* kAptPolicy =
+    "runsc:\n"
+    "  Installed: 20240212.0\n"
+    "  Candidate: 20240212.0\n"
+    "  Version table:\n"
+    "     20240219.0 500\n"
+    "        500 https://storage.googleapis.com/gvisor/releases release/main amd64 Packages\n"
+    " *** 20240212.0 500\n"
+    "        500 https://storage.googleapis.com/gvisor/releases 20240212/main amd64 Packages\n"
+    "        100 /var/lib/dpkg/status\n";
+
+TEST_F(DoctorRunscTest, NamesTheAptRepositoryRunscCameFrom) {
+  fake.on({"dpkg-query", "-S"}, out(0, "runsc: " + runsc_ + "\n"));
+  fake.on({"apt-cache", "policy", "runsc"}, out(0, kAptPolicy));
+  save_config("sandbox");
+  auto c = runsc_check();
+  EXPECT_EQ(c.level, Check::Level::ok);
+  EXPECT_EQ(c.detail, "runsc version release-20240212.0 at " + runsc_ +
+                          ", package runsc 20240212.0 from https://storage.googleapis.com/gvisor/releases "
+                          "20240212/main; gVisor netstack");
+  EXPECT_TRUE(called({"dpkg-query", "-S", runsc_}));
+}
+
+TEST_F(DoctorRunscTest, ABinaryOutsideAnyPackageSaysSo) {
+  fake.on({"dpkg-query", "-S"}, out(1, "", "dpkg-query: no path found matching pattern " + runsc_ + "\n"));
+  auto c = runsc_check();
+  EXPECT_EQ(c.level, Check::Level::warn);  // the fixture's config: network=host
+  EXPECT_EQ(c.detail.substr(0, c.detail.find(';')),
+            "runsc version release-20240212.0 at " + runsc_ + ", not from a package");
+  EXPECT_FALSE(called({"apt-cache"}));
+}
+
+TEST_F(DoctorRunscTest, APackageWhoseSourceIsGoneAndNoDpkgAtAll) {
+  fake.on({"dpkg-query", "-S"}, out(0, "runsc: " + runsc_ + "\n"));
+  fake.on({"apt-cache", "policy", "runsc"},
+          out(0, "runsc:\n  Installed: 0.0~20221219.0-3\n  Version table:\n *** 0.0~20221219.0-3 100\n"
+                 "        100 /var/lib/dpkg/status\n"));
+  EXPECT_THAT(runsc_check().detail,
+              HasSubstr(", package runsc 0.0~20221219.0-3 (no apt source lists it any more); network=host"));
+  fake.fail({"dpkg-query", "-S"}, Error(Errc::not_found, "dpkg-query: command not found"));
+  fake.on({runsc_, "--version"}, out(1));
+  save_config("sandbox");  // records no version: doctor says just "runsc"
+  EXPECT_EQ(runsc_check().detail, "runsc at " + runsc_ + "; gVisor netstack");
+}
+
+TEST_F(DoctorRunscTest, ReportedBeforeBrigSystemInitToo) {
+  std::filesystem::remove(paths.config_json());
+  auto c = runsc_check();
+  EXPECT_EQ(c.level, Check::Level::ok);
+  EXPECT_EQ(c.detail.substr(0, c.detail.find(',')), "runsc version release-20240212.0 at " + runsc_);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // vm/lima.yaml: rendering, YAML validity, mounts, the gVisor pin, /etc/hosts.
+// Running the runsc step itself: provision_runsc_test.cc.
 #include "brig/vm/template.h"
 
 #include <gmock/gmock.h>
@@ -72,34 +73,63 @@ TEST(Template, ProvisioningAddsTheHostnameToEtcHosts) {
   EXPECT_THAT(s, HasSubstr("echo \"127.0.1.1 ${h}\" >> /etc/hosts"));
 }
 
-TEST(Template, CarriesThePinnedGvisorForBothArchitectures) {
+TEST(Template, ProvisionsRunscOutOfTheBoxFromTheSignedAptRepository) {
   auto pin = parse_gvisor_pin(lima_template());
   ASSERT_TRUE(pin.ok()) << pin.error().message();
+  // No sha512s: the apt path, which needs nothing refreshed before the first boot.
+  EXPECT_FALSE(pin->binary());
+  EXPECT_EQ(pin->channel, "release");
   auto s = provision_scripts();
   EXPECT_THAT(s, HasSubstr("GVISOR_RELEASE=\"" + pin->release + "\""));
-  EXPECT_THAT(s, HasSubstr(pin->sha512_x86_64));
-  EXPECT_THAT(s, HasSubstr(pin->sha512_aarch64));
-  EXPECT_NE(pin->sha512_x86_64, pin->sha512_aarch64);
-  EXPECT_THAT(s, HasSubstr("sha512sum -c"));
-  EXPECT_THAT(s, HasSubstr("https://storage.googleapis.com/gvisor/releases/release/${GVISOR_RELEASE}/${arch}/runsc"));
+  EXPECT_THAT(s, HasSubstr("key_url=\"https://gvisor.dev/archive.key\""));
+  EXPECT_THAT(s, HasSubstr("repo=\"https://storage.googleapis.com/gvisor/releases\""));
+  EXPECT_THAT(s, HasSubstr("signed-by=$keyring] $repo $1 main"));
+  EXPECT_THAT(s, HasSubstr("\"runsc=$GVISOR_RELEASE\""));
+  // gpg for the fingerprint; the readiness probe accepts either runsc.
+  EXPECT_THAT(s, HasSubstr(" gpg "));
+  EXPECT_THAT(lima_template(), HasSubstr("[ -x /usr/local/bin/runsc ] || [ -x /usr/bin/runsc ]"));
 }
 
 TEST(GvisorPin, MalformedPinsAreRejected) {
-  const std::string good(128, 'a');
-  auto pin = [&](const std::string& rel, const std::string& x, const std::string& a) {
-    return parse_gvisor_pin("GVISOR_RELEASE=\"" + rel + "\"\nGVISOR_SHA512_X86_64=\"" + x +
+  const std::string good(128, 'a'), other(128, 'b'), fpr(40, 'A');
+  auto pin = [&](const std::string& channel, const std::string& rel, const std::string& key, const std::string& x,
+                 const std::string& a) {
+    return parse_gvisor_pin("GVISOR_CHANNEL=\"" + channel + "\"\nGVISOR_RELEASE=\"" + rel +
+                            "\"\nGVISOR_KEY_FINGERPRINT=\"" + key + "\"\nGVISOR_SHA512_X86_64=\"" + x +
                             "\"\nGVISOR_SHA512_AARCH64=\"" + a + "\"\n");
   };
-  EXPECT_TRUE(pin("20240212.0", good, good).ok());
-  EXPECT_TRUE(pin("20240212", good, good).ok());
-  EXPECT_FALSE(pin("latest", good, good).ok());
-  EXPECT_FALSE(pin("2024021", good, good).ok());
-  EXPECT_FALSE(pin("20240212.", good, good).ok());
-  EXPECT_FALSE(pin("20240212.0", good.substr(1), good).ok());
-  EXPECT_FALSE(pin("20240212.0", good, std::string(128, 'A')).ok());
-  auto missing = parse_gvisor_pin("GVISOR_RELEASE=\"20240212\"\n");
+  EXPECT_TRUE(pin("release", "20240212.0", "", "", "").ok());
+  EXPECT_TRUE(pin("release", "20240212", fpr, "", "").ok());
+  EXPECT_TRUE(pin("20240212", "20240212.1", fpr + " " + std::string(40, 'B'), "", "").ok());
+  EXPECT_TRUE(pin("release", "20240212.0", "", good, other)->binary());
+  EXPECT_FALSE(pin("release", "latest", "", "", "").ok());
+  EXPECT_FALSE(pin("release", "2024021", "", "", "").ok());
+  EXPECT_FALSE(pin("release", "20240212.", "", "", "").ok());
+  EXPECT_FALSE(pin("20240101", "20240212.0", "", "", "").ok());
+  EXPECT_FALSE(pin("latest", "20240212.0", "", "", "").ok());
+  EXPECT_FALSE(pin("release", "20240212.0", "0123 4567", "", "").ok());
+  EXPECT_FALSE(pin("release", "20240212.0", std::string(40, 'a'), "", "").ok());
+  EXPECT_FALSE(pin("release", "20240212.0", "", good.substr(1), other).ok());
+  EXPECT_FALSE(pin("release", "20240212.0", "", good, std::string(128, 'A')).ok());
+  auto one = pin("release", "20240212.0", "", good, "");
+  ASSERT_FALSE(one.ok());
+  EXPECT_EQ(one.error().message(), "the VM template pins the runsc sha512 of one architecture only");
+  EXPECT_EQ(one.error().fix(), "run scripts/pin-gvisor.sh --sha512 20240212.0 (or 20240212.0 for the apt repository)");
+  auto missing = parse_gvisor_pin("GVISOR_CHANNEL=\"release\"\nGVISOR_RELEASE=\"20240212\"\n");
   ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message(), "the VM template must set GVISOR_KEY_FINGERPRINT exactly once (found 0)");
   EXPECT_EQ(missing.error().fix(), "run scripts/pin-gvisor.sh RELEASE");
+}
+
+TEST(GvisorPin, DescribeSaysWhereRunscComesFrom) {
+  GvisorPin apt{"release", "20240212.0", "", "", ""};
+  EXPECT_EQ(describe_gvisor_pin(apt),
+            "runsc 20240212.0: from gVisor's signed apt repository (suite release), archive key fingerprint printed "
+            "while provisioning (none recorded)");
+  apt.key_fingerprint = std::string(40, 'A');
+  EXPECT_THAT(describe_gvisor_pin(apt), HasSubstr("archive key checked against " + std::string(40, 'A')));
+  GvisorPin bin{"release", "20240212.0", "", std::string(128, 'a'), std::string(128, 'b')};
+  EXPECT_EQ(describe_gvisor_pin(bin), "runsc 20240212.0: the release's binary, checked against its pinned sha512");
 }
 
 TEST(TemplateValues, BadValuesSayHowToFixThem) {
