@@ -70,17 +70,17 @@ Result<std::vector<CellStatus>> Cells::list(bool all) {
   return cells;
 }
 
-Result<std::vector<std::string>> Cells::secret_users(const std::string& name) {
+Result<std::vector<std::string>> Cells::secret_users(const std::string& name, const std::string& verb) {
   auto cells = list(false);
   if (!cells) {
     return Error(cells.error().code(), "cannot tell which running cells use secret " + name + ": " + cells.error().message(),
-                 "brig secrets rm " + name + " --force (if no running cell mounts it)");
+                 "brig secrets " + verb + " " + name + " --force (if no running cell mounts it)");
   }
   std::vector<std::string> users;
   for (const auto& c : *cells) {
     if (c.state == "damaged") {
       return Error(Errc::failed, "cannot tell whether cell " + c.record.name + " uses secret " + name + ": " + c.reason,
-                   "brig cell rm " + c.record.name + ", or brig secrets rm " + name + " --force");
+                   "brig cell rm " + c.record.name + ", or brig secrets " + verb + " " + name + " --force");
     }
     for (const auto& s : c.record.secrets) {
       if (s == name) users.push_back(c.record.name);

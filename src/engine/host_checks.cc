@@ -6,6 +6,7 @@
 #include "brig/core/strings.h"
 #include "brig/engine/plan.h"
 #include "brig/engine/podman.h"
+#include "brig/engine/secrets.h"
 
 namespace brig::engine {
 
@@ -45,6 +46,25 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
       fail("secret " + sec, Error(Errc::not_found, "secret " + str::quote(sec) + " does not exist",
                                   "brig secrets add " + sec + " - < FILE"));
     }
+  }
+
+  // Invariant 4: no secret's value in the environment, compared by digest
+  // against every stored secret (not only the ones this cell mounts).
+  if (s.env.has() && !s.env->empty()) {
+    auto digests = SecretDigests::load(ctx.paths);
+    bool found = !digests;
+    if (!digests) fail("env", digests.error());
+    for (const auto& [key, value] : *s.env) {
+      for (const auto& sec : digests ? digests->found_in(value) : std::vector<std::string>{}) {
+        found = true;
+        fail("env " + key, Error(Errc::invalid,
+                                 "env " + key + " holds the value of secret " + sec +
+                                     ": secrets never go in a cell's environment",
+                                 "drop " + key + " from --env (or the file's env:) and mount the secret instead: --secret " +
+                                     sec + " (the cell reads /run/secrets/" + sec + ")"));
+      }
+    }
+    if (!found) pass("env", std::to_string(s.env->size()) + " variable(s), no secret's value");
   }
 
   if (stop_at_failure) {

@@ -21,7 +21,8 @@ struct HostCheck {
 };
 
 // In order: the spec concrete, the host config and runtime, the image given,
-// each secret present, warden running, the image in local storage, no cell
+// each secret present, no stored secret's value in the environment, warden
+// running, the image in local storage, no cell
 // named `name` yet (skipped when `name` is empty). Runs no command but the
 // three podman questions, asked at once. With `stop_at_failure` (brig run)
 // the podman questions are not asked once a check before them failed.

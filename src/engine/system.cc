@@ -11,6 +11,7 @@
 #include "brig/core/strings.h"
 #include "brig/engine/system.h"
 #include "brig/engine/nft.h"
+#include "brig/engine/secrets.h"
 #include "brig/engine/subnets.h"
 #include "brig/state/cell_logs.h"
 #include "brig/state/warden_runtime.h"
@@ -354,6 +355,8 @@ Result<std::vector<std::string>> System::verify() {
   std::vector<std::string> v;
   auto cells = cells_.list(true);
   if (!cells) return cells.error();
+  auto digests = SecretDigests::load(ctx_.paths);
+  if (!digests) return digests.error();
   for (const auto& cs : *cells) {
     const auto& name = cs.record.name;
     if (cs.state == "missing") continue;
@@ -377,14 +380,14 @@ Result<std::vector<std::string>> System::verify() {
     if (nets.size() != 1 || !nets.contains(cell_network(name))) {
       v.push_back("cell " + name + ": attached to " + std::to_string(nets.size()) + " networks (invariant 5)");
     }
-    // 4: no secret value in the environment.
+    // 4: no stored secret's value in the environment, whether or not the cell
+    // mounts that secret (compared by digest; names, never values).
     for (const auto& e : j["Config"].value("Env", std::vector<std::string>{})) {
-      for (const auto& sec : cs.record.secrets) {
-        auto val = fs::read_file(ctx_.paths.secret(sec), 1 << 20);
-        std::string value = val ? std::string(str::trim(*val)) : std::string();
-        if (value.size() >= 4 && e.find(value) != std::string::npos) {
-          v.push_back("cell " + name + ": secret " + sec + " appears in the environment (invariant 4)");
-        }
+      const std::size_t eq = e.find('=');
+      const std::string key = e.substr(0, eq);
+      const std::string_view value = eq == std::string::npos ? std::string_view() : std::string_view(e).substr(eq + 1);
+      for (const auto& sec : digests->found_in(value)) {
+        v.push_back("cell " + name + ": env " + key + " holds the value of secret " + sec + " (invariant 4)");
       }
     }
     // 1, 5: nothing but the cell and warden on the cell's network.

@@ -56,8 +56,9 @@ class Cells {
   // Running cells (every cell with `all`); damaged records are always listed.
   Result<std::vector<CellStatus>> list(bool all);
   // The running cells that mount secret `name`. Fails closed: an error when
-  // the cells cannot be listed or a record is damaged (its secrets are unknown).
-  Result<std::vector<std::string>> secret_users(const std::string& name);
+  // the cells cannot be listed or a record is damaged (its secrets are unknown);
+  // its fix forces `brig secrets VERB` ("rm", "add").
+  Result<std::vector<std::string>> secret_users(const std::string& name, const std::string& verb = "rm");
   Result<CellStatus> status(const std::string& cell);
   Result<nlohmann::json> inspect(const std::string& cell);
   Status stop(const std::string& cell, int timeout_seconds = 10);

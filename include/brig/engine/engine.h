@@ -42,7 +42,9 @@ class Engine {
   Result<int> run(const spec::Resolved& resolved, const RunOptions& opts) { return cells_.run(resolved, opts); }
   std::vector<Check> preflight(const spec::Resolved& resolved) { return cells_.preflight(resolved); }
   Result<std::vector<CellStatus>> list(bool all) { return cells_.list(all); }
-  Result<std::vector<std::string>> secret_users(const std::string& name) { return cells_.secret_users(name); }
+  Result<std::vector<std::string>> secret_users(const std::string& name, const std::string& verb = "rm") {
+    return cells_.secret_users(name, verb);
+  }
   Result<CellStatus> status(const std::string& cell) { return cells_.status(cell); }
   Result<nlohmann::json> inspect(const std::string& cell) { return cells_.inspect(cell); }
   Status stop(const std::string& cell, int timeout_seconds = 10) { return cells_.stop(cell, timeout_seconds); }

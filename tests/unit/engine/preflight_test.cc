@@ -41,6 +41,10 @@ TEST_F(EngineTest, PreflightAndRunRefuseTheSameInputWithTheSameMessage) {
       {"name taken", [this](spec::Resolved&) { fake.on({"podman", "container", "exists"}, out(0)); }},
       {"runsc network", [this](spec::Resolved&) { save_config(""); }},
       {"no concrete runtime", [](spec::Resolved& r) { r.spec.runtime = {}; }},
+      {"secret in env", [this](spec::Resolved& r) {
+         ASSERT_TRUE(spit_secret("api-key"));
+         r.spec.env.set({{"TOKEN", "s3cr3t"}}, spec::Origin::flag("--env"));
+       }},
   };
   for (const auto& c : cases) {
     SetUp();
@@ -68,6 +72,44 @@ TEST_F(EngineTest, PreflightOfAGoodSpecPassesEveryCheck) {
   EXPECT_EQ(lines,
             "spec: valid (profile supervised)\nruntime: runsc (network host)\nwarden: running\n"
             "image: localhost/agent:1\nname: c1 is free\n");
+}
+
+// Invariant 4 before any command: an --env value that is (or holds) any
+// stored secret's value is refused, mounted by this cell or not; the error
+// names the variable and the secret, never the value.
+TEST_F(EngineTest, RunRefusesASecretsValueInTheEnvironment) {
+  ASSERT_TRUE(secret_add(paths, "other-key", "sk-other-0123456789\n").ok());
+  ASSERT_TRUE(spit_secret("api-key"));
+  spec::Resolved r = resolved();
+  r.spec.secrets.set({"api-key"}, spec::Origin::flag("--secret"));
+  r.spec.env.set({{"LOG_LEVEL", "info"}, {"AUTH", "Bearer sk-other-0123456789"}}, spec::Origin::flag("--env"));
+  auto rc = engine.run(r, RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().code(), Errc::invalid);
+  EXPECT_EQ(rc.error().message(), "env AUTH holds the value of secret other-key: secrets never go in a cell's environment");
+  EXPECT_EQ(rc.error().fix(),
+            "drop AUTH from --env (or the file's env:) and mount the secret instead: --secret other-key (the cell reads "
+            "/run/secrets/other-key)");
+  EXPECT_TRUE(fake.calls.empty()) << all_calls();
+  EXPECT_FALSE(exists(paths.cell_state("c1")));
+
+  std::string lines;
+  for (const auto& c : engine.preflight(r)) {
+    if (c.level == Check::Level::fail) lines += c.name + ": " + c.detail + "\n";
+  }
+  EXPECT_EQ(lines, "env AUTH: env AUTH holds the value of secret other-key: secrets never go in a cell's environment\n");
+}
+
+TEST_F(EngineTest, PreflightPassesAnEnvironmentWithoutSecrets) {
+  ASSERT_TRUE(spit_secret("api-key"));
+  spec::Resolved r = resolved();
+  r.spec.env.set({{"LOG_LEVEL", "info"}, {"NOTE", "s3cr3 is not it"}}, spec::Origin::flag("--env"));
+  std::string lines;
+  for (const auto& c : engine.preflight(r)) {
+    EXPECT_EQ(c.level, Check::Level::ok) << c.name << ": " << c.detail;
+    if (c.name == "env") lines += c.name + ": " + c.detail + "\n";
+  }
+  EXPECT_EQ(lines, "env: 2 variable(s), no secret's value\n");
 }
 
 }  // namespace
