@@ -1,0 +1,99 @@
+// The first hour with brig: small things a new user trips on. The real brig
+// binary with a temp BRIG_HOME; where a command asks podman (or nft), a fake
+// one on PATH that records its arguments; where it needs a terminal, `script`.
+#include "cli/cli_harness.h"
+
+#include <gmock/gmock.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+namespace brig::testing {
+namespace {
+
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+// The fake podman: records "$*" in $BRIG_HOME/podman-calls; a cell's state is
+// $FAKE_STATE (default exited); `ps` lists no container; `logs` prints two lines.
+constexpr const char* kFakePodman = R"(#!/bin/sh
+echo "$*" >> "$BRIG_HOME/podman-calls"
+case "$*" in
+  "container inspect --format"*) echo "${FAKE_STATE:-exited} 0" ;;
+  "ps "*) echo "[]" ;;
+  "logs "*) printf 'line1\nline2\n' ;;
+esac
+exit 0
+)";
+
+class FirstHourTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    for (const char* tool : {"podman", "nft"}) {
+      const std::string path = write(std::string("bin/") + tool, kFakePodman);
+      std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+    }
+    write("config.json", "{}\n");
+  }
+
+  std::vector<std::string> env(const std::string& state = "exited") const {
+    return {"BRIG_HOME=" + home_, "NO_COLOR=1", "PATH=" + home_ + "/bin:/usr/bin:/bin", "HOME=" + home_,
+            "SHELL=/bin/sh", "FAKE_STATE=" + state};
+  }
+
+  // brig with the fakes first on PATH.
+  proc::Output brig_faked(std::vector<std::string> args, const std::string& state = "exited") {
+    proc::Command c;
+    c.argv = {BRIG_BINARY};
+    c.argv.insert(c.argv.end(), args.begin(), args.end());
+    c.env = env(state);
+    c.cwd = home_;
+    c.timeout = std::chrono::seconds(30);
+    return run_checked(c);
+  }
+
+  // brig on a terminal (stdin, stdout and stderr a pty, all read as stdout),
+  // its stdin fed `input` then closed. exit_code -1 without `script`.
+  proc::Output brig_on_tty(const std::string& args, const std::string& input) {
+    if (!std::filesystem::exists("/usr/bin/script")) {
+      proc::Output none;
+      none.exit_code = -1;
+      return none;
+    }
+    proc::Command c;
+    c.argv = {"/usr/bin/script", "-qec", std::string(BRIG_BINARY) + " " + args, "/dev/null"};
+    c.env = env();
+    c.cwd = home_;
+    c.stdin_data = input;
+    c.timeout = std::chrono::seconds(30);
+    return run_checked(c);
+  }
+
+  void write_cell(const std::string& name) {
+    nlohmann::json r = {{"name", name},       {"image", "localhost/agent:1"},
+                        {"runtime", "runsc"}, {"subnet", 1},
+                        {"workspace", home_ + "/state/" + name + "/workspace"},
+                        {"workspace_mount", "/work"}};
+    write("state/" + name + "/cell-state.json", r.dump(2));
+  }
+};
+
+// -v says what brig runs: each command, as a shell would take it back.
+TEST_F(FirstHourTest, VerboseLogsEachCommandBrigRuns) {
+  auto out = brig_faked({"-v", "cell", "list"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("debug: brig "));
+  EXPECT_THAT(out.err, HasSubstr("BRIG_HOME " + home_ + "\n"));
+  EXPECT_THAT(out.err, HasSubstr("\ndebug: run: podman ps --all --filter label=brig.cell --format json\n"));
+  write_cell("c1");
+  auto status = brig_faked({"cell", "stop", "c1", "--verbose"});
+  EXPECT_THAT(status.err, HasSubstr("debug: run: podman stop --time 10 brig-c1\n"));
+  auto quiet = brig_faked({"cell", "list"});
+  EXPECT_THAT(quiet.err, Not(HasSubstr("debug:")));
+}
+
+}  // namespace
+}  // namespace brig::testing
