@@ -95,5 +95,40 @@ TEST_F(FirstHourTest, VerboseLogsEachCommandBrigRuns) {
   EXPECT_THAT(quiet.err, Not(HasSubstr("debug:")));
 }
 
+// A cell that has made no request yet has no warden log: not an error.
+TEST_F(FirstHourTest, CellNetworkOfAQuietCellSaysNoRequestsYet) {
+  write_cell("c1");
+  auto text = brig({"cell", "network", "c1"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(text.out, "");
+  EXPECT_EQ(text.err, "no requests yet (follow them with: brig cell network -f c1)\n");
+  auto json = brig({"--format", "json", "cell", "network", "c1"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.out, "[]\n");
+  EXPECT_EQ(json.err, "");
+  // An unknown cell stays an error.
+  auto unknown = brig({"cell", "network", "nope"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.err, "error: no cell named \"nope\"\nfix: list cells with: brig cell list --all\n");
+  auto unknown_json = brig({"--format", "json", "cell", "network", "nope"});
+  EXPECT_EQ(unknown_json.exit_code, 1);
+  EXPECT_EQ(unknown_json.out, "");
+}
+
+TEST_F(FirstHourTest, CellNetworkJsonListsTheRecords) {
+  write("logs/cells/c1.jsonl",
+        R"({"ts":"t1","cell":"c1","kind":"http","tls":"none","method":"GET","host":"a.test","port":80,"path":"/",)"
+        R"("status":200,"decision":"allow","duration_ms":1})" "\n"
+        R"({"ts":"t2","cell":"c1","kind":"http","tls":"none","method":"GET","host":"b.test","port":80,"path":"/",)"
+        R"("status":403,"decision":"deny","reason":"no rule","duration_ms":1})" "\n");
+  auto json = brig({"--format", "json", "cell", "network", "c1"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto arr = nlohmann::json::parse(json.out);
+  ASSERT_EQ(arr.size(), 2u);
+  EXPECT_EQ(arr[1]["host"], "b.test");
+  auto blocked = brig({"--format", "json", "cell", "network", "c1", "--blocked"});
+  EXPECT_EQ(nlohmann::json::parse(blocked.out).size(), 1u);
+}
+
 }  // namespace
 }  // namespace brig::testing
