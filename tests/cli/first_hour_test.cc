@@ -130,5 +130,15 @@ TEST_F(FirstHourTest, CellNetworkJsonListsTheRecords) {
   EXPECT_EQ(nlohmann::json::parse(blocked.out).size(), 1u);
 }
 
+TEST_F(FirstHourTest, KeepWorkspaceWithoutRmIsRefused) {
+  auto out = brig({"run", "--keep-workspace", "--dry-run", "localhost/agent:1"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_EQ(out.err,
+            "error: --keep-workspace only applies with --rm (without --rm the cell and its workspace stay)\n"
+            "fix: add --rm, or drop --keep-workspace (later: brig cell rm --keep-workspace CELL)\n");
+  auto with_rm = brig({"run", "--rm", "--keep-workspace", "--dry-run", "localhost/agent:1"});
+  EXPECT_EQ(with_rm.exit_code, 0) << with_rm.err;
+}
+
 }  // namespace
 }  // namespace brig::testing
