@@ -140,5 +140,15 @@ TEST_F(FirstHourTest, KeepWorkspaceWithoutRmIsRefused) {
   EXPECT_EQ(with_rm.exit_code, 0) << with_rm.err;
 }
 
+TEST_F(FirstHourTest, OneByteIsSingular) {
+  auto add = brig({"secrets", "add", "k", "-"}, "x");
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_THAT(add.out, StartsWith("stored secret k (1 byte); "));
+  auto list = brig({"secrets", "list"});
+  EXPECT_THAT(list.out, HasSubstr(" 1 byte\n"));
+  ASSERT_EQ(brig({"secrets", "add", "two", "-"}, "xy").exit_code, 0);
+  EXPECT_THAT(brig({"secrets", "list"}).out, HasSubstr(" 2 bytes\n"));
+}
+
 }  // namespace
 }  // namespace brig::testing
