@@ -150,5 +150,41 @@ TEST_F(FirstHourTest, OneByteIsSingular) {
   EXPECT_THAT(brig({"secrets", "list"}).out, HasSubstr(" 2 bytes\n"));
 }
 
+TEST_F(FirstHourTest, ExportRefusesToWriteATarToATerminal) {
+  write_cell("c1");
+  auto out = brig_on_tty("cell export c1", "");
+  if (out.exit_code == -1) GTEST_SKIP() << "no /usr/bin/script";
+  EXPECT_EQ(out.exit_code, 2) << out.out;
+  EXPECT_THAT(out.out, HasSubstr("error: refusing to write a tar stream to a terminal; use -o FILE or redirect\r\n"
+                                 "fix: brig cell export c1 -o c1.tar\r\n"));
+  EXPECT_FALSE(std::filesystem::exists(home_ + "/podman-calls"));
+}
+
+TEST_F(FirstHourTest, LogsTailZeroPrintsNothing) {
+  write_cell("c1");
+  auto none = brig_faked({"cell", "logs", "c1", "--tail", "0"});
+  EXPECT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, "");
+  EXPECT_EQ(none.err, "");
+  EXPECT_THAT(read("podman-calls"), Not(HasSubstr("logs ")));
+  auto all = brig_faked({"cell", "logs", "c1"});
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(all.out, "line1\nline2\n");
+  EXPECT_THAT(read("podman-calls"), HasSubstr("\nlogs brig-c1\n"));
+  EXPECT_EQ(brig_faked({"cell", "logs", "c1", "--tail", "-1"}).exit_code, 2);
+}
+
+TEST_F(FirstHourTest, CpAndConfigGetExplainThemselves) {
+  auto cp = brig({"cell", "cp", "--help"});
+  EXPECT_EQ(cp.exit_code, 0);
+  EXPECT_THAT(cp.out, HasSubstr("what to copy: CELL:PATH (a path inside the cell) or a host path"));
+  EXPECT_THAT(cp.out, HasSubstr("where to: a host path, or CELL:PATH when SRC is on the host"));
+  EXPECT_THAT(cp.out, HasSubstr("brig cell cp agent:/work/out.txt ./out.txt"));
+  auto get = brig({"config", "get", "--help"});
+  EXPECT_EQ(get.exit_code, 0);
+  EXPECT_THAT(get.out, HasSubstr("runsc_network, ops_port, warden_threads, ulimits, cgroup or runsc_version"));
+  EXPECT_THAT(get.out, HasSubstr("brig config list"));
+}
+
 }  // namespace
 }  // namespace brig::testing
