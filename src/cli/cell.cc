@@ -62,7 +62,7 @@ std::string ask(const std::string& question) {
   std::printf("%s [y/N] ", question.c_str());
   std::fflush(stdout);
   std::string answer;
-  std::getline(std::cin, answer);
+  if (!std::getline(std::cin, answer)) std::printf("\n");  // EOF: no answer, and the cursor off the question
   return answer;
 }
 
@@ -211,6 +211,7 @@ void add_cell(CLI::App& root, Context& ctx) {
       d = engine::decide_workspace_removal(in, st->record.workspace, ctx.paths.workspace(a.cell));
     }
     if (d.action == Action::refuse) return Error(Errc::usage, d.message, d.fix);
+    if (d.action == Action::abort) return Error(Errc::failed, d.message, d.fix);
     auto kept = e.remove(a.cell, d.action == Action::keep);
     if (!kept) return kept.error();
     if (!ctx.quiet) std::printf("removed %s%s\n", a.cell.c_str(), kept->empty() ? "" : (" (workspace kept in " + *kept + ")").c_str());

@@ -186,5 +186,23 @@ TEST_F(FirstHourTest, CpAndConfigGetExplainThemselves) {
   EXPECT_THAT(get.out, HasSubstr("brig config list"));
 }
 
+// rm asks before deleting a workspace that holds files; anything but yes
+// (an empty line, EOF) leaves the cell untouched and exits 1.
+TEST_F(FirstHourTest, RmPromptAnsweredNoRemovesNothing) {
+  write_cell("c1");
+  write("state/c1/workspace/result.txt", "precious");
+  for (const char* answer : {"n\n", "\n", ""}) {
+    auto out = brig_on_tty("cell rm c1", answer);
+    if (out.exit_code == -1) GTEST_SKIP() << "no /usr/bin/script";
+    EXPECT_EQ(out.exit_code, 1) << out.out;
+    EXPECT_THAT(out.out, HasSubstr("the workspace of c1 holds 1 file; delete it? [y/N] "));
+    EXPECT_THAT(out.out, HasSubstr("error: not removed: c1 and its workspace are untouched\r\n"
+                                   "fix: brig cell rm c1 --keep-workspace (removes the cell, keeps the files)\r\n"));
+    EXPECT_EQ(read("state/c1/workspace/result.txt"), "precious");
+    EXPECT_TRUE(std::filesystem::exists(home_ + "/state/c1/cell-state.json"));
+    EXPECT_THAT(read("podman-calls"), Not(HasSubstr("rm ")));
+  }
+}
+
 }  // namespace
 }  // namespace brig::testing
