@@ -186,6 +186,26 @@ TEST_F(FirstHourTest, CpAndConfigGetExplainThemselves) {
   EXPECT_THAT(get.out, HasSubstr("brig config list"));
 }
 
+TEST_F(FirstHourTest, PruneKeepsStoppedCellsWhoseWorkspaceHoldsFiles) {
+  write_cell("c1");
+  write_cell("c2");
+  write("state/c1/workspace/result.txt", "precious");
+  auto out = brig_faked({"system", "prune", "--cells", "--dry-run"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out,
+            "would remove cell c2 (missing)\n"
+            "would keep cell c1: the workspace of c1 holds 1 file\n"
+            "  fix: brig cell rm c1 --force (delete it) or --keep-workspace\n");
+}
+
+TEST_F(FirstHourTest, DownSaysWhichCellsItStoppedAndHowToStartThem) {
+  write_cell("c1");
+  auto out = brig_faked({"system", "down"}, "running");
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.out, EndsWith("stopped 1 cell: c1\n  start again: brig cell start c1\n"));
+  EXPECT_THAT(read("podman-calls"), HasSubstr("stop --time 10 brig-c1\n"));
+}
+
 // rm asks before deleting a workspace that holds files; anything but yes
 // (an empty line, EOF) leaves the cell untouched and exits 1.
 TEST_F(FirstHourTest, RmPromptAnsweredNoRemovesNothing) {
