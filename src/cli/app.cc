@@ -159,6 +159,7 @@ int run_main(int argc, char** argv) {
 
   log::setup({ctx.quiet ? log::Verbosity::quiet : ctx.verbose ? log::Verbosity::verbose : log::Verbosity::normal,
               !ctx.no_color});
+  spdlog::debug("brig {}: BRIG_HOME {}", BRIG_VERSION, ctx.paths.home());
 
   CLI::App* at = deepest(&root);
   auto rest = root.remaining(true);

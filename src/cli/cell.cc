@@ -42,7 +42,7 @@ struct CellArgs {
   std::string cell;
   std::vector<std::string> rest;
   std::string format = "table", signal = "SIGKILL", output, src, dst, path;
-  int time = 10, tail = 0;
+  int time = 10, tail = -1;  // tail < 0: every line
   bool all = false, wait = false, follow = false, interactive = false, tty = false, keep_workspace = false, force = false;
 };
 
@@ -62,7 +62,7 @@ std::string ask(const std::string& question) {
   std::printf("%s [y/N] ", question.c_str());
   std::fflush(stdout);
   std::string answer;
-  std::getline(std::cin, answer);
+  if (!std::getline(std::cin, answer)) std::printf("\n");  // EOF: no answer, and the cursor off the question
   return answer;
 }
 
@@ -132,14 +132,14 @@ void add_cell(CLI::App& root, Context& ctx) {
 
   auto* logs = verb(n, "logs", "print a cell's output");
   logs->add_flag("-f,--follow", a.follow, "keep streaming");
-  logs->add_option("--tail", a.tail, "only the last N lines");
+  logs->add_option("--tail", a.tail, "only the last N lines (0: none, then new ones with -f)")->check(CLI::NonNegativeNumber);
   on_run(logs, ctx, [eng, &a]() -> Result<int> {
     auto e = eng();
     if (a.follow) return engine::follow_logs(e, a.cell, a.tail);
     auto out = engine::read_logs(e, a.cell, a.tail);
     if (!out) return out.error();
     std::fwrite(out->text.data(), 1, out->text.size(), stdout);
-    if (out->text.empty()) {
+    if (out->text.empty() && a.tail != 0) {
       std::fprintf(stderr, "no output yet from %s (state %s); follow it with: brig cell logs -f %s\n", a.cell.c_str(),
                    out->state.c_str(), a.cell.c_str());
     }
@@ -212,6 +212,7 @@ void add_cell(CLI::App& root, Context& ctx) {
       d = engine::decide_workspace_removal(in, st->record.workspace, ctx.paths.workspace(a.cell));
     }
     if (d.action == Action::refuse) return Error(Errc::usage, d.message, d.fix);
+    if (d.action == Action::abort) return Error(Errc::failed, d.message, d.fix);
     auto kept = e.remove(a.cell, d.action == Action::keep);
     if (!kept) return kept.error();
     if (!ctx.quiet) std::printf("removed %s%s\n", a.cell.c_str(), kept->empty() ? "" : (" (workspace kept in " + *kept + ")").c_str());
@@ -227,8 +228,12 @@ void add_cell(CLI::App& root, Context& ctx) {
   });
 
   auto* cp = n->add_subcommand("cp", "copy files between a cell and the host: brig cell cp CELL:PATH DEST | SRC CELL:PATH");
-  cp->add_option("SRC", a.src)->required();
-  cp->add_option("DST", a.dst)->required();
+  cp->add_option("SRC", a.src, "what to copy: CELL:PATH (a path inside the cell) or a host path")->required();
+  cp->add_option("DST", a.dst, "where to: a host path, or CELL:PATH when SRC is on the host")->required();
+  cp->footer(
+      "Exactly one side names a cell as CELL:PATH; the other is a path on the host.\n"
+      "  brig cell cp agent:/work/out.txt ./out.txt     copy a file out of cell agent\n"
+      "  brig cell cp ./input.csv agent:/work/          copy a host file into cell agent");
   on_run(cp, ctx, [eng, &a]() -> Result<int> {
     auto e = eng();
     return engine::copy_files(e, a.src, a.dst);
@@ -281,8 +286,12 @@ void add_cell(CLI::App& root, Context& ctx) {
   });
 
   auto* exp = verb(n, "export", "export a cell's workspace as a tar stream");
-  exp->add_option("-o,--output", a.output, "file to write (default stdout)");
+  exp->add_option("-o,--output", a.output, "file to write (default stdout, which must not be a terminal)");
   on_run(exp, ctx, [eng, &a]() -> Result<int> {
+    if (a.output.empty() && ::isatty(STDOUT_FILENO)) {
+      return Error(Errc::usage, "refusing to write a tar stream to a terminal; use -o FILE or redirect",
+                   "brig cell export " + a.cell + " -o " + a.cell + ".tar");
+    }
     auto e = eng();
     return engine::export_workspace(e, a.cell, a.output);
   });

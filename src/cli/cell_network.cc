@@ -2,6 +2,7 @@
 // tagged OUT:, BLOCKED:, PASSTHROUGH:, INGRESS:.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
+#include "brig/engine/engine.h"
 #include "brig/spec/validate.h"
 #include "brig/state/cell_logs.h"
 #include "context.h"
@@ -39,17 +41,31 @@ std::string format_record(const nlohmann::json& j, bool blocked_only) {
   return line;
 }
 
-void print_lines(std::istream& in, bool blocked_only) {
+// Prints the records of `in` that --blocked keeps: text lines, or, with
+// `json`, into `arr` (or one JSON object per line when `arr` is null, to
+// follow); returns how many.
+std::size_t print_lines(std::istream& in, bool blocked_only, bool json, nlohmann::json* arr) {
   std::string raw;
+  std::size_t n = 0;
   while (std::getline(in, raw)) {
     try {
-      auto out = format_record(nlohmann::json::parse(raw), blocked_only);
-      if (!out.empty()) std::printf("%s\n", out.c_str());
+      auto j = nlohmann::json::parse(raw);
+      auto out = format_record(j, blocked_only);
+      if (out.empty()) continue;
+      ++n;
+      if (!json) {
+        std::printf("%s\n", out.c_str());
+      } else if (arr) {
+        arr->push_back(std::move(j));
+      } else {
+        std::printf("%s\n", j.dump().c_str());
+      }
     } catch (const std::exception&) {
       // A line being written right now, or a damaged one: skip it.
     }
   }
   std::fflush(stdout);
+  return n;
 }
 
 }  // namespace
@@ -64,25 +80,41 @@ void add_cell_network(CLI::App* noun, Context& ctx) {
   on_run(v, ctx, [&ctx]() -> Result<int> {
     if (!spec::valid_cell_name(cell)) return Error(Errc::usage, "invalid cell name " + str::quote(cell));
     const std::string path = ctx.paths.cell_log(cell);
+    const auto files = state::log_files_oldest_first(path);
+    if (std::none_of(files.begin(), files.end(), [](const std::string& f) { return fs::exists(f); })) {
+      // No log yet: a quiet cell, or no such cell (logs outlive their cell
+      // until prune, so only a missing log asks the cell's record).
+      proc::PosixRunner unused;  // reading a record runs nothing
+      auto rec = engine::Engine(unused, ctx.paths).load_record(cell);
+      if (!rec && rec.error().code() == Errc::not_found) return rec.error();
+    }
+    const bool json = ctx.json();
+    nlohmann::json arr = nlohmann::json::array();
+    nlohmann::json* into = json && !follow ? &arr : nullptr;
+    std::size_t shown = 0;
     // Oldest rotated file first; the current file last, kept open to follow.
-    for (const auto& f : state::log_files_oldest_first(path)) {
+    for (const auto& f : files) {
       if (f == path) break;
       std::ifstream old(f);
-      if (old) print_lines(old, blocked);
+      if (old) shown += print_lines(old, blocked, json, into);
     }
     std::ifstream in(path);
-    if (!in && !follow) {
-      return Error(Errc::not_found, "no network log for cell " + str::quote(cell) + " (" + path + ")",
-                   "the cell has made no requests yet, or the name is wrong: brig cell list");
+    if (in) shown += print_lines(in, blocked, json, into);
+    if (!follow) {
+      if (json) {
+        std::printf("%s\n", arr.dump(2).c_str());
+      } else if (shown == 0 && !ctx.quiet) {
+        std::fprintf(stderr, "%s yet (follow them with: brig cell network -f %s)\n",
+                     blocked ? "no blocked requests" : "no requests", cell.c_str());
+      }
+      return 0;
     }
-    print_lines(in, blocked);
-    while (follow) {
+    for (;;) {
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
       if (!in.is_open()) in.open(path);
       in.clear();
-      print_lines(in, blocked);
+      print_lines(in, blocked, json, nullptr);
     }
-    return 0;
   });
 }
 

@@ -11,8 +11,9 @@ namespace brig::cli {
 void add_config(CLI::App& root, Context& ctx) {
   auto* n = root.add_subcommand("config", "brig's settings in $BRIG_HOME/config.json");
   static std::string key, value;
-  auto* get = n->add_subcommand("get", "print a setting");
-  get->add_option("KEY", key)->required();
+  auto* get = n->add_subcommand("get", "print one setting: brig config get KEY");
+  get->add_option("KEY", key, "runsc_network, ops_port, warden_threads, ulimits, cgroup or runsc_version")->required();
+  get->footer("Prints the value alone (for scripts). Every setting with its value: brig config list");
   on_run(get, ctx, [&ctx]() -> Result<int> {
     auto cfg = engine::load_host_config(ctx.paths);
     if (!cfg) return cfg.error();

@@ -194,7 +194,9 @@ void add_policy(CLI::App& root, Context& ctx) {
                           {"reason", std::string(policy::reason_text(v.reason))}};
       std::cout << j.dump() << "\n";
     } else if (v.allowed()) {
-      std::printf("allow %.*s\n", static_cast<int>(v.rule.size()), v.rule.data());
+      // The matching rule reads "allow HOST ... (FILE:LINE)": the decision is its first word.
+      const bool says_allow = v.rule.substr(0, 6) == "allow ";
+      std::printf("%s%.*s\n", says_allow ? "" : "allow ", static_cast<int>(v.rule.size()), v.rule.data());
     } else {
       const auto reason = policy::reason_text(v.reason);
       std::printf("deny %.*s", static_cast<int>(reason.size()), reason.data());

@@ -258,6 +258,10 @@ void add_run(CLI::App& root, Context& ctx) {
       return Error(Errc::usage, "--yes: not supported yet (brig run never asks a question today)",
                    "run the same command without -y/--yes");
     }
+    if (o.keep_workspace && !o.rm) {
+      return Error(Errc::usage, "--keep-workspace only applies with --rm (without --rm the cell and its workspace stay)",
+                   "add --rm, or drop --keep-workspace (later: brig cell rm --keep-workspace CELL)");
+    }
     const RunTail& tail = run_tail();
     spec::Diagnostics bad_flags;
     const auto flags = flags_layer(*cmd, o, tail, bad_flags);

@@ -125,7 +125,7 @@ void add_secrets(CLI::App& root, Context& ctx) {
       value = std::move(*v);
     }
     BRIG_TRY(engine::secret_add(ctx.paths, name, value));
-    if (!ctx.quiet) std::printf("stored secret %s (%zu bytes); cells get it with --secret %s\n", name.c_str(), value.size(), name.c_str());
+    if (!ctx.quiet) std::printf("stored secret %s (%zu byte%s); cells get it with --secret %s\n", name.c_str(), value.size(), value.size() == 1 ? "" : "s", name.c_str());
     return 0;
   });
 
@@ -139,7 +139,7 @@ void add_secrets(CLI::App& root, Context& ctx) {
       std::cout << arr.dump(2) << "\n";
       return 0;
     }
-    for (const auto& s : *l) std::printf("%-32s %8llu bytes\n", s.name.c_str(), static_cast<unsigned long long>(s.size));
+    for (const auto& s : *l) std::printf("%-32s %8llu byte%s\n", s.name.c_str(), static_cast<unsigned long long>(s.size), s.size == 1 ? "" : "s");
     if (l->empty() && !ctx.quiet) std::fprintf(stderr, "no secrets (brig secrets add NAME - < FILE)\n");
     return 0;
   });

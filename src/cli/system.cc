@@ -73,6 +73,13 @@ void follow_events(const Paths& paths, std::size_t from) {
   }
 }
 
+// After down or restart: which cells down stopped, and how to start each again.
+void print_stopped(const Context& ctx, const std::vector<std::string>& stopped) {
+  if (ctx.quiet || stopped.empty()) return;
+  std::printf("stopped %zu cell%s: %s\n", stopped.size(), stopped.size() == 1 ? "" : "s", str::join(stopped, ", ").c_str());
+  for (const auto& c : stopped) std::printf("  start again: brig cell start %s\n", c.c_str());
+}
+
 }  // namespace
 
 void add_system(CLI::App& root, Context& ctx) {
@@ -127,16 +134,23 @@ void add_system(CLI::App& root, Context& ctx) {
   auto* down = n->add_subcommand("down", "stop every cell, then warden, then remove the nftables table");
   on_run(down, ctx, [&ctx, engine]() -> Result<int> {
     auto e = engine();
-    BRIG_TRY(e.down());
+    auto stopped = e.down();
+    if (!stopped) return stopped.error();
     if (!ctx.quiet) std::printf("brig is down: cells stopped, warden removed, nftables tables removed\n");
+    print_stopped(ctx, *stopped);
     return 0;
   });
-  auto* restart = n->add_subcommand("restart", "down, then up");
+  auto* restart = n->add_subcommand("restart", "down, then up (running cells are stopped; start them again after)");
   on_run(restart, ctx, [&ctx, engine]() -> Result<int> {
     auto e = engine();
-    BRIG_TRY(e.down());
-    BRIG_TRY(system_up(ctx, e));
+    auto stopped = e.down();
+    if (!stopped) return stopped.error();
+    if (auto st = system_up(ctx, e); !st) {
+      print_stopped(ctx, *stopped);
+      return st.error();
+    }
     if (!ctx.quiet) std::printf("brig restarted\n");
+    print_stopped(ctx, *stopped);
     return 0;
   });
 
@@ -165,10 +179,14 @@ void add_system(CLI::App& root, Context& ctx) {
   prune->add_flag("--subnets", prune_opts.subnets, "subnet allocations of cells that no longer exist");
   prune->add_flag("--dry-run", prune_opts.dry_run, "print what would be removed");
   on_run(prune, ctx, [&ctx, engine]() -> Result<int> {
-    auto done = engine().prune(prune_opts);
-    if (!done) return done.error();
-    for (const auto& d : *done) std::printf("%s%s\n", prune_opts.dry_run ? "would remove " : "removed ", d.c_str());
-    if (done->empty() && !ctx.quiet) std::printf("nothing to prune\n");
+    auto report = engine().prune(prune_opts);
+    if (!report) return report.error();
+    for (const auto& d : report->removed) std::printf("%s%s\n", prune_opts.dry_run ? "would remove " : "removed ", d.c_str());
+    for (const auto& k : report->kept) {
+      std::printf("%s cell %s: %s\n", prune_opts.dry_run ? "would keep" : "kept", k.cell.c_str(), k.reason.c_str());
+      std::printf("  fix: %s\n", k.fix.c_str());
+    }
+    if (report->removed.empty() && report->kept.empty() && !ctx.quiet) std::printf("nothing to prune\n");
     return 0;
   });
 

@@ -34,6 +34,7 @@ Result<int> follow_logs(Engine& e, const std::string& cell, int tail) {
 Result<CellLogs> read_logs(Engine& e, const std::string& cell, int tail) {
   auto st = e.status(cell);
   if (!st) return st.error();
+  if (tail == 0) return CellLogs{"", st->state};  // --tail 0: no lines, nothing to ask podman
   auto text = e.logs(cell, tail);
   if (!text) return text.error();
   return CellLogs{std::move(*text), st->state};

@@ -7,6 +7,7 @@
 #include "brig/engine/plan.h"
 #include "brig/engine/podman.h"
 #include "brig/engine/secrets.h"
+#include "cell_files.h"
 
 namespace brig::engine {
 
@@ -99,9 +100,16 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
     }
   }
   if (!name.empty()) {
-    if (exists) {
+    // A cell is its record as much as its container: one whose container is
+    // gone (state "missing") or whose record is damaged still holds the name,
+    // and so does the state a crashed run left (which `brig run` trips on).
+    const std::string state = ctx.paths.cell_state(name);
+    if (exists || fs::exists(cell_files::record_path(ctx.paths, name))) {
       fail("name", Error(Errc::exists, "a cell named " + str::quote(name) + " already exists",
                          "remove it (brig cell rm " + name + ") or pick another name (--name)"));
+    } else if (fs::exists(state)) {
+      fail("name", Error(Errc::exists, "the name " + str::quote(name) + " is held by leftover state in " + state,
+                         "brig system prune --cells (removes it), or pick another name (--name)"));
     } else {
       pass("name", name + " is free");
     }

@@ -112,7 +112,7 @@ std::vector<std::string> warden_run_args(const WardenPlan& p) {
 std::vector<std::string> cell_logs_args(const std::string& cell, bool follow, int tail) {
   std::vector<std::string> a = {"podman", "logs"};
   if (follow) a.push_back("--follow");
-  if (tail > 0) a.insert(a.end(), {"--tail", std::to_string(tail)});
+  if (tail >= 0) a.insert(a.end(), {"--tail", std::to_string(tail)});
   a.push_back(cell_container(cell));
   return a;
 }

@@ -121,7 +121,9 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   rb.commit();
   ctx_.event("create", name, {{"image", plan.record.image}, {"subnet", plan.record.subnet.cidr()}, {"runtime", plan.record.runtime}});
   if (!opts.detach && opts.rm) {
-    if (auto kept = remove(name, opts.keep_workspace); !kept) return kept.error();
+    auto kept = remove(name, opts.keep_workspace);
+    if (!kept) return kept.error();
+    if (!kept->empty()) std::fprintf(stderr, "workspace of %s kept in %s\n", name.c_str(), kept->c_str());
   }
   if (opts.detach && opts.rm) {
     // A reaper outlives us, waits for the exit, removes the cell.
@@ -129,6 +131,10 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
     proc::Command reaper;
     reaper.argv = reaper_args(opts.reaper_binary, name, opts.keep_workspace);
     BRIG_TRY(ctx_.runner.spawn_detached(reaper));
+    if (opts.keep_workspace && plan.record.workspace == ctx_.paths.workspace(name)) {
+      std::fprintf(stderr, "when %s exits, its workspace is kept in %s/workspaces/ (brig cell events %s names it)\n",
+                   name.c_str(), ctx_.paths.home().c_str(), name.c_str());
+    }
   }
   return rc;
 }

@@ -13,6 +13,7 @@
 #include "brig/engine/nft.h"
 #include "brig/engine/secrets.h"
 #include "brig/engine/subnets.h"
+#include "brig/engine/workspace.h"
 #include "brig/state/cell_logs.h"
 #include "brig/state/warden_runtime.h"
 #include "cell_files.h"
@@ -255,16 +256,21 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
   return {};
 }
 
-Status System::down() {
+Result<std::vector<std::string>> System::down() {
+  std::vector<std::string> stopped;
   for (const auto& name : cell_files::cell_names(ctx_.paths)) {
     auto st = cells_.status(name);
-    if (st && st->state == "running") BRIG_TRY(cells_.stop(name));
+    if (st && st->state == "running") {
+      BRIG_TRY(cells_.stop(name));
+      stopped.push_back(name);
+    }
   }
   auto out = ctx_.podman.run({"rm", "--force", "--time", "10", kWardenContainer});
   if (!out) return out.error();
   state::remove_warden_runtime(ctx_.paths);
   ctx_.event("warden_stop", "");
-  return nft::remove(ctx_.runner);
+  BRIG_TRY(nft::remove(ctx_.runner));
+  return stopped;
 }
 
 std::vector<Check> System::doctor(bool quick) {
@@ -409,16 +415,29 @@ Result<std::vector<std::string>> System::verify() {
   return v;
 }
 
-Result<std::vector<std::string>> System::prune(const PruneOptions& o) {
+Result<PruneReport> System::prune(const PruneOptions& o) {
   const bool everything = !o.cells && !o.logs && !o.subnets;
-  std::vector<std::string> done;
+  PruneReport report;
+  std::vector<std::string>& done = report.removed;
   auto cells = cells_.list(true);
   if (!cells) return cells.error();
   if (everything || o.cells) {
     for (const auto& c : *cells) {
       if (c.state == "running") continue;
-      done.push_back("cell " + c.record.name + " (" + c.state + ")");
-      if (!o.dry_run) BRIG_TRY(cells_.remove(c.record.name, false));
+      // `brig cell rm`'s rule, with no terminal to ask on: a workspace that
+      // holds files stays, and so does its cell (a damaged record's
+      // workspace is the default one, as Cells::remove assumes).
+      const std::string& name = c.record.name;
+      const std::string own = ctx_.paths.workspace(name);
+      WorkspaceRemoval in;
+      in.cell = name;
+      auto d = decide_workspace_removal(in, c.record.workspace.empty() ? own : c.record.workspace, own);
+      if (d.action != WorkspaceDecision::Action::remove) {
+        report.kept.push_back({name, d.message, d.fix});
+        continue;
+      }
+      done.push_back("cell " + name + " (" + c.state + ")");
+      if (!o.dry_run) BRIG_TRY(cells_.remove(name, false));
     }
     // State directories without a record (a crash mid-run).
     for (const auto& n : fs::list_names(ctx_.paths.state_dir(), "")) {
@@ -454,7 +473,7 @@ Result<std::vector<std::string>> System::prune(const PruneOptions& o) {
     }
   }
   if (!o.dry_run && !done.empty()) ctx_.event("prune", "", {{"removed", done}});
-  return done;
+  return report;
 }
 
 }  // namespace brig::engine

@@ -81,10 +81,13 @@ WorkspaceDecision decide_workspace_removal(const WorkspaceRemoval& in) {
   using Action = WorkspaceDecision::Action;
   if (in.keep_workspace) return {Action::keep, "", ""};
   if (in.force || !in.owned || in.files == 0) return {Action::remove, "", ""};
-  const std::string holds = "the workspace of " + in.cell + " holds " + std::to_string(in.files) + " file(s)";
+  const std::string holds = "the workspace of " + in.cell + " holds " + std::to_string(in.files) +
+                            (in.files == 1 ? " file" : " files");
   if (in.answer) {
     const std::string& a = *in.answer;
-    return {a == "y" || a == "Y" || a == "yes" ? Action::remove : Action::keep, "", ""};
+    if (a == "y" || a == "Y" || a == "yes") return {Action::remove, "", ""};
+    return {Action::abort, "not removed: " + in.cell + " and its workspace are untouched",
+            "brig cell rm " + in.cell + " --keep-workspace (removes the cell, keeps the files)"};
   }
   if (!in.tty) return {Action::refuse, holds, "brig cell rm " + in.cell + " --force (delete it) or --keep-workspace"};
   return {Action::ask, holds + "; delete it?", ""};

@@ -22,6 +22,8 @@
 #include <string_view>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "brig/core/unique_fd.h"
 #include "brig/proc/command.h"
 #include "child.h"
@@ -184,6 +186,23 @@ int max_fd_limit() {
 Result<std::string> resolve(const Command& cmd) {
   if (cmd.argv.empty()) {
     return Error(Errc::usage, "cannot run an empty command", "pass the program as argv[0]");
+  }
+  // What brig runs, for -v: argv as a shell would take it back.
+  if (spdlog::should_log(spdlog::level::debug)) {
+    std::string line;
+    for (const auto& a : cmd.argv) {
+      const bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                           "0123456789-_./:=,+@%") == std::string::npos;
+      if (!line.empty()) line += ' ';
+      if (plain) {
+        line += a;
+        continue;
+      }
+      line += '\'';
+      for (char c : a) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      line += '\'';
+    }
+    spdlog::debug("run: {}", line);
   }
   std::string path = cmd.argv[0];
   if (path.find('/') == std::string::npos) {

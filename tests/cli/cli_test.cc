@@ -230,7 +230,7 @@ TEST_F(CliTest, CellNetworkTagsLines) {
 TEST_F(CliTest, CellNetworkUnknownCellAndBadName) {
   auto missing = brig({"cell", "network", "nope"});
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_THAT(missing.err, ::testing::HasSubstr("no network log for cell \"nope\""));
+  EXPECT_THAT(missing.err, ::testing::HasSubstr("no cell named \"nope\""));
   auto bad = brig({"cell", "network", "../etc"});
   EXPECT_EQ(bad.exit_code, 2);
 }

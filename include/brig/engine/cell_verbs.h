@@ -15,10 +15,11 @@
 
 namespace brig::engine {
 
-// `podman logs --follow` on the terminal.
+// `podman logs --follow` on the terminal; `tail` as for cell_logs_args.
 Result<int> follow_logs(Engine& e, const std::string& cell, int tail);
 
-// What the cell has printed so far (stdout then stderr), and its state.
+// What the cell has printed so far (stdout then stderr), and its state: the
+// last `tail` lines (none for 0; every line for tail < 0).
 struct CellLogs {
   std::string text, state;
 };

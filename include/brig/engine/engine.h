@@ -33,10 +33,10 @@ class Engine {
   Status up(const std::string& brig_binary, const std::vector<std::string>& warden_files = {}) {
     return system_.up(brig_binary, warden_files);
   }
-  Status down() { return system_.down(); }
+  Result<std::vector<std::string>> down() { return system_.down(); }
   std::vector<Check> doctor(bool quick) { return system_.doctor(quick); }
   Result<std::vector<std::string>> verify() { return system_.verify(); }
-  Result<std::vector<std::string>> prune(const PruneOptions& opts) { return system_.prune(opts); }
+  Result<PruneReport> prune(const PruneOptions& opts) { return system_.prune(opts); }
 
   // --- cells (see Cells) ---
   Result<int> run(const spec::Resolved& resolved, const RunOptions& opts) { return cells_.run(resolved, opts); }

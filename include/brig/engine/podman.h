@@ -86,7 +86,8 @@ std::vector<std::string> warden_run_args(const WardenPlan& plan);
 std::vector<std::string> external_network_create_args();
 
 // What `brig cell <verb>` runs on the terminal, argv[0] "podman" (or "tar").
-// logs: --follow streams; tail > 0 keeps the last `tail` lines.
+// logs: --follow streams; tail >= 0 keeps the last `tail` lines (0: none, only
+// what follows), tail < 0 every line.
 std::vector<std::string> cell_logs_args(const std::string& cell, bool follow, int tail);
 std::vector<std::string> cell_exec_args(const std::string& cell, bool interactive, bool tty,
                                         const std::vector<std::string>& command);

@@ -17,6 +17,17 @@ struct PruneOptions {
   bool cells = false, logs = false, subnets = false, dry_run = false;
 };
 
+// What prune removed (or with dry_run would remove), one line each, and the
+// stopped cells it left alone because their workspace holds files (the
+// `brig cell rm` rule, decide_workspace_removal): each with why and the fix.
+struct PruneReport {
+  struct Kept {
+    std::string cell, reason, fix;
+  };
+  std::vector<std::string> removed;
+  std::vector<Kept> kept;
+};
+
 class System {
  public:
   System(EngineContext& ctx, Cells& cells) : ctx_(ctx), cells_(cells) {}
@@ -30,12 +41,12 @@ class System {
   // read-only at the same paths.
   Status up(const std::string& brig_binary, const std::vector<std::string>& warden_files = {});
   // Every cell stopped (as `cell stop`), warden removed, nft tables removed.
-  Status down();
+  // Returns the cells it stopped.
+  Result<std::vector<std::string>> down();
   std::vector<Check> doctor(bool quick);
   // Invariant violations on the live system; empty when none.
   Result<std::vector<std::string>> verify();
-  // What was (or with dry_run would be) removed, one line each.
-  Result<std::vector<std::string>> prune(const PruneOptions& opts);
+  Result<PruneReport> prune(const PruneOptions& opts);
 
  private:
   Status ensure_warden_image(const std::string& brig_binary, std::string& image);

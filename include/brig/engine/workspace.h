@@ -25,7 +25,8 @@ std::size_t count_files(const std::string& dir);
 
 // `brig cell rm`: what happens to the cell's workspace. Only brig's own
 // workspace (state/<cell>/workspace) is ever deleted; one that holds files is
-// deleted only with --force or a "y" on the terminal.
+// deleted only with --force or a "y" on the terminal; any other answer leaves
+// the cell alone. `brig system prune` applies the same rule with no terminal.
 struct WorkspaceRemoval {
   std::string cell;
   bool owned = false;         // brig's own workspace, not a directory the user mounted
@@ -41,6 +42,7 @@ struct WorkspaceDecision {
     keep,    // Engine::remove(cell, keep_workspace = true)
     ask,     // print `message` as a y/N question, then decide again with the answer
     refuse,  // usage error: `message`, fix `fix`
+    abort,   // the user said no: nothing removed, exit 1 (`message`, fix `fix`)
   };
   Action action = Action::remove;
   std::string message, fix;

@@ -132,6 +132,24 @@ TEST_F(CellVerbs, ReadLogsReturnsTextAndState) {
   EXPECT_EQ(fake.calls.back().argv, cell_logs_args("c1", false, 3));
 }
 
+// --tail 0 is no lines (not every line): nothing is read, and a follow
+// prints only what comes next.
+TEST_F(CellVerbs, TailZeroPrintsNoLineAndFollowsOnlyNewOnes) {
+  fake.on({"podman", "logs"}, canned(0, "old\n"));
+  auto logs = read_logs(engine, "c1", 0);
+  ASSERT_TRUE(logs.ok()) << logs.error().message();
+  EXPECT_EQ(logs->text, "");
+  EXPECT_EQ(logs->state, "running");
+  for (const auto& c : fake.calls) EXPECT_NE(c.argv[1], "logs");
+  ASSERT_TRUE(follow_logs(engine, "c1", 0).ok());
+  EXPECT_EQ(last_on_terminal(), (Argv{"podman", "logs", "--follow", "--tail", "0", "brig-c1"}));
+  // A negative tail (the CLI's default) is every line.
+  auto all = read_logs(engine, "c1", -1);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->text, "old\n");
+  EXPECT_EQ(fake.calls.back().argv, (Argv{"podman", "logs", "brig-c1"}));
+}
+
 constexpr const char* kEvents =
     "{\"cell\":\"a\",\"event\":\"run\",\"ts\":\"t1\"}\n"
     "{\"cell\":\"ab\",\"event\":\"run\",\"ts\":\"t2\"}\n"

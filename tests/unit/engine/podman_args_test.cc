@@ -218,8 +218,8 @@ TEST(Subnet, Addresses) {
 // brig cell logs / exec / shell / cp / stats / top / diff / export: the argv
 // cli/cell.cc has always run, now built here.
 TEST(CellVerbArgs, LogsGolden) {
-  EXPECT_EQ(cell_logs_args("c1", false, 0), (Argv{"podman", "logs", "brig-c1"}));
-  EXPECT_EQ(cell_logs_args("c1", true, 0), (Argv{"podman", "logs", "--follow", "brig-c1"}));
+  EXPECT_EQ(cell_logs_args("c1", false, -1), (Argv{"podman", "logs", "brig-c1"}));
+  EXPECT_EQ(cell_logs_args("c1", true, 0), (Argv{"podman", "logs", "--follow", "--tail", "0", "brig-c1"}));
   EXPECT_EQ(cell_logs_args("c1", true, 20), (Argv{"podman", "logs", "--follow", "--tail", "20", "brig-c1"}));
   EXPECT_EQ(cell_logs_args("c1", false, 5), (Argv{"podman", "logs", "--tail", "5", "brig-c1"}));
   EXPECT_EQ(cell_logs_args("c1", true, -3), (Argv{"podman", "logs", "--follow", "brig-c1"}));

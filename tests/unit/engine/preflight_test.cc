@@ -63,6 +63,43 @@ TEST_F(EngineTest, PreflightAndRunRefuseTheSameInputWithTheSameMessage) {
   }
 }
 
+// A cell whose container is gone (state "missing") still holds its name:
+// preflight fails the name check with run's words, and run refuses before
+// touching anything.
+TEST_F(EngineTest, PreflightFailsANameHeldByACellWithoutAContainer) {
+  write_record("c1", 1);  // `podman container exists brig-c1` says no (the fixture)
+  std::vector<Check> failed;
+  for (const auto& c : engine.preflight(resolved())) {
+    if (c.level == Check::Level::fail) failed.push_back(c);
+  }
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].name, "name");
+  EXPECT_EQ(failed[0].detail, "a cell named \"c1\" already exists");
+  EXPECT_EQ(failed[0].fix, "remove it (brig cell rm c1) or pick another name (--name)");
+  auto rc = engine.run(resolved(), RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().message(), failed[0].detail);
+  EXPECT_FALSE(called({"podman", "network", "create"}));
+  EXPECT_TRUE(exists(paths.cell_state("c1") + "/cell-state.json"));
+}
+
+// State a crashed run left (no record) holds the name too; prune clears it.
+TEST_F(EngineTest, PreflightFailsANameHeldByLeftoverState) {
+  spit(paths.workspace("c1") + "/file", "x");
+  std::vector<Check> failed;
+  for (const auto& c : engine.preflight(resolved())) {
+    if (c.level == Check::Level::fail) failed.push_back(c);
+  }
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].name, "name");
+  EXPECT_EQ(failed[0].detail, "the name \"c1\" is held by leftover state in " + paths.cell_state("c1"));
+  EXPECT_EQ(failed[0].fix, "brig system prune --cells (removes it), or pick another name (--name)");
+  // The fix works: prune removes the leftover, and the name is free again.
+  fake.on({"podman", "ps"}, out(0, "[]"));
+  ASSERT_TRUE(engine.prune(PruneOptions{.cells = true}).ok());
+  for (const auto& c : engine.preflight(resolved())) EXPECT_EQ(c.level, Check::Level::ok) << c.name << ": " << c.detail;
+}
+
 TEST_F(EngineTest, PreflightOfAGoodSpecPassesEveryCheck) {
   std::string lines;
   for (const auto& c : engine.preflight(resolved())) {

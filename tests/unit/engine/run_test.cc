@@ -103,6 +103,18 @@ TEST_F(EngineTest, DetachedRmStartsTheReaper) {
   EXPECT_EQ(reaper_args("b", "c1", true), (std::vector<std::string>{"b", "cell", "rm", "--wait", "--keep-workspace", "c1"}));
 }
 
+// An attached --rm --keep-workspace run says where the workspace went.
+TEST_F(EngineTest, AttachedRmKeepWorkspacePrintsWhereTheWorkspaceIs) {
+  ::testing::internal::CaptureStderr();
+  auto rc = engine.run(resolved(), RunOptions{.rm = true, .keep_workspace = true});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(rc.ok()) << rc.error().message();
+  const std::string kept = paths.home() + "/workspaces/c1";
+  EXPECT_TRUE(exists(kept));
+  EXPECT_THAT(err, HasSubstr("workspace of c1 kept in " + kept + "\n"));
+  EXPECT_FALSE(exists(paths.cell_state("c1")));
+}
+
 TEST_F(EngineTest, NoReaperWithoutRmOrWhenTheRunFails) {
   ASSERT_TRUE(engine.run(resolved(), RunOptions{.detach = true, .reaper_binary = "/usr/bin/brig"}).ok());
   EXPECT_TRUE(fake.detached.empty());

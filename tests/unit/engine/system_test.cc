@@ -28,7 +28,7 @@ TEST_F(EngineTest, PruneDryRunListsAndKeeps) {
 
   auto done = engine.prune(PruneOptions{.dry_run = true});
   ASSERT_TRUE(done.ok()) << done.error().message();
-  EXPECT_EQ(*done, (std::vector<std::string>{"orphan state " + paths.cell_state("orphan"),
+  EXPECT_EQ(done->removed, (std::vector<std::string>{"orphan state " + paths.cell_state("orphan"),
                                              "stale subnet 10.60.2.0/24 (ghost)"}));
   EXPECT_TRUE(exists(paths.cell_state("orphan") + "/workspace/f"));
   EXPECT_EQ(subnet_map(), (SubnetMap{{"10.60.1.0/24", "c1"}, {"10.60.2.0/24", "ghost"}}));
@@ -44,11 +44,51 @@ TEST_F(EngineTest, PruneRemovesOrphansButKeepsRunningCells) {
 
   auto done = engine.prune(PruneOptions{});
   ASSERT_TRUE(done.ok()) << done.error().message();
-  EXPECT_EQ(done->size(), 2u);
+  EXPECT_EQ(done->removed.size(), 2u);
   EXPECT_FALSE(exists(paths.cell_state("orphan")));
   EXPECT_EQ(subnet_map(), (SubnetMap{{"10.60.1.0/24", "c1"}}));
   EXPECT_TRUE(exists(paths.cell_state("c1") + "/cell-state.json"));
   EXPECT_FALSE(called({"podman", "rm"}));
+}
+
+// A stopped cell whose workspace holds files is what `brig cell rm` would
+// not delete without --force: prune keeps it and says how to remove it.
+TEST_F(EngineTest, PruneKeepsAStoppedCellWhoseWorkspaceHoldsFiles) {
+  write_record("c1", 1);
+  write_record("c2", 2);
+  fake.on({"podman", "ps"}, out(0, "[]"));  // both stopped (their containers gone)
+  spit(paths.workspace("c1") + "/result.txt", "precious");
+
+  auto dry = engine.prune(PruneOptions{.cells = true, .dry_run = true});
+  ASSERT_TRUE(dry.ok()) << dry.error().message();
+  EXPECT_EQ(dry->removed, (std::vector<std::string>{"cell c2 (missing)"}));
+  ASSERT_EQ(dry->kept.size(), 1u);
+
+  auto done = engine.prune(PruneOptions{.cells = true});
+  ASSERT_TRUE(done.ok()) << done.error().message();
+  EXPECT_EQ(done->removed, (std::vector<std::string>{"cell c2 (missing)"}));
+  ASSERT_EQ(done->kept.size(), 1u);
+  EXPECT_EQ(done->kept[0].cell, "c1");
+  EXPECT_EQ(done->kept[0].reason, "the workspace of c1 holds 1 file");
+  EXPECT_EQ(done->kept[0].fix, "brig cell rm c1 --force (delete it) or --keep-workspace");
+  EXPECT_EQ(slurp(paths.workspace("c1") + "/result.txt"), "precious");
+  EXPECT_TRUE(exists(paths.cell_state("c1") + "/cell-state.json"));
+  EXPECT_FALSE(exists(paths.cell_state("c2")));
+  EXPECT_FALSE(called({"podman", "rm", "--force", "--time", "0", "brig-c1"}));
+  EXPECT_TRUE(called({"podman", "rm", "--force", "--time", "0", "brig-c2"}));
+}
+
+// down (and so restart) says which cells it stopped, so they can be started again.
+TEST_F(EngineTest, DownReturnsTheCellsItStopped) {
+  write_record("c1", 1);  // running (the fixture)
+  write_record("c2", 2);
+  fake.on({"podman", "container", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "brig-c2"},
+          out(0, "exited 0\n"));
+  auto stopped = engine.down();
+  ASSERT_TRUE(stopped.ok()) << stopped.error().message();
+  EXPECT_EQ(*stopped, (std::vector<std::string>{"c1"}));
+  EXPECT_TRUE(called({"podman", "stop", "--time", "10", "brig-c1"}));
+  EXPECT_FALSE(called({"podman", "stop", "--time", "10", "brig-c2"}));
 }
 
 // --- doctor waits for warden's /healthz on the injected clock ---

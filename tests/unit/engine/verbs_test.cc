@@ -85,7 +85,7 @@ TEST_F(EngineTest, PruneDoesNotDeleteAWorkspaceKeptByRemove) {
   ASSERT_TRUE(engine.remove("c1", true).ok());
   auto done = engine.prune(PruneOptions{});
   ASSERT_TRUE(done.ok()) << done.error().message();
-  EXPECT_TRUE(exists(paths.home() + "/workspaces/c1/file")) << "prune removed: " << ::testing::PrintToString(*done);
+  EXPECT_TRUE(exists(paths.home() + "/workspaces/c1/file")) << "prune removed: " << ::testing::PrintToString(done->removed);
 }
 
 TEST_F(EngineTest, RemoveUnknownCellIsNotFound) {

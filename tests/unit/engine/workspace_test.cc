@@ -173,7 +173,7 @@ TEST(WorkspaceRemovalRule, AUserMountedWorkspaceIsNeverAskedAbout) {
 TEST(WorkspaceRemovalRule, FilesWithoutATerminalAreRefused) {
   auto d = decide_workspace_removal(removal(3));
   EXPECT_EQ(d.action, Action::refuse);
-  EXPECT_EQ(d.message, "the workspace of c1 holds 3 file(s)");
+  EXPECT_EQ(d.message, "the workspace of c1 holds 3 files");
   EXPECT_EQ(d.fix, "brig cell rm c1 --force (delete it) or --keep-workspace");
 }
 
@@ -182,10 +182,11 @@ TEST(WorkspaceRemovalRule, FilesOnATerminalAreAskedAbout) {
   in.tty = true;
   auto d = decide_workspace_removal(in);
   EXPECT_EQ(d.action, Action::ask);
-  EXPECT_EQ(d.message, "the workspace of c1 holds 2 file(s); delete it?");
+  EXPECT_EQ(d.message, "the workspace of c1 holds 2 files; delete it?");
 }
 
-TEST(WorkspaceRemovalRule, OnlyYesDeletes) {
+// Anything but yes (an empty line and EOF included) aborts: the cell stays too.
+TEST(WorkspaceRemovalRule, OnlyYesDeletesAnyOtherAnswerAborts) {
   auto in = removal(2);
   in.tty = true;
   for (const char* yes : {"y", "Y", "yes"}) {
@@ -194,7 +195,10 @@ TEST(WorkspaceRemovalRule, OnlyYesDeletes) {
   }
   for (const char* no : {"", "n", "N", "no", "YES", " y", "yes please"}) {
     in.answer = no;
-    EXPECT_EQ(decide_workspace_removal(in).action, Action::keep) << "'" << no << "'";
+    auto d = decide_workspace_removal(in);
+    EXPECT_EQ(d.action, Action::abort) << "'" << no << "'";
+    EXPECT_EQ(d.message, "not removed: c1 and its workspace are untouched");
+    EXPECT_EQ(d.fix, "brig cell rm c1 --keep-workspace (removes the cell, keeps the files)");
   }
 }
 
@@ -205,7 +209,7 @@ TEST_F(Workspace, RemovalCountsTheWorkspaceOnDisk) {
   spit(ws + "/a.txt", "a");
   auto d = decide_workspace_removal(in, ws, ws);
   EXPECT_EQ(d.action, Action::refuse);
-  EXPECT_EQ(d.message, "the workspace of c1 holds 1 file(s)");
+  EXPECT_EQ(d.message, "the workspace of c1 holds 1 file");
   // A workspace elsewhere (the user's --workspace) is not brig's to delete or ask about.
   EXPECT_EQ(decide_workspace_removal(in, ws, tmp.path() + "/state/c1/workspace").action, Action::remove);
   in.keep_workspace = true;
