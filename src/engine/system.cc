@@ -224,13 +224,22 @@ std::vector<Check> System::doctor(bool quick) {
   if (!cfg) {
     c.push_back({L::fail, "config", cfg.error().message(), "brig system init"});
   } else {
-    c.push_back({L::ok, "config", ctx_.paths.config_json(), ""});
+    // The values `brig config set` would refuse (a hand edit, an older brig):
+    // doctor checks what every run will use.
+    bool ok = true;
+    for (const char* key : {"runsc_network", "ulimits", "ops_port", "warden_threads"}) {
+      if (auto st = check_setting(*cfg, key); !st) {
+        c.push_back({L::fail, "config", st.error().message(), st.error().fix()});
+        ok = false;
+      }
+    }
+    if (ok) c.push_back({L::ok, "config", ctx_.paths.config_json(), ""});
   }
   c.push_back(proc::find_executable("podman") ? Check{L::ok, "podman", *proc::find_executable("podman"), ""}
                                               : Check{L::fail, "podman", "not installed", "sudo apt-get install podman"});
   if (!proc::find_executable("runsc")) {
     c.push_back({L::fail, "runsc", "not installed", "sudo apt-get install runsc"});
-  } else if (cfg) {
+  } else if (cfg && check_setting(*cfg, "runsc_network")) {  // a bad value is reported under config above
     if (cfg->runsc_network == "sandbox") {
       c.push_back({L::ok, "runsc", cfg->runsc_version + ", gVisor netstack", ""});
     } else if (cfg->runsc_network == "host") {
