@@ -244,7 +244,7 @@ void add_cell(CLI::App& root, Context& ctx) {
   on_run(read, ctx, [eng, &a]() -> Result<int> {
     auto st = eng().status(a.cell);
     if (!st) return st.error();
-    auto fd = engine::open_in_workspace(st->record.workspace, a.path, st->record.workspace_mount);
+    auto fd = engine::open_in_workspace(st->record.workspace, a.path, st->record.workspace_mount, a.cell);
     if (!fd) return fd.error();
     BRIG_TRY(engine::copy_to_stdout(fd->get()));
     return 0;

@@ -11,9 +11,12 @@ namespace brig::cli {
 void add_config(CLI::App& root, Context& ctx) {
   auto* n = root.add_subcommand("config", "brig's settings in $BRIG_HOME/config.json");
   static std::string key, value;
+  std::string keys_help = "Settable keys:\n";
+  for (const auto& [k, form] : engine::settable_keys()) keys_help += "  " + k + ": " + form + "\n";
   auto* get = n->add_subcommand("get", "print one setting: brig config get KEY");
-  get->add_option("KEY", key, "runsc_network, ops_port, warden_threads, ulimits, cgroup or runsc_version")->required();
-  get->footer("Prints the value alone (for scripts). Every setting with its value: brig config list");
+  get->add_option("KEY", key, "a setting: runsc_network, ops_port, warden_threads, ulimits, cgroup, runsc_version")
+      ->required();
+  get->footer("Example: brig config get runsc_network\nEvery setting and its value: brig config list");
   on_run(get, ctx, [&ctx]() -> Result<int> {
     auto cfg = engine::load_host_config(ctx.paths);
     if (!cfg) return cfg.error();
@@ -25,9 +28,10 @@ void add_config(CLI::App& root, Context& ctx) {
     }
     return Error(Errc::not_found, "no setting named " + key, "brig config list");
   });
-  auto* set = n->add_subcommand("set", "change a setting");
-  set->add_option("KEY", key)->required();
-  set->add_option("VALUE", value)->required();
+  auto* set = n->add_subcommand("set", "change a setting: brig config set KEY VALUE (checked before it is saved)");
+  set->add_option("KEY", key, "runsc_network, ops_port, warden_threads or ulimits")->required();
+  set->add_option("VALUE", value, "the new value (see below)")->required();
+  set->footer(keys_help + "Example: brig config set ulimits nofile=4096:4096\nbrig system doctor checks the saved values.");
   on_run(set, ctx, [&ctx]() -> Result<int> {
     auto cfg = engine::load_host_config(ctx.paths);
     if (!cfg) return cfg.error();
@@ -36,7 +40,7 @@ void add_config(CLI::App& root, Context& ctx) {
     if (!ctx.quiet) std::printf("%s = %s\n", key.c_str(), value.c_str());
     return 0;
   });
-  auto* list = n->add_subcommand("list", "print every setting");
+  auto* list = n->add_subcommand("list", "print every setting and its value (--format json: one object)");
   on_run(list, ctx, [&ctx]() -> Result<int> {
     auto cfg = engine::load_host_config(ctx.paths);
     if (!cfg) return cfg.error();

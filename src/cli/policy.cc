@@ -128,6 +128,34 @@ Status check_cell_passthrough(const Context& ctx, const std::string& cell, const
   return Error(Errc::invalid, msg, "brig policy set " + cell + " --remove " + host + " --allow " + host + " --passthrough " + host);
 }
 
+// The hosts given to `policy set`, judged as flags (spec::check_policy_host)
+// before the cell's file is touched: an error names the flag, never a line of
+// a file the user did not write. Every bad value at once; the fix is the same
+// command corrected when each has one answer.
+Status check_set_flags(const std::string& cell, const std::vector<std::string>& allow,
+                       const std::vector<std::string>& deny, const std::vector<std::string>& pass,
+                       const std::vector<std::string>& remove) {
+  if (spec::check_cell_name(cell)) return {};  // edit_cell_policy refuses the name
+  std::string msg, fix = "brig policy set " + cell;
+  bool fixable = true;
+  auto judge = [&](const char* flag, const std::vector<std::string>& values, spec::PolicyList list) {
+    for (const auto& v : values) {
+      auto why = spec::check_policy_host(v, list, flag);
+      if (why) {
+        msg += (msg.empty() ? "" : "\n") + std::string(flag) + ": " + why->message;
+        fixable = fixable && !why->corrected.empty();
+      }
+      fix += std::string(" ") + flag + " " + (why ? why->corrected : v);
+    }
+  };
+  judge("--allow", allow, spec::PolicyList::allow);
+  judge("--deny", deny, spec::PolicyList::deny);
+  judge("--passthrough", pass, spec::PolicyList::tls_passthrough);
+  if (msg.empty()) return {};
+  for (const auto& r : remove) fix += " --remove " + r;
+  return Error(Errc::usage, msg, fixable ? fix : "brig policy set --help");
+}
+
 // Read-modify-write of policy/cells/<cell>.json under the state lock (by its
 // owner, state/cell_policy.h); the new document must parse, compile and keep
 // the spec's passthrough rules, or the file stays as it was.
@@ -246,6 +274,7 @@ void add_policy(CLI::App& root, Context& ctx) {
     if (add_allow.empty() && add_deny.empty() && add_pass.empty() && remove.empty()) {
       return Error(Errc::usage, "nothing to change", "brig policy set " + set_cell + " --allow HOST");
     }
+    BRIG_TRY(check_set_flags(set_cell, add_allow, add_deny, add_pass, remove));
     return edit_cell_policy(ctx, set_cell, [](nlohmann::json& j) -> Status {
       if (j.value("airgapped", false) && (!add_allow.empty() || !add_pass.empty())) {
         return Error(Errc::invalid, "cell " + set_cell + " is airgapped: it may reach nothing",

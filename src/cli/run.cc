@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "brig/engine/engine.h"
 #endif
 #include "brig/spec/json.h"
+#include "brig/spec/validate.h"
 #include "context.h"
 #include "spec_loader.h"
 
@@ -63,8 +65,7 @@ bool is_run_flag(std::string_view tok) {
 bool value_inline(std::string_view tok) { return tok.find('=') != std::string_view::npos; }
 
 struct RunOpts {
-  std::string name, file, memory, cpus, profile, workspace, timeout, runtime;
-  std::int64_t pids_limit = 0;
+  std::string name, file, memory, cpus, pids_limit, profile, workspace, timeout, runtime;
   std::vector<std::string> env, secrets, allow;
   bool detach = false, rm = false, yes = false, dry_run = false, keep_workspace = false;
   bool interactive = false, tty = false;
@@ -92,7 +93,18 @@ spec::CellSpec flags_layer(const CLI::App& cmd, const RunOpts& o, const RunTail&
     }
     s.workspace.set(w, spec::Origin::flag("--workspace"));
   }
-  if (given("--pids-limit")) s.pids_limit.set(o.pids_limit, spec::Origin::flag("--pids-limit"));
+  if (given("--pids-limit")) {
+    // Parsed here, not by CLI11, so a bad value reads like every other flag error.
+    std::int64_t n = 0;
+    const auto& t = o.pids_limit;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+    if (t.empty() || ec != std::errc() || end != t.data() + t.size()) {
+      bad.push_back({spec::Origin::flag("--pids-limit"), "",
+                     "must be a whole number, e.g. --pids-limit 4096 (got " + str::quote(t) + ")"});
+    } else {
+      s.pids_limit.set(n, spec::Origin::flag("--pids-limit"));
+    }
+  }
   if (!o.env.empty()) {
     spec::StringMap env;
     for (const auto& kv : o.env) {
@@ -113,12 +125,11 @@ spec::CellSpec flags_layer(const CLI::App& cmd, const RunOpts& o, const RunTail&
     for (const auto& a : o.allow) {
       spec::AllowEntry e;
       e.origin = spec::Origin::flag("--allow");
-      auto parts = hostname::split_authority(a);
-      if (!parts) {
-        bad.push_back({spec::Origin::flag("--allow"), "",
-                       parts.error().message() + "; write --allow HOST or --allow HOST:PORT"});
+      if (auto why = spec::check_policy_host(a, spec::PolicyList::allow, "--allow")) {
+        bad.push_back({spec::Origin::flag("--allow"), "", why->message});
         continue;
       }
+      auto parts = hostname::split_authority(a);  // accepted above
       e.domain = std::string(parts->host);  // as written ("*.x.com"); validation judges it
       e.port = parts->port;
       b.allow.push_back(std::move(e));

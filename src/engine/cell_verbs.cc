@@ -42,7 +42,7 @@ Result<CellLogs> read_logs(Engine& e, const std::string& cell, int tail) {
 
 Result<int> exec_in_cell(Engine& e, const std::string& cell, bool interactive, bool tty,
                          const std::vector<std::string>& command) {
-  if (command.empty()) return Error(Errc::usage, "no command given", "brig cell exec CELL -- CMD [ARGS...]");
+  if (command.empty()) return Error(Errc::usage, "no command given", "brig cell exec " + cell + " -- ls");
   BRIG_TRY(require_running(e, cell));
   return on_terminal(e, cell_exec_args(cell, interactive, tty, command));
 }

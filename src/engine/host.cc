@@ -5,6 +5,7 @@
 #include <sys/statfs.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -178,35 +179,127 @@ std::vector<std::pair<std::string, std::string>> config_items(const HostConfig& 
           {"runsc_version", c.runsc_version}};
 }
 
-Status config_set(HostConfig& c, const std::string& key, const std::string& value) {
-  auto int_in = [&](int lo, int hi, int& dst) -> Status {
-    try {
-      std::size_t used = 0;
-      int v = std::stoi(value, &used);
-      if (used == value.size() && v >= lo && v <= hi) {
-        dst = v;
-        return {};
-      }
-    } catch (...) {
+namespace {
+
+// podman's --ulimit names and the resource each one limits.
+constexpr std::pair<const char*, int> kUlimitNames[] = {
+    {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},         {"data", RLIMIT_DATA},     {"fsize", RLIMIT_FSIZE},
+    {"locks", RLIMIT_LOCKS},     {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE},
+    {"nice", RLIMIT_NICE},       {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},   {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING},
+    {"stack", RLIMIT_STACK},
+};
+
+std::optional<std::uint64_t> whole_number(std::string_view s) {
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return n;
+}
+
+// The reason one "NAME=SOFT:HARD" (or "NAME=N") is not a ulimit brig can pass, or nullopt.
+std::optional<std::string> ulimit_problem(const std::string& u) {
+  const auto eq = u.find('=');
+  if (eq == std::string::npos) return str::quote(u) + " is not NAME=SOFT:HARD";
+  const std::string name = u.substr(0, eq), value = u.substr(eq + 1);
+  const auto* known = std::find_if(std::begin(kUlimitNames), std::end(kUlimitNames),
+                                   [&](const auto& k) { return name == k.first; });
+  if (known == std::end(kUlimitNames)) {
+    std::vector<std::string> names;
+    for (const auto& k : kUlimitNames) names.emplace_back(k.first);
+    std::string msg = str::quote(name) + " is not a ulimit podman knows";
+    if (auto s = str::closest(name, names)) msg += "; did you mean " + str::quote(*s) + "?";
+    return msg + " (known: " + str::join(names, ", ") + ")";
+  }
+  const auto colon = value.find(':');
+  auto soft = whole_number(std::string_view(value).substr(0, colon));
+  auto hard = colon == std::string::npos ? soft : whole_number(std::string_view(value).substr(colon + 1));
+  if (!soft || !hard) return str::quote(u) + ": SOFT and HARD must be whole numbers (" + name + "=1024:1024)";
+  if (*soft > *hard) return str::quote(u) + ": the soft limit is above the hard limit";
+  rlimit r{};
+  if (::getrlimit(known->second, &r) == 0 && r.rlim_max != RLIM_INFINITY && *hard > r.rlim_max) {
+    return str::quote(u) + ": " + std::to_string(*hard) + " is above this host's hard limit of " +
+           std::to_string(r.rlim_max) + " for " + name;
+  }
+  return std::nullopt;
+}
+
+// `brig config set ulimits ...` with values that pass check_setting here.
+std::string ulimits_fix() {
+  const auto good = ulimits_within_hard_limits();
+  return "brig config set ulimits " + (good.empty() ? std::string("''") : str::join(good, ","));
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> settable_keys() {
+  return {{"runsc_network", "sandbox | host (host is weaker: the kernel's network stack in the cell's netns)"},
+          {"ops_port", "1-65535 (warden's ops endpoint on 127.0.0.1)"},
+          {"warden_threads", "1-64"},
+          {"ulimits", "comma list of NAME=SOFT:HARD, e.g. nofile=4096:4096,nproc=4096:4096 ('' for none)"}};
+}
+
+Status check_setting(const HostConfig& c, const std::string& key) {
+  if (key == "runsc_network") {
+    if (c.runsc_network != "" && c.runsc_network != "sandbox" && c.runsc_network != "host") {
+      return Error(Errc::invalid, "runsc_network " + str::quote(c.runsc_network) + " is not sandbox or host",
+                   "brig system init");
     }
-    return Error(Errc::invalid, key + " must be a number from " + std::to_string(lo) + " to " + std::to_string(hi),
-                 "brig config set " + key + " " + std::to_string(lo));
+    if (c.runsc_network == "sandbox" && !c.sandbox_network_works) {
+      return Error(Errc::invalid,
+                   "runsc_network sandbox: gVisor's own network stack did not work on this host when brig system "
+                   "init probed it (config.json: sandbox_network_works false), so every cell would fail to start; "
+                   "upgrade runsc and probe again",
+                   "brig system init");
+    }
+    return {};
+  }
+  auto in_range = [&](int v, int lo, int hi) -> Status {
+    if (v >= lo && v <= hi) return {};
+    return Error(Errc::invalid, key + " " + std::to_string(v) + " is not a number from " + std::to_string(lo) + " to " +
+                                    std::to_string(hi),
+                 "brig config set " + key + " " + std::to_string(key == "ops_port" ? 9464 : 2));
   };
+  if (key == "ops_port") return in_range(c.ops_port, 1, 65535);
+  if (key == "warden_threads") return in_range(c.warden_threads, 1, 64);
+  if (key == "ulimits") {
+    std::string msg;
+    std::vector<std::string> seen;
+    for (const auto& u : c.ulimits) {
+      auto why = ulimit_problem(u);
+      const std::string name = u.substr(0, u.find('='));
+      if (!why && std::find(seen.begin(), seen.end(), name) != seen.end()) why = name + " is given twice";
+      seen.push_back(name);
+      if (why) msg += (msg.empty() ? "ulimits: " : "; ") + *why;
+    }
+    if (msg.empty()) return {};
+    return Error(Errc::invalid, msg, ulimits_fix());
+  }
+  return Error(Errc::invalid, "unknown or read-only setting " + str::quote(key),
+               "settable: runsc_network, ops_port, warden_threads, ulimits");
+}
+
+Status config_set(HostConfig& c, const std::string& key, const std::string& value) {
+  HostConfig next = c;
   if (key == "runsc_network") {
     if (value != "sandbox" && value != "host") {
       return Error(Errc::invalid, "runsc_network must be sandbox or host", "brig config set runsc_network host");
     }
-    c.runsc_network = value;
-    return {};
+    next.runsc_network = value;
+  } else if (key == "ops_port" || key == "warden_threads") {
+    const int hi = key == "ops_port" ? 65535 : 64;
+    auto v = whole_number(value);
+    if (!v || *v < 1 || *v > static_cast<std::uint64_t>(hi)) {
+      return Error(Errc::invalid, key + " must be a number from 1 to " + std::to_string(hi),
+                   "brig config set " + key + " " + std::to_string(key == "ops_port" ? 9464 : 2));
+    }
+    (key == "ops_port" ? next.ops_port : next.warden_threads) = static_cast<int>(*v);
+  } else if (key == "ulimits") {
+    next.ulimits = value.empty() ? std::vector<std::string>{} : str::split(value, ',');
   }
-  if (key == "ops_port") return int_in(1, 65535, c.ops_port);
-  if (key == "warden_threads") return int_in(1, 64, c.warden_threads);
-  if (key == "ulimits") {
-    c.ulimits = value.empty() ? std::vector<std::string>{} : str::split(value, ',');
-    return {};
-  }
-  return Error(Errc::invalid, "unknown or read-only setting " + str::quote(key),
-               "settable: runsc_network, ops_port, warden_threads, ulimits");
+  BRIG_TRY(check_setting(next, key));
+  c = std::move(next);
+  return {};
 }
 
 Status make_layout(const Paths& p) {

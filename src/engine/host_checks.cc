@@ -1,5 +1,9 @@
 #include "host_checks.h"
 
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <future>
 
 #include "brig/core/fs.h"
@@ -10,6 +14,28 @@
 #include "cell_files.h"
 
 namespace brig::engine {
+namespace {
+
+// The CPUs this process may run on (what podman measures --cpus against).
+int host_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+// How to get an image that is not in local storage, with what works today
+// (brig image build|pull are not implemented yet).
+std::string image_fix(const std::string& image) {
+  if (image.rfind("localhost/brig-busybox", 0) == 0 || image.rfind("localhost/brig-debian", 0) == 0) {
+    return "scripts/build-images.sh (in brig's source tree)";
+  }
+  if (image.rfind("localhost/", 0) == 0) return "podman build -t " + image + " DIR (the directory with its Containerfile)";
+  return "podman pull " + image;
+}
+
+}  // namespace
 
 std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved& resolved,
                                   const Result<HostConfig>& cfg, const std::string& name, bool stop_at_failure) {
@@ -37,6 +63,21 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
                           "netns)"));
   } else {
     pass("runtime", runtime + (runtime == "runsc" ? " (network " + cfg->runsc_network + ")" : ""));
+  }
+  if (s.cpus.has()) {
+    const double want = std::strtod(s.cpus->c_str(), nullptr);  // a positive number (spec::validate)
+    const int have = host_cpus();
+    if (want > have) {
+      const std::string n = std::to_string(have);
+      const auto& o = s.cpus.origin;
+      fail("cpus", Error(Errc::invalid,
+                         o.str() + ": cpus: " + str::quote(*s.cpus) + " is more than this host's " + n + " CPUs",
+                         o.kind == spec::Origin::Kind::flag ? "run it again with --cpus " + n + " or less"
+                         : o.kind == spec::Origin::Kind::file ? "set cpus: " + n + " or less in " + o.where
+                                                              : "set cpus to " + n + " or less"));
+    } else {
+      pass("cpus", *s.cpus + " of " + std::to_string(have));
+    }
   }
   if (!s.image.has()) fail("image", Error(Errc::usage, "no image given", "brig run IMAGE [-- CMD...] or image: in --file"));
 
@@ -95,8 +136,7 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
       pass("image", *s.image);
     } else {
       fail("image", Error(Errc::not_found, "image " + str::quote(*s.image) + " is not in local storage",
-                          "build it (brig image build DIR -t " + *s.image + ") or pull it (brig image pull " +
-                              *s.image + ")"));
+                          image_fix(*s.image)));
     }
   }
   if (!name.empty()) {

@@ -95,6 +95,27 @@ std::string describe_runsc(proc::Runner& runner, const std::string& path, const 
   return out;
 }
 
+// The runsc quirks init found, and whether their workarounds are in place.
+std::vector<Check> runsc_quirks(const Paths& paths, const HostConfig& cfg) {
+  using L = Check::Level;
+  std::vector<Check> c;
+  if (!cfg.runsc_exec_tty) {
+    auto have = fs::read_file(paths.runsc_shim(), 1 << 16);
+    if (have && *have == runsc_shim_script(cfg.runsc)) {
+      c.push_back({L::ok, "runsc exec -t", "runsc's exec has no --tty; cells run through " + paths.runsc_shim(), ""});
+    } else {
+      c.push_back({L::warn, "runsc exec -t",
+                   "runsc's exec has no --tty and " + paths.runsc_shim() + " is missing or stale (written at the next run)",
+                   "brig system init"});
+    }
+  }
+  if (!cfg.runsc_stat_ok) {
+    c.push_back({L::ok, "runsc stat",
+                 "runsc refuses AT_NO_AUTOMOUNT (glibc's ls, stat); cells preload brig's stat shim (/etc/ld.so.preload)", ""});
+  }
+  return c;
+}
+
 }  // namespace
 
 Result<HostConfig> System::init(bool accept_weaker_network) {
@@ -108,6 +129,7 @@ Result<HostConfig> System::init(bool accept_weaker_network) {
     if (cfg->runsc_network.empty() && old->runsc_network == "host") cfg->runsc_network = "host";
   }
   BRIG_TRY(save_host_config(ctx_.paths, *cfg));
+  BRIG_TRY(write_runsc_shim(ctx_.paths, *cfg));
   return cfg;
 }
 
@@ -282,14 +304,23 @@ std::vector<Check> System::doctor(bool quick) {
   if (!cfg) {
     c.push_back({L::fail, "config", cfg.error().message(), "brig system init"});
   } else {
-    c.push_back({L::ok, "config", ctx_.paths.config_json(), ""});
+    // The values `brig config set` would refuse (a hand edit, an older brig):
+    // doctor checks what every run will use.
+    bool ok = true;
+    for (const char* key : {"runsc_network", "ulimits", "ops_port", "warden_threads"}) {
+      if (auto st = check_setting(*cfg, key); !st) {
+        c.push_back({L::fail, "config", st.error().message(), st.error().fix()});
+        ok = false;
+      }
+    }
+    if (ok) c.push_back({L::ok, "config", ctx_.paths.config_json(), ""});
   }
   c.push_back(proc::find_executable("podman") ? Check{L::ok, "podman", *proc::find_executable("podman"), ""}
                                               : Check{L::fail, "podman", "not installed", "sudo apt-get install podman"});
   if (!proc::find_executable("runsc")) {
     c.push_back({L::fail, "runsc", "not installed", "sudo apt-get install runsc"});
-  } else if (!cfg) {
-    c.push_back({L::ok, "runsc", describe_runsc(ctx_.runner, *proc::find_executable("runsc"), ""), ""});
+  } else if (!cfg || !check_setting(*cfg, "runsc_network")) {  // a bad value is reported under config above
+    c.push_back({L::ok, "runsc", describe_runsc(ctx_.runner, *proc::find_executable("runsc"), cfg ? cfg->runsc_version : ""), ""});
   } else {
     const auto runsc = describe_runsc(ctx_.runner, *proc::find_executable("runsc"), cfg->runsc_version);
     if (cfg->runsc_network == "sandbox") {
@@ -304,6 +335,7 @@ std::vector<Check> System::doctor(bool quick) {
     if (!cfg->cap_sys_resource) {
       c.push_back({L::warn, "rlimits", "no CAP_SYS_RESOURCE: brig passes --ulimit " + str::join(cfg->ulimits, " "), ""});
     }
+    for (const auto& q : runsc_quirks(ctx_.paths, *cfg)) c.push_back(q);
   }
   c.push_back(fs::exists(ctx_.paths.ca_cert()) ? Check{L::ok, "ca", ctx_.paths.ca_cert(), ""}
                                            : Check{L::fail, "ca", "missing", "brig system init"});

@@ -10,7 +10,9 @@
 
 namespace brig::engine {
 
-Result<unique_fd> open_in_workspace(const std::string& workspace, const std::string& rel, const std::string& mount) {
+Result<unique_fd> open_in_workspace(const std::string& workspace, const std::string& rel, const std::string& mount,
+                                    const std::string& cell) {
+  const std::string name = cell.empty() ? "CELL" : cell;
   std::string path = rel;
   if (!mount.empty() && (path == mount || path.rfind(mount + "/", 0) == 0)) path = path.substr(mount.size());
   std::vector<std::string> parts;
@@ -21,7 +23,9 @@ Result<unique_fd> open_in_workspace(const std::string& workspace, const std::str
     }
     parts.push_back(p);
   }
-  if (parts.empty()) return Error(Errc::usage, "no file named", "brig cell read CELL path/inside/workspace");
+  if (parts.empty()) {
+    return Error(Errc::usage, "no file named; give a path inside the workspace", "brig cell exec " + name + " -- ls " + mount);
+  }
   unique_fd dir(::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir) return errno_error("opening workspace " + workspace, errno);
   for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -35,7 +39,7 @@ Result<unique_fd> open_in_workspace(const std::string& workspace, const std::str
         return Error(Errc::usage, so_far + " is a symlink or not a directory; brig does not follow links out of a workspace",
                      "read the link's target path instead");
       }
-      if (e == ENOENT) return Error(Errc::not_found, so_far + " does not exist in the workspace", "brig cell exec CELL -- ls " + mount);
+      if (e == ENOENT) return Error(Errc::not_found, so_far + " does not exist in the workspace", "brig cell exec " + name + " -- ls " + mount);
       return errno_error("opening " + so_far, e);
     }
     dir = std::move(next);

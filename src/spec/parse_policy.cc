@@ -19,7 +19,9 @@ bool split_host_port(Reader& r, const YAML::Node& n, const std::string& field, c
                      AllowEntry& e) {
   auto a = hostname::split_authority(text);
   if (!a) {
-    r.error(n, field, a.error().message() + "; write host or host:port with a port from 1 to 65535");
+    // The one wording of a bad host entry (a URL is named as one).
+    auto why = check_policy_host(text, PolicyList::allow);
+    r.error(n, field, why ? why->message : a.error().message());
     return false;
   }
   e.domain = std::string(a->host);

@@ -30,6 +30,21 @@ bool valid_env_key(std::string_view k) {
   });
 }
 
+// "./my-cell/" -> "localhost/my-cell": a tag for an image built from a directory.
+std::string local_image_name(std::string_view dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
+  if (auto slash = dir.rfind('/'); slash != std::string_view::npos) dir.remove_prefix(slash + 1);
+  std::string name;
+  for (char c : dir) {
+    const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool ok = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '_' || l == '.';
+    name += ok ? l : '-';
+  }
+  while (!name.empty() && !std::isalnum(static_cast<unsigned char>(name.back()))) name.pop_back();
+  if (name.empty() || !std::isalnum(static_cast<unsigned char>(name.front()))) name = "cell";
+  return "localhost/" + name;
+}
+
 void check_image(Checker& err, const CellSpec& s, const Probe* probe) {
   if (!s.image.has() || s.image->empty()) {
     err(s.image.has() ? s.image.origin : Origin{}, "image",
@@ -44,7 +59,8 @@ void check_image(Checker& err, const CellSpec& s, const Probe* probe) {
   if (probe && (img.front() == '.' || img.front() == '/' || img.find('/') != std::string::npos) &&
       probe->kind(img) == Probe::Kind::directory) {
     err(s.image.origin, "image",
-        img + " is a directory, not an image; build it first with: brig image build " + img);
+        img + " is a directory, not an image; build it first with: podman build -t " + local_image_name(img) + " " +
+            img + " (then brig run " + local_image_name(img) + ")");
     return;
   }
   auto check_digest = [&](std::string_view d, const Origin& o, const char* field) {
@@ -85,7 +101,8 @@ void check_resources(Checker& err, const CellSpec& s) {
   }
   if (s.cpus.has()) {
     auto c = parse_number(*s.cpus);
-    if (!c || *c <= 0 || *c > 1024) err(s.cpus.origin, "cpus", "invalid CPU count " + str::quote(*s.cpus) + "; use a positive number such as 1, 2 or 0.5");
+    // How many the host has is a host check (engine/host_checks.cc).
+    if (!c || *c <= 0) err(s.cpus.origin, "cpus", "invalid CPU count " + str::quote(*s.cpus) + "; use a positive number such as 1, 2 or 0.5");
   }
   if (s.pids_limit.has()) {
     const bool gvisor = s.runtime.value_or("runsc") == "runsc";

@@ -405,7 +405,7 @@ TEST_F(CliTest, CellCpWithoutACellIsUsage) {
 TEST_F(CliTest, CellExecWithoutACommandIsUsage) {
   auto out = brig({"cell", "exec", "c1"});
   EXPECT_EQ(out.exit_code, 2);
-  EXPECT_EQ(out.err, "error: no command given\nfix: brig cell exec CELL -- CMD [ARGS...]\n");
+  EXPECT_EQ(out.err, "error: no command given\nfix: brig cell exec c1 -- ls\n");
 }
 
 }  // namespace

@@ -58,7 +58,17 @@ Status save_host_config(const Paths& paths, const HostConfig& cfg);
 
 // The settings `brig config get|set|list` may touch, as strings.
 std::vector<std::pair<std::string, std::string>> config_items(const HostConfig& cfg);
+// Sets `key` from `value` after the same check check_setting runs: a value
+// that would break later runs is refused and `cfg` is left as it was.
 Status config_set(HostConfig& cfg, const std::string& key, const std::string& value);
+// The settable keys, each with the form of its value, for help and errors.
+std::vector<std::pair<std::string, std::string>> settable_keys();
+// Whether the setting `key` in `cfg` is one brig can run with (config.json
+// may have been edited by hand): the one check behind `config set` and
+// `system doctor`. runsc_network=sandbox needs sandbox_network_works; ulimits
+// are NAME=SOFT:HARD (or NAME=N) with names podman knows, SOFT <= HARD, and
+// both within this process's hard limit.
+Status check_setting(const HostConfig& cfg, const std::string& key);
 
 // Creates the $BRIG_HOME layout (idempotent): state/system, secrets (0700),
 // policy/cells, logs/cells, run, profiles, and the default global policy and

@@ -14,9 +14,10 @@ namespace brig::engine {
 
 // Opens `rel` (relative, or absolute under the workspace mount such as
 // "/work/out.txt" given `mount`) inside `workspace` for reading. Errors name
-// the component that is a symlink, "..", missing, or not a regular file.
+// the component that is a symlink, "..", missing, or not a regular file;
+// their fix lines name `cell`.
 Result<unique_fd> open_in_workspace(const std::string& workspace, const std::string& rel,
-                                    const std::string& mount = "/work");
+                                    const std::string& mount = "/work", const std::string& cell = "");
 
 Status copy_to_stdout(int fd);
 

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "brig/spec/cell_spec.h"
 #include "brig/spec/diagnostics.h"
@@ -42,6 +43,25 @@ Diagnostics validate_policy(const PolicyBlock& block, const std::string& field_p
 // method (warden cannot see inside the tunnel), and an untrusted cell has none.
 // Fields are named "<prefix>.tls_passthrough[i]" (no prefix: "tls_passthrough[i]").
 Diagnostics check_passthrough(const PolicyBlock& block, const std::string& field_prefix, bool untrusted);
+
+// The list of a policy a host entry is for: allow takes "host[:port]"; deny
+// and tls_passthrough a host only (deny blocks it on every port, passthrough
+// is for port 443).
+enum class PolicyList { allow, deny, tls_passthrough };
+
+// Why one policy host entry as written is not one.
+struct HostEntryProblem {
+  std::string message;    // names the common mistakes: a URL, a port where none belongs
+  std::string corrected;  // the entry to write instead ("example.com"), "" when there is no one answer
+};
+
+// One policy host entry as written ("host", "*.domain", "host:port" in allow):
+// nullopt when it is one. A URL says "give a host, not a URL: example.com"; a
+// port on a deny or passthrough entry says which host to give. `flag`
+// ("--deny"): the entry came from that flag, so no file line is involved and
+// the hint is the flag to give ("--deny example.com"). The one check of a
+// policy host for files (validate_policy), `brig run --allow` and `brig policy set`.
+std::optional<HostEntryProblem> check_policy_host(std::string_view entry, PolicyList list, std::string_view flag = "");
 
 // Size strings: "512m", "2g", "1.5G", "1073741824". Returns bytes.
 std::optional<std::uint64_t> parse_size(std::string_view s);

@@ -7,6 +7,8 @@
 #include <vector>
 #include <nlohmann/json.hpp>
 
+#include <sched.h>
+
 #include "brig/engine/subnets.h"
 #include "unit/engine/engine_fixture.h"
 
@@ -14,6 +16,14 @@ namespace brig::engine {
 namespace {
 
 using namespace brig::engine::testing;  // NOLINT: the fixture's helpers
+
+// What the host check counts: the CPUs this process may run on.
+int host_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  EXPECT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
+  return CPU_COUNT(&set);
+}
 
 // --- one set of host checks: run and preflight refuse alike ---
 
@@ -40,6 +50,7 @@ TEST_F(EngineTest, PreflightAndRunRefuseTheSameInputWithTheSameMessage) {
       {"image missing", [this](spec::Resolved&) { fake.on({"podman", "image", "exists"}, out(1)); }},
       {"name taken", [this](spec::Resolved&) { fake.on({"podman", "container", "exists"}, out(0)); }},
       {"runsc network", [this](spec::Resolved&) { save_config(""); }},
+      {"more cpus than the host", [](spec::Resolved& r) { r.spec.cpus.set("100000", spec::Origin::flag("--cpus")); }},
       {"no concrete runtime", [](spec::Resolved& r) { r.spec.runtime = {}; }},
       {"secret in env", [this](spec::Resolved& r) {
          ASSERT_TRUE(spit_secret("api-key"));
@@ -147,6 +158,54 @@ TEST_F(EngineTest, PreflightPassesAnEnvironmentWithoutSecrets) {
     if (c.name == "env") lines += c.name + ": " + c.detail + "\n";
   }
   EXPECT_EQ(lines, "env: 2 variable(s), no secret's value\n");
+// --cpus is judged against the host (not in spec validation): the error says
+// how many CPUs the host has, and where the value came from.
+TEST_F(EngineTest, CpusBeyondTheHostSayHowManyItHas) {
+  const std::string n = std::to_string(host_cpus());
+  spec::Resolved r = resolved();
+  r.spec.cpus.set("100000", spec::Origin::flag("--cpus"));
+  auto rc = engine.run(r, RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().code(), Errc::invalid);
+  EXPECT_EQ(rc.error().message(), "--cpus: cpus: \"100000\" is more than this host's " + n + " CPUs");
+  EXPECT_EQ(rc.error().fix(), "run it again with --cpus " + n + " or less");
+  EXPECT_FALSE(called({"podman", "image", "exists"})) << all_calls();
+
+  spec::Origin file{spec::Origin::Kind::file, "cell.yaml", 3};
+  r.spec.cpus.set("100000", file);
+  rc = engine.run(r, RunOptions{.detach = true});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().message(), "cell.yaml:3: cpus: \"100000\" is more than this host's " + n + " CPUs");
+  EXPECT_EQ(rc.error().fix(), "set cpus: " + n + " or less in cell.yaml");
+
+  r.spec.cpus.set("1", spec::Origin::flag("--cpus"));
+  bool seen = false;
+  for (const auto& c : engine.preflight(r)) {
+    if (c.name != "cpus") continue;
+    seen = true;
+    EXPECT_EQ(c.level, Check::Level::ok);
+    EXPECT_EQ(c.detail, "1 of " + n);
+  }
+  EXPECT_TRUE(seen);
+}
+
+// The fix for a missing image is a command that works today: brig image
+// build|pull are not implemented yet.
+TEST_F(EngineTest, MissingImageFixIsACommandThatWorksToday) {
+  fake.on({"podman", "image", "exists"}, out(1));
+  auto fix_for = [this](const std::string& image) {
+    spec::Resolved r = resolved();
+    r.spec.image.set(image, spec::Origin::flag("IMAGE"));
+    auto rc = engine.run(r, RunOptions{.detach = true});
+    EXPECT_FALSE(rc.ok()) << image;
+    return rc.ok() ? std::string() : rc.error().fix();
+  };
+  EXPECT_EQ(fix_for("docker.io/library/alpine:3"), "podman pull docker.io/library/alpine:3");
+  EXPECT_EQ(fix_for("localhost/agent:1"), "podman build -t localhost/agent:1 DIR (the directory with its Containerfile)");
+  EXPECT_EQ(fix_for("localhost/brig-busybox:latest"), "scripts/build-images.sh (in brig's source tree)");
+  for (const char* image : {"docker.io/library/alpine:3", "localhost/agent:1", "localhost/brig-debian"}) {
+    EXPECT_EQ(fix_for(image).find("brig image"), std::string::npos) << image;
+  }
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -194,6 +196,90 @@ TEST_F(DoctorRunscTest, ReportedBeforeBrigSystemInitToo) {
   auto c = runsc_check();
   EXPECT_EQ(c.level, Check::Level::ok);
   EXPECT_EQ(c.detail.substr(0, c.detail.find(',')), "runsc version release-20240212.0 at " + runsc_);
+// --- doctor checks the settings every run uses ---
+
+// config.json edited by hand (or by an older brig): doctor flags what
+// `brig config set` would refuse, with a fix that works as printed.
+TEST_F(EngineTest, DoctorFlagsSettingsThatWouldBreakEveryRun) {
+  auto config_checks = [this] {
+    std::vector<Check> out;
+    for (const auto& c : engine.doctor(true)) {
+      if (c.name == "config") out.push_back(c);
+    }
+    return out;
+  };
+  auto good = config_checks();
+  ASSERT_EQ(good.size(), 1u);
+  EXPECT_EQ(good[0].level, Check::Level::ok) << good[0].detail;
+
+  auto cfg = load_host_config(paths);
+  ASSERT_TRUE(cfg.ok());
+  cfg->ulimits = {"foo"};
+  cfg->runsc_network = "sandbox";
+  cfg->sandbox_network_works = false;
+  ASSERT_TRUE(save_host_config(paths, *cfg).ok());
+  auto bad = config_checks();
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad[0].level, Check::Level::fail);
+  EXPECT_THAT(bad[0].detail, HasSubstr("runsc_network sandbox: gVisor's own network stack did not work on this host"));
+  EXPECT_EQ(bad[0].fix, "brig system init");
+  EXPECT_EQ(bad[1].level, Check::Level::fail);
+  EXPECT_EQ(bad[1].detail, "ulimits: \"foo\" is not NAME=SOFT:HARD");
+  EXPECT_THAT(bad[1].fix, ::testing::StartsWith("brig config set ulimits "));
+  // The printed fix is a value config_set accepts.
+  HostConfig fixed = *cfg;
+  EXPECT_TRUE(config_set(fixed, "ulimits", bad[1].fix.substr(std::string("brig config set ulimits ").size())).ok());
+}
+
+// --- brig config set refuses what would break later runs ---
+
+TEST(ConfigSet, UlimitsMustBeKnownNamesWithinTheHardLimits) {
+  HostConfig c;
+  c.ulimits = {"nofile=1024:1024"};
+  auto refused = [&](const std::string& v) {
+    HostConfig before = c;
+    auto st = config_set(c, "ulimits", v);
+    EXPECT_FALSE(st.ok()) << v;
+    EXPECT_EQ(c.ulimits, before.ulimits) << v;  // unchanged
+    return st.ok() ? std::string() : st.error().message();
+  };
+  EXPECT_EQ(refused("foo"), "ulimits: \"foo\" is not NAME=SOFT:HARD");
+  EXPECT_THAT(refused("nofiles=1:1"), HasSubstr("\"nofiles\" is not a ulimit podman knows; did you mean \"nofile\"?"));
+  EXPECT_EQ(refused("nofile=a:b"), "ulimits: \"nofile=a:b\": SOFT and HARD must be whole numbers (nofile=1024:1024)");
+  EXPECT_EQ(refused("nofile=2:1"), "ulimits: \"nofile=2:1\": the soft limit is above the hard limit");
+  EXPECT_EQ(refused("nofile=64:64,nofile=64:64"), "ulimits: nofile is given twice");
+  rlimit r{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &r), 0);
+  if (r.rlim_max != RLIM_INFINITY) {
+    const std::string over = std::to_string(r.rlim_max + 1);
+    EXPECT_EQ(refused("nofile=64:" + over), "ulimits: \"nofile=64:" + over + "\": " + over +
+                                                " is above this host's hard limit of " + std::to_string(r.rlim_max) +
+                                                " for nofile");
+  }
+  ASSERT_TRUE(config_set(c, "ulimits", "nofile=64:64,core=0").ok());
+  EXPECT_EQ(c.ulimits, (std::vector<std::string>{"nofile=64:64", "core=0"}));
+  ASSERT_TRUE(config_set(c, "ulimits", "").ok());
+  EXPECT_TRUE(c.ulimits.empty());
+}
+
+TEST(ConfigSet, SandboxNetworkNeedsTheProbeToHaveWorked) {
+  HostConfig c;
+  c.runsc_network = "host";
+  c.sandbox_network_works = false;
+  auto st = config_set(c, "runsc_network", "sandbox");
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.error().message(), HasSubstr("sandbox_network_works false"));
+  EXPECT_EQ(st.error().fix(), "brig system init");
+  EXPECT_EQ(c.runsc_network, "host");
+  c.sandbox_network_works = true;
+  EXPECT_TRUE(config_set(c, "runsc_network", "sandbox").ok());
+  EXPECT_EQ(c.runsc_network, "sandbox");
+  auto bad = config_set(c, "ops_port", "0");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message(), "ops_port must be a number from 1 to 65535");
+  EXPECT_EQ(bad.error().fix(), "brig config set ops_port 9464");
+  EXPECT_FALSE(config_set(c, "warden_threads", "2x").ok());
+  EXPECT_EQ(c.warden_threads, 2);
 }
 
 }  // namespace

@@ -65,6 +65,17 @@ TEST_F(Workspace, DotDotIsRefused) {
   EXPECT_EQ(error_of("../outside.txt").message(), "path \"../outside.txt\" contains \"..\"");
 }
 
+// The fix names the cell when the caller knows it, never a placeholder.
+TEST_F(Workspace, MissingFileFixNamesTheCell) {
+  auto fd = open_in_workspace(ws, "nope.txt", "/work", "c1");
+  ASSERT_FALSE(fd.ok());
+  EXPECT_EQ(fd.error().message(), "nope.txt does not exist in the workspace");
+  EXPECT_EQ(fd.error().fix(), "brig cell exec c1 -- ls /work");
+  auto none = open_in_workspace(ws, "/work/", "/work", "c1");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().fix(), "brig cell exec c1 -- ls /work");
+}
+
 TEST_F(Workspace, SymlinkedFileIsRefused) {
   spit(tmp.path() + "/outside.txt", "secret");
   stdfs::create_symlink(tmp.path() + "/outside.txt", ws + "/link.txt");

@@ -33,6 +33,70 @@ TEST(ValidatePolicy, Domains) {
             0u);
 }
 
+// A URL or a port where none belongs is named as what it is, with the host
+// to give instead; never "invalid IPv6 address" or "invalid port".
+TEST(ValidatePolicy, UrlsAndPortsAreNamedForWhatTheyAre) {
+  // A URL with a scheme does not even split as host:port: the parser says it.
+  auto parsed = parse_cell("image: img\npolicy: {allow: [\"https://api.example.com/v1\"]}\n", "cell.yaml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.error().message(),
+            "cell.yaml:2: policy.allow[0]: \"https://api.example.com/v1\" is a URL; give a host, not a URL: "
+            "api.example.com");
+  EXPECT_EQ(err("policy: {allow: [\"api.example.com/v1\"]}\n"),
+            "cell.yaml:2: policy.allow[0]: \"api.example.com/v1\" is a URL; give a host, not a URL: api.example.com");
+  EXPECT_EQ(err("policy: {deny: [\"evil.example:443\"]}\n"),
+            "cell.yaml:2: policy.deny[0]: \"evil.example:443\" has a port, but a deny rule blocks a host on every "
+            "port; give the host: evil.example");
+  EXPECT_EQ(err("policy: {allow: [example.com], tls_passthrough: [\"example.com:443\"]}\n"),
+            "cell.yaml:2: policy.tls_passthrough[0]: \"example.com:443\" has a port, but TLS passthrough is for port "
+            "443 only; give the host: example.com");
+  EXPECT_EQ(err("policy: {deny: [\"https://evil.example:8443/x\"]}\n"),
+            "cell.yaml:2: policy.deny[0]: \"https://evil.example:8443/x\" is a URL; give a host, not a URL: "
+            "evil.example");
+}
+
+TEST(CheckPolicyHost, FlagsGetTheFlagAsTheHintAndACorrection) {
+  auto p = check_policy_host("https://u:pw@api.example.com:8443/x?y#z", PolicyList::allow, "--allow");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->message, "\"https://u:pw@api.example.com:8443/x?y#z\" is a URL; give a host, not a URL: --allow "
+                        "api.example.com:8443");
+  EXPECT_EQ(p->corrected, "api.example.com:8443");
+  p = check_policy_host("host.example:443", PolicyList::deny, "--deny");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->message, "\"host.example:443\" has a port, but a deny rule blocks a host on every port; give the "
+                        "host: --deny host.example");
+  EXPECT_EQ(p->corrected, "host.example");
+  EXPECT_EQ(p->message.find("IPv6"), std::string::npos);
+  p = check_policy_host("x.com:0", PolicyList::allow, "--allow");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->message, "invalid port in \"x.com:0\"; write --allow HOST or --allow HOST:PORT");
+  EXPECT_EQ(p->corrected, "");
+  // An unbracketed IPv6 address is not "a port".
+  p = check_policy_host("2001:db8::1", PolicyList::deny, "--deny");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->message.find("has a port"), std::string::npos);
+  p = check_policy_host("https:///", PolicyList::allow, "--allow");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->message, "\"https:///\" is a URL; give a host, not a URL: --allow HOST");
+  EXPECT_EQ(p->corrected, "");
+  EXPECT_TRUE(check_policy_host("", PolicyList::deny));
+  for (const char* ok : {"example.com", "*.example.com", "example.com:8443"}) {
+    EXPECT_FALSE(check_policy_host(ok, PolicyList::allow)) << ok;
+  }
+  for (const char* ok : {"example.com", "*.example.com"}) {
+    EXPECT_FALSE(check_policy_host(ok, PolicyList::deny)) << ok;
+    EXPECT_FALSE(check_policy_host(ok, PolicyList::tls_passthrough)) << ok;
+  }
+}
+
+// A policy file (the global one, or a cell's): the same words with file:line.
+TEST(ParsePolicy, UrlInAllowIsNamed) {
+  auto b = parse_policy("allow:\n  - \"https://x.example:8443/\"\n", "policy.yaml");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message(),
+            "policy.yaml:2: allow[0]: \"https://x.example:8443/\" is a URL; give a host, not a URL: x.example:8443");
+}
+
 TEST(ValidatePolicy, PathsAndMethods) {
   EXPECT_EQ(err("policy:\n  allow: [{domain: a.com, paths: [v1/*]}]\n"),
             "cell.yaml:3: policy.allow[0].paths: \"v1/*\" must start with '/' (globs use '*', e.g. /v1/*)");

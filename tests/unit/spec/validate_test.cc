@@ -1,6 +1,7 @@
 // validate(): every rule of the merged cell spec, with its exact message: the
 // whole spec, unsupported fields, image and resources. The other topics are in
 // validate_{names,host,policy}_test.cc.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "brig/spec/parse.h"
@@ -133,12 +134,19 @@ TEST(ValidateImage, DirectoryHintUsesTheProbe) {
     EXPECT_EQ(e.size(), 1u) << img;
     return e.empty() ? "" : e[0];
   };
+  // The hint is a command that works today (brig image build is not implemented yet).
   EXPECT_EQ(one("./agent"),
-            "cell.yaml:1: image: ./agent is a directory, not an image; build it first with: brig image build ./agent");
+            "cell.yaml:1: image: ./agent is a directory, not an image; build it first with: podman build -t "
+            "localhost/agent ./agent (then brig run localhost/agent)");
   EXPECT_EQ(one("/src/agent"),
-            "cell.yaml:1: image: /src/agent is a directory, not an image; build it first with: brig image build /src/agent");
+            "cell.yaml:1: image: /src/agent is a directory, not an image; build it first with: podman build -t "
+            "localhost/agent /src/agent (then brig run localhost/agent)");
   EXPECT_EQ(one("agent/"),
-            "cell.yaml:1: image: agent/ is a directory, not an image; build it first with: brig image build agent/");
+            "cell.yaml:1: image: agent/ is a directory, not an image; build it first with: podman build -t "
+            "localhost/agent agent/ (then brig run localhost/agent)");
+  probe.add("./My_Cell-", Kind::directory);
+  EXPECT_THAT(one("./My_Cell-"), ::testing::HasSubstr("podman build -t localhost/my_cell ./My_Cell- "));
+  EXPECT_EQ(one("./agent").find("brig image"), std::string::npos);
   // No probe: nothing is asked of the host.
   EXPECT_TRUE(strs(validate(testing::cell("image: ./agent\n"), {})).empty());
   // A registry reference that is not a local directory is fine.
@@ -193,9 +201,9 @@ TEST(ValidateResources, Cpus) {
   const char* fix = "; use a positive number such as 1, 2 or 0.5";
   EXPECT_EQ(err("cpus: 0\n"), std::string("cell.yaml:2: cpus: invalid CPU count \"0\"") + fix);
   EXPECT_EQ(err("cpus: -1\n"), std::string("cell.yaml:2: cpus: invalid CPU count \"-1\"") + fix);
-  EXPECT_EQ(err("cpus: 1025\n"), std::string("cell.yaml:2: cpus: invalid CPU count \"1025\"") + fix);
   EXPECT_EQ(err("cpus: two\n"), std::string("cell.yaml:2: cpus: invalid CPU count \"two\"") + fix);
-  for (const char* ok : {"0.5", "1", "2", "1.50", "1024"}) expect_ok(std::string("cpus: ") + ok + "\n");
+  // How many CPUs the host has is a host check (engine), not a spec rule.
+  for (const char* ok : {"0.5", "1", "2", "1.50", "1024", "2000"}) expect_ok(std::string("cpus: ") + ok + "\n");
 }
 
 TEST(ValidateResources, PidsLimitUnderRunscIsAtLeast1000) {
