@@ -58,11 +58,6 @@ Result<int> copy_files(Engine& e, const std::string& src, const std::string& dst
   return on_terminal(e, std::move(cp.argv));
 }
 
-Result<int> cell_stats(Engine& e, const std::string& cell) {
-  BRIG_TRY(e.status(cell));
-  return on_terminal(e, cell_stats_args(cell));
-}
-
 Result<int> cell_top(Engine& e, const std::string& cell) {
   BRIG_TRY(e.status(cell));
   return on_terminal(e, cell_top_args(cell));

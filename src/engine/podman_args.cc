@@ -145,7 +145,7 @@ CpArgs cell_cp_args(const std::string& src, const std::string& dst) {
 }
 
 std::vector<std::string> cell_stats_args(const std::string& cell) {
-  return {"podman", "stats", "--no-stream", cell_container(cell)};
+  return {"podman", "stats", "--no-stream", "--format", "json", cell_container(cell)};
 }
 std::vector<std::string> cell_top_args(const std::string& cell) { return {"podman", "top", cell_container(cell)}; }
 std::vector<std::string> cell_diff_args(const std::string& cell) { return {"podman", "diff", cell_container(cell)}; }
