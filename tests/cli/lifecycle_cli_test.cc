@@ -1,8 +1,14 @@
 // What brig prints about a cell's lifecycle: system events and history, cell
-// list, inspect, start, wait and stats (over a fake podman).
+// list, inspect, start, wait and stats (over a fake podman), warden stats
+// (over a one-shot /metrics server).
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/cli_harness.h"
 
@@ -74,6 +80,73 @@ TEST_F(CliTest, SystemHistoryWithoutCells) {
   auto out = brig({"system", "history"});
   ASSERT_EQ(out.exit_code, 0) << out.err;
   EXPECT_EQ(out.out, "no cells yet (brig run records them)\n");
+}
+
+// Serves `body` to `requests` HTTP requests on 127.0.0.1 (port chosen by the
+// kernel), then stops.
+class OneShotHttp {
+ public:
+  OneShotHttp(std::string body, int requests) : body_(std::move(body)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_, 4), 0);
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this, requests] {
+      for (int i = 0; i < requests; ++i) {
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        char buf[4096];
+        (void)::read(c, buf, sizeof buf);
+        const std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body_.size()) +
+                                  "\r\nConnection: close\r\n\r\n" + body_;
+        (void)::write(c, reply.data(), reply.size());
+        ::close(c);
+      }
+    });
+  }
+  ~OneShotHttp() {
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  std::string body_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+std::string metrics_for(const std::string& cell) {
+  return "brig_warden_requests_total{cell=\"" + cell + "\",decision=\"allow\"} 100\n" +
+         "brig_warden_request_duration_seconds_bucket{cell=\"" + cell + "\",le=\"0.001\"} 90\n" +
+         "brig_warden_request_duration_seconds_bucket{cell=\"" + cell + "\",le=\"0.05\"} 90\n" +
+         "brig_warden_request_duration_seconds_bucket{cell=\"" + cell + "\",le=\"0.1\"} 100\n" +
+         "brig_warden_request_duration_seconds_bucket{cell=\"" + cell + "\",le=\"+Inf\"} 100\n";
+}
+
+TEST_F(CliTest, WardenStatsShowsTheCellsThatExistWithInterpolatedPercentiles) {
+  OneShotHttp ops(metrics_for("live") + metrics_for("gone"), 2);
+  write("run/warden.json", "{\"proxy\":\"127.0.0.1:3128\",\"ops\":\"" + ops.address() + "\",\"pid\":" +
+                               std::to_string(::getpid()) + "}\n");
+  write("state/live/cell-state.json", "{}");
+  auto out = brig({"warden", "stats"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out,
+            "CELL                       REQUESTS   BLOCKED     BYTES IN    BYTES OUT   P50 MS   P95 MS   P99 MS\n"
+            "live                            100      0.0%            0            0      0.6     75.0     95.0\n"
+            "(1 removed cell not shown; --format json lists them)\n");
+  auto json = brig({"warden", "stats", "--format", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["gone"]["removed"], true);
+  EXPECT_EQ(j["live"]["removed"], false);
+  EXPECT_EQ(j["live"]["p95_ms"], 75.0);
 }
 
 // Cell c1's record: its spec has a 3s timeout.
