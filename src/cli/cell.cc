@@ -1,6 +1,7 @@
 // brig cell ... — verbs on cells, over the engine.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -67,6 +68,57 @@ std::string ask(const std::string& question) {
 }
 
 
+// A spec value on one line: strings as they are, lists joined with ", ",
+// objects as "key: value; ...".
+std::string spec_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_array()) {
+    std::vector<std::string> parts;
+    for (const auto& e : v) parts.push_back(spec_text(e));
+    return parts.empty() ? "(none)" : str::join(parts, ", ");
+  }
+  if (v.is_object()) {
+    std::vector<std::string> parts;
+    for (auto it = v.begin(); it != v.end(); ++it) parts.push_back(it.key() + ": " + spec_text(it.value()));
+    return parts.empty() ? "(none)" : str::join(parts, "; ");
+  }
+  return v.dump();
+}
+
+// `brig cell inspect` in text: the cell, how it ended, its mounts, then the
+// resolved spec (the limits, profile, command and policy first).
+void print_inspect(const nlohmann::json& j) {
+  auto field = [&](const char* label, const nlohmann::json& v) {
+    if (!v.is_null()) std::printf("%-16s %s\n", label, spec_text(v).c_str());
+  };
+  for (const char* k : {"name", "state"}) field(k, j[k]);
+  if (!j["exit_code"].is_null()) {
+    const std::string detail = j["exit_detail"].is_string() ? " (" + j["exit_detail"].get<std::string>() + ")" : "";
+    std::printf("%-16s %d%s\n", "exit code", j["exit_code"].get<int>(), detail.c_str());
+  }
+  for (const char* k : {"image", "runtime", "network_mode", "network", "address", "warden", "created"}) field(k, j[k]);
+  for (const auto& m : j["mounts"]) {
+    std::printf("%-16s %s -> %s (%s)\n", "mount", m["source"].get<std::string>().c_str(),
+                m["target"].get<std::string>().c_str(), m["mode"].get<std::string>().c_str());
+  }
+  const nlohmann::json& spec = j["spec"];
+  if (!spec.is_object()) return;
+  std::printf("spec:\n");
+  static const std::vector<std::string> first = {"profile", "command", "memory", "cpus", "pids_limit", "timeout", "policy"};
+  auto line = [&](const std::string& k) {
+    if (!spec.contains(k)) return;
+    // The command exactly (its arguments may hold spaces and commas).
+    const std::string v = k == "command" ? spec[k].dump() : spec_text(spec[k]);
+    std::printf("  %-14s %s\n", k.c_str(), v.c_str());
+  };
+  for (const auto& k : first) line(k);
+  for (auto it = spec.begin(); it != spec.end(); ++it) {
+    if (std::find(first.begin(), first.end(), it.key()) == first.end() && it.key() != "name" && it.key() != "image") {
+      line(it.key());
+    }
+  }
+}
+
 }  // namespace
 
 void add_cell(CLI::App& root, Context& ctx) {
@@ -87,11 +139,20 @@ void add_cell(CLI::App& root, Context& ctx) {
           arr.push_back({{"name", c.record.name}, {"state", c.state}, {"reason", c.reason}});
           continue;
         }
-        arr.push_back({{"name", c.record.name}, {"state", c.state}, {"image", c.record.image},
-                       {"runtime", c.record.runtime}, {"network_mode", network_mode(c.record)},
-                       {"address", c.record.subnet.cell_ip()}, {"created", c.record.created}, {"exit_code", c.exit_code}});
+        // An exit code only once the cell has one (not while it runs).
+        const bool exited = c.state == "exited" || c.state == "stopped";
+        nlohmann::json row = {{"name", c.record.name}, {"state", c.state}, {"image", c.record.image},
+                              {"runtime", c.record.runtime}, {"network_mode", network_mode(c.record)},
+                              {"address", c.record.subnet.cell_ip()}, {"created", c.record.created},
+                              {"exit_code", exited ? nlohmann::json(c.exit_code) : nlohmann::json(nullptr)}};
+        if (exited && !c.exit_reason.empty()) row["exit_reason"] = c.exit_reason;
+        arr.push_back(std::move(row));
       }
       std::cout << arr.dump(2) << "\n";
+      return 0;
+    }
+    if (cells->empty()) {
+      if (!ctx.quiet) std::printf(a.all ? "no cells\n" : "no running cells (--all shows stopped ones)\n");
       return 0;
     }
     const bool wide = a.format == "wide";
@@ -108,7 +169,6 @@ void add_cell(CLI::App& root, Context& ctx) {
       if (wide) std::printf("  %-13s %s", c.record.subnet.cell_ip().c_str(), str::join(c.record.secrets, ",").c_str());
       std::printf("\n");
     }
-    if (cells->empty() && !ctx.quiet) std::fprintf(stderr, a.all ? "no cells\n" : "no running cells (--all shows stopped ones)\n");
     return 0;
   });
 
@@ -120,13 +180,7 @@ void add_cell(CLI::App& root, Context& ctx) {
       std::cout << j->dump(2) << "\n";
       return 0;
     }
-    for (const char* k : {"name", "state", "image", "runtime", "network_mode", "network", "address", "warden", "created"}) {
-      std::printf("%-14s %s\n", k, (*j)[k].is_string() ? (*j)[k].get<std::string>().c_str() : (*j)[k].dump().c_str());
-    }
-    for (const auto& m : (*j)["mounts"]) {
-      std::printf("%-14s %s -> %s (%s)\n", "mount", m["source"].get<std::string>().c_str(),
-                  m["target"].get<std::string>().c_str(), m["mode"].get<std::string>().c_str());
-    }
+    print_inspect(*j);
     return 0;
   });
 
@@ -178,8 +232,9 @@ void add_cell(CLI::App& root, Context& ctx) {
   });
   auto* start = verb(n, "start", "start a stopped cell (refreshes /run/brig: cell.json and the CA bundle)");
   on_run(start, ctx, [&ctx, eng, &a]() -> Result<int> {
-    BRIG_TRY(eng().start(a.cell));
-    if (!ctx.quiet) std::printf("started %s\n", a.cell.c_str());
+    auto started = eng().start(a.cell);
+    if (!started) return started.error();
+    if (!ctx.quiet) std::printf(*started ? "started %s\n" : "%s is already running\n", a.cell.c_str());
     return 0;
   });
   auto* restart = verb(n, "restart", "stop, then start a cell");
@@ -220,10 +275,14 @@ void add_cell(CLI::App& root, Context& ctx) {
   });
 
   auto* wait = verb(n, "wait", "wait for a cell to exit and print its exit code");
-  on_run(wait, ctx, [eng, &a]() -> Result<int> {
-    auto rc = eng().wait(a.cell);
-    if (!rc) return rc.error();
-    std::printf("%d\n", *rc);
+  on_run(wait, ctx, [&ctx, eng, &a]() -> Result<int> {
+    auto e = eng();
+    auto ended = e.wait(a.cell);
+    if (!ended) return ended.error();
+    std::printf("%d\n", ended->exit_code);
+    auto rec = e.load_record(a.cell);
+    const std::string why = rec ? engine::describe_exit(*ended, *rec) : std::string();
+    if (!why.empty() && !ctx.quiet) std::fprintf(stderr, "cell %s %s\n", a.cell.c_str(), why.c_str());
     return 0;
   });
 
@@ -251,9 +310,21 @@ void add_cell(CLI::App& root, Context& ctx) {
   });
 
   auto* stats = verb(n, "stats", "CPU, memory, pids of a cell");
-  on_run(stats, ctx, [eng, &a]() -> Result<int> {
-    auto e = eng();
-    return engine::cell_stats(e, a.cell);
+  on_run(stats, ctx, [&ctx, eng, &a]() -> Result<int> {
+    auto u = eng().cells().usage(a.cell);
+    if (!u) return u.error();
+    if (ctx.json()) {
+      std::cout << nlohmann::json{{"cell", u->cell}, {"cpu_percent", u->cpu_percent}, {"memory_usage", u->memory_usage},
+                                  {"memory_percent", u->memory_percent}, {"net_io", u->net_io}, {"block_io", u->block_io},
+                                  {"pids", u->pids}}.dump(2)
+                << "\n";
+      return 0;
+    }
+    std::printf("%-24s %-8s %-22s %-7s %-22s %-22s %s\n", "CELL", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET IO",
+                "BLOCK IO", "PIDS");
+    std::printf("%-24s %-8s %-22s %-7s %-22s %-22s %s\n", u->cell.c_str(), u->cpu_percent.c_str(), u->memory_usage.c_str(),
+                u->memory_percent.c_str(), u->net_io.c_str(), u->block_io.c_str(), u->pids.c_str());
+    return 0;
   });
   auto* top = verb(n, "top", "processes of a cell");
   on_run(top, ctx, [eng, &a]() -> Result<int> {

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "brig/core/fs.h"
@@ -58,14 +60,32 @@ Status system_up(const Context& ctx, engine::Engine& e) {
   return e.up(self_binary(), *files);
 }
 
+// The events in `text` (whole lines) as `brig system events` prints them:
+// JSONL as stored with --format json, one readable line each otherwise.
+void print_events(const Context& ctx, std::string_view text) {
+  if (ctx.json()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return;
+  }
+  for (const auto& line : str::split(text, '\n')) {
+    if (line.empty()) continue;
+    auto e = state::parse_event(line);
+    std::printf("%s\n", e ? state::format_event(*e).c_str() : ("(not an event) " + line).c_str());
+  }
+}
+
 // Prints what is appended to the events file after its first `from` bytes.
-void follow_events(const Paths& paths, std::size_t from) {
+void follow_events(const Context& ctx, std::size_t from) {
   for (;;) {
-    auto text = state::read_events(paths);
+    auto text = state::read_events(ctx.paths);
     if (text && text->size() > from) {
-      std::fwrite(text->data() + from, 1, text->size() - from, stdout);
-      std::fflush(stdout);
-      from = text->size();
+      // Only whole lines: a line being written is printed next time.
+      const std::size_t end = text->rfind('\n');
+      if (end != std::string::npos && end + 1 > from) {
+        print_events(ctx, std::string_view(*text).substr(from, end + 1 - from));
+        std::fflush(stdout);
+        from = end + 1;
+      }
     } else if (text && text->size() < from) {
       from = 0;  // rotated
     }
@@ -78,6 +98,55 @@ void print_stopped(const Context& ctx, const std::vector<std::string>& stopped) 
   if (ctx.quiet || stopped.empty()) return;
   std::printf("stopped %zu cell%s: %s\n", stopped.size(), stopped.size() == 1 ? "" : "s", str::join(stopped, ", ").c_str());
   for (const auto& c : stopped) std::printf("  start again: brig cell start %s\n", c.c_str());
+}
+
+std::string duration_text(const std::optional<double>& s) {
+  if (!s) return "-";
+  char buf[32];
+  if (*s < 60) {
+    std::snprintf(buf, sizeof buf, "%.1fs", *s);
+  } else if (*s < 3600) {
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(*s) / 60, static_cast<int>(*s) % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(*s) / 3600, static_cast<int>(*s) % 3600 / 60);
+  }
+  return buf;
+}
+
+// How a past cell ended, in one word: the reason where known, else the exit code.
+std::string outcome_text(const state::PastCell& c) {
+  if (!c.reason.empty()) return c.reason;
+  if (c.exit_code) return std::to_string(*c.exit_code);
+  return c.removed.empty() ? "-" : "?";
+}
+
+void print_history(const Context& ctx, const std::vector<state::PastCell>& cells) {
+  if (ctx.json()) {
+    nlohmann::json arr = nlohmann::json::array();
+    auto opt = [](const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); };
+    for (const auto& c : cells) {
+      arr.push_back({{"name", c.name},
+                     {"image", opt(c.image)},
+                     {"created", opt(c.created)},
+                     {"ended", opt(c.ended)},
+                     {"exit_code", c.exit_code ? nlohmann::json(*c.exit_code) : nlohmann::json(nullptr)},
+                     {"reason", opt(c.reason)},
+                     {"duration_s", c.duration_s ? nlohmann::json(*c.duration_s) : nlohmann::json(nullptr)},
+                     {"removed", opt(c.removed)}});
+    }
+    std::cout << arr.dump(2) << "\n";
+    return;
+  }
+  if (cells.empty()) {
+    if (!ctx.quiet) std::printf("no cells yet (brig run records them)\n");
+    return;
+  }
+  std::printf("%-24s %-32s %-12s %-9s %-20s %s\n", "NAME", "IMAGE", "EXIT", "DURATION", "CREATED", "REMOVED");
+  for (const auto& c : cells) {
+    std::printf("%-24s %-32s %-12s %-9s %-20s %s\n", c.name.c_str(), c.image.empty() ? "-" : c.image.c_str(),
+                outcome_text(c).c_str(), duration_text(c.duration_s).c_str(), c.created.empty() ? "-" : c.created.c_str(),
+                c.removed.empty() ? "-" : c.removed.c_str());
+  }
 }
 
 }  // namespace
@@ -194,19 +263,23 @@ void add_system(CLI::App& root, Context& ctx) {
   on_run(stats, ctx, [&ctx]() -> Result<int> { return warden_stats(ctx); });
 
   static bool follow = false;
-  for (const char* verb : {"events", "history"}) {
-    auto* ev = n->add_subcommand(verb, std::string(verb) == "events" ? "lifecycle events" : "past cells and their outcomes");
-    ev->add_flag("-f,--follow", follow, "keep printing new events");
-    on_run(ev, ctx, [&ctx]() -> Result<int> {
-      auto text = state::read_events(ctx.paths);
-      if (!text) return text.error();
-      const std::string& t = *text;
-      std::fwrite(t.data(), 1, t.size(), stdout);
-      if (t.empty() && !ctx.quiet && !follow) std::fprintf(stderr, "no events yet (brig run records some)\n");
-      if (follow) follow_events(ctx.paths, t.size());
-      return 0;
-    });
-  }
+  auto* events = n->add_subcommand("events", "lifecycle events, one line each (--format json: JSONL as stored)");
+  events->add_flag("-f,--follow", follow, "keep printing new events");
+  on_run(events, ctx, [&ctx]() -> Result<int> {
+    auto text = state::read_events(ctx.paths);
+    if (!text) return text.error();
+    print_events(ctx, *text);
+    if (text->empty() && !ctx.quiet && !follow) std::fprintf(stderr, "no events yet (brig run records some)\n");
+    if (follow) follow_events(ctx, text->size());
+    return 0;
+  });
+  auto* history = n->add_subcommand("history", "past cells and how they ended: image, exit code, duration, removal");
+  on_run(history, ctx, [&ctx]() -> Result<int> {
+    auto text = state::read_events(ctx.paths);
+    if (!text) return text.error();
+    print_history(ctx, state::cell_history(*text));
+    return 0;
+  });
 }
 
 }  // namespace brig::cli

@@ -1,7 +1,9 @@
 // brig warden ... — the egress proxy daemon and its status.
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 
+#include "brig/core/fs.h"
 #include "brig/warden/config.h"
 #include "brig/warden/ops_client.h"
 #include "brig/warden/warden.h"
@@ -54,28 +56,40 @@ Result<warden::HttpReply> ops_get(const Context& ctx, const std::string& path) {
   return warden::http_get(info->ops, path);
 }
 
+// Warden keeps a removed cell's figures until it restarts: JSON marks them
+// ("removed": true), the table leaves them out and says how many it left out.
 void print_stats(const Context& ctx, const std::map<std::string, warden::CellStats>& cells) {
+  auto removed = [&](const std::string& cell) { return !fs::exists(ctx.paths.cell_state(cell)); };
   if (ctx.json()) {
-    std::printf("{");
-    bool first = true;
+    nlohmann::json out = nlohmann::json::object();
     for (const auto& [cell, s] : cells) {
-      std::printf("%s\"%s\": {\"requests\": %.0f, \"denied\": %.0f, \"ratelimited\": %.0f, \"errors\": %.0f, "
-                  "\"bytes_in\": %.0f, \"bytes_out\": %.0f, \"p50_ms\": %g, \"p95_ms\": %g, \"p99_ms\": %g}",
-                  first ? "" : ", ", cell.c_str(), s.requests, s.denied, s.ratelimited, s.errors, s.bytes_in, s.bytes_out,
-                  s.p50_ms, s.p95_ms, s.p99_ms);
-      first = false;
+      out[cell] = {{"requests", s.requests}, {"denied", s.denied}, {"ratelimited", s.ratelimited}, {"errors", s.errors},
+                   {"bytes_in", s.bytes_in}, {"bytes_out", s.bytes_out}, {"p50_ms", s.p50_ms}, {"p95_ms", s.p95_ms},
+                   {"p99_ms", s.p99_ms}, {"removed", removed(cell)}};
     }
-    std::printf("}\n");
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return;
   }
-  std::printf("%-24s %10s %9s %12s %12s %8s %8s %8s\n", "CELL", "REQUESTS", "BLOCKED", "BYTES IN", "BYTES OUT", "P50 MS",
-              "P95 MS", "P99 MS");
+  int hidden = 0;
+  bool header = false;
   for (const auto& [cell, s] : cells) {
+    if (removed(cell)) {
+      ++hidden;
+      continue;
+    }
+    if (!header) {
+      std::printf("%-24s %10s %9s %12s %12s %8s %8s %8s\n", "CELL", "REQUESTS", "BLOCKED", "BYTES IN", "BYTES OUT",
+                  "P50 MS", "P95 MS", "P99 MS");
+      header = true;
+    }
     const double blocked = s.requests > 0 ? 100.0 * (s.denied + s.ratelimited) / s.requests : 0;
-    std::printf("%-24s %10.0f %8.1f%% %12.0f %12.0f %8g %8g %8g\n", cell.c_str(), s.requests, blocked, s.bytes_in,
+    std::printf("%-24s %10.0f %8.1f%% %12.0f %12.0f %8.1f %8.1f %8.1f\n", cell.c_str(), s.requests, blocked, s.bytes_in,
                 s.bytes_out, s.p50_ms, s.p95_ms, s.p99_ms);
   }
-  if (cells.empty()) std::printf("no traffic yet\n");
+  if (!header) std::printf(hidden ? "no traffic from existing cells\n" : "no traffic yet\n");
+  if (hidden > 0) {
+    std::printf("(%d removed cell%s not shown; --format json lists them)\n", hidden, hidden == 1 ? "" : "s");
+  }
 }
 
 }  // namespace

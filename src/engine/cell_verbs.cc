@@ -52,9 +52,6 @@ Result<int> shell_in_cell(Engine& e, const std::string& cell, bool tty) {
   return on_terminal(e, cell_shell_args(cell, tty));
 }
 
-Result<int> cell_stats(Engine& e, const std::string& cell) {
-  BRIG_TRY(e.status(cell));
-  return on_terminal(e, cell_stats_args(cell));
 }
 
 Result<int> cell_top(Engine& e, const std::string& cell) {

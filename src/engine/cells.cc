@@ -1,12 +1,14 @@
 // The verbs on a cell that exists: list, status, inspect, stop, kill, start,
-// rm, wait, logs, and podman on the terminal.
+// rm, wait, logs, usage (stats), and podman on the terminal.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
@@ -23,6 +25,55 @@ namespace stdfs = std::filesystem;
 
 std::string json_string(const nlohmann::json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+// What podman knows of a cell's last run beyond its exit code.
+struct RunFacts {
+  bool oom_killed = false;
+  double duration_s = -1;  // negative: unknown
+};
+
+Argv run_facts_args(const std::string& cell) {
+  return {"container", "inspect", "--format", "{{.State.OOMKilled}} {{.State.StartedAt.UnixNano}} {{.State.FinishedAt.UnixNano}}",
+          cell_container(cell)};
+}
+
+// Parses run_facts_args' output ("false 1700000000000000000 1700000003100000000").
+// A zero FinishedAt (still running, or podman lost the exit) leaves the
+// duration unknown, or, with `podman_exit_code` -1 (podman lost the exit),
+// the time since the start.
+RunFacts parse_run_facts(const std::string& text, int podman_exit_code) {
+  RunFacts f;
+  auto parts = str::split(std::string(str::trim(text)), ' ');
+  if (parts.size() != 3) return f;
+  f.oom_killed = parts[0] == "true";
+  try {
+    const long long started = std::stoll(parts[1]), finished = std::stoll(parts[2]);
+    if (started <= 0) return f;
+    if (finished > started) {
+      f.duration_s = static_cast<double>(finished - started) / 1e9;
+    } else if (podman_exit_code == -1) {
+      const long long now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+      if (now > started) f.duration_s = static_cast<double>(now - started) / 1e9;
+    }
+  } catch (const std::exception&) {
+    // not numbers: the duration stays unknown
+  }
+  return f;
+}
+
+bool has_run(const std::string& state) { return state == "exited" || state == "stopped"; }
+
+// podman stats' JSON names (which changed over podman versions) -> brig's.
+std::string stat_field(const nlohmann::json& j, std::initializer_list<const char*> keys) {
+  for (const char* k : keys) {
+    auto it = j.find(k);
+    if (it == j.end()) continue;
+    if (it->is_string()) return it->get<std::string>();
+    if (!it->is_null()) return it->dump();
+  }
+  return "";
 }
 
 }  // namespace
@@ -59,10 +110,22 @@ Result<std::vector<CellStatus>> Cells::list(bool all) {
     if (it == containers.end()) {
       st.state = "missing";
     } else {
-      st.state = json_string(it->second, "State");
-      st.exit_code = it->second.value("ExitCode", 0);
-      if (it->second.contains("StartedAt") && it->second["StartedAt"].is_number()) {
-        st.started_at = std::to_string(it->second["StartedAt"].get<long long>());
+      const nlohmann::json& c = it->second;
+      st.state = json_string(c, "State");
+      st.exit_code = c.contains("ExitCode") && c["ExitCode"].is_number_integer() ? c["ExitCode"].get<int>() : 0;
+      if (c.contains("StartedAt") && c["StartedAt"].is_number()) {
+        st.started_at = std::to_string(c["StartedAt"].get<long long>());
+      }
+      if (has_run(st.state) && st.exit_code != 0) {
+        // ps gives whole seconds and no OOM flag: enough to tell a timeout.
+        double ran = -1;
+        if (c.contains("StartedAt") && c["StartedAt"].is_number() && c.contains("ExitedAt") && c["ExitedAt"].is_number()) {
+          const double from = c["StartedAt"].get<double>(), to = c["ExitedAt"].get<double>();
+          if (from > 0 && to >= from) ran = to - from;
+        }
+        auto e = classify_exit(st.exit_code, record_timeout_seconds(st.record), ran, false);
+        st.exit_code = e.exit_code;
+        st.exit_reason = e.reason;
       }
     }
     if (all || st.state == "running") cells.push_back(std::move(st));
@@ -102,7 +165,19 @@ Result<CellStatus> Cells::status(const std::string& cell) {
   }
   st.state = (*state)->status;
   st.exit_code = (*state)->exit_code;
+  if (has_run(st.state) && st.exit_code != 0) {
+    auto e = exit_of(st.record, st.exit_code);
+    st.exit_code = e.exit_code;
+    st.exit_reason = e.reason;
+  }
   return st;
+}
+
+CellExit Cells::exit_of(const CellRecord& rec, int podman_exit_code, double measured_s) {
+  RunFacts f;
+  auto out = ctx_.podman.run(run_facts_args(rec.name));
+  if (out && out->success()) f = parse_run_facts(out->out, podman_exit_code);
+  return classify_exit(podman_exit_code, record_timeout_seconds(rec), std::max(f.duration_s, measured_s), f.oom_killed);
 }
 
 Result<nlohmann::json> Cells::inspect(const std::string& cell) {
@@ -113,9 +188,14 @@ Result<nlohmann::json> Cells::inspect(const std::string& cell) {
   mounts.push_back({{"source", r.workspace}, {"target", r.workspace_mount}, {"mode", "rw"}});
   mounts.push_back({{"source", ctx_.paths.cell_state(cell) + "/brig"}, {"target", "/run/brig"}, {"mode", "ro"}});
   for (const auto& s : r.secrets) mounts.push_back({{"source", ctx_.paths.secret(s)}, {"target", "/run/secrets/" + s}, {"mode", "ro"}});
+  // An exit code only once it has one; the reason where brig knows it.
+  const bool exited = has_run(st->state);
+  const std::string why = describe_exit(CellExit{st->exit_code, st->exit_reason, st->exit_code, -1}, r);
   return nlohmann::json{{"name", r.name},
                         {"state", st->state},
-                        {"exit_code", st->exit_code},
+                        {"exit_code", exited ? nlohmann::json(st->exit_code) : nlohmann::json(nullptr)},
+                        {"exit_reason", exited && !st->exit_reason.empty() ? nlohmann::json(st->exit_reason) : nlohmann::json(nullptr)},
+                        {"exit_detail", exited && !why.empty() ? nlohmann::json(why) : nlohmann::json(nullptr)},
                         {"image", r.image},
                         {"runtime", r.runtime},
                         {"network_mode", r.runtime == "runsc" ? "runsc/" + r.runsc_network : r.runtime},
@@ -151,9 +231,13 @@ Status Cells::kill(const std::string& cell, const std::string& signal) {
   return {};
 }
 
-Status Cells::start(const std::string& cell) {
+Result<bool> Cells::start(const std::string& cell) {
   auto rec = load_record(cell);
   if (!rec) return rec.error();
+  // podman start on a running container succeeds and does nothing: say so
+  // rather than "started".
+  auto running = ctx_.podman.run({"container", "inspect", "--format", "{{.State.Running}}", cell_container(cell)});
+  if (running && running->success() && str::trim(running->out) == "true") return false;
   // The network and warden's attachment may be gone after `system down`.
   if (!ctx_.podman.network_exists(cell_network(cell))) {
     auto out = ctx_.podman.run(network_create_args(cell, rec->subnet));
@@ -167,12 +251,13 @@ Status Cells::start(const std::string& cell) {
   auto rc = start_cell(*rec, cell_start_args(cell, rec->runtime, rec->runsc_network, false), true);
   if (!rc) return rc.error();
   if (*rc != 0) return Error(Errc::failed, "cell " + cell + " exited right after starting", "brig cell logs " + cell);
-  return {};
+  return true;
 }
 
 Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) {
   auto rec = load_record(cell);
-  if (!rec && rec.error().code() == Errc::invalid) {
+  const bool damaged = !rec && rec.error().code() == Errc::invalid;
+  if (damaged) {
     // A damaged record: everything of a cell is found by its name but a
     // --workspace of the user's own, which then stays where it is.
     CellRecord by_name;
@@ -181,6 +266,12 @@ Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) 
     rec = std::move(by_name);
   }
   if (!rec) return rec.error();
+  // How its last run ended goes into the rm event, for `brig system history`.
+  nlohmann::json ended = nlohmann::json::object();
+  if (!damaged) {
+    auto state = ctx_.podman.container_state(cell_container(cell));
+    if (state && *state && has_run((*state)->status)) ended = exit_json(exit_of(*rec, (*state)->exit_code));
+  }
   auto out = ctx_.podman.run({"rm", "--force", "--time", "0", cell_container(cell)});
   if (!out) return out.error();
   BRIG_TRY(teardown_network(ctx_.podman, cell));
@@ -199,16 +290,41 @@ Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) 
   }
   stdfs::remove_all(state, ec);  // a user's own --workspace directory lives elsewhere and stays
   if (ec) return Error(Errc::io, "removing " + state + ": " + ec.message());
-  ctx_.event("rm", cell, {{"kept_workspace", kept}});
+  ended["kept_workspace"] = kept;
+  ctx_.event("rm", cell, ended);
   return kept;
 }
 
-Result<int> Cells::wait(const std::string& cell) {
-  BRIG_TRY(load_record(cell));
+Result<CellExit> Cells::wait(const std::string& cell) {
+  auto rec = load_record(cell);
+  if (!rec) return rec.error();
   auto out = ctx_.podman.run({"wait", cell_container(cell)}, std::chrono::hours(24 * 365));
   if (!out) return out.error();
   if (!out->success()) return Error(Errc::failed, "waiting for " + cell + ": " + std::string(str::trim(out->err)));
-  return std::atoi(std::string(str::trim(out->out)).c_str());
+  return exit_of(*rec, std::atoi(std::string(str::trim(out->out)).c_str()));
+}
+
+Result<CellUsage> Cells::usage(const std::string& cell) {
+  auto st = status(cell);
+  if (!st) return st.error();
+  if (st->state != "running") return Error(Errc::failed, "cell " + cell + " is " + st->state, "brig cell start " + cell);
+  auto out = ctx_.podman.run(cell_stats_args(cell));
+  if (!out) return out.error();
+  if (!out->success()) return Error(Errc::failed, "podman stats " + cell + ": " + std::string(str::trim(out->err)));
+  try {
+    auto j = nlohmann::json::parse(out->out);
+    if (!j.is_array() || j.empty() || !j[0].is_object()) throw std::runtime_error("no row for the cell");
+    const auto& r = j[0];
+    return CellUsage{cell,
+                     stat_field(r, {"cpu_percent", "CPU"}),
+                     stat_field(r, {"mem_usage", "MemUsage"}),
+                     stat_field(r, {"mem_percent", "MemPerc"}),
+                     stat_field(r, {"net_io", "netio", "NetIO"}),
+                     stat_field(r, {"block_io", "blocki", "BlockIO"}),
+                     stat_field(r, {"pids", "PIDs", "PIDS"})};
+  } catch (const std::exception& e) {
+    return Error(Errc::failed, std::string("podman stats printed something brig cannot read: ") + e.what());
+  }
 }
 
 Result<std::string> Cells::logs(const std::string& cell, int tail) {

@@ -133,7 +133,7 @@ std::vector<std::string> cell_shell_args(const std::string& cell, bool tty) {
 }
 
 std::vector<std::string> cell_stats_args(const std::string& cell) {
-  return {"podman", "stats", "--no-stream", cell_container(cell)};
+  return {"podman", "stats", "--no-stream", "--format", "json", cell_container(cell)};
 }
 std::vector<std::string> cell_top_args(const std::string& cell, const std::string& runsc,
                                        const std::string& container_id) {

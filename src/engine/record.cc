@@ -1,6 +1,7 @@
 // Cell records (cell-state.json): the JSON form and reading one by name.
 #include "brig/engine/record.h"
 
+#include <cmath>
 #include <cstdio>
 #include <random>
 
@@ -17,6 +18,48 @@ std::string generate_cell_name() {
   char buf[16];
   std::snprintf(buf, sizeof buf, "cell-%06x", rd() & 0xffffff);
   return buf;
+}
+
+long record_timeout_seconds(const CellRecord& r) {
+  auto secs = spec::parse_duration(record_timeout_text(r));
+  return secs ? static_cast<long>(*secs) : 0;
+}
+
+std::string record_timeout_text(const CellRecord& r) {
+  auto it = r.spec.find("timeout");
+  return it != r.spec.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+CellExit classify_exit(int podman_exit_code, long timeout_seconds, double duration_s, bool oom_killed) {
+  CellExit e;
+  e.exit_code = e.podman_exit_code = podman_exit_code;
+  e.duration_s = duration_s;
+  if (podman_exit_code == 0) return e;
+  if (oom_killed) {
+    e.reason = "oom";
+  } else if (timeout_seconds > 0 && duration_s >= 0 && duration_s + 1.0 >= static_cast<double>(timeout_seconds)) {
+    e.reason = "timeout";
+    e.exit_code = kTimeoutExitCode;
+  }
+  return e;
+}
+
+std::string describe_exit(const CellExit& e, const CellRecord& r) {
+  if (e.reason == "timeout") return "stopped after the " + record_timeout_text(r) + " timeout";
+  if (e.reason == "oom") {
+    auto it = r.spec.find("memory");
+    const bool limit = it != r.spec.end() && it->is_string();
+    return "killed: out of memory" + (limit ? " (memory limit " + it->get<std::string>() + ")" : std::string());
+  }
+  return "";
+}
+
+nlohmann::json exit_json(const CellExit& e) {
+  nlohmann::json j = {{"exit_code", e.exit_code}};
+  if (!e.reason.empty()) j["reason"] = e.reason;
+  if (e.podman_exit_code != e.exit_code) j["podman_exit_code"] = e.podman_exit_code;
+  if (e.duration_s >= 0) j["duration_s"] = std::round(e.duration_s * 10) / 10;
+  return j;
 }
 
 nlohmann::json to_json(const CellRecord& r) {

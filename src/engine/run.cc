@@ -104,6 +104,8 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
     return fail(Error(Errc::failed, "podman could not create the cell: " + std::string(str::trim(created->err)),
                       "check the image and limits with: brig cell preflight, or brig run --dry-run"));
   }
+  // The history in the order things happen: create, start, exit (stop, rm).
+  ctx_.event("create", name, {{"image", plan.record.image}, {"subnet", plan.record.subnet.cidr()}, {"runtime", plan.record.runtime}});
   rb.add("container", [this, name]() -> Status {
     const std::string fix = "podman rm --force " + cell_container(name);
     auto out = ctx_.podman.run({"rm", "--force", cell_container(name)});
@@ -119,7 +121,6 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   auto rc = start_cell(plan.record, opts.detach ? plan.start_detached : plan.start_attached, opts.detach);
   if (!rc) return fail(rc.error());
   rb.commit();
-  ctx_.event("create", name, {{"image", plan.record.image}, {"subnet", plan.record.subnet.cidr()}, {"runtime", plan.record.runtime}});
   if (!opts.detach && opts.rm) {
     auto kept = remove(name, opts.keep_workspace);
     if (!kept) return kept.error();
@@ -190,12 +191,20 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     proc::Command c;
     c.argv = start;
     c.hold_stderr_lines = start_failure_prefixes();
+    const auto t0 = ctx_.clock.now();
     auto out = ctx_.podman.attach(c);
     if (!out) return out.error();
     if (out->exit_code == 125 && !out->err.empty() && never_started(rec.name)) return start_failure(out->err, rec);
     std::fputs(out->err.c_str(), stderr);
-    ctx_.event("stop", rec.name, {{"exit_code", out->exit_code}});
-    return out->exit_code;
+    const double ran = std::chrono::duration<double>(ctx_.clock.now() - t0).count();
+    // podman ends a timed-out cell with 255 and no word: say what happened,
+    // and exit 124 as timeout(1) does.
+    const CellExit e = exit_of(rec, out->exit_code, ran);
+    ctx_.event("exit", rec.name, exit_json(e));
+    if (const std::string why = describe_exit(e, rec); !why.empty()) {
+      std::fprintf(stderr, "cell %s %s\n", rec.name.c_str(), why.c_str());
+    }
+    return e.exit_code;
   }
   auto out = ctx_.podman.run(start);
   if (!out) return out.error();

@@ -8,7 +8,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "brig/warden/config.h"
@@ -63,13 +66,25 @@ std::string label(const std::string& labels, const std::string& key) {
   return labels.substr(pos, labels.find('"', pos) - pos);
 }
 
+// The q-quantile in ms of a cumulative histogram ({le, count}, le ascending,
+// +Inf last), interpolated linearly within its bucket as Prometheus'
+// histogram_quantile does: a bucket bound alone says p95 = 100 ms when most
+// requests took 1 ms. Past the largest finite bound: that bound.
 double quantile(const std::vector<std::pair<double, double>>& buckets, double q) {
   if (buckets.empty() || buckets.back().second <= 0) return 0;
   const double want = q * buckets.back().second;
+  double prev_le = 0, prev_count = 0;
   for (const auto& [le, count] : buckets) {
-    if (count >= want) return le * 1000.0;
+    if (count >= want) {
+      if (std::isinf(le)) return prev_le * 1000.0;
+      if (count <= prev_count) return le * 1000.0;
+      const double ms = (prev_le + (le - prev_le) * (want - prev_count) / (count - prev_count)) * 1000.0;
+      return std::round(ms * 1000.0) / 1000.0;  // to the microsecond
+    }
+    prev_le = le;
+    prev_count = count;
   }
-  return buckets.back().first * 1000.0;
+  return prev_le * 1000.0;
 }
 
 }  // namespace
@@ -99,10 +114,11 @@ std::map<std::string, CellStats> parse_metrics(const std::string& text) {
       (label(labels, "direction") == "in" ? s.bytes_in : s.bytes_out) += v;
     } else if (name == "brig_warden_request_duration_seconds_bucket") {
       const std::string le = label(labels, "le");
-      hist[cell].emplace_back(le == "+Inf" ? kBuckets.back() : std::stod(le), v);
+      hist[cell].emplace_back(le == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(le), v);
     }
   }
   for (auto& [cell, b] : hist) {
+    std::sort(b.begin(), b.end());
     out[cell].p50_ms = quantile(b, 0.50);
     out[cell].p95_ms = quantile(b, 0.95);
     out[cell].p99_ms = quantile(b, 0.99);

@@ -60,4 +60,22 @@ class CliTest : public ::testing::Test {
   std::string home_;
 };
 
+// A brig whose PATH finds a fake podman first: `script` is its body (sh).
+class CliFakePodmanTest : public CliTest {
+ protected:
+  proc::Output brig_with_podman(const std::string& script, std::vector<std::string> args) {
+    const std::string podman = write("bin/podman", "#!/bin/sh\n" + script);
+    std::filesystem::permissions(podman, std::filesystem::perms::owner_all);
+    write("config.json", "{}\n");  // "initialised": commands that ask podman do so
+    proc::Command c;
+    c.argv = {BRIG_BINARY};
+    c.argv.insert(c.argv.end(), args.begin(), args.end());
+    c.env = std::vector<std::string>{"BRIG_HOME=" + home_, "NO_COLOR=1", "PATH=" + home_ + "/bin:/usr/bin:/bin",
+                                     "HOME=" + home_};
+    c.cwd = home_;
+    c.timeout = std::chrono::seconds(30);
+    return run_checked(c);
+  }
+};
+
 }  // namespace brig::testing

@@ -288,6 +288,8 @@ TEST_F(Cells, TimeoutStopsTheCell) {
   const auto t0 = std::chrono::steady_clock::now();
   auto out = in_cell("e2e-timeout", "sleep 120; echo FINISHED", {"--timeout", "3s"});
   EXPECT_THAT(out.out, Not(HasSubstr("FINISHED")));
+  EXPECT_EQ(out.exit_code, 124) << out.err;  // as timeout(1)
+  EXPECT_THAT(out.err, HasSubstr("stopped after the 3s timeout"));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(60));
 }
 

@@ -1,5 +1,5 @@
 // The `brig cell` verbs that hand the terminal to podman or tar (logs, exec,
-// shell, cp, stats, top, diff, export) and a cell's lifecycle events. Each
+// shell, cp, top, diff, export) and a cell's lifecycle events. Each
 // verb checks the cell exists (and runs, where it must), then runs the argv
 // podman_args builds on brig's own stdin/stdout/stderr and returns its exit code.
 #pragma once
@@ -30,7 +30,6 @@ Result<int> exec_in_cell(Engine& e, const std::string& cell, bool interactive, b
                          const std::vector<std::string>& command);
 // `tty`: brig's stdin is a terminal.
 Result<int> shell_in_cell(Engine& e, const std::string& cell, bool tty);
-Result<int> cell_stats(Engine& e, const std::string& cell);
 Result<int> cell_top(Engine& e, const std::string& cell);
 Result<int> cell_diff(Engine& e, const std::string& cell);
 // The workspace as a tar stream to `output` ("" = stdout).

@@ -23,8 +23,16 @@ struct CellStatus {
   // (cell-state.json cannot be read: only record.name is set, `reason` says why)
   std::string state;
   std::string reason;
+  // Once it has run: brig's exit code (124 after its timeout; see
+  // classify_exit) and why, where known ("timeout", "oom").
   int exit_code = 0;
+  std::string exit_reason;
   std::string started_at;
+};
+
+// One row of `brig cell stats`: podman's figures, as podman prints them.
+struct CellUsage {
+  std::string cell, cpu_percent, memory_usage, memory_percent, net_io, block_io, pids;
 };
 
 struct RunOptions {
@@ -65,12 +73,16 @@ class Cells {
   Status kill(const std::string& cell, const std::string& signal);
   // Network (recreated if gone), warden attached, IPv6 off on the bridge,
   // /run/brig refreshed (cell.json, CA bundle), then a detached start.
-  Status start(const std::string& cell);
+  // false (nothing done) when the cell is already running.
+  Result<bool> start(const std::string& cell);
   // Container, network, subnet, policy and state go; with keep_workspace the
   // default workspace moves to $BRIG_HOME/workspaces/<cell> (returned). A
   // damaged record is removed by name (its default workspace is assumed).
   Result<std::string> remove(const std::string& cell, bool keep_workspace);
-  Result<int> wait(const std::string& cell);
+  // Waits for the cell to exit; how it ended (exit code 124 after its timeout).
+  Result<CellExit> wait(const std::string& cell);
+  // CPU, memory, I/O and pids of a running cell (`podman stats --no-stream`).
+  Result<CellUsage> usage(const std::string& cell);
   // `podman <verb> ... brig-<cell> ...` on the terminal: logs, exec, cp, top, stats.
   Result<int> attach_podman(const std::vector<std::string>& args);
   // Runs `c` on brig's own stdin/stdout/stderr and returns its exit code.
@@ -86,6 +98,10 @@ class Cells {
   Result<int> start_cell(const CellRecord& rec, const Argv& start, bool detach);
   // The container exists but never ran (podman state created/initialized).
   bool never_started(const std::string& cell) const;
+  // How a run that podman says ended with `podman_exit_code` ended, from the
+  // record's timeout and podman's OOM flag and times (one `podman container
+  // inspect`; `measured_s`: how long brig saw it run, negative when unknown).
+  CellExit exit_of(const CellRecord& rec, int podman_exit_code, double measured_s = -1);
   // brig run's two independent halves: the network (create, warden, IPv6 off;
   // `created` once there is something to undo) and the files (policy,
   // /run/brig, workspace, record, seccomp; undos go to `rb`).

@@ -49,9 +49,9 @@ class Engine {
   Result<nlohmann::json> inspect(const std::string& cell) { return cells_.inspect(cell); }
   Status stop(const std::string& cell, int timeout_seconds = 10) { return cells_.stop(cell, timeout_seconds); }
   Status kill(const std::string& cell, const std::string& signal) { return cells_.kill(cell, signal); }
-  Status start(const std::string& cell) { return cells_.start(cell); }
+  Result<bool> start(const std::string& cell) { return cells_.start(cell); }
   Result<std::string> remove(const std::string& cell, bool keep_workspace) { return cells_.remove(cell, keep_workspace); }
-  Result<int> wait(const std::string& cell) { return cells_.wait(cell); }
+  Result<CellExit> wait(const std::string& cell) { return cells_.wait(cell); }
   Result<int> attach_podman(const std::vector<std::string>& args) { return cells_.attach_podman(args); }
   Result<int> on_terminal(proc::Command c) { return cells_.on_terminal(std::move(c)); }
   Result<std::string> logs(const std::string& cell, int tail) { return cells_.logs(cell, tail); }

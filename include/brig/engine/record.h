@@ -20,6 +20,32 @@ struct CellRecord {
   nlohmann::json spec;  // the resolved spec
 };
 
+// The spec's timeout in seconds (0: none) and as the user wrote it ("3s").
+long record_timeout_seconds(const CellRecord& r);
+std::string record_timeout_text(const CellRecord& r);
+
+// How a cell's run ended, as brig reports it.
+struct CellExit {
+  int exit_code = 0;   // 124 after the spec's timeout (as timeout(1)); podman's otherwise
+  std::string reason;  // "timeout", "oom" or ""
+  int podman_exit_code = 0;
+  double duration_s = -1;  // how long it ran; negative when unknown
+};
+inline constexpr int kTimeoutExitCode = 124;
+
+// Pure. podman reports a cell its timeout killed with exit 255 (or -1, or
+// 137), so the timeout is told from how long it ran: a non-zero exit after
+// at least the timeout (less 1 s for podman's whole-second times) is the
+// timeout. OOM wins over the timeout (the kernel killed it first).
+CellExit classify_exit(int podman_exit_code, long timeout_seconds, double duration_s, bool oom_killed);
+
+// "stopped after the 3s timeout", "killed: out of memory", or "" for a plain exit.
+std::string describe_exit(const CellExit& e, const CellRecord& r);
+
+// An exit's keys in an event (state/events.h): exit_code, and reason,
+// podman_exit_code and duration_s (0.1 s) where they say something.
+nlohmann::json exit_json(const CellExit& e);
+
 // The JSON form of a record (cell-state.json) and back.
 nlohmann::json to_json(const CellRecord& r);
 Result<CellRecord> record_from_json(const nlohmann::json& j);

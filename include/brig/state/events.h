@@ -3,12 +3,21 @@
 // ("cell" absent for system events; any other keys are the event's details).
 // The engine appends; `brig system events|history` and `brig cell events` read.
 // Past kEventsMaxBytes the file is renamed to events.jsonl.1 (one old file kept).
+//
+// A cell's lifecycle, in the order written: create {image, subnet, runtime},
+// start, then one of exit {exit_code, reason?, podman_exit_code?, duration_s}
+// (an attached run), stop, kill {signal}; rm {kept_workspace, exit_code?,
+// reason?, duration_s?} (the state podman last reported); or rollback
+// {error, undone, undo_failed} when a run failed part way. `reason` is
+// "timeout" (exit_code 124, as timeout(1)) or "oom" where brig knows it.
 #pragma once
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "brig/core/error.h"
 #include "brig/core/paths.h"
@@ -31,6 +40,28 @@ std::string serialize_event(const Event& e);
 // Pure. Errc::invalid when the line is not a JSON object with string "ts" and
 // "event" (and, if present, a string "cell").
 Result<Event> parse_event(std::string_view line);
+// Pure. One readable line, no newline: the time, the event, the cell ("-" for
+// a system event), then the other keys as key=value (sorted; empty values
+// left out; a string with spaces or quotes JSON-quoted; arrays and objects as
+// compact JSON).
+std::string format_event(const Event& e);
+
+// One cell's life as events.jsonl tells it (`brig system history`).
+struct PastCell {
+  std::string name, image;
+  std::string created, ended, removed;  // RFC 3339, "" when not (yet) known
+  std::optional<int> exit_code;         // when known
+  // How it ended, where brig knows more than the exit code: "timeout",
+  // "oom", "killed" (brig cell kill), "stopped" (brig cell stop), "rolled
+  // back" (brig run failed part way and undid it), or "".
+  std::string reason;
+  std::optional<double> duration_s;     // how long it ran, when known
+};
+// Pure. Every cell created in `jsonl`, oldest first; a name reused after rm is
+// a new entry. Lines that are not events are skipped. A cell whose create
+// was rotated away (or a run rolled back before it) has no created time.
+std::vector<PastCell> cell_history(std::string_view jsonl);
+
 // The rotated file: events.jsonl -> events.jsonl.1.
 std::string rotated_events_path(const std::string& path);
 

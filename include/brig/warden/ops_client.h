@@ -27,7 +27,8 @@ struct HttpReply {
 Result<HttpReply> http_get(const std::string& addr, const std::string& path,
                            std::chrono::milliseconds timeout = std::chrono::seconds(3));
 
-// Per-cell figures from /metrics text.
+// Per-cell figures from /metrics text; the percentiles interpolated within
+// their histogram bucket.
 struct CellStats {
   double requests = 0, denied = 0, ratelimited = 0, errors = 0;
   double bytes_in = 0, bytes_out = 0;

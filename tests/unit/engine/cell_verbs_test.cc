@@ -84,7 +84,6 @@ TEST_F(CellVerbs, ExecAndShellRefuseAStoppedCell) {
 }
 
 TEST_F(CellVerbs, AnUnknownCellRunsNothingOnTheTerminal) {
-  EXPECT_FALSE(cell_stats(engine, "nope").ok());
   EXPECT_FALSE(cell_top(engine, "nope").ok());
   EXPECT_FALSE(cell_diff(engine, "nope").ok());
   EXPECT_FALSE(follow_logs(engine, "nope", 0).ok());
@@ -98,8 +97,6 @@ TEST_F(CellVerbs, EachVerbRunsItsBuiltArgv) {
   EXPECT_EQ(last_on_terminal(), cell_shell_args("c1", false));
   ASSERT_TRUE(follow_logs(engine, "c1", 10).ok());
   EXPECT_EQ(last_on_terminal(), cell_logs_args("c1", true, 10));
-  ASSERT_TRUE(cell_stats(engine, "c1").ok());
-  EXPECT_EQ(last_on_terminal(), cell_stats_args("c1"));
   HostConfig cfg;
   cfg.runsc = "/usr/bin/runsc";
   ASSERT_TRUE(save_host_config(paths, cfg).ok());

@@ -244,7 +244,7 @@ TEST(CellVerbArgs, ShellGolden) {
 }
 
 TEST(CellVerbArgs, StatsTopDiffGolden) {
-  EXPECT_EQ(cell_stats_args("c1"), (Argv{"podman", "stats", "--no-stream", "brig-c1"}));
+  EXPECT_EQ(cell_stats_args("c1"), (Argv{"podman", "stats", "--no-stream", "--format", "json", "brig-c1"}));
   EXPECT_EQ(cell_top_args("c1"), (Argv{"podman", "top", "brig-c1"}));
   EXPECT_EQ(cell_diff_args("c1"), (Argv{"podman", "diff", "brig-c1"}));
 }

@@ -83,6 +83,99 @@ TEST_F(EventsFile, AppendsLines) {
   EXPECT_EQ(*text, "{\"event\":\"init\",\"ts\":\"t1\"}\n{\"cell\":\"c1\",\"event\":\"start\",\"ts\":\"t2\"}\n");
 }
 
+// --- the readable line (brig system events) ---
+
+TEST(Events, FormatIsOneReadableLine) {
+  Event e{"2026-12-01T10:00:00Z", "create", "c1", {{"image", "localhost/agent:1"}, {"subnet", "10.60.1.0/24"}}};
+  EXPECT_EQ(format_event(e), "2026-12-01T10:00:00Z  create    c1  image=localhost/agent:1  subnet=10.60.1.0/24");
+}
+
+TEST(Events, FormatQuotesSpacesDropsEmptiesAndMarksSystemEvents) {
+  Event e{"2026-12-01T10:00:00Z", "rollback", "c1",
+          {{"error", "podman said no"}, {"undone", {"state", "subnet"}}, {"undo_failed", nlohmann::json::array()},
+           {"kept_workspace", ""}, {"exit_code", 124}}};
+  EXPECT_EQ(format_event(e),
+            "2026-12-01T10:00:00Z  rollback  c1  error=\"podman said no\"  exit_code=124  undone=[\"state\",\"subnet\"]");
+  EXPECT_EQ(format_event({"2026-12-01T10:00:00Z", "init", "", {{"runsc_network", "sandbox"}}}),
+            "2026-12-01T10:00:00Z  init      -  runsc_network=sandbox");
+}
+
+// --- history (brig system history) ---
+
+std::string lines(std::initializer_list<const char*> l) {
+  std::string s;
+  for (const char* x : l) s += std::string(x) + "\n";
+  return s;
+}
+
+TEST(History, AttachedRunThatTimedOutAndWasRemoved) {
+  auto h = cell_history(lines({
+      R"({"ts":"2026-12-01T10:00:00Z","event":"create","cell":"c1","image":"busybox"})",
+      R"({"ts":"2026-12-01T10:00:00Z","event":"start","cell":"c1"})",
+      R"({"ts":"2026-12-01T10:00:03Z","event":"exit","cell":"c1","exit_code":124,"reason":"timeout","duration_s":3.1})",
+      R"({"ts":"2026-12-01T10:00:04Z","event":"rm","cell":"c1","exit_code":124,"reason":"timeout","kept_workspace":""})",
+  }));
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].name, "c1");
+  EXPECT_EQ(h[0].image, "busybox");
+  EXPECT_EQ(h[0].created, "2026-12-01T10:00:00Z");
+  EXPECT_EQ(h[0].ended, "2026-12-01T10:00:03Z");
+  EXPECT_EQ(h[0].removed, "2026-12-01T10:00:04Z");
+  EXPECT_EQ(h[0].exit_code, 124);
+  EXPECT_EQ(h[0].reason, "timeout");
+  EXPECT_EQ(h[0].duration_s, 3.1);
+}
+
+TEST(History, DetachedCellEndsWithWhatRmRecorded) {
+  auto h = cell_history(lines({
+      R"({"ts":"2026-12-01T10:00:00Z","event":"create","cell":"d","image":"x"})",
+      R"({"ts":"2026-12-01T10:00:00Z","event":"start","cell":"d"})",
+      R"({"ts":"2026-12-01T11:00:00Z","event":"rm","cell":"d","exit_code":137,"reason":"oom","duration_s":42.5})",
+  }));
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].exit_code, 137);
+  EXPECT_EQ(h[0].reason, "oom");
+  EXPECT_EQ(h[0].duration_s, 42.5);  // podman's, not start..rm
+  EXPECT_EQ(h[0].removed, "2026-12-01T11:00:00Z");
+}
+
+TEST(History, KilledStoppedRunningAndReusedNames) {
+  auto h = cell_history(lines({
+      R"({"ts":"2026-12-01T10:00:00Z","event":"create","cell":"k","image":"x"})",
+      R"({"ts":"2026-12-01T10:00:00Z","event":"start","cell":"k"})",
+      R"({"ts":"2026-12-01T10:00:10Z","event":"kill","cell":"k","signal":"SIGKILL"})",
+      R"({"ts":"2026-12-01T10:00:20Z","event":"rm","cell":"k","exit_code":137})",
+      R"({"ts":"2026-12-01T10:01:00Z","event":"create","cell":"k","image":"y"})",
+      R"({"ts":"2026-12-01T10:01:00Z","event":"start","cell":"k"})",
+      R"({"ts":"2026-12-01T10:01:05Z","event":"stop","cell":"k"})",
+      R"({"ts":"2026-12-01T10:02:00Z","event":"create","cell":"r","image":"z"})",
+      R"({"ts":"2026-12-01T10:02:00Z","event":"start","cell":"r"})",
+      "not json",
+      R"({"ts":"2026-12-01T10:03:00Z","event":"warden_stop"})",
+  }));
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0].image, "x");
+  EXPECT_EQ(h[0].reason, "killed");
+  EXPECT_EQ(h[0].exit_code, 137);
+  EXPECT_EQ(h[0].duration_s, 10.0);
+  EXPECT_EQ(h[1].image, "y");
+  EXPECT_EQ(h[1].reason, "stopped");
+  EXPECT_EQ(h[1].duration_s, 5.0);
+  EXPECT_EQ(h[1].removed, "");
+  EXPECT_EQ(h[2].name, "r");
+  EXPECT_EQ(h[2].ended, "");
+  EXPECT_FALSE(h[2].exit_code.has_value());
+  EXPECT_FALSE(h[2].duration_s.has_value());
+}
+
+TEST(History, ARunRolledBackIsListedAsSuch) {
+  auto h = cell_history(lines({R"({"ts":"2026-12-01T10:00:00Z","event":"rollback","cell":"f","error":"boom"})"}));
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].reason, "rolled back");
+  EXPECT_EQ(h[0].created, "");
+  EXPECT_EQ(h[0].removed, "2026-12-01T10:00:00Z");
+}
+
 TEST_F(EventsFile, RotatesPastTheLimitKeepingOneOldFile) {
   spit(paths.events_log(), std::string(kEventsMaxBytes, 'x'));
   spit(rotated_events_path(paths.events_log()), "older\n");
