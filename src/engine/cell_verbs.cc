@@ -52,8 +52,6 @@ Result<int> shell_in_cell(Engine& e, const std::string& cell, bool tty) {
   return on_terminal(e, cell_shell_args(cell, tty));
 }
 
-}
-
 Result<int> cell_top(Engine& e, const std::string& cell) {
   auto st = e.status(cell);
   if (!st) return st.error();

@@ -105,6 +105,7 @@ class EngineTest : public ::testing::Test {
     cfg.podman = "/usr/bin/podman";
     cfg.runsc = "/usr/bin/runsc";
     cfg.runsc_network = runsc_network;
+    cfg.sandbox_network_works = runsc_network == "sandbox";
     cfg.ulimits = {"nofile=1024:1024"};
     cfg.runsc_exec_tty = true;  // no runsc quirks here (plan_test covers their workarounds)
     cfg.runsc_stat_ok = true;

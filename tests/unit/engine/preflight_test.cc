@@ -158,6 +158,8 @@ TEST_F(EngineTest, PreflightPassesAnEnvironmentWithoutSecrets) {
     if (c.name == "env") lines += c.name + ": " + c.detail + "\n";
   }
   EXPECT_EQ(lines, "env: 2 variable(s), no secret's value\n");
+}
+
 // --cpus is judged against the host (not in spec validation): the error says
 // how many CPUs the host has, and where the value came from.
 TEST_F(EngineTest, CpusBeyondTheHostSayHowManyItHas) {

@@ -196,6 +196,8 @@ TEST_F(DoctorRunscTest, ReportedBeforeBrigSystemInitToo) {
   auto c = runsc_check();
   EXPECT_EQ(c.level, Check::Level::ok);
   EXPECT_EQ(c.detail.substr(0, c.detail.find(',')), "runsc version release-20240212.0 at " + runsc_);
+}
+
 // --- doctor checks the settings every run uses ---
 
 // config.json edited by hand (or by an older brig): doctor flags what
