@@ -11,6 +11,7 @@
 #include "brig/engine/cell_verbs.h"
 #include "brig/engine/engine.h"
 #include "brig/engine/workspace.h"
+#include "brig/state/events.h"
 #include "context.h"
 #include "spec_loader.h"
 
@@ -341,7 +342,10 @@ void add_cell(CLI::App& root, Context& ctx) {
   auto* events = verb(n, "events", "lifecycle events of a cell");
   on_run(events, ctx, [&ctx, &a]() -> Result<int> {
     const auto lines = engine::cell_events(ctx.paths, a.cell);
-    for (const auto& line : lines) std::printf("%s\n", line.c_str());
+    for (const auto& line : lines) {
+      auto ev = state::parse_event(line);  // cell_events kept only lines that parse
+      std::printf("%s\n", ctx.json() || !ev ? line.c_str() : state::format_event(*ev).c_str());
+    }
     if (lines.empty() && !ctx.quiet) std::fprintf(stderr, "no events for %s\n", a.cell.c_str());
     return 0;
   });

@@ -46,13 +46,22 @@ std::string sed_escape(const std::string& s, bool regex) {
   return out;
 }
 
-// The tar argv that streams `path` (a file or directory, or a directory's
-// contents with "/.") as the member name `as` (".": the contents).
+// The GNU tar option that renames the member `from` (and what is under it) to `to`.
+std::string rename_option(const std::string& from, const std::string& to) {
+  return "--transform=s,^" + sed_escape(from, true) + "," + sed_escape(to, false) + ",S";
+}
+
+// The tar argv that streams `path` (a file or directory; "DIR/." its
+// contents) as the member name `as` (".": the contents, as "./...").
+// A rename needs GNU tar (the host's); `as` is the path's own name (or ".")
+// for a stream a cell makes, whose tar may be busybox's.
 std::vector<std::string> tar_create(const std::string& path, const std::string& as) {
-  if (ends_with(path, "/.") || path == ".") return {"tar", "-cf", "-", "-C", path, "."};
-  const std::string base = base_name(path);
-  std::vector<std::string> a = {"tar", "-cf", "-", "-C", parent_dir(path)};
-  if (as != base && as != ".") a.push_back("--transform=s,^" + sed_escape(base, true) + "," + sed_escape(as, false) + ",S");
+  const bool contents = ends_with(path, "/.") || path == ".";
+  const std::string dir = contents ? (path == "." ? "." : path.substr(0, path.size() - 2)) : path;
+  if (contents && as == ".") return {"tar", "-cf", "-", "-C", dir.empty() ? "/" : dir, "."};
+  const std::string base = base_name(dir);
+  std::vector<std::string> a = {"tar", "-cf", "-", "-C", parent_dir(dir)};
+  if (as != base) a.push_back(rename_option(base, as));
   a.push_back(base);
   return a;
 }
@@ -227,17 +236,28 @@ Result<int> cell_to_host(Engine& e, const CpOperand& s, const std::string& dst) 
   }
   auto target = copy_target(src, kind, dst, host_kind(dst, true));
   if (!target) return target.error();
+  // The cell's tar streams the path under its own name; the host's renames.
+  const bool contents = ends_with(src, "/.");
+  const std::string root = contents ? "." : base_name(src);
   if (c.running_) {
-    auto args = tar_create(src, target->name);
+    auto args = tar_create(src, root);
     args.insert(args.begin(), {"exec", cell_container(s.cell)});
     BRIG_TRY(check_ok(c.podman(args, "", c.stream_), "tar in cell " + s.cell));
   } else {
     auto h = c.in_workspace(src);
-    BRIG_TRY(check_ok(c.host(tar_create(*h, target->name), "", c.stream_), "reading the workspace"));
+    BRIG_TRY(check_ok(c.host(tar_create(*h, root), "", c.stream_), "reading the workspace"));
   }
-  BRIG_TRY(check_stream(c, target->name));
-  BRIG_TRY(check_ok(c.host({"tar", "-xf", c.stream_, "-C", target->dir, "--no-same-owner", "--no-same-permissions"}),
-                    "writing into " + target->dir));
+  BRIG_TRY(check_stream(c, root));
+  std::string into = target->dir;
+  std::vector<std::string> extract = {"tar", "-xf", c.stream_, "--no-same-owner", "--no-same-permissions"};
+  if (root == "." && target->name != ".") {
+    into += "/" + target->name;  // the contents, into a new directory
+    if (::mkdir(into.c_str(), 0755) != 0) return errno_error("creating " + into, errno);
+  } else if (root != "." && target->name != root) {
+    extract.push_back(rename_option(root, target->name));
+  }
+  extract.insert(extract.end(), {"-C", into});
+  BRIG_TRY(check_ok(c.host(extract), "writing into " + into));
   return 0;
 }
 

@@ -60,7 +60,8 @@ Error start_failure(const std::string& err, const CellRecord& rec) {
     const std::string path = between(err, "in PATH", '[', ']');
     return Error(Errc::failed, cell + "the command " + str::quote(exe) + " is not in the image" +
                                    (path.empty() ? "" : " (PATH " + path + ")"),
-                 "check the command's name, or give its full path")
+                 exe == "bash" ? "this image has no bash (busybox, alpine and minimal images): use sh"
+                               : "check the command's name, or give its full path")
         .with_exit_code(127);
   }
   // runsc: failed to load /x: no such file or directory | permission denied

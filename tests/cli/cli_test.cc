@@ -1,4 +1,5 @@
 // The CLI surface: cheat-sheet, version, unknown commands and flags, stubs.
+#include "brig/core/strings.h"
 #include "cli/cli_harness.h"
 
 #include <gmock/gmock.h>
@@ -328,9 +329,17 @@ TEST_F(CliTest, CellEventsAreTheCellsOwn) {
         "not json \"cell\":\"c1\"\n"
         "{\"event\":\"warden_stop\",\"ts\":\"t4\"}\n"
         "{\"cell\":\"c1\",\"event\":\"rm\",\"ts\":\"t5\"}\n");
-  auto out = brig({"cell", "events", "c1"});
+  auto out = brig({"--format", "json", "cell", "events", "c1"});
   EXPECT_EQ(out.exit_code, 0) << out.err;
   EXPECT_EQ(out.out, "{\"cell\":\"c1\",\"event\":\"create\",\"ts\":\"t1\"}\n{\"cell\":\"c1\",\"event\":\"rm\",\"ts\":\"t5\"}\n");
+  // Text: one readable line per event, as system events prints them.
+  auto text = brig({"cell", "events", "c1"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  auto lines = str::split(std::string(str::trim(text.out)), '\n');
+  ASSERT_EQ(lines.size(), 2u) << text.out;
+  EXPECT_THAT(lines[0], HasSubstr("create"));
+  EXPECT_THAT(lines[1], HasSubstr("rm"));
+  EXPECT_NE(lines[0].front(), '{');
 }
 
 TEST_F(CliTest, SystemEventsPrintsTheFileAndReportsAnUnreadableOne) {
@@ -367,7 +376,7 @@ TEST_F(CliTest, CellEventsMatchTheCellFieldExactly) {
         "{\"cell\":\"ab\",\"event\":\"run\",\"ts\":\"t2\"}\n"
         "{\"cell\":\"xa\",\"event\":\"rm\",\"ts\":\"t3\",\"extra\":{\"cell\":\"a\"}}\n"
         "{\"event\":\"up\",\"ts\":\"t4\"}\n");
-  auto a = brig({"cell", "events", "a"});
+  auto a = brig({"--format", "json", "cell", "events", "a"});
   EXPECT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, "{\"cell\":\"a\",\"event\":\"run\",\"ts\":\"t1\"}\n");
   auto none = brig({"cell", "events", "b"});
