@@ -181,6 +181,24 @@ Result<std::vector<std::string>> split_run_tail(const std::vector<std::string>& 
     }
     break;
   }
+  if (i + 1 < args.size() && args[i] == "cell" && args[i + 1] == "exec") {
+    // cell exec [-it] CELL CMD...: as with run, everything after CELL is the
+    // command ("--" before it is optional), so `exec c1 sh -c '...'` works.
+    std::vector<std::string> head(args.begin(), args.begin() + static_cast<long>(i) + 2);
+    std::size_t j = i + 2;
+    for (; j < args.size() && args[j] != "--" && args[j].size() > 1 && args[j][0] == '-'; ++j) {
+      head.push_back(args[j]);
+      const FlagDef* f = find_flag(args[j]);
+      if (f && f->takes_value && !value_inline(args[j]) && j + 1 < args.size()) head.push_back(args[++j]);
+    }
+    if (j < args.size() && args[j] != "--") head.push_back(args[j++]);  // CELL
+    if (j < args.size() && args[j] == "--") ++j;
+    if (j < args.size()) {
+      tail.has_command = true;
+      tail.command.assign(args.begin() + static_cast<long>(j), args.end());
+    }
+    return head;
+  }
   if (i >= args.size() || args[i] != "run") {
     // Other verbs (cell exec CELL -- CMD...): everything after "--" is the
     // command, untouched by CLI11.

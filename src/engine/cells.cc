@@ -238,6 +238,15 @@ Result<bool> Cells::start(const std::string& cell) {
   // rather than "started".
   auto running = ctx_.podman.run({"container", "inspect", "--format", "{{.State.Running}}", cell_container(cell)});
   if (running && running->success() && str::trim(running->out) == "true") return false;
+  // A secret removed since the run: podman would fail on the missing mount
+  // source in words that blame the command.
+  for (const auto& sec : rec->secrets) {
+    if (!fs::exists(ctx_.paths.secret(sec))) {
+      return Error(Errc::not_found,
+                   "cell " + cell + " mounts secret " + str::quote(sec) + ", which no longer exists",
+                   "brig secrets add " + sec + " - < FILE, then brig cell start " + cell);
+    }
+  }
   // The network and warden's attachment may be gone after `system down`.
   if (!ctx_.podman.network_exists(cell_network(cell))) {
     auto out = ctx_.podman.run(network_create_args(cell, rec->subnet));

@@ -224,5 +224,17 @@ TEST_F(FirstHourTest, RmPromptAnsweredNoRemovesNothing) {
   }
 }
 
+// `cell exec CELL CMD...` without "--", as run takes its command: the
+// command's own flags (-c, -la) are not brig's.
+TEST_F(CliTest, ExecTakesTheCommandAfterTheCellWithoutDashDash) {
+  for (std::vector<std::string> a : {std::vector<std::string>{"cell", "exec", "nope", "sh", "-c", "echo hi"},
+                                     {"cell", "exec", "-it", "nope", "ls", "-la", "/work"},
+                                     {"cell", "exec", "nope", "--", "ls", "-la"}}) {
+    auto out = brig(a);
+    EXPECT_THAT(out.err, Not(HasSubstr("unknown flag"))) << a[2];
+    EXPECT_THAT(out.err, HasSubstr("nope")) << a[2];
+  }
+}
+
 }  // namespace
 }  // namespace brig::testing

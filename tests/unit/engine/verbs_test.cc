@@ -108,6 +108,21 @@ TEST_F(EngineTest, StartRewritesAStaleCaBundle) {
   EXPECT_THAT(bundle, Not(HasSubstr("stale")));
 }
 
+// A restart after `secrets rm`: name the secret, not the command.
+TEST_F(EngineTest, StartNamesASecretRemovedSinceTheRun) {
+  ASSERT_TRUE(spit_secret("api-key"));
+  spec::Resolved r = resolved();
+  r.spec.secrets.set({"api-key"}, spec::Origin::flag("--secret"));
+  run_ok(r);
+  std::filesystem::remove(paths.secret("api-key"));
+  fake.calls.clear();
+  auto st = engine.start("c1");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message(), "cell c1 mounts secret \"api-key\", which no longer exists");
+  EXPECT_EQ(st.error().fix(), "brig secrets add api-key - < FILE, then brig cell start c1");
+  EXPECT_FALSE(called({"podman", "--runtime-flag"})) << all_calls();
+}
+
 TEST_F(EngineTest, StartWritesNoCaBundleForACellThatDoesNotTrustIt) {
   spec::Resolved r = resolved();
   r.spec.trust_warden_ca.set(false, spec::Origin::flag("--no-trust-warden-ca"));
