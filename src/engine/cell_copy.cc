@@ -149,13 +149,8 @@ class Copier {
   }
 
   Result<proc::Output> podman(std::vector<std::string> args, const std::string& in = "", const std::string& out = "") {
-    proc::Command c;
-    c.argv = {"podman"};
-    c.argv.insert(c.argv.end(), args.begin(), args.end());
-    c.stdin_file = in;
-    c.stdout_file = out;
-    c.timeout = std::chrono::hours(1);
-    return e_.context().runner.run(c);
+    args.insert(args.begin(), "podman");
+    return host(std::move(args), in, out);
   }
 
   Result<proc::Output> host(std::vector<std::string> argv, const std::string& in = "", const std::string& out = "") {
@@ -221,6 +216,7 @@ Result<int> cell_to_host(Engine& e, const CpOperand& s, const std::string& dst) 
   BRIG_TRY(c.load());
   const std::string src = c.in_cell(s.path);
   PathKind kind = PathKind::none;
+  std::string host_src;  // a stopped cell: the path in its workspace
   if (c.running_) {
     auto k = c.cell_kind(src);
     if (!k) return k.error();
@@ -228,7 +224,8 @@ Result<int> cell_to_host(Engine& e, const CpOperand& s, const std::string& dst) 
   } else {
     auto h = c.in_workspace(src);
     if (!h) return h.error();
-    kind = host_kind(*h, false);
+    host_src = *h;
+    kind = host_kind(host_src, false);
   }
   if (kind == PathKind::none) {
     return Error(Errc::not_found, str::quote(src) + " does not exist in cell " + s.cell,
@@ -244,8 +241,7 @@ Result<int> cell_to_host(Engine& e, const CpOperand& s, const std::string& dst) 
     args.insert(args.begin(), {"exec", cell_container(s.cell)});
     BRIG_TRY(check_ok(c.podman(args, "", c.stream_), "tar in cell " + s.cell));
   } else {
-    auto h = c.in_workspace(src);
-    BRIG_TRY(check_ok(c.host(tar_create(*h, root), "", c.stream_), "reading the workspace"));
+    BRIG_TRY(check_ok(c.host(tar_create(host_src, root), "", c.stream_), "reading the workspace"));
   }
   BRIG_TRY(check_stream(c, root));
   std::string into = target->dir;

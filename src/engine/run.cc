@@ -85,6 +85,10 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
       plan_cell(resolved, HostFacts{ctx_.paths, *cfg, name, *subnet, cell_files::now_rfc3339()}, opts.stdio);
   if (!planned) return fail(planned.error());
   const RunPlan& plan = *planned;
+  // Shared by every cell (not undone): the runsc shim, where this runsc needs it.
+  if (!plan.container.oci_runtime.empty()) {
+    if (auto st = write_runsc_shim(ctx_.paths, *cfg); !st) return fail(st.error());
+  }
 
   // The network (podman, ~200 ms) and the files (each an fsync'ed atomic
   // write) do not depend on each other: both are built at once, then joined.
@@ -175,11 +179,6 @@ Status Cells::stage_files(const RunPlan& plan, Rollback& rb) {
   }
   for (const auto& f : plan.files) BRIG_TRY(fs::write_atomic(f.path, f.content, f.mode));
   BRIG_TRY(cell_files::write_seccomp_profile(ctx_.paths));
-  if (!plan.container.oci_runtime.empty()) {
-    auto cfg = load_host_config(ctx_.paths);
-    if (!cfg) return cfg.error();
-    BRIG_TRY(write_runsc_shim(ctx_.paths, *cfg));
-  }
   return {};
 }
 
