@@ -14,6 +14,8 @@ namespace {
 
 struct ServeOpts {
   std::string config, proxy, ops, ingress, upstream_ca;
+  std::string ingress_domain, ingress_cert, ingress_key;
+  std::uint64_t ingress_max_body = 0;
   std::vector<std::string> resolve;
   int threads = 0;
 };
@@ -38,6 +40,10 @@ Result<warden::Config> build_config(const Context& ctx, const ServeOpts& o) {
     BRIG_TRY(endpoint(o.ingress, ep));
     cfg.ingress_listen = ep;
   }
+  if (!o.ingress_domain.empty()) cfg.ingress_domain = o.ingress_domain;
+  if (!o.ingress_cert.empty()) cfg.ingress_cert = o.ingress_cert;
+  if (!o.ingress_key.empty()) cfg.ingress_key = o.ingress_key;
+  if (o.ingress_max_body) cfg.ingress_max_body = o.ingress_max_body;
   for (const auto& r : o.resolve) {
     auto ov = warden::ResolveOverride::parse(r);
     if (!ov) return ov.error();
@@ -108,7 +114,12 @@ void add_warden(CLI::App& root, Context& ctx) {
   serve->add_option("--config", o.config, "warden.yaml (default $BRIG_HOME/warden.yaml)");
   serve->add_option("--proxy-listen", o.proxy, "cells' forward proxy ADDR:PORT (default 0.0.0.0:3128; port 0 picks one)");
   serve->add_option("--ops-listen", o.ops, "/healthz and /metrics ADDR:PORT (default 127.0.0.1:9464)");
-  serve->add_option("--ingress-listen", o.ingress, "ingress ADDR:PORT");
+  serve->add_option("--ingress-listen", o.ingress, "ingress HTTPS ADDR:PORT (default: no ingress)");
+  serve->add_option("--ingress-domain", o.ingress_domain, "ingress serves https://<cell>.DOMAIN/ (default localhost)");
+  serve->add_option("--ingress-cert", o.ingress_cert, "ingress certificate chain (PEM; default: leaves from brig's CA)");
+  serve->add_option("--ingress-key", o.ingress_key, "the key of --ingress-cert (PEM)");
+  serve->add_option("--ingress-max-body", o.ingress_max_body, "largest request body ingress takes, in bytes (default 64 MiB)")
+      ->check(CLI::PositiveNumber);
   serve->add_option("--resolve", o.resolve, "HOST:PORT:ADDR like curl's --resolve (repeatable)");
   serve->add_option("--upstream-ca", o.upstream_ca, "extra trust anchors for upstream TLS (PEM)");
   serve->add_option("--threads", o.threads, "I/O threads (default: one per core)");

@@ -3,7 +3,6 @@
 // terminate TLS with a leaf from brig's CA and serve HTTP inside.
 #include "brig/core/hostname.h"
 #include "brig/core/strings.h"
-#include "brig/warden/clienthello.h"
 #include "http_checks.h"
 #include "proxy.h"
 #include "tunnel.h"
@@ -15,6 +14,23 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace brig::warden {
+
+awaitable<ClientHello> read_client_hello(TcpStream& stream, std::string& hello, std::chrono::milliseconds timeout,
+                                         error_code& ec) {
+  ClientHello ch;
+  for (;;) {
+    ch = parse_client_hello(hello);
+    if (ch.status != ClientHello::Status::need_more) break;
+    if (hello.size() >= kMaxClientHello) break;
+    const std::size_t have = hello.size();
+    hello.resize(std::min(kMaxClientHello, std::max(ch.wanted, have + 1)));
+    stream.expires_after(timeout);
+    std::size_t n = co_await stream.async_read_some(asio::buffer(hello.data() + have, hello.size() - have), use_ec(ec));
+    hello.resize(have + n);
+    if (ec) break;
+  }
+  co_return ch;
+}
 
 // CONNECT host:port — decide, then MITM or pass through.
 awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer& buf,
@@ -63,18 +79,8 @@ awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffe
   // Read the ClientHello (without consuming it for the TLS engine).
   std::string hello(beast::buffers_to_string(buf.data()));
   buf.consume(buf.size());
-  ClientHello ch;
-  for (;;) {
-    ch = parse_client_hello(hello);
-    if (ch.status != ClientHello::Status::need_more) break;
-    if (hello.size() >= kMaxClientHello) break;
-    const std::size_t have = hello.size();
-    hello.resize(std::min(kMaxClientHello, std::max(ch.wanted, have + 1)));
-    stream.expires_after(sh.cfg.limits.header_timeout);
-    std::size_t n = co_await stream.async_read_some(asio::buffer(hello.data() + have, hello.size() - have), use_ec(ec));
-    hello.resize(have + n);
-    if (ec) co_return After::close;
-  }
+  const ClientHello ch = co_await read_client_hello(stream, hello, sh.cfg.limits.header_timeout, ec);
+  if (ec) co_return After::close;
   std::string sni;
   if (ch.status == ClientHello::Status::complete) {
     if (auto n = hostname::normalize(ch.sni); n) sni = *n;

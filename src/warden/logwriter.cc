@@ -167,7 +167,7 @@ std::string LogWriter::format(const LogRecord& r) {
 void LogWriter::format_into(std::string& out, const LogRecord& r) {
   // Formatted by hand: this runs once per request (nlohmann's DOM cost more
   // than everything else the writer thread does).
-  out.reserve(out.size() + 300 + r.host.size() + r.path.size() + r.reason.size());
+  out.reserve(out.size() + 300 + r.host.size() + r.path.size() + r.reason.size() + r.client.size() + r.route.size());
   out += "{\"ts\":\"";
   append_timestamp(out);
   out += '"';
@@ -195,6 +195,8 @@ void LogWriter::format_into(std::string& out, const LogRecord& r) {
   field("decision", r.decision);
   field("rule", r.rule);
   field("reason", r.reason);
+  if (!r.client.empty()) field("client", r.client);
+  if (!r.route.empty()) field("route", r.route);
   key("bytes_in");
   append_int(out, r.bytes_in);
   key("bytes_out");

@@ -18,9 +18,10 @@ namespace brig::warden {
 struct LogRecord {
   std::string cell;
   std::string_view kind = "http";  // http | connect | ingress | tcp (string literals)
-  std::string_view tls = "none";   // none | mitm | passthrough
+  std::string_view tls = "none";   // none | mitm | passthrough | terminated (ingress)
   std::string_view decision;       // allow | deny | ratelimit | error
   std::string method, host, path, rule, reason;
+  std::string client, route;  // ingress only: the client's address and the route taken (omitted when empty)
   int port = 0;
   int status = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0;

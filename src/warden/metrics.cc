@@ -36,6 +36,13 @@ std::shared_ptr<CellMetrics> Metrics::cell(const std::string& name) {
   return p;
 }
 
+void Metrics::ingress(const std::string& cell, const std::string& route, int code, double seconds) {
+  std::lock_guard lock(mu_);
+  auto& c = ingress_[cell];
+  ++c.requests[{route, code}];
+  c.timing.observe(seconds);
+}
+
 std::string Metrics::render() const {
   std::string out;
   std::lock_guard lock(mu_);
@@ -55,23 +62,31 @@ std::string Metrics::render() const {
     line(out, "brig_warden_bytes_total", "cell=\"" + cell + "\",direction=\"in\"", static_cast<double>(m->bytes_in.load()));
     line(out, "brig_warden_bytes_total", "cell=\"" + cell + "\",direction=\"out\"", static_cast<double>(m->bytes_out.load()));
   }
-  header("brig_warden_request_duration_seconds", "histogram", "Request and tunnel duration.");
-  for (const auto& [cell, m] : cells_) {
+  auto histogram = [&](const char* name, const std::string& cell, const CellMetrics& m) {
     std::uint64_t cum = 0;
     for (std::size_t i = 0; i <= kBuckets.size(); ++i) {
-      cum += m->duration[i].load();
+      cum += m.duration[i].load();
       char le[32];
       if (i < kBuckets.size()) std::snprintf(le, sizeof le, "%g", kBuckets[i]);
       else std::snprintf(le, sizeof le, "+Inf");
-      line(out, "brig_warden_request_duration_seconds_bucket", "cell=\"" + cell + "\",le=\"" + le + "\"", static_cast<double>(cum));
+      line(out, (std::string(name) + "_bucket").c_str(), "cell=\"" + cell + "\",le=\"" + le + "\"", static_cast<double>(cum));
     }
-    line(out, "brig_warden_request_duration_seconds_sum", "cell=\"" + cell + "\"", static_cast<double>(m->duration_sum_us.load()) / 1e6);
-    line(out, "brig_warden_request_duration_seconds_count", "cell=\"" + cell + "\"", static_cast<double>(m->duration_count.load()));
-  }
+    line(out, (std::string(name) + "_sum").c_str(), "cell=\"" + cell + "\"", static_cast<double>(m.duration_sum_us.load()) / 1e6);
+    line(out, (std::string(name) + "_count").c_str(), "cell=\"" + cell + "\"", static_cast<double>(m.duration_count.load()));
+  };
+  header("brig_warden_request_duration_seconds", "histogram", "Request and tunnel duration.");
+  for (const auto& [cell, m] : cells_) histogram("brig_warden_request_duration_seconds", cell, *m);
   header("brig_warden_passthrough_connections_total", "counter", "TLS passthrough tunnels by cell.");
   for (const auto& [cell, m] : cells_) line(out, "brig_warden_passthrough_connections_total", "cell=\"" + cell + "\"", static_cast<double>(m->passthrough.load()));
   header("brig_warden_ratelimited_total", "counter", "Requests refused with 429 by cell.");
   for (const auto& [cell, m] : cells_) line(out, "brig_warden_ratelimited_total", "cell=\"" + cell + "\"", static_cast<double>(m->ratelimited.load()));
+  header("brig_warden_ingress_requests_total", "counter", "Ingress requests by cell, route and status code.");
+  for (const auto& [cell, c] : ingress_)
+    for (const auto& [rc, n] : c.requests)
+      line(out, "brig_warden_ingress_requests_total",
+           "cell=\"" + cell + "\",route=\"" + rc.first + "\",code=\"" + std::to_string(rc.second) + "\"", static_cast<double>(n));
+  header("brig_warden_ingress_request_duration_seconds", "histogram", "Ingress request duration (to the end of the response).");
+  for (const auto& [cell, c] : ingress_) histogram("brig_warden_ingress_request_duration_seconds", cell, c.timing);
   header("brig_warden_active_connections", "gauge", "Client connections open now.");
   line(out, "brig_warden_active_connections", "", static_cast<double>(active_connections.load()));
   header("brig_warden_cert_cache_hits_total", "counter", "Leaf certificate cache hits.");

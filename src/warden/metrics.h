@@ -43,11 +43,20 @@ class Metrics {
   std::atomic<std::uint64_t> cert_hits{0}, cert_misses{0};
   std::atomic<std::uint64_t> reloads_ok{0}, reloads_error{0};
 
+  // One ingress request to `cell` by `route` ("" when none matched) answered
+  // with `code` after `seconds`.
+  void ingress(const std::string& cell, const std::string& route, int code, double seconds);
+
   std::string render() const;
 
  private:
+  struct IngressCounts {
+    std::map<std::pair<std::string, int>, std::uint64_t> requests;  // (route, code)
+    CellMetrics timing;                                              // its duration histogram only
+  };
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<CellMetrics>> cells_;
+  std::map<std::string, IngressCounts> ingress_;
 };
 
 }  // namespace brig::warden

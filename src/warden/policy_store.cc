@@ -5,6 +5,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/state/cell_policy.h"
+#include "brig/state/ingress_routes.h"
 #include "brig/state/subnet_map.h"
 
 namespace brig::warden {
@@ -37,7 +38,8 @@ PolicyStore::~PolicyStore() {
 }
 
 std::string PolicyStore::fingerprint() const {
-  std::string fp = stat_key(paths_.subnet_map()) + stat_key(paths_.global_policy());
+  std::string fp = stat_key(paths_.subnet_map()) + stat_key(paths_.global_policy()) +
+                   stat_key(state::ingress_routes_path(paths_));
   for (const auto& c : cell_policy_names(paths_)) fp += stat_key(paths_.cell_policy(c));
   return fp;
 }
@@ -48,7 +50,10 @@ SnapshotSources PolicyStore::read_sources() const {
   SnapshotSources in{
       {paths_.subnet_map(), fs::read_file(paths_.subnet_map(), state::kMaxSubnetMapBytes)},
       {paths_.global_policy(), fs::read_file(paths_.global_policy(), policy::kMaxPolicyBytes)},
+      {},
       {}};
+  const std::string routes = state::ingress_routes_path(paths_);
+  in.ingress_routes = SourceFile{routes, fs::read_file(routes, state::kMaxIngressRoutesBytes)};
   for (const auto& c : cell_policy_names(paths_)) {
     in.cell_policies.emplace(c, SourceFile{paths_.cell_policy(c), state::read_cell_policy(paths_, c)});
   }
@@ -65,9 +70,11 @@ bool PolicyStore::reload() {
   const bool errors = !built.errors.empty();
   const auto generation = built.snapshot->generation;
   const auto subnets = built.snapshot->subnets.size();
+  const auto ingress = built.snapshot->ingress.size();
   snap_.store(std::move(built.snapshot), std::memory_order_release);
   (errors ? metrics_.reloads_error : metrics_.reloads_ok).fetch_add(1);
-  spdlog::info("policy generation {} loaded: {} cell subnets{}", generation, subnets, errors ? " (with errors)" : "");
+  spdlog::info("policy generation {} loaded: {} cell subnets, {} ingress cells{}", generation, subnets,
+               ingress, errors ? " (with errors)" : "");
   return true;
 }
 

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "brig/warden/clienthello.h"
 #include "exchange.h"
 
 namespace brig::warden {
@@ -19,5 +20,13 @@ awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& 
 // through or terminate it and serve HTTP inside (connect.cc).
 awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffer& buf,
                                 http::request_parser<http::buffer_body>& parser, const IpAddr& src);
+
+// Reads the TLS ClientHello that starts `stream` into `hello` (which may
+// already hold its first bytes), without consuming it for the TLS engine:
+// the handshake is later given `hello` as its first input. Stops at a
+// complete hello, at what cannot be one, or at kMaxClientHello bytes;
+// `ec` says why reading stopped early (connect.cc).
+awaitable<ClientHello> read_client_hello(TcpStream& stream, std::string& hello, std::chrono::milliseconds timeout,
+                                         error_code& ec);
 
 }  // namespace brig::warden

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "brig/core/fs.h"
+#include "brig/core/hostname.h"
+#include "brig/core/strings.h"
 #include "brig/warden/ops_client.h"
 #include "brig/warden/warden.h"
 #include "server.h"
@@ -103,6 +105,20 @@ Status serve(const Config& cfg_in) {
     if (ec) return Error(Errc::invalid, "cannot load upstream CA " + cfg.upstream_ca + ": " + ec.message());
   }
 
+  if (!cfg.ingress_cert.empty() || !cfg.ingress_key.empty()) {
+    if (cfg.ingress_cert.empty() || cfg.ingress_key.empty()) {
+      return Error(Errc::usage, "ingress needs both a certificate and its key, or neither",
+                   "give both --ingress-cert and --ingress-key");
+    }
+    auto ctx = server_context_from_files(cfg.ingress_cert, cfg.ingress_key);
+    if (!ctx) return ctx.error();
+    sh.ingress_tls = std::move(*ctx);
+  }
+  if (auto d = hostname::normalize(cfg.ingress_domain); !d || *d != cfg.ingress_domain || parse_ip(*d)) {
+    return Error(Errc::usage, "ingress domain " + str::quote(cfg.ingress_domain) + " is not a lowercase DNS name",
+                 "e.g. --ingress-domain localhost");
+  }
+
   if (auto st = fs::make_dirs(sh.paths.logs_dir() + "/cells"); !st) return st.error();
   sh.log = std::make_unique<LogWriter>(sh.paths.logs_dir() + "/cells");
   sh.store = std::make_unique<PolicyStore>(sh.paths, sh.metrics);
@@ -128,9 +144,23 @@ Status serve(const Config& cfg_in) {
   auto ops = listen(*ctxs[0], cfg.ops_listen, false);
   if (!ops) return ops.error();
   const Endpoint ops_ep = bound(*ops);
+  // Ingress: like the proxy, an acceptor per thread on one port.
+  std::vector<Acceptor> ingress;
+  Endpoint ingress_ep;
+  if (cfg.ingress_listen) {
+    for (int i = 0; i < threads; ++i) {
+      auto a = listen(*ctxs[static_cast<std::size_t>(i)], i == 0 ? *cfg.ingress_listen : ingress_ep, true);
+      if (!a) return a.error();
+      if (i == 0) ingress_ep = bound(*a);
+      ingress.push_back(std::move(*a));
+    }
+  }
 
   for (int i = 0; i < threads; ++i) {
     asio::co_spawn(*ctxs[static_cast<std::size_t>(i)], accept_loop(acceptors[static_cast<std::size_t>(i)], sh, serve_proxy_client), log_exception);
+  }
+  for (std::size_t i = 0; i < ingress.size(); ++i) {
+    asio::co_spawn(*ctxs[i], accept_loop(ingress[i], sh, serve_ingress_client), log_exception);
   }
   asio::co_spawn(*ctxs[0], accept_loop(*ops, sh, serve_ops_client), log_exception);
 
@@ -141,9 +171,15 @@ Status serve(const Config& cfg_in) {
   if (auto st = state::store_warden_runtime(sh.paths, info); !st) {
     spdlog::warn("cannot record warden's addresses: {}", st.error().message());
   }
-  std::printf("{\"proxy\": \"%s\", \"ops\": \"%s\"}\n", proxy_ep.str().c_str(), ops_ep.str().c_str());
+  if (ingress.empty()) {
+    std::printf("{\"proxy\": \"%s\", \"ops\": \"%s\"}\n", proxy_ep.str().c_str(), ops_ep.str().c_str());
+  } else {
+    std::printf("{\"proxy\": \"%s\", \"ops\": \"%s\", \"ingress\": \"%s\"}\n", proxy_ep.str().c_str(),
+                ops_ep.str().c_str(), ingress_ep.str().c_str());
+  }
   std::fflush(stdout);
-  spdlog::info("warden listening: proxy {} ops {} ({} threads)", proxy_ep.str(), ops_ep.str(), threads);
+  spdlog::info("warden listening: proxy {} ops {}{} ({} threads)", proxy_ep.str(), ops_ep.str(),
+               ingress.empty() ? "" : " ingress " + ingress_ep.str() + " for *." + cfg.ingress_domain, threads);
 
   // Signals: SIGHUP reloads; SIGTERM/SIGINT stop accepting, drain, stop.
   asio::signal_set signals(*ctxs[0], SIGTERM, SIGINT, SIGHUP);
@@ -172,6 +208,9 @@ Status serve(const Config& cfg_in) {
     sh.draining = true;
     for (std::size_t i = 0; i < acceptors.size(); ++i) {
       asio::post(*ctxs[i], [&a = acceptors[i]] { error_code e; a.close(e); });
+    }
+    for (std::size_t i = 0; i < ingress.size(); ++i) {
+      asio::post(*ctxs[i], [&a = ingress[i]] { error_code e; a.close(e); });
     }
     drain_deadline = std::chrono::steady_clock::now() + cfg.limits.drain_timeout;
     check_drained({});

@@ -27,6 +27,7 @@ struct Shared {
   CertificateAuthority ca;
   std::unique_ptr<LeafCache> leaves;
   std::unique_ptr<ssl::context> upstream_tls;  // client side: verify peer
+  std::shared_ptr<ssl::context> ingress_tls;   // the user's certificate for ingress, else null (leaves)
   std::map<std::pair<std::string, std::uint16_t>, IpAddr> overrides;
   std::atomic<bool> draining{false};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -36,6 +37,8 @@ struct Shared {
 
 // One client connection on the proxy port, from accept to close.
 awaitable<void> serve_proxy_client(Socket socket, Shared& shared);
+// One client connection on the ingress port (ingress.cc).
+awaitable<void> serve_ingress_client(Socket socket, Shared& shared);
 // One connection on the ops port (/healthz, /metrics).
 awaitable<void> serve_ops_client(Socket socket, Shared& shared);
 

@@ -70,6 +70,21 @@ BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous
     }
   }
 
+  // The ingress route table, validated by its owner; an invalid one keeps
+  // the previous table (routes to addresses the engine wrote, never worse).
+  snap->ingress = previous.ingress;
+  if (!in.ingress_routes.text && in.ingress_routes.text.error().code() == Errc::not_found) {
+    snap->ingress.clear();
+  } else {
+    auto table = in.ingress_routes.text ? state::parse_ingress_routes(*in.ingress_routes.text, in.ingress_routes.path)
+                                        : Result<state::IngressTable>(in.ingress_routes.text.error());
+    if (table) {
+      snap->ingress = std::move(*table);
+    } else {
+      errors.push_back("ingress routes reload: " + table.error().message() + "; keeping the previous version");
+    }
+  }
+
   const spec::PolicyBlock global = block(in.global_policy).value_or(spec::PolicyBlock{});
   std::map<std::string, std::shared_ptr<CellState>> cells;
   for (const auto& [cidr, name] : snap->good_subnets) {

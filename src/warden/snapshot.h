@@ -17,6 +17,7 @@
 #include "brig/core/error.h"
 #include "brig/policy/policy.h"
 #include "brig/spec/cell_spec.h"
+#include "brig/state/ingress_routes.h"
 #include "brig/state/subnet_map.h"
 #include "brig/warden/netaddr.h"
 #include "metrics.h"
@@ -40,6 +41,10 @@ struct Snapshot {
   // The cell named `name`, or null.
   const CellState* cell_named(std::string_view name) const;
 
+  // Ingress routes by cell (state/ingress_routes.h): the last good version
+  // of the route table.
+  state::IngressTable ingress;
+
   // Carried to the next build: the last good version of each file, used
   // when a file turns invalid.
   state::SubnetMap good_subnets;
@@ -50,13 +55,14 @@ struct Snapshot {
 // be read (Errc::not_found: the file is absent).
 struct SourceFile {
   std::string path;
-  Result<std::string> text;
+  Result<std::string> text = Error(Errc::not_found, "absent");
 };
 
 struct SnapshotSources {
   SourceFile subnet_map;     // absent: no cells
   SourceFile global_policy;  // absent: an empty global policy
   std::map<std::string, SourceFile> cell_policies;  // by cell name; a cell missing here has no file
+  SourceFile ingress_routes;                        // absent: no ingress routes
 };
 
 struct BuiltSnapshot {

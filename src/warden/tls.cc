@@ -1,5 +1,6 @@
 #include "tls.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -214,6 +215,43 @@ Result<std::shared_ptr<boost::asio::ssl::context>> LeafCache::make(const std::st
   }
   SSL_CTX_set_alpn_select_cb(raw, select_alpn, nullptr);
   return ctx;
+}
+
+Result<std::shared_ptr<boost::asio::ssl::context>> server_context_from_files(const std::string& cert,
+                                                                             const std::string& key) {
+  SSL_CTX* raw = SSL_CTX_new(TLS_server_method());
+  if (!raw) return Error(Errc::failed, "SSL_CTX_new: " + openssl_error());
+  auto ctx = std::make_shared<boost::asio::ssl::context>(raw);
+  SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
+  SSL_CTX_set_options(raw, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_use_certificate_chain_file(raw, cert.c_str()) != 1) {
+    return Error(Errc::invalid, "cannot use the ingress certificate " + cert + ": " + openssl_error(),
+                 "brig config set ingress_cert FILE (a PEM certificate chain)");
+  }
+  if (SSL_CTX_use_PrivateKey_file(raw, key.c_str(), SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(raw) != 1) {
+    return Error(Errc::invalid, "cannot use the ingress key " + key + " with " + cert + ": " + openssl_error(),
+                 "brig config set ingress_key FILE (the PEM key of ingress_cert)");
+  }
+  SSL_CTX_set_alpn_select_cb(raw, select_alpn, nullptr);
+  return ctx;
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * n);
+  for (unsigned int i = 0; i < n; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+bool equal_constant_time(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace brig::warden

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "brig/core/error.h"
@@ -64,6 +65,17 @@ class LeafCache {
   std::unordered_map<std::string, std::pair<std::shared_ptr<Entry>, std::list<std::string>::iterator>> map_;
   std::size_t generated_ = 0;
 };
+
+// A server context (TLS 1.2+, ALPN http/1.1) from a PEM certificate chain
+// and its key, as a user supplies for ingress on a real domain.
+Result<std::shared_ptr<boost::asio::ssl::context>> server_context_from_files(const std::string& cert,
+                                                                             const std::string& key);
+
+// SHA-256 of `data` as 64 lowercase hex digits.
+std::string sha256_hex(std::string_view data);
+// Whether two equal-length strings are equal, in time that does not depend
+// on where they differ (different lengths: false at once).
+bool equal_constant_time(std::string_view a, std::string_view b);
 
 // The OpenSSL error queue as text, for messages.
 std::string openssl_error();

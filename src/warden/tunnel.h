@@ -23,5 +23,8 @@ awaitable<void> tunnel(TcpStream& a, TcpStream& b, std::uint64_t& a_to_b, std::u
                        std::chrono::milliseconds idle);
 awaitable<void> tunnel(TlsStream& a, TlsStream& b, std::uint64_t& a_to_b, std::uint64_t& b_to_a,
                        std::chrono::milliseconds idle);
+// Ingress: the client's TLS to a cell's plain TCP.
+awaitable<void> tunnel(TlsStream& a, TcpStream& b, std::uint64_t& a_to_b, std::uint64_t& b_to_a,
+                       std::chrono::milliseconds idle);
 
 }  // namespace brig::warden

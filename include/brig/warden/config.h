@@ -44,7 +44,12 @@ struct Config {
   std::string home;  // $BRIG_HOME
   Endpoint proxy_listen{"0.0.0.0", 3128};
   Endpoint ops_listen{"127.0.0.1", 9464};
+  // Ingress (docs/reference/ingress.md): HTTPS for https://<cell>.<ingress_domain>/,
+  // with leaves minted by brig's CA, or the user's certificate and key.
   std::optional<Endpoint> ingress_listen;
+  std::string ingress_domain = "localhost";
+  std::string ingress_cert, ingress_key;                 // PEM files; both or neither
+  std::uint64_t ingress_max_body = 64ull * 1024 * 1024;  // request body bytes; 413 past it
   std::vector<ResolveOverride> resolve;
   std::string upstream_ca;  // extra trust anchors (PEM file)
   int threads = 0;          // 0: one per core

@@ -2,6 +2,7 @@
 // cells, and what it carries from one generation to the next.
 #include "warden/snapshot.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "brig/policy/policy.h"
@@ -21,7 +22,7 @@ IpAddr addr(const char* text) {
 class SnapshotTest : public ::testing::Test {
  protected:
   SnapshotSources sources(std::string map, std::string global) {
-    SnapshotSources in{file("subnet-map.json", std::move(map)), file("global.json", std::move(global)), {}};
+    SnapshotSources in{file("subnet-map.json", std::move(map)), file("global.json", std::move(global)), {}, {}};
     return in;
   }
   void cell(SnapshotSources& in, const std::string& name, std::string text) {
@@ -139,7 +140,7 @@ TEST_F(SnapshotTest, AirgappedCellFile) {
 }
 
 TEST_F(SnapshotTest, AbsentFilesMeanNoCellsAndAnEmptyGlobalPolicy) {
-  SnapshotSources in{absent("subnet-map.json"), absent("global.json"), {}};
+  SnapshotSources in{absent("subnet-map.json"), absent("global.json"), {}, {}};
   auto b = build(in);
   EXPECT_TRUE(b.errors.empty());
   EXPECT_TRUE(b.snapshot->subnets.empty());
@@ -154,11 +155,33 @@ TEST_F(SnapshotTest, AbsentFilesMeanNoCellsAndAnEmptyGlobalPolicy) {
 
 TEST_F(SnapshotTest, AnUnreadableFileIsAnError) {
   SnapshotSources in{file("subnet-map.json", R"({"10.60.1.0/24": "c1"})"),
-                     {"global.json", Error(Errc::io, "global.json: permission denied")}, {}};
+                     {"global.json", Error(Errc::io, "global.json: permission denied")}, {}, {}};
   const auto b = build(in);
   ASSERT_EQ(b.errors.size(), 1u);
   EXPECT_EQ(b.errors[0], "policy reload: global.json: permission denied; keeping the previous version");
   EXPECT_FALSE(get(b.snapshot->cell_named("c1"), "g.test").allowed());
+}
+
+TEST_F(SnapshotTest, IngressRoutesKeepTheLastGoodTable) {
+  const std::string digest(64, 'b');
+  const std::string good = R"({"web": {"address": "10.60.1.10", "running": true, "token_sha256": ")" + digest +
+                           R"(", "routes": [{"name": "w", "port": 8080, "path_prefix": "/"}]}})";
+  SnapshotSources in{absent("subnet-map.json"), absent("global.json"), {}, file("ingress-routes.json", good)};
+  auto b = build(in);
+  ASSERT_TRUE(b.errors.empty());
+  ASSERT_EQ(b.snapshot->ingress.count("web"), 1u);
+  EXPECT_EQ(b.snapshot->ingress.at("web").address, "10.60.1.10");
+
+  // An invalid table (a hand edit, a half-written file) keeps the last good one.
+  in.ingress_routes = file("ingress-routes.json", R"({"web": {"address": "not an address"}})");
+  b = build(in);
+  ASSERT_EQ(b.errors.size(), 1u);
+  EXPECT_THAT(b.errors[0], ::testing::StartsWith("ingress routes reload: ingress-routes.json: cell \"web\": "));
+  EXPECT_EQ(b.snapshot->ingress.at("web").address, "10.60.1.10");
+
+  // Removed: no routes.
+  in.ingress_routes = absent("ingress-routes.json");
+  EXPECT_TRUE(build(in).snapshot->ingress.empty());
 }
 
 }  // namespace
