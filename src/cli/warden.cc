@@ -70,7 +70,7 @@ void print_stats(const Context& ctx, const std::map<std::string, warden::CellSta
     nlohmann::json out = nlohmann::json::object();
     for (const auto& [cell, s] : cells) {
       out[cell] = {{"requests", s.requests}, {"denied", s.denied}, {"ratelimited", s.ratelimited}, {"errors", s.errors},
-                   {"bytes_in", s.bytes_in}, {"bytes_out", s.bytes_out}, {"p50_ms", s.p50_ms}, {"p95_ms", s.p95_ms},
+                   {"bytes_in", s.bytes_in}, {"bytes_out", s.bytes_out}, {"ingress", s.ingress}, {"p50_ms", s.p50_ms}, {"p95_ms", s.p95_ms},
                    {"p99_ms", s.p99_ms}, {"removed", removed(cell)}};
     }
     std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -84,13 +84,13 @@ void print_stats(const Context& ctx, const std::map<std::string, warden::CellSta
       continue;
     }
     if (!header) {
-      std::printf("%-24s %10s %9s %12s %12s %8s %8s %8s\n", "CELL", "REQUESTS", "BLOCKED", "BYTES IN", "BYTES OUT",
-                  "P50 MS", "P95 MS", "P99 MS");
+      std::printf("%-24s %10s %9s %12s %12s %8s %8s %8s %8s\n", "CELL", "REQUESTS", "BLOCKED", "BYTES IN", "BYTES OUT",
+                  "P50 MS", "P95 MS", "P99 MS", "INGRESS");
       header = true;
     }
     const double blocked = s.requests > 0 ? 100.0 * (s.denied + s.ratelimited) / s.requests : 0;
-    std::printf("%-24s %10.0f %8.1f%% %12.0f %12.0f %8.1f %8.1f %8.1f\n", cell.c_str(), s.requests, blocked, s.bytes_in,
-                s.bytes_out, s.p50_ms, s.p95_ms, s.p99_ms);
+    std::printf("%-24s %10.0f %8.1f%% %12.0f %12.0f %8.1f %8.1f %8.1f %8.0f\n", cell.c_str(), s.requests, blocked, s.bytes_in,
+                s.bytes_out, s.p50_ms, s.p95_ms, s.p99_ms, s.ingress);
   }
   if (!header) std::printf(hidden ? "no traffic from existing cells\n" : "no traffic yet\n");
   if (hidden > 0) {

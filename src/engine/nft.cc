@@ -22,8 +22,13 @@ std::vector<Chain> chains() {
   const std::string port = std::to_string(kProxyPort);
   return {
       {"bridge brig", "forward", "forward",
+       // A cell opens connections to warden's proxy port only; warden (.2)
+       // opens them to the cell's declared ingress ports, and the cell
+       // answers (no bridge conntrack here: a TCP segment from a cell to
+       // warden that is not a bare SYN is an answer or a closed port's RST).
        {"ip saddr " + pool + " ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport " + port + " accept",
-        "ip daddr " + pool + " ip saddr & 0.0.0.255 == 0.0.0.2 tcp sport " + port + " accept",
+        "ip saddr " + pool + " ip daddr & 0.0.0.255 == 0.0.0.2 tcp flags != syn / syn,ack accept",
+        "ip saddr " + pool + " ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr " + pool + " meta l4proto tcp accept",
         "ip saddr " + pool + " counter drop", "ip daddr " + pool + " counter drop"}},
       {"inet brig", "input", "input", {"ip saddr " + pool + " counter drop"}},
       {"inet brig", "forward", "forward",

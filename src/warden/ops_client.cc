@@ -110,6 +110,8 @@ std::map<std::string, CellStats> parse_metrics(const std::string& text) {
       if (d == "deny") s.denied += v;
       if (d == "ratelimit") s.ratelimited += v;
       if (d == "error") s.errors += v;
+    } else if (name == "brig_warden_ingress_requests_total") {
+      s.ingress += v;
     } else if (name == "brig_warden_bytes_total") {
       (label(labels, "direction") == "in" ? s.bytes_in : s.bytes_out) += v;
     } else if (name == "brig_warden_request_duration_seconds_bucket") {

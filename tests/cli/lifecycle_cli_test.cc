@@ -127,7 +127,9 @@ std::string metrics_for(const std::string& cell) {
          "brig_warden_request_duration_seconds_bucket{cell=\"" + cell + "\",le=\"0.001\"} 90\n" +
          "brig_warden_request_duration_seconds_bucket{cell=\"" + cell + "\",le=\"0.05\"} 90\n" +
          "brig_warden_request_duration_seconds_bucket{cell=\"" + cell + "\",le=\"0.1\"} 100\n" +
-         "brig_warden_request_duration_seconds_bucket{cell=\"" + cell + "\",le=\"+Inf\"} 100\n";
+         "brig_warden_request_duration_seconds_bucket{cell=\"" + cell + "\",le=\"+Inf\"} 100\n" +
+         "brig_warden_ingress_requests_total{cell=\"" + cell + "\",route=\"web\",code=\"200\"} 7\n" +
+         "brig_warden_ingress_requests_total{cell=\"" + cell + "\",route=\"web\",code=\"401\"} 2\n";
 }
 
 TEST_F(CliTest, WardenStatsShowsTheCellsThatExistWithInterpolatedPercentiles) {
@@ -138,8 +140,8 @@ TEST_F(CliTest, WardenStatsShowsTheCellsThatExistWithInterpolatedPercentiles) {
   auto out = brig({"warden", "stats"});
   ASSERT_EQ(out.exit_code, 0) << out.err;
   EXPECT_EQ(out.out,
-            "CELL                       REQUESTS   BLOCKED     BYTES IN    BYTES OUT   P50 MS   P95 MS   P99 MS\n"
-            "live                            100      0.0%            0            0      0.6     75.0     95.0\n"
+            "CELL                       REQUESTS   BLOCKED     BYTES IN    BYTES OUT   P50 MS   P95 MS   P99 MS  INGRESS\n"
+            "live                            100      0.0%            0            0      0.6     75.0     95.0        9\n"
             "(1 removed cell not shown; --format json lists them)\n");
   auto json = brig({"warden", "stats", "--format", "json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
@@ -147,6 +149,7 @@ TEST_F(CliTest, WardenStatsShowsTheCellsThatExistWithInterpolatedPercentiles) {
   EXPECT_EQ(j["gone"]["removed"], true);
   EXPECT_EQ(j["live"]["removed"], false);
   EXPECT_EQ(j["live"]["p95_ms"], 75.0);
+  EXPECT_EQ(j["live"]["ingress"], 9.0);
 }
 
 // Cell c1's record: its spec has a 3s timeout.

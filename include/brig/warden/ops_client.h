@@ -31,6 +31,7 @@ Result<HttpReply> http_get(const std::string& addr, const std::string& path,
 // their histogram bucket.
 struct CellStats {
   double requests = 0, denied = 0, ratelimited = 0, errors = 0;
+  double ingress = 0;  // ingress requests to the cell (not in `requests`, which are the cell's own)
   double bytes_in = 0, bytes_out = 0;
   double p50_ms = 0, p95_ms = 0, p99_ms = 0;
 };
