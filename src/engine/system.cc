@@ -15,6 +15,7 @@
 #include "brig/engine/subnets.h"
 #include "brig/engine/workspace.h"
 #include "brig/state/cell_logs.h"
+#include "brig/state/ingress_routes.h"
 #include "brig/state/warden_runtime.h"
 #include "cell_files.h"
 #include "cell_network.h"
@@ -531,6 +532,14 @@ Result<PruneReport> System::prune(const PruneOptions& o) {
       done.push_back("orphan state " + ctx_.paths.cell_state(n));
       std::error_code ec;
       if (!o.dry_run) std::filesystem::remove_all(ctx_.paths.cell_state(n), ec);
+    }
+    // Ingress routes of cells that no longer exist (a crash mid-run).
+    if (auto routes = state::load_ingress_routes(ctx_.paths)) {
+      for (const auto& [n, entry] : *routes) {
+        if (fs::exists(cell_files::record_path(ctx_.paths, n))) continue;
+        done.push_back("ingress routes of " + n);
+        if (!o.dry_run) BRIG_TRY(state::remove_ingress_cell(ctx_.paths, n));
+      }
     }
     // Networks named like a cell's without a cell.
     auto nets = ctx_.podman.run({"network", "ls", "--filter", std::string("label=") + kCellLabel, "--format", "{{.Name}}"});
