@@ -98,6 +98,12 @@ void print_inspect(const nlohmann::json& j) {
     std::printf("%-16s %d%s\n", "exit code", j["exit_code"].get<int>(), detail.c_str());
   }
   for (const char* k : {"image", "runtime", "network_mode", "network", "address", "warden", "created"}) field(k, j[k]);
+  if (j.contains("ingress") && j["ingress"].is_array()) {
+    for (const auto& r : j["ingress"]) {
+      std::printf("%-16s %s (route %s -> port %d)\n", "ingress", r["url"].get<std::string>().c_str(),
+                  r["name"].get<std::string>().c_str(), r["port"].get<int>());
+    }
+  }
   for (const auto& m : j["mounts"]) {
     std::printf("%-16s %s -> %s (%s)\n", "mount", m["source"].get<std::string>().c_str(),
                 m["target"].get<std::string>().c_str(), m["mode"].get<std::string>().c_str());

@@ -25,11 +25,21 @@ std::string format_record(const nlohmann::json& j, bool blocked_only) {
   const std::string decision = s("decision"), kind = s("kind"), tls = s("tls");
   const bool blocked = decision == "deny" || decision == "ratelimit";
   if (blocked_only && !blocked) return "";
-  std::string tag = blocked ? "BLOCKED:" : kind == "ingress" ? "INGRESS:" : tls == "passthrough" ? "PASSTHROUGH:" : "OUT:";
+  // Ingress (requests from outside to the cell) keeps its tag when refused.
+  std::string tag = kind == "ingress" ? "INGRESS:" : blocked ? "BLOCKED:" : tls == "passthrough" ? "PASSTHROUGH:" : "OUT:";
   std::string target = s("host");
   if (n("port") > 0) target += ":" + std::to_string(static_cast<long>(n("port")));
   char tail[160];
   std::string line = s("ts") + " " + tag + " ";
+  if (kind == "ingress") {
+    // A request from outside to the cell: who asked, for what, on which route.
+    auto or_dash = [](const std::string& v) { return v.empty() ? std::string("-") : v; };
+    std::snprintf(tail, sizeof tail, " %d in=%.0f out=%.0f %.1fms", static_cast<int>(n("status")), n("bytes_in"),
+                  n("bytes_out"), n("duration_ms"));
+    line += or_dash(s("client")) + " -> " + or_dash(s("method")) + " " + s("path") + " (route=" + or_dash(s("route")) + ")" + tail;
+    if (blocked && !s("reason").empty()) line += " (" + s("reason") + ")";
+    return line;
+  }
   if (tls == "passthrough") {
     std::snprintf(tail, sizeof tail, " sni=%s in=%.0f out=%.0f", s("host").c_str(), n("bytes_in"), n("bytes_out"));
     return line + target + tail;

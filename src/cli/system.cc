@@ -57,7 +57,15 @@ Result<std::vector<std::string>> warden_files(const Context& ctx) {
 Status system_up(const Context& ctx, engine::Engine& e) {
   auto files = warden_files(ctx);
   if (!files) return files.error();
-  return e.up(self_binary(), *files);
+  BRIG_TRY(e.up(self_binary(), *files));
+  // Ingress beyond loopback is the user's choice; say it every time (doctor too).
+  if (auto cfg = engine::load_host_config(ctx.paths)) {
+    if (auto w = engine::ingress_exposure_warning(*cfg)) {
+      std::fprintf(stderr, "warning: %s\nfix: brig config set ingress_publish 127.0.0.1:8443 (then brig system up)\n",
+                   w->c_str());
+    }
+  }
+  return {};
 }
 
 // The events in `text` (whole lines) as `brig system events` prints them:

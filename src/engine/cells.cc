@@ -15,8 +15,10 @@
 #include "brig/engine/cells.h"
 #include "brig/engine/subnets.h"
 #include "brig/state/cell_policy.h"
+#include "brig/state/ingress_routes.h"
 #include "cell_files.h"
 #include "cell_network.h"
+#include "ingress.h"
 
 namespace brig::engine {
 namespace {
@@ -191,6 +193,14 @@ Result<nlohmann::json> Cells::inspect(const std::string& cell) {
   // An exit code only once it has one; the reason where brig knows it.
   const bool exited = has_run(st->state);
   const std::string why = describe_exit(CellExit{st->exit_code, st->exit_reason, st->exit_code, -1}, r);
+  // Where its ingress routes answer (docs/reference/ingress.md).
+  nlohmann::json routes = nlohmann::json::array();
+  if (auto declared = ingress::routes(r); !declared.empty()) {
+    auto cfg = load_host_config(ctx_.paths);
+    for (const auto& u : ingress::urls(cfg ? *cfg : HostConfig{}, r.name, declared)) {
+      routes.push_back({{"name", u.name}, {"port", u.port}, {"path_prefix", u.path_prefix}, {"url", u.url}});
+    }
+  }
   return nlohmann::json{{"name", r.name},
                         {"state", st->state},
                         {"exit_code", exited ? nlohmann::json(st->exit_code) : nlohmann::json(nullptr)},
@@ -207,6 +217,7 @@ Result<nlohmann::json> Cells::inspect(const std::string& cell) {
                         {"mounts", mounts},
                         {"secrets", r.secrets},
                         {"airgapped", r.airgapped},
+                        {"ingress", routes},
                         {"spec", r.spec}};
 }
 
@@ -218,15 +229,27 @@ Status Cells::stop(const std::string& cell, int timeout_seconds) {
   if (!out->success() && out->err.find("no such container") == std::string::npos) {
     return Error(Errc::failed, "stopping " + cell + ": " + std::string(str::trim(out->err)));
   }
+  // Warden answers 503 for it until it starts again.
+  if (!ingress::routes(*rec).empty()) BRIG_TRY(state::stop_ingress_cell(ctx_.paths, cell));
   ctx_.event("stop", cell);
   return {};
 }
 
 Status Cells::kill(const std::string& cell, const std::string& signal) {
-  BRIG_TRY(load_record(cell));
+  auto rec = load_record(cell);
+  if (!rec) return rec.error();
   auto out = ctx_.podman.run({"kill", "--signal", signal, cell_container(cell)});
   if (!out) return out.error();
   if (!out->success()) return Error(Errc::failed, "killing " + cell + ": " + std::string(str::trim(out->err)));
+  if (!ingress::routes(*rec).empty()) {
+    // SIGKILL ends it; another signal only if the cell chose to exit on it.
+    bool ended = signal == "KILL" || signal == "SIGKILL" || signal == "9";
+    if (!ended) {
+      auto st = ctx_.podman.container_state(cell_container(cell));
+      ended = st && (!*st || (*st)->status != "running");
+    }
+    if (ended) BRIG_TRY(state::stop_ingress_cell(ctx_.paths, cell));
+  }
   ctx_.event("kill", cell, {{"signal", signal}});
   return {};
 }
@@ -238,6 +261,8 @@ Result<bool> Cells::start(const std::string& cell) {
   // rather than "started".
   auto running = ctx_.podman.run({"container", "inspect", "--format", "{{.State.Running}}", cell_container(cell)});
   if (running && running->success() && str::trim(running->out) == "true") return false;
+  // Its ingress token, before anything changes (start_cell reads it again).
+  if (!ingress::routes(*rec).empty()) BRIG_TRY(ingress::read_token(ctx_.paths, cell));
   // A secret removed since the run: podman would fail on the missing mount
   // source in words that blame the command.
   for (const auto& sec : rec->secrets) {
@@ -283,6 +308,8 @@ Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) 
   }
   auto out = ctx_.podman.run({"rm", "--force", "--time", "0", cell_container(cell)});
   if (!out) return out.error();
+  // Its routes go before its subnet: warden never routes to an address a later cell may get.
+  if (damaged || !ingress::routes(*rec).empty()) BRIG_TRY(state::remove_ingress_cell(ctx_.paths, cell));
   BRIG_TRY(teardown_network(ctx_.podman, cell));
   BRIG_TRY(release_subnet(ctx_.paths, cell));
   (void)state::remove_cell_policy(ctx_.paths, cell);  // a policy without its cell is harmless

@@ -1,16 +1,21 @@
 #include "brig/engine/host.h"
 
+#include <arpa/inet.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "brig/core/fs.h"
+#include "brig/core/hostname.h"
 #include "brig/core/strings.h"
+#include "brig/spec/validate.h"
 
 namespace brig::engine {
 namespace {
@@ -146,6 +151,11 @@ Result<HostConfig> load_host_config(const Paths& paths) {
     c.nft = j.value("nft", false);
     c.ops_port = j.value("ops_port", 9464);
     c.warden_threads = j.value("warden_threads", 2);
+    c.ingress_publish = j.value("ingress_publish", c.ingress_publish);
+    c.ingress_domain = j.value("ingress_domain", c.ingress_domain);
+    c.ingress_cert = j.value("ingress_cert", "");
+    c.ingress_key = j.value("ingress_key", "");
+    c.ingress_max_body = j.value("ingress_max_body", c.ingress_max_body);
     return c;
   } catch (const std::exception& e) {
     return Error(Errc::invalid, paths.config_json() + " is not valid JSON: " + e.what(),
@@ -166,8 +176,37 @@ Status save_host_config(const Paths& paths, const HostConfig& c) {
                       {"ulimits", c.ulimits},
                       {"nft", c.nft},
                       {"ops_port", c.ops_port},
-                      {"warden_threads", c.warden_threads}};
+                      {"warden_threads", c.warden_threads},
+                      {"ingress_publish", c.ingress_publish},
+                      {"ingress_domain", c.ingress_domain},
+                      {"ingress_cert", c.ingress_cert},
+                      {"ingress_key", c.ingress_key},
+                      {"ingress_max_body", c.ingress_max_body}};
   return fs::write_atomic(paths.config_json(), j.dump(2) + "\n", 0644);
+}
+
+std::string PublishAddress::podman_host() const {
+  return (ipv6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
+}
+
+std::optional<PublishAddress> parse_publish_address(const std::string& text) {
+  auto parts = hostname::split_authority(text);
+  if (!parts || !parts->port) return std::nullopt;
+  PublishAddress a;
+  a.ip = std::string(parts->bare());
+  a.port = *parts->port;
+  a.ipv6 = parts->bracketed;
+  unsigned char buf[sizeof(in6_addr)];
+  if (::inet_pton(a.ipv6 ? AF_INET6 : AF_INET, a.ip.c_str(), buf) != 1) return std::nullopt;
+  return a;
+}
+
+std::optional<std::string> ingress_exposure_warning(const HostConfig& cfg) {
+  auto a = parse_publish_address(cfg.ingress_publish);
+  if (!a) return std::nullopt;  // check_setting reports it
+  const bool loopback = a->ipv6 ? a->ip == "::1" : a->ip.rfind("127.", 0) == 0;
+  if (loopback) return std::nullopt;
+  return "ingress is published on " + cfg.ingress_publish + ": reachable beyond this machine (bearer token only)";
 }
 
 std::vector<std::pair<std::string, std::string>> config_items(const HostConfig& c) {
@@ -175,6 +214,11 @@ std::vector<std::pair<std::string, std::string>> config_items(const HostConfig& 
           {"ops_port", std::to_string(c.ops_port)},
           {"warden_threads", std::to_string(c.warden_threads)},
           {"ulimits", str::join(c.ulimits, ",")},
+          {"ingress_publish", c.ingress_publish},
+          {"ingress_domain", c.ingress_domain},
+          {"ingress_cert", c.ingress_cert},
+          {"ingress_key", c.ingress_key},
+          {"ingress_max_body", std::to_string(c.ingress_max_body)},
           {"cgroup", c.cgroup},
           {"runsc_version", c.runsc_version}};
 }
@@ -236,7 +280,17 @@ std::vector<std::pair<std::string, std::string>> settable_keys() {
   return {{"runsc_network", "sandbox | host (host is weaker: the kernel's network stack in the cell's netns)"},
           {"ops_port", "1-65535 (warden's ops endpoint on 127.0.0.1)"},
           {"warden_threads", "1-64"},
-          {"ulimits", "comma list of NAME=SOFT:HARD, e.g. nofile=4096:4096,nproc=4096:4096 ('' for none)"}};
+          {"ulimits", "comma list of NAME=SOFT:HARD, e.g. nofile=4096:4096,nproc=4096:4096 ('' for none)"},
+          {"ingress_publish", "IP:PORT where the host publishes warden's ingress (default 127.0.0.1:8443)"},
+          {"ingress_domain", "DNS name: cells answer at https://<cell>.<domain>:<port>/ (default localhost)"},
+          {"ingress_cert", "absolute path of a PEM certificate for *.<ingress_domain> ('' for brig's CA; with ingress_key)"},
+          {"ingress_key", "absolute path of its PEM private key ('' for none; with ingress_cert)"},
+          {"ingress_max_body", "largest request body ingress forwards, e.g. 64m or 1048576 (default 64m)"}};
+}
+
+std::vector<std::string> checked_settings() {
+  return {"runsc_network", "ulimits", "ops_port", "warden_threads", "ingress_publish", "ingress_domain",
+          "ingress_cert", "ingress_key", "ingress_tls", "ingress_max_body"};
 }
 
 Status check_setting(const HostConfig& c, const std::string& key) {
@@ -275,8 +329,59 @@ Status check_setting(const HostConfig& c, const std::string& key) {
     if (msg.empty()) return {};
     return Error(Errc::invalid, msg, ulimits_fix());
   }
-  return Error(Errc::invalid, "unknown or read-only setting " + str::quote(key),
-               "settable: runsc_network, ops_port, warden_threads, ulimits");
+  if (key == "ingress_publish") {
+    if (parse_publish_address(c.ingress_publish)) return {};
+    return Error(Errc::invalid,
+                 "ingress_publish " + str::quote(c.ingress_publish) +
+                     " is not IP:PORT (an IP address of this host and a port 1-65535; IPv6 as [::1]:8443)",
+                 "brig config set ingress_publish 127.0.0.1:8443");
+  }
+  if (key == "ingress_domain") {
+    const std::string fix = "brig config set ingress_domain localhost";
+    auto canonical = hostname::normalize(c.ingress_domain);
+    if (!canonical) {
+      return Error(Errc::invalid, "ingress_domain " + str::quote(c.ingress_domain) + ": " + canonical.error().message(), fix);
+    }
+    if (hostname::is_ip_literal(c.ingress_domain)) {
+      return Error(Errc::invalid,
+                   "ingress_domain " + str::quote(c.ingress_domain) +
+                       " is an IP address; cells are named in it (https://<cell>.<domain>), so it must be a DNS name",
+                   fix);
+    }
+    if (*canonical != c.ingress_domain) {
+      return Error(Errc::invalid, "ingress_domain " + str::quote(c.ingress_domain) + " is not in canonical form",
+                   "brig config set ingress_domain " + *canonical);
+    }
+    if (canonical->size() > 189) {  // "<63-character cell>." in front stays within 253
+      return Error(Errc::invalid, "ingress_domain is longer than 189 characters (a cell name goes in front of it)", fix);
+    }
+    return {};
+  }
+  if (key == "ingress_cert" || key == "ingress_key") {
+    const std::string& path = key == "ingress_cert" ? c.ingress_cert : c.ingress_key;
+    const std::string fix = "brig config set " + key + " /ABSOLUTE/PATH/" + (key == "ingress_cert" ? "cert.pem" : "key.pem");
+    if (path.empty()) return {};
+    if (path.front() != '/') return Error(Errc::invalid, key + " " + str::quote(path) + " is not an absolute path", fix);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return Error(Errc::invalid, key + " " + path + ": " + std::strerror(errno), fix);
+    if (!S_ISREG(st.st_mode)) return Error(Errc::invalid, key + " " + path + " is not a regular file", fix);
+    return {};
+  }
+  if (key == "ingress_tls") {
+    if (c.ingress_cert.empty() == c.ingress_key.empty()) return {};
+    const bool cert = !c.ingress_cert.empty();
+    return Error(Errc::invalid,
+                 std::string(cert ? "ingress_cert is set but ingress_key is not" : "ingress_key is set but ingress_cert is not") +
+                     ": warden needs both, or neither (then brig's CA signs the ingress certificate)",
+                 cert ? "brig config set ingress_key /ABSOLUTE/PATH/key.pem" : "brig config set ingress_cert /ABSOLUTE/PATH/cert.pem");
+  }
+  if (key == "ingress_max_body") {
+    if (c.ingress_max_body >= 1) return {};
+    return Error(Errc::invalid, "ingress_max_body must be at least 1 byte", "brig config set ingress_max_body 64m");
+  }
+  std::string settable;
+  for (const auto& [k, form] : settable_keys()) settable += (settable.empty() ? "" : ", ") + k;
+  return Error(Errc::invalid, "unknown or read-only setting " + str::quote(key), "settable: " + settable);
 }
 
 Status config_set(HostConfig& c, const std::string& key, const std::string& value) {
@@ -296,6 +401,21 @@ Status config_set(HostConfig& c, const std::string& key, const std::string& valu
     (key == "ops_port" ? next.ops_port : next.warden_threads) = static_cast<int>(*v);
   } else if (key == "ulimits") {
     next.ulimits = value.empty() ? std::vector<std::string>{} : str::split(value, ',');
+  } else if (key == "ingress_publish") {
+    next.ingress_publish = value;
+  } else if (key == "ingress_domain") {
+    // Stored canonical (lowercase, no trailing dot): the form URLs and warden use.
+    auto canonical = hostname::normalize(value);
+    next.ingress_domain = canonical ? *canonical : value;
+  } else if (key == "ingress_cert" || key == "ingress_key") {
+    (key == "ingress_cert" ? next.ingress_cert : next.ingress_key) = value;
+  } else if (key == "ingress_max_body") {
+    auto bytes = spec::parse_size(value);
+    if (!bytes || *bytes < 1) {
+      return Error(Errc::invalid, "ingress_max_body " + str::quote(value) + " is not a size (e.g. 64m, 1g or 1048576)",
+                   "brig config set ingress_max_body 64m");
+    }
+    next.ingress_max_body = *bytes;
   }
   BRIG_TRY(check_setting(next, key));
   c = std::move(next);

@@ -12,6 +12,7 @@
 #include "brig/engine/podman.h"
 #include "brig/engine/secrets.h"
 #include "cell_files.h"
+#include "ingress.h"
 
 namespace brig::engine {
 namespace {
@@ -41,8 +42,8 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
                                   const Result<HostConfig>& cfg, const std::string& name, bool stop_at_failure) {
   const spec::CellSpec& s = resolved.spec;
   std::vector<HostCheck> checks;
-  auto pass = [&](std::string n, std::string detail) { checks.push_back({std::move(n), std::move(detail), std::nullopt}); };
-  auto fail = [&](std::string n, Error e) { checks.push_back({std::move(n), "", std::move(e)}); };
+  auto pass = [&](std::string n, std::string detail) { checks.push_back({std::move(n), std::move(detail), std::nullopt, ""}); };
+  auto fail = [&](std::string n, Error e) { checks.push_back({std::move(n), "", std::move(e), ""}); };
 
   if (auto st = check_concrete(s); !st) {
     fail("spec", st.error());
@@ -107,6 +108,24 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
       }
     }
     if (!found) pass("env", std::to_string(s.env->size()) + " variable(s), no secret's value");
+  }
+
+  // Ingress: the bearer token is the secret <name>-ingress-token, so the name
+  // must be known before the run (a generated one has no token yet).
+  if (s.ingress.has() && !s.ingress->empty()) {
+    if (!s.name.has()) {
+      fail("ingress token",
+           Error(Errc::usage,
+                 "this cell declares ingress but has no name: its bearer token is the secret NAME-ingress-token, so "
+                 "the name must be chosen before the run",
+                 "give it a name: brig run --name NAME ... (or name: in the file), after "
+                 "openssl rand -hex 32 | brig secrets add NAME-ingress-token -"));
+    } else if (auto token = ingress::read_token(ctx.paths, *s.name); !token) {
+      fail("ingress token", token.error());
+    } else {
+      checks.push_back({"ingress token", ingress::token_secret(*s.name) + " present", std::nullopt,
+                        ingress::short_token_warning(*s.name, *token).value_or("")});
+    }
   }
 
   if (stop_at_failure) {

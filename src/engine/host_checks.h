@@ -18,10 +18,12 @@ struct HostCheck {
   std::string name;               // preflight's line: "spec", "host", "runtime", "secret X", "image", "warden", "name"
   std::string detail;             // what was found, when it passed
   std::optional<Error> failure;   // the error `brig run` refuses with
+  std::string warning;            // passed, but `brig run` says this on stderr (preflight: WARN)
 };
 
 // In order: the spec concrete, the host config and runtime, the image given,
-// each secret present, no stored secret's value in the environment, warden
+// each secret present, no stored secret's value in the environment, a name
+// and the token secret <name>-ingress-token for a cell with ingress, warden
 // running, the image in local storage, no cell
 // named `name` yet (skipped when `name` is empty). Runs no command but the
 // three podman questions, asked at once. With `stop_at_failure` (brig run)

@@ -94,6 +94,7 @@ std::vector<std::string> warden_run_args(const WardenPlan& p) {
       "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--network", kExternalNetwork, "--ip",
       kWardenExternalIp, "--publish",
       "127.0.0.1:" + std::to_string(p.ops_port) + ":" + std::to_string(kOpsPortInContainer),
+      "--publish", p.ingress_publish + ":" + std::to_string(kIngressPortInContainer),
       // Warden is attached to every cell network: it must never route between them.
       "--sysctl", "net.ipv4.ip_forward=0", "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev",
       "--label", std::string(kRoleLabel) + "=warden", "--label", "brig.config=" + p.config_id,
@@ -101,11 +102,19 @@ std::vector<std::string> warden_run_args(const WardenPlan& p) {
       "--volume", h + "/policy:/brig/policy:ro", "--volume", h + "/state/system:/brig/state/system:ro",
       "--volume", h + "/run/warden-ca:/brig/ca:ro", "--volume", h + "/logs/cells:/brig/logs/cells:rw",
       "--volume", h + "/warden.yaml:/brig/warden.yaml:ro"};
+  if (p.ingress_tls) a.insert(a.end(), {"--volume", h + "/run/warden-ingress:" + kIngressTlsDir + ":ro"});
   for (const auto& f : p.extra_ro_files) a.insert(a.end(), {"--volume", f + ":" + f + ":ro"});
   add_ulimits(a, p.ulimits);
   a.insert(a.end(), {p.image, "warden", "serve", "--proxy-listen", "0.0.0.0:" + std::to_string(kProxyPort),
                      "--ops-listen", std::string(kWardenExternalIp) + ":" + std::to_string(kOpsPortInContainer),
-                     "--threads", std::to_string(p.threads)});
+                     "--threads", std::to_string(p.threads),
+                     // Ingress on the external address only: cells reach warden on their own networks.
+                     "--ingress-listen", std::string(kWardenExternalIp) + ":" + std::to_string(kIngressPortInContainer),
+                     "--ingress-domain", p.ingress_domain, "--ingress-max-body", std::to_string(p.ingress_max_body)});
+  if (p.ingress_tls) {
+    a.insert(a.end(), {"--ingress-cert", std::string(kIngressTlsDir) + "/cert.pem", "--ingress-key",
+                       std::string(kIngressTlsDir) + "/key.pem"});
+  }
   return a;
 }
 

@@ -17,10 +17,12 @@
 #include "brig/engine/plan.h"
 #include "brig/engine/subnets.h"
 #include "brig/state/cell_policy.h"
+#include "brig/state/ingress_routes.h"
 #include "cell_files.h"
 #include "cell_network.h"
 #include "diagnosis.h"
 #include "host_checks.h"
+#include "ingress.h"
 #include "rollback.h"
 
 namespace brig::engine {
@@ -44,8 +46,12 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   BRIG_TRY(check_concrete(s));
   const std::string name = s.name.has() ? *s.name : generate_cell_name();
   auto cfg = load_host_config(ctx_.paths);
-  for (auto& c : check_host(ctx_, resolved, cfg, name, true)) {
+  auto checks = check_host(ctx_, resolved, cfg, name, true);
+  for (auto& c : checks) {
     if (c.failure) return std::move(*c.failure);
+  }
+  for (const auto& c : checks) {
+    if (!c.warning.empty()) std::fprintf(stderr, "warning: %s\n", c.warning.c_str());
   }
 
   // --- apply: the plan, step by step, each applied step undone if a later one fails ---
@@ -121,6 +127,9 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
     return {};
   });
   if (auto st = injected_failure("start"); !st) return fail(st.error());
+  if (!ingress::routes(plan.record).empty()) {
+    rb.add("ingress", [this, name]() -> Status { return state::remove_ingress_cell(ctx_.paths, name); });
+  }
 
   auto rc = start_cell(plan.record, opts.detach ? plan.start_detached : plan.start_attached, opts.detach);
   if (!rc) return fail(rc.error());
@@ -183,6 +192,16 @@ Status Cells::stage_files(const RunPlan& plan, Rollback& rb) {
 }
 
 Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool detach) {
+  // A cell with ingress: its token is read before it starts (a missing one
+  // stops the start), its route goes into warden's table as it starts.
+  std::optional<ingress::Token> token;
+  HostConfig cfg;
+  if (!ingress::routes(rec).empty()) {
+    auto t = ingress::read_token(ctx_.paths, rec.name);
+    if (!t) return t.error();
+    token = *t;
+    if (auto c = load_host_config(ctx_.paths)) cfg = *c;
+  }
   ctx_.event("start", rec.name);
   if (!detach) {
     // podman's and runsc's words for a cell that could not start are held
@@ -190,8 +209,20 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     proc::Command c;
     c.argv = start;
     c.hold_stderr_lines = start_failure_prefixes();
+    if (token) {
+      // Not started yet, so podman has no address to tell: the one it was created with.
+      BRIG_TRY(state::put_ingress_cell(ctx_.paths, rec.name,
+                                       ingress::entry(rec, *token, ingress::cell_address(ctx_.podman, rec, false))));
+      std::fputs(ingress::describe(cfg, rec).c_str(), stderr);
+    }
     const auto t0 = ctx_.clock.now();
     auto out = ctx_.podman.attach(c);
+    if (token) {
+      // The cell has exited: warden answers 503 until it starts again.
+      if (auto st = state::stop_ingress_cell(ctx_.paths, rec.name); !st) {
+        std::fprintf(stderr, "warning: %s\n", st.error().message().c_str());
+      }
+    }
     if (!out) return out.error();
     if (out->exit_code == 125 && !out->err.empty() && never_started(rec.name)) return start_failure(out->err, rec);
     std::fputs(out->err.c_str(), stderr);
@@ -208,6 +239,10 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
   auto out = ctx_.podman.run(start);
   if (!out) return out.error();
   if (!out->success()) return start_failure(out->err, rec);
+  if (token) {
+    BRIG_TRY(state::put_ingress_cell(ctx_.paths, rec.name,
+                                     ingress::entry(rec, *token, ingress::cell_address(ctx_.podman, rec, true))));
+  }
   // A cell that dies within ~1.5 s of a detached start usually has a reason
   // worth printing now rather than leaving the user to find it.
   for (int i = 0; i < 15; ++i) {
@@ -215,6 +250,7 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     auto st = status(rec.name);
     if (!st) break;
     if (st->state == "running") continue;
+    if (token) BRIG_TRY(state::stop_ingress_cell(ctx_.paths, rec.name));
     auto logs_text = logs(rec.name, 20);
     std::string text = logs_text ? *logs_text : std::string();
     std::fprintf(stderr, "cell %s exited within 1.5 s (exit code %d); its last output:\n%s", rec.name.c_str(),
@@ -223,6 +259,10 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     return st->exit_code == 0 ? 0 : st->exit_code;
   }
   std::printf("%s\n", rec.name.c_str());
+  if (token) {
+    std::fflush(stdout);  // the name first: $(brig run -d ...) captures only it
+    std::fputs(ingress::describe(cfg, rec).c_str(), stderr);
+  }
   return 0;
 }
 
@@ -239,6 +279,8 @@ std::vector<Check> Cells::preflight(const spec::Resolved& resolved) {
   for (auto& c : check_host(ctx_, resolved, load_host_config(ctx_.paths), s.name.has() ? *s.name : std::string(), false)) {
     if (c.failure) {
       checks.push_back({Check::Level::fail, c.name, c.failure->message(), c.failure->fix()});
+    } else if (!c.warning.empty()) {
+      checks.push_back({Check::Level::warn, c.name, c.warning, ""});
     } else {
       checks.push_back({Check::Level::ok, c.name, c.detail, ""});
     }

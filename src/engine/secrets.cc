@@ -47,6 +47,28 @@ Digest sha256(std::string_view data) {
   return out;
 }
 
+std::string sha256_hex(std::string_view data) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::uint8_t b : sha256(data)) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+Result<std::optional<SecretFingerprint>> secret_fingerprint(const Paths& paths, const std::string& name) {
+  BRIG_TRY(check_name(name));
+  if (!fs::exists(paths.secret(name))) return std::optional<SecretFingerprint>();
+  auto value = fs::read_file(paths.secret(name), kSecretMaxBytes);
+  if (!value) {
+    return Error(value.error().code(), "cannot read secret " + name + ": " + value.error().message(),
+                 "brig secrets add " + name + " - < FILE");
+  }
+  const std::string_view v = str::trim(*value);
+  return std::optional<SecretFingerprint>(SecretFingerprint{sha256_hex(v), v.size()});
+}
+
 Status secret_unused(const std::string& name, const std::vector<std::string>& running_users, bool force,
                      const std::string& retry) {
   if (running_users.empty() || force) return {};

@@ -15,6 +15,7 @@
 #include "brig/engine/subnets.h"
 #include "brig/engine/workspace.h"
 #include "brig/state/cell_logs.h"
+#include "brig/state/ingress_routes.h"
 #include "brig/state/warden_runtime.h"
 #include "cell_files.h"
 #include "cell_network.h"
@@ -126,6 +127,11 @@ Result<HostConfig> System::init(bool accept_weaker_network) {
     // Keep the user's settings across re-inits.
     cfg->ops_port = old->ops_port;
     cfg->warden_threads = old->warden_threads;
+    cfg->ingress_publish = old->ingress_publish;
+    cfg->ingress_domain = old->ingress_domain;
+    cfg->ingress_cert = old->ingress_cert;
+    cfg->ingress_key = old->ingress_key;
+    cfg->ingress_max_body = old->ingress_max_body;
     if (cfg->runsc_network.empty() && old->runsc_network == "host") cfg->runsc_network = "host";
   }
   BRIG_TRY(save_host_config(ctx_.paths, *cfg));
@@ -158,7 +164,7 @@ Status System::ensure_warden_image(const std::string& binary, std::string& image
     stdfs::copy_file(stdfs::canonical(f, ec), dst, stdfs::copy_options::overwrite_existing, ec);
     if (ec) return Error(Errc::io, "copying " + f + " into the warden image: " + ec.message());
   }
-  for (const char* d : {"/tmp", "/brig/policy", "/brig/state/system", "/brig/ca", "/brig/logs/cells", "/brig/run"}) {
+  for (const char* d : {"/tmp", "/brig/policy", "/brig/state/system", "/brig/ca", "/brig/logs/cells", "/brig/run", kIngressTlsDir}) {
     BRIG_TRY(fs::make_dirs(stage + d, 0755));
   }
   ::chmod((stage + "/tmp").c_str(), 01777);
@@ -211,6 +217,35 @@ Status System::write_runtime_file() {
   return state::store_warden_runtime(ctx_.paths, info);
 }
 
+Result<std::string> System::stage_ingress_tls(const HostConfig& cfg) {
+  for (const char* key : {"ingress_publish", "ingress_domain", "ingress_cert", "ingress_key", "ingress_tls", "ingress_max_body"}) {
+    BRIG_TRY(check_setting(cfg, key));
+  }
+  const std::string dir = ctx_.paths.run_dir() + "/warden-ingress";
+  std::error_code ec;
+  if (cfg.ingress_cert.empty()) {
+    stdfs::remove_all(dir, ec);  // no stale copy of an old key stays behind
+    return std::string();
+  }
+  // Warden's copy, owned by its uid (the user's files may be readable by
+  // root only), like run/warden-ca.
+  BRIG_TRY(fs::make_dirs(dir, 0700));
+  std::string digests;
+  for (const auto& [from, to] : {std::pair{cfg.ingress_cert, std::string("/cert.pem")}, std::pair{cfg.ingress_key, std::string("/key.pem")}}) {
+    auto text = fs::read_file(from, 1 << 20);
+    if (!text) return text.error().with_fix("brig config set " + std::string(to == "/cert.pem" ? "ingress_cert" : "ingress_key") + " FILE");
+    if (text->find("-----BEGIN ") == std::string::npos) {
+      return Error(Errc::invalid, from + " is not a PEM file (no -----BEGIN line)",
+                   "brig config set " + std::string(to == "/cert.pem" ? "ingress_cert" : "ingress_key") + " FILE.pem");
+    }
+    BRIG_TRY(fs::write_atomic(dir + to, *text, 0400));
+    if (::chown((dir + to).c_str(), kWardenUid, kWardenUid) != 0) return errno_error("chown " + dir + to, errno);
+    digests += sha256_hex(*text);
+  }
+  if (::chown(dir.c_str(), kWardenUid, kWardenUid) != 0) return errno_error("chown " + dir, errno);
+  return digests;
+}
+
 Status System::up(const std::string& brig_binary, const std::vector<std::string>& warden_files) {
   auto cfg = load_host_config(ctx_.paths);
   if (!cfg) return cfg.error();
@@ -242,11 +277,17 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
       return Error(Errc::failed, "creating network brig-ext: " + (out ? trimmed(out->err) : out.error().message()));
     }
   }
-  // Warden reads warden.yaml at start: a changed file means a new container.
+  auto ingress_tls = stage_ingress_tls(*cfg);
+  if (!ingress_tls) return ingress_tls.error();
+  const auto publish = parse_publish_address(cfg->ingress_publish);  // checked by stage_ingress_tls
+  // Warden reads warden.yaml and its flags at start: a changed file or
+  // setting (the ingress certificate's bytes included) means a new container.
   auto yaml = fs::read_file(ctx_.paths.warden_yaml(), 1 << 20);
   const std::string config_id =
       std::to_string(std::hash<std::string>{}((yaml ? *yaml : std::string()) + ctx_.paths.home() + std::to_string(cfg->ops_port) +
-                                              std::to_string(cfg->warden_threads)));
+                                              std::to_string(cfg->warden_threads) + "|" + cfg->ingress_publish + "|" +
+                                              cfg->ingress_domain + "|" + std::to_string(cfg->ingress_max_body) + "|" +
+                                              *ingress_tls));
   auto running = ctx_.podman.run({"container", "inspect", "--format",
                          "{{.State.Running}} {{.ImageName}} {{index .Config.Labels \"brig.config\"}}", kWardenContainer});
   const bool ok = running && running->success() && trimmed(running->out) == "true " + image + " " + config_id;
@@ -259,6 +300,10 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
     plan.threads = cfg->warden_threads;
     plan.ulimits = cfg->ulimits;
     plan.config_id = config_id;
+    plan.ingress_publish = publish->podman_host();
+    plan.ingress_domain = cfg->ingress_domain;
+    plan.ingress_max_body = cfg->ingress_max_body;
+    plan.ingress_tls = !ingress_tls->empty();
     // Files warden.yaml names must exist inside the container at the same path.
     plan.extra_ro_files = warden_files;
     auto out = ctx_.podman.run(warden_run_args(plan));
@@ -307,13 +352,16 @@ std::vector<Check> System::doctor(bool quick) {
     // The values `brig config set` would refuse (a hand edit, an older brig):
     // doctor checks what every run will use.
     bool ok = true;
-    for (const char* key : {"runsc_network", "ulimits", "ops_port", "warden_threads"}) {
+    for (const auto& key : checked_settings()) {
       if (auto st = check_setting(*cfg, key); !st) {
         c.push_back({L::fail, "config", st.error().message(), st.error().fix()});
         ok = false;
       }
     }
     if (ok) c.push_back({L::ok, "config", ctx_.paths.config_json(), ""});
+    if (auto w = ingress_exposure_warning(*cfg)) {
+      c.push_back({L::warn, "ingress", *w, "brig config set ingress_publish 127.0.0.1:8443"});
+    }
   }
   c.push_back(proc::find_executable("podman") ? Check{L::ok, "podman", *proc::find_executable("podman"), ""}
                                               : Check{L::fail, "podman", "not installed", "sudo apt-get install podman"});
@@ -484,6 +532,14 @@ Result<PruneReport> System::prune(const PruneOptions& o) {
       done.push_back("orphan state " + ctx_.paths.cell_state(n));
       std::error_code ec;
       if (!o.dry_run) std::filesystem::remove_all(ctx_.paths.cell_state(n), ec);
+    }
+    // Ingress routes of cells that no longer exist (a crash mid-run).
+    if (auto routes = state::load_ingress_routes(ctx_.paths)) {
+      for (const auto& [n, entry] : *routes) {
+        if (fs::exists(cell_files::record_path(ctx_.paths, n))) continue;
+        done.push_back("ingress routes of " + n);
+        if (!o.dry_run) BRIG_TRY(state::remove_ingress_cell(ctx_.paths, n));
+      }
     }
     // Networks named like a cell's without a cell.
     auto nets = ctx_.podman.run({"network", "ls", "--filter", std::string("label=") + kCellLabel, "--format", "{{.Name}}"});

@@ -168,8 +168,13 @@ void check_names_and_maps(Checker& err, const CellSpec& s, const ValidateOptions
   }
 }
 
+// The routes warden's ingress serves (state/ingress_routes.h holds at most 16
+// per cell).
 void check_ingress(Checker& err, const CellSpec& s) {
   if (!s.ingress.has()) return;
+  if (s.ingress->size() > 16) {
+    err(s.ingress.origin, "ingress", std::to_string(s.ingress->size()) + " routes; a cell may declare at most 16");
+  }
   std::set<std::string> names, prefixes;
   for (std::size_t i = 0; i < s.ingress->size(); ++i) {
     const auto& e = (*s.ingress)[i];
@@ -200,9 +205,6 @@ void check_unsupported(Checker& err, const CellSpec& s) {
   }
   if (s.workspace_quota.has()) {
     refuse(s.workspace_quota.origin, "workspace_quota", "brig cannot limit a workspace's size today");
-  }
-  if (s.ingress.has() && !s.ingress->empty()) {
-    refuse(s.ingress.origin, "ingress", "brig cannot route ingress to a cell today");
   }
   if (s.host_services.has() && !s.host_services->empty()) {
     refuse(s.host_services.origin, "host_services", "brig cannot route a cell to host services today");

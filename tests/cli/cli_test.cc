@@ -228,6 +228,23 @@ TEST_F(CliTest, CellNetworkTagsLines) {
             "2026-01-01T00:00:02.000Z BLOCKED: GET evil.test:80/x 403 0.1ms (default deny: no allow rule matches the host)\n");
 }
 
+// Requests from outside (warden's ingress): who asked, for what, on which route.
+TEST_F(CliTest, CellNetworkShowsIngressRequests) {
+  write("logs/cells/c1.jsonl",
+        R"({"ts":"2026-01-01T00:00:01.000Z","cell":"c1","kind":"ingress","client":"127.0.0.1:51000","route":"web","method":"POST","host":"c1.localhost","path":"/api/run","status":200,"decision":"allow","bytes_in":120,"bytes_out":3400,"duration_ms":42.5})"
+        "\n"
+        R"({"ts":"2026-01-01T00:00:02.000Z","cell":"c1","kind":"ingress","client":"127.0.0.1:51001","route":"","method":"GET","host":"c1.localhost","path":"/","status":401,"decision":"deny","reason":"bad token","bytes_in":0,"bytes_out":0,"duration_ms":0.2})"
+        "\n");
+  auto out = brig({"cell", "network", "c1"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out,
+            "2026-01-01T00:00:01.000Z INGRESS: 127.0.0.1:51000 -> POST /api/run (route=web) 200 in=120 out=3400 42.5ms\n"
+            "2026-01-01T00:00:02.000Z INGRESS: 127.0.0.1:51001 -> GET / (route=-) 401 in=0 out=0 0.2ms (bad token)\n");
+  auto blocked = brig({"cell", "network", "c1", "--blocked"});
+  EXPECT_EQ(blocked.out,
+            "2026-01-01T00:00:02.000Z INGRESS: 127.0.0.1:51001 -> GET / (route=-) 401 in=0 out=0 0.2ms (bad token)\n");
+}
+
 TEST_F(CliTest, CellNetworkUnknownCellAndBadName) {
   auto missing = brig({"cell", "network", "nope"});
   EXPECT_EQ(missing.exit_code, 1);

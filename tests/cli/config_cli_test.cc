@@ -65,6 +65,54 @@ TEST_F(ConfigCliTest, DoctorFlagsABadUlimitsOrRunscNetwork) {
   EXPECT_THAT(out.out, Not(HasSubstr("[OK]    config")));
 }
 
+// --- the ingress keys ---
+
+TEST_F(ConfigCliTest, IngressKeysAreCheckedAndStored) {
+  auto bad = brig({"config", "set", "ingress_publish", "localhost:8443"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err,
+            "error: ingress_publish \"localhost:8443\" is not IP:PORT (an IP address of this host and a port 1-65535; "
+            "IPv6 as [::1]:8443)\nfix: brig config set ingress_publish 127.0.0.1:8443\n");
+  EXPECT_EQ(read("config.json"), before_);
+  auto body = brig({"config", "set", "ingress_max_body", "big"});
+  EXPECT_EQ(body.exit_code, 2);
+  EXPECT_THAT(body.err, HasSubstr("\nfix: brig config set ingress_max_body 64m\n"));
+  EXPECT_EQ(read("config.json"), before_);
+
+  auto ok = brig({"config", "set", "ingress_max_body", "16m"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "ingress_max_body = 16777216\n");
+  EXPECT_THAT(ok.err, HasSubstr("brig system up"));
+  EXPECT_EQ(brig({"config", "get", "ingress_max_body"}).out, "16777216\n");
+  EXPECT_EQ(brig({"config", "get", "ingress_publish"}).out, "127.0.0.1:8443\n");  // the default
+  EXPECT_EQ(brig({"config", "get", "ingress_domain"}).out, "localhost\n");
+  EXPECT_EQ(nlohmann::json::parse(read("config.json"))["ingress_max_body"], 16777216);
+}
+
+// config set takes the certificate and its key one at a time, and says
+// what is still missing; up and doctor refuse one without the other.
+TEST_F(ConfigCliTest, ACertificateWithoutItsKeyIsNotedThenRefusedByDoctor) {
+  const std::string cert = write("tls/cert.pem", "-----BEGIN CERTIFICATE-----\n");
+  auto out = brig({"config", "set", "ingress_cert", cert});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("note: ingress_cert is set but ingress_key is not"));
+  EXPECT_THAT(out.err, HasSubstr("next: brig config set ingress_key /ABSOLUTE/PATH/key.pem\n"));
+  auto doctor = brig({"system", "doctor", "--quick"});
+  EXPECT_EQ(doctor.exit_code, 1);
+  EXPECT_THAT(doctor.out, HasSubstr("ingress_cert is set but ingress_key is not"));
+  const std::string key = write("tls/key.pem", "-----BEGIN PRIVATE KEY-----\n");
+  auto both = brig({"config", "set", "ingress_key", key});
+  EXPECT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_THAT(both.err, Not(HasSubstr("note:")));
+}
+
+TEST_F(ConfigCliTest, DoctorWarnsWhenIngressIsPublishedBeyondLoopback) {
+  ASSERT_EQ(brig({"config", "set", "ingress_publish", "0.0.0.0:8443"}).exit_code, 0);
+  auto out = brig({"system", "doctor", "--quick"});
+  EXPECT_THAT(out.out, HasSubstr("ingress is published on 0.0.0.0:8443: reachable beyond this machine (bearer token only)"));
+  EXPECT_THAT(out.out, HasSubstr("fix: brig config set ingress_publish 127.0.0.1:8443"));
+}
+
 TEST_F(ConfigCliTest, EveryVerbHasHelpText) {
   auto get = brig({"config", "get", "--help"});
   EXPECT_EQ(get.exit_code, 0);

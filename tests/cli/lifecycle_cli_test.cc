@@ -247,6 +247,23 @@ TEST_F(CellCli, InspectOfARunningCellHasNoExitCode) {
   EXPECT_TRUE(nlohmann::json::parse(json.out)["exit_code"].is_null()) << json.out;
 }
 
+// A cell with ingress: where its routes answer, one URL each.
+TEST_F(CellCli, InspectShowsTheIngressUrls) {
+  auto rec = nlohmann::json::parse(read("state/c1/cell-state.json"));
+  rec["spec"]["ingress"] = nlohmann::json::parse(
+      R"([{"name": "web", "port": 8080, "path_prefix": "/", "auth": "bearer"},
+          {"name": "api", "port": 9000, "path_prefix": "/api", "auth": "bearer"}])");
+  write("state/c1/cell-state.json", rec.dump());
+  auto out = brig_with_podman(podman("running 0"), {"cell", "inspect", "c1"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.out, HasSubstr("ingress          https://c1.localhost:8443/ (route web -> port 8080)\n"
+                                 "ingress          https://c1.localhost:8443/api (route api -> port 9000)\n"));
+  auto json = brig_with_podman(podman("running 0"), {"cell", "inspect", "c1", "--format", "json"});
+  EXPECT_EQ(nlohmann::json::parse(json.out)["ingress"], nlohmann::json::parse(R"([
+    {"name": "web", "port": 8080, "path_prefix": "/", "url": "https://c1.localhost:8443/"},
+    {"name": "api", "port": 9000, "path_prefix": "/api", "url": "https://c1.localhost:8443/api"}])"));
+}
+
 TEST_F(CellCli, StartOfARunningCellSaysItIsAlreadyRunning) {
   auto out = brig_with_podman(podman("running 0"), {"cell", "start", "c1"});
   EXPECT_EQ(out.exit_code, 0) << out.err;

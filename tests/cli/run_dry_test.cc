@@ -106,13 +106,13 @@ TEST_F(RunDryTest, EveryProblemIsReportedAtOnce) {
 
 // A field brig does not implement is refused, not accepted and ignored.
 TEST_F(RunDryTest, UnsupportedFieldIsRefused) {
-  auto file = write("cell.yaml", "image: img\nmemory: 1g\ningress:\n  - {name: web, port: 8080}\n");
+  auto file = write("cell.yaml", "image: img\nmemory: 1g\nhost_services:\n  - {name: db, port: 5432}\n");
   auto out = brig({"run", "--dry-run", "--file", file});
   EXPECT_EQ(out.exit_code, 2);
   EXPECT_EQ(out.out, "");
   EXPECT_THAT(out.err, StartsWith("error: " + file +
-                                  ":4: ingress: not supported yet (brig cannot route ingress to a cell today); "
-                                  "remove it\n"));
+                                  ":4: host_services: not supported yet (brig cannot route a cell to host services "
+                                  "today); remove it\n"));
 }
 
 // --allow HOST[:PORT] goes through hostname::split_authority, like the spec.

@@ -3,6 +3,7 @@
 // instead of probing again.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,7 +38,31 @@ struct HostConfig {
   bool nft = false;
   int ops_port = 9464;           // warden's ops endpoint, published on 127.0.0.1
   int warden_threads = 2;
+  // Warden's ingress listener (docs/reference/ingress.md): published on the
+  // host at IP:PORT; cells answer at https://<cell>.<ingress_domain>:<PORT>/.
+  std::string ingress_publish = "127.0.0.1:8443";
+  std::string ingress_domain = "localhost";
+  // A certificate and key (PEM files, absolute paths) for ingress_domain; ""
+  // for neither: warden then signs one with brig's CA.
+  std::string ingress_cert, ingress_key;
+  std::uint64_t ingress_max_body = 64ull << 20;  // bytes of a request body
 };
+
+// ingress_publish split: host IP literal (IPv6 without brackets) and port.
+// nullopt when it is not IP:PORT with a port 1-65535.
+struct PublishAddress {
+  std::string ip;
+  int port = 0;
+  bool ipv6 = false;
+  // podman's --publish form of the host side: "127.0.0.1:8443", "[::1]:8443".
+  std::string podman_host() const;
+};
+std::optional<PublishAddress> parse_publish_address(const std::string& text);
+
+// The warning `brig system up` and `brig system doctor` give when ingress is
+// published beyond the host's loopback (anything but 127.0.0.0/8 and ::1),
+// or nullopt.
+std::optional<std::string> ingress_exposure_warning(const HostConfig& cfg);
 
 // The probes `system init` runs. `accept_weaker_network` records
 // runsc_network=host where gVisor's netstack does not work.
@@ -67,8 +92,15 @@ std::vector<std::pair<std::string, std::string>> settable_keys();
 // may have been edited by hand): the one check behind `config set` and
 // `system doctor`. runsc_network=sandbox needs sandbox_network_works; ulimits
 // are NAME=SOFT:HARD (or NAME=N) with names podman knows, SOFT <= HARD, and
-// both within this process's hard limit.
+// both within this process's hard limit; ingress_publish is IP:PORT;
+// ingress_domain a DNS name (not an IP); ingress_cert and ingress_key each ""
+// or the absolute path of a regular file; ingress_max_body at least 1.
+// The pseudo-key "ingress_tls" checks that ingress_cert and ingress_key are
+// set together (config set takes them one at a time; up and doctor refuse
+// one without the other).
 Status check_setting(const HostConfig& cfg, const std::string& key);
+// Every key check_setting knows, in the order doctor reports them.
+std::vector<std::string> checked_settings();
 
 // Creates the $BRIG_HOME layout (idempotent): state/system, secrets (0700),
 // policy/cells, logs/cells, run, profiles, and the default global policy and

@@ -18,6 +18,10 @@ inline constexpr const char* kWardenExternalIp = "10.59.0.2";
 inline constexpr const char* kCellPool = "10.60.0.0/16";
 inline constexpr int kProxyPort = 3128;
 inline constexpr int kOpsPortInContainer = 9464;
+inline constexpr int kIngressPortInContainer = 8443;  // warden's ingress listener on kWardenExternalIp
+// Where warden finds a user-supplied ingress certificate and key
+// ($BRIG_HOME/run/warden-ingress, copied there by `brig system up`).
+inline constexpr const char* kIngressTlsDir = "/brig/ingress";
 inline constexpr const char* kCellLabel = "brig.cell";
 inline constexpr const char* kRoleLabel = "brig.role";
 
@@ -81,6 +85,14 @@ struct WardenPlan {
   std::vector<std::string> extra_ro_files;  // files warden.yaml references (upstream_ca)
   std::vector<std::string> ulimits;
   std::string config_id;             // label brig.config: what warden was started with
+  // Warden's ingress: published on the host at `ingress_publish` (podman's
+  // host side, "127.0.0.1:8443" or "[::1]:8443").
+  std::string ingress_publish = "127.0.0.1:8443";
+  std::string ingress_domain = "localhost";
+  std::uint64_t ingress_max_body = 64ull << 20;
+  // The user's certificate and key, mounted from run/warden-ingress at
+  // kIngressTlsDir (cert.pem, key.pem); without, warden uses brig's CA.
+  bool ingress_tls = false;
 };
 std::vector<std::string> warden_run_args(const WardenPlan& plan);
 std::vector<std::string> external_network_create_args();

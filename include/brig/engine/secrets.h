@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,19 @@ Status secret_unused(const std::string& name, const std::vector<std::string>& ru
 // copied or printed outside its one read.
 using Digest = std::array<std::uint8_t, 32>;
 Digest sha256(std::string_view data);
+// The same digest as 64 lowercase hex digits (the ingress route table's
+// token_sha256, state/ingress_routes.h).
+std::string sha256_hex(std::string_view data);
+
+// What may be known of one secret's value outside this file: the SHA-256 (hex)
+// and length of the value without the whitespace around it (a value stored by
+// `openssl rand -hex 32 | brig secrets add` ends in a newline). nullopt when
+// the secret does not exist; an error when it cannot be read.
+struct SecretFingerprint {
+  std::string sha256_hex;
+  std::size_t size = 0;
+};
+Result<std::optional<SecretFingerprint>> secret_fingerprint(const Paths& paths, const std::string& name);
 
 // Every stored secret as digests, to find a secret's value where it must never
 // be (a cell's environment, `run --env`) by name, never by value. A value is

@@ -53,6 +53,10 @@ class System {
   // Polls warden's /healthz on the context's clock until `timeout`.
   Status wait_healthy(std::chrono::milliseconds timeout);
   Status write_runtime_file();
+  // The ingress settings checked, and the user's certificate and key (if
+  // any) copied to run/warden-ingress for warden's uid; their SHA-256 (hex,
+  // "" without a certificate), so a renewed file restarts warden.
+  Result<std::string> stage_ingress_tls(const HostConfig& cfg);
 
   EngineContext& ctx_;
   Cells& cells_;

@@ -158,7 +158,7 @@ TEST(WardenRunArgs, Golden) {
   const Argv want = {
       "podman", "run", "-d", "--name", "brig-warden", "--runtime", "runc", "--read-only", "--user", "65534:65534",
       "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--network", "brig-ext", "--ip", "10.59.0.2",
-      "--publish", "127.0.0.1:9500:9464", "--sysctl", "net.ipv4.ip_forward=0",
+      "--publish", "127.0.0.1:9500:9464", "--publish", "127.0.0.1:8443:8443", "--sysctl", "net.ipv4.ip_forward=0",
       "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev", "--label", "brig.role=warden",
       "--label", "brig.config=abc123", "--env", "BRIG_HOME=/brig",
       "--volume", "/h/policy:/brig/policy:ro", "--volume", "/h/state/system:/brig/state/system:ro",
@@ -167,8 +167,31 @@ TEST(WardenRunArgs, Golden) {
       "--volume", "/etc/brig/upstream-ca.pem:/etc/brig/upstream-ca.pem:ro",
       "--ulimit", "nofile=1024:1024",
       "localhost/brig-warden:0.1.0", "warden", "serve", "--proxy-listen", "0.0.0.0:3128",
-      "--ops-listen", "10.59.0.2:9464", "--threads", "4"};
+      "--ops-listen", "10.59.0.2:9464", "--threads", "4",
+      "--ingress-listen", "10.59.0.2:8443", "--ingress-domain", "localhost", "--ingress-max-body", "67108864"};
   EXPECT_EQ(warden_run_args(p), want);
+}
+
+// Ingress published where the user said, with their domain, body limit and
+// certificate (mounted read-only from run/warden-ingress).
+TEST(WardenRunArgs, IngressSettingsAndCertificate) {
+  WardenPlan p;
+  p.image = "img";
+  p.home = "/h";
+  p.ingress_publish = "0.0.0.0:9443";
+  p.ingress_domain = "cells.example.com";
+  p.ingress_max_body = 1048576;
+  p.ingress_tls = true;
+  const Argv a = warden_run_args(p);
+  EXPECT_TRUE(contains(a, "0.0.0.0:9443:8443"));
+  EXPECT_TRUE(contains(a, "/h/run/warden-ingress:/brig/ingress:ro"));
+  const auto image = std::find(a.begin(), a.end(), "img");
+  ASSERT_NE(image, a.end());
+  EXPECT_EQ(Argv(image, a.end()),
+            (Argv{"img", "warden", "serve", "--proxy-listen", "0.0.0.0:3128", "--ops-listen", "10.59.0.2:9464",
+                  "--threads", "2", "--ingress-listen", "10.59.0.2:8443", "--ingress-domain", "cells.example.com",
+                  "--ingress-max-body", "1048576", "--ingress-cert", "/brig/ingress/cert.pem", "--ingress-key",
+                  "/brig/ingress/key.pem"}));
 }
 
 TEST(WardenRunArgs, OnlyLogsAreWritable) {

@@ -86,7 +86,7 @@ TEST(Resolve, PrecedenceForEveryFieldFlagOverYamlOverProfileOverDefault) {
         return std::optional<CellSpec>(prof);
       };
       auto r = resolve(src);
-      if (field == "image_digest" || field == "workspace_quota" || field == "ingress" || field == "host_services" ||
+      if (field == "image_digest" || field == "workspace_quota" || field == "host_services" ||
           field == "host_sockets") {
         // Refused as not supported yet, naming the layer that won.
         ASSERT_FALSE(r);

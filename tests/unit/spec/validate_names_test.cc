@@ -204,5 +204,18 @@ TEST(ValidateIngress, Rules) {
   expect_ok("ingress: [{name: web, port: 8080}, {name: api, port: 9000, path_prefix: /api}]\n");
 }
 
+// warden's route table holds at most 16 routes per cell.
+TEST(ValidateIngress, AtMostSixteenRoutes) {
+  auto routes = [](int n) {
+    std::string y = "ingress:\n";
+    for (int i = 0; i < n; ++i) {
+      y += "  - {name: r" + std::to_string(i) + ", port: 80, path_prefix: /p" + std::to_string(i) + "}\n";
+    }
+    return y;
+  };
+  expect_ok(routes(16));
+  EXPECT_EQ(err(routes(17)), "cell.yaml:3: ingress: 17 routes; a cell may declare at most 16");
+}
+
 }  // namespace
 }  // namespace brig::spec

@@ -58,7 +58,6 @@ TEST(ValidateUnsupported, EachFieldIsRefused) {
   auto e = all_errs("image_digest: " + d +
                     "\n"
                     "workspace_quota: 10g\n"
-                    "ingress: [{name: web, port: 8080}]\n"
                     "host_services: [{name: llm, port: 4000}]\n"
                     "host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n");
   EXPECT_EQ(e, (std::vector<std::string>{
@@ -66,19 +65,27 @@ TEST(ValidateUnsupported, EachFieldIsRefused) {
                    "today); put the digest in image instead (image: NAME@sha256:...)",
                    "cell.yaml:3: workspace_quota: not supported yet (brig cannot limit a workspace's size today); "
                    "remove it",
-                   "cell.yaml:4: ingress: not supported yet (brig cannot route ingress to a cell today); remove it",
-                   "cell.yaml:5: host_services: not supported yet (brig cannot route a cell to host services today); "
+                   "cell.yaml:4: host_services: not supported yet (brig cannot route a cell to host services today); "
                    "remove it",
-                   "cell.yaml:6: host_sockets: not supported yet (brig cannot mount host sockets into a cell today); "
+                   "cell.yaml:5: host_sockets: not supported yet (brig cannot mount host sockets into a cell today); "
                    "remove it",
                }));
 }
 
 TEST(ValidateUnsupported, RefusalComesFirstThenTheDetailedRules) {
-  EXPECT_EQ(all_errs("ingress: [{name: web, port: 0}]\n"),
+  EXPECT_EQ(all_errs("host_services: [{name: db, port: 0}]\n"),
             (std::vector<std::string>{
-                "cell.yaml:2: ingress: not supported yet (brig cannot route ingress to a cell today); remove it",
-                "cell.yaml:2: ingress[0].port: 0 is not a port (1-65535)"}));
+                "cell.yaml:2: host_services: not supported yet (brig cannot route a cell to host services today); "
+                "remove it",
+                "cell.yaml:2: host_services[0].port: 0 is not a port (1-65535)"}));
+}
+
+// Ingress is supported (warden's ingress listener, docs/reference/ingress.md):
+// only its detailed rules apply.
+TEST(ValidateIngressSupported, AcceptedWithOnlyTheDetailedRules) {
+  EXPECT_TRUE(all_errs("ingress: [{name: web, port: 8080}, {name: api, port: 9000, path_prefix: /api}]\n").empty());
+  EXPECT_EQ(all_errs("ingress: [{name: web, port: 0}]\n"),
+            (std::vector<std::string>{"cell.yaml:2: ingress[0].port: 0 is not a port (1-65535)"}));
 }
 
 TEST(ValidateUnsupported, EmptyListsAndBuiltinProfilesSetNothing) {

@@ -1,4 +1,4 @@
-// vm/lima.yaml: rendering, YAML validity, mounts, the gVisor pin, /etc/hosts.
+// vm/lima.yaml: rendering, YAML validity, mounts, the ingress port forward, the gVisor pin, /etc/hosts.
 // Running the runsc step itself: provision_runsc_test.cc.
 #include "brig/vm/template.h"
 
@@ -49,6 +49,17 @@ TEST(Template, MountsBrigHomeWritableAndSourceReadOnlyAtTheSamePaths) {
   EXPECT_EQ(mounts[1]["location"].as<std::string>(), "/Users/ada lovelace/src/brig");
   EXPECT_EQ(mounts[1]["mountPoint"].as<std::string>(), "/Users/ada lovelace/src/brig");
   EXPECT_FALSE(mounts[1]["writable"].as<bool>());
+}
+
+// Warden's ingress, published on the VM's loopback, reaches the Mac's loopback only.
+TEST(Template, ForwardsIngressToTheMacsLoopback) {
+  YAML::Node fwd = YAML::Load(rendered())["portForwards"];
+  ASSERT_TRUE(fwd.IsSequence());
+  ASSERT_EQ(fwd.size(), 1u);
+  EXPECT_EQ(fwd[0]["guestIP"].as<std::string>(), "127.0.0.1");
+  EXPECT_EQ(fwd[0]["guestPort"].as<int>(), 8443);
+  EXPECT_EQ(fwd[0]["hostIP"].as<std::string>(), "127.0.0.1");
+  EXPECT_EQ(fwd[0]["hostPort"].as<int>(), 8443);
 }
 
 std::string provision_scripts() {
