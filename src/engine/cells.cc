@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "brig/core/fs.h"
@@ -224,13 +225,20 @@ Result<nlohmann::json> Cells::inspect(const std::string& cell) {
 Status Cells::stop(const std::string& cell, int timeout_seconds) {
   auto rec = load_record(cell);
   if (!rec) return rec.error();
+  // Warden answers 503 for it from before it stops (not a connection to a
+  // cell going away) until it starts again; put back if it does not stop.
+  std::optional<state::IngressCell> routed;
+  if (!ingress::routes(*rec).empty()) {
+    auto table = state::load_ingress_routes(ctx_.paths);
+    if (table && table->count(cell)) routed = table->at(cell);
+    BRIG_TRY(state::stop_ingress_cell(ctx_.paths, cell));
+  }
   auto out = ctx_.podman.run({"stop", "--time", std::to_string(timeout_seconds), cell_container(cell)});
-  if (!out) return out.error();
-  if (!out->success() && out->err.find("no such container") == std::string::npos) {
+  if (!out || (!out->success() && out->err.find("no such container") == std::string::npos)) {
+    if (routed) (void)state::put_ingress_cell(ctx_.paths, cell, *routed);
+    if (!out) return out.error();
     return Error(Errc::failed, "stopping " + cell + ": " + std::string(str::trim(out->err)));
   }
-  // Warden answers 503 for it until it starts again.
-  if (!ingress::routes(*rec).empty()) BRIG_TRY(state::stop_ingress_cell(ctx_.paths, cell));
   ctx_.event("stop", cell);
   return {};
 }

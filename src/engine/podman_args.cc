@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <regex>
 
 #include "brig/engine/podman.h"
@@ -11,6 +12,11 @@ std::string Subnet::cidr() const { return "10.60." + std::to_string(index) + ".0
 std::string Subnet::gateway() const { return "10.60." + std::to_string(index) + ".1"; }
 std::string Subnet::warden_ip() const { return "10.60." + std::to_string(index) + ".2"; }
 std::string Subnet::cell_ip() const { return "10.60." + std::to_string(index) + ".10"; }
+std::string Subnet::cell_mac() const {
+  char mac[18];
+  std::snprintf(mac, sizeof mac, "02:62:72:67:%02x:0a", static_cast<unsigned>(index) & 0xff);
+  return mac;
+}
 
 namespace {
 
@@ -49,7 +55,8 @@ std::vector<std::string> cell_create_args(const CellPlan& p) {
                                 "--runtime", p.oci_runtime.empty() ? p.runtime : p.oci_runtime};
   if (p.interactive) a.push_back("--interactive");
   if (p.tty) a.push_back("--tty");
-  a.insert(a.end(), {"--network", cell_network(p.name), "--ip", p.subnet.cell_ip(), "--dns", "none"});
+  a.insert(a.end(), {"--network", cell_network(p.name), "--ip", p.subnet.cell_ip(), "--mac-address", p.subnet.cell_mac(),
+                     "--dns", "none"});
   if (p.read_only_rootfs) a.push_back("--read-only");
   a.insert(a.end(), {"--tmpfs", "/tmp:rw,size=" + p.tmp_size + ",noexec,nosuid,nodev", "--tmpfs",
                      "/run:rw,size=" + p.run_size + ",noexec,nosuid,nodev"});

@@ -35,6 +35,11 @@ struct Subnet {
   std::string gateway() const;
   std::string warden_ip() const;
   std::string cell_ip() const;
+  // The cell's MAC address, fixed per subnet (locally administered): a
+  // restarted cell keeps it, so warden's neighbour entry for the cell stays
+  // right (a new MAC behind the same address leaves warden sending ingress
+  // to the old one for seconds).
+  std::string cell_mac() const;
 };
 
 struct Mount {

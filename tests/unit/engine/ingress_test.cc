@@ -165,6 +165,21 @@ TEST_F(IngressTest, StopMarksStoppedStartReplaysTheFreshAddressRmRemoves) {
   EXPECT_FALSE(routes().count("c1"));
 }
 
+// The route is marked stopped before podman stops the cell (warden answers
+// 503 rather than connecting to a cell going away), and put back when the
+// cell does not stop.
+TEST_F(IngressTest, AFailedStopLeavesTheRouteRunning) {
+  add_token(kToken);
+  run_ok(with_ingress());
+  const auto before = routes()["c1"];
+  ASSERT_TRUE(before.running);
+  fake.on({"podman", "stop", "--time", "10", "brig-c1"}, out(125, "", "Error: cannot stop: device busy\n"));
+  auto st = engine.stop("c1");
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.error().message(), HasSubstr("device busy"));
+  EXPECT_EQ(routes()["c1"], before);
+}
+
 // A token rotated while the cell was stopped is the one its next start uses.
 TEST_F(IngressTest, StartReadsTheTokenAgain) {
   add_token(kToken);

@@ -108,7 +108,7 @@ TEST(PlanCell, CreateArgvWithEveryHardeningFlag) {
   const std::string proxy = "http://10.60.1.2:3128";
   const Argv want = {
       "podman", "create", "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
-      "--network", "brig-c1", "--ip", "10.60.1.10", "--dns", "none", "--read-only",
+      "--network", "brig-c1", "--ip", "10.60.1.10", "--mac-address", "02:62:72:67:01:0a", "--dns", "none", "--read-only",
       "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev", "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
       "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--security-opt", "seccomp=/h/run/seccomp-cell.json",
       "--memory", "2g", "--memory-swap", "2g", "--cpus", "2", "--pids-limit", "1024", "--ulimit", "nofile=1024:1024",

@@ -37,7 +37,7 @@ bool contains(const Argv& a, const std::string& s) { return std::find(a.begin(),
 
 TEST(CellCreateArgs, FullPlanGolden) {
   const Argv want = {"podman", "create", "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
-                     "--network", "brig-c1", "--ip", "10.60.3.10", "--dns", "none", "--read-only",
+                     "--network", "brig-c1", "--ip", "10.60.3.10", "--mac-address", "02:62:72:67:03:0a", "--dns", "none", "--read-only",
                      "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev",
                      "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
                      "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
@@ -96,7 +96,7 @@ TEST(CellCreateArgs, MinimalPlanUsesImageDefaultCommand) {
   p.image = "busybox";
   p.subnet = Subnet{254};
   const Argv want = {"podman", "create", "--name", "brig-c2", "--hostname", "c2", "--runtime", "runsc",
-                     "--network", "brig-c2", "--ip", "10.60.254.10", "--dns", "none", "--read-only",
+                     "--network", "brig-c2", "--ip", "10.60.254.10", "--mac-address", "02:62:72:67:fe:0a", "--dns", "none", "--read-only",
                      "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev",
                      "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
                      "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "busybox"};
