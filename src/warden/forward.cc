@@ -337,15 +337,10 @@ template awaitable<void> http_loop<TlsStream>(Shared&, TlsStream&, beast::flat_b
                                               const std::string&, std::uint16_t);
 
 awaitable<void> serve_proxy_client(Socket socket, Shared& sh) {
-  struct Count {
-    Metrics& m;
-    explicit Count(Metrics& mm) : m(mm) { m.active_connections.fetch_add(1); }
-    ~Count() { m.active_connections.fetch_sub(1); }
-  } count(sh.metrics);
+  const ActiveConnection active(sh.metrics);
   error_code ec;
   const auto peer = socket.remote_endpoint(ec);
-  if (ec) co_return;
-  if (sh.metrics.active_connections.load() > static_cast<std::int64_t>(sh.cfg.limits.max_connections)) co_return;
+  if (ec || active.over(sh.cfg.limits)) co_return;
   const IpAddr src = to_ip(peer.address());
   // Small writes (a response head, then its body) must not wait for the peer's delayed ACK.
   socket.set_option(tcp::no_delay(true), ec);

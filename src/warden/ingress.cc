@@ -417,15 +417,10 @@ Result<std::shared_ptr<ssl::context>> context_for(Shared& sh, const std::string&
 }  // namespace
 
 awaitable<void> serve_ingress_client(Socket socket, Shared& sh) {
-  struct Count {
-    Metrics& m;
-    explicit Count(Metrics& mm) : m(mm) { m.active_connections.fetch_add(1); }
-    ~Count() { m.active_connections.fetch_sub(1); }
-  } count(sh.metrics);
+  const ActiveConnection active(sh.metrics);
   error_code ec;
   const auto peer = socket.remote_endpoint(ec);
-  if (ec) co_return;
-  if (sh.metrics.active_connections.load() > static_cast<std::int64_t>(sh.cfg.limits.max_connections)) co_return;
+  if (ec || active.over(sh.cfg.limits)) co_return;
   socket.set_option(tcp::no_delay(true), ec);
   TcpStream stream(std::move(socket));
 

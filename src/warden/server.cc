@@ -90,6 +90,20 @@ Status serve(const Config& cfg_in) {
   const Config& cfg = sh.cfg;
   for (const auto& r : cfg.resolve) sh.overrides[{r.host, r.port}] = *parse_ip(r.addr);
 
+  if (!cfg.ingress_cert.empty() || !cfg.ingress_key.empty()) {
+    if (cfg.ingress_cert.empty() || cfg.ingress_key.empty()) {
+      return Error(Errc::usage, "ingress needs both a certificate and its key, or neither",
+                   "give both --ingress-cert and --ingress-key");
+    }
+    auto ctx = server_context_from_files(cfg.ingress_cert, cfg.ingress_key);
+    if (!ctx) return ctx.error();
+    sh.ingress_tls = std::move(*ctx);
+  }
+  if (auto d = hostname::normalize(cfg.ingress_domain); !d || *d != cfg.ingress_domain || parse_ip(*d)) {
+    return Error(Errc::usage, "ingress domain " + str::quote(cfg.ingress_domain) + " is not a lowercase DNS name",
+                 "e.g. --ingress-domain localhost");
+  }
+
   auto ca = CertificateAuthority::load_or_create(sh.paths.ca_dir());
   if (!ca) return ca.error();
   sh.ca = std::move(*ca);
@@ -103,20 +117,6 @@ Status serve(const Config& cfg_in) {
     error_code ec;
     sh.upstream_tls->load_verify_file(cfg.upstream_ca, ec);
     if (ec) return Error(Errc::invalid, "cannot load upstream CA " + cfg.upstream_ca + ": " + ec.message());
-  }
-
-  if (!cfg.ingress_cert.empty() || !cfg.ingress_key.empty()) {
-    if (cfg.ingress_cert.empty() || cfg.ingress_key.empty()) {
-      return Error(Errc::usage, "ingress needs both a certificate and its key, or neither",
-                   "give both --ingress-cert and --ingress-key");
-    }
-    auto ctx = server_context_from_files(cfg.ingress_cert, cfg.ingress_key);
-    if (!ctx) return ctx.error();
-    sh.ingress_tls = std::move(*ctx);
-  }
-  if (auto d = hostname::normalize(cfg.ingress_domain); !d || *d != cfg.ingress_domain || parse_ip(*d)) {
-    return Error(Errc::usage, "ingress domain " + str::quote(cfg.ingress_domain) + " is not a lowercase DNS name",
-                 "e.g. --ingress-domain localhost");
   }
 
   if (auto st = fs::make_dirs(sh.paths.logs_dir() + "/cells"); !st) return st.error();

@@ -35,6 +35,19 @@ struct Shared {
   explicit Shared(Config c) : cfg(std::move(c)), paths(cfg.home) {}
 };
 
+// Counts a client connection (proxy or ingress) while it is open.
+struct ActiveConnection {
+  Metrics& m;
+  explicit ActiveConnection(Metrics& mm) : m(mm) { m.active_connections.fetch_add(1); }
+  ~ActiveConnection() { m.active_connections.fetch_sub(1); }
+  ActiveConnection(const ActiveConnection&) = delete;
+  ActiveConnection& operator=(const ActiveConnection&) = delete;
+  // Whether this one is over cfg.limits.max_connections (it is then closed).
+  bool over(const Limits& limits) const {
+    return m.active_connections.load() > static_cast<std::int64_t>(limits.max_connections);
+  }
+};
+
 // One client connection on the proxy port, from accept to close.
 awaitable<void> serve_proxy_client(Socket socket, Shared& shared);
 // One client connection on the ingress port (ingress.cc).

@@ -6,6 +6,25 @@
 #include "brig/policy/effective.h"
 
 namespace brig::warden {
+namespace {
+
+// `f` parsed by its owner's `parse`; empty when the file is absent, and
+// `previous` (reported in `errors`) when it is unreadable or invalid.
+template <class T>
+T parse_or_keep(const SourceFile& f, const T& previous, Result<T> (*parse)(std::string_view, const std::string&),
+                const char* what, std::vector<std::string>& errors) {
+  if (!f.text && f.text.error().code() == Errc::not_found) return T{};
+  auto parsed = f.text ? parse(*f.text, f.path) : Result<T>(f.text.error());
+  if (parsed) return std::move(*parsed);
+  std::string msg = what;  // (not a chain of operator+: GCC 12 warns falsely about it here)
+  msg += " reload: ";
+  msg += parsed.error().message();
+  msg += "; keeping the previous version";
+  errors.push_back(std::move(msg));
+  return previous;
+}
+
+}  // namespace
 
 const CellState* Snapshot::cell_for(const IpAddr& addr) const {
   IpAddr a = addr;
@@ -56,34 +75,11 @@ BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous
     return spec::PolicyBlock{};
   };
 
-  // The subnet map, validated by its owner (state/subnet_map.h).
-  snap->good_subnets = previous.good_subnets;
-  if (!in.subnet_map.text && in.subnet_map.text.error().code() == Errc::not_found) {
-    snap->good_subnets.clear();
-  } else {
-    auto map = in.subnet_map.text ? state::parse_subnet_map(*in.subnet_map.text, in.subnet_map.path)
-                                  : Result<state::SubnetMap>(in.subnet_map.text.error());
-    if (map) {
-      snap->good_subnets = std::move(*map);
-    } else {
-      errors.push_back("subnet map reload: " + map.error().message() + "; keeping the previous version");
-    }
-  }
-
-  // The ingress route table, validated by its owner; an invalid one keeps
-  // the previous table (routes to addresses the engine wrote, never worse).
-  snap->ingress = previous.ingress;
-  if (!in.ingress_routes.text && in.ingress_routes.text.error().code() == Errc::not_found) {
-    snap->ingress.clear();
-  } else {
-    auto table = in.ingress_routes.text ? state::parse_ingress_routes(*in.ingress_routes.text, in.ingress_routes.path)
-                                        : Result<state::IngressTable>(in.ingress_routes.text.error());
-    if (table) {
-      snap->ingress = std::move(*table);
-    } else {
-      errors.push_back("ingress routes reload: " + table.error().message() + "; keeping the previous version");
-    }
-  }
+  // The subnet map and the ingress route table, each validated by its owner
+  // (state/subnet_map.h, state/ingress_routes.h); an invalid one keeps the
+  // previous version (routes to addresses the engine wrote, never worse).
+  snap->good_subnets = parse_or_keep(in.subnet_map, previous.good_subnets, state::parse_subnet_map, "subnet map", errors);
+  snap->ingress = parse_or_keep(in.ingress_routes, previous.ingress, state::parse_ingress_routes, "ingress routes", errors);
 
   const spec::PolicyBlock global = block(in.global_policy).value_or(spec::PolicyBlock{});
   std::map<std::string, std::shared_ptr<CellState>> cells;

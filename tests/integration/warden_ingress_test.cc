@@ -55,6 +55,17 @@ void serve_echo(int fd) {
   }
 }
 
+// WebSocket: answers the upgrade, then echoes every byte until the client closes.
+void serve_ws_echo(int fd) {
+  if (!ws_handshake(fd)) return;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return;
+    send_all(fd, std::string(buf, static_cast<std::size_t>(n)));
+  }
+}
+
 class IngressTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -64,7 +75,7 @@ class IngressTest : public ::testing::Test {
     home_ = ::mkdtemp(tmpl);
     echo_ = new LoopServer(serve_echo);
     sse_ = new LoopServer(serve_sse);
-    ws_ = new LoopServer(serve_ws);
+    ws_ = new LoopServer(serve_ws_echo);
     keep_ = new LoopServer(serve_keep_alive);
     write_routes(true);
     warden_ = new Child({BRIG_BINARY, "warden", "serve", "--proxy-listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
@@ -235,15 +246,15 @@ TEST_F(IngressTest, RelaysAWebSocket) {
   const std::string head = c.read_until("\r\n\r\n");
   ASSERT_THAT(head, HasSubstr("HTTP/1.1 101"));
   EXPECT_THAT(head, HasSubstr("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
-  // One masked text frame "hi"; the cell echoes it unmasked.
-  const std::string mask = "\x01\x02\x03\x04";
-  std::string frame = {static_cast<char>(0x81), static_cast<char>(0x80 | 2)};
-  frame += mask;
-  frame += static_cast<char>('h' ^ 1);
-  frame += static_cast<char>('i' ^ 2);
-  c.send(frame);
-  const std::string echoed = c.read_until(std::string("\x81\x02hi", 4));
-  EXPECT_THAT(echoed, HasSubstr(std::string("\x81\x02hi", 4)));
+  // Frames both ways, as long as the connection lasts: the cell echoes each.
+  std::string got = head;
+  for (const std::string word : {"one", "two", "three"}) {
+    const std::string frame = std::string{static_cast<char>(0x81), static_cast<char>(word.size())} + word;
+    c.send(frame);
+    got = c.read_until(frame);
+    EXPECT_THAT(got, HasSubstr(frame)) << "no echo of " << word;
+  }
+  EXPECT_EQ(got.substr(head.size()), "\x81\x03one\x81\x03two\x81\x05three");
 }
 
 TEST_F(IngressTest, SaysWhatIsWrongWhenTheCellCannotAnswer) {
@@ -339,6 +350,46 @@ TEST_F(IngressTest, RoutesChangeLiveAndEveryRequestIsLoggedAndCounted) {
   EXPECT_EQ(rec["host"], "web.localhost");
   EXPECT_EQ(rec["decision"], "allow");
   EXPECT_THAT(log, Not(HasSubstr(kToken)));
+}
+
+// A real domain with the user's certificate: warden presents it for every
+// cell name, and refuses to start with a key that does not match it.
+TEST_F(IngressTest, UsesTheUsersCertificateForARealDomain) {
+  const std::string dir = home_ + "/user-cert";
+  std::filesystem::create_directories(dir);
+  auto made = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                   "-subj", "/CN=*.cells.test", "-addext", "subjectAltName=DNS:*.cells.test", "-keyout", dir + "/key.pem",
+                   "-out", dir + "/cert.pem"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto other = run({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", dir + "/other.pem"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+
+  Child w({BRIG_BINARY, "warden", "serve", "--proxy-listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--ingress-listen",
+           "127.0.0.1:0", "--ingress-domain", "cells.test", "--ingress-cert", dir + "/cert.pem", "--ingress-key",
+           dir + "/key.pem", "--threads", "1"},
+          {"BRIG_HOME=" + home_, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "NO_COLOR=1"});
+  auto line = w.read_line(10s);
+  ASSERT_TRUE(line.has_value()) << "warden printed no addresses";
+  const std::string ingress = nlohmann::json::parse(*line)["ingress"];
+  const std::string port = ingress.substr(ingress.rfind(':') + 1);
+  auto out = run({"curl", "-sS", "--max-time", "10", "--noproxy", "*", "--cacert", dir + "/cert.pem", "--resolve",
+                  "web.cells.test:" + port + ":127.0.0.1", "-w", "|%{http_code}", "-H", "Authorization: Bearer " + kToken,
+                  "https://web.cells.test:" + port + "/mine"});
+  EXPECT_EQ(status_of(out), "200") << out.err;
+  EXPECT_THAT(out.out, HasSubstr("GET /mine HTTP/1.1"));
+  // localhost names are not this domain's cells.
+  auto local = run({"curl", "-sS", "-k", "--max-time", "10", "--noproxy", "*", "--resolve", "web.localhost:" + port + ":127.0.0.1",
+                    "-w", "|%{http_code}", "-H", "Authorization: Bearer " + kToken, "https://web.localhost:" + port + "/"});
+  EXPECT_EQ(status_of(local), "404");
+
+  auto bad = run({"env", "BRIG_HOME=" + home_, BRIG_BINARY, "warden", "serve", "--proxy-listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
+                  "--ingress-listen", "127.0.0.1:0", "--ingress-cert", dir + "/cert.pem", "--ingress-key", dir + "/other.pem"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("cannot use the ingress key " + dir + "/other.pem"));
+  auto half = run({"env", "BRIG_HOME=" + home_, BRIG_BINARY, "warden", "serve", "--proxy-listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
+                   "--ingress-listen", "127.0.0.1:0", "--ingress-cert", dir + "/cert.pem"});
+  EXPECT_NE(half.exit_code, 0);
+  EXPECT_THAT(half.err, HasSubstr("ingress needs both a certificate and its key"));
 }
 
 }  // namespace
