@@ -3,8 +3,8 @@
 # (https://<cell>.localhost:8443, TLS + bearer token) costs over reaching the
 # cell's port directly.
 #  1. throughput: wrk, THREADS threads, CONNECTIONS keep-alive connections,
-#     DURATION s, GET /index.html (a small static file served by busybox httpd
-#     in a busybox cell) (a) through ingress from the host and (b) directly on
+#     DURATION s, GET /index.html (a 40-byte page from scripts/bench/cell_http.c,
+#     a keep-alive server run in a busybox cell) (a) through ingress from the host and (b) directly on
 #     the cell's address from inside warden's network namespace (plain HTTP,
 #     the hop ingress itself makes);
 #  2. unloaded latency: the same two with one connection (wrk -t1 -c1), p50
@@ -86,35 +86,22 @@ log "brig system in $BRIG_HOME"
 TOKEN=$(openssl rand -hex 32)
 printf '%s' "$TOKEN" | "$BRIG" secrets add "$CELL-ingress-token" - >/dev/null
 
-# The cell: httpd on 8080 (a small static page), an SSE server on 8082
-# (head, 200 ms, one event, end). /tmp is noexec: nc runs the handler as
-# `sh FILE`.
+# The cell: scripts/bench/cell_http.c, built static and run from the
+# workspace: keep-alive HTTP/1.1 on 8080 (a 40-byte page) and, at /sse, a
+# server-sent-event stream (head, 200 ms, one event, end). (busybox httpd
+# forks per request and closes every connection: it would be what is measured.)
+mkdir -p "$work/ws"
+cc -O2 -static -pthread -o "$work/ws/cell_http" scripts/bench/cell_http.c || fail "cannot build cell_http (gcc, libc6-dev)"
 cat >"$work/cell.yaml" <<'YAML'
 name: bench-ing
 image: localhost/brig-busybox:latest
-command:
-  - sh
-  - "-c"
-  - |
-    trap 'exit 0' TERM INT
-    mkdir -p /tmp/www
-    echo "brig ingress bench: a small static page" > /tmp/www/index.html
-    cat > /tmp/sse.sh <<'EOF'
-    cr=$(printf '\r')
-    while IFS= read -r line; do line=${line%"$cr"}; [ -z "$line" ] && break; done
-    printf 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n'
-    usleep 200000
-    printf 'c\r\ndata: tick\n\n\r\n0\r\n\r\n'
-    EOF
-    httpd -f -p 8080 -h /tmp/www &
-    nc -ll -p 8082 -e sh /tmp/sse.sh &
-    wait
+command: ["/work/cell_http", "8080"]
 ingress:
   - {name: web, port: 8080, path_prefix: /}
-  - {name: sse, port: 8082, path_prefix: /sse}
+  - {name: sse, port: 8080, path_prefix: /sse}
 YAML
 log "cell $CELL"
-"$BRIG" run -d --file "$work/cell.yaml" >&2 || fail "brig run failed"
+"$BRIG" run -d --file "$work/cell.yaml" --workspace "$work/ws" >&2 || fail "brig run failed"
 cell_ip=$("$BRIG" --format json cell inspect "$CELL" | jq -r .address)
 wpid=$(podman inspect -f '{{.State.Pid}}' brig-warden)
 if [ -z "$cell_ip" ] || [ "$cell_ip" = null ]; then fail "no address for $CELL"; fi
@@ -201,7 +188,7 @@ log "3. SSE first event after the head, $SSE_RUNS runs each way (alternating)"
 : >"$work/sse-direct.txt"
 for _ in $(seq "$SSE_RUNS"); do
   sse_delay "${ing_curl[@]}" -N -D - "$url_ing/sse/events" >>"$work/sse-ingress.txt"
-  sse_delay "${in_warden[@]}" curl -sS --max-time 5 -N -D - "$url_dir:8082/sse/events" >>"$work/sse-direct.txt"
+  sse_delay "${in_warden[@]}" curl -sS --max-time 5 -N -D - "$url_dir:8080/sse/events" >>"$work/sse-direct.txt"
 done
 sse_ing=$(median <"$work/sse-ingress.txt")
 sse_dir=$(median <"$work/sse-direct.txt")
