@@ -401,13 +401,14 @@ awaitable<After> unreadable(Client& c, error_code ec) {
 }
 
 // The server context for the name the client asked for: the user's
-// certificate if configured, else a leaf for <cell>.<domain> (or for the
-// domain itself when the name is anything else: no leaf is minted for
-// names warden does not serve).
+// certificate if configured, else a leaf for <cell>.<domain> when that cell
+// serves ingress, and for the domain itself otherwise (no leaf is minted for
+// a name warden does not serve: a flood of made-up names costs no signing).
 Result<std::shared_ptr<ssl::context>> context_for(Shared& sh, const std::string& sni) {
   if (sh.ingress_tls) return sh.ingress_tls;
   const std::string& domain = sh.cfg.ingress_domain;
-  const std::string name = sni == domain || cell_of_host(sni, domain) ? sni : domain;
+  const auto cell = cell_of_host(sni, domain);
+  const std::string name = cell && sh.store->current()->ingress.count(*cell) ? sni : domain;
   bool hit = false;
   auto ctx = sh.leaves->get(name, &hit);
   (hit ? sh.metrics.cert_hits : sh.metrics.cert_misses).fetch_add(1, std::memory_order_relaxed);

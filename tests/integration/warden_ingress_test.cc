@@ -258,7 +258,7 @@ TEST_F(IngressTest, RelaysAWebSocket) {
 }
 
 TEST_F(IngressTest, SaysWhatIsWrongWhenTheCellCannotAnswer) {
-  auto unknown = get("nobody", "/", bearer(kToken));
+  auto unknown = get("nobody", "/", {"-k", "-H", "Authorization: Bearer " + kToken});  // no leaf for it: -k
   EXPECT_EQ(status_of(unknown), "404");
   EXPECT_THAT(unknown.out, HasSubstr("no cell named \"nobody\" serves ingress here"));
 
@@ -299,6 +299,11 @@ TEST_F(IngressTest, CertificatesAreMintedForTheExactName) {
                                    " -servername web.localhost -CAfile " + home_ + "/ca/ca.crt 2>/dev/null | openssl x509 -noout -ext subjectAltName"});
   EXPECT_THAT(out.out, HasSubstr("DNS:web.localhost"));
   EXPECT_THAT(out.out, Not(HasSubstr("*")));
+  // A name no cell serves gets the domain's leaf: nothing is minted for it.
+  auto other = run({"sh", "-c", "echo | openssl s_client -connect 127.0.0.1:" + std::to_string(port_) +
+                                     " -servername made-up-1.localhost 2>/dev/null | openssl x509 -noout -ext subjectAltName"});
+  EXPECT_THAT(other.out, HasSubstr("DNS:localhost"));
+  EXPECT_THAT(other.out, Not(HasSubstr("made-up-1")));
 }
 
 TEST_F(IngressTest, KeepAliveReusesTheConnectionToTheCell) {
