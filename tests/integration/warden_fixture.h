@@ -215,6 +215,12 @@ inline std::string take_recorded() {
   return std::exchange(recorded, "");
 }
 
+// The value of one Prometheus sample (`name{labels}`) in `text`, 0 when absent.
+inline double metric(const std::string& text, const std::string& key) {
+  auto pos = text.find("\n" + key + " ");
+  return pos == std::string::npos ? 0.0 : std::stod(text.substr(pos + key.size() + 2));
+}
+
 class WardenTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -331,11 +337,6 @@ class WardenTest : public ::testing::Test {
       w.port = std::stoi(proxy.substr(proxy.rfind(':') + 1));
     }
     return w;
-  }
-  // The value of one Prometheus sample (`name{labels}`) in `text`, 0 when absent.
-  static double metric(const std::string& text, const std::string& key) {
-    auto pos = text.find("\n" + key + " ");
-    return pos == std::string::npos ? 0.0 : std::stod(text.substr(pos + key.size() + 2));
   }
 
   static inline std::string skip_, home_, proxy_, ops_;

@@ -28,12 +28,6 @@ std::string sha256_hex(const std::string& s) {
   return out;
 }
 
-// The value of one Prometheus sample (`name{labels}`) in `text`, 0 when absent.
-double metric(const std::string& text, const std::string& key) {
-  auto pos = text.find("\n" + key + " ");
-  return pos == std::string::npos ? 0.0 : std::stod(text.substr(pos + key.size() + 2));
-}
-
 // A port nothing listens on.
 int closed_port() {
   LoopServer s([](int) {});
