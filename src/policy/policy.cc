@@ -42,6 +42,22 @@ std::string_view reason_text(Reason r) {
   return "denied";
 }
 
+std::string_view reason_code(Reason r) {
+  switch (r) {
+    case Reason::allowed: return "allowed";
+    case Reason::denied_by_rule: return "denied_by_rule";
+    case Reason::no_rule: return "no_rule";
+    case Reason::port_not_allowed: return "port_not_allowed";
+    case Reason::method_not_allowed: return "method_not_allowed";
+    case Reason::path_not_allowed: return "path_not_allowed";
+    case Reason::ip_literal: return "ip_literal";
+    case Reason::invalid_host: return "invalid_host";
+    case Reason::invalid_path: return "invalid_path";
+    case Reason::airgapped: return "airgapped";
+  }
+  return "denied";
+}
+
 Result<Policy> Policy::compile(const spec::PolicyBlock& global, const spec::PolicyBlock* cell, const Options& opts) {
   Policy p;
   p.airgapped_ = opts.airgapped;

@@ -39,6 +39,7 @@ awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffe
   const Caller who = identify(sh, src);
   Exchange ex(sh, who, "connect", "mitm");
   ex.rec.method = "CONNECT";
+  ex.json = wants_json(req[http::field::accept]);
   auto target = connect_target(req);
   if (!target) {
     ex.rec.host = std::string(req.target());
@@ -60,8 +61,9 @@ awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffe
     ex.rec.status = 429;
     ex.rec.reason = "too many concurrent tunnels for this cell";
     ex.finish(Outcome::ratelimit, Block::limit);
-    const Headers h{{"Retry-After", "1"}};
-    co_await reply(stream, req.version(), http::status::too_many_requests, "brig warden: " + ex.rec.reason + "\n", false, h);
+    const std::string body = refusal_body(ex);
+    const Headers h = refusal_headers(ex, {{"Retry-After", "1"}});
+    co_await reply(stream, req.version(), http::status::too_many_requests, body, false, h);
     co_return After::linger;
   }
   struct Release { std::atomic<int>& n; ~Release() { n.fetch_sub(1); } } release{tunnels};

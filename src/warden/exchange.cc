@@ -1,5 +1,9 @@
 #include "exchange.h"
 
+#include <nlohmann/json.hpp>
+
+#include "brig/core/strings.h"
+
 namespace brig::warden {
 
 Caller identify(Shared& sh, const IpAddr& src) {
@@ -9,15 +13,47 @@ Caller identify(Shared& sh, const IpAddr& src) {
   return c;
 }
 
-std::string denial_body(const std::string& cell, const std::string& host, std::string_view reason,
-                        std::string_view rule, const std::optional<std::string>& fix) {
+bool wants_json(std::string_view accept) {
+  for (auto item : str::split(std::string(accept), ',')) {
+    std::string_view type = str::trim(item);
+    type = str::trim(type.substr(0, type.find(';')));
+    if (str::iequals(type, "application/json") || (type.size() > 5 && str::iequals(type.substr(type.size() - 5), "+json"))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string refusal_body(const Exchange& ex) {
+  const LogRecord& r = ex.rec;
+  if (ex.json) {
+    nlohmann::json j = {{"error", r.status == 429 ? "ratelimited" : "blocked"},
+                        {"cell", r.cell},
+                        {"host", r.host},
+                        {"port", r.port},
+                        {"method", r.method},
+                        {"path", r.path},
+                        {"reason", r.reason},
+                        {"code", ex.code},
+                        {"rule", r.rule},
+                        {"fix", ex.fix ? nlohmann::json(*ex.fix) : nlohmann::json(nullptr)}};
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
+  if (!ex.detailed) return "brig warden: " + r.reason + "\n";
   std::string b = "brig warden blocked this request\n";
-  b += "cell:   " + cell + "\n";
-  b += "host:   " + host + "\n";
-  b += "reason: " + std::string(reason) + "\n";
-  b += "rule:   " + std::string(rule) + "\n";
-  if (fix) b += "fix:    " + *fix + "\n";
+  b += "cell:   " + r.cell + "\n";
+  b += "host:   " + r.host + "\n";
+  b += "reason: " + r.reason + "\n";
+  b += "rule:   " + r.rule + "\n";
+  if (ex.fix) b += "fix:    " + *ex.fix + "\n";
   return b;
+}
+
+Headers refusal_headers(const Exchange& ex, Headers extra) {
+  Headers h = {{"X-Brig-Decision", std::string(ex.rec.decision)}, {"X-Brig-Blocked", std::string(ex.code)}};
+  if (ex.json) h.emplace_back("Content-Type", "application/json");
+  for (auto& e : extra) h.push_back(std::move(e));
+  return h;
 }
 
 bool is_idempotent(http::verb m) {

@@ -37,6 +37,13 @@ struct Exchange {
   const Caller& who;
   LogRecord rec;
   Clock::time_point start = Clock::now();
+  // How a refusal is told: as JSON when the client's Accept asks for it; its
+  // reason code (X-Brig-Blocked; a Block's name unless the stage set one)
+  // and the command that lifts it, if any.
+  bool json = false;
+  bool detailed = false;  // a policy-style 403: the body names the rule and the fix
+  std::string_view code;
+  std::optional<std::string> fix;
 
   Exchange(Shared& s, const Caller& w, const char* kind, const char* tls) : sh(s), who(w) {
     rec.cell = w.name();
@@ -44,6 +51,7 @@ struct Exchange {
     rec.tls = tls;
   }
   void finish(Outcome outcome, std::optional<Block> block = std::nullopt) {
+    if (block && code.empty()) code = block_name(*block);
     rec.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     rec.decision = outcome == Outcome::allow ? "allow" : outcome == Outcome::deny ? "deny"
                    : outcome == Outcome::ratelimit ? "ratelimit" : "error";
@@ -84,20 +92,32 @@ awaitable<bool> reply(Stream& s, unsigned version, http::status status, const st
   co_return !ec && keep_alive;
 }
 
-// The 403 body: what was blocked, by which rule, and the command that lifts
-// it when there is one.
-std::string denial_body(const std::string& cell, const std::string& host, std::string_view reason,
-                        std::string_view rule, const std::optional<std::string>& fix);
+// Whether an Accept header value asks for JSON (application/json, or a
+// +json type, listed).
+bool wants_json(std::string_view accept);
+
+// The body of warden's answer to a refused or rate-limited exchange: for a
+// person, what was blocked, by which rule, and the command that lifts it;
+// with ex.json, the same as {"error": "blocked"|"ratelimited", "cell",
+// "host", "port", "method", "path", "reason", "code", "rule", "fix"}.
+std::string refusal_body(const Exchange& ex);
+// Its headers: X-Brig-Decision, X-Brig-Blocked (the code), and the JSON
+// content type when the body is JSON; then `extra`.
+Headers refusal_headers(const Exchange& ex, Headers extra = {});
 
 template <class Stream>
-awaitable<bool> deny(Stream& s, unsigned version, Exchange& ex, Block block, std::string_view reason,
-                     std::string_view rule, bool keep_alive, const std::optional<std::string>& fix) {
+awaitable<bool> deny(Stream& s, unsigned version, Exchange& ex, Block block, std::string_view code,
+                     std::string_view reason, std::string_view rule, bool keep_alive,
+                     const std::optional<std::string>& fix) {
   ex.rec.status = 403;
   ex.rec.reason = std::string(reason);
   ex.rec.rule = std::string(rule);
-  const std::string body = denial_body(ex.rec.cell, ex.rec.host, reason, rule, fix);
+  ex.code = code;
+  ex.fix = fix;
+  ex.detailed = true;
   ex.finish(Outcome::deny, block);
-  const Headers h{{"X-Brig-Decision", "deny"}};
+  const std::string body = refusal_body(ex);
+  const Headers h = refusal_headers(ex);
   co_return co_await reply(s, version, http::status::forbidden, body, keep_alive, h);
 }
 
@@ -110,8 +130,8 @@ awaitable<bool> admit(Stream& s, unsigned version, Exchange& ex, const policy::R
   keep = keep_alive;
   if (!ex.who.cell) {
     const std::optional<std::string> no_fix;
-    keep = co_await deny(s, version, ex, Block::unknown_source, "unknown source address: not a brig cell",
-                         "default deny", false, no_fix);
+    keep = co_await deny(s, version, ex, Block::unknown_source, "unknown_source",
+                         "unknown source address: not a brig cell", "default deny", false, no_fix);
     co_return false;
   }
   const auto v = ex.who.cell->policy->evaluate(req);
@@ -119,19 +139,20 @@ awaitable<bool> admit(Stream& s, unsigned version, Exchange& ex, const policy::R
   if (!v.allowed()) {
     // policy owns which denials an allow rule lifts, and the command (as `brig policy test` prints it).
     const auto fix = policy::fix_for(v, ex.who.cell->name, req.host, req.port);
-    keep = co_await deny(s, version, ex, Block::policy, policy::reason_text(v.reason), v.rule, keep_alive, fix);
+    keep = co_await deny(s, version, ex, Block::policy, policy::reason_code(v.reason), policy::reason_text(v.reason),
+                         v.rule, keep_alive, fix);
     co_return false;
   }
   double retry = 1;
   if (!ex.who.cell->bucket->take(&retry)) {
     ex.rec.status = 429;
-    ex.rec.reason = "rate limit";
+    ex.rec.reason = "rate limit for cell " + ex.rec.cell + " exceeded; retry in " +
+                    std::to_string(static_cast<long>(std::ceil(retry))) + "s";
+    ex.code = "ratelimit";
     ex.finish(Outcome::ratelimit);
-    const std::string secs = std::to_string(static_cast<long>(std::ceil(retry)));
-    const Headers h{{"Retry-After", secs}, {"X-Brig-Decision", "ratelimit"}};
-    keep = co_await reply(s, version, http::status::too_many_requests,
-                          "brig warden: rate limit for cell " + ex.rec.cell + " exceeded; retry in " + secs + "s\n",
-                          keep_alive, h);
+    const std::string body = refusal_body(ex);
+    const Headers h = refusal_headers(ex, {{"Retry-After", std::to_string(static_cast<long>(std::ceil(retry)))}});
+    keep = co_await reply(s, version, http::status::too_many_requests, body, keep_alive, h);
     co_return false;
   }
   co_return true;
@@ -172,9 +193,10 @@ awaitable<void> linger_close(Stream& s) {
 // destroys some temporaries inside a co_await expression twice.)
 template <class Stream>
 awaitable<After> answer(Stream& s, unsigned version, const Exchange& ex, bool request_read) {
-  Headers h;
-  if (ex.rec.decision == "deny") h.emplace_back("X-Brig-Decision", "deny");
-  co_await reply(s, version, static_cast<http::status>(ex.rec.status), "brig warden: " + ex.rec.reason + "\n", false, h);
+  const bool refused = ex.rec.decision == "deny";
+  const Headers h = refused ? refusal_headers(ex) : Headers();
+  const std::string body = refused ? refusal_body(ex) : "brig warden: " + ex.rec.reason + "\n";
+  co_await reply(s, version, static_cast<http::status>(ex.rec.status), body, false, h);
   co_return request_read ? After::close : After::linger;
 }
 

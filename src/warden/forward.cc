@@ -31,6 +31,7 @@ class Forward {
         fixed_port_(fixed_port), mitm_(!fixed_host.empty()), ex_(sh, who, "http", mitm_ ? "mitm" : "none"),
         idle_(sh.cfg.limits.idle_timeout) {
     ex_.rec.method = std::string(req_.method_string());
+    ex_.json = wants_json(req_[http::field::accept]);
   }
 
   awaitable<After> run() {
@@ -300,9 +301,10 @@ awaitable<After> serve_request(Shared& sh, ClientStream& client, beast::flat_buf
     }
     Exchange ex(sh, who, "http", "mitm");
     ex.rec.method = "CONNECT";
+    ex.json = wants_json(parser.get()[http::field::accept]);
     const std::optional<std::string> no_fix;
-    co_await deny(client, parser.get().version(), ex, Block::malformed, "CONNECT inside a tunnel", "default deny",
-                  false, no_fix);
+    co_await deny(client, parser.get().version(), ex, Block::malformed, "malformed", "CONNECT inside a tunnel",
+                  "default deny", false, no_fix);
     co_return After::linger;
   }
   Forward<ClientStream> forward(sh, client, cbuf, parser, who, fixed_host, fixed_port);

@@ -21,6 +21,8 @@ void line(std::string& out, const char* name, const std::string& labels, double 
 
 }  // namespace
 
+std::string_view block_name(Block b) { return kBlockNames[static_cast<std::size_t>(b)]; }
+
 void CellMetrics::observe(double seconds) {
   std::size_t i = 0;
   while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace brig::warden {
 
@@ -19,6 +20,8 @@ inline constexpr std::size_t kOutcomes = 4;
 // Blocked-by reasons (bounded label set).
 enum class Block : std::uint8_t { policy, unknown_source, blocked_address, sni_mismatch, host_mismatch, malformed, limit };
 inline constexpr std::size_t kBlocks = 7;
+// Its label in metrics and its code in X-Brig-Blocked ("blocked_address").
+std::string_view block_name(Block b);
 
 inline constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
 

@@ -21,6 +21,45 @@ TEST_F(WardenTest, DefaultDenyNamesCellHostAndFix) {
   EXPECT_THAT(r.out, HasSubstr("fix:    brig policy set c1 --allow nowhere.test\n"));
 }
 
+// Denials an agent can parse: a reason code on every refusal, and JSON when
+// the request asks for it (in the forward proxy, inside MITM, and for CONNECT).
+TEST_F(WardenTest, DenialsCarryAReasonCodeAndJsonWhenAsked) {
+  auto text = curl(kCell, {"-i", "http://nowhere.test/"});
+  EXPECT_THAT(text.out, HasSubstr("X-Brig-Blocked: no_rule\r\n"));
+  EXPECT_THAT(text.out, HasSubstr("Content-Type: text/plain"));
+
+  auto r = curl(kCell, {"-sS", "-H", "Accept: application/json", "http://api.test/v2/items?x=1"});
+  ASSERT_THAT(r.out, HasSubstr("|403"));
+  const auto j = nlohmann::json::parse(r.out.substr(0, r.out.rfind('|')));
+  EXPECT_EQ(j["error"], "blocked");
+  EXPECT_EQ(j["cell"], "c1");
+  EXPECT_EQ(j["host"], "api.test");
+  EXPECT_EQ(j["port"], 80);
+  EXPECT_EQ(j["method"], "GET");
+  EXPECT_EQ(j["path"], "/v2/items?x=1");
+  EXPECT_EQ(j["code"], "path_not_allowed");
+  EXPECT_EQ(j["reason"], "the host is allowed, but not for this path");
+  EXPECT_FALSE(j["rule"].get<std::string>().empty());
+  EXPECT_TRUE(j.contains("fix"));
+
+  auto mitm = curl(kCell, {"-i", "--cacert", ca(), "-H", "Accept: text/html, application/json;q=0.9",
+                           "https://api.test/v2/x"});
+  EXPECT_THAT(mitm.out, HasSubstr("X-Brig-Blocked: path_not_allowed\r\n"));
+  EXPECT_THAT(mitm.out, HasSubstr("Content-Type: application/json\r\n"));
+  EXPECT_THAT(mitm.out, HasSubstr("\"error\":\"blocked\""));
+
+  auto connect = curl(kCell, {"-i", "--proxy-header", "Accept: application/json", "https://nowhere.test/"});
+  EXPECT_THAT(connect.out, HasSubstr("X-Brig-Blocked: no_rule\r\n"));
+  EXPECT_THAT(connect.out, HasSubstr("Content-Type: application/json\r\n"));  // (curl does not show a CONNECT answer's body)
+
+  // Refusals after the policy allowed: the code names the check.
+  auto blocked = curl(kCell, {"-i", "http://localhost/"});
+  EXPECT_THAT(blocked.out, HasSubstr("X-Brig-Blocked: blocked_address\r\n"));
+  auto stranger = curl(kStranger, {"-i", "-H", "Accept: application/json", "http://example.test/"});
+  EXPECT_THAT(stranger.out, HasSubstr("X-Brig-Blocked: unknown_source\r\n"));
+  EXPECT_THAT(stranger.out, HasSubstr("\"cell\":\"unknown\""));
+}
+
 TEST_F(WardenTest, DenyWinsOverAllow) {
   auto r = curl(kCell, {"http://evil.test/"});
   EXPECT_THAT(r.out, HasSubstr("reason: denied by a deny rule"));
@@ -114,6 +153,8 @@ TEST_F(WardenTest, RateLimitAnswers429WithRetryAfter) {
   EXPECT_EQ(statuses[1], "200");
   EXPECT_EQ(statuses[3], "429");
   EXPECT_THAT(last, HasSubstr("Retry-After: "));
+  EXPECT_THAT(last, HasSubstr("X-Brig-Blocked: ratelimit\r\n"));
+  EXPECT_THAT(last, HasSubstr("brig warden: rate limit for cell c2 exceeded; retry in "));
 }
 
 TEST_F(WardenTest, SseFirstEventArrivesBeforeTheStreamEnds) {

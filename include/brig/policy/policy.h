@@ -44,6 +44,9 @@ enum class Reason : std::uint8_t {
 
 // A short, stable explanation ("default deny: no allow rule matches the host").
 std::string_view reason_text(Reason r);
+// The reason as a stable code an agent can act on ("no_rule"; warden's
+// X-Brig-Blocked header, docs/reference/warden.md).
+std::string_view reason_code(Reason r);
 
 struct Verdict {
   Decision decision = Decision::deny;
