@@ -56,6 +56,12 @@ Headers refusal_headers(const Exchange& ex, Headers extra) {
   return h;
 }
 
+bool client_went_away(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+         ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated ||
+         ec == asio::error::operation_aborted;
+}
+
 bool is_idempotent(http::verb m) {
   switch (m) {
     case http::verb::get: case http::verb::head: case http::verb::options: case http::verb::trace:

@@ -200,6 +200,11 @@ awaitable<After> answer(Stream& s, unsigned version, const Exchange& ex, bool re
   co_return request_read ? After::close : After::linger;
 }
 
+// Whether reading a request head failed because the client closed, reset,
+// went quiet or was shut down (nothing to answer), rather than sent
+// something malformed (400, 431).
+bool client_went_away(const error_code& ec);
+
 // RFC 9110 §9.2.2: a request that may be sent twice with the effect of once.
 bool is_idempotent(http::verb m);
 

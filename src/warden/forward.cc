@@ -282,11 +282,7 @@ awaitable<After> serve_request(Shared& sh, ClientStream& client, beast::flat_buf
   const bool mitm = !fixed_host.empty();
   const Caller who = identify(sh, src);
   if (read_ec) {
-    if (read_ec == http::error::end_of_stream || read_ec == asio::error::eof || read_ec == beast::error::timeout ||
-        read_ec == asio::error::connection_reset || read_ec == asio::ssl::error::stream_truncated ||
-        read_ec == asio::error::operation_aborted) {
-      co_return After::close;
-    }
+    if (client_went_away(read_ec)) co_return After::close;
     Exchange ex(sh, who, "http", mitm ? "mitm" : "none");
     if (read_ec == http::error::header_limit) {
       ex.fail(http::status::request_header_fields_too_large, "request head too large", Outcome::deny, Block::limit);

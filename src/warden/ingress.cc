@@ -370,11 +370,7 @@ class IngressRequest {
 // A request head that could not be read: answered (400, 413, 431) or the
 // connection just closes.
 awaitable<After> unreadable(Client& c, error_code ec) {
-  if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
-      ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated ||
-      ec == asio::error::operation_aborted) {
-    co_return After::close;
-  }
+  if (client_went_away(ec)) co_return After::close;
   LogRecord rec;
   rec.kind = "ingress";
   rec.tls = "terminated";
