@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "brig/core/strings.h"
+#include "brig/core/timefmt.h"
 #include "brig/engine/cell_verbs.h"
 #include "brig/engine/engine.h"
 #include "brig/engine/workspace.h"

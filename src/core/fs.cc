@@ -43,7 +43,7 @@ std::string random_suffix() {
 
 }  // namespace
 
-Status write_atomic(const std::string& path, std::string_view data, mode_t mode) {
+Status write_atomic(const std::string& path, std::string_view data, mode_t mode, const Owner* owner) {
   const std::string dir = dirname_of(path);
   std::string tmp;
   unique_fd fd;
@@ -60,6 +60,7 @@ Status write_atomic(const std::string& path, std::string_view data, mode_t mode)
   };
   // Mode is set before the rename so the final name never has looser permissions.
   if (::fchmod(fd.get(), mode) != 0) return fail(errno_error("chmod " + tmp, errno));
+  if (owner && ::fchown(fd.get(), owner->uid, owner->gid) != 0) return fail(errno_error("chown " + tmp, errno));
   if (auto st = write_all(fd.get(), data, tmp); !st) return fail(st.error());
   if (::fsync(fd.get()) != 0) return fail(errno_error("fsync " + tmp, errno));
   fd.reset();

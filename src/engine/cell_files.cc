@@ -5,6 +5,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
+#include "brig/core/timefmt.h"
 #include "brig/engine/plan.h"
 #include "seccomp_cell.h"
 
@@ -28,15 +29,6 @@ std::string dump(const nlohmann::json& j, int indent) {
   return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::vector<std::string> cell_names(const Paths& paths) {
   std::vector<std::string> out;
   for (const auto& n : fs::list_names(paths.state_dir(), "")) {
@@ -47,7 +39,7 @@ std::vector<std::string> cell_names(const Paths& paths) {
 }
 
 Status write_cell_json(const Paths& paths, const CellRecord& rec) {
-  return fs::write_atomic(paths.cell_state(rec.name) + "/brig/cell.json", dump(cell_json(rec, now_rfc3339()), 2) + "\n",
+  return fs::write_atomic(paths.cell_state(rec.name) + "/brig/cell.json", dump(cell_json(rec, timefmt::now_rfc3339()), 2) + "\n",
                           0644);
 }
 

@@ -18,7 +18,6 @@ namespace brig::engine::cell_files {
 std::string record_path(const Paths& paths, const std::string& cell);
 // JSON text that never throws: invalid UTF-8 (from a spec or a tool's output) becomes U+FFFD.
 std::string dump(const nlohmann::json& j, int indent = -1);  // state/<cell>/cell-state.json
-std::string now_rfc3339();
 // Cells with a state directory holding a record, sorted.
 std::vector<std::string> cell_names(const Paths& paths);
 

@@ -13,6 +13,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
+#include "brig/core/timefmt.h"
 #include "brig/engine/cells.h"
 #include "brig/engine/subnets.h"
 #include "brig/state/cell_policy.h"
@@ -329,7 +330,7 @@ Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) 
     // prune never mistakes it for debris.
     BRIG_TRY(fs::make_dirs(ctx_.paths.home() + "/workspaces", 0755));
     kept = ctx_.paths.home() + "/workspaces/" + cell;
-    if (fs::exists(kept)) kept += "-" + cell_files::now_rfc3339();
+    if (fs::exists(kept)) kept += "-" + timefmt::now_rfc3339();
     if (::rename(rec->workspace.c_str(), kept.c_str()) != 0) return errno_error("keeping the workspace in " + kept, errno);
   }
   stdfs::remove_all(state, ec);  // a user's own --workspace directory lives elsewhere and stays

@@ -4,8 +4,8 @@
 
 #include <thread>
 
+#include "brig/core/timefmt.h"
 #include "brig/state/events.h"
-#include "cell_files.h"
 
 namespace brig::engine {
 
@@ -19,7 +19,7 @@ Clock& real_clock() {
 }
 
 void EngineContext::event(const std::string& kind, const std::string& cell, const nlohmann::json& extra) const {
-  state::Event e{cell_files::now_rfc3339(), kind, cell, extra.is_object() ? extra : nlohmann::json::object()};
+  state::Event e{timefmt::now_rfc3339(), kind, cell, extra.is_object() ? extra : nlohmann::json::object()};
   // The history is a record of what happened, not part of it: a lifecycle
   // action that succeeded must not fail (or be rolled back) because its event
   // could not be written, so a write error is a warning, never an error.

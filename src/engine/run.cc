@@ -13,6 +13,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
+#include "brig/core/timefmt.h"
 #include "brig/engine/cells.h"
 #include "brig/engine/plan.h"
 #include "brig/engine/subnets.h"
@@ -88,7 +89,7 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   });
 
   auto planned =
-      plan_cell(resolved, HostFacts{ctx_.paths, *cfg, name, *subnet, cell_files::now_rfc3339()}, opts.stdio);
+      plan_cell(resolved, HostFacts{ctx_.paths, *cfg, name, *subnet, timefmt::now_rfc3339()}, opts.stdio);
   if (!planned) return fail(planned.error());
   const RunPlan& plan = *planned;
   // Shared by every cell (not undone): the runsc shim, where this runsc needs it.

@@ -17,6 +17,7 @@
 #include "brig/state/cell_logs.h"
 #include "brig/state/ingress_routes.h"
 #include "brig/state/warden_runtime.h"
+#include "brig/state/secret_injections.h"
 #include "cell_files.h"
 #include "cell_network.h"
 
@@ -25,7 +26,7 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-constexpr uid_t kWardenUid = 65534;
+using state::kWardenUid;
 
 std::string warden_image_name() { return std::string("localhost/brig-warden:") + BRIG_VERSION; }
 

@@ -4,6 +4,7 @@
 
 #include "brig/core/hostname.h"
 #include "brig/core/strings.h"
+#include "brig/core/timefmt.h"
 #include "brig/policy/path.h"
 #include "brig/spec/parse.h"
 #include "brig/spec/validate.h"
@@ -71,9 +72,14 @@ Result<Policy> Policy::compile(const spec::PolicyBlock& global, const spec::Poli
   for (const auto* b : blocks) {
     if (auto d = spec::validate_policy(*b, ""); !d.empty()) return spec::to_error(d);
     for (const auto& a : b->allow) {
+      if (a.expires && opts.now && *a.expires <= opts.now) continue;  // a lapsed grant
       auto pat = hostname::Pattern::parse(a.domain);
       if (!pat) return pat.error();
       CompiledRule r;
+      if (a.expires) {
+        r.expires = *a.expires;
+        if (!p.next_expiry_ || r.expires < p.next_expiry_) p.next_expiry_ = r.expires;
+      }
       r.pattern = pat->str();
       r.port = a.port.value_or(0);
       for (const auto& path : a.paths) {
@@ -86,6 +92,7 @@ Result<Policy> Policy::compile(const spec::PolicyBlock& global, const spec::Poli
       }
       r.methods = a.methods;
       r.display = display("allow", r.pattern, r.port, r.paths, r.methods, a.origin);
+      if (a.expires) r.display += " until " + timefmt::rfc3339(*a.expires);
       add(p.allow_exact_, p.allow_wild_, *pat, static_cast<std::uint32_t>(p.allow_.size()));
       p.allow_.push_back(std::move(r));
     }

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "brig/core/timefmt.h"
+
 namespace brig::spec {
 namespace {
 
@@ -36,12 +38,13 @@ json to_json(const PolicyBlock& b) {
   json allow = json::array();
   for (const auto& a : b.allow) {
     std::string d = a.domain + (a.port ? ":" + std::to_string(*a.port) : "");
-    if (a.paths.empty() && a.methods.empty()) {
+    if (a.paths.empty() && a.methods.empty() && !a.expires) {
       allow.push_back(d);
     } else {
       json e = {{"domain", d}};
       if (!a.paths.empty()) e["paths"] = a.paths;
       if (!a.methods.empty()) e["methods"] = a.methods;
+      if (a.expires) e["expires"] = timefmt::rfc3339(*a.expires);
       allow.push_back(e);
     }
   }

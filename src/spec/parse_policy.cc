@@ -5,6 +5,7 @@
 
 #include "brig/core/hostname.h"
 #include "brig/core/strings.h"
+#include "brig/core/timefmt.h"
 #include "brig/spec/parse.h"
 #include "brig/spec/validate.h"
 #include "yaml_reader.h"
@@ -29,7 +30,7 @@ bool split_host_port(Reader& r, const YAML::Node& n, const std::string& field, c
   return true;
 }
 
-void parse_allow(Reader& r, const YAML::Node& n, const std::string& field, PolicyBlock& out) {
+void parse_allow(Reader& r, const YAML::Node& n, const std::string& field, PolicyBlock& out, bool document) {
   if (!n.IsSequence()) {
     r.error(n, field, "expected a list of domains, got " + Reader::kind(n));
     return;
@@ -45,7 +46,7 @@ void parse_allow(Reader& r, const YAML::Node& n, const std::string& field, Polic
     }
     bool have_domain = false;
     bool ok = true;
-    r.each_key(item, f, {
+    std::vector<std::pair<std::string, Reader::Handler>> keys = {
         {"domain", [&](const YAML::Node& v, const std::string& ff) {
            have_domain = true;  // present; a malformed value is reported by itself
            auto s = r.scalar(v, ff, "a domain");
@@ -57,7 +58,16 @@ void parse_allow(Reader& r, const YAML::Node& n, const std::string& field, Polic
         {"methods", [&](const YAML::Node& v, const std::string& ff) {
            if (auto l = r.string_list(v, ff)) e.methods = *l; else ok = false;
          }},
-    });
+    };
+    if (document) {
+      keys.emplace_back("expires", [&](const YAML::Node& v, const std::string& ff) {
+        auto s = r.scalar(v, ff, "a time");
+        auto t = s ? timefmt::parse_rfc3339(*s) : std::nullopt;
+        if (s && !t) r.error(v, ff, "expected a UTC time like \"2026-12-01T10:00:00Z\", got " + str::quote(*s));
+        if (t) e.expires = *t; else ok = false;
+      });
+    }
+    r.each_key(item, f, keys);
     if (item.IsMap() && !have_domain && ok) r.error(item, f, "missing key \"domain\"");
     if (have_domain && ok) out.allow.push_back(std::move(e));
   }
@@ -125,7 +135,7 @@ void parse_rate_limits(Reader& r, const YAML::Node& n, const std::string& field,
 // profile decides that).
 void parse_policy_block(Reader& r, const YAML::Node& n, const std::string& prefix, PolicyBlock& out, bool document) {
   std::vector<std::pair<std::string, Reader::Handler>> keys = {
-      {"allow", [&](const YAML::Node& v, const std::string& ff) { parse_allow(r, v, ff, out); }},
+      {"allow", [&](const YAML::Node& v, const std::string& ff) { parse_allow(r, v, ff, out, document); }},
       {"deny", [&](const YAML::Node& v, const std::string& ff) { parse_domains(r, v, ff, out.deny); }},
       {"tls_passthrough", [&](const YAML::Node& v, const std::string& ff) { parse_domains(r, v, ff, out.tls_passthrough); }},
       {"rate_limits", [&](const YAML::Node& v, const std::string& ff) { parse_rate_limits(r, v, ff, out); }},

@@ -11,6 +11,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
+#include "brig/core/timefmt.h"
 #include "brig/core/unique_fd.h"
 
 namespace brig::state {

@@ -16,8 +16,13 @@ namespace brig::fs {
 
 // Writes `data` to `path` atomically: a temp file in the same directory is
 // written, given `mode`, fsync'ed and renamed over `path`; the directory is then
-// fsync'ed. Readers see the old or the new content, never a mix.
-Status write_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// fsync'ed. Readers see the old or the new content, never a mix. With
+// `owner`, the file is given that owner before the rename too (root only).
+struct Owner {
+  uid_t uid;
+  gid_t gid;
+};
+Status write_atomic(const std::string& path, std::string_view data, mode_t mode = 0644, const Owner* owner = nullptr);
 
 // Reads a whole file, refusing files larger than `max_bytes`.
 Result<std::string> read_file(const std::string& path, std::size_t max_bytes = 16u << 20);

@@ -74,11 +74,16 @@ struct CompiledRule {
   std::vector<std::string> paths;    // normalised globs; empty: any
   std::vector<std::string> decoded_paths;  // decode_path() of each glob, matched against the decoded request path
   std::vector<std::string> methods;  // empty: any
+  std::int64_t expires = 0;          // a time-boxed grant's end (seconds since the epoch); 0: none
   std::string display;               // "allow api.example.com:8443 paths=[/v1/*] (cell.yaml:12)"
 };
 
 struct Options {
   bool airgapped = false;
+  // The time to judge time-boxed grants at (seconds since the epoch): an
+  // allow entry whose `expires` is at or before it is left out. 0: no clock
+  // (`policy validate`), every entry counts.
+  std::int64_t now = 0;
 };
 
 class Policy {
@@ -101,6 +106,9 @@ class Policy {
   const std::vector<CompiledRule>& allow_rules() const { return allow_; }
   const std::vector<CompiledRule>& deny_rules() const { return deny_; }
   bool airgapped() const { return airgapped_; }
+  // The soonest end of a time-boxed grant still in force, or 0: when the
+  // policy must be compiled again.
+  std::int64_t next_expiry() const { return next_expiry_; }
 
  private:
   struct Hash {
@@ -117,6 +125,7 @@ class Policy {
   std::vector<std::string> passthrough_exact_, passthrough_wild_;
   Index allow_exact_, allow_wild_, deny_exact_, deny_wild_;
   bool airgapped_ = false;
+  std::int64_t next_expiry_ = 0;
 };
 
 // Parses and validates a policy document (JSON or YAML) already read from

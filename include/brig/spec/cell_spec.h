@@ -58,6 +58,10 @@ struct AllowEntry {
   std::vector<std::string> paths;    // globs; empty = any path
   std::vector<std::string> methods;  // uppercase; empty = any method
   Origin origin;
+  // A time-boxed grant (`brig policy set --allow HOST --ttl 15m`): the entry
+  // lapses at this time, in seconds since the epoch. Policy documents only
+  // ("expires": RFC 3339 UTC); a cell spec's `policy:` may not say it.
+  std::optional<std::int64_t> expires = std::nullopt;
 };
 
 struct DomainEntry {
