@@ -47,11 +47,13 @@ struct Exchange {
 
   Exchange(Shared& s, const Caller& w, const char* kind, const char* tls) : sh(s), who(w) {
     rec.cell = w.name();
+    rec.generation = w.snap ? w.snap->generation : 0;
     rec.kind = kind;
     rec.tls = tls;
   }
   void finish(Outcome outcome, std::optional<Block> block = std::nullopt) {
     if (block && code.empty()) code = block_name(*block);
+    if (outcome != Outcome::allow) rec.code = code;
     rec.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     rec.decision = outcome == Outcome::allow ? "allow" : outcome == Outcome::deny ? "deny"
                    : outcome == Outcome::ratelimit ? "ratelimit" : "error";

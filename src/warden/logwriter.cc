@@ -193,6 +193,9 @@ void LogWriter::format_into(std::string& out, const LogRecord& r) {
   key("status");
   append_int(out, r.status);
   field("decision", r.decision);
+  if (!r.code.empty()) field("code", r.code);
+  key("generation");
+  append_int(out, r.generation);
   field("rule", r.rule);
   field("reason", r.reason);
   if (!r.client.empty()) field("client", r.client);

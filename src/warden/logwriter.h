@@ -17,9 +17,11 @@ namespace brig::warden {
 
 struct LogRecord {
   std::string cell;
-  std::string_view kind = "http";  // http | connect | ingress | tcp (string literals)
+  std::string_view kind = "http";  // http | connect | ingress | tcp | policy (string literals)
   std::string_view tls = "none";   // none | mitm | passthrough | terminated (ingress)
-  std::string_view decision;       // allow | deny | ratelimit | error
+  std::string_view decision;       // allow | deny | ratelimit | error | expire (kind policy)
+  std::string_view code;           // a refusal's reason code (X-Brig-Blocked); omitted when empty
+  std::uint64_t generation = 0;    // the policy generation that decided
   std::string method, host, path, rule, reason;
   std::string client, route;  // ingress only: the client's address and the route taken (omitted when empty)
   int port = 0;

@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 
 #include "brig/core/fs.h"
+#include "brig/core/timefmt.h"
 #include "brig/state/cell_policy.h"
 #include "brig/state/ingress_routes.h"
+#include "brig/state/secret_injections.h"
 #include "brig/state/subnet_map.h"
 
 namespace brig::warden {
@@ -20,6 +22,17 @@ std::string stat_key(const std::string& path) {
 
 std::vector<std::string> cell_policy_names(const Paths& paths) {
   return fs::list_names(paths.policy_dir() + "/cells", ".json");
+}
+
+std::vector<std::string> cell_secret_names(const Paths& paths) {
+  return fs::list_names(state::secret_injections_dir(paths), ".json");
+}
+
+// How long until `t` (seconds since the epoch), at least 1 ms.
+std::chrono::milliseconds until(std::int64_t t) {
+  using namespace std::chrono;
+  const auto now = duration_cast<milliseconds>(system_clock::now().time_since_epoch());
+  return std::max(milliseconds(1), milliseconds(t * 1000) - now);
 }
 
 }  // namespace
@@ -41,29 +54,36 @@ std::string PolicyStore::fingerprint() const {
   std::string fp = stat_key(paths_.subnet_map()) + stat_key(paths_.global_policy()) +
                    stat_key(state::ingress_routes_path(paths_));
   for (const auto& c : cell_policy_names(paths_)) fp += stat_key(paths_.cell_policy(c));
+  for (const auto& c : cell_secret_names(paths_)) fp += stat_key(state::secret_injections_path(paths_, c));
   return fp;
 }
 
 SnapshotSources PolicyStore::read_sources() const {
   // The subnet map's text with its owner's size cap; build_snapshot parses it
   // with its owner's parser (state::parse_subnet_map).
-  SnapshotSources in{
-      {paths_.subnet_map(), fs::read_file(paths_.subnet_map(), state::kMaxSubnetMapBytes)},
-      {paths_.global_policy(), fs::read_file(paths_.global_policy(), policy::kMaxPolicyBytes)},
-      {},
-      {}};
+  SnapshotSources in;
+  in.subnet_map = {paths_.subnet_map(), fs::read_file(paths_.subnet_map(), state::kMaxSubnetMapBytes)};
+  in.global_policy = {paths_.global_policy(), fs::read_file(paths_.global_policy(), policy::kMaxPolicyBytes)};
   const std::string routes = state::ingress_routes_path(paths_);
   in.ingress_routes = SourceFile{routes, fs::read_file(routes, state::kMaxIngressRoutesBytes)};
   for (const auto& c : cell_policy_names(paths_)) {
     in.cell_policies.emplace(c, SourceFile{paths_.cell_policy(c), state::read_cell_policy(paths_, c)});
   }
+  for (const auto& c : cell_secret_names(paths_)) {
+    const std::string path = state::secret_injections_path(paths_, c);
+    in.cell_secrets.emplace(c, SourceFile{path, fs::read_file(path, state::kMaxSecretInjectionsBytes)});
+  }
+  in.now = timefmt::now_seconds();
   return in;
 }
 
 bool PolicyStore::reload() {
   std::lock_guard guard(reload_mu_);
   const std::string fp = fingerprint();
-  if (fp == last_fp_) return false;
+  // A time-boxed grant lapsing is a change too.
+  const auto next = current()->next_expiry;
+  const bool lapsed = next && timefmt::now_seconds() >= next;
+  if (fp == last_fp_ && !lapsed) return false;
   last_fp_ = fp;
   auto built = build_snapshot(read_sources(), *current(), metrics_);
   for (const auto& e : built.errors) spdlog::warn("{}", e);
@@ -71,7 +91,10 @@ bool PolicyStore::reload() {
   const auto generation = built.snapshot->generation;
   const auto subnets = built.snapshot->subnets.size();
   const auto ingress = built.snapshot->ingress.size();
+  const std::shared_ptr<const Snapshot> published = built.snapshot;
   snap_.store(std::move(built.snapshot), std::memory_order_release);
+  for (const auto& l : built.lapsed) spdlog::info("cell {}: time-boxed grant lapsed: {}", l.cell, l.rule);
+  if (listener_) listener_(*published, built.lapsed);
   (errors ? metrics_.reloads_error : metrics_.reloads_ok).fetch_add(1);
   spdlog::info("policy generation {} loaded: {} cell subnets, {} ingress cells{}", generation, subnets,
                ingress, errors ? " (with errors)" : "");
@@ -82,7 +105,8 @@ void PolicyStore::start(std::chrono::milliseconds period) {
   thread_ = std::thread([this, period] {
     std::unique_lock lock(mu_);
     while (!stop_) {
-      cv_.wait_for(lock, period, [&] { return stop_ || kick_; });
+      const auto next = current()->next_expiry;
+      cv_.wait_for(lock, next ? std::min(period, until(next)) : period, [&] { return stop_ || kick_; });
       if (stop_) break;
       const bool forced = kick_;
       kick_ = false;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,9 +27,15 @@ class PolicyStore {
 
   std::shared_ptr<const Snapshot> current() const { return snap_.load(std::memory_order_acquire); }
 
-  // Rebuilds now if any file changed; returns true if a new snapshot was published.
+  // Rebuilds now if any file changed or a time-boxed grant lapsed; returns
+  // true if a new snapshot was published.
   bool reload();
-  // Polls every `period` on a background thread until destruction.
+  // Called (on the reloader's thread) after each new snapshot is published,
+  // with the grants that lapsed in it. Set before start().
+  using Listener = std::function<void(const Snapshot&, const std::vector<LapsedGrant>&)>;
+  void on_publish(Listener l) { listener_ = std::move(l); }
+  // Polls every `period` on a background thread until destruction, and
+  // wakes when the next time-boxed grant lapses.
   void start(std::chrono::milliseconds period);
   void request_reload();  // SIGHUP
 
@@ -40,6 +47,7 @@ class PolicyStore {
   Metrics& metrics_;
   std::atomic<std::shared_ptr<const Snapshot>> snap_;
   std::string last_fp_;
+  Listener listener_;
   std::mutex reload_mu_;
   std::thread thread_;
   std::mutex mu_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "brig/core/timefmt.h"
 #include "brig/policy/effective.h"
 
 namespace brig::warden {
@@ -22,6 +23,12 @@ T parse_or_keep(const SourceFile& f, const T& previous, Result<T> (*parse)(std::
   msg += "; keeping the previous version";
   errors.push_back(std::move(msg));
   return previous;
+}
+
+const std::vector<state::InjectedSecret>& good_secrets_of(const Snapshot& s, const std::string& path) {
+  static const std::vector<state::InjectedSecret> kNone;
+  auto it = s.good_secrets.find(path);
+  return it == s.good_secrets.end() ? kNone : it->second;
 }
 
 }  // namespace
@@ -45,6 +52,12 @@ const CellState* Snapshot::cell_for(const IpAddr& addr) const {
   return best;
 }
 
+bool CellSecret::for_host(std::string_view canonical_host) const {
+  for (const auto& p : hosts)
+    if (p.matches(canonical_host)) return true;
+  return false;
+}
+
 const CellState* Snapshot::cell_named(std::string_view name) const {
   for (const auto& [net, cell] : subnets)
     if (cell->name == name) return cell.get();
@@ -54,7 +67,20 @@ const CellState* Snapshot::cell_named(std::string_view name) const {
 BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous, Metrics& metrics) {
   auto snap = std::make_shared<Snapshot>();
   snap->generation = previous.generation + 1;
+  snap->now = in.now;
   std::vector<std::string> errors;
+  std::vector<LapsedGrant> lapsed;
+  // The grants of `b` that lapsed since the previous build, for `cell`.
+  auto note_lapsed = [&](const spec::PolicyBlock& b, const std::string& cell) {
+    if (!previous.now) return;
+    for (const auto& a : b.allow) {
+      if (!a.expires || *a.expires <= previous.now || *a.expires > in.now) continue;
+      std::string rule = "allow " + a.domain;
+      if (a.port) rule += ":" + std::to_string(*a.port);
+      rule += " until " + timefmt::rfc3339(*a.expires);
+      lapsed.push_back({cell, std::move(rule)});
+    }
+  };
 
   // A policy file's block, falling back to its last good version when it is
   // invalid or unreadable; nullopt when the file is absent.
@@ -95,7 +121,11 @@ BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous
       std::optional<spec::PolicyBlock> cell_block;
       bool never_good = false;
       if (auto f = in.cell_policies.find(name); f != in.cell_policies.end()) cell_block = block(f->second, &never_good);
-      auto eff = policy::effective(global, cell_block ? &*cell_block : nullptr, name);
+      policy::Options opts;
+      opts.now = in.now;
+      auto eff = policy::effective(global, cell_block ? &*cell_block : nullptr, name, opts);
+      note_lapsed(global, name);
+      if (cell_block) note_lapsed(*cell_block, name);
       if (!eff) {
         errors.push_back("policy for cell " + name + ": " + eff.error().message() + "; denying everything for it");
       } else if (never_good) {
@@ -104,6 +134,20 @@ BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous
       }
       if (!eff || never_good) eff = policy::effective({}, nullptr, "");
       state->policy = std::make_shared<const policy::Policy>(std::move(eff->policy));
+      if (const auto e = state->policy->next_expiry(); e && (!snap->next_expiry || e < snap->next_expiry)) {
+        snap->next_expiry = e;
+      }
+      if (auto f = in.cell_secrets.find(name); f != in.cell_secrets.end()) {
+        const auto list = parse_or_keep(f->second, good_secrets_of(previous, f->second.path),
+                                        state::parse_secret_injections, "secrets", errors);
+        if (!list.empty()) snap->good_secrets[f->second.path] = list;
+        for (const auto& sec : list) {
+          CellSecret cs{sec, {}};
+          for (const auto& h : sec.hosts)
+            if (auto p = hostname::Pattern::parse(h)) cs.hosts.push_back(*p);
+          state->secrets.push_back(std::move(cs));
+        }
+      }
       state->bucket->configure(eff->rate ? eff->rate->rate : 0, eff->rate ? eff->rate->burst : 0);
     }
     const auto net = Cidr::parse(cidr);
@@ -113,7 +157,7 @@ BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous
     }
     snap->subnets.emplace_back(*net, state);
   }
-  return {std::move(snap), std::move(errors)};
+  return {std::move(snap), std::move(errors), std::move(lapsed)};
 }
 
 }  // namespace brig::warden

@@ -15,9 +15,11 @@
 #include <vector>
 
 #include "brig/core/error.h"
+#include "brig/core/hostname.h"
 #include "brig/policy/policy.h"
 #include "brig/spec/cell_spec.h"
 #include "brig/state/ingress_routes.h"
+#include "brig/state/secret_injections.h"
 #include "brig/state/subnet_map.h"
 #include "brig/warden/netaddr.h"
 #include "metrics.h"
@@ -25,9 +27,18 @@
 
 namespace brig::warden {
 
+// A secret warden injects for a cell (state/secret_injections.h), with its
+// host patterns parsed.
+struct CellSecret {
+  state::InjectedSecret secret;
+  std::vector<hostname::Pattern> hosts;
+  bool for_host(std::string_view canonical_host) const;
+};
+
 struct CellState {
   std::string name;
   std::shared_ptr<const policy::Policy> policy;
+  std::vector<CellSecret> secrets;
   std::shared_ptr<TokenBucket> bucket;
   std::shared_ptr<CellMetrics> metrics;
   std::shared_ptr<std::atomic<int>> tunnels;  // open CONNECT tunnels
@@ -35,6 +46,8 @@ struct CellState {
 
 struct Snapshot {
   std::uint64_t generation = 0;
+  std::int64_t now = 0;          // the time its policies were compiled at (SnapshotSources::now)
+  std::int64_t next_expiry = 0;  // the soonest time-boxed grant to lapse, or 0: build again then
   std::vector<std::pair<Cidr, std::shared_ptr<CellState>>> subnets;
   // The cell whose subnet holds `addr` (v4-mapped v6 unwrapped), or null.
   const CellState* cell_for(const IpAddr& addr) const;
@@ -49,6 +62,7 @@ struct Snapshot {
   // when a file turns invalid.
   state::SubnetMap good_subnets;
   std::map<std::string, spec::PolicyBlock> good_policies;  // by path
+  std::map<std::string, std::vector<state::InjectedSecret>> good_secrets;  // by path
 };
 
 // A file as read: its path (for messages) and its text, or why it could not
@@ -63,6 +77,14 @@ struct SnapshotSources {
   SourceFile global_policy;  // absent: an empty global policy
   std::map<std::string, SourceFile> cell_policies;  // by cell name; a cell missing here has no file
   SourceFile ingress_routes;                        // absent: no ingress routes
+  std::map<std::string, SourceFile> cell_secrets;   // by cell name: its injected secrets, if any
+  std::int64_t now = 0;  // seconds since the epoch: time-boxed grants lapsed by then are left out
+};
+
+// A time-boxed grant that lapsed between two builds.
+struct LapsedGrant {
+  std::string cell;
+  std::string rule;  // as displayed ("allow api.x.com (policy set) until ...")
 };
 
 struct BuiltSnapshot {
@@ -70,6 +92,9 @@ struct BuiltSnapshot {
   // One line per problem ("policy reload: <error>; keeping the previous
   // version"); empty when every file was good.
   std::vector<std::string> errors;
+  // Grants whose `expires` fell in (previous.now, in.now]: each cell using
+  // them (a global one is named for every cell). Empty on a first build.
+  std::vector<LapsedGrant> lapsed;
 };
 
 // Pure: the snapshot after `previous` given the files' texts. Generation is
@@ -78,7 +103,8 @@ struct BuiltSnapshot {
 // file that is unreadable or invalid keeps its last good version from
 // `previous`; a cell whose file was never good, or whose effective policy
 // does not compile, denies everything (fail closed: the file may have said
-// airgapped). Each is reported in `errors`.
+// airgapped). Each is reported in `errors`. A secrets file that is invalid
+// keeps its last good version too; one never good injects nothing.
 BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous, Metrics& metrics);
 
 }  // namespace brig::warden

@@ -71,7 +71,15 @@ LogRecord full_record() {
   r.bytes_in = 1234;
   r.bytes_out = 5678;
   r.duration_ms = 12.34567;
+  r.generation = 42;
   return r;
+}
+
+TEST(LogWriterFormat, ARefusalCarriesItsCode) {
+  LogRecord r = full_record();
+  r.decision = "deny";
+  r.code = "no_rule";
+  EXPECT_EQ(json::parse(LogWriter::format(r)).at("code"), "no_rule");
 }
 
 TEST(LogWriterFormat, EveryField) {
@@ -79,7 +87,9 @@ TEST(LogWriterFormat, EveryField) {
   std::set<std::string> keys;
   for (const auto& [k, v] : j.items()) keys.insert(k);
   EXPECT_EQ(keys, (std::set<std::string>{"ts", "cell", "kind", "tls", "method", "host", "port", "path", "status",
-                                         "decision", "rule", "reason", "bytes_in", "bytes_out", "duration_ms"}));
+                                         "decision", "generation", "rule", "reason", "bytes_in", "bytes_out",
+                                         "duration_ms"}));
+  EXPECT_EQ(j.at("generation"), 42u);
   EXPECT_TRUE(is_iso8601_ms(j.at("ts").get<std::string>())) << j.at("ts");
   EXPECT_EQ(j.at("cell"), "web");
   EXPECT_EQ(j.at("kind"), "connect");

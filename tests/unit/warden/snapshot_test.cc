@@ -22,7 +22,9 @@ IpAddr addr(const char* text) {
 class SnapshotTest : public ::testing::Test {
  protected:
   SnapshotSources sources(std::string map, std::string global) {
-    SnapshotSources in{file("subnet-map.json", std::move(map)), file("global.json", std::move(global)), {}, {}};
+    SnapshotSources in;
+    in.subnet_map = file("subnet-map.json", std::move(map));
+    in.global_policy = file("global.json", std::move(global));
     return in;
   }
   void cell(SnapshotSources& in, const std::string& name, std::string text) {
@@ -140,7 +142,9 @@ TEST_F(SnapshotTest, AirgappedCellFile) {
 }
 
 TEST_F(SnapshotTest, AbsentFilesMeanNoCellsAndAnEmptyGlobalPolicy) {
-  SnapshotSources in{absent("subnet-map.json"), absent("global.json"), {}, {}};
+  SnapshotSources in;
+  in.subnet_map = absent("subnet-map.json");
+  in.global_policy = absent("global.json");
   auto b = build(in);
   EXPECT_TRUE(b.errors.empty());
   EXPECT_TRUE(b.snapshot->subnets.empty());
@@ -154,8 +158,9 @@ TEST_F(SnapshotTest, AbsentFilesMeanNoCellsAndAnEmptyGlobalPolicy) {
 }
 
 TEST_F(SnapshotTest, AnUnreadableFileIsAnError) {
-  SnapshotSources in{file("subnet-map.json", R"({"10.60.1.0/24": "c1"})"),
-                     {"global.json", Error(Errc::io, "global.json: permission denied")}, {}, {}};
+  SnapshotSources in;
+  in.subnet_map = file("subnet-map.json", R"({"10.60.1.0/24": "c1"})");
+  in.global_policy = {"global.json", Error(Errc::io, "global.json: permission denied")};
   const auto b = build(in);
   ASSERT_EQ(b.errors.size(), 1u);
   EXPECT_EQ(b.errors[0], "policy reload: global.json: permission denied; keeping the previous version");
@@ -166,7 +171,10 @@ TEST_F(SnapshotTest, IngressRoutesKeepTheLastGoodTable) {
   const std::string digest(64, 'b');
   const std::string good = R"({"web": {"address": "10.60.1.10", "running": true, "token_sha256": ")" + digest +
                            R"(", "routes": [{"name": "w", "port": 8080, "path_prefix": "/"}]}})";
-  SnapshotSources in{absent("subnet-map.json"), absent("global.json"), {}, file("ingress-routes.json", good)};
+  SnapshotSources in;
+  in.subnet_map = absent("subnet-map.json");
+  in.global_policy = absent("global.json");
+  in.ingress_routes = file("ingress-routes.json", good);
   auto b = build(in);
   ASSERT_TRUE(b.errors.empty());
   ASSERT_EQ(b.snapshot->ingress.count("web"), 1u);
@@ -182,6 +190,63 @@ TEST_F(SnapshotTest, IngressRoutesKeepTheLastGoodTable) {
   // Removed: no routes.
   in.ingress_routes = absent("ingress-routes.json");
   EXPECT_TRUE(build(in).snapshot->ingress.empty());
+}
+
+
+TEST_F(SnapshotTest, TimeBoxedGrantsLapseAtTheirTimeAndAreReportedOnce) {
+  auto in = sources(R"({"10.60.1.0/24": "c1"})", R"({"allow": []})");
+  cell(in, "c1", R"({"allow": [{"domain": "t.test", "expires": "2026-12-01T10:00:00Z"}, "p.test"]})");
+  const std::int64_t at = 1796119200;  // 2026-12-01T10:00:00Z
+  in.now = at - 10;
+  auto b = build(in);
+  EXPECT_TRUE(b.lapsed.empty());  // a first build reports nothing
+  EXPECT_TRUE(get(b.snapshot->cell_named("c1"), "t.test").allowed());
+  EXPECT_EQ(b.snapshot->next_expiry, at);
+
+  in.now = at - 1;
+  b = build(in);
+  EXPECT_TRUE(b.lapsed.empty());
+  EXPECT_TRUE(get(b.snapshot->cell_named("c1"), "t.test").allowed());
+
+  in.now = at;
+  b = build(in);
+  const CellState* c1 = b.snapshot->cell_named("c1");
+  EXPECT_EQ(get(c1, "t.test").reason, policy::Reason::no_rule);
+  EXPECT_TRUE(get(c1, "p.test").allowed());
+  EXPECT_EQ(b.snapshot->next_expiry, 0);
+  ASSERT_EQ(b.lapsed.size(), 1u);
+  EXPECT_EQ(b.lapsed[0].cell, "c1");
+  EXPECT_EQ(b.lapsed[0].rule, "allow t.test until 2026-12-01T10:00:00Z");
+
+  in.now = at + 5;
+  EXPECT_TRUE(build(in).lapsed.empty());
+}
+
+TEST_F(SnapshotTest, InjectedSecretsAreTheCellsAndKeepTheLastGoodFile) {
+  auto in = sources(R"({"10.60.1.0/24": "c1", "10.60.2.0/24": "c2"})", R"({"allow": []})");
+  const std::string ph = "brig-secret-k-0123456789abcdef0123456789abcdef";
+  const std::string good = R"({"secrets": [{"name": "k", "env": "K", "placeholder": ")" + ph +
+                           R"(", "value": "v1", "hosts": ["api.test", "*.w.test"]}]})";
+  in.cell_secrets.emplace("c1", file("secrets/c1.json", good));
+  auto b = build(in);
+  ASSERT_TRUE(b.errors.empty());
+  const CellState* c1 = b.snapshot->cell_named("c1");
+  ASSERT_EQ(c1->secrets.size(), 1u);
+  EXPECT_EQ(c1->secrets[0].secret.placeholder, ph);
+  EXPECT_TRUE(c1->secrets[0].for_host("api.test"));
+  EXPECT_TRUE(c1->secrets[0].for_host("a.w.test"));
+  EXPECT_FALSE(c1->secrets[0].for_host("w.test"));
+  EXPECT_TRUE(b.snapshot->cell_named("c2")->secrets.empty());
+
+  in.cell_secrets["c1"] = file("secrets/c1.json", R"({"secrets": [{"name": "k"}]})");
+  b = build(in);
+  ASSERT_EQ(b.errors.size(), 1u);
+  EXPECT_NE(b.errors[0].find("secrets reload"), std::string::npos) << b.errors[0];
+  EXPECT_EQ(b.errors[0].find("v1"), std::string::npos) << "a value in a message: " << b.errors[0];
+  ASSERT_EQ(b.snapshot->cell_named("c1")->secrets.size(), 1u);
+
+  in.cell_secrets.erase("c1");
+  EXPECT_TRUE(build(in).snapshot->cell_named("c1")->secrets.empty());
 }
 
 }  // namespace
