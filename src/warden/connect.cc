@@ -5,6 +5,7 @@
 #include "brig/core/strings.h"
 #include "http_checks.h"
 #include "proxy.h"
+#include "secrets.h"
 #include "tunnel.h"
 #include "upstream.h"
 
@@ -48,6 +49,12 @@ awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffe
   }
   ex.rec.host = target->host;
   ex.rec.port = target->port;
+  if (const CellState* cell = who.cell) {
+    if (auto why = refuse_in_connect_head(req, cell->secrets)) {
+      ex.fail(http::status::forbidden, std::move(*why), Outcome::deny, Block::secret);
+      co_return co_await answer(stream, req.version(), ex, false);
+    }
+  }
   bool keep = false;
   // (The client may already be sending its ClientHello: linger after a refusal.)
   if (!co_await admit(stream, req.version(), ex, {target->host, target->port, "", ""}, false, keep)) {
@@ -111,10 +118,20 @@ awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffe
     co_await asio::async_write(upstream, asio::buffer(hello), use_ec(ec));
     if (ec) co_return After::close;
     std::uint64_t out = hello.size(), in = 0;
+    // A policy change that removes the host (or its passthrough) cuts the tunnel at once.
+    Watch watch(sh.watches, {who.cell->name, target->host, target->port, "", "", true}, stream.get_executor());
+    watch.closable([&] {
+      error_code ignored;
+      stream.socket().close(ignored);
+      upstream.socket().close(ignored);
+    });
+    if (!still_allowed(*sh.store->current(), watch.admitted())) co_return After::close;  // changed meanwhile
     co_await tunnel(stream, upstream, out, in, sh.cfg.limits.idle_timeout);
+    watch.closable(nullptr);
     ex.rec.status = 200;
     ex.rec.bytes_out = out;
     ex.rec.bytes_in = in;
+    if (const auto gen = watch.revoked()) ex.rec.reason = revoked_reason(gen);
     ex.finish(Outcome::allow);
     co_return After::close;
   }
@@ -141,7 +158,9 @@ awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffe
   ex.rec.status = 200;
   ex.finish(Outcome::allow);
   beast::flat_buffer inner;
-  co_await http_loop(sh, tls, inner, src, target->host, target->port);
+  // A policy change that removes the host closes the tunnel once no request is in flight.
+  Watch watch(sh.watches, {who.cell->name, target->host, target->port, "", "", false}, tls.get_executor());
+  co_await http_loop(sh, tls, inner, src, target->host, target->port, &watch);
   error_code ignored;
   beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(1));
   co_await tls.async_shutdown(use_ec(ignored));

@@ -44,11 +44,13 @@ class Forward {
       co_return !parser_.is_done() ? After::linger : keep ? After::next : After::close;
     }
     keep_alive_ = keep;
-    if (!expectation()) co_return co_await answer(client_, version, ex_, parser_.is_done());
+    if (!secrets() || !expectation()) co_return co_await answer(client_, version, ex_, parser_.is_done());
     websocket_ = is_websocket_upgrade(req_);
     prepare_upstream_request(req_, target_, websocket_);
     if (expect_continue_ && !co_await send_continue()) co_return After::close;
-    if (!co_await read_small_body()) co_return After::close;
+    if (!co_await read_small_body()) {
+      co_return refused_ ? co_await answer(client_, version, ex_, parser_.is_done()) : After::close;
+    }
     co_await send_with_resend();
     if (!upstream_answered()) co_return co_await answer(client_, version, ex_, parser_.is_done());
     co_return co_await relay_response();
@@ -85,6 +87,32 @@ class Forward {
     return true;
   }
 
+  // Stage: injected secrets (secrets.h). The cell's placeholders in the head
+  // become their values where they may go, or refuse the request; its body
+  // is then scanned for them, and the response for the values.
+  bool secrets() {
+    const auto& list = ex_.who.cell->secrets;
+    if (list.empty()) return true;
+    auto inj = inject(req_, target_.path, list, target_.host, mitm_);
+    if (inj.refused) {
+      ex_.fail(http::status::forbidden, std::move(*inj.refused), Outcome::deny, Block::secret);
+      return false;
+    }
+    injected_ = std::move(inj.injected);
+    if (!injected_.empty()) ex_.who.cell->metrics->injected.fetch_add(1, std::memory_order_relaxed);
+    std::vector<std::string> placeholders;
+    for (const auto& sec : list) placeholders.push_back(sec.secret.placeholder);
+    body_scan_.emplace(std::move(placeholders));
+    return true;
+  }
+
+  // A placeholder found in the request body: refused.
+  void refuse_body() {
+    refused_ = true;
+    ex_.fail(http::status::forbidden, body_refusal(ex_.who.cell->secrets.at(*body_scan_->which())), Outcome::deny,
+             Block::secret);
+  }
+
   // Stage: Expect. Warden answers 100-continue itself (the body is read
   // before the upstream sees the request) and knows no other expectation.
   bool expectation() {
@@ -116,6 +144,10 @@ class Forward {
       ex_.rec.bytes_out = sent_;
       ex_.fail(http::status::bad_request, "reading the request body failed: " + e.message(), Outcome::error,
                std::nullopt);
+      co_return false;
+    }
+    if (body_scan_ && body_scan_->feed(wire_)) {
+      refuse_body();
       co_return false;
     }
     co_return true;
@@ -152,7 +184,7 @@ class Forward {
       error_code e;
       beast::get_lowest_layer(stream).expires_after(idle_);
       if (whole_) co_await asio::async_write(stream, asio::buffer(wire_), use_ec(e));
-      else e = co_await relay_body(client_, cbuf_, parser_, stream, sent_, idle_);
+      else e = co_await relay_body(client_, cbuf_, parser_, stream, sent_, idle_, body_scan_ ? &*body_scan_ : nullptr);
       co_return e;
     });
     // The response head; interim 1xx answers (other than 101) are dropped:
@@ -180,6 +212,10 @@ class Forward {
     if (!up_.conn) {
       if (up_.blocked) ex_.fail(static_cast<http::status>(up_.status), up_.reason, Outcome::deny, Block::blocked_address);
       else ex_.fail(static_cast<http::status>(up_.status), up_.reason, Outcome::error, std::nullopt);
+      return false;
+    }
+    if (send_ec_ == scanned_out()) {
+      refuse_body();  // (the upstream connection is dropped: its request was cut short)
       return false;
     }
     if (send_ec_) {
@@ -211,11 +247,23 @@ class Forward {
     const bool upgraded = websocket_ && res.result() == http::status::switching_protocols;
     const bool upstream_keep = res.keep_alive();
     prepare_client_response(res, keep_alive_, upgraded);
+    // An injected value coming back (an echo of the request) never reaches the cell.
+    std::optional<NeedleScanner> values;
+    if (!injected_.empty()) {
+      scrub_response_head(res, injected_);
+      std::vector<std::string> v;
+      for (const CellSecret* sec : injected_) v.push_back(sec->secret.value);
+      values.emplace(std::move(v));
+    }
     std::uint64_t received = 0;
     const error_code ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {
-      co_return co_await relay_body(stream, u.buffer, *rp_, client_, received, idle_);
+      co_return co_await relay_body(stream, u.buffer, *rp_, client_, received, idle_, values ? &*values : nullptr);
     });
     ex_.rec.bytes_in = received;
+    if (ec == scanned_out()) {
+      ex_.rec.reason = "the response carried the value of secret " + injected_.at(*values->which())->secret.name +
+                       " back: cut before it reached the cell";
+    }
     if (upgraded && !ec) co_return co_await upgrade();
     ex_.finish(ec ? Outcome::error : Outcome::allow);
     if (!ec && upstream_keep && rp_->is_done()) {
@@ -243,11 +291,22 @@ class Forward {
       }
       // (Plain to plain, or TLS to TLS inside MITM: the only pairs there are.)
       if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, ClientStream>) {
-        co_await tunnel(client_, stream, a, b, idle_);
+        // A policy change that no longer allows the upgrade request cuts it at once.
+        Watch watch(sh_.watches, {ex_.rec.cell, target_.host, target_.port, ex_.rec.method, target_.path, false},
+                    client_.get_executor());
+        watch.closable([&] {
+          error_code ignored;
+          beast::get_lowest_layer(client_).socket().close(ignored);
+          beast::get_lowest_layer(stream).socket().close(ignored);
+        });
+        if (still_allowed(*sh_.store->current(), watch.admitted())) co_await tunnel(client_, stream, a, b, idle_);
+        watch.closable(nullptr);
+        revoked_ = watch.revoked();
       }
     });
     ex_.rec.bytes_out += a;
     ex_.rec.bytes_in += b;
+    if (revoked_) ex_.rec.reason = revoked_reason(revoked_);
     ex_.finish(Outcome::allow);
     co_return After::close;
   }
@@ -269,6 +328,10 @@ class Forward {
   Acquired up_;
   std::optional<http::response_parser<http::buffer_body>> rp_;
   error_code send_ec_, head_ec_;
+  std::uint64_t revoked_ = 0;  // the generation that cut an upgraded connection
+  std::vector<const CellSecret*> injected_;   // secrets put into this request
+  std::optional<NeedleScanner> body_scan_;    // the cell's placeholders, in the request body
+  bool refused_ = false;                      // refused for a placeholder in the body
 };
 
 // Answers one request whose head was read into `parser` (or failed with
@@ -312,15 +375,21 @@ awaitable<After> serve_request(Shared& sh, ClientStream& client, beast::flat_buf
 // Serves HTTP requests on `client` until it closes.
 template <class ClientStream>
 awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& cbuf, const IpAddr& src,
-                          const std::string& fixed_host, std::uint16_t fixed_port) {
+                          const std::string& fixed_host, std::uint16_t fixed_port, Watch* watch) {
   for (;;) {
-    if (sh.draining) co_return;
+    if (sh.draining || (watch && watch->revoked())) co_return;
     http::request_parser<http::buffer_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(sh.cfg.limits.header_limit));
     parser.body_limit(kNoBodyLimit);
     beast::get_lowest_layer(client).expires_after(sh.cfg.limits.header_timeout);
     error_code ec;
+    // Idle between requests: a revocation closes the connection now.
+    if (watch) watch->closable([&client] { beast::get_lowest_layer(client).cancel(); });
     co_await http::async_read_header(client, cbuf, parser, use_ec(ec));
+    if (watch) {
+      watch->closable(nullptr);
+      if (watch->revoked()) co_return;
+    }
     const After after = co_await serve_request(sh, client, cbuf, parser, ec, src, fixed_host, fixed_port);
     if (after == After::next) continue;
     if (after == After::linger) co_await linger_close(client);
@@ -330,9 +399,9 @@ awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& 
 
 
 template awaitable<void> http_loop<TcpStream>(Shared&, TcpStream&, beast::flat_buffer&, const IpAddr&,
-                                              const std::string&, std::uint16_t);
+                                              const std::string&, std::uint16_t, Watch*);
 template awaitable<void> http_loop<TlsStream>(Shared&, TlsStream&, beast::flat_buffer&, const IpAddr&,
-                                              const std::string&, std::uint16_t);
+                                              const std::string&, std::uint16_t, Watch*);
 
 awaitable<void> serve_proxy_client(Socket socket, Shared& sh) {
   const ActiveConnection active(sh.metrics);

@@ -7,7 +7,7 @@ namespace {
 
 constexpr const char* kOutcomeNames[kOutcomes] = {"allow", "deny", "ratelimit", "error"};
 constexpr const char* kBlockNames[kBlocks] = {"policy", "unknown_source", "blocked_address", "sni_mismatch",
-                                              "host_mismatch", "malformed", "limit"};
+                                              "host_mismatch", "malformed", "limit", "secret"};
 
 void line(std::string& out, const char* name, const std::string& labels, double v) {
   char buf[64];
@@ -82,6 +82,10 @@ std::string Metrics::render() const {
   for (const auto& [cell, m] : cells_) line(out, "brig_warden_passthrough_connections_total", "cell=\"" + cell + "\"", static_cast<double>(m->passthrough.load()));
   header("brig_warden_ratelimited_total", "counter", "Requests refused with 429 by cell.");
   for (const auto& [cell, m] : cells_) line(out, "brig_warden_ratelimited_total", "cell=\"" + cell + "\"", static_cast<double>(m->ratelimited.load()));
+  header("brig_warden_secret_injections_total", "counter", "Requests warden injected a secret's value into, by cell.");
+  for (const auto& [cell, m] : cells_) line(out, "brig_warden_secret_injections_total", "cell=\"" + cell + "\"", static_cast<double>(m->injected.load()));
+  header("brig_warden_revoked_connections_total", "counter", "Open connections closed because a policy change no longer allows them, by cell.");
+  for (const auto& [cell, m] : cells_) line(out, "brig_warden_revoked_connections_total", "cell=\"" + cell + "\"", static_cast<double>(m->revoked.load()));
   header("brig_warden_ingress_requests_total", "counter", "Ingress requests by cell, route and status code.");
   for (const auto& [cell, c] : ingress_)
     for (const auto& [rc, n] : c.requests)

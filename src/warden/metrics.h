@@ -18,8 +18,12 @@ enum class Outcome : std::uint8_t { allow, deny, ratelimit, error };
 inline constexpr std::size_t kOutcomes = 4;
 
 // Blocked-by reasons (bounded label set).
-enum class Block : std::uint8_t { policy, unknown_source, blocked_address, sni_mismatch, host_mismatch, malformed, limit };
-inline constexpr std::size_t kBlocks = 7;
+// secret: a request carried an injected secret's placeholder where it may
+// not go (an exfiltration attempt).
+enum class Block : std::uint8_t {
+  policy, unknown_source, blocked_address, sni_mismatch, host_mismatch, malformed, limit, secret
+};
+inline constexpr std::size_t kBlocks = 8;
 // Its label in metrics and its code in X-Brig-Blocked ("blocked_address").
 std::string_view block_name(Block b);
 
@@ -31,6 +35,8 @@ struct CellMetrics {
   std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};  // in: from upstream to cell; out: cell to upstream
   std::atomic<std::uint64_t> passthrough{0};
   std::atomic<std::uint64_t> ratelimited{0};
+  std::atomic<std::uint64_t> injected{0};  // requests warden put a secret's value in
+  std::atomic<std::uint64_t> revoked{0};   // open connections closed after a policy change
   std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> duration{};  // last: +Inf
   std::atomic<std::uint64_t> duration_count{0};
   std::atomic<std::uint64_t> duration_sum_us{0};

@@ -11,10 +11,12 @@
 namespace brig::warden {
 
 // Serves HTTP requests on `client` until it closes (forward.cc). With
-// `fixed_host` set, `client` is a MITM'd tunnel to that host and port.
+// `fixed_host` set, `client` is a MITM'd tunnel to that host and port. With
+// `watch`, the loop ends once the watch is revoked and no request is in
+// flight (an idle connection is closed at once).
 template <class ClientStream>
 awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& cbuf, const IpAddr& src,
-                          const std::string& fixed_host, std::uint16_t fixed_port);
+                          const std::string& fixed_host, std::uint16_t fixed_port, Watch* watch = nullptr);
 
 // CONNECT host:port, whose head is in `parser`: admit, then pass the TLS
 // through or terminate it and serve HTTP inside (connect.cc).

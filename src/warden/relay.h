@@ -11,6 +11,7 @@
 
 #include "asio.h"
 #include "http_checks.h"
+#include "secrets.h"
 
 namespace brig::warden {
 
@@ -54,11 +55,18 @@ awaitable<error_code> read_whole(In& in, beast::flat_buffer& in_buf, http::parse
   co_return ec;
 }
 
+// What relay_body returns when `scan` found a needle: nothing from that
+// piece on was sent.
+inline error_code scanned_out() { return make_error_code(boost::system::errc::permission_denied); }
+
 // Relays one message (request or response) with a buffer_body parser whose
-// header has been read: header first, then the body as it arrives.
+// header has been read: header first, then the body as it arrives. With
+// `scan`, the body is fed to it and the relay stops (scanned_out()) before
+// sending a piece in which it finds a needle.
 template <bool isRequest, class In, class Out>
 awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buf, http::parser<isRequest, http::buffer_body>& p,
-                                 Out& out, std::uint64_t& bytes, std::chrono::milliseconds idle) {
+                                 Out& out, std::uint64_t& bytes, std::chrono::milliseconds idle,
+                                 NeedleScanner* scan = nullptr) {
   error_code ec;
   // The common case, no body or a small one of known length: head and body
   // leave in one write (one syscall, one packet).
@@ -66,6 +74,7 @@ awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buf, http::parse
     std::string wire;
     ec = co_await read_whole(in, in_buf, p, wire, bytes, idle);
     if (ec) co_return ec;
+    if (scan && scan->feed(wire)) co_return scanned_out();
     beast::get_lowest_layer(out).expires_after(idle);
     co_await asio::async_write(out, asio::buffer(wire), use_ec(ec));
     co_return ec;
@@ -90,6 +99,7 @@ awaitable<error_code> relay_body(In& in, beast::flat_buffer& in_buf, http::parse
     if (ec) co_return ec;
     const std::size_t n = buf.size() - p.get().body().size;
     if (n == 0 && !p.is_done()) continue;
+    if (scan && n && scan->feed(std::string_view(buf.data(), n))) co_return scanned_out();
     p.get().body().data = n ? buf.data() : nullptr;
     p.get().body().size = n;
     p.get().body().more = !p.is_done();

@@ -122,6 +122,23 @@ Status serve(const Config& cfg_in) {
   if (auto st = fs::make_dirs(sh.paths.logs_dir() + "/cells"); !st) return st.error();
   sh.log = std::make_unique<LogWriter>(sh.paths.logs_dir() + "/cells");
   sh.store = std::make_unique<PolicyStore>(sh.paths, sh.metrics);
+  // Each new generation: its lapsed grants logged in their cells' logs, and
+  // every open connection it no longer allows closed (watch.h).
+  sh.store->on_publish([&sh](const Snapshot& snap, const std::vector<LapsedGrant>& lapsed) {
+    for (const auto& l : lapsed) {
+      LogRecord rec;
+      rec.cell = l.cell;
+      rec.kind = "policy";
+      rec.decision = "expire";
+      rec.rule = l.rule;
+      rec.reason = "time-boxed grant lapsed";
+      rec.generation = snap.generation;
+      sh.log->write(std::move(rec));
+    }
+    if (const auto n = sh.watches.revoke_if_denied(snap)) {
+      spdlog::info("policy generation {}: closing {} open connection(s) it no longer allows", snap.generation, n);
+    }
+  });
   sh.store->reload();
   sh.store->start(std::chrono::milliseconds(250));
 

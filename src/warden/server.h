@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "policy_store.h"
 #include "tls.h"
+#include "watch.h"
 
 namespace brig::warden {
 
@@ -22,6 +23,7 @@ struct Shared {
   Config cfg;
   Paths paths;
   Metrics metrics;
+  Watches watches;  // before store: its listener uses them
   std::unique_ptr<PolicyStore> store;
   std::unique_ptr<LogWriter> log;
   CertificateAuthority ca;

@@ -203,7 +203,9 @@ TEST_F(PolicyCliTest, PolicyTestAgreesWithWarden) {
   ASSERT_EQ(paths.global_policy(), home_ + "/policy/network-policy.json");
 
   auto source = [](const std::string& path) { return warden::SourceFile{path, fs::read_file(path)}; };
-  warden::SnapshotSources in{source(paths.subnet_map()), source(paths.global_policy()), {}, {}};
+  warden::SnapshotSources in;
+  in.subnet_map = source(paths.subnet_map());
+  in.global_policy = source(paths.global_policy());
   for (const char* c : {"c1", "c2"}) in.cell_policies.emplace(c, source(paths.cell_policy(c)));
   warden::Metrics metrics;
   const auto built = warden::build_snapshot(in, warden::Snapshot{}, metrics);
