@@ -2,6 +2,7 @@
 // rules out; re-applied with --apply they let the same requests through.
 #include <gmock/gmock.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "brig/core/timefmt.h"
@@ -48,6 +49,19 @@ class PolicySuggestCliTest : public CliTest {
               record(old, "connect", "CONNECT", "old.test", 443, "", "no_rule"));
     // A rotated file is read too.
     write("logs/cells/c1.jsonl.1", record(recent_, "http", "GET", "docs.test", 443, "/guide", "no_rule"));
+  }
+  // brig on a terminal (script(1)), its stdin fed `input`; exit_code -1 without script.
+  proc::Output brig_on_tty(const std::string& args, const std::string& input) {
+    proc::Output none;
+    none.exit_code = -1;
+    if (!std::filesystem::exists("/usr/bin/script")) return none;
+    proc::Command c;
+    c.argv = {"/usr/bin/script", "-qec", std::string(BRIG_BINARY) + " " + args, "/dev/null"};
+    c.env = std::vector<std::string>{"BRIG_HOME=" + home_, "NO_COLOR=1", "PATH=/usr/bin:/bin", "HOME=" + home_};
+    c.cwd = home_;
+    c.stdin_data = input;
+    c.timeout = std::chrono::seconds(30);
+    return run_checked(c);
   }
   int test_cell(const std::vector<std::string>& extra) {
     std::vector<std::string> argv = {"policy", "test", "--cell", "c1"};
@@ -119,6 +133,28 @@ TEST_F(PolicySuggestCliTest, ApplyLiftsEveryDenial) {
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_THAT(again.out, ::testing::MatchesRegex("no denials since [-0-9T:]+Z that the cell's policy still refuses "
                                                  "\\(5 are allowed now\\)\n"));
+  EXPECT_EQ(nlohmann::json::parse(read("policy/cells/c1.json"))["allow"].size(), 4u);
+}
+
+// On a terminal --apply asks first; anything but yes leaves the file alone.
+TEST_F(PolicySuggestCliTest, ApplyAsksOnATerminal) {
+  write_log();
+  const std::string before = read("policy/cells/c1.json");
+  auto no = brig_on_tty("policy suggest c1 --apply", "n\n");
+  if (no.exit_code == -1) GTEST_SKIP() << "no /usr/bin/script";
+  EXPECT_EQ(no.exit_code, 1) << no.out;
+  EXPECT_THAT(no.out, HasSubstr("apply 3 rules to cell c1? [y/N] "));
+  EXPECT_THAT(no.out, HasSubstr("error: not applied: cell c1's policy is unchanged\r\n"
+                                "fix: brig policy suggest c1 --since 1h --apply --yes\r\n"));
+  EXPECT_EQ(read("policy/cells/c1.json"), before);
+  auto yes = brig_on_tty("policy suggest c1 --apply", "y\n");
+  EXPECT_EQ(yes.exit_code, 0) << yes.out;
+  EXPECT_THAT(yes.out, HasSubstr("cell c1: 4 allow"));
+  // --yes does not ask.
+  write("policy/cells/c1.json", before);
+  auto forced = brig_on_tty("policy suggest c1 --apply --yes", "");
+  EXPECT_EQ(forced.exit_code, 0) << forced.out;
+  EXPECT_THAT(forced.out, ::testing::Not(HasSubstr("[y/N]")));
   EXPECT_EQ(nlohmann::json::parse(read("policy/cells/c1.json"))["allow"].size(), 4u);
 }
 
