@@ -1,17 +1,23 @@
-// brig policy validate|show|test|set|rm — over module policy.
+// brig policy validate|show|test|set|rm|suggest — over module policy.
+#include <unistd.h>
+
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
+#include "brig/core/timefmt.h"
 #include "brig/policy/effective.h"
 #include "brig/policy/policy.h"
+#include "brig/policy/suggest.h"
 #include "brig/policy/target.h"
 #include "brig/spec/json.h"
 #include "brig/spec/merge.h"
 #include "brig/spec/validate.h"
+#include "brig/state/cell_logs.h"
 #include "brig/state/cell_policy.h"
 #ifndef BRIG_CLIENT_ONLY
 #include "brig/engine/engine.h"
@@ -40,9 +46,11 @@ struct Sources {
   std::optional<spec::PolicyBlock> cell;
   bool airgapped = false;  // a cell yaml's profile (a cell's policy file says so itself)
   std::string cell_name;
+  // Time-boxed grants are judged now, as warden judges them.
+  std::int64_t now = timefmt::now_seconds();
 
   Result<policy::EffectivePolicy> effective() const {
-    return policy::effective(global, cell ? &*cell : nullptr, cell_name, {airgapped});
+    return policy::effective(global, cell ? &*cell : nullptr, cell_name, {airgapped, now});
   }
 };
 
@@ -159,14 +167,15 @@ Status check_set_flags(const std::string& cell, const std::vector<std::string>& 
 // Read-modify-write of policy/cells/<cell>.json under the state lock (by its
 // owner, state/cell_policy.h); the new document must parse, compile and keep
 // the spec's passthrough rules, or the file stays as it was.
-Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
-                             const std::function<Status(nlohmann::json&)>& change) {
+Result<int> edit_cell_policy(const Context& ctx, const std::string& cell, std::int64_t now,
+                             const std::function<Status(nlohmann::json&)>& change,
+                             const std::function<void()>& report = {}) {
   if (auto why = spec::check_cell_name(cell)) return Error(Errc::usage, *why, "check the name with: brig cell list --all");
   std::size_t allow = 0, deny = 0, passthrough = 0;
   auto check = [&](const std::string& text, const std::string& path) -> Status {
     auto block = policy::parse_document(text, path);
     if (!block) return block.error();
-    auto compiled = policy::Policy::compile(*block, nullptr);
+    auto compiled = policy::Policy::compile(*block, nullptr, {false, now});
     if (!compiled) return compiled.error();
     BRIG_TRY(check_cell_passthrough(ctx, cell, *block));
     allow = compiled->allow_count();
@@ -176,6 +185,7 @@ Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
   };
   BRIG_TRY(state::edit_cell_policy(ctx.paths, cell, change, check));
   if (!ctx.quiet) {
+    if (report) report();
     std::printf("cell %s: %zu allow, %zu deny, %zu tls_passthrough rules (warden reloads within 1 s)\n", cell.c_str(),
                 allow, deny, passthrough);
   }
@@ -185,7 +195,7 @@ Result<int> edit_cell_policy(const Context& ctx, const std::string& cell,
 }  // namespace
 
 void add_policy(CLI::App& root, Context& ctx) {
-  auto* noun = root.add_subcommand("policy", "egress policy: validate, show, test, set, rm");
+  auto* noun = root.add_subcommand("policy", "egress policy: validate, show, test, set, rm, suggest");
 
   static std::string validate_file;
   auto* validate = noun->add_subcommand("validate", "check a policy file (JSON or YAML)");
@@ -245,8 +255,8 @@ void add_policy(CLI::App& root, Context& ctx) {
     auto eff = src->effective();
     if (!eff) return eff.error();
     if (ctx.json()) {
-      nlohmann::json j = {{"global", spec::to_json(src->global)}};
-      if (src->cell) j["cell"] = spec::to_json(*src->cell);
+      nlohmann::json j = {{"global", spec::to_json(policy::in_force(src->global, src->now))}};
+      if (src->cell) j["cell"] = spec::to_json(policy::in_force(*src->cell, src->now));
       j["rate_limit"] = eff->rate ? nlohmann::json{{"rate", eff->rate->rate}, {"burst", eff->rate->burst}} : nullptr;
       std::cout << j.dump(2) << "\n";
       return 0;
@@ -255,64 +265,166 @@ void add_policy(CLI::App& root, Context& ctx) {
     if (compiled.airgapped()) std::printf("airgapped: everything is denied\n");
     else if (compiled.allow_count() == 0) std::printf("no allow rules: everything is denied (default deny)\n");
     for (const auto& r : compiled.deny_rules()) std::printf("%s\n", r.display.c_str());
-    for (const auto& r : compiled.allow_rules()) std::printf("%s\n", r.display.c_str());
+    for (const auto& r : compiled.allow_rules()) {
+      // A time-boxed grant: its display ends "until <time>"; add what is left.
+      const std::string left = r.expires ? " (" + timefmt::short_span(r.expires - src->now) + " left)" : "";
+      std::printf("%s%s\n", r.display.c_str(), left.c_str());
+    }
     // What warden enforces for the cell (policy::resolve_rate).
     if (eff->rate) std::printf("rate limit: %g requests/s, burst %g\n", eff->rate->rate, eff->rate->burst);
     else std::printf("rate limit: none\n");
     return 0;
   });
 
-  static std::string set_cell;
+  static std::string set_cell, set_ttl;
   static std::vector<std::string> add_allow, add_deny, add_pass, remove;
   auto* set = noun->add_subcommand("set", "change a running cell's egress rules (warden reloads within 1 s)");
   set->add_option("CELL", set_cell, "cell name")->required();
   set->add_option("--allow", add_allow, "allow DOMAIN[:PORT] (repeatable)");
+  set->add_option("--ttl", set_ttl, "the --allow rules lapse after DURATION (15m, 2h, 1d; warden enforces it)");
   set->add_option("--deny", add_deny, "deny DOMAIN (repeatable)");
   set->add_option("--passthrough", add_pass, "pass TLS to DOMAIN uninspected (must also be allowed)");
   set->add_option("--remove", remove, "remove every rule naming DOMAIN (repeatable)");
   on_run(set, ctx, [&ctx]() -> Result<int> {
+    std::int64_t ttl_seconds = 0;
+    if (!set_ttl.empty()) {
+      const std::string hosts = add_allow.empty() ? " --allow HOST" : " --allow " + str::join(add_allow, " --allow ");
+      const auto ttl = spec::parse_duration(set_ttl);
+      if (!ttl || *ttl == 0) {
+        return Error(Errc::usage, "invalid --ttl " + str::quote(set_ttl) + "; give a positive duration such as 90s, 15m, 2h or 1d",
+                     "brig policy set " + set_cell + hosts + " --ttl 15m");
+      }
+      if (add_allow.empty()) {
+        return Error(Errc::usage, "--ttl limits the --allow rules of the same command, and there are none",
+                     "brig policy set " + set_cell + hosts + " --ttl " + set_ttl);
+      }
+      ttl_seconds = static_cast<std::int64_t>(*ttl);
+    }
     if (add_allow.empty() && add_deny.empty() && add_pass.empty() && remove.empty()) {
       return Error(Errc::usage, "nothing to change", "brig policy set " + set_cell + " --allow HOST");
     }
     BRIG_TRY(check_set_flags(set_cell, add_allow, add_deny, add_pass, remove));
-    return edit_cell_policy(ctx, set_cell, [](nlohmann::json& j) -> Status {
-      if (j.value("airgapped", false) && (!add_allow.empty() || !add_pass.empty())) {
-        return Error(Errc::invalid, "cell " + set_cell + " is airgapped: it may reach nothing",
-                     "run it again with another profile");
-      }
-      auto names = [](const nlohmann::json& e) { return e.is_string() ? e.get<std::string>() : e.value("domain", ""); };
-      for (const char* key : {"allow", "deny", "tls_passthrough"}) {
-        if (!j.contains(key) || !j[key].is_array()) j[key] = nlohmann::json::array();
-        auto& arr = j[key];
-        for (auto it = arr.begin(); it != arr.end();) {
-          const std::string n = names(*it);
-          bool drop = false;
-          for (const auto& r : remove) drop = drop || str::iequals(n, r) || str::iequals(n.substr(0, n.rfind(':')), r);
-          it = drop ? arr.erase(it) : it + 1;
+    const std::int64_t now = timefmt::now_seconds();
+    state::PolicyEdit edit;
+    for (const auto& h : add_allow) edit.allow.push_back({h, {}, {}});
+    edit.deny = add_deny;
+    edit.passthrough = add_pass;
+    edit.remove = remove;
+    if (ttl_seconds) edit.allow_expires = now + ttl_seconds;
+    state::PolicyEditResult done;
+    auto report = [&] {
+      using What = state::AllowOutcome::What;
+      for (const auto& o : done.allow) {
+        const char* host = o.rule.domain.c_str();
+        if (o.what == What::kept_permanent) {
+          std::printf("allow %s: already allowed without a time limit (kept)\n", host);
+        } else if (o.what == What::made_permanent) {
+          std::printf("allow %s: now without a time limit\n", host);
+        } else if (o.expires && (o.what == What::added || o.what == What::renewed)) {
+          std::printf("allow %s until %s (%s)\n", host, timefmt::rfc3339(*o.expires).c_str(), set_ttl.c_str());
         }
       }
-      auto add = [&](const char* key, const std::vector<std::string>& values) {
-        for (const auto& v : values) {
-          bool present = false;
-          for (const auto& e : j[key]) present = present || names(e) == v;
-          if (!present) j[key].push_back(v);
-        }
-      };
-      add("allow", add_allow);
-      add("deny", add_deny);
-      add("tls_passthrough", add_pass);
-      return {};
-    });
+      if (done.lapsed) std::printf("dropped %zu lapsed time-boxed rule%s\n", done.lapsed, done.lapsed == 1 ? "" : "s");
+    };
+    return edit_cell_policy(
+        ctx, set_cell, now,
+        [&](nlohmann::json& j) -> Status {
+          auto r = state::apply_policy_edit(j, set_cell, edit, now);
+          if (!r) return r.error();
+          done = std::move(*r);
+          return {};
+        },
+        report);
   });
   static std::string rm_cell;
   auto* rm = noun->add_subcommand("rm", "remove a cell's own rules (the global policy still applies)");
   rm->add_option("CELL", rm_cell, "cell name")->required();
   on_run(rm, ctx, [&ctx]() -> Result<int> {
-    return edit_cell_policy(ctx, rm_cell, [](nlohmann::json& j) -> Status {
-      const bool airgapped = j.value("airgapped", false);
-      j = {{"allow", nlohmann::json::array()}, {"deny", nlohmann::json::array()}, {"tls_passthrough", nlohmann::json::array()}};
-      if (airgapped) j["airgapped"] = true;
+    return edit_cell_policy(ctx, rm_cell, timefmt::now_seconds(), [](nlohmann::json& j) -> Status {
+      state::clear_cell_policy(j);
       return {};
+    });
+  });
+
+  static std::string sg_cell, sg_since = "1h", sg_format;
+  static bool sg_apply = false, sg_yes = false;
+  auto* suggest = noun->add_subcommand("suggest", "the allow rules that would have let a cell's logged denials through");
+  suggest->add_option("CELL", sg_cell, "cell name")->required();
+  suggest->add_option("--since", sg_since, "denials of the last DURATION (default 1h; 90s, 15m, 2h, 1d)");
+  suggest->add_option("--format", sg_format, "yaml (default) | json")->check(CLI::IsMember({"yaml", "json"}));
+  suggest->add_flag("--apply", sg_apply, "add the rules to the cell's policy (asks first when stdin is a terminal)");
+  suggest->add_flag("-y,--yes", sg_yes, "with --apply: do not ask");
+  suggest->footer("Reads $BRIG_HOME/logs/cells/CELL.jsonl (and its rotated files). --apply asks only when stdin is a\n"
+                  "terminal; from a script it applies without asking.");
+  on_run(suggest, ctx, [&ctx]() -> Result<int> {
+    if (auto why = spec::check_cell_name(sg_cell)) return Error(Errc::usage, *why, "check the name with: brig cell list --all");
+    const auto since = spec::parse_duration(sg_since);
+    if (!since || *since == 0) {
+      return Error(Errc::usage, "invalid --since " + str::quote(sg_since) + "; give a positive duration such as 90s, 15m, 2h or 1d",
+                   "brig policy suggest " + sg_cell + " --since 1h");
+    }
+    // What the cell may reach now (global + its own rules), so the denials
+    // already lifted are not suggested again; only the global policy once
+    // the cell is gone (its log outlives it).
+    auto src = load_sources(ctx, "", "", sg_cell);
+    if (!src && src.error().code() == Errc::not_found && !sg_apply) src = load_sources(ctx, "", "", "");
+    if (!src) return src.error();
+    auto eff = src->effective();
+    if (!eff) return eff.error();
+    const std::int64_t from = src->now - static_cast<std::int64_t>(*since);
+
+    std::vector<policy::Denial> denials;
+    for (const auto& f : state::log_files_oldest_first(ctx.paths.cell_log(sg_cell))) {
+      std::ifstream in(f);
+      std::string line;
+      while (in && std::getline(in, line)) {
+        nlohmann::json rec = nlohmann::json::parse(line, nullptr, false);  // a damaged line is skipped
+        const auto ts = policy::record_time(rec);
+        if (!ts || *ts < from) continue;
+        if (auto d = policy::denial_from_record(rec)) denials.push_back(std::move(*d));
+      }
+    }
+    const auto s = policy::suggest(denials, &eff->policy);
+    const bool json = sg_format == "json" || (sg_format.empty() && ctx.json());
+    const std::string from_ts = timefmt::rfc3339(from);
+    if (s.policy.allow.empty()) {
+      std::string msg = "no denials since " + from_ts;
+      if (s.already_allowed) msg += " that the cell's policy still refuses (" + std::to_string(s.already_allowed) + " are allowed now)";
+      if (json) {
+        std::printf("{\"allow\": []}\n");
+        if (!ctx.quiet) std::fprintf(stderr, "%s\n", msg.c_str());
+      } else {
+        std::printf("%s\n", msg.c_str());
+      }
+      return 0;
+    }
+    const std::size_t n = s.policy.allow.size();
+    if (json) {
+      std::cout << nlohmann::json{{"allow", spec::to_json(s.policy)["allow"]}}.dump(2) << "\n";
+    } else {
+      std::printf("# %zu denial%s of cell %s since %s\n%s", s.denials, s.denials == 1 ? "" : "s", sg_cell.c_str(),
+                  from_ts.c_str(), policy::suggestion_yaml(s.policy).c_str());
+    }
+    if (!sg_apply) return 0;
+    std::fflush(stdout);
+    if (!sg_yes && ::isatty(0)) {
+      std::fprintf(stderr, "apply %zu rule%s to cell %s? [y/N] ", n, n == 1 ? "" : "s", sg_cell.c_str());
+      std::fflush(stderr);
+      std::string answer;
+      char c = 0;
+      while (::read(0, &c, 1) == 1 && c != '\n') answer += c;
+      if (answer != "y" && answer != "Y" && answer != "yes") {
+        return Error(Errc::failed, "not applied: cell " + sg_cell + "'s policy is unchanged",
+                     "brig policy suggest " + sg_cell + " --since " + sg_since + " --apply --yes");
+      }
+    }
+    state::PolicyEdit edit;
+    for (const auto& a : s.policy.allow) {
+      edit.allow.push_back({a.domain + (a.port ? ":" + std::to_string(*a.port) : ""), a.paths, a.methods});
+    }
+    return edit_cell_policy(ctx, sg_cell, src->now, [&](nlohmann::json& j) -> Status {
+      auto r = state::apply_policy_edit(j, sg_cell, edit, src->now);
+      return r ? Status{} : Status(r.error());
     });
   });
 }

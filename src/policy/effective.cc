@@ -1,5 +1,6 @@
 #include "brig/policy/effective.h"
 
+#include <algorithm>
 #include <string>
 
 namespace brig::policy {
@@ -11,6 +12,11 @@ std::optional<spec::RateLimit> resolve_rate(const spec::PolicyBlock& global, con
     if (auto it = global.rate_cells.find(std::string(cell_name)); it != global.rate_cells.end()) return it->second;
   }
   return global.rate_default;
+}
+
+spec::PolicyBlock in_force(spec::PolicyBlock block, std::int64_t now) {
+  if (now) std::erase_if(block.allow, [&](const spec::AllowEntry& a) { return a.expires && *a.expires <= now; });
+  return block;
 }
 
 Result<EffectivePolicy> effective(const spec::PolicyBlock& global, const spec::PolicyBlock* cell,

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "brig/core/paths.h"
+#include "brig/core/timefmt.h"
 #include "brig/policy/target.h"
 #include "cli/cli_harness.h"
 #include "warden/metrics.h"
@@ -284,6 +285,80 @@ TEST_F(PolicyCliTest, SetRefusesBadRulesAndLeavesTheFileAlone) {
   auto air = brig({"policy", "set", "air", "--allow", "example.com"});
   EXPECT_EQ(air.exit_code, 2);
   EXPECT_THAT(air.err, HasSubstr("airgapped"));
+}
+
+// `policy set --ttl`: a time-boxed grant, written with its end, shown with
+// the time left; once lapsed, show and test leave it out as warden does.
+TEST_F(PolicyCliTest, SetTtlAddsATimeBoxedGrant) {
+  write("policy/cells/c1.json", R"({"allow": ["perm.test"], "deny": [], "tls_passthrough": []})");
+  const auto before = timefmt::now_seconds();
+  auto out = brig({"policy", "set", "c1", "--allow", "api.x.test", "--ttl", "15m"});
+  const auto after = timefmt::now_seconds();
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  const auto j = nlohmann::json::parse(read("policy/cells/c1.json"));
+  ASSERT_EQ(j["allow"].size(), 2u);
+  ASSERT_TRUE(j["allow"][1].is_object()) << j.dump();
+  EXPECT_EQ(j["allow"][1]["domain"], "api.x.test");
+  const std::string ends = j["allow"][1]["expires"];
+  const auto t = timefmt::parse_rfc3339(ends);
+  ASSERT_TRUE(t) << ends;
+  EXPECT_GE(*t, before + 900);
+  EXPECT_LE(*t, after + 900);
+  EXPECT_THAT(out.out, StartsWith("allow api.x.test until " + ends + " (15m)\ncell c1: 2 allow, 0 deny"));
+
+  auto show = brig({"policy", "show", "c1"});
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("allow api.x.test \\(.*c1.json:[0-9]+\\) until " + ends +
+                                                 " \\(1[45]m left\\)\n"));
+  auto json = nlohmann::json::parse(brig({"--format", "json", "policy", "show", "c1"}).out);
+  EXPECT_EQ(json["cell"]["allow"][1]["expires"], ends);
+  EXPECT_EQ(brig({"policy", "test", "--cell", "c1", "https://api.x.test/"}).exit_code, 0);
+
+  // A permanent rule stays permanent; --allow without --ttl makes a grant permanent.
+  auto perm = brig({"policy", "set", "c1", "--allow", "perm.test", "--ttl", "1h"});
+  EXPECT_EQ(perm.exit_code, 0) << perm.err;
+  EXPECT_THAT(perm.out, StartsWith("allow perm.test: already allowed without a time limit (kept)\n"));
+  auto renew = brig({"policy", "set", "c1", "--allow", "api.x.test", "--ttl", "2h"});
+  EXPECT_THAT(renew.out, HasSubstr("allow api.x.test until "));
+  EXPECT_EQ(nlohmann::json::parse(read("policy/cells/c1.json"))["allow"].size(), 2u);
+  auto keep = brig({"policy", "set", "c1", "--allow", "api.x.test"});
+  EXPECT_THAT(keep.out, StartsWith("allow api.x.test: now without a time limit\n"));
+  EXPECT_EQ(nlohmann::json::parse(read("policy/cells/c1.json"))["allow"],
+            nlohmann::json::parse(R"(["perm.test", "api.x.test"])"));
+}
+
+TEST_F(PolicyCliTest, LapsedGrantIsNotAllowedAndIsDroppedOnTheNextSet) {
+  write("policy/cells/c1.json", R"({"allow": ["perm.test", {"domain": "old.test", "expires": "2020-01-01T00:00:00Z"}]})");
+  auto show = brig({"policy", "show", "c1"});
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("allow perm.test"));
+  EXPECT_THAT(show.out, ::testing::Not(HasSubstr("old.test")));
+  auto json = brig({"--format", "json", "policy", "show", "c1"});
+  EXPECT_EQ(nlohmann::json::parse(json.out)["cell"]["allow"], nlohmann::json::parse(R"(["perm.test"])"));
+  auto test = brig({"policy", "test", "--cell", "c1", "https://old.test/"});
+  EXPECT_EQ(test.exit_code, 1);
+  EXPECT_THAT(test.out, StartsWith("deny default deny"));
+  auto set = brig({"policy", "set", "c1", "--deny", "evil.test"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_THAT(set.out, StartsWith("dropped 1 lapsed time-boxed rule\n"));
+  EXPECT_EQ(nlohmann::json::parse(read("policy/cells/c1.json"))["allow"], nlohmann::json::parse(R"(["perm.test"])"));
+}
+
+TEST_F(PolicyCliTest, BadTtlIsAUsageError) {
+  const std::string before = R"({"allow": ["perm.test"], "deny": [], "tls_passthrough": []})";
+  write("policy/cells/c1.json", before);
+  for (const char* bad : {"0", "soon", "-5m"}) {
+    auto out = brig({"policy", "set", "c1", "--allow", "a.test", "--allow", "b.test", "--ttl", bad});
+    EXPECT_EQ(out.exit_code, 2) << bad;
+    EXPECT_EQ(out.err, std::string("error: invalid --ttl \"") + bad +
+                           "\"; give a positive duration such as 90s, 15m, 2h or 1d\n"
+                           "fix: brig policy set c1 --allow a.test --allow b.test --ttl 15m\n");
+  }
+  auto alone = brig({"policy", "set", "c1", "--deny", "x.test", "--ttl", "15m"});
+  EXPECT_EQ(alone.exit_code, 2);
+  EXPECT_EQ(alone.err,
+            "error: --ttl limits the --allow rules of the same command, and there are none\n"
+            "fix: brig policy set c1 --allow HOST --ttl 15m\n");
+  EXPECT_EQ(read("policy/cells/c1.json"), before);
 }
 
 // `policy set --passthrough` runs the cell spec's own passthrough rule

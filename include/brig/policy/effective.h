@@ -28,6 +28,10 @@ std::optional<spec::RateLimit> resolve_rate(const spec::PolicyBlock& global, con
 // cell is airgapped when `opts.airgapped` (a cell spec's profile) or the
 // cell's block says so (the policy file the engine writes for it). `cell`
 // may be null. Errors are Policy::compile's.
+// `block` without the time-boxed grants that have ended at `now` (what
+// compile() leaves out), for printing what is in force. now 0: all of it.
+spec::PolicyBlock in_force(spec::PolicyBlock block, std::int64_t now);
+
 Result<EffectivePolicy> effective(const spec::PolicyBlock& global, const spec::PolicyBlock* cell,
                                   std::string_view cell_name, const Options& opts = {});
 

@@ -7,10 +7,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "brig/core/error.h"
 #include "brig/core/paths.h"
@@ -24,6 +27,59 @@ inline constexpr std::size_t kMaxCellPolicyBytes = 1u << 20;  // = policy::kMaxP
 Result<nlohmann::json> parse_cell_policy(std::string_view text, const std::string& source);
 // Pure. Two-space indented JSON with a final newline; invalid UTF-8 replaced.
 std::string serialize_cell_policy(const nlohmann::json& doc);
+
+// One allow rule to add: a whole host ("api.x.com", "*.x.com", "h:8443")
+// when paths and methods are empty.
+struct AllowRule {
+  std::string domain;                // as the document writes it, ":PORT" included
+  std::vector<std::string> paths;    // globs; empty: any path
+  std::vector<std::string> methods;  // uppercase; empty: any method
+};
+
+// A change to a cell's document: `brig policy set`, `policy suggest --apply`.
+struct PolicyEdit {
+  std::vector<AllowRule> allow;
+  std::vector<std::string> deny, passthrough;
+  std::vector<std::string> remove;  // every rule naming DOMAIN (or DOMAIN:PORT), in every list
+  // The end of the `allow` rules of this edit (seconds since the epoch):
+  // time-boxed grants. nullopt: they are permanent.
+  std::optional<std::int64_t> allow_expires;
+};
+
+// What an edit did to one of its allow rules.
+struct AllowOutcome {
+  enum class What {
+    added,           // a new rule
+    unchanged,       // the same permanent rule was there
+    kept_permanent,  // a time limit was asked, but the rule is already there without one
+    renewed,         // a time-boxed rule got the new end
+    made_permanent,  // a time-boxed rule lost its end
+  };
+  AllowRule rule;
+  What what = What::added;
+  std::optional<std::int64_t> expires;  // the rule's end after the edit; nullopt: none
+};
+
+struct PolicyEditResult {
+  std::vector<AllowOutcome> allow;  // one per PolicyEdit::allow rule, in order
+  std::size_t lapsed = 0;           // time-boxed rules dropped because they had ended by `now`
+};
+
+// Pure. Applies `edit` to a cell's document at time `now`: removals first,
+// then the additions (a rule equal to one present, by domain ignoring case
+// and by paths and methods as sets, is not added twice). An allow rule with
+// a time limit (`allow_expires`) next to the same rule without one stays
+// permanent; next to a time-boxed one it moves that one's end; without a time
+// limit it makes a time-boxed one permanent. Every edit drops the allow
+// entries whose "expires" is at or before `now`. Errc::invalid (fix: another
+// profile) when the document is airgapped and the edit allows anything;
+// `cell` names it in the message.
+Result<PolicyEditResult> apply_policy_edit(nlohmann::json& doc, std::string_view cell, const PolicyEdit& edit,
+                                           std::int64_t now);
+
+// Pure. The document without the cell's own rules (`brig policy rm`): empty
+// allow, deny and tls_passthrough; an airgapped document stays airgapped.
+void clear_cell_policy(nlohmann::json& doc);
 
 // The file's text; Errc::not_found when the cell has none.
 Result<std::string> read_cell_policy(const Paths& paths, const std::string& cell);

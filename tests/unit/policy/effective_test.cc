@@ -114,5 +114,21 @@ TEST(EffectiveTest, InvalidBlockIsAnError) {
   EXPECT_FALSE(effective(bad, nullptr, "").ok());
 }
 
+// in_force: what compile() at `now` keeps, for printing (policy show --format json).
+TEST(InForce, DropsGrantsEndedAtNow) {
+  spec::PolicyBlock b;
+  b.allow.push_back({"a.test", std::nullopt, {}, {}, {}});
+  b.allow.push_back({"ended.test", std::nullopt, {}, {}, {}, 100});
+  b.allow.push_back({"later.test", std::nullopt, {}, {}, {}, 101});
+  const auto kept = in_force(b, 100);
+  ASSERT_EQ(kept.allow.size(), 2u);
+  EXPECT_EQ(kept.allow[0].domain, "a.test");
+  EXPECT_EQ(kept.allow[1].domain, "later.test");
+  EXPECT_EQ(in_force(b, 0).allow.size(), 3u);  // no clock: everything
+  auto compiled = Policy::compile(b, nullptr, {false, 100});
+  ASSERT_TRUE(compiled.ok());
+  EXPECT_EQ(compiled->allow_count(), kept.allow.size());
+}
+
 }  // namespace
 }  // namespace brig::policy

@@ -127,6 +127,121 @@ TEST_F(CellPolicyFile, EditHoldsTheStateLock) {
   EXPECT_EQ(state_lock_path(paths), paths.system_state() + "/lock");
 }
 
+// apply_policy_edit: `policy set` and `policy suggest --apply`.
+constexpr std::int64_t kNow = 1796191200;  // 2026-12-02T06:00:00Z
+
+nlohmann::json doc_of(const char* text) { return nlohmann::json::parse(text); }
+
+Result<PolicyEditResult> edit(nlohmann::json& doc, PolicyEdit e) { return apply_policy_edit(doc, "c1", e, kNow); }
+
+TEST(PolicyEdit, AddsRemovesAndKeepsOneOfEach) {
+  auto doc = doc_of(R"({"allow": ["api.github.com", {"domain": "x.test", "paths": ["/v1/*"]}], "deny": []})");
+  PolicyEdit e;
+  e.allow = {{"example.com", {}, {}}, {"x.test", {}, {}}, {"EXAMPLE.com", {}, {}}};
+  e.deny = {"evil.test", "evil.test"};
+  e.remove = {"api.github.com"};
+  auto r = edit(doc, e);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  // A rule for some paths of x.test does not make the whole host present.
+  EXPECT_EQ(doc["allow"], doc_of(R"([{"domain": "x.test", "paths": ["/v1/*"]}, "example.com", "x.test"])"));
+  EXPECT_EQ(doc["deny"], doc_of(R"(["evil.test"])"));
+  EXPECT_EQ(doc["tls_passthrough"], nlohmann::json::array());
+  ASSERT_EQ(r->allow.size(), 3u);
+  EXPECT_EQ(r->allow[0].what, AllowOutcome::What::added);
+  EXPECT_EQ(r->allow[2].what, AllowOutcome::What::unchanged);
+  EXPECT_FALSE(r->allow[0].expires);
+}
+
+TEST(PolicyEdit, RulesWithPathsAndMethodsAreComparedAsSets) {
+  auto doc = doc_of(R"({"allow": [{"domain": "a.test", "paths": ["/b", "/a"], "methods": ["POST", "GET"]}]})");
+  PolicyEdit e;
+  e.allow = {{"a.test", {"/a", "/b"}, {"GET", "POST"}}, {"a.test:8443", {"/x/*"}, {}}};
+  auto r = edit(doc, e);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->allow[0].what, AllowOutcome::What::unchanged);
+  EXPECT_EQ(doc["allow"].size(), 2u);
+  EXPECT_EQ(doc["allow"][1], doc_of(R"({"domain": "a.test:8443", "paths": ["/x/*"]})"));
+}
+
+TEST(PolicyEdit, TimeBoxedGrants) {
+  auto doc = doc_of(R"({"allow": ["perm.test", {"domain": "timed.test", "expires": "2026-12-02T06:05:00Z"}]})");
+  PolicyEdit e;
+  e.allow = {{"new.test", {}, {}}, {"perm.test", {}, {}}, {"timed.test", {}, {}}};
+  e.allow_expires = kNow + 900;
+  auto r = edit(doc, e);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(doc["allow"], doc_of(R"(["perm.test", {"domain": "timed.test", "expires": "2026-12-02T06:15:00Z"},
+                                    {"domain": "new.test", "expires": "2026-12-02T06:15:00Z"}])"));
+  EXPECT_EQ(r->allow[0].what, AllowOutcome::What::added);
+  EXPECT_EQ(r->allow[0].expires, kNow + 900);
+  EXPECT_EQ(r->allow[1].what, AllowOutcome::What::kept_permanent);
+  EXPECT_FALSE(r->allow[1].expires);
+  EXPECT_EQ(r->allow[2].what, AllowOutcome::What::renewed);
+  // Without a time limit, a time-boxed grant becomes permanent in place.
+  PolicyEdit p;
+  p.allow = {{"timed.test", {}, {}}};
+  r = edit(doc, p);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->allow[0].what, AllowOutcome::What::made_permanent);
+  EXPECT_EQ(doc["allow"][1], "timed.test");
+}
+
+TEST(PolicyEdit, EveryEditDropsLapsedGrants) {
+  auto doc = doc_of(R"({"allow": [{"domain": "old.test", "expires": "2026-12-02T05:59:59Z"},
+                                  {"domain": "now.test", "expires": "2026-12-02T06:00:00Z"},
+                                  {"domain": "later.test", "expires": "2026-12-02T06:00:01Z"}, "p.test"]})");
+  PolicyEdit e;
+  e.deny = {"evil.test"};
+  auto r = edit(doc, e);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->lapsed, 2u);
+  EXPECT_EQ(doc["allow"], doc_of(R"([{"domain": "later.test", "expires": "2026-12-02T06:00:01Z"}, "p.test"])"));
+  // A lapsed grant asked again is a new one.
+  auto again = doc_of(R"({"allow": [{"domain": "old.test", "expires": "2026-12-02T05:00:00Z"}]})");
+  PolicyEdit a;
+  a.allow = {{"old.test", {}, {}}};
+  a.allow_expires = kNow + 60;
+  r = edit(again, a);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->allow[0].what, AllowOutcome::What::added);
+  EXPECT_EQ(again["allow"], doc_of(R"([{"domain": "old.test", "expires": "2026-12-02T06:01:00Z"}])"));
+}
+
+TEST(PolicyEdit, AirgappedRefusesAllowsAndClearKeepsIt) {
+  auto doc = doc_of(R"({"allow": [], "airgapped": true})");
+  const auto before = doc;
+  PolicyEdit e;
+  e.allow = {{"x.test", {}, {}}};
+  auto r = edit(doc, e);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Errc::invalid);
+  EXPECT_EQ(r.error().message(), "cell c1 is airgapped: it may reach nothing");
+  EXPECT_EQ(doc, before);
+  PolicyEdit d;
+  d.deny = {"x.test"};
+  EXPECT_TRUE(edit(doc, d).ok());
+  clear_cell_policy(doc);
+  EXPECT_EQ(doc, doc_of(R"({"allow": [], "deny": [], "tls_passthrough": [], "airgapped": true})"));
+  auto plain = doc_of(R"({"allow": ["a.test"], "deny": ["b.test"], "rate_limits": {}})");
+  clear_cell_policy(plain);
+  EXPECT_EQ(plain, doc_of(R"({"allow": [], "deny": [], "tls_passthrough": []})"));
+}
+
+// What apply_policy_edit writes is a policy document policy::parse_document
+// reads, expires included.
+TEST(PolicyEdit, ResultParsesAsAPolicy) {
+  auto doc = doc_of(R"({"allow": []})");
+  PolicyEdit e;
+  e.allow = {{"a.test", {"/v1/*"}, {"GET"}}, {"b.test", {}, {}}};
+  e.allow_expires = kNow + 60;
+  ASSERT_TRUE(edit(doc, e).ok());
+  auto block = policy::parse_document(serialize_cell_policy(doc), "/p.json");
+  ASSERT_TRUE(block.ok()) << block.error().message();
+  ASSERT_EQ(block->allow.size(), 2u);
+  EXPECT_EQ(block->allow[0].expires, kNow + 60);
+  EXPECT_EQ(block->allow[0].paths, std::vector<std::string>{"/v1/*"});
+}
+
 TEST(StateLock, RunsFnAndReturnsItsStatus) {
   TempDir home;
   Paths paths(home.path());
