@@ -109,6 +109,12 @@ void print_inspect(const nlohmann::json& j) {
     std::printf("%-16s %s -> %s (%s)\n", "mount", m["source"].get<std::string>().c_str(),
                 m["target"].get<std::string>().c_str(), m["mode"].get<std::string>().c_str());
   }
+  // "llm-key -> $OPENAI_API_KEY for api.openai.com, *.anthropic.com"
+  for (const auto& i : j.value("injected_secrets", nlohmann::json::array())) {
+    std::printf("%-16s %s -> $%s for %s%s\n", "secret", i["name"].get<std::string>().c_str(),
+                i["env"].get<std::string>().c_str(), str::join(i["hosts"].get<std::vector<std::string>>(), ", ").c_str(),
+                i.value("allow_plaintext", false) ? " (plain HTTP too)" : "");
+  }
   const nlohmann::json& spec = j["spec"];
   if (!spec.is_object()) return;
   std::printf("spec:\n");
@@ -174,7 +180,11 @@ void add_cell(CLI::App& root, Context& ctx) {
       }
       std::printf("%-24s %-10s %-36s %-8s %-16s %-6s", c.record.name.c_str(), c.state.c_str(), c.record.image.c_str(),
                   c.record.runtime.c_str(), network_mode(c.record).c_str(), age(c.record.created).c_str());
-      if (wide) std::printf("  %-13s %s", c.record.subnet.cell_ip().c_str(), str::join(c.record.secrets, ",").c_str());
+      if (wide) {
+        std::vector<std::string> secrets = c.record.secrets;
+        for (const auto& i : c.record.injected) secrets.push_back(i.name);
+        std::printf("  %-13s %s", c.record.subnet.cell_ip().c_str(), str::join(secrets, ",").c_str());
+      }
       std::printf("\n");
     }
     return 0;

@@ -119,7 +119,7 @@ spec::CellSpec flags_layer(const CLI::App& cmd, const RunOpts& o, const RunTail&
     }
     if (!env.empty()) s.env.set(std::move(env), spec::Origin::flag("--env"));
   }
-  if (!o.secrets.empty()) s.secrets.set(o.secrets, spec::Origin::flag("--secret"));
+  if (!o.secrets.empty()) s.secrets.set(spec::secret_files(o.secrets, spec::Origin::flag("--secret")), spec::Origin::flag("--secret"));
   if (!o.allow.empty()) {
     spec::PolicyBlock b;
     for (const auto& a : o.allow) {
@@ -256,7 +256,8 @@ void add_run(CLI::App& root, Context& ctx) {
   auto* cmd = root.add_subcommand("run", "start a cell: brig run [flags] [IMAGE] [-- CMD...]");
   cmd->footer(
       "Flags go before IMAGE; everything after IMAGE (or after --) is the cell's command.\n"
-      "Precedence: flag > --file yaml > profile > defaults. Secrets are mounted at /run/secrets/<name>.\n"
+      "Precedence: flag > --file yaml > profile > defaults. Secrets are mounted at /run/secrets/<name>\n"
+      "(or, with env and hosts in the file's secrets:, injected by warden behind a placeholder).\n"
       "policy.tls_passthrough hosts must also be allowed.");
   static RunOpts o;
   cmd->add_option("--name", o.name, "cell name ([a-z0-9][a-z0-9-]{0,62})");
@@ -312,7 +313,7 @@ void add_run(CLI::App& root, Context& ctx) {
       // As docker: -i forwards stdin; brig also does when stdin is piped
       // (agents feed cells that way), never for a detached cell.
       engine::Stdio stdio{o.interactive || (!o.detach && !stdin_tty), o.tty};
-      auto rc = e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace, self_binary(), stdio});
+      auto rc = e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace, self_binary(), stdio, ctx.quiet});
       return rc;
 #endif
     }

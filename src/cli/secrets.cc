@@ -94,7 +94,7 @@ void add_secrets(CLI::App& root, Context& ctx) {
   auto* add = n->add_subcommand("add", "store a secret from stdin (-) or a file: brig secrets add NAME [-|FILE]");
   add->add_option("NAME", name, "secret name")->required();
   add->add_option("SOURCE", source, "- for stdin (default) or a file");
-  add->add_flag("--force", force, "replace it even while running cells mount it");
+  add->add_flag("--force", force, "replace it even while running cells use it");
   on_run(add, ctx, [&ctx]() -> Result<int> {
     const bool from_stdin = source.empty() || source == "-";
     // Asked before the value is read: nobody types a value only to see it refused.
@@ -105,7 +105,7 @@ void add_secrets(CLI::App& root, Context& ctx) {
       users = std::move(*u);
     }
     if (!users.empty() && !force && ::isatty(0) && ::isatty(2)) {
-      std::fprintf(stderr, "secret %s is mounted in running cell(s): %s; replace it? [y/N] ", name.c_str(),
+      std::fprintf(stderr, "secret %s is used by running cell(s): %s; replace it? [y/N] ", name.c_str(),
                    str::join(users, ", ").c_str());
       std::fflush(stderr);
       const std::string answer = read_answer();

@@ -7,6 +7,7 @@
 #include "brig/core/strings.h"
 #include "brig/core/timefmt.h"
 #include "brig/engine/plan.h"
+#include "brig/spec/validate.h"
 #include "seccomp_cell.h"
 
 namespace brig::engine {
@@ -72,14 +73,16 @@ std::map<std::string, std::string> cell_env(const spec::CellSpec& s, const CellR
   std::map<std::string, std::string> env;
   if (s.env.has()) env = *s.env;
   const std::string proxy = "http://" + rec.subnet.warden_ip() + ":" + std::to_string(kProxyPort);
-  for (const char* k : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"}) env[k] = proxy;
-  for (const char* k : {"NO_PROXY", "no_proxy"}) env[k] = "localhost,127.0.0.1";
+  for (auto k : spec::kCellProxyEnv) env[std::string(k)] = proxy;
+  for (auto k : spec::kCellNoProxyEnv) env[std::string(k)] = "localhost,127.0.0.1";
   if (trust_ca) {
-    for (const char* k : {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"}) {
+    for (auto k : spec::kCellCaBundleEnv) {
       env.emplace(k, "/run/brig/ca-bundle.crt");  // emplace: the spec's value wins
     }
   }
-  env["BRIG_CELL"] = rec.name;
+  env[std::string(spec::kCellNameEnv)] = rec.name;
+  // Injected secrets: the placeholder only; warden holds the value.
+  for (const auto& i : rec.injected) env[i.env] = i.placeholder;
   return env;
 }
 

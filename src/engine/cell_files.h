@@ -44,7 +44,8 @@ inline constexpr const char* kStatShimName = "libbrig-stat.so";
 std::string stat_shim();
 
 // The cell's environment: the user's, then proxy and CA variables (the user's
-// own values win for the CA ones; proxy variables always point at warden).
+// own values win for the CA ones; proxy variables always point at warden),
+// then each injected secret's placeholder (never its value).
 std::map<std::string, std::string> cell_env(const spec::CellSpec& s, const CellRecord& rec, bool trust_ca);
 
 }  // namespace brig::engine::cell_files

@@ -15,9 +15,11 @@
 #include "brig/core/strings.h"
 #include "brig/core/timefmt.h"
 #include "brig/engine/cells.h"
+#include "brig/engine/secrets.h"
 #include "brig/engine/subnets.h"
 #include "brig/state/cell_policy.h"
 #include "brig/state/ingress_routes.h"
+#include "brig/state/secret_injections.h"
 #include "cell_files.h"
 #include "cell_network.h"
 #include "ingress.h"
@@ -141,7 +143,7 @@ Result<std::vector<std::string>> Cells::secret_users(const std::string& name, co
   auto cells = list(false);
   if (!cells) {
     return Error(cells.error().code(), "cannot tell which running cells use secret " + name + ": " + cells.error().message(),
-                 "brig secrets " + verb + " " + name + " --force (if no running cell mounts it)");
+                 "brig secrets " + verb + " " + name + " --force (if no running cell uses it)");
   }
   std::vector<std::string> users;
   for (const auto& c : *cells) {
@@ -149,9 +151,12 @@ Result<std::vector<std::string>> Cells::secret_users(const std::string& name, co
       return Error(Errc::failed, "cannot tell whether cell " + c.record.name + " uses secret " + name + ": " + c.reason,
                    "brig cell rm " + c.record.name + ", or brig secrets " + verb + " " + name + " --force");
     }
-    for (const auto& s : c.record.secrets) {
-      if (s == name) users.push_back(c.record.name);
-    }
+    // Mounted, or injected by warden (which reads its value at each start).
+    const auto& r = c.record;
+    const bool mounts = std::find(r.secrets.begin(), r.secrets.end(), name) != r.secrets.end();
+    const bool injects =
+        std::any_of(r.injected.begin(), r.injected.end(), [&](const InjectedSecretRef& i) { return i.name == name; });
+    if (mounts || injects) users.push_back(r.name);
   }
   return users;
 }
@@ -192,6 +197,11 @@ Result<nlohmann::json> Cells::inspect(const std::string& cell) {
   mounts.push_back({{"source", r.workspace}, {"target", r.workspace_mount}, {"mode", "rw"}});
   mounts.push_back({{"source", ctx_.paths.cell_state(cell) + "/brig"}, {"target", "/run/brig"}, {"mode", "ro"}});
   for (const auto& s : r.secrets) mounts.push_back({{"source", ctx_.paths.secret(s)}, {"target", "/run/secrets/" + s}, {"mode", "ro"}});
+  // Injected secrets: the variable and the hosts (never the value, nor the placeholder).
+  nlohmann::json injected = nlohmann::json::array();
+  for (const auto& i : r.injected) {
+    injected.push_back({{"name", i.name}, {"env", i.env}, {"hosts", i.hosts}, {"allow_plaintext", i.allow_plaintext}});
+  }
   // An exit code only once it has one; the reason where brig knows it.
   const bool exited = has_run(st->state);
   const std::string why = describe_exit(CellExit{st->exit_code, st->exit_reason, st->exit_code, -1}, r);
@@ -218,6 +228,7 @@ Result<nlohmann::json> Cells::inspect(const std::string& cell) {
                         {"created", r.created},
                         {"mounts", mounts},
                         {"secrets", r.secrets},
+                        {"injected_secrets", injected},
                         {"airgapped", r.airgapped},
                         {"ingress", routes},
                         {"spec", r.spec}};
@@ -274,12 +285,21 @@ Result<bool> Cells::start(const std::string& cell) {
   if (!ingress::routes(*rec).empty()) BRIG_TRY(ingress::read_token(ctx_.paths, cell));
   // A secret removed since the run: podman would fail on the missing mount
   // source in words that blame the command.
+  auto gone = [&](const std::string& verb, const std::string& sec) {
+    return Error(Errc::not_found, "cell " + cell + " " + verb + " secret " + str::quote(sec) + ", which no longer exists",
+                 "brig secrets add " + sec + " - < FILE, then brig cell start " + cell);
+  };
   for (const auto& sec : rec->secrets) {
-    if (!fs::exists(ctx_.paths.secret(sec))) {
-      return Error(Errc::not_found,
-                   "cell " + cell + " mounts secret " + str::quote(sec) + ", which no longer exists",
-                   "brig secrets add " + sec + " - < FILE, then brig cell start " + cell);
-    }
+    if (!fs::exists(ctx_.paths.secret(sec))) return gone("mounts", sec);
+  }
+  // Injected secrets: warden's file gets their values as they are now (the
+  // placeholders stay: the container's env was fixed at create).
+  std::vector<state::InjectedSecret> injections;
+  for (const auto& i : rec->injected) {
+    auto value = injectable_value(ctx_.paths, i.name);
+    if (!value && value.error().code() == Errc::not_found) return gone("injects", i.name);
+    if (!value) return value.error();
+    injections.push_back({i.name, i.env, i.placeholder, std::move(*value), i.hosts, i.allow_plaintext});
   }
   // The network and warden's attachment may be gone after `system down`.
   if (!ctx_.podman.network_exists(cell_network(cell))) {
@@ -291,6 +311,7 @@ Result<bool> Cells::start(const std::string& cell) {
   BRIG_TRY(fs::make_dirs(ctx_.paths.cell_state(cell) + "/brig", 0755));
   BRIG_TRY(cell_files::write_cell_json(ctx_.paths, *rec));
   if (cell_files::trusts_warden_ca(*rec)) BRIG_TRY(cell_files::write_ca_bundle(ctx_.paths, cell));
+  BRIG_TRY(state::store_secret_injections(ctx_.paths, cell, injections));
   auto rc = start_cell(*rec, cell_start_args(cell, rec->runtime, rec->runsc_network, false), true);
   if (!rc) return rc.error();
   if (*rc != 0) return Error(Errc::failed, "cell " + cell + " exited right after starting", "brig cell logs " + cell);
@@ -317,6 +338,8 @@ Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) 
   }
   auto out = ctx_.podman.run({"rm", "--force", "--time", "0", cell_container(cell)});
   if (!out) return out.error();
+  // The values warden injected for it go with it.
+  BRIG_TRY(state::remove_secret_injections(ctx_.paths, cell));
   // Its routes go before its subnet: warden never routes to an address a later cell may get.
   if (damaged || !ingress::routes(*rec).empty()) BRIG_TRY(state::remove_ingress_cell(ctx_.paths, cell));
   BRIG_TRY(teardown_network(ctx_.podman, cell));

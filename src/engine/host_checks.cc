@@ -82,12 +82,18 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
   }
   if (!s.image.has()) fail("image", Error(Errc::usage, "no image given", "brig run IMAGE [-- CMD...] or image: in --file"));
 
-  for (const auto& sec : s.secrets.has() ? *s.secrets : std::vector<std::string>{}) {
-    if (fs::exists(ctx.paths.secret(sec))) {
-      pass("secret " + sec, "present");
+  for (const auto& sec : s.secrets.has() ? *s.secrets : spec::SecretList{}) {
+    const std::string& n = sec.name;
+    if (sec.injected()) {
+      // Read and judged now (a value no header can carry is refused before
+      // any change), then dropped: the run reads it again for warden.
+      if (auto v = injectable_value(ctx.paths, n); !v) fail("secret " + n, v.error());
+      else pass("secret " + n, "present, injected by warden into $" + sec.env + " for " + str::join(sec.hosts, ", "));
+    } else if (fs::exists(ctx.paths.secret(n))) {
+      pass("secret " + n, "present");
     } else {
-      fail("secret " + sec, Error(Errc::not_found, "secret " + str::quote(sec) + " does not exist",
-                                  "brig secrets add " + sec + " - < FILE"));
+      fail("secret " + n, Error(Errc::not_found, "secret " + str::quote(n) + " does not exist",
+                                "brig secrets add " + n + " - < FILE"));
     }
   }
 

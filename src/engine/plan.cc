@@ -10,13 +10,16 @@ namespace brig::engine {
 nlohmann::json cell_json(const CellRecord& rec, const std::string& started_at) {
   nlohmann::json services = nlohmann::json::array();
   if (rec.spec.contains("host_services")) services = rec.spec["host_services"];
+  nlohmann::json injected = nlohmann::json::array();
+  for (const auto& i : rec.injected) injected.push_back({{"name", i.name}, {"env", i.env}, {"hosts", i.hosts}});
   return {{"version", BRIG_VERSION},
           {"name", rec.name},
           {"started_at", started_at},
           {"workspace_mount", rec.workspace_mount},
           {"proxy", "http://" + rec.subnet.warden_ip() + ":" + std::to_string(kProxyPort)},
           {"airgapped", rec.airgapped},
-          {"host_services", services}};
+          {"host_services", services},
+          {"injected_secrets", injected}};
 }
 
 namespace {
@@ -57,7 +60,17 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
   rec.subnet = f.subnet;
   rec.workspace = s.workspace.has() ? *s.workspace : paths.workspace(name);
   rec.workspace_mount = *s.workspace_mount;
-  rec.secrets = s.secrets.has() ? *s.secrets : std::vector<std::string>{};
+  for (const auto& sec : s.secrets.has() ? *s.secrets : spec::SecretList{}) {
+    if (!sec.injected()) {
+      rec.secrets.push_back(sec.name);
+      continue;
+    }
+    auto ph = f.placeholders.find(sec.name);
+    if (ph == f.placeholders.end()) {
+      return Error(Errc::invalid, "no placeholder for injected secret " + sec.name + ": a bug in brig");
+    }
+    rec.injected.push_back({sec.name, sec.env, ph->second, sec.hosts, sec.allow_plaintext});
+  }
   rec.created = f.now;
   rec.airgapped = resolved.airgapped;
   rec.spec = spec::to_json(s);

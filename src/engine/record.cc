@@ -63,6 +63,14 @@ nlohmann::json exit_json(const CellExit& e) {
 }
 
 nlohmann::json to_json(const CellRecord& r) {
+  nlohmann::json injected = nlohmann::json::array();
+  for (const auto& i : r.injected) {
+    injected.push_back({{"name", i.name},
+                        {"env", i.env},
+                        {"placeholder", i.placeholder},
+                        {"hosts", i.hosts},
+                        {"allow_plaintext", i.allow_plaintext}});
+  }
   return {{"name", r.name},
           {"image", r.image},
           {"runtime", r.runtime},
@@ -71,6 +79,7 @@ nlohmann::json to_json(const CellRecord& r) {
           {"workspace", r.workspace},
           {"workspace_mount", r.workspace_mount},
           {"secrets", r.secrets},
+          {"injected_secrets", injected},
           {"created", r.created},
           {"airgapped", r.airgapped},
           {"spec", r.spec}};
@@ -87,6 +96,11 @@ Result<CellRecord> record_from_json(const nlohmann::json& j) {
     r.workspace = j.at("workspace");
     r.workspace_mount = j.at("workspace_mount");
     r.secrets = j.value("secrets", std::vector<std::string>{});
+    for (const auto& i : j.value("injected_secrets", nlohmann::json::array())) {
+      r.injected.push_back({i.at("name").get<std::string>(), i.at("env").get<std::string>(),
+                            i.at("placeholder").get<std::string>(), i.at("hosts").get<std::vector<std::string>>(),
+                            i.value("allow_plaintext", false)});
+    }
     r.created = j.value("created", "");
     r.airgapped = j.value("airgapped", false);
     r.spec = j.value("spec", nlohmann::json::object());

@@ -16,9 +16,11 @@
 #include "brig/core/timefmt.h"
 #include "brig/engine/cells.h"
 #include "brig/engine/plan.h"
+#include "brig/engine/secrets.h"
 #include "brig/engine/subnets.h"
 #include "brig/state/cell_policy.h"
 #include "brig/state/ingress_routes.h"
+#include "brig/state/secret_injections.h"
 #include "cell_files.h"
 #include "cell_network.h"
 #include "diagnosis.h"
@@ -53,6 +55,18 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   }
   for (const auto& c : checks) {
     if (!c.warning.empty()) std::fprintf(stderr, "warning: %s\n", c.warning.c_str());
+  }
+  // Injected secrets: a placeholder each, fresh for this cell and run.
+  std::map<std::string, std::string> placeholders;
+  for (const auto& sec : s.secrets.has() ? *s.secrets : spec::SecretList{}) {
+    if (!sec.injected()) continue;
+    auto ph = new_placeholder(sec.name);
+    if (!ph) return ph.error();
+    placeholders[sec.name] = *ph;
+    if (!opts.quiet) {
+      std::fprintf(stderr, "note: secret %s is injected by warden for %s; the cell sees a placeholder in $%s\n",
+                   sec.name.c_str(), str::join(sec.hosts, ", ").c_str(), sec.env.c_str());
+    }
   }
 
   // --- apply: the plan, step by step, each applied step undone if a later one fails ---
@@ -89,7 +103,7 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   });
 
   auto planned =
-      plan_cell(resolved, HostFacts{ctx_.paths, *cfg, name, *subnet, timefmt::now_rfc3339()}, opts.stdio);
+      plan_cell(resolved, HostFacts{ctx_.paths, *cfg, name, *subnet, timefmt::now_rfc3339(), placeholders}, opts.stdio);
   if (!planned) return fail(planned.error());
   const RunPlan& plan = *planned;
   // Shared by every cell (not undone): the runsc shim, where this runsc needs it.
@@ -176,6 +190,20 @@ Status Cells::stage_files(const RunPlan& plan, Rollback& rb) {
   const std::string& name = plan.record.name;
   BRIG_TRY(state::store_cell_policy(ctx_.paths, name, plan.policy));
   rb.add("policy", [this, name]() -> Status { return state::remove_cell_policy(ctx_.paths, name); });
+
+  // Warden's file of the values it injects, read from the stored secrets now
+  // (the plan holds placeholders only).
+  if (!plan.record.injected.empty()) {
+    std::vector<state::InjectedSecret> injections;
+    for (const auto& i : plan.record.injected) {
+      auto value = injectable_value(ctx_.paths, i.name);
+      if (!value) return value.error();
+      injections.push_back({i.name, i.env, i.placeholder, std::move(*value), i.hosts, i.allow_plaintext});
+    }
+    rb.add("secrets", [this, name]() -> Status { return state::remove_secret_injections(ctx_.paths, name); });
+    BRIG_TRY(state::store_secret_injections(ctx_.paths, name, injections));
+    BRIG_TRY(injected_failure("secrets"));
+  }
 
   // What the cell sees of brig: /run/brig (cell.json, CA bundle); all inside
   // state/<cell>, which the "state" step removes.

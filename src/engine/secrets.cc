@@ -1,18 +1,21 @@
 #include "brig/engine/secrets.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <new>
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
 #include "brig/core/unique_fd.h"
 #include "brig/spec/validate.h"
+#include "brig/state/secret_injections.h"
 
 namespace brig::engine {
 namespace {
@@ -69,10 +72,38 @@ Result<std::optional<SecretFingerprint>> secret_fingerprint(const Paths& paths, 
   return std::optional<SecretFingerprint>(SecretFingerprint{sha256_hex(v), v.size()});
 }
 
+Result<std::string> new_placeholder(const std::string& name) {
+  unsigned char bytes[16];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("getrandom for the placeholder of secret " + name, errno);
+    got += static_cast<std::size_t>(n);
+  }
+  return state::make_placeholder(name, std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+}
+
+Result<std::string> injectable_value(const Paths& paths, const std::string& name) {
+  BRIG_TRY(check_name(name));
+  const std::string add = "brig secrets add " + name + " - < FILE";
+  if (!fs::exists(paths.secret(name))) return Error(Errc::not_found, "secret " + str::quote(name) + " does not exist", add);
+  auto value = fs::read_file(paths.secret(name), kSecretMaxBytes);
+  if (!value) {
+    return Error(value.error().code(), "cannot read secret " + name + ": " + value.error().message(), add);
+  }
+  std::string v = state::injected_value(*value);
+  if (auto why = state::check_secret_value(v)) {
+    return Error(Errc::invalid, "secret " + str::quote(name) + " cannot be injected into a request header: " + *why,
+                 "store the value on one line (a FILE holding just it): " + add);
+  }
+  return v;
+}
+
 Status secret_unused(const std::string& name, const std::vector<std::string>& running_users, bool force,
                      const std::string& retry) {
   if (running_users.empty() || force) return {};
-  return Error(Errc::exists, "secret " + name + " is mounted in running cell(s): " + str::join(running_users, ", "),
+  return Error(Errc::exists, "secret " + name + " is used by running cell(s): " + str::join(running_users, ", "),
                (running_users.size() == 1 ? "stop it first (brig cell stop " + running_users.front() + "), or "
                                            : std::string("stop them first (brig cell stop CELL), or ")) +
                    retry);

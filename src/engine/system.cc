@@ -542,6 +542,12 @@ Result<PruneReport> System::prune(const PruneOptions& o) {
         if (!o.dry_run) BRIG_TRY(state::remove_ingress_cell(ctx_.paths, n));
       }
     }
+    // Injected secrets' values of cells that no longer exist (a crash mid-run).
+    for (const auto& n : fs::list_names(state::secret_injections_dir(ctx_.paths), ".json")) {
+      if (fs::exists(cell_files::record_path(ctx_.paths, n))) continue;
+      done.push_back("injected secrets of " + n);
+      if (!o.dry_run) BRIG_TRY(state::remove_secret_injections(ctx_.paths, n));
+    }
     // Networks named like a cell's without a cell.
     auto nets = ctx_.podman.run({"network", "ls", "--filter", std::string("label=") + kCellLabel, "--format", "{{.Name}}"});
     if (nets && nets->success()) {

@@ -18,6 +18,12 @@ std::string Origin::str() const {
   return "spec";
 }
 
+SecretList secret_files(const StringList& names, const Origin& origin) {
+  SecretList out;
+  for (const auto& n : names) out.push_back({n, "", {}, false, origin});
+  return out;
+}
+
 const std::vector<std::string>& field_names() {
   static const std::vector<std::string> names = {
 #define BRIG_FIELD_NAME(f) #f,

@@ -14,6 +14,19 @@ json rate_json(const RateLimit& r) { return {{"rate", r.rate}, {"burst", r.burst
 template <class T>
 json value_json(const T& v) { return v; }
 json value_json(const PolicyBlock& b) { return to_json(b); }
+// The file form as its name, the injected form as an object (never a value:
+// a spec holds none).
+json value_json(const SecretList& v) {
+  json a = json::array();
+  for (const auto& e : v) {
+    if (!e.injected()) {
+      a.push_back(e.name);
+    } else {
+      a.push_back({{"name", e.name}, {"env", e.env}, {"hosts", e.hosts}, {"allow_plaintext", e.allow_plaintext}});
+    }
+  }
+  return a;
+}
 json value_json(const std::vector<Ingress>& v) {
   json a = json::array();
   for (const auto& e : v) a.push_back({{"name", e.name}, {"port", e.port}, {"path_prefix", e.path_prefix}, {"auth", e.auth}});

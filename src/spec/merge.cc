@@ -94,9 +94,21 @@ CellSpec merge(const CellSpec& low, const CellSpec& high) {
   merge_map(out.labels, low.labels, high.labels);
 
   if (low.secrets.has() && high.secrets.has()) {
-    StringList all = *low.secrets;
-    for (const auto& s : *high.secrets) {
-      if (std::find(all.begin(), all.end(), s) == all.end()) all.push_back(s);
+    // By name: the higher layer's entry replaces the lower's in place. Two
+    // entries of one layer with a name stay two (validate reports them).
+    SecretList all = *low.secrets;
+    const std::size_t lows = all.size();
+    std::vector<bool> replaced(lows, false);
+    for (const auto& h : *high.secrets) {
+      auto it = std::find_if(all.begin(), all.begin() + static_cast<long>(lows),
+                             [&](const SecretRef& l) { return l.name == h.name; });
+      const auto i = static_cast<std::size_t>(it - all.begin());
+      if (i < lows && !replaced[i]) {
+        *it = h;
+        replaced[i] = true;
+      } else {
+        all.push_back(h);
+      }
     }
     out.secrets.set(std::move(all), high.secrets.origin);
   }

@@ -40,6 +40,65 @@ std::optional<std::vector<T>> parse_entries(
   return out;
 }
 
+// `secrets:`: each entry a name (the file form) or a mapping {name, env,
+// hosts, allow_plaintext} (injected by warden). Shape only: the names, the
+// variable and the hosts are judged by validate.cc.
+std::optional<SecretList> parse_secrets(Reader& r, const YAML::Node& n, const std::string& field) {
+  if (!n.IsSequence()) {
+    r.error(n, field, "expected a list of secret names or {name, env, hosts} mappings, got " + Reader::kind(n));
+    return std::nullopt;
+  }
+  SecretList out;
+  bool ok = true;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const YAML::Node e = n[i];
+    const std::string f = field + "[" + std::to_string(i) + "]";
+    SecretRef ref;
+    ref.origin = r.at(e);
+    if (e.IsScalar()) {
+      ref.name = e.Scalar();
+      out.push_back(std::move(ref));
+      continue;
+    }
+    if (!e.IsMap()) {
+      r.error(e, f, "expected a secret name or a mapping {name, env, hosts}, got " + Reader::kind(e));
+      ok = false;
+      continue;
+    }
+    const std::size_t before = r.diags().size();
+    bool has_env = false, has_hosts = false, has_plaintext = false;
+    r.each_key(e, f, {
+        {"name", [&](const YAML::Node& v, const std::string& ff) {
+           if (auto x = r.scalar(v, ff, "a secret name")) ref.name = *x;
+         }},
+        {"env", [&](const YAML::Node& v, const std::string& ff) {
+           has_env = true;
+           auto x = r.scalar(v, ff, "a variable name");
+           if (x && x->empty()) r.error(v, ff, "is empty; give the variable that holds the placeholder, e.g. env: OPENAI_API_KEY");
+           else if (x) ref.env = *x;
+         }},
+        {"hosts", [&](const YAML::Node& v, const std::string& ff) {
+           has_hosts = true;
+           if (auto l = r.string_list(v, ff)) ref.hosts = *l;
+         }},
+        {"allow_plaintext", [&](const YAML::Node& v, const std::string& ff) {
+           has_plaintext = true;
+           if (auto b = r.boolean(v, ff)) ref.allow_plaintext = *b;
+         }},
+    });
+    if (!e["name"]) r.error(e, f, "missing key \"name\"");
+    if (!has_env && (has_hosts || has_plaintext)) {
+      r.error(e, f,
+              std::string(has_hosts ? "hosts" : "allow_plaintext") +
+                  " only goes with env (warden injects such a secret into requests to its hosts); add env: VARIABLE, "
+                  "or give just the name to mount it at /run/secrets/NAME");
+    }
+    if (r.diags().size() != before) ok = false;
+    else out.push_back(std::move(ref));
+  }
+  return ok ? std::optional(std::move(out)) : std::nullopt;
+}
+
 void parse_into(Reader& r, const YAML::Node& root, CellSpec& s, bool profile) {
   using H = Reader::Handler;
   auto str_field = [&](Field<std::string>& f, const char* want) -> H {
@@ -80,7 +139,7 @@ void parse_into(Reader& r, const YAML::Node& root, CellSpec& s, bool profile) {
       {"workspace_quota", num_field(s.workspace_quota, "a size like 10g")},
       {"writable_rootfs", [&](const YAML::Node& v, const std::string& f) { r.put(s.writable_rootfs, r.boolean(v, f), v); }},
       {"trust_warden_ca", [&](const YAML::Node& v, const std::string& f) { r.put(s.trust_warden_ca, r.boolean(v, f), v); }},
-      {"secrets", [&](const YAML::Node& v, const std::string& f) { r.put(s.secrets, r.string_list(v, f), v); }},
+      {"secrets", [&](const YAML::Node& v, const std::string& f) { r.put(s.secrets, parse_secrets(r, v, f), v); }},
       {"timeout", str_field(s.timeout, "a duration like 2h")},
       {"labels", [&](const YAML::Node& v, const std::string& f) { r.put(s.labels, r.string_map(v, f), v); }},
       {"policy", [&](const YAML::Node& v, const std::string& f) {

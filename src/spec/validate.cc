@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 
 #include "brig/core/strings.h"
@@ -154,17 +155,44 @@ void check_names_and_maps(Checker& err, const CellSpec& s, const ValidateOptions
       if (has_control(v)) err(s.labels.origin, "labels." + k, "value contains a control character");
     }
   }
-  if (s.secrets.has()) {
-    std::set<std::string> seen;
-    for (const auto& n : *s.secrets) {
-      if (auto why = check_secret_name(n)) err(s.secrets.origin, "secrets", "invalid secret name " + str::quote(n) + ": " + *why);
-      if (!seen.insert(n).second) err(s.secrets.origin, "secrets", "secret " + str::quote(n) + " is listed twice");
-    }
-  }
   if (s.writable_rootfs.value_or(false) && (opts.untrusted || opts.airgapped)) {
     err(s.writable_rootfs.origin, "writable_rootfs",
         std::string("the ") + (opts.untrusted ? "untrusted" : "airgapped") +
             " profile keeps the root filesystem read-only; write to the workspace, /tmp or /run instead");
+  }
+}
+
+// `secrets:`: the names, and for an injected secret its variable and hosts.
+void check_secrets(Checker& err, const CellSpec& s) {
+  if (!s.secrets.has()) return;
+  std::set<std::string> seen;
+  std::map<std::string, std::string> vars;  // env -> the secret whose placeholder it holds
+  for (std::size_t i = 0; i < s.secrets->size(); ++i) {
+    const SecretRef& e = (*s.secrets)[i];
+    const Origin& o = e.origin.kind == Origin::Kind::none ? s.secrets.origin : e.origin;
+    const std::string f = "secrets[" + std::to_string(i) + "]";
+    const std::string name = str::quote(e.name);
+    if (auto why = check_secret_name(e.name)) err(o, "secrets", "invalid secret name " + name + ": " + *why);
+    else if (!seen.insert(e.name).second) err(o, "secrets", "secret " + name + " is listed twice");
+    if (!e.injected()) continue;
+    if (!valid_env_key(e.env)) {
+      err(o, f + ".env", "invalid variable name " + str::quote(e.env) + "; use letters, digits and '_' not starting with a digit");
+    } else if (brig_sets_env(e.env)) {
+      err(o, f + ".env", e.env + " is set by brig in every cell; pick another variable for secret " + name);
+    } else if (s.env.has() && s.env->count(e.env)) {
+      err(o, f + ".env", e.env + " is also set in env (it would hide the placeholder); remove it from env or pick another variable");
+    } else if (auto [it, fresh] = vars.emplace(e.env, e.name); !fresh) {
+      err(o, f + ".env", e.env + " already holds the placeholder of secret " + str::quote(it->second) + "; pick another variable");
+    }
+    if (e.hosts.empty()) {
+      err(o, f + ".hosts",
+          "secret " + name + " is injected, so it needs the hosts warden may send it to, e.g. hosts: [api.openai.com]");
+    }
+    for (std::size_t j = 0; j < e.hosts.size(); ++j) {
+      if (auto why = check_policy_host(e.hosts[j], PolicyList::allow)) {
+        err(o, f + ".hosts[" + std::to_string(j) + "]", why->message);
+      }
+    }
   }
 }
 
@@ -224,12 +252,23 @@ void check_airgapped(Checker& err, const CellSpec& s, const ValidateOptions& opt
     err(s.policy->tls_passthrough.front().origin, "policy.tls_passthrough", why);
   }
   if (s.ingress.has() && !s.ingress->empty()) err(s.ingress.origin, "ingress", why);
+  for (const auto& e : s.secrets.has() ? *s.secrets : SecretList{}) {
+    if (!e.injected()) continue;
+    err(e.origin.kind == Origin::Kind::none ? s.secrets.origin : e.origin, "secrets",
+        "the airgapped profile allows no egress, so warden has no request to inject secret " + str::quote(e.name) +
+            " into; list just its name to mount it at /run/secrets/" + e.name);
+  }
   if (s.trust_warden_ca.value_or(false)) {
     err(s.trust_warden_ca.origin, "trust_warden_ca", "the airgapped profile mounts no CA (there is no egress to inspect)");
   }
 }
 
 }  // namespace
+
+bool brig_sets_env(std::string_view name) {
+  auto in = [&](const auto& list) { return std::find(std::begin(list), std::end(list), name) != std::end(list); };
+  return in(kCellProxyEnv) || in(kCellNoProxyEnv) || in(kCellCaBundleEnv) || name == kCellNameEnv;
+}
 
 Diagnostics validate(const CellSpec& s, const ValidateOptions& opts) {
   Diagnostics out;
@@ -240,6 +279,7 @@ Diagnostics validate(const CellSpec& s, const ValidateOptions& opts) {
   check_resources(err, s);
   check_paths(err, s, opts.probe);
   check_policy(err, s, opts, out);
+  check_secrets(err, s);
   check_ingress(err, s);
   check_host_services(err, s, opts);
   check_host_sockets(err, s, opts);

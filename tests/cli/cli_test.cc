@@ -291,7 +291,7 @@ TEST_F(CliFakePodmanTest, SecretsRmFailsClosedWhenCellsCannotBeListed) {
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_EQ(out.err,
             "error: cannot tell which running cells use secret api-key: podman ps failed: Error: cannot connect to "
-            "Podman\nfix: brig secrets rm api-key --force (if no running cell mounts it)\n");
+            "Podman\nfix: brig secrets rm api-key --force (if no running cell uses it)\n");
   EXPECT_TRUE(std::filesystem::exists(home_ + "/secrets/api-key"));
   // The fix works.
   auto forced = brig_with_podman("exit 125\n", {"secrets", "rm", "api-key", "--force"});

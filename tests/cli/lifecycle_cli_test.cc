@@ -264,6 +264,31 @@ TEST_F(CellCli, InspectShowsTheIngressUrls) {
     {"name": "api", "port": 9000, "path_prefix": "/api", "url": "https://c1.localhost:8443/api"}])"));
 }
 
+// An injected secret: its variable and hosts, one line; never the value
+// (which the record does not hold) nor the placeholder.
+TEST_F(CellCli, InspectShowsAnInjectedSecretAsVariableAndHosts) {
+  auto rec = nlohmann::json::parse(read("state/c1/cell-state.json"));
+  rec["secrets"] = {"openai-key"};
+  rec["injected_secrets"] = nlohmann::json::parse(R"([{"name": "llm-key", "env": "OPENAI_API_KEY",
+    "placeholder": "brig-secret-llm-key-0123456789abcdef0123456789abcdef",
+    "hosts": ["api.openai.com", "*.anthropic.com"], "allow_plaintext": false}])");
+  write("state/c1/cell-state.json", rec.dump());
+  write("secrets/llm-key", "sk-live-value\n");
+  auto out = brig_with_podman(podman("running 0"), {"cell", "inspect", "c1"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.out, HasSubstr("secret           llm-key -> $OPENAI_API_KEY for api.openai.com, *.anthropic.com\n"));
+  EXPECT_THAT(out.out, HasSubstr("mount            " + home_ + "/secrets/openai-key -> /run/secrets/openai-key (ro)\n"));
+  EXPECT_THAT(out.out, Not(HasSubstr("/run/secrets/llm-key")));
+  EXPECT_THAT(out.out, Not(HasSubstr("brig-secret-llm-key-")));
+  EXPECT_THAT(out.out, Not(HasSubstr("sk-live-value")));
+  auto json = brig_with_podman(podman("running 0"), {"cell", "inspect", "c1", "--format", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(nlohmann::json::parse(json.out)["injected_secrets"], nlohmann::json::parse(R"([{"name": "llm-key",
+    "env": "OPENAI_API_KEY", "hosts": ["api.openai.com", "*.anthropic.com"], "allow_plaintext": false}])"));
+  EXPECT_THAT(json.out, Not(HasSubstr("brig-secret-llm-key-")));
+  EXPECT_THAT(json.out, Not(HasSubstr("sk-live-value")));
+}
+
 TEST_F(CellCli, StartOfARunningCellSaysItIsAlreadyRunning) {
   auto out = brig_with_podman(podman("running 0"), {"cell", "start", "c1"});
   EXPECT_EQ(out.exit_code, 0) << out.err;

@@ -10,6 +10,7 @@ namespace brig::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using nlohmann::json;
 
@@ -85,6 +86,45 @@ TEST_F(RunDryTest, BrigFlagAfterImageIsRejected) {
   auto short_first = brig({"run", "--dry-run", "localhost/x:1", "-d", "sh"});
   EXPECT_EQ(short_first.exit_code, 2);
   EXPECT_THAT(short_first.err, HasSubstr("\"-d\" comes after the image"));
+}
+
+// Both forms of `secrets:`; --secret adds the file form. The dry run reads
+// no secret, so none needs to exist.
+TEST_F(RunDryTest, InjectedSecretsArePrintedWithoutAValue) {
+  auto file = write("cell.yaml",
+                    "image: localhost/brig-busybox:latest\n"
+                    "secrets:\n"
+                    "  - api-key\n"
+                    "  - {name: llm-key, env: OPENAI_API_KEY, hosts: [api.openai.com, \"*.anthropic.com\"]}\n");
+  auto j = dry_json({"--file", file, "--secret", "db-pass"});
+  EXPECT_EQ(j["secrets"], json::parse(R"(["api-key",
+    {"name": "llm-key", "env": "OPENAI_API_KEY", "hosts": ["api.openai.com", "*.anthropic.com"], "allow_plaintext": false},
+    "db-pass"])"));
+  auto text = brig({"run", "--dry-run", "--file", file});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("secrets          [\"api-key\",{\"allow_plaintext\":false,\"env\":\"OPENAI_API_KEY\","));
+  EXPECT_THAT(text.out + text.err, Not(HasSubstr("brig-secret-")));
+}
+
+TEST_F(RunDryTest, InjectedSecretErrorsNameFileAndLine) {
+  auto file = write("cell.yaml",
+                    "image: x\n"
+                    "env: {API_KEY: x}\n"
+                    "secrets:\n"
+                    "  - {name: k, env: API_KEY, hosts: [a.com]}\n"
+                    "  - {name: p, env: HTTPS_PROXY, hosts: [\"https://a.com/\"]}\n"
+                    "  - {name: q, env: Q}\n");
+  auto out = brig({"run", "--dry-run", "--file", file});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr(file + ":4: secrets[0].env: API_KEY is also set in env (it would hide the "
+                                        "placeholder); remove it from env or pick another variable\n"));
+  EXPECT_THAT(out.err, HasSubstr(file + ":5: secrets[1].env: HTTPS_PROXY is set by brig in every cell; pick another "
+                                        "variable for secret \"p\"\n"));
+  EXPECT_THAT(out.err, HasSubstr(file + ":5: secrets[1].hosts[0]: \"https://a.com/\" is a URL; give a host, not a URL: "
+                                        "a.com\n"));
+  EXPECT_THAT(out.err, HasSubstr(file + ":6: secrets[2].hosts: secret \"q\" is injected, so it needs the hosts warden "
+                                        "may send it to, e.g. hosts: [api.openai.com]"));
+  EXPECT_EQ(out.out, "");
 }
 
 TEST_F(RunDryTest, InvalidSpecReportsFileLineField) {

@@ -140,13 +140,34 @@ class Pty {
   std::string transcript_;
 };
 
+// A running cell that injects the secret (warden reads its value at each
+// start) holds it as one that mounts it does.
+TEST_F(SecretsCli, RmRefusesASecretARunningCellInjects) {
+  ASSERT_EQ(brig({"secrets", "add", "llm-key", "-"}, "sk-value").exit_code, 0);
+  write("state/c1/cell-state.json",
+        R"({"name": "c1", "image": "localhost/agent:1", "runtime": "runsc", "subnet": 1,
+            "workspace": ")" + home_ + R"(/state/c1/workspace", "workspace_mount": "/work", "secrets": [],
+            "injected_secrets": [{"name": "llm-key", "env": "OPENAI_API_KEY",
+              "placeholder": "brig-secret-llm-key-0123456789abcdef0123456789abcdef", "hosts": ["api.openai.com"]}]})");
+  fake_podman(std::string("case \"$1\" in ps) echo '") + kRunningC1 + "';; *) exit 1;; esac\n");
+  auto out = brig_piped({"secrets", "rm", "llm-key"}, "");
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(out.err,
+            "error: secret llm-key is used by running cell(s): c1\n"
+            "fix: stop it first (brig cell stop c1), or brig secrets rm llm-key --force\n");
+  EXPECT_EQ(stored("llm-key"), "sk-value");
+  auto forced = brig_piped({"secrets", "rm", "llm-key", "--force"}, "");
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_FALSE(std::filesystem::exists(home_ + "/secrets/llm-key"));
+}
+
 TEST_F(SecretsCli, AddRefusesToReplaceASecretARunningCellMounts) {
   ASSERT_EQ(brig({"secrets", "add", "api-key", "-"}, "old-value").exit_code, 0);
   running_cell_mounting("api-key");
   auto out = brig_piped({"secrets", "add", "api-key", "-"}, "new-value");
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_EQ(out.err,
-            "error: secret api-key is mounted in running cell(s): c1\n"
+            "error: secret api-key is used by running cell(s): c1\n"
             "fix: stop it first (brig cell stop c1), or brig secrets add api-key --force\n");
   EXPECT_EQ(stored("api-key"), "old-value");
   // From a file, the fix names the file.
@@ -182,7 +203,7 @@ TEST_F(SecretsCli, AddFailsClosedWhenCellsCannotBeListed) {
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_EQ(out.err,
             "error: cannot tell which running cells use secret api-key: podman ps failed: Error: cannot connect to "
-            "Podman\nfix: brig secrets add api-key --force (if no running cell mounts it)\n");
+            "Podman\nfix: brig secrets add api-key --force (if no running cell uses it)\n");
   EXPECT_EQ(stored("api-key"), "old-value");
   auto forced = brig_piped({"secrets", "add", "api-key", "--force"}, "new-value");
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
@@ -228,11 +249,11 @@ TEST_F(SecretsCli, TerminalAsksBeforeReplacingASecretInUse) {
   running_cell_mounting("api-key");
   {
     Pty tty({BRIG_BINARY, "secrets", "add", "api-key"}, env(), home_);
-    ASSERT_TRUE(tty.wait_for("secret api-key is mounted in running cell(s): c1; replace it? [y/N] "));
+    ASSERT_TRUE(tty.wait_for("secret api-key is used by running cell(s): c1; replace it? [y/N] "));
     tty.type("n\n");
     auto r = tty.finish();
     EXPECT_EQ(r.exit_code, 1) << r.transcript;
-    EXPECT_THAT(r.transcript, HasSubstr("error: secret api-key is mounted in running cell(s): c1"));
+    EXPECT_THAT(r.transcript, HasSubstr("error: secret api-key is used by running cell(s): c1"));
     EXPECT_THAT(r.transcript, Not(HasSubstr("not shown")));  // no value asked for
     EXPECT_EQ(stored("api-key"), "old-value");
   }

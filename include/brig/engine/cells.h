@@ -43,6 +43,7 @@ struct RunOptions {
   // (`brig cell rm --wait`), started detached so it outlives this process.
   std::string reaper_binary = {};
   Stdio stdio = {};  // -i / -t; attached runs forward stdin when interactive
+  bool quiet = false;  // -q: no notes (warnings still print)
 };
 
 // `brig cell rm --wait` for a detached --rm cell: removes it once it exits.
@@ -63,7 +64,7 @@ class Cells {
 
   // Running cells (every cell with `all`); damaged records are always listed.
   Result<std::vector<CellStatus>> list(bool all);
-  // The running cells that mount secret `name`. Fails closed: an error when
+  // The running cells that mount or inject secret `name`. Fails closed: an error when
   // the cells cannot be listed or a record is damaged (its secrets are unknown);
   // its fix forces `brig secrets VERB` ("rm", "add").
   Result<std::vector<std::string>> secret_users(const std::string& name, const std::string& verb = "rm");
@@ -72,10 +73,11 @@ class Cells {
   Status stop(const std::string& cell, int timeout_seconds = 10);
   Status kill(const std::string& cell, const std::string& signal);
   // Network (recreated if gone), warden attached, IPv6 off on the bridge,
-  // /run/brig refreshed (cell.json, CA bundle), then a detached start.
+  // /run/brig refreshed (cell.json, CA bundle), warden's file of injected
+  // secrets rewritten with their current values, then a detached start.
   // false (nothing done) when the cell is already running.
   Result<bool> start(const std::string& cell);
-  // Container, network, subnet, policy and state go; with keep_workspace the
+  // Container, network, subnet, policy, injected secrets and state go; with keep_workspace the
   // default workspace moves to $BRIG_HOME/workspaces/<cell> (returned). A
   // damaged record is removed by name (its default workspace is assumed).
   Result<std::string> remove(const std::string& cell, bool keep_workspace);

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ struct HostFacts {
   std::string name;
   Subnet subnet;
   std::string now;     // RFC 3339: the record's `created`, cell.json's `started_at`
+  // Each injected secret's placeholder, by secret name (new_placeholder:
+  // random, so made by the caller, not the plan).
+  std::map<std::string, std::string> placeholders = {};
 };
 
 // How the cell's stdio is wired (run -i, -t).
@@ -69,7 +73,7 @@ Status check_concrete(const spec::CellSpec& s);
 Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& facts, const Stdio& stdio = {});
 
 // state/<cell>/brig/cell.json: what the cell may know about itself (never a
-// host path).
+// host path; of its injected secrets the name, variable and hosts).
 nlohmann::json cell_json(const CellRecord& rec, const std::string& started_at);
 
 }  // namespace brig::engine

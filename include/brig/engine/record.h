@@ -10,11 +10,23 @@
 
 namespace brig::engine {
 
+// A secret warden injects for the cell (a spec's `secrets: [{name, env,
+// hosts}]`), as the record keeps it: never the value. The placeholder is the
+// cell's for its life (podman fixes a container's env at create); every
+// `cell start` rewrites warden's file (state/secret_injections.h) with the
+// secret's current value.
+struct InjectedSecretRef {
+  std::string name, env, placeholder;
+  std::vector<std::string> hosts;
+  bool allow_plaintext = false;
+};
+
 struct CellRecord {
   std::string name, image, runtime, runsc_network;
   Subnet subnet;
   std::string workspace, workspace_mount;
-  std::vector<std::string> secrets;
+  std::vector<std::string> secrets;         // mounted at /run/secrets/<name>
+  std::vector<InjectedSecretRef> injected;  // "injected_secrets"
   std::string created;  // RFC 3339
   bool airgapped = false;
   nlohmann::json spec;  // the resolved spec

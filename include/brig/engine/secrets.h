@@ -1,5 +1,6 @@
 // $BRIG_HOME/secrets: one file per secret, 0600, mounted read-only into the
-// cells that name it at /run/secrets/<name>. Values never reach argv, the
+// cells that name it at /run/secrets/<name>, or injected by warden into a
+// cell's requests (state/secret_injections.h). Values never reach argv, the
 // environment or a log.
 #pragma once
 
@@ -37,6 +38,16 @@ Status secret_rm(const Paths& paths, const std::string& name, const std::vector<
 // command that forces it).
 Status secret_unused(const std::string& name, const std::vector<std::string>& running_users, bool force,
                      const std::string& retry);
+
+// A fresh placeholder for injected secret `name` (state::make_placeholder
+// over 16 bytes of getrandom(2)): unique to a cell and its run.
+Result<std::string> new_placeholder(const std::string& name);
+
+// The stored value of secret `name` as warden injects it
+// (state::injected_value: one trailing newline dropped). Errc::not_found when
+// it does not exist; Errc::invalid when no HTTP header could carry it
+// (state::check_secret_value). No error holds the value.
+Result<std::string> injectable_value(const Paths& paths, const std::string& name);
 
 // SHA-256 of `data`: how a secret's value is compared, so none is compared,
 // copied or printed outside its one read.

@@ -108,6 +108,25 @@ struct HostSocket {
 using StringMap = std::map<std::string, std::string>;
 using StringList = std::vector<std::string>;
 
+// One entry of `secrets:`. The file form ("openai-key", `--secret NAME`) is
+// mounted read-only at /run/secrets/NAME. The mapping form with `env` is
+// injected by warden: the cell's variable `env` holds a placeholder, and
+// warden puts the value in place of it in requests to `hosts` only
+// (docs/security.md).
+struct SecretRef {
+  std::string name;
+  std::string env;                 // empty: the file form
+  std::vector<std::string> hosts;  // with env: policy-style hosts ("api.x.com", "*.x.com")
+  bool allow_plaintext = false;    // with env: also over plain HTTP
+  Origin origin;
+
+  bool injected() const { return !env.empty(); }
+};
+using SecretList = std::vector<SecretRef>;
+
+// The file form of each name (`--secret NAME`), each from `origin`.
+SecretList secret_files(const StringList& names, const Origin& origin = {});
+
 // Every field of a cell. The X-macro below lists them once so parse, merge,
 // JSON output and unknown-key checks can never forget one.
 struct CellSpec {
@@ -126,7 +145,7 @@ struct CellSpec {
   Field<std::string> workspace_quota;
   Field<bool> writable_rootfs;
   Field<bool> trust_warden_ca;
-  Field<StringList> secrets;
+  Field<SecretList> secrets;
   Field<std::string> timeout;
   Field<StringMap> labels;
   Field<PolicyBlock> policy;

@@ -20,8 +20,9 @@ std::optional<CellSpec> builtin_profile(const std::string& name);
 CellSpec defaults();
 
 // Merges `high` over `low`. Scalars and lists: the higher layer's value wins.
-// Maps (env, labels): key by key, the higher layer winning per key. `secrets`
-// and the policy lists (allow, deny, tls_passthrough): union, lower first.
+// Maps (env, labels): key by key, the higher layer winning per key. `secrets`:
+// union by name, lower first, the higher layer's entry winning per name. The
+// policy lists (allow, deny, tls_passthrough): union, lower first.
 CellSpec merge(const CellSpec& low, const CellSpec& high);
 
 // True if the layer (a resolved profile) marks itself untrusted: its name is

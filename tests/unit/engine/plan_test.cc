@@ -145,6 +145,7 @@ TEST(PlanCell, CellJsonIsExactAndHoldsNoHostPath) {
   EXPECT_EQ(p.files[0].content, std::string("{\n"
                                             "  \"airgapped\": false,\n"
                                             "  \"host_services\": [],\n"
+                                            "  \"injected_secrets\": [],\n"
                                             "  \"name\": \"c1\",\n"
                                             "  \"proxy\": \"http://10.60.1.2:3128\",\n"
                                             "  \"started_at\": \"2026-01-02T03:04:05Z\",\n"
@@ -190,7 +191,7 @@ TEST(PlanCell, UserWorkspaceSecretsAndRunc) {
   spec::Resolved r = resolved();
   r.spec.workspace.set("/src/proj", spec::Origin::flag("--workspace"));
   r.spec.runtime.set("runc", spec::Origin::flag("--runtime"));
-  r.spec.secrets.set({"api-key"}, spec::Origin::flag("--secret"));
+  r.spec.secrets.set(spec::secret_files({"api-key"}), spec::Origin::flag("--secret"));
   r.spec.writable_rootfs.set(true, spec::Origin::flag("--writable-rootfs"));
   const RunPlan p = plan_of(r);
   EXPECT_FALSE(p.make_workspace);
@@ -202,6 +203,106 @@ TEST(PlanCell, UserWorkspaceSecretsAndRunc) {
   EXPECT_TRUE(has("/src/proj:/work:rw"));
   EXPECT_TRUE(has("/h/secrets/api-key:/run/secrets/api-key:ro"));
   EXPECT_TRUE(has("runc"));
+}
+
+// --- injected secrets: a placeholder in the env, nothing mounted ---
+
+const std::string kPlaceholder = "brig-secret-llm-key-0123456789abcdef0123456789abcdef";
+
+spec::Resolved with_injected() {
+  spec::Resolved r = resolved();
+  spec::SecretList l = spec::secret_files({"api-key", "llm-key"}, spec::Origin::file("cell.yaml", 3));
+  l[1].env = "OPENAI_API_KEY";
+  l[1].hosts = {"api.openai.com", "*.anthropic.com"};
+  r.spec.secrets.set(l, spec::Origin::file("cell.yaml", 2));
+  return r;
+}
+
+HostFacts facts_with_placeholder() {
+  HostFacts f = facts();
+  f.placeholders["llm-key"] = kPlaceholder;
+  return f;
+}
+
+TEST(PlanCell, InjectedSecretIsAPlaceholderInTheEnvAndNoMount) {
+  const RunPlan p = plan_of(with_injected(), facts_with_placeholder());
+  const Argv& a = p.create;
+  auto has = [&](const std::string& x) { return std::find(a.begin(), a.end(), x) != a.end(); };
+  EXPECT_TRUE(has("OPENAI_API_KEY=" + kPlaceholder));
+  EXPECT_TRUE(has("/h/secrets/api-key:/run/secrets/api-key:ro"));  // the file form stays a mount
+  for (const auto& x : a) EXPECT_EQ(x.find("/run/secrets/llm-key"), std::string::npos) << x;
+  for (const auto& x : a) EXPECT_EQ(x.find("/h/secrets/llm-key"), std::string::npos) << x;
+  // The env var goes in with every other one, in order.
+  auto at = std::find(a.begin(), a.end(), "OPENAI_API_KEY=" + kPlaceholder);
+  ASSERT_NE(at, a.end());
+  EXPECT_EQ(*(at - 1), "--env");
+  EXPECT_EQ(p.container.env.at("OPENAI_API_KEY"), kPlaceholder);
+
+  EXPECT_EQ(p.record.secrets, (std::vector<std::string>{"api-key"}));
+  ASSERT_EQ(p.record.injected.size(), 1u);
+  const InjectedSecretRef& i = p.record.injected[0];
+  EXPECT_EQ(i.name, "llm-key");
+  EXPECT_EQ(i.env, "OPENAI_API_KEY");
+  EXPECT_EQ(i.placeholder, kPlaceholder);
+  EXPECT_EQ(i.hosts, (std::vector<std::string>{"api.openai.com", "*.anthropic.com"}));
+  EXPECT_FALSE(i.allow_plaintext);
+}
+
+// /run/brig/cell.json tells the cell which variable holds which secret's
+// placeholder and where it works; the record keeps the placeholder.
+TEST(PlanCell, InjectedSecretInCellJsonAndRecord) {
+  const RunPlan p = plan_of(with_injected(), facts_with_placeholder());
+  const auto cell = nlohmann::json::parse(p.files[0].content);
+  EXPECT_EQ(cell["injected_secrets"], nlohmann::json::parse(R"([
+    {"name": "llm-key", "env": "OPENAI_API_KEY", "hosts": ["api.openai.com", "*.anthropic.com"]}])"));
+  auto rec = record_from_json(nlohmann::json::parse(p.files[1].content));
+  ASSERT_TRUE(rec.ok()) << rec.error().message();
+  ASSERT_EQ(rec->injected.size(), 1u);
+  EXPECT_EQ(rec->injected[0].placeholder, kPlaceholder);
+  EXPECT_EQ(rec->injected[0].hosts, (std::vector<std::string>{"api.openai.com", "*.anthropic.com"}));
+  EXPECT_EQ(rec->secrets, (std::vector<std::string>{"api-key"}));
+  EXPECT_EQ(rec->spec["secrets"][1]["env"], "OPENAI_API_KEY");
+}
+
+// cell-state.json keeps what `cell start` needs to rewrite warden's file
+// (the placeholder, the hosts), and a record from before injected secrets
+// still reads.
+TEST(Record, InjectedSecretsRoundTrip) {
+  CellRecord r;
+  r.name = "c1";
+  r.image = "i";
+  r.runtime = "runsc";
+  r.workspace = "/w";
+  r.workspace_mount = "/work";
+  r.injected = {{"llm-key", "OPENAI_API_KEY", kPlaceholder, {"api.openai.com"}, true}};
+  const nlohmann::json j = to_json(r);
+  EXPECT_EQ(j["injected_secrets"], nlohmann::json::parse(R"([{"name": "llm-key", "env": "OPENAI_API_KEY",
+    "placeholder": "brig-secret-llm-key-0123456789abcdef0123456789abcdef", "hosts": ["api.openai.com"],
+    "allow_plaintext": true}])"));
+  auto back = record_from_json(j);
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  ASSERT_EQ(back->injected.size(), 1u);
+  EXPECT_EQ(back->injected[0].name, "llm-key");
+  EXPECT_EQ(back->injected[0].env, "OPENAI_API_KEY");
+  EXPECT_EQ(back->injected[0].placeholder, kPlaceholder);
+  EXPECT_EQ(back->injected[0].hosts, (std::vector<std::string>{"api.openai.com"}));
+  EXPECT_TRUE(back->injected[0].allow_plaintext);
+
+  nlohmann::json old = j;
+  old.erase("injected_secrets");
+  auto before = record_from_json(old);
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(before->injected.empty());
+  nlohmann::json damaged = j;
+  damaged["injected_secrets"][0].erase("placeholder");
+  EXPECT_FALSE(record_from_json(damaged).ok());
+}
+
+TEST(PlanCell, InjectedSecretWithoutAPlaceholderIsABug) {
+  auto p = plan_cell(with_injected(), facts());
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code(), Errc::invalid);
+  EXPECT_EQ(p.error().message(), "no placeholder for injected secret llm-key: a bug in brig");
 }
 
 // The engine applies no defaults of its own: a field spec::resolve always

@@ -45,7 +45,7 @@ TEST_F(EngineTest, PreflightAndRunRefuseTheSameInputWithTheSameMessage) {
     std::function<void(spec::Resolved&)> make_bad;
   };
   const std::vector<Case> cases = {
-      {"missing secret", [](spec::Resolved& r) { r.spec.secrets.set({"nope"}, spec::Origin::flag("--secret")); }},
+      {"missing secret", [](spec::Resolved& r) { r.spec.secrets.set(spec::secret_files({"nope"}), spec::Origin::flag("--secret")); }},
       {"warden down", [this](spec::Resolved&) { fake.on(kWardenRunning, out(0, "false\n")); }},
       {"image missing", [this](spec::Resolved&) { fake.on({"podman", "image", "exists"}, out(1)); }},
       {"name taken", [this](spec::Resolved&) { fake.on({"podman", "container", "exists"}, out(0)); }},
@@ -129,7 +129,7 @@ TEST_F(EngineTest, RunRefusesASecretsValueInTheEnvironment) {
   ASSERT_TRUE(secret_add(paths, "other-key", "sk-other-0123456789\n").ok());
   ASSERT_TRUE(spit_secret("api-key"));
   spec::Resolved r = resolved();
-  r.spec.secrets.set({"api-key"}, spec::Origin::flag("--secret"));
+  r.spec.secrets.set(spec::secret_files({"api-key"}), spec::Origin::flag("--secret"));
   r.spec.env.set({{"LOG_LEVEL", "info"}, {"AUTH", "Bearer sk-other-0123456789"}}, spec::Origin::flag("--env"));
   auto rc = engine.run(r, RunOptions{.detach = true});
   ASSERT_FALSE(rc.ok());

@@ -211,7 +211,7 @@ TEST_F(EngineTest, RefusesWhenWardenContainerIsAbsent) {
 TEST_F(EngineTest, RefusesAMissingSecret) {
   ASSERT_TRUE(spit_secret("present"));
   spec::Resolved r = resolved();
-  r.spec.secrets.set({"present", "api-key"}, spec::Origin::flag("--secret"));
+  r.spec.secrets.set(spec::secret_files({"present", "api-key"}), spec::Origin::flag("--secret"));
   auto rc = engine.run(r, RunOptions{.detach = true});
   ASSERT_FALSE(rc.ok());
   EXPECT_EQ(rc.error().code(), Errc::not_found);
@@ -302,7 +302,7 @@ TEST_F(EngineTest, AirgappedPolicyFile) {
 TEST_F(EngineTest, SecretsAreMountedReadOnly) {
   ASSERT_TRUE(spit_secret("api-key"));
   spec::Resolved r = resolved();
-  r.spec.secrets.set({"api-key"}, spec::Origin::flag("--secret"));
+  r.spec.secrets.set(spec::secret_files({"api-key"}), spec::Origin::flag("--secret"));
   run_ok(r);
   const Argv a = create_argv();
   EXPECT_TRUE(has_pair(a, "--volume", paths.secret("api-key") + ":/run/secrets/api-key:ro")) << str(a);

@@ -146,7 +146,7 @@ TEST_F(Secrets, RmRefusesWhileRunningCellsUseItUnlessForced) {
   auto st = secret_rm(paths, "k", {"c1", "c2"}, false);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code(), Errc::exists);
-  EXPECT_EQ(st.error().message(), "secret k is mounted in running cell(s): c1, c2");
+  EXPECT_EQ(st.error().message(), "secret k is used by running cell(s): c1, c2");
   EXPECT_EQ(st.error().fix(), "stop them first (brig cell stop CELL), or brig secrets rm k --force");
   EXPECT_TRUE(exists(paths.secret("k")));
 
@@ -169,7 +169,7 @@ TEST_F(Secrets, UnusedRefusesWhileRunningCellsMountItUnlessForced) {
   auto st = secret_unused("k", {"c1"}, false, "brig secrets add k FILE --force");
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code(), Errc::exists);
-  EXPECT_EQ(st.error().message(), "secret k is mounted in running cell(s): c1");
+  EXPECT_EQ(st.error().message(), "secret k is used by running cell(s): c1");
   EXPECT_EQ(st.error().fix(), "stop it first (brig cell stop c1), or brig secrets add k FILE --force");
 }
 

@@ -112,7 +112,7 @@ TEST_F(EngineTest, StartRewritesAStaleCaBundle) {
 TEST_F(EngineTest, StartNamesASecretRemovedSinceTheRun) {
   ASSERT_TRUE(spit_secret("api-key"));
   spec::Resolved r = resolved();
-  r.spec.secrets.set({"api-key"}, spec::Origin::flag("--secret"));
+  r.spec.secrets.set(spec::secret_files({"api-key"}), spec::Origin::flag("--secret"));
   run_ok(r);
   std::filesystem::remove(paths.secret("api-key"));
   fake.calls.clear();
@@ -176,7 +176,7 @@ TEST_F(EngineTest, ADamagedRecordIsRemovedByName) {
 TEST_F(EngineTest, SecretUsersAreTheRunningCellsThatMountIt) {
   ASSERT_TRUE(spit_secret("api-key"));
   spec::Resolved r = resolved();
-  r.spec.secrets.set({"api-key"}, spec::Origin::flag("--secret"));
+  r.spec.secrets.set(spec::secret_files({"api-key"}), spec::Origin::flag("--secret"));
   run_ok(r);
   fake.on({"podman", "ps"}, out(0, kPs));
   auto users = engine.secret_users("api-key");
@@ -193,7 +193,7 @@ TEST_F(EngineTest, SecretUsersFailClosedWhenCellsCannotBeListed) {
   ASSERT_FALSE(users.ok());
   EXPECT_EQ(users.error().message(),
             "cannot tell which running cells use secret api-key: podman ps failed: Error: cannot connect to podman");
-  EXPECT_EQ(users.error().fix(), "brig secrets rm api-key --force (if no running cell mounts it)");
+  EXPECT_EQ(users.error().fix(), "brig secrets rm api-key --force (if no running cell uses it)");
 }
 
 TEST_F(EngineTest, SecretUsersFailClosedOnADamagedRecord) {

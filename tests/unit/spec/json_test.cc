@@ -47,6 +47,23 @@ TEST(ToJson, RoundTripsThroughTheParser) {
   EXPECT_EQ(to_json(*again), j);
 }
 
+// A mounted secret as its name, an injected one as an object (a spec holds
+// no value), and both read back by the parser.
+TEST(ToJson, SecretsInBothForms) {
+  CellSpec s = cell(
+      "secrets:\n  - openai-key\n"
+      "  - {name: llm-key, env: OPENAI_API_KEY, hosts: [api.openai.com, \"*.anthropic.com\"]}\n"
+      "  - {name: p, env: P, hosts: [h.example], allow_plaintext: true}\n");
+  nlohmann::json j = to_json(s);
+  EXPECT_EQ(j["secrets"], nlohmann::json::parse(R"([
+    "openai-key",
+    {"name": "llm-key", "env": "OPENAI_API_KEY", "hosts": ["api.openai.com", "*.anthropic.com"], "allow_plaintext": false},
+    {"name": "p", "env": "P", "hosts": ["h.example"], "allow_plaintext": true}])"));
+  auto again = parse_cell(j.dump(2), "spec.json");
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(to_json(*again), j);
+}
+
 TEST(ToJson, PolicyKeepsPortsAndCells) {
   auto p = parse_policy("allow: [\"a.com:8443\", {domain: \"b.com:444\", methods: [GET]}]\n"
                         "rate_limits: {cells: {web: {rate: 1, burst: 2}}}\n",

@@ -67,12 +67,54 @@ TEST(Merge, MapsMergeKeyByKey) {
   EXPECT_EQ(m.env.origin.str(), "--env");
 }
 
+std::vector<std::string> secret_names(const CellSpec& s) {
+  std::vector<std::string> out;
+  for (const auto& e : *s.secrets) out.push_back(e.name);
+  return out;
+}
+
 TEST(Merge, SecretsUnionLowerFirstWithoutDuplicates) {
   CellSpec low, high;
-  low.secrets.set({"a", "b"}, Origin::file("cell.yaml", 3));
-  high.secrets.set({"b", "c"}, Origin::flag("--secret"));
+  low.secrets.set(secret_files({"a", "b"}), Origin::file("cell.yaml", 3));
+  high.secrets.set(secret_files({"b", "c"}), Origin::flag("--secret"));
   CellSpec m = merge(low, high);
-  EXPECT_EQ(*m.secrets, (StringList{"a", "b", "c"}));
+  EXPECT_EQ(secret_names(m), (StringList{"a", "b", "c"}));
+}
+
+// By name: the higher layer's entry (file or injected form) replaces the
+// lower's in place, whole.
+TEST(Merge, SecretsTheHigherLayerWinsPerName) {
+  CellSpec low, high;
+  SecretList l = secret_files({"a", "llm"}, Origin::profile("p"));
+  l[1].env = "OLD_KEY";
+  l[1].hosts = {"old.example.com"};
+  l[1].allow_plaintext = true;
+  low.secrets.set(l, Origin::profile("p"));
+  SecretList h = secret_files({"llm", "a"}, Origin::file("cell.yaml", 4));
+  h[0].env = "OPENAI_API_KEY";
+  h[0].hosts = {"api.openai.com"};
+  high.secrets.set(h, Origin::file("cell.yaml", 4));
+  CellSpec m = merge(low, high);
+  EXPECT_EQ(secret_names(m), (StringList{"a", "llm"}));
+  const SecretRef& llm = (*m.secrets)[1];
+  EXPECT_EQ(llm.env, "OPENAI_API_KEY");
+  EXPECT_EQ(llm.hosts, (StringList{"api.openai.com"}));
+  EXPECT_FALSE(llm.allow_plaintext);
+  EXPECT_EQ(llm.origin.str(), "cell.yaml:4");
+  EXPECT_EQ((*m.secrets)[0].origin.str(), "cell.yaml:4");
+
+  // The other way round, an injected entry becomes a mounted one.
+  CellSpec m2 = merge(high, low);
+  EXPECT_EQ(secret_names(m2), (StringList{"llm", "a"}));
+  EXPECT_EQ((*m2.secrets)[0].env, "OLD_KEY");
+}
+
+// Two entries of one layer with one name stay two, for validate to report.
+TEST(Merge, SecretsListedTwiceInOneLayerStayTwice) {
+  CellSpec low, high;
+  low.secrets.set(secret_files({"a"}), Origin::profile("p"));
+  high.secrets.set(secret_files({"b", "b"}), Origin::flag("--secret"));
+  EXPECT_EQ(secret_names(merge(low, high)), (StringList{"a", "b", "b"}));
 }
 
 TEST(Merge, PolicyListsUnionAndRatesTakeTheHigherLayer) {

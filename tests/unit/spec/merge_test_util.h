@@ -56,7 +56,7 @@ inline void set_field(CellSpec& s, const std::string& field, int i) {
   else if (field == "workspace_quota") s.workspace_quota.set(n(i + 1) + "g", o);
   else if (field == "writable_rootfs") s.writable_rootfs.set(i % 2 == 1, o);
   else if (field == "trust_warden_ca") s.trust_warden_ca.set(i % 2 == 0, o);
-  else if (field == "secrets") s.secrets.set({"common", "s" + n(i)}, o);
+  else if (field == "secrets") s.secrets.set(secret_files({"common", "s" + n(i)}, o), o);
   else if (field == "timeout") s.timeout.set(n(i + 1) + "h", o);
   else if (field == "labels") s.labels.set({{"shared", "v" + n(i)}, {"k" + n(i), "x"}}, o);
   else if (field == "policy") {

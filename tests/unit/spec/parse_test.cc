@@ -32,7 +32,9 @@ TEST(ParseCell, FullExampleFillsEveryField) {
   EXPECT_EQ(*s.workspace_quota, "10g");
   EXPECT_FALSE(*s.writable_rootfs);
   EXPECT_TRUE(*s.trust_warden_ca);
-  EXPECT_EQ(*s.secrets, (StringList{"openai-key"}));
+  ASSERT_EQ(s.secrets->size(), 1u);
+  EXPECT_EQ((*s.secrets)[0].name, "openai-key");
+  EXPECT_FALSE((*s.secrets)[0].injected());
   EXPECT_EQ(*s.timeout, "2h");
   EXPECT_EQ(*s.labels, (StringMap{{"team", "x"}}));
 
@@ -199,8 +201,9 @@ TEST(ParseCell, TypeErrorsNameTheFieldAndLine) {
   EXPECT_EQ(parse_error("env: [A]\n"), "cell.yaml:1: env: expected a mapping of names to values, got a list");
   EXPECT_EQ(parse_error("env:\n  A: [1]\n"), "cell.yaml:2: env.A: expected a string value, got a list");
   EXPECT_EQ(parse_error("labels: x\n"), "cell.yaml:1: labels: expected a mapping of names to values, got a scalar");
-  EXPECT_EQ(parse_error("secrets: openai-key\n"), "cell.yaml:1: secrets: expected a list, got a scalar");
-  EXPECT_EQ(parse_error("secrets:\n  - a\n  - {b: c}\n"), "cell.yaml:3: secrets[1]: expected a string, got a mapping");
+  EXPECT_EQ(parse_error("secrets: openai-key\n"), "cell.yaml:1: secrets: expected a list of secret names or {name, env, hosts} mappings, got a scalar");
+  EXPECT_EQ(parse_error("secrets:\n  - a\n  - [b]\n"),
+            "cell.yaml:3: secrets[1]: expected a secret name or a mapping {name, env, hosts}, got a list");
   EXPECT_EQ(parse_error("timeout: [2h]\n"), "cell.yaml:1: timeout: expected a duration like 2h, got a list");
   EXPECT_EQ(parse_error("workspace_mount: {}\n"),
             "cell.yaml:1: workspace_mount: expected an absolute path, got a mapping");
@@ -219,11 +222,69 @@ TEST(ParseCell, TypeErrorsNameTheFieldAndLine) {
   EXPECT_EQ(parse_error("host_sockets: /tmp/pg.sock\n"), "cell.yaml:1: host_sockets: expected a list, got a scalar");
 }
 
+// `secrets:` holds names (mounted) and mappings (injected by warden), each
+// entry with its own line.
+TEST(ParseCell, SecretsInBothForms) {
+  CellSpec s = cell(
+      "secrets:\n"
+      "  - openai-key\n"
+      "  - {name: llm-key, env: OPENAI_API_KEY, hosts: [api.openai.com, \"*.anthropic.com\"]}\n"
+      "  - name: plain\n"
+      "    env: PLAIN_KEY\n"
+      "    hosts: [internal.example]\n"
+      "    allow_plaintext: true\n"
+      "  - {name: mapped}\n");
+  ASSERT_EQ(s.secrets->size(), 4u);
+  const SecretRef& file = (*s.secrets)[0];
+  EXPECT_EQ(file.name, "openai-key");
+  EXPECT_FALSE(file.injected());
+  EXPECT_EQ(file.origin.str(), "cell.yaml:2");
+  const SecretRef& llm = (*s.secrets)[1];
+  EXPECT_EQ(llm.name, "llm-key");
+  EXPECT_EQ(llm.env, "OPENAI_API_KEY");
+  EXPECT_EQ(llm.hosts, (StringList{"api.openai.com", "*.anthropic.com"}));
+  EXPECT_FALSE(llm.allow_plaintext);
+  EXPECT_TRUE(llm.injected());
+  EXPECT_EQ(llm.origin.str(), "cell.yaml:3");
+  const SecretRef& plain = (*s.secrets)[2];
+  EXPECT_EQ(plain.env, "PLAIN_KEY");
+  EXPECT_TRUE(plain.allow_plaintext);
+  EXPECT_EQ(plain.origin.str(), "cell.yaml:4");
+  // A mapping with just a name is the file form.
+  EXPECT_FALSE((*s.secrets)[3].injected());
+  EXPECT_EQ((*s.secrets)[3].name, "mapped");
+}
+
+TEST(ParseCell, SecretMappingShapeErrors) {
+  auto one = [](const std::string& entry) { return parse_error("image: x\nsecrets:\n  - " + entry + "\n"); };
+  EXPECT_EQ(one("{name: k, env: K, hosts: [a.com], host: b.com}"),
+            "cell.yaml:3: secrets[0]: unknown key \"host\"; did you mean \"hosts\"?");
+  EXPECT_EQ(one("{env: K, hosts: [a.com]}"), "cell.yaml:3: secrets[0]: missing key \"name\"");
+  EXPECT_EQ(one("{name: k, hosts: [a.com]}"),
+            "cell.yaml:3: secrets[0]: hosts only goes with env (warden injects such a secret into requests to its "
+            "hosts); add env: VARIABLE, or give just the name to mount it at /run/secrets/NAME");
+  EXPECT_EQ(one("{name: k, allow_plaintext: false}"),
+            "cell.yaml:3: secrets[0]: allow_plaintext only goes with env (warden injects such a secret into requests "
+            "to its hosts); add env: VARIABLE, or give just the name to mount it at /run/secrets/NAME");
+  EXPECT_EQ(one("{name: k, env: \"\", hosts: [a.com]}"),
+            "cell.yaml:3: secrets[0].env: is empty; give the variable that holds the placeholder, e.g. env: "
+            "OPENAI_API_KEY");
+  EXPECT_EQ(one("{name: k, env: [K], hosts: [a.com]}"),
+            "cell.yaml:3: secrets[0].env: expected a variable name, got a list");
+  EXPECT_EQ(one("{name: k, env: K, hosts: a.com}"), "cell.yaml:3: secrets[0].hosts: expected a list, got a scalar");
+  EXPECT_EQ(one("{name: k, env: K, hosts: [a.com], allow_plaintext: yes}"),
+            "cell.yaml:3: secrets[0].allow_plaintext: expected true or false, got \"yes\"");
+  EXPECT_EQ(one("{name: [k]}"), "cell.yaml:3: secrets[0].name: expected a secret name, got a list");
+  // The line of the entry's key, in block style.
+  EXPECT_EQ(parse_error("secrets:\n  - a\n  - name: k\n    env: K\n    hostz: [a.com]\n"),
+            "cell.yaml:5: secrets[1]: unknown key \"hostz\"; did you mean \"hosts\"?");
+}
+
 TEST(ParseCell, AnEmptyValueIsReportedOnItsKeysLine) {
   // yaml-cpp marks an implicit null at the next token; the message must not
   // point at the following key (or past the end of the file).
-  EXPECT_EQ(parse_error("image: x\nsecrets:\n"), "cell.yaml:2: secrets: expected a list, got nothing");
-  EXPECT_EQ(parse_error("secrets:\nmemory: 1g\n"), "cell.yaml:1: secrets: expected a list, got nothing");
+  EXPECT_EQ(parse_error("image: x\nsecrets:\n"), "cell.yaml:2: secrets: expected a list of secret names or {name, env, hosts} mappings, got nothing");
+  EXPECT_EQ(parse_error("secrets:\nmemory: 1g\n"), "cell.yaml:1: secrets: expected a list of secret names or {name, env, hosts} mappings, got nothing");
   EXPECT_EQ(parse_error("image: x\npolicy:\n  allow:\n  deny: []\n"),
             "cell.yaml:3: policy.allow: expected a list of domains, got nothing");
   EXPECT_EQ(parse_error("image: ~\n"), "cell.yaml:1: image: expected an image reference, got nothing");

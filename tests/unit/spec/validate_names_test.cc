@@ -1,4 +1,5 @@
 // validate(): the workspace, names, runtime, command, env, labels, secrets and ingress.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "brig/spec/parse.h"
@@ -164,6 +165,73 @@ TEST(ValidateNames, SecretNames) {
 
 TEST(ValidateNames, DuplicateSecrets) {
   EXPECT_EQ(err("secrets: [a, b, a]\n"), "cell.yaml:2: secrets: secret \"a\" is listed twice");
+}
+
+// --- injected secrets: {name, env, hosts, allow_plaintext} ------------------
+
+std::string injected(const std::string& fields) { return "secrets:\n  - a\n  - {" + fields + "}\n"; }
+
+TEST(ValidateSecrets, InjectedFormIsValid) {
+  expect_ok(injected("name: llm-key, env: OPENAI_API_KEY, hosts: [api.openai.com, \"*.anthropic.com\"]"));
+  expect_ok(injected("name: k, env: _K2, hosts: [\"internal.example:8080\"], allow_plaintext: true"));
+  expect_ok(injected("name: k, env: K, hosts: [api.x.com]") + "env: {OTHER: v}\n");
+}
+
+TEST(ValidateSecrets, EnvMustBeAVariableOfItsOwn) {
+  EXPECT_EQ(err(injected("name: k, env: 1KEY, hosts: [a.com]")),
+            "cell.yaml:4: secrets[1].env: invalid variable name \"1KEY\"; use letters, digits and '_' not starting "
+            "with a digit");
+  EXPECT_EQ(err(injected("name: k, env: MY-KEY, hosts: [a.com]")),
+            "cell.yaml:4: secrets[1].env: invalid variable name \"MY-KEY\"; use letters, digits and '_' not starting "
+            "with a digit");
+  // Every variable brig sets itself.
+  for (const char* v : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy",
+                        "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "BRIG_CELL"}) {
+    EXPECT_EQ(err(injected(std::string("name: k, env: ") + v + ", hosts: [a.com]")),
+              std::string("cell.yaml:4: secrets[1].env: ") + v +
+                  " is set by brig in every cell; pick another variable for secret \"k\"");
+  }
+  EXPECT_EQ(err(injected("name: k, env: API_KEY, hosts: [a.com]") + "env: {API_KEY: x}\n"),
+            "cell.yaml:4: secrets[1].env: API_KEY is also set in env (it would hide the placeholder); remove it from "
+            "env or pick another variable");
+  EXPECT_EQ(err("secrets:\n  - {name: a, env: K, hosts: [a.com]}\n  - {name: b, env: K, hosts: [b.com]}\n"),
+            "cell.yaml:4: secrets[1].env: K already holds the placeholder of secret \"a\"; pick another variable");
+}
+
+TEST(ValidateSecrets, HostsAreRequiredAndArePolicyHosts) {
+  EXPECT_EQ(err(injected("name: k, env: K")),
+            "cell.yaml:4: secrets[1].hosts: secret \"k\" is injected, so it needs the hosts warden may send it to, "
+            "e.g. hosts: [api.openai.com]");
+  EXPECT_EQ(err(injected("name: k, env: K, hosts: []")),
+            "cell.yaml:4: secrets[1].hosts: secret \"k\" is injected, so it needs the hosts warden may send it to, "
+            "e.g. hosts: [api.openai.com]");
+  EXPECT_EQ(err(injected("name: k, env: K, hosts: [a.com, \"https://api.openai.com/v1\"]")),
+            "cell.yaml:4: secrets[1].hosts[1]: \"https://api.openai.com/v1\" is a URL; give a host, not a URL: "
+            "api.openai.com");
+  auto bad_host = errs(injected("name: k, env: K, hosts: [\"a b.com\"]"));
+  ASSERT_EQ(bad_host.size(), 1u);
+  EXPECT_THAT(bad_host[0], ::testing::StartsWith("cell.yaml:4: secrets[1].hosts[0]: "));
+}
+
+TEST(ValidateSecrets, NamesAndDuplicatesAcrossBothForms) {
+  EXPECT_EQ(err(injected("name: a, env: K, hosts: [a.com]")), "cell.yaml:4: secrets: secret \"a\" is listed twice");
+  EXPECT_EQ(err(injected("name: a/b, env: K, hosts: [a.com]")),
+            "cell.yaml:4: secrets: invalid secret name \"a/b\": it contains '/'");
+}
+
+TEST(ValidateSecrets, AirgappedCellsHaveNothingToInjectInto) {
+  EXPECT_EQ(err(injected("name: k, env: K, hosts: [a.com]"), airgapped()),
+            "cell.yaml:4: secrets: the airgapped profile allows no egress, so warden has no request to inject secret "
+            "\"k\" into; list just its name to mount it at /run/secrets/k");
+  expect_ok("secrets: [k]\n", airgapped());
+}
+
+// The one list of brig's own variables (spec/validate.h), which the engine sets.
+TEST(ValidateSecrets, BrigSetsEnv) {
+  EXPECT_TRUE(brig_sets_env("HTTPS_PROXY"));
+  EXPECT_TRUE(brig_sets_env("BRIG_CELL"));
+  EXPECT_FALSE(brig_sets_env("OPENAI_API_KEY"));
+  EXPECT_FALSE(brig_sets_env("https_proxy_x"));
 }
 
 TEST(ValidateNames, CheckSecretNameDirectly) {
