@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "brig/core/hostname.h"
 #include "brig/core/strings.h"
 #include "checks.h"
 
@@ -191,6 +192,10 @@ void check_secrets(Checker& err, const CellSpec& s) {
     for (std::size_t j = 0; j < e.hosts.size(); ++j) {
       if (auto why = check_policy_host(e.hosts[j], PolicyList::allow)) {
         err(o, f + ".hosts[" + std::to_string(j) + "]", why->message);
+      } else if (!hostname::Pattern::parse(e.hosts[j])) {
+        // (warden matches the host alone: the policy already decides the port)
+        err(o, f + ".hosts[" + std::to_string(j) + "]",
+            str::quote(e.hosts[j]) + " names a port: list the host alone (the policy decides the ports)");
       }
     }
   }

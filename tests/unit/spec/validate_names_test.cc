@@ -173,7 +173,7 @@ std::string injected(const std::string& fields) { return "secrets:\n  - a\n  - {
 
 TEST(ValidateSecrets, InjectedFormIsValid) {
   expect_ok(injected("name: llm-key, env: OPENAI_API_KEY, hosts: [api.openai.com, \"*.anthropic.com\"]"));
-  expect_ok(injected("name: k, env: _K2, hosts: [\"internal.example:8080\"], allow_plaintext: true"));
+  expect_ok(injected("name: k, env: _K2, hosts: [internal.example], allow_plaintext: true"));
   expect_ok(injected("name: k, env: K, hosts: [api.x.com]") + "env: {OTHER: v}\n");
 }
 
@@ -208,6 +208,9 @@ TEST(ValidateSecrets, HostsAreRequiredAndArePolicyHosts) {
   EXPECT_EQ(err(injected("name: k, env: K, hosts: [a.com, \"https://api.openai.com/v1\"]")),
             "cell.yaml:4: secrets[1].hosts[1]: \"https://api.openai.com/v1\" is a URL; give a host, not a URL: "
             "api.openai.com");
+  EXPECT_EQ(err(injected("name: k, env: K, hosts: [\"api.a.com:8443\"]")),
+            "cell.yaml:4: secrets[1].hosts[0]: \"api.a.com:8443\" names a port: list the host alone (the policy "
+            "decides the ports)");
   auto bad_host = errs(injected("name: k, env: K, hosts: [\"a b.com\"]"));
   ASSERT_EQ(bad_host.size(), 1u);
   EXPECT_THAT(bad_host[0], ::testing::StartsWith("cell.yaml:4: secrets[1].hosts[0]: "));
