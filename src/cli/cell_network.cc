@@ -1,5 +1,5 @@
 // brig cell network CELL [--blocked] [-f]: warden's log lines for one cell,
-// tagged OUT:, BLOCKED:, PASSTHROUGH:, INGRESS:.
+// tagged OUT:, BLOCKED:, PASSTHROUGH:, INGRESS:, POLICY: (a grant lapsed).
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +25,8 @@ std::string format_record(const nlohmann::json& j, bool blocked_only) {
   const std::string decision = s("decision"), kind = s("kind"), tls = s("tls");
   const bool blocked = decision == "deny" || decision == "ratelimit";
   if (blocked_only && !blocked) return "";
+  // A policy event (a time-boxed grant lapsing): what changed.
+  if (kind == "policy") return s("ts") + " POLICY: " + s("rule") + " (" + s("reason") + ")";
   // Ingress (requests from outside to the cell) keeps its tag when refused.
   std::string tag = kind == "ingress" ? "INGRESS:" : blocked ? "BLOCKED:" : tls == "passthrough" ? "PASSTHROUGH:" : "OUT:";
   std::string target = s("host");

@@ -245,6 +245,17 @@ TEST_F(CliTest, CellNetworkShowsIngressRequests) {
             "2026-01-01T00:00:02.000Z INGRESS: 127.0.0.1:51001 -> GET / (route=-) 401 in=0 out=0 0.2ms (bad token)\n");
 }
 
+// A time-boxed grant lapsing is a policy event in the cell's log.
+TEST_F(CliTest, CellNetworkShowsALapsedGrant) {
+  write("logs/cells/c1.jsonl",
+        R"({"ts":"2026-01-01T00:00:05.000Z","cell":"c1","kind":"policy","decision":"expire","generation":7,"rule":"allow api.test until 2026-01-01T00:00:05Z","reason":"time-boxed grant lapsed"})"
+        "\n");
+  auto out = brig({"cell", "network", "c1"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out, "2026-01-01T00:00:05.000Z POLICY: allow api.test until 2026-01-01T00:00:05Z (time-boxed grant lapsed)\n");
+  EXPECT_EQ(brig({"cell", "network", "c1", "--blocked"}).out, "");
+}
+
 TEST_F(CliTest, CellNetworkUnknownCellAndBadName) {
   auto missing = brig({"cell", "network", "nope"});
   EXPECT_EQ(missing.exit_code, 1);

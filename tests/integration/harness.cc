@@ -135,8 +135,10 @@ Upstream::Upstream(const std::string& dir, const std::vector<std::string>& names
   addr_ = "198.18." + std::to_string(id / 64) + "." + std::to_string((id % 64) * 4 + 2);
   if (!make_certs(dir, names)) return;
   std::ofstream(dir + "/nginx.conf") << "worker_processes 1;\npid " << dir << "/nginx.pid;\nerror_log " << dir
-                                     << "/nginx-error.log;\nevents { worker_connections 512; }\nhttp {\n  access_log "
-                                     << dir << "/access.log;\n  client_body_temp_path " << dir << ";\n"
+                                     << "/nginx-error.log;\nevents { worker_connections 512; }\nhttp {\n"
+                                     << "  log_format seen '$host $request_method $request_uri "
+                                        "authorization=\"$http_authorization\" x-api-key=\"$http_x_api_key\"';\n"
+                                     << "  access_log " << dir << "/access.log seen;\n  client_body_temp_path " << dir << ";\n"
                                      << "  server { listen " << addr_ << ":80; listen " << addr_
                                      << ":443 ssl; ssl_certificate " << dir << "/srv.crt; ssl_certificate_key " << dir
                                      << "/srv.key;\n"

@@ -54,6 +54,8 @@ class Upstream {
   ~Upstream();
   const std::string& address() const { return addr_; }
   std::string ca_file() const { return dir_ + "/upstream-ca.crt"; }
+  // One line per request: "HOST METHOD URI authorization="..." x-api-key="..."".
+  std::string access_log() const { return dir_ + "/access.log"; }
   bool ok() const { return ok_; }
 
  private:
