@@ -10,18 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-command -v jq >/dev/null || { echo "policy.sh: jq is needed to format the table (apt-get install jq)" >&2; exit 1; }
-
-dir=build-bench
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBRIG_TESTS=ON -DBRIG_BENCH=ON >/dev/null
-ninja -C "$dir" ${JOBS:+-j "$JOBS"} policy_bench >&2
-
-out="$dir/policy_bench.json"
-"$dir/tests/bench/policy_bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
-  --benchmark_out="$out" --benchmark_out_format=json "$@" >&2
-
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-echo "Machine: $(nproc) cores, ${cpu:-unknown CPU}, $(uname -sr); g++ $(g++ -dumpfullversion); Release build"
+. scripts/bench/gbench-lib.sh
+gbench_run policy_bench "$@"
 echo "Median of 5 repetitions (time per decision):"
 echo
 jq -r '
@@ -31,4 +21,4 @@ jq -r '
     ( ["exact_allowed", "wildcard_3_deep_allowed", "no_rule_denied", "path_allowed"][] as $c
       | $m["BM_Compiled/\($c)"] as $p | $m["BM_Naive/\($c)"] as $n
       | "| \($c) | \($p.real_time | round) | \($n.real_time | round) | \(($n.real_time / $p.real_time * 10 | round) / 10 | tostring | if test("[.]") then . else . + ".0" end)x | \($p["allocs/decision"]) / \($n["allocs/decision"]) |")
-' "$out"
+' "$gbench_out"

@@ -10,18 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-command -v jq >/dev/null || { echo "secrets.sh: jq is needed to format the table (apt-get install jq)" >&2; exit 1; }
-
-dir=build-bench
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBRIG_TESTS=ON -DBRIG_BENCH=ON >/dev/null
-ninja -C "$dir" ${JOBS:+-j "$JOBS"} secrets_bench >&2
-
-out="$dir/secrets_bench.json"
-"$dir/tests/bench/secrets_bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
-  --benchmark_out="$out" --benchmark_out_format=json "$@" >&2
-
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-echo "Machine: $(nproc) cores, ${cpu:-unknown CPU}, $(uname -sr); g++ $(g++ -dumpfullversion); Release build"
+. scripts/bench/gbench-lib.sh
+gbench_run secrets_bench "$@"
 echo "Median of 5 repetitions:"
 echo
 jq -r '
@@ -37,4 +27,4 @@ jq -r '
     "|---|---:|---:|",
     ( [["memcpy (baseline)", "BM_Body_Copy"], ["scan for 3 placeholders", "BM_Body_Scan"]][] as $c
       | "| \($c[0]) | \($m[$c[1]].bytes_per_second / 1048576 | round) | \(($m[$c[1]].bytes_per_second / $m["BM_Body_Copy"].bytes_per_second * 100 | round) / 100)x |")
-' "$out"
+' "$gbench_out"
