@@ -44,7 +44,9 @@ std::string format_record(const nlohmann::json& j, bool blocked_only) {
   }
   if (tls == "passthrough") {
     std::snprintf(tail, sizeof tail, " sni=%s in=%.0f out=%.0f", s("host").c_str(), n("bytes_in"), n("bytes_out"));
-    return line + target + tail;
+    line += target + tail;
+    if (!s("reason").empty()) line += " (" + s("reason") + ")";  // e.g. cut by a policy change
+    return line;
   }
   line += (s("method").empty() ? std::string("-") : s("method")) + " " + target + s("path");
   std::snprintf(tail, sizeof tail, " %d %.1fms", static_cast<int>(n("status")), n("duration_ms"));

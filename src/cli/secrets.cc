@@ -125,7 +125,7 @@ void add_secrets(CLI::App& root, Context& ctx) {
       value = std::move(*v);
     }
     BRIG_TRY(engine::secret_add(ctx.paths, name, value));
-    if (!ctx.quiet) std::printf("stored secret %s (%zu byte%s); cells get it with --secret %s\n", name.c_str(), value.size(), value.size() == 1 ? "" : "s", name.c_str());
+    if (!ctx.quiet) std::printf("stored secret %s (%zu byte%s): a cell mounts it with --secret %s, or has warden inject it (secrets: in its spec)\n", name.c_str(), value.size(), value.size() == 1 ? "" : "s", name.c_str());
     return 0;
   });
 

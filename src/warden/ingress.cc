@@ -97,6 +97,7 @@ class IngressRequest {
     if (auto bad = normalize_request_head(req_, framing_of(parser_))) return fail(http::status::bad_request, *bad);
     if (!host()) return false;
     const auto snap = sh_.store->current();
+    rec_.generation = snap->generation;  // the route table's
     const auto cell = cell_of_host(host_, sh_.cfg.ingress_domain);
     auto entry = cell ? snap->ingress.find(*cell) : snap->ingress.end();
     if (entry == snap->ingress.end()) {

@@ -245,14 +245,20 @@ TEST_F(CliTest, CellNetworkShowsIngressRequests) {
             "2026-01-01T00:00:02.000Z INGRESS: 127.0.0.1:51001 -> GET / (route=-) 401 in=0 out=0 0.2ms (bad token)\n");
 }
 
-// A time-boxed grant lapsing is a policy event in the cell's log.
-TEST_F(CliTest, CellNetworkShowsALapsedGrant) {
+// A time-boxed grant lapsing is a policy event in the cell's log; a tunnel
+// the change cut says so.
+TEST_F(CliTest, CellNetworkShowsALapsedGrantAndACutTunnel) {
   write("logs/cells/c1.jsonl",
         R"({"ts":"2026-01-01T00:00:05.000Z","cell":"c1","kind":"policy","decision":"expire","generation":7,"rule":"allow api.test until 2026-01-01T00:00:05Z","reason":"time-boxed grant lapsed"})"
+        "\n"
+        R"({"ts":"2026-01-01T00:00:06.000Z","cell":"c1","kind":"connect","tls":"passthrough","method":"CONNECT","host":"api.test","port":443,"path":"","status":200,"decision":"allow","generation":7,"rule":"","reason":"closed by warden: policy generation 7 no longer allows this connection","bytes_in":10,"bytes_out":5,"duration_ms":9})"
         "\n");
   auto out = brig({"cell", "network", "c1"});
   EXPECT_EQ(out.exit_code, 0) << out.err;
-  EXPECT_EQ(out.out, "2026-01-01T00:00:05.000Z POLICY: allow api.test until 2026-01-01T00:00:05Z (time-boxed grant lapsed)\n");
+  EXPECT_EQ(out.out,
+            "2026-01-01T00:00:05.000Z POLICY: allow api.test until 2026-01-01T00:00:05Z (time-boxed grant lapsed)\n"
+            "2026-01-01T00:00:06.000Z PASSTHROUGH: api.test:443 sni=api.test in=10 out=5 (closed by warden: policy "
+            "generation 7 no longer allows this connection)\n");
   EXPECT_EQ(brig({"cell", "network", "c1", "--blocked"}).out, "");
 }
 

@@ -214,7 +214,9 @@ TEST_F(SecretsCli, PipedValueIsStoredByteForByte) {
   auto out = brig({"secrets", "add", "k"}, std::string("line1\nline2\n\n\0x", 15));
   ASSERT_EQ(out.exit_code, 0) << out.err;
   EXPECT_EQ(stored("k"), std::string("line1\nline2\n\n\0x", 15));
-  EXPECT_EQ(out.out, "stored secret k (15 bytes); cells get it with --secret k\n");
+  EXPECT_EQ(out.out,
+            "stored secret k (15 bytes): a cell mounts it with --secret k, or has warden inject it (secrets: in its "
+            "spec)\n");
   EXPECT_EQ(brig({"secrets", "add", "k2", "-"}, "v\n").exit_code, 0);
   EXPECT_EQ(stored("k2"), "v\n");
 }

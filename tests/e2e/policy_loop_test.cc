@@ -83,6 +83,38 @@ TEST_F(Cells, PassthroughNeverInjects) {
   EXPECT_THAT(seen, Not(HasSubstr(kValue + "-pass")));
 }
 
+// A download through a passthrough tunnel, cut when `policy set --remove`
+// takes its host away: the cell's curl fails mid-stream within a second or
+// two, having received only part of the file.
+TEST_F(Cells, RemovingAHostCutsAnOpenPassthroughDownload) {
+  const std::string spec = dir_ + "/cut.yaml";
+  std::ofstream(spec) << "name: e2e-cut\nimage: " << kDebian << "\ncommand: [sleep, \"300\"]\n"
+                      << "policy:\n  allow: [allowed.test]\n  tls_passthrough: [allowed.test]\n";
+  auto run = brig({"run", "-d", "-f", spec});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // 64 MiB at 2 MiB/s: 32 s if nothing cuts it.
+  auto download = std::async(std::launch::async, [] {
+    return brig({"cell", "exec", "e2e-cut", "--", "sh", "-c",
+                 "curl -sSk --max-time 60 --limit-rate 2M -o /dev/null -w '%{size_download}' https://allowed.test/big"});
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const auto cut = std::chrono::steady_clock::now();
+  auto rm = brig({"policy", "set", "e2e-cut", "--remove", "allowed.test"});
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  ASSERT_EQ(download.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "the download was not cut";
+  const auto took = std::chrono::steady_clock::now() - cut;
+  auto out = download.get();
+  EXPECT_NE(out.exit_code, 0);
+  EXPECT_LT(took, std::chrono::seconds(5));
+  const long got = std::atol(out.out.c_str());
+  EXPECT_GT(got, 1 << 20) << out.out << out.err;  // it was flowing
+  EXPECT_LT(got, 32 << 20) << out.out;            // and it stopped
+  auto net = brig({"cell", "network", "e2e-cut"});
+  EXPECT_THAT(net.out, HasSubstr("PASSTHROUGH: allowed.test:443"));
+  EXPECT_THAT(net.out, HasSubstr("(closed by warden: policy generation"));
+  brig({"cell", "rm", "--force", "e2e-cut"});
+}
+
 TEST_F(Cells, ATimeBoxedGrantLapsesAndSuggestReopensWhatWasDenied) {
   auto a = brig({"run", "-d", "--name", "e2e-ttl", kDebian, "--", "sleep", "300"});
   ASSERT_EQ(a.exit_code, 0) << a.err;

@@ -134,6 +134,10 @@ Upstream::Upstream(const std::string& dir, const std::vector<std::string>& names
   const std::string host_ip = "198.18." + std::to_string(id / 64) + "." + std::to_string((id % 64) * 4 + 1);
   addr_ = "198.18." + std::to_string(id / 64) + "." + std::to_string((id % 64) * 4 + 2);
   if (!make_certs(dir, names)) return;
+  // GET /big: 64 MiB of zeros (a sparse file), for downloads that last while a test acts.
+  ::truncate((dir + "/big.bin").c_str(), 0);
+  std::ofstream(dir + "/big.bin", std::ios::app).close();
+  if (::truncate((dir + "/big.bin").c_str(), 64 << 20) != 0) return;
   std::ofstream(dir + "/nginx.conf") << "worker_processes 1;\npid " << dir << "/nginx.pid;\nerror_log " << dir
                                      << "/nginx-error.log;\nevents { worker_connections 512; }\nhttp {\n"
                                      << "  log_format seen '$host $request_method $request_uri "
@@ -142,6 +146,7 @@ Upstream::Upstream(const std::string& dir, const std::vector<std::string>& names
                                      << "  server { listen " << addr_ << ":80; listen " << addr_
                                      << ":443 ssl; ssl_certificate " << dir << "/srv.crt; ssl_certificate_key " << dir
                                      << "/srv.key;\n"
+                                     << "    location = /big { alias " << dir << "/big.bin; }\n"
                                      << "    location / { add_header X-Upstream-Saw-Upgrade \"$http_upgrade\"; return 200 "
                                         "\"upstream $host $request_method $request_uri\\n\"; }\n  }\n}\n";
   ok_ = succeeded(run({"ip", "netns", "add", ns_})) &&

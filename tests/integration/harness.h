@@ -47,7 +47,8 @@ proc::Output run_command(const proc::Command& c);
 std::string network_skip_reason();
 
 // A network namespace holding nginx on 198.18.N.2:80 (plain) and :443 (TLS,
-// a certificate for the given names signed by a test CA in `dir`).
+// a certificate for the given names signed by a test CA in `dir`). It
+// answers "upstream HOST METHOD URI", or 64 MiB of zeros for GET /big.
 class Upstream {
  public:
   Upstream(const std::string& dir, const std::vector<std::string>& names);
