@@ -252,15 +252,15 @@ void add_cell(CLI::App& root, Context& ctx) {
   on_run(start, ctx, [&ctx, eng, &a]() -> Result<int> {
     auto started = eng().start(a.cell);
     if (!started) return started.error();
-    if (!ctx.quiet) std::printf(*started ? "started %s\n" : "%s is already running\n", a.cell.c_str());
+    // (A start prints the cell's name, as a detached run does.)
+    if (!ctx.quiet && !*started) std::printf("%s is already running\n", a.cell.c_str());
     return 0;
   });
   auto* restart = verb(n, "restart", "stop, then start a cell");
   on_run(restart, ctx, [&ctx, eng, &a]() -> Result<int> {
     auto e = eng();
     BRIG_TRY(e.stop(a.cell));
-    BRIG_TRY(e.start(a.cell));
-    if (!ctx.quiet) std::printf("restarted %s\n", a.cell.c_str());
+    BRIG_TRY(e.start(a.cell));  // prints the cell's name, as docker does
     return 0;
   });
 

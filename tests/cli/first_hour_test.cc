@@ -143,7 +143,7 @@ TEST_F(FirstHourTest, KeepWorkspaceWithoutRmIsRefused) {
 TEST_F(FirstHourTest, OneByteIsSingular) {
   auto add = brig({"secrets", "add", "k", "-"}, "x");
   ASSERT_EQ(add.exit_code, 0) << add.err;
-  EXPECT_THAT(add.out, StartsWith("stored secret k (1 byte); "));
+  EXPECT_THAT(add.out, StartsWith("stored secret k (1 byte): "));
   auto list = brig({"secrets", "list"});
   EXPECT_THAT(list.out, HasSubstr(" 1 byte\n"));
   ASSERT_EQ(brig({"secrets", "add", "two", "-"}, "xy").exit_code, 0);
