@@ -234,7 +234,12 @@ void add_policy(CLI::App& root, Context& ctx) {
     } else if (v.allowed()) {
       // The matching rule reads "allow HOST ... (FILE:LINE)": the decision is its first word.
       const bool says_allow = v.rule.substr(0, 6) == "allow ";
-      std::printf("%s%.*s\n", says_allow ? "" : "allow ", static_cast<int>(v.rule.size()), v.rule.data());
+      std::string left;  // a time-boxed grant: how long it still allows this
+      for (const auto& r : eff->policy.allow_rules()) {
+        if (r.expires && r.display == v.rule) left = " (" + timefmt::short_span(r.expires - src->now) + " left)";
+      }
+      std::printf("%s%.*s%s\n", says_allow ? "" : "allow ", static_cast<int>(v.rule.size()), v.rule.data(),
+                  left.c_str());
     } else {
       const auto reason = policy::reason_text(v.reason);
       std::printf("deny %.*s", static_cast<int>(reason.size()), reason.data());

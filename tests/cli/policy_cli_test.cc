@@ -311,7 +311,9 @@ TEST_F(PolicyCliTest, SetTtlAddsATimeBoxedGrant) {
                                                  " \\(1[45]m left\\)\n"));
   auto json = nlohmann::json::parse(brig({"--format", "json", "policy", "show", "c1"}).out);
   EXPECT_EQ(json["cell"]["allow"][1]["expires"], ends);
-  EXPECT_EQ(brig({"policy", "test", "--cell", "c1", "https://api.x.test/"}).exit_code, 0);
+  auto test = brig({"policy", "test", "--cell", "c1", "https://api.x.test/"});
+  EXPECT_EQ(test.exit_code, 0);
+  EXPECT_THAT(test.out, ::testing::ContainsRegex("^allow api.x.test .* until " + ends + " \\(1[45]m left\\)\n$"));
 
   // A permanent rule stays permanent; --allow without --ttl makes a grant permanent.
   auto perm = brig({"policy", "set", "c1", "--allow", "perm.test", "--ttl", "1h"});
