@@ -87,6 +87,12 @@ Result<Sources> load_sources(const Context& ctx, const std::string& policy_file,
   return e;
 }
 
+// " (14m left)" after a time-boxed grant's display (which ends "until
+// <time>"), judged at `now`; "" for any other rule.
+std::string time_left(const policy::CompiledRule& r, std::int64_t now) {
+  return r.expires ? " (" + timefmt::short_span(r.expires - now) + " left)" : "";
+}
+
 Result<int> do_validate(const std::string& file) {
   auto block = read_policy(file, false);
   if (!block) return block.error();
@@ -236,7 +242,7 @@ void add_policy(CLI::App& root, Context& ctx) {
       const bool says_allow = v.rule.substr(0, 6) == "allow ";
       std::string left;  // a time-boxed grant: how long it still allows this
       for (const auto& r : eff->policy.allow_rules()) {
-        if (r.expires && r.display == v.rule) left = " (" + timefmt::short_span(r.expires - src->now) + " left)";
+        if (r.display == v.rule) left = time_left(r, src->now);
       }
       std::printf("%s%.*s%s\n", says_allow ? "" : "allow ", static_cast<int>(v.rule.size()), v.rule.data(),
                   left.c_str());
@@ -271,9 +277,7 @@ void add_policy(CLI::App& root, Context& ctx) {
     else if (compiled.allow_count() == 0) std::printf("no allow rules: everything is denied (default deny)\n");
     for (const auto& r : compiled.deny_rules()) std::printf("%s\n", r.display.c_str());
     for (const auto& r : compiled.allow_rules()) {
-      // A time-boxed grant: its display ends "until <time>"; add what is left.
-      const std::string left = r.expires ? " (" + timefmt::short_span(r.expires - src->now) + " left)" : "";
-      std::printf("%s%s\n", r.display.c_str(), left.c_str());
+      std::printf("%s%s\n", r.display.c_str(), time_left(r, src->now).c_str());
     }
     // What warden enforces for the cell (policy::resolve_rate).
     if (eff->rate) std::printf("rate limit: %g requests/s, burst %g\n", eff->rate->rate, eff->rate->burst);

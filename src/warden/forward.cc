@@ -100,9 +100,7 @@ class Forward {
     }
     injected_ = std::move(inj.injected);
     if (!injected_.empty()) ex_.who.cell->metrics->injected.fetch_add(1, std::memory_order_relaxed);
-    std::vector<std::string> placeholders;
-    for (const auto& sec : list) placeholders.push_back(sec.secret.placeholder);
-    body_scan_.emplace(std::move(placeholders));
+    body_scan_.emplace(ex_.who.cell->placeholders);
     return true;
   }
 
@@ -248,12 +246,12 @@ class Forward {
     const bool upstream_keep = res.keep_alive();
     prepare_client_response(res, keep_alive_, upgraded);
     // An injected value coming back (an echo of the request) never reaches the cell.
+    std::vector<std::string> injected_values;
     std::optional<NeedleScanner> values;
     if (!injected_.empty()) {
       scrub_response_head(res, injected_);
-      std::vector<std::string> v;
-      for (const CellSecret* sec : injected_) v.push_back(sec->secret.value);
-      values.emplace(std::move(v));
+      for (const CellSecret* sec : injected_) injected_values.push_back(sec->secret.value);
+      values.emplace(injected_values);
     }
     std::uint64_t received = 0;
     const error_code ec = co_await u.visit([&](auto& stream) -> awaitable<error_code> {

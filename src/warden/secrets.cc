@@ -35,19 +35,28 @@ void rewrite_values(Fields& msg, F&& f) {
 
 }  // namespace
 
-NeedleScanner::NeedleScanner(std::vector<std::string> needles) : needles_(std::move(needles)) {
+NeedleScanner::NeedleScanner(std::span<const std::string> needles) : needles_(needles) {
   for (const auto& n : needles_) longest_ = std::max(longest_, n.size());
 }
 
 std::optional<std::size_t> NeedleScanner::feed(std::string_view piece) {
   if (hit_ || needles_.empty() || piece.empty()) return hit_;
-  std::string window = carry_;
-  window.append(piece);
+  // A needle split across pieces lies within the carried tail and the head
+  // of this piece; any other lies within the piece itself.
+  const std::size_t keep = longest_ - 1;
+  std::string seam = carry_;
+  seam.append(piece.substr(0, keep));
   for (std::size_t i = 0; i < needles_.size(); ++i) {
-    if (window.find(needles_[i]) != std::string::npos) return hit_ = i;
+    if (seam.find(needles_[i]) != std::string::npos || piece.find(needles_[i]) != std::string_view::npos) {
+      return hit_ = i;
+    }
   }
-  const std::size_t keep = longest_ ? longest_ - 1 : 0;
-  carry_ = window.size() > keep ? window.substr(window.size() - keep) : window;
+  if (piece.size() >= keep) {
+    carry_.assign(piece.substr(piece.size() - keep));
+  } else {
+    carry_.append(piece);
+    if (carry_.size() > keep) carry_.erase(0, carry_.size() - keep);
+  }
   return std::nullopt;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,17 +20,18 @@
 namespace brig::warden {
 
 // Finds any of a few strings in a stream fed in pieces (a string split
-// across two pieces is found too).
+// across two pieces is found too). The needles are not copied: they must
+// outlive the scanner.
 class NeedleScanner {
  public:
-  explicit NeedleScanner(std::vector<std::string> needles);
+  explicit NeedleScanner(std::span<const std::string> needles);
   // The index of a needle that appears in what was fed so far, or nullopt.
   std::optional<std::size_t> feed(std::string_view piece);
   bool hit() const { return hit_.has_value(); }
   std::optional<std::size_t> which() const { return hit_; }
 
  private:
-  std::vector<std::string> needles_;
+  std::span<const std::string> needles_;
   std::size_t longest_ = 0;
   std::string carry_;  // the last longest_-1 bytes fed
   std::optional<std::size_t> hit_;

@@ -146,6 +146,7 @@ BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous
           for (const auto& h : sec.hosts)
             if (auto p = hostname::Pattern::parse(h)) cs.hosts.push_back(*p);
           state->secrets.push_back(std::move(cs));
+          state->placeholders.push_back(sec.placeholder);
         }
       }
       state->bucket->configure(eff->rate ? eff->rate->rate : 0, eff->rate ? eff->rate->burst : 0);

@@ -39,6 +39,7 @@ struct CellState {
   std::string name;
   std::shared_ptr<const policy::Policy> policy;
   std::vector<CellSecret> secrets;
+  std::vector<std::string> placeholders;  // each secret's, in order: what request bodies are scanned for
   std::shared_ptr<TokenBucket> bucket;
   std::shared_ptr<CellMetrics> metrics;
   std::shared_ptr<std::atomic<int>> tunnels;  // open CONNECT tunnels

@@ -99,11 +99,12 @@ TEST(RefuseInConnectHead, AnyPlaceholderOfTheCell) {
 }
 
 TEST(NeedleScanner, FindsANeedleSplitAcrossPiecesAndStaysHit) {
-  NeedleScanner s({kP1, kP2});
+  const std::vector<std::string> needles = {kP1, kP2};
+  NeedleScanner s(needles);
   const std::string stream = std::string(20000, 'a') + kP2 + "tail";
   // Fed in pieces of every size from 1 to 40 bytes: the needle is found once whole.
   for (std::size_t step = 1; step <= 40; ++step) {
-    NeedleScanner t({kP1, kP2});
+    NeedleScanner t(needles);
     std::optional<std::size_t> found;
     std::size_t at = 0;
     for (; at < stream.size() && !found; at += step) found = t.feed(std::string_view(stream).substr(at, step));
