@@ -13,7 +13,7 @@ namespace brig::cli {
 namespace {
 
 struct ServeOpts {
-  std::string config, proxy, ops, ingress, upstream_ca;
+  std::string config, proxy, ops, ingress, upstream_ca, dns, http, https;
   std::string ingress_domain, ingress_cert, ingress_key;
   std::uint64_t ingress_max_body = 0;
   std::vector<std::string> resolve;
@@ -39,6 +39,12 @@ Result<warden::Config> build_config(const Context& ctx, const ServeOpts& o) {
     warden::Endpoint ep;
     BRIG_TRY(endpoint(o.ingress, ep));
     cfg.ingress_listen = ep;
+  }
+  for (auto [text, dst] : {std::pair{&o.dns, &cfg.dns_listen}, {&o.http, &cfg.http_listen}, {&o.https, &cfg.https_listen}}) {
+    if (text->empty()) continue;
+    warden::Endpoint ep;
+    BRIG_TRY(endpoint(*text, ep));
+    *dst = ep;
   }
   if (!o.ingress_domain.empty()) cfg.ingress_domain = o.ingress_domain;
   if (!o.ingress_cert.empty()) cfg.ingress_cert = o.ingress_cert;
@@ -120,6 +126,9 @@ void add_warden(CLI::App& root, Context& ctx) {
   serve->add_option("--ingress-key", o.ingress_key, "the key of --ingress-cert (PEM)");
   serve->add_option("--ingress-max-body", o.ingress_max_body, "largest request body ingress takes, in bytes (default 64 MiB)")
       ->check(CLI::PositiveNumber);
+  serve->add_option("--dns-listen", o.dns, "the cells' resolver, UDP and TCP ADDR:PORT (default: none)");
+  serve->add_option("--http-listen", o.http, "transparent HTTP ADDR:PORT, routed by Host (default: none)");
+  serve->add_option("--https-listen", o.https, "transparent HTTPS ADDR:PORT, routed by SNI (default: none)");
   serve->add_option("--resolve", o.resolve, "HOST:PORT:ADDR like curl's --resolve (repeatable)");
   serve->add_option("--upstream-ca", o.upstream_ca, "extra trust anchors for upstream TLS (PEM)");
   serve->add_option("--threads", o.threads, "I/O threads (default: one per core)");

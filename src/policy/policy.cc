@@ -142,29 +142,51 @@ bool Policy::visit(const Index& exact, const Index& wild, std::string_view host,
   return false;
 }
 
-Verdict Policy::evaluate(const Request& req) const {
-  Verdict v;
+// The checks every question starts with: airgapped, a host that is no
+// hostname, an IP literal, a deny rule. Returns false with `v` set when one
+// decides; else `host` holds the canonical host.
+bool Policy::precheck(std::string_view raw, std::string& host, Verdict& v) const {
   v.rule = kDefaultDeny;
   if (airgapped_) {
     v.reason = Reason::airgapped;
-    return v;
+    return false;
   }
-  thread_local std::string host;
-  if (!hostname::normalize_into(req.host, host)) {
+  if (!hostname::normalize_into(raw, host)) {
     v.reason = Reason::invalid_host;
-    return v;
+    return false;
   }
   if (hostname::is_ip_literal(host)) {
     v.reason = Reason::ip_literal;
-    return v;
+    return false;
   }
   if (visit(deny_exact_, deny_wild_, host, [&](std::uint32_t i) {
         v.rule = deny_[i].display;
         return true;
       })) {
     v.reason = Reason::denied_by_rule;
-    return v;
+    return false;
   }
+  return true;
+}
+
+Verdict Policy::evaluate_name(std::string_view raw) const {
+  Verdict v;
+  thread_local std::string host;
+  if (!precheck(raw, host, v)) return v;
+  if (visit(allow_exact_, allow_wild_, host, [&](std::uint32_t i) {
+        v.rule = allow_[i].display;
+        return true;
+      })) {
+    v.decision = Decision::allow;
+    v.reason = Reason::allowed;
+  }
+  return v;
+}
+
+Verdict Policy::evaluate(const Request& req) const {
+  Verdict v;
+  thread_local std::string host;
+  if (!precheck(req.host, host, v)) return v;
 
   // Only a question with neither method nor path is CONNECT-level: a path
   // without a method must still meet the rule's paths (fail closed).

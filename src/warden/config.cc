@@ -86,6 +86,11 @@ Status load_config_file(const std::string& path, Config& cfg) {
           else if (k == "pool_idle_per_host") cfg.limits.pool_idle_per_host = l.second.as<std::size_t>();
           else if (k == "pool_idle_max") cfg.limits.pool_idle_max = l.second.as<std::size_t>();
           else if (k == "drain_timeout_ms") ms(cfg.limits.drain_timeout);
+          else if (k == "dns_rate" || k == "dns_burst") {
+            const double d = l.second.as<double>();
+            if (!(d > 0)) bad = Error(Errc::invalid, at(l.second) + "limits: " + k + " must be positive");
+            else (k == "dns_rate" ? cfg.limits.dns_rate : cfg.limits.dns_burst) = d;
+          } else if (k == "dns_tcp_connections") cfg.limits.dns_tcp_connections = l.second.as<std::size_t>();
           else return Error(Errc::invalid, at(l.first) + "limits: unknown key " + str::quote(k));
           if (bad) return *bad;
         }

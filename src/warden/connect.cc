@@ -102,30 +102,37 @@ awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffe
     co_return After::close;  // closing is the only answer inside a TLS tunnel
   }
 
-  const bool passthrough = who.cell->policy->passthrough(target->host);
+  co_await serve_tls(sh, stream, hello, ex, *target, src, false);
+  co_return After::close;
+}
+
+awaitable<void> serve_tls(Shared& sh, TcpStream& stream, std::string& hello, Exchange& ex, const Dest& target,
+                          const IpAddr& src, bool transparent) {
+  error_code ec;
+  const bool passthrough = ex.who.cell->policy->passthrough(target.host);
   if (passthrough) {
     ex.rec.tls = "passthrough";
-    who.cell->metrics->passthrough.fetch_add(1, std::memory_order_relaxed);
-    auto up = co_await connect_upstream(sh, target->host, target->port);
+    ex.who.cell->metrics->passthrough.fetch_add(1, std::memory_order_relaxed);
+    auto up = co_await connect_upstream(sh, target.host, target.port);
     if (!up.socket) {
       ex.rec.status = up.status;
       ex.rec.reason = up.reason;
       ex.finish(up.blocked ? Outcome::deny : Outcome::error, up.blocked ? std::optional(Block::blocked_address) : std::nullopt);
-      co_return After::close;
+      co_return;
     }
     TcpStream upstream(std::move(*up.socket));
     upstream.expires_after(sh.cfg.limits.idle_timeout);
     co_await asio::async_write(upstream, asio::buffer(hello), use_ec(ec));
-    if (ec) co_return After::close;
+    if (ec) co_return;
     std::uint64_t out = hello.size(), in = 0;
     // A policy change that removes the host (or its passthrough) cuts the tunnel at once.
-    Watch watch(sh.watches, {who.cell->name, target->host, target->port, "", "", true}, stream.get_executor());
+    Watch watch(sh.watches, {ex.who.cell->name, target.host, target.port, "", "", true}, stream.get_executor());
     watch.closable([&] {
       error_code ignored;
       stream.socket().close(ignored);
       upstream.socket().close(ignored);
     });
-    if (!still_allowed(*sh.store->current(), watch.admitted())) co_return After::close;  // changed meanwhile
+    if (!still_allowed(*sh.store->current(), watch.admitted())) co_return;  // changed meanwhile
     co_await tunnel(stream, upstream, out, in, sh.cfg.limits.idle_timeout);
     watch.closable(nullptr);
     ex.rec.status = 200;
@@ -133,18 +140,18 @@ awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffe
     ex.rec.bytes_in = in;
     if (const auto gen = watch.revoked()) ex.rec.reason = revoked_reason(gen);
     ex.finish(Outcome::allow);
-    co_return After::close;
+    co_return;
   }
 
   // MITM: terminate TLS with a leaf for the host, then serve HTTP inside.
   bool hit = false;
-  auto ctx = sh.leaves->get(target->host, &hit);
+  auto ctx = sh.leaves->get(target.host, &hit);
   (hit ? sh.metrics.cert_hits : sh.metrics.cert_misses).fetch_add(1, std::memory_order_relaxed);
   if (!ctx) {
     ex.rec.status = 500;
     ex.rec.reason = ctx.error().message();
     ex.finish(Outcome::error);
-    co_return After::close;
+    co_return;
   }
   beast::ssl_stream<TcpStream> tls(std::move(stream), **ctx);
   beast::get_lowest_layer(tls).expires_after(sh.cfg.limits.header_timeout);
@@ -153,18 +160,18 @@ awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffe
     ex.rec.status = 0;
     ex.rec.reason = "client TLS handshake failed (does the cell trust brig's CA?): " + ec.message();
     ex.finish(Outcome::error);
-    co_return After::close;
+    co_return;
   }
   ex.rec.status = 200;
   ex.finish(Outcome::allow);
   beast::flat_buffer inner;
   // A policy change that removes the host closes the tunnel once no request is in flight.
-  Watch watch(sh.watches, {who.cell->name, target->host, target->port, "", "", false}, tls.get_executor());
-  co_await http_loop(sh, tls, inner, src, target->host, target->port, &watch);
+  Watch watch(sh.watches, {ex.who.cell->name, target.host, target.port, "", "", false}, tls.get_executor());
+  const Route route{target.host, target.port, transparent};
+  co_await http_loop(sh, tls, inner, src, route, &watch);
   error_code ignored;
   beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(1));
   co_await tls.async_shutdown(use_ec(ignored));
-  co_return After::close;
 }
 
 }  // namespace brig::warden

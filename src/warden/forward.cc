@@ -26,11 +26,11 @@ template <class ClientStream>
 class Forward {
  public:
   Forward(Shared& sh, ClientStream& client, beast::flat_buffer& cbuf, http::request_parser<http::buffer_body>& parser,
-          const Caller& who, const std::string& fixed_host, std::uint16_t fixed_port)
-      : sh_(sh), client_(client), cbuf_(cbuf), parser_(parser), req_(parser.get()), fixed_host_(fixed_host),
-        fixed_port_(fixed_port), mitm_(!fixed_host.empty()), ex_(sh, who, "http", mitm_ ? "mitm" : "none"),
-        idle_(sh.cfg.limits.idle_timeout) {
+          const Caller& who, const Route& route)
+      : sh_(sh), client_(client), cbuf_(cbuf), parser_(parser), req_(parser.get()), route_(route),
+        mitm_(route.tls()), ex_(sh, who, "http", mitm_ ? "mitm" : "none"), idle_(sh.cfg.limits.idle_timeout) {
     ex_.rec.method = std::string(req_.method_string());
+    ex_.rec.transparent = route.transparent;
     ex_.json = wants_json(req_[http::field::accept]);
   }
 
@@ -57,12 +57,15 @@ class Forward {
   }
 
  private:
-  // Stage: where the request goes, the absolute-URI (forward proxy) or the tunnel's host.
+  // Stage: where the request goes: the tunnel's host, the Host of a
+  // transparent request, or the absolute-URI of a forward-proxy one.
   bool target() {
-    auto t = mitm_ ? origin_target(req_, fixed_host_, fixed_port_) : absolute_target(req_);
+    auto t = mitm_               ? origin_target(req_, route_.host, route_.port)
+             : route_.transparent ? transparent_target(req_, route_.port)
+                                  : absolute_target(req_);
     if (!t) {
       ex_.rec.host = std::string(req_[http::field::host]);
-      if (mitm_ && t.error().code() == Errc::invalid) {
+      if ((mitm_ || route_.transparent) && t.error().code() == Errc::invalid) {
         ex_.fail(http::status::misdirected_request, t.error().message(), Outcome::deny, Block::host_mismatch);
       } else {
         ex_.fail(http::status::bad_request, t.error().message(), Outcome::deny, Block::malformed);
@@ -314,8 +317,7 @@ class Forward {
   beast::flat_buffer& cbuf_;
   http::request_parser<http::buffer_body>& parser_;
   Request& req_;
-  const std::string& fixed_host_;
-  const std::uint16_t fixed_port_;
+  const Route& route_;
   const bool mitm_;
   Exchange ex_;
   const std::chrono::milliseconds idle_;
@@ -333,18 +335,17 @@ class Forward {
 };
 
 // Answers one request whose head was read into `parser` (or failed with
-// `read_ec`), and says what becomes of the client connection. In MITM mode
-// every request goes to `fixed_host:fixed_port` over TLS and must name that
-// host.
+// `read_ec`), and says what becomes of the client connection.
 template <class ClientStream>
 awaitable<After> serve_request(Shared& sh, ClientStream& client, beast::flat_buffer& cbuf,
                                http::request_parser<http::buffer_body>& parser, error_code read_ec, const IpAddr& src,
-                               const std::string& fixed_host, std::uint16_t fixed_port) {
-  const bool mitm = !fixed_host.empty();
+                               const Route& route) {
+  const bool mitm = route.tls();
   const Caller who = identify(sh, src);
   if (read_ec) {
     if (client_went_away(read_ec)) co_return After::close;
     Exchange ex(sh, who, "http", mitm ? "mitm" : "none");
+    ex.rec.transparent = route.transparent;
     if (read_ec == http::error::header_limit) {
       ex.fail(http::status::request_header_fields_too_large, "request head too large", Outcome::deny, Block::limit);
     } else {
@@ -354,17 +355,18 @@ awaitable<After> serve_request(Shared& sh, ClientStream& client, beast::flat_buf
   }
   if (parser.get().method() == http::verb::connect) {
     if constexpr (std::is_same_v<ClientStream, TcpStream>) {
-      if (!mitm) co_return co_await handle_connect(sh, client, cbuf, parser, src);
+      if (!mitm && !route.transparent) co_return co_await handle_connect(sh, client, cbuf, parser, src);
     }
-    Exchange ex(sh, who, "http", "mitm");
+    Exchange ex(sh, who, "http", mitm ? "mitm" : "none");
     ex.rec.method = "CONNECT";
+    ex.rec.transparent = route.transparent;
     ex.json = wants_json(parser.get()[http::field::accept]);
     const std::optional<std::string> no_fix;
-    co_await deny(client, parser.get().version(), ex, Block::malformed, "malformed", "CONNECT inside a tunnel",
-                  "default deny", false, no_fix);
+    const char* why = mitm ? "CONNECT inside a tunnel" : "CONNECT on a transparent port (use the proxy port)";
+    co_await deny(client, parser.get().version(), ex, Block::malformed, "malformed", why, "default deny", false, no_fix);
     co_return After::linger;
   }
-  Forward<ClientStream> forward(sh, client, cbuf, parser, who, fixed_host, fixed_port);
+  Forward<ClientStream> forward(sh, client, cbuf, parser, who, route);
   co_return co_await forward.run();
 }
 
@@ -373,7 +375,7 @@ awaitable<After> serve_request(Shared& sh, ClientStream& client, beast::flat_buf
 // Serves HTTP requests on `client` until it closes.
 template <class ClientStream>
 awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& cbuf, const IpAddr& src,
-                          const std::string& fixed_host, std::uint16_t fixed_port, Watch* watch) {
+                          const Route& route, Watch* watch) {
   for (;;) {
     if (sh.draining || (watch && watch->revoked())) co_return;
     http::request_parser<http::buffer_body> parser;
@@ -388,7 +390,7 @@ awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& 
       watch->closable(nullptr);
       if (watch->revoked()) co_return;
     }
-    const After after = co_await serve_request(sh, client, cbuf, parser, ec, src, fixed_host, fixed_port);
+    const After after = co_await serve_request(sh, client, cbuf, parser, ec, src, route);
     if (after == After::next) continue;
     if (after == After::linger) co_await linger_close(client);
     co_return;
@@ -396,10 +398,10 @@ awaitable<void> http_loop(Shared& sh, ClientStream& client, beast::flat_buffer& 
 }
 
 
-template awaitable<void> http_loop<TcpStream>(Shared&, TcpStream&, beast::flat_buffer&, const IpAddr&,
-                                              const std::string&, std::uint16_t, Watch*);
-template awaitable<void> http_loop<TlsStream>(Shared&, TlsStream&, beast::flat_buffer&, const IpAddr&,
-                                              const std::string&, std::uint16_t, Watch*);
+template awaitable<void> http_loop<TcpStream>(Shared&, TcpStream&, beast::flat_buffer&, const IpAddr&, const Route&,
+                                              Watch*);
+template awaitable<void> http_loop<TlsStream>(Shared&, TlsStream&, beast::flat_buffer&, const IpAddr&, const Route&,
+                                              Watch*);
 
 awaitable<void> serve_proxy_client(Socket socket, Shared& sh) {
   const ActiveConnection active(sh.metrics);
@@ -411,7 +413,8 @@ awaitable<void> serve_proxy_client(Socket socket, Shared& sh) {
   socket.set_option(tcp::no_delay(true), ec);
   TcpStream stream(std::move(socket));
   beast::flat_buffer buf;
-  co_await http_loop(sh, stream, buf, src, "", 0);
+  const Route forward_proxy;
+  co_await http_loop(sh, stream, buf, src, forward_proxy);
 }
 
 }  // namespace brig::warden

@@ -158,6 +158,20 @@ Result<Dest> origin_target(const Request& req, const std::string& host, std::uin
   return h;
 }
 
+Result<Dest> transparent_target(const Request& req, std::uint16_t port) {
+  auto it = req.find(http::field::host);
+  if (it == req.end()) return Error(Errc::usage, "request has no Host header (transparent requests are routed by it)");
+  std::string_view t = req.target();
+  auto d = !t.empty() && t.front() == '/' ? parse_authority(it->value(), port) : absolute_target(req);
+  if (!d) return Error(Errc::usage, d.error().message());
+  if (d->port != port) {
+    return Error(Errc::invalid, "Host " + str::quote(it->value()) + " names port " + std::to_string(d->port) +
+                                    ", but the connection came to port " + std::to_string(port));
+  }
+  if (d->path.empty()) d->path = without_fragment(std::string(t));
+  return d;
+}
+
 Result<Dest> connect_target(const Request& req) {
   std::string_view t = req.target();
   if (t.find('/') != std::string_view::npos || t.find('@') != std::string_view::npos) {

@@ -26,6 +26,11 @@ Result<Dest> absolute_target(const Request& req);
 // Inside a MITM tunnel: origin-form target and a Host naming the tunnel's
 // host (and port, if given). A mismatch is Errc::invalid (421).
 Result<Dest> origin_target(const Request& req, const std::string& host, std::uint16_t port);
+// A transparent request (a client that ignores proxy variables connected to
+// warden's `port` itself): routed by its Host header, which must name that
+// port (or none); an absolute http:// target must agree with it. No Host is
+// Errc::usage (400); another port is Errc::invalid (421).
+Result<Dest> transparent_target(const Request& req, std::uint16_t port);
 // CONNECT host:port.
 Result<Dest> connect_target(const Request& req);
 // The Host header value naming `d` ("[v6]" bracketed, ":port" unless the default).

@@ -17,7 +17,7 @@ namespace brig::warden {
 
 struct LogRecord {
   std::string cell;
-  std::string_view kind = "http";  // http | connect | ingress | tcp | policy (string literals)
+  std::string_view kind = "http";  // http | connect | ingress | tcp | policy | dns (string literals)
   std::string_view tls = "none";   // none | mitm | passthrough | terminated (ingress)
   std::string_view decision;       // allow | deny | ratelimit | error | expire (kind policy)
   std::string_view code;           // a refusal's reason code (X-Brig-Blocked); omitted when empty
@@ -26,6 +26,7 @@ struct LogRecord {
   std::string client, route;  // ingress only: the client's address and the route taken (omitted when empty)
   int port = 0;
   int status = 0;
+  bool transparent = false;  // came to warden's :80 or :443, not its proxy port (written only when true)
   std::uint64_t bytes_in = 0, bytes_out = 0;
   double duration_ms = 0;
 };

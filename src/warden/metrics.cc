@@ -8,6 +8,7 @@ namespace {
 constexpr const char* kOutcomeNames[kOutcomes] = {"allow", "deny", "ratelimit", "error"};
 constexpr const char* kBlockNames[kBlocks] = {"policy", "unknown_source", "blocked_address", "sni_mismatch",
                                               "host_mismatch", "malformed", "limit", "secret"};
+constexpr const char* kDnsAnswerNames[kDnsAnswers] = {"address", "empty", "nxdomain", "refused", "dropped"};
 
 void line(std::string& out, const char* name, const std::string& labels, double v) {
   char buf[64];
@@ -86,6 +87,12 @@ std::string Metrics::render() const {
   for (const auto& [cell, m] : cells_) line(out, "brig_warden_secret_injections_total", "cell=\"" + cell + "\"", static_cast<double>(m->injected.load()));
   header("brig_warden_revoked_connections_total", "counter", "Open connections closed because a policy change no longer allows them, by cell.");
   for (const auto& [cell, m] : cells_) line(out, "brig_warden_revoked_connections_total", "cell=\"" + cell + "\"", static_cast<double>(m->revoked.load()));
+  header("brig_warden_transparent_connections_total", "counter", "Connections on the transparent HTTP and HTTPS listeners, by cell.");
+  for (const auto& [cell, m] : cells_) line(out, "brig_warden_transparent_connections_total", "cell=\"" + cell + "\"", static_cast<double>(m->transparent.load()));
+  header("brig_warden_dns_queries_total", "counter", "Queries to warden's resolver by cell and answer (address, empty, nxdomain, refused, dropped).");
+  for (const auto& [cell, m] : cells_)
+    for (std::size_t i = 0; i < kDnsAnswers; ++i)
+      if (auto v = m->dns[i].load()) line(out, "brig_warden_dns_queries_total", "cell=\"" + cell + "\",answer=\"" + kDnsAnswerNames[i] + "\"", static_cast<double>(v));
   header("brig_warden_ingress_requests_total", "counter", "Ingress requests by cell, route and status code.");
   for (const auto& [cell, c] : ingress_)
     for (const auto& [rc, n] : c.requests)

@@ -27,6 +27,13 @@ inline constexpr std::size_t kBlocks = 8;
 // Its label in metrics and its code in X-Brig-Blocked ("blocked_address").
 std::string_view block_name(Block b);
 
+// How warden's resolver answered a cell's query: an address (a name the
+// policy allows), an empty answer (an allowed name, another type than A), a
+// name that does not exist (everything else), an error (FORMERR, NOTIMP,
+// REFUSED), or not at all (malformed, unattributable or over the cell's DNS rate).
+enum class DnsAnswer : std::uint8_t { address, empty, nxdomain, refused, dropped };
+inline constexpr std::size_t kDnsAnswers = 5;
+
 inline constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
 
 struct CellMetrics {
@@ -37,6 +44,8 @@ struct CellMetrics {
   std::atomic<std::uint64_t> ratelimited{0};
   std::atomic<std::uint64_t> injected{0};  // requests warden put a secret's value in
   std::atomic<std::uint64_t> revoked{0};   // open connections closed after a policy change
+  std::atomic<std::uint64_t> transparent{0};  // connections on the transparent HTTP/HTTPS listeners
+  std::array<std::atomic<std::uint64_t>, kDnsAnswers> dns{};
   std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> duration{};  // last: +Inf
   std::atomic<std::uint64_t> duration_count{0};
   std::atomic<std::uint64_t> duration_sum_us{0};

@@ -4,11 +4,14 @@
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <netinet/in.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <cstdio>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 
 #include "brig/core/fs.h"
@@ -16,6 +19,7 @@
 #include "brig/core/strings.h"
 #include "brig/warden/ops_client.h"
 #include "brig/warden/warden.h"
+#include "dns_server.h"
 #include "server.h"
 #include "upstream.h"
 
@@ -62,6 +66,25 @@ Result<Acceptor> listen(asio::io_context& ctx, const Endpoint& ep, bool reuse_po
 Endpoint bound(const Acceptor& a) {
   const auto ep = a.local_endpoint();
   return Endpoint{ep.address().to_string(), ep.port()};
+}
+
+// The resolver's UDP socket on `ep` (IPv4: cells reach warden over IPv4
+// only), with IP_PKTINFO so each answer names, and comes from, the address
+// its query went to.
+Result<Udp> listen_udp(asio::io_context& ctx, const Endpoint& ep) {
+  error_code ec;
+  const auto addr = asio::ip::make_address(ep.host, ec);
+  if (ec || !addr.is_v4()) return Error(Errc::usage, "invalid DNS listen address " + ep.str(), "an IPv4 ADDR:PORT, e.g. 0.0.0.0:53");
+  Udp s(ctx);
+  s.open(asio::ip::udp::v4(), ec);
+  int one = 1;
+  if (!ec && ::setsockopt(s.native_handle(), IPPROTO_IP, IP_PKTINFO, &one, sizeof one) != 0) {
+    return Error(Errc::io, std::string("cannot set IP_PKTINFO: ") + std::strerror(errno));
+  }
+  if (!ec) s.non_blocking(true, ec);
+  if (!ec) s.bind(asio::ip::udp::endpoint(addr, ep.port), ec);
+  if (ec) return Error(Errc::io, "cannot listen on udp " + ep.str() + ": " + ec.message());
+  return s;
 }
 
 template <class Serve>
@@ -161,16 +184,37 @@ Status serve(const Config& cfg_in) {
   auto ops = listen(*ctxs[0], cfg.ops_listen, false);
   if (!ops) return ops.error();
   const Endpoint ops_ep = bound(*ops);
-  // Ingress: like the proxy, an acceptor per thread on one port.
-  std::vector<Acceptor> ingress;
-  Endpoint ingress_ep;
-  if (cfg.ingress_listen) {
+  // Ingress and the transparent ports: like the proxy, an acceptor per
+  // thread on one port each.
+  auto listen_each = [&](const std::optional<Endpoint>& want, std::vector<Acceptor>& out, Endpoint& ep) -> Status {
+    if (!want) return {};
     for (int i = 0; i < threads; ++i) {
-      auto a = listen(*ctxs[static_cast<std::size_t>(i)], i == 0 ? *cfg.ingress_listen : ingress_ep, true);
+      auto a = listen(*ctxs[static_cast<std::size_t>(i)], i == 0 ? *want : ep, true);
       if (!a) return a.error();
-      if (i == 0) ingress_ep = bound(*a);
-      ingress.push_back(std::move(*a));
+      if (i == 0) ep = bound(*a);
+      out.push_back(std::move(*a));
     }
+    return {};
+  };
+  std::vector<Acceptor> ingress, http_accs, https_accs;
+  Endpoint ingress_ep, http_ep, https_ep;
+  BRIG_TRY(listen_each(cfg.ingress_listen, ingress, ingress_ep));
+  BRIG_TRY(listen_each(cfg.http_listen, http_accs, http_ep));
+  BRIG_TRY(listen_each(cfg.https_listen, https_accs, https_ep));
+  // The resolver: UDP and TCP on one port, on the first thread.
+  DnsResolver resolver(sh);
+  std::optional<Udp> dns_udp;
+  std::optional<Acceptor> dns_tcp;
+  Endpoint dns_ep;
+  if (cfg.dns_listen) {
+    auto u = listen_udp(*ctxs[0], *cfg.dns_listen);
+    if (!u) return u.error();
+    const auto port = u->local_endpoint().port();
+    dns_ep = Endpoint{cfg.dns_listen->host, port};
+    auto t = listen(*ctxs[0], dns_ep, false);
+    if (!t) return t.error();
+    dns_udp.emplace(std::move(*u));
+    dns_tcp.emplace(std::move(*t));
   }
 
   for (int i = 0; i < threads; ++i) {
@@ -178,6 +222,17 @@ Status serve(const Config& cfg_in) {
   }
   for (std::size_t i = 0; i < ingress.size(); ++i) {
     asio::co_spawn(*ctxs[i], accept_loop(ingress[i], sh, serve_ingress_client), log_exception);
+  }
+  for (std::size_t i = 0; i < http_accs.size(); ++i) {
+    asio::co_spawn(*ctxs[i], accept_loop(http_accs[i], sh, serve_transparent_http), log_exception);
+  }
+  for (std::size_t i = 0; i < https_accs.size(); ++i) {
+    asio::co_spawn(*ctxs[i], accept_loop(https_accs[i], sh, serve_transparent_https), log_exception);
+  }
+  if (dns_udp) {
+    asio::co_spawn(*ctxs[0], serve_dns_udp(*dns_udp, resolver), log_exception);
+    auto serve_tcp = [&resolver](Socket s, Shared& shr) { return serve_dns_tcp_client(std::move(s), shr, resolver); };
+    asio::co_spawn(*ctxs[0], accept_loop(*dns_tcp, sh, serve_tcp), log_exception);
   }
   asio::co_spawn(*ctxs[0], accept_loop(*ops, sh, serve_ops_client), log_exception);
 
@@ -188,15 +243,15 @@ Status serve(const Config& cfg_in) {
   if (auto st = state::store_warden_runtime(sh.paths, info); !st) {
     spdlog::warn("cannot record warden's addresses: {}", st.error().message());
   }
-  if (ingress.empty()) {
-    std::printf("{\"proxy\": \"%s\", \"ops\": \"%s\"}\n", proxy_ep.str().c_str(), ops_ep.str().c_str());
-  } else {
-    std::printf("{\"proxy\": \"%s\", \"ops\": \"%s\", \"ingress\": \"%s\"}\n", proxy_ep.str().c_str(),
-                ops_ep.str().c_str(), ingress_ep.str().c_str());
+  // One JSON line naming every listener (tests and `brig system up` read it).
+  std::string listening = "\"proxy\": \"" + proxy_ep.str() + "\", \"ops\": \"" + ops_ep.str() + "\"";
+  for (const auto& [name, ep, on] : {std::tuple{"ingress", ingress_ep, !ingress.empty()}, {"dns", dns_ep, dns_udp.has_value()},
+                                     {"http", http_ep, !http_accs.empty()}, {"https", https_ep, !https_accs.empty()}}) {
+    if (on) listening += std::string(", \"") + name + "\": \"" + ep.str() + "\"";
   }
+  std::printf("{%s}\n", listening.c_str());
   std::fflush(stdout);
-  spdlog::info("warden listening: proxy {} ops {}{} ({} threads)", proxy_ep.str(), ops_ep.str(),
-               ingress.empty() ? "" : " ingress " + ingress_ep.str() + " for *." + cfg.ingress_domain, threads);
+  spdlog::info("warden listening: {} ({} threads; ingress for *.{})", listening, threads, cfg.ingress_domain);
 
   // Signals: SIGHUP reloads; SIGTERM/SIGINT stop accepting, drain, stop.
   asio::signal_set signals(*ctxs[0], SIGTERM, SIGINT, SIGHUP);
@@ -226,8 +281,15 @@ Status serve(const Config& cfg_in) {
     for (std::size_t i = 0; i < acceptors.size(); ++i) {
       asio::post(*ctxs[i], [&a = acceptors[i]] { error_code e; a.close(e); });
     }
-    for (std::size_t i = 0; i < ingress.size(); ++i) {
-      asio::post(*ctxs[i], [&a = ingress[i]] { error_code e; a.close(e); });
+    for (auto* group : {&ingress, &http_accs, &https_accs}) {
+      for (std::size_t i = 0; i < group->size(); ++i) {
+        asio::post(*ctxs[i], [&a = (*group)[i]] { error_code e; a.close(e); });
+      }
+    }
+    if (dns_udp) {
+      error_code e;
+      dns_udp->close(e);
+      dns_tcp->close(e);
     }
     drain_deadline = std::chrono::steady_clock::now() + cfg.limits.drain_timeout;
     check_drained({});

@@ -54,6 +54,9 @@ struct ActiveConnection {
 awaitable<void> serve_proxy_client(Socket socket, Shared& shared);
 // One client connection on the ingress port (ingress.cc).
 awaitable<void> serve_ingress_client(Socket socket, Shared& shared);
+// One connection on the transparent HTTP or HTTPS port (transparent.cc).
+awaitable<void> serve_transparent_http(Socket socket, Shared& shared);
+awaitable<void> serve_transparent_https(Socket socket, Shared& shared);
 // One connection on the ops port (/healthz, /metrics).
 awaitable<void> serve_ops_client(Socket socket, Shared& shared);
 

@@ -27,13 +27,14 @@ namespace stdfs = std::filesystem;
 
 constexpr const char* kBusybox = "localhost/brig-busybox:latest";
 constexpr const char* kDebian = "localhost/brig-debian:latest";
+constexpr const char* kNode = "localhost/brig-node:latest";  // brig-debian + nodejs, python3
 
 inline std::string skip_reason() {
   if (::geteuid() != 0) return "needs root (podman, nftables)";
   for (const char* tool : {"podman", "runsc", "nft", "ip", "nginx", "openssl"}) {
     if (!proc::find_executable(tool)) return std::string(tool) + " is not installed (scripts/bootstrap.sh installs it)";
   }
-  for (const char* image : {kBusybox, kDebian}) {
+  for (const char* image : {kBusybox, kDebian, kNode}) {
     if (run({"/usr/bin/podman", "image", "exists", image}).exit_code != 0) {
       return std::string(image) + " is missing (scripts/build-images.sh builds it)";
     }

@@ -206,4 +206,67 @@ std::string raw_exchange(const std::string& host, int port, const std::string& s
   return out;
 }
 
+std::string dns_query(const std::string& name, std::uint16_t type, std::uint16_t id) {
+  std::string q = {static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  std::size_t start = 0;
+  while (start < name.size()) {
+    std::size_t dot = name.find('.', start);
+    if (dot == std::string::npos) dot = name.size();
+    q += static_cast<char>(dot - start);
+    q += name.substr(start, dot - start);
+    start = dot + 1;
+  }
+  q += '\0';
+  q += {static_cast<char>(type >> 8), static_cast<char>(type & 0xff), 0, 1};
+  return q;
+}
+
+std::optional<DnsReply> parse_dns_reply(const std::string& b) {
+  auto u8 = [&](std::size_t i) { return static_cast<unsigned>(static_cast<unsigned char>(b.at(i))); };
+  auto u16 = [&](std::size_t i) { return u8(i) << 8 | u8(i + 1); };
+  if (b.size() < 12 || !(u8(2) & 0x80)) return std::nullopt;
+  DnsReply r;
+  r.id = static_cast<std::uint16_t>(u16(0));
+  r.rcode = static_cast<int>(u8(3) & 0x0f);
+  r.answers = static_cast<int>(u16(6));
+  std::size_t p = 12;
+  for (unsigned q = u16(4); q > 0; --q) {  // skip the question(s)
+    while (p < b.size() && u8(p) != 0) p += u8(p) + 1;
+    p += 5;
+  }
+  if (r.answers > 0 && p + 12 <= b.size()) {
+    p += (u8(p) & 0xc0) == 0xc0 ? 2 : 0;
+    const unsigned type = u16(p), len = u16(p + 8);
+    r.ttl = u16(p + 4) << 16 | u16(p + 6);
+    if (type == 1 && len == 4 && p + 14 <= b.size()) {
+      r.address = std::to_string(u8(p + 10)) + "." + std::to_string(u8(p + 11)) + "." + std::to_string(u8(p + 12)) + "." +
+                  std::to_string(u8(p + 13));
+    }
+  }
+  return r;
+}
+
+std::optional<std::string> udp_exchange(const std::string& src, const std::string& host, int port,
+                                        const std::string& bytes, std::chrono::milliseconds timeout) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  ::inet_pton(AF_INET, src.c_str(), &local.sin_addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, host.c_str(), &to.sin_addr);
+  ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  pollfd p{fd, POLLIN, 0};
+  std::optional<std::string> out;
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) > 0) {
+    char buf[2048];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n >= 0) out = std::string(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
 }  // namespace brig::testing

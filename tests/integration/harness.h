@@ -54,6 +54,7 @@ class Upstream {
   Upstream(const std::string& dir, const std::vector<std::string>& names);
   ~Upstream();
   const std::string& address() const { return addr_; }
+  const std::string& netns() const { return ns_; }
   std::string ca_file() const { return dir_ + "/upstream-ca.crt"; }
   // One line per request: "HOST METHOD URI authorization="..." x-api-key="..."".
   std::string access_log() const { return dir_ + "/access.log"; }
@@ -71,5 +72,20 @@ int connect_from(const std::string& src, const std::string& host, int port);
 // comes back until the peer closes or `timeout` passes.
 std::string raw_exchange(const std::string& host, int port, const std::string& src, const std::string& bytes,
                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// A DNS query for `name` (dotted) of `type` (1 = A, 28 = AAAA) with `id`, RD set.
+std::string dns_query(const std::string& name, std::uint16_t type, std::uint16_t id = 0x4242);
+// A DNS response, as far as the tests read it.
+struct DnsReply {
+  std::uint16_t id = 0;
+  int rcode = -1;
+  int answers = 0;
+  std::string address;  // the first A record's, dotted
+  std::uint32_t ttl = 0;
+};
+std::optional<DnsReply> parse_dns_reply(const std::string& bytes);
+// Sends one UDP datagram from `src` to host:port; the reply, or nullopt after `timeout`.
+std::optional<std::string> udp_exchange(const std::string& src, const std::string& host, int port,
+                                        const std::string& bytes, std::chrono::milliseconds timeout);
 
 }  // namespace brig::testing

@@ -222,6 +222,9 @@ inline double metric(const std::string& text, const std::string& key) {
 }
 
 class WardenTest : public ::testing::Test {
+ public:
+  static int dns_port() { return dns_port_; }  // the resolver's (UDP and TCP)
+
  protected:
   static void SetUpTestSuite() {
     skip_ = network_skip_reason();
@@ -268,7 +271,10 @@ class WardenTest : public ::testing::Test {
   }
 
   static Child* start_warden() {
+    // The transparent ports are the real ones (a transparent request's port
+    // is the one the client dialled); the resolver's is any.
     auto* w = new Child({BRIG_BINARY, "warden", "serve", "--proxy-listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
+                         "--dns-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:80", "--https-listen", "127.0.0.1:443",
                          "--upstream-ca", upstream_->ca_file(), "--threads", "2"},
                         {"BRIG_HOME=" + home_, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "NO_COLOR=1"});
     auto line = w->read_line(10s);
@@ -277,6 +283,8 @@ class WardenTest : public ::testing::Test {
       auto j = nlohmann::json::parse(*line);
       proxy_ = j["proxy"];
       ops_ = j["ops"];
+      const std::string dns = j.value("dns", "");
+      dns_port_ = dns.empty() ? 0 : std::stoi(dns.substr(dns.rfind(':') + 1));
     }
     return w;
   }
@@ -340,6 +348,7 @@ class WardenTest : public ::testing::Test {
   }
 
   static inline std::string skip_, home_, proxy_, ops_;
+  static inline int dns_port_ = 0;
   static inline Upstream* upstream_ = nullptr;
   static inline LoopServer *sse_ = nullptr, *ws_ = nullptr, *keep_ = nullptr, *closer_ = nullptr, *early_ = nullptr,
                            *flood_ = nullptr, *recorder_ = nullptr;

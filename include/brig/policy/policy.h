@@ -95,6 +95,10 @@ class Policy {
                                 const Options& opts = {});
 
   Verdict evaluate(const Request& req) const;
+  // A name-level question (warden's resolver): allowed when some allow rule
+  // names `host` on any port, method or path and no deny rule names it. A
+  // name it allows resolves; every request to it is still evaluate()d.
+  Verdict evaluate_name(std::string_view host) const;
 
   // True if the cell declared `host` (canonical) for TLS passthrough. Only the
   // cell's own block counts: uninspected egress exists only where a cell spec
@@ -120,6 +124,8 @@ class Policy {
   // Calls f(rule_index) for every rule of `index_exact`/`index_wild` naming `host`.
   template <class F>
   static bool visit(const Index& exact, const Index& wild, std::string_view host, F&& f);
+
+  bool precheck(std::string_view raw, std::string& host, Verdict& v) const;
 
   std::vector<CompiledRule> allow_, deny_;
   std::vector<std::string> passthrough_exact_, passthrough_wild_;

@@ -38,6 +38,8 @@ struct Limits {
   std::size_t pool_idle_per_host = 256;               // idle keep-alive upstream connections per (cell, host, port)
   std::size_t pool_idle_max = 4096;                   // idle upstream connections overall
   std::chrono::milliseconds drain_timeout{10'000};    // SIGTERM: wait this long for connections
+  double dns_rate = 200, dns_burst = 400;             // DNS queries per second per cell; past it, dropped
+  std::size_t dns_tcp_connections = 64;               // concurrent DNS-over-TCP connections overall
 };
 
 struct Config {
@@ -50,6 +52,10 @@ struct Config {
   std::string ingress_domain = "localhost";
   std::string ingress_cert, ingress_key;                 // PEM files; both or neither
   std::uint64_t ingress_max_body = 64ull * 1024 * 1024;  // request body bytes; 413 past it
+  // Transparent egress (docs/reference/warden.md): the cells' resolver
+  // (UDP and TCP) and plain HTTP / HTTPS for clients that ignore proxy
+  // variables, routed by Host and SNI. Each off unless set.
+  std::optional<Endpoint> dns_listen, http_listen, https_listen;
   std::vector<ResolveOverride> resolve;
   std::string upstream_ca;  // extra trust anchors (PEM file)
   int threads = 0;          // 0: one per core

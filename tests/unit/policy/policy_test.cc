@@ -323,5 +323,25 @@ TEST(PolicyTest, ParseDocumentAcceptsJsonAndRefusesOversizedFiles) {
   EXPECT_FALSE(parse_document(R"({"allow": ["*.com"]})", "p.json").ok());
 }
 
+// The resolver's question: a name resolves when some allow rule names it on
+// any port, method or path, and no deny rule names it.
+TEST(PolicyTest, NameQuestionAllowsWhatSomeRuleNamesAtAnyPortOrPath) {
+  auto p = compile("allow:\n  - api.example.com:8443\n  - domain: docs.example.com\n    paths: [/v1/*]\n"
+                   "    methods: [GET]\n  - \"*.cdn.test\"\ndeny: [bad.cdn.test]\n");
+  EXPECT_TRUE(Allowed(p.evaluate_name("api.example.com")));
+  EXPECT_TRUE(Allowed(p.evaluate_name("Docs.Example.COM.")));
+  EXPECT_TRUE(Allowed(p.evaluate_name("a.cdn.test")));
+  EXPECT_TRUE(Denied(p.evaluate_name("cdn.test"), Reason::no_rule));
+  EXPECT_TRUE(Denied(p.evaluate_name("bad.cdn.test"), Reason::denied_by_rule));
+  EXPECT_TRUE(Denied(p.evaluate_name("exfil-data.evil.test"), Reason::no_rule));
+  EXPECT_TRUE(Denied(p.evaluate_name("10.0.0.1"), Reason::ip_literal));
+  EXPECT_TRUE(Denied(p.evaluate_name("a b.test"), Reason::invalid_host));
+}
+
+TEST(PolicyTest, NameQuestionOfAnAirgappedCellIsDenied) {
+  auto p = compile("allow: [api.example.com]", {}, {.airgapped = true});
+  EXPECT_TRUE(Denied(p.evaluate_name("api.example.com"), Reason::airgapped));
+}
+
 }  // namespace
 }  // namespace brig::policy

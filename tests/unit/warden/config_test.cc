@@ -62,7 +62,10 @@ TEST_F(ConfigFile, EveryKey) {
       "  cert_cache: 8\n"
       "  pool_idle_per_host: 4\n"
       "  pool_idle_max: 64\n"
-      "  drain_timeout_ms: 1500\n");
+      "  drain_timeout_ms: 1500\n"
+      "  dns_rate: 50\n"
+      "  dns_burst: 100\n"
+      "  dns_tcp_connections: 8\n");
   Config cfg;
   auto st = load_config_file(path, cfg);
   ASSERT_TRUE(st) << st.error().message();
@@ -84,6 +87,9 @@ TEST_F(ConfigFile, EveryKey) {
   EXPECT_EQ(cfg.limits.pool_idle_max, 64u);
   EXPECT_EQ(cfg.limits.cert_cache, 8u);
   EXPECT_EQ(cfg.limits.drain_timeout, 1500ms);
+  EXPECT_EQ(cfg.limits.dns_rate, 50);
+  EXPECT_EQ(cfg.limits.dns_burst, 100);
+  EXPECT_EQ(cfg.limits.dns_tcp_connections, 8u);
 }
 
 TEST_F(ConfigFile, UnsetLimitsKeepTheirDefaults) {
@@ -195,6 +201,10 @@ TEST_F(ConfigFile, NegativeLimitsAreErrors) {
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().message(), path + ":2: limits: idle_timeout_ms must not be negative");
   EXPECT_EQ(cfg.limits.idle_timeout, 60000ms);
+  const auto rate = write("limits:\n  dns_rate: 0\n");
+  auto zero = load_config_file(rate, cfg);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().message(), rate + ":2: limits: dns_rate must be positive");
 }
 
 // Endpoint -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // The heads, hop-by-hop headers and serialisation are in http_heads_test.cc.
 #include "warden/http_checks.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -91,6 +92,35 @@ TEST(AbsoluteTarget, BadPortsRefused) {
                         "http://example.com:8x/", "http://[::1]x/", "http://[::1/"}) {
     EXPECT_FALSE(absolute_target(get(t))) << t;
   }
+}
+
+// transparent_target ---------------------------------------------------------
+
+TEST(TransparentTarget, RoutedByHostOnTheDialledPort) {
+  for (const char* host : {"api.example.com", "api.example.com:80", "API.Example.com."}) {
+    auto d = transparent_target(get("/v1/x?y#frag", {{"Host", host}}), 80);
+    ASSERT_TRUE(d) << host << ": " << d.error().message();
+    EXPECT_EQ(d->host, "api.example.com");
+    EXPECT_EQ(d->port, 80);
+    EXPECT_EQ(d->path, "/v1/x?y");
+  }
+  auto abs = transparent_target(get("http://api.example.com/a", {{"Host", "api.example.com"}}), 80);
+  ASSERT_TRUE(abs) << abs.error().message();
+  EXPECT_EQ(abs->path, "/a");
+}
+
+TEST(TransparentTarget, AnotherPortIsMisdirectedAndNoHostIsMalformed) {
+  auto port = transparent_target(get("/", {{"Host", "api.example.com:8080"}}), 80);
+  ASSERT_FALSE(port);
+  EXPECT_EQ(port.error().code(), Errc::invalid);
+  EXPECT_THAT(port.error().message(), ::testing::HasSubstr("came to port 80"));
+  auto none = transparent_target(get("/"), 80);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code(), Errc::usage);
+  // An absolute target that disagrees with the Host, or userinfo: malformed.
+  EXPECT_EQ(transparent_target(get("http://other.test/", {{"Host", "api.example.com"}}), 80).error().code(), Errc::usage);
+  EXPECT_FALSE(transparent_target(get("http://u@api.example.com/", {{"Host", "api.example.com"}}), 80));
+  EXPECT_FALSE(transparent_target(get("*", {{"Host", "api.example.com"}}), 80));
 }
 
 // origin_target --------------------------------------------------------------

@@ -82,6 +82,13 @@ TEST(LogWriterFormat, ARefusalCarriesItsCode) {
   EXPECT_EQ(json::parse(LogWriter::format(r)).at("code"), "no_rule");
 }
 
+TEST(LogWriterFormat, TransparentIsWrittenOnlyWhenTrue) {
+  LogRecord r = full_record();
+  EXPECT_FALSE(json::parse(LogWriter::format(r)).contains("transparent"));
+  r.transparent = true;
+  EXPECT_EQ(json::parse(LogWriter::format(r)).at("transparent"), true);
+}
+
 TEST(LogWriterFormat, EveryField) {
   const json j = json::parse(LogWriter::format(full_record()));
   std::set<std::string> keys;
