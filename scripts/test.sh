@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need, builds brig, and runs every test:
 # the normal build (warnings are errors), an ASan+UBSan build, then a short
-# libFuzzer run (clang) on warden's request-head + policy path. The normal run
-# also checks the module boundaries (scripts/check-layering.sh) and the gVisor
-# pin, and builds the client-only (macOS) subset.
+# libFuzzer run (clang) on warden's request-head + policy path and its DNS
+# query codec. The normal run also checks the module boundaries
+# (scripts/check-layering.sh) and the gVisor pin, and builds the client-only
+# (macOS) subset.
 #
 #   scripts/test.sh                 # everything (what CI runs)
 #   scripts/test.sh --no-sanitize   # the normal build only
 #   scripts/test.sh --sanitize      # the sanitizer build only
-#   scripts/test.sh --fuzz          # the fuzz run only (FUZZ_SECONDS, default 60)
+#   scripts/test.sh --fuzz          # the fuzz run only (FUZZ_SECONDS in all, default 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,14 +66,20 @@ if [ "$sanitize" = 1 ]; then
     run_suite build-asan "-LE e2e" -DCMAKE_BUILD_TYPE=Debug -DBRIG_SANITIZE=ON -DBRIG_BENCH=OFF
 fi
 if [ "$fuzz" = 1 ]; then
-  # libFuzzer (clang) on the request-head + policy path, bounded in time.
-  echo "==> fuzz build-fuzz (${FUZZ_SECONDS:-60} s)"
+  # libFuzzer (clang) on the request-head + policy path and on the DNS query
+  # codec, each for half of FUZZ_SECONDS, on a copy of its own seed corpus.
+  fuzz_seconds=${FUZZ_SECONDS:-60}
+  echo "==> fuzz build-fuzz (${fuzz_seconds} s)"
   CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRIG_FUZZ=ON \
     -DBRIG_TESTS=OFF -DBRIG_BENCH=OFF >/dev/null
-  ninja -C build-fuzz -j "$jobs" fuzz_request_head
-  mkdir -p build-fuzz/corpus
-  cp tests/fuzz/corpus/* build-fuzz/corpus/
-  build-fuzz/tests/fuzz/fuzz_request_head -max_total_time="${FUZZ_SECONDS:-60}" -timeout=10 \
-    -print_final_stats=1 build-fuzz/corpus
+  ninja -C build-fuzz -j "$jobs" fuzz_request_head fuzz_dns_query
+  run_fuzzer() {  # run_fuzzer TARGET CORPUS: on a copy of tests/fuzz/CORPUS, for half the time
+    mkdir -p "build-fuzz/$2"
+    cp "tests/fuzz/$2"/* "build-fuzz/$2/"
+    "build-fuzz/tests/fuzz/$1" -max_total_time="$(( (fuzz_seconds + 1) / 2 ))" -timeout=10 \
+      -print_final_stats=1 "build-fuzz/$2"
+  }
+  run_fuzzer fuzz_request_head corpus
+  run_fuzzer fuzz_dns_query corpus-dns
 fi
 echo "==> all tests passed"
