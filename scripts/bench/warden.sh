@@ -10,7 +10,8 @@
 #
 # Knobs (environment): DURATION (s per wrk run, 10), CONNECTIONS (wrk, 64),
 # HTTPS_CONNECTIONS (16), NEW_HOSTS (50), BULK_RUNS (3),
-# TUNNELS (5000), WARDEN_THREADS (2), JOBS (ninja, 1), KEEP=1 keeps the work dir.
+# TUNNELS (5000), WARDEN_THREADS (2), DNS_QUERIES (200000), JOBS (ninja, 1),
+# KEEP=1 keeps the work dir.
 #
 # Traffic goes only to loopback and into the namespace created here; every
 # load loop is bounded by a request count or a duration, and by `timeout`.
@@ -26,6 +27,7 @@ BULK_RUNS=${BULK_RUNS:-3}
 TUNNELS=${TUNNELS:-5000}
 WARDEN_THREADS=${WARDEN_THREADS:-2}
 JOBS=${JOBS:-1}
+DNS_QUERIES=${DNS_QUERIES:-200000}
 
 die() { echo "warden.sh: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
@@ -53,6 +55,8 @@ cc -O2 -Wall -o build-bench/idle_tunnels scripts/bench/idle_tunnels.c -lssl -lcr
 tunnels_bin=$root/build-bench/idle_tunnels
 cc -O2 -Wall -o build-bench/https_load scripts/bench/https_load.c -lssl -lcrypto -lpthread
 https_bin=$root/build-bench/https_load
+cc -O2 -Wall -o build-bench/dns_load scripts/bench/dns_load.c
+dns_bin=$root/build-bench/dns_load
 
 # ---------------------------------------------------------------- cleanup
 work=$(mktemp -d /tmp/brig-bench-XXXXXX)
@@ -160,7 +164,8 @@ echo '{"allow": ["bench.test", "*.bench.test"], "tls_passthrough": ["pass.bench.
 wpid=
 wproxy=
 wops=
-# start_warden NAME [extra args]: sets wpid, wproxy, wops.
+wdns=
+# start_warden NAME [extra args]: sets wpid, wproxy, wops (and wdns with --dns-listen).
 start_warden() {
   local name=$1; shift
   BRIG_HOME=$home NO_COLOR=1 "$brig" warden serve --proxy-listen 127.0.0.1:0 --ops-listen 127.0.0.1:0 \
@@ -170,6 +175,7 @@ start_warden() {
   wait_for 15 grep -q proxy "$work/$name.out" || { failed=1; cat "$work/$name.err" >&2; die "warden ($name) printed no addresses"; }
   wproxy=$(head -1 "$work/$name.out" | jq -r .proxy)
   wops=$(head -1 "$work/$name.out" | jq -r .ops)
+  wdns=$(head -1 "$work/$name.out" | jq -r '.dns // empty')
   log "warden ($name) pid $wpid proxy $wproxy ops $wops"
 }
 
@@ -187,7 +193,11 @@ metric() { curl -sf --max-time 5 "http://$wops/metrics" | awk -v m="$1" '$1 == m
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
-start_warden warden-a
+# warden-a also takes transparent HTTPS on 127.0.0.1:443 (the port a
+# transparent client dials) and runs the resolver, unthrottled for the load.
+{ cat "$home/warden.yaml"; printf 'limits:\n  dns_rate: 100000000\n  dns_burst: 100000000\n'; } >"$work/warden-a.yaml"
+[ -z "$(ss -Htln 'sport = :443')" ] || die "port 443 is in use on this host: the transparent HTTPS run needs it"
+start_warden warden-a --config "$work/warden-a.yaml" --https-listen 127.0.0.1:443 --dns-listen 127.0.0.1:0
 curl -sSf --max-time 5 -x "http://$wproxy" -o /dev/null "http://bench.test/" || { failed=1; cat "$work/warden-a.err" >&2; die "warden does not proxy http://bench.test/"; }
 
 # ---------------------------------------------------------------- reference proxies
@@ -281,6 +291,12 @@ wait_for 30 test -f "$work/mitm/mitmproxy-ca-cert.pem" || die "mitmdump made no 
 https_run https-direct -k "$work/upstream-ca.crt" "$up" 443 bench.test /
 https_run https-warden -x "$wproxy" -i 127.0.0.2 -k "$home/ca/ca.crt" "$up" 443 bench.test /
 check_warden "HTTPS load"
+# The same load as a client that ignores proxy variables: straight to
+# warden's :443, routed by the SNI. Alternating with the proxy path.
+https_run https-transparent -i 127.0.0.2 -k "$home/ca/ca.crt" 127.0.0.1 443 bench.test /
+https_run https-warden2 -x "$wproxy" -i 127.0.0.2 -k "$home/ca/ca.crt" "$up" 443 bench.test /
+https_run https-transparent2 -i 127.0.0.2 -k "$home/ca/ca.crt" 127.0.0.1 443 bench.test /
+check_warden "transparent HTTPS load"
 https_run https-mitmdump -x "127.0.0.1:$mport" -k "$work/mitm/mitmproxy-ca-cert.pem" "$up" 443 bench.test /
 
 declare -A H  # name -> "ok median_ms mean_ms leaves_signed" (new-host passes)
@@ -338,6 +354,20 @@ bulk_median() {
 bulk_direct=$(bulk_median "$work/bulk-direct.txt")
 bulk_warden=$(bulk_median "$work/bulk-warden.txt")
 log "bulk MiB/s direct: $(awk '{printf "%.0f ", $3/1048576}' "$work/bulk-direct.txt") warden: $(awk '{printf "%.0f ", $3/1048576}' "$work/bulk-warden.txt")"
+
+# ---------------------------------------------------------------- 4b. resolver
+log "4b. resolver: $DNS_QUERIES A queries over UDP, 64 in flight, then one at a time"
+dns_run() {  # dns_run NAME WINDOW QUERIES
+  local j
+  j=$(timeout 60 "$dns_bin" -i 127.0.0.2 -s 127.0.0.1 -p "${wdns##*:}" -n "$3" -w "$2" -d 20 bench.test 2>"$work/dns-$1.err") || true
+  [ -n "$j" ] || { echo "warden.sh: dns_load $1 gave no result:" >&2; cat "$work/dns-$1.err" >&2; j='{"answers_per_s": 0, "p50_us": 0, "p99_us": 0, "lost": -1, "rcode": -1}'; }
+  D[$1]=$j
+  log "dns $1: $j"
+}
+declare -A D
+dns_run dns-64 64 "$DNS_QUERIES"
+dns_run dns-1 1 $((DNS_QUERIES / 10))
+check_warden "resolver load"
 
 log "stopping warden-a (SIGTERM)"
 warden_a_metrics=$(curl -sf --max-time 5 "http://$wops/metrics" || true)
@@ -406,6 +436,22 @@ echo "| HTTPS keep-alive req/s ($HTTPS_CONNECTIONS conns, ${DURATION} s) | $(sj 
 echo "| HTTPS p50 / p99 ms | $(tms https-direct p50_us) / $(tms https-direct p99_us) | $(tms https-warden p50_us) / $(tms https-warden p99_us) | – | $(tms https-mitmdump p50_us) / $(tms https-mitmdump p99_us) |"
 echo "| HTTPS errors / connections | $(sj https-direct .errors) / $(sj https-direct .connections) | $(sj https-warden .errors) / $(sj https-warden .connections) | – | $(sj https-mitmdump .errors) / $(sj https-mitmdump .connections) |"
 echo "| TLS bulk 1 GiB MiB/s (median of $BULK_RUNS) | $bulk_direct | $bulk_warden (passthrough) | – | – |"
+echo
+# Transparent vs proxy path: the mean of the two alternating runs of each.
+tmean() { jq -n --argjson a "${S[$1]}" --argjson b "${S[$2]}" "(\$a.$3 + \$b.$3) / 2 | floor"; }
+t_rps=$(tmean https-transparent https-transparent2 req_per_s)
+p_rps=$(tmean https-warden https-warden2 req_per_s)
+echo "| HTTPS keep-alive through warden ($HTTPS_CONNECTIONS conns, ${DURATION} s, mean of 2 alternating runs) | proxy (CONNECT) | transparent (:443, SNI) | ratio |"
+echo "|---|---:|---:|---:|"
+echo "| req/s (runs: $(sj https-warden .req_per_s), $(sj https-warden2 .req_per_s) / $(sj https-transparent .req_per_s), $(sj https-transparent2 .req_per_s)) | $p_rps | $t_rps | $(f %.2f "$t_rps / ($p_rps > 0 ? $p_rps : 1)") ($(met "$t_rps >= 0.9 * $p_rps") goal >= 0.90) |"
+echo "| p50 / p99 ms (first runs) | $(tms https-warden p50_us) / $(tms https-warden p99_us) | $(tms https-transparent p50_us) / $(tms https-transparent p99_us) | |"
+echo "| errors (all runs) | $(( $(sj https-warden .errors) + $(sj https-warden2 .errors) )) | $(( $(sj https-transparent .errors) + $(sj https-transparent2 .errors) )) | |"
+echo
+dj() { jq -r "$2" <<<"${D[$1]}"; }
+echo "| resolver (UDP, A for an allowed name) | answers/s | p50 µs | p99 µs | lost |"
+echo "|---|---:|---:|---:|---:|"
+echo "| 64 queries in flight | $(dj dns-64 .answers_per_s) | $(dj dns-64 .p50_us) | $(dj dns-64 .p99_us) | $(dj dns-64 .lost) |"
+echo "| one at a time | $(dj dns-1 .answers_per_s) | $(dj dns-1 .p50_us) | $(dj dns-1 .p99_us) | $(dj dns-1 .lost) |"
 echo
 echo "| warden figure | value |"
 echo "|---|---:|"
