@@ -2,8 +2,10 @@
 # Builds brig's local images (no registry is reachable from cells or CI):
 #   localhost/brig-busybox:latest  Debian's busybox-static, one applet link each
 #   localhost/brig-debian:latest   debootstrap minbase + curl + ca-certificates
+#   localhost/brig-node:latest     the same + nodejs + python3 (clients that
+#                                  ignore the proxy variables)
 # Idempotent: an image that exists is kept (FORCE=1 rebuilds). The debootstrap
-# tarball is cached in $BRIG_IMAGE_CACHE (default /var/cache/brig-images), so a
+# tarballs are cached in $BRIG_IMAGE_CACHE (default /var/cache/brig-images), so a
 # rebuild after `podman system reset` takes seconds.
 set -euo pipefail
 
@@ -33,22 +35,30 @@ if [ "${FORCE:-0}" = 1 ] || ! have_image localhost/brig-busybox:latest; then
     "$tmp/busybox.tar" localhost/brig-busybox:latest >/dev/null
 fi
 
-if [ "${FORCE:-0}" = 1 ] || ! have_image localhost/brig-debian:latest; then
-  tarball=$cache/debian-$suite-minbase-curl.tar
+# debian_image IMAGE TAG PACKAGES: debootstrap minbase of $suite plus PACKAGES
+# (comma-separated), cached as $cache/debian-$suite-minbase-TAG.tar.
+debian_image() {
+  local image=$1 tag=$2 packages=$3
+  if [ "${FORCE:-0}" != 1 ] && have_image "$image"; then return 0; fi
+  local tarball=$cache/debian-$suite-minbase-$tag.tar
   if [ ! -s "$tarball" ]; then
-    echo "build-images: debootstrap $suite (minbase + curl + ca-certificates) into $tarball"
+    echo "build-images: debootstrap $suite (minbase + ${packages//,/ + }) into $tarball"
     $SUDO mkdir -p "$cache"
-    root=$tmp/debian
-    $SUDO debootstrap --variant=minbase --include=curl,ca-certificates "$suite" "$root" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||
+    local root=$tmp/debian-$tag
+    $SUDO debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||
       { tail -n 20 "$tmp/debootstrap.log" >&2; echo "build-images: debootstrap failed" >&2; exit 1; }
     $SUDO rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
     $SUDO tar --numeric-owner -C "$root" -cf "$tarball.tmp" .
     $SUDO mv "$tarball.tmp" "$tarball"
     $SUDO rm -rf "$root"
   fi
-  echo "build-images: localhost/brig-debian:latest"
+  echo "build-images: $image"
   $SUDO podman import --change 'CMD ["/bin/bash"]' \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    "$tarball" localhost/brig-debian:latest >/dev/null
-fi
-echo "build-images: localhost/brig-busybox:latest localhost/brig-debian:latest ready"
+    "$tarball" "$image" >/dev/null
+}
+
+# The tarball tag "curl" is the name brig-debian's cache always had.
+debian_image localhost/brig-debian:latest curl curl,ca-certificates
+debian_image localhost/brig-node:latest node curl,ca-certificates,nodejs,python3
+echo "build-images: localhost/brig-busybox:latest localhost/brig-debian:latest localhost/brig-node:latest ready"

@@ -1,5 +1,6 @@
 // brig cell network CELL [--blocked] [-f]: warden's log lines for one cell,
-// tagged OUT:, BLOCKED:, PASSTHROUGH:, INGRESS:, POLICY: (a grant lapsed).
+// tagged OUT:, BLOCKED:, PASSTHROUGH:, INGRESS:, POLICY: (a grant lapsed);
+// names refused by warden's resolver are `BLOCKED: dns NAME`.
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +30,12 @@ std::string format_record(const nlohmann::json& j, bool blocked_only) {
   if (kind == "policy") return s("ts") + " POLICY: " + s("rule") + " (" + s("reason") + ")";
   // Ingress (requests from outside to the cell) keeps its tag when refused.
   std::string tag = kind == "ingress" ? "INGRESS:" : blocked ? "BLOCKED:" : tls == "passthrough" ? "PASSTHROUGH:" : "OUT:";
+  // A name the cell asked warden's resolver for.
+  if (kind == "dns") {
+    std::string line = s("ts") + " " + tag + " dns " + s("host");
+    if (blocked && !s("reason").empty()) line += " (" + s("reason") + ")";
+    return line;
+  }
   std::string target = s("host");
   if (n("port") > 0) target += ":" + std::to_string(static_cast<long>(n("port")));
   char tail[160];
@@ -42,17 +49,19 @@ std::string format_record(const nlohmann::json& j, bool blocked_only) {
     if (blocked && !s("reason").empty()) line += " (" + s("reason") + ")";
     return line;
   }
+  // Taken on warden's :80/:443 from a client that ignores the proxy variables.
+  const std::string how = j.contains("transparent") && j["transparent"] == true ? " (transparent)" : "";
   if (tls == "passthrough") {
     std::snprintf(tail, sizeof tail, " sni=%s in=%.0f out=%.0f", s("host").c_str(), n("bytes_in"), n("bytes_out"));
     line += target + tail;
     if (!s("reason").empty()) line += " (" + s("reason") + ")";  // e.g. cut by a policy change
-    return line;
+    return line + how;
   }
   line += (s("method").empty() ? std::string("-") : s("method")) + " " + target + s("path");
   std::snprintf(tail, sizeof tail, " %d %.1fms", static_cast<int>(n("status")), n("duration_ms"));
   line += tail;
   if (blocked) line += " (" + s("reason") + ")";
-  return line;
+  return line + how;
 }
 
 // Prints the records of `in` that --blocked keeps: text lines, or, with

@@ -74,6 +74,7 @@ std::map<std::string, std::string> cell_env(const spec::CellSpec& s, const CellR
   if (s.env.has()) env = *s.env;
   const std::string proxy = "http://" + rec.subnet.warden_ip() + ":" + std::to_string(kProxyPort);
   for (auto k : spec::kCellProxyEnv) env[std::string(k)] = proxy;
+  env[std::string(spec::kCellNodeProxyEnv)] = "1";
   for (auto k : spec::kCellNoProxyEnv) env[std::string(k)] = "localhost,127.0.0.1";
   if (trust_ca) {
     for (auto k : spec::kCellCaBundleEnv) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "brig/core/fs.h"
@@ -85,6 +86,35 @@ Status teardown_network(const Podman& podman, const std::string& cell) {
                  "podman network rm --force " + cell_network(cell));
   }
   return {};
+}
+
+std::vector<std::string> resolvers_of(std::string_view resolv_conf) {
+  std::vector<std::string> out;
+  for (auto line : str::split(resolv_conf, '\n')) {
+    // "nameserver ADDR", spaces or tabs between; anything after ADDR ignored.
+    std::replace(line.begin(), line.end(), '\t', ' ');
+    std::vector<std::string> words;
+    for (auto& w : str::split(line, ' ')) {
+      if (!w.empty()) words.push_back(std::move(w));
+    }
+    if (words.size() >= 2 && words[0] == "nameserver") out.push_back(words[1]);
+  }
+  return out;
+}
+
+std::optional<std::string> resolver_problem(const std::string& resolv_conf_path, const std::string& warden_ip) {
+  if (resolv_conf_path.empty()) return "no resolver configured";
+  // Podman writes a few lines; anything near the cap is not its file.
+  auto text = fs::read_file(resolv_conf_path, 64 << 10);
+  if (!text) return "cannot read its resolv.conf: " + text.error().message();
+  const auto servers = resolvers_of(*text);
+  if (servers.empty()) return "no resolver configured";
+  std::vector<std::string> others;
+  for (const auto& s : servers) {
+    if (s != warden_ip) others.push_back(s);
+  }
+  if (others.empty()) return std::nullopt;
+  return "resolver is " + str::join(others, ", ") + ", not warden";
 }
 
 }  // namespace brig::engine

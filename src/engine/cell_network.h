@@ -3,7 +3,10 @@
 // prune).
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "brig/core/error.h"
 #include "brig/engine/podman_client.h"
@@ -25,5 +28,13 @@ Status teardown_network(const Podman& podman, const std::string& cell);
 // only): a security control, so any doubt is an error. `proc_sys` is the
 // kernel's /proc/sys.
 Status ensure_bridge_ipv6_off(const Podman& podman, const std::string& proc_sys, const std::string& network);
+
+// The addresses of a resolv.conf's `nameserver` lines, in order.
+std::vector<std::string> resolvers_of(std::string_view resolv_conf);
+
+// What is wrong with a running cell's resolver, read from podman's
+// `ResolvConfPath` for it: every nameserver must be `warden_ip`, and there
+// must be one. nullopt when it is right.
+std::optional<std::string> resolver_problem(const std::string& resolv_conf_path, const std::string& warden_ip);
 
 }  // namespace brig::engine

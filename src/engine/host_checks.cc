@@ -29,8 +29,8 @@ int host_cpus() {
 // How to get an image that is not in local storage, with what works today
 // (brig image build|pull are not implemented yet).
 std::string image_fix(const std::string& image) {
-  if (image.rfind("localhost/brig-busybox", 0) == 0 || image.rfind("localhost/brig-debian", 0) == 0) {
-    return "scripts/build-images.sh (in brig's source tree)";
+  for (const char* own : {"localhost/brig-busybox", "localhost/brig-debian", "localhost/brig-node"}) {
+    if (image.rfind(own, 0) == 0) return "scripts/build-images.sh (in brig's source tree)";
   }
   if (image.rfind("localhost/", 0) == 0) return "podman build -t " + image + " DIR (the directory with its Containerfile)";
   return "podman pull " + image;

@@ -19,20 +19,38 @@ struct Chain {
 
 std::vector<Chain> chains() {
   const std::string pool = kCellPool;
-  const std::string port = std::to_string(kProxyPort);
+  const std::string to_warden = "ip saddr " + pool + " ip daddr & 0.0.0.255 == 0.0.0.2 ";
+  const std::string from_warden = "ip saddr " + pool + " ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr " + pool + " ";
+  auto port = [](int p) { return std::to_string(p); };
+  // Refused at once (a TCP reset, else ICMP port unreachable), so a client
+  // that tries another way out fails fast instead of hanging on a drop.
+  const std::vector<std::string> refuse = {"ip saddr " + pool + " meta l4proto tcp counter reject with tcp reset",
+                                           "ip saddr " + pool + " counter reject with icmp port-unreachable"};
+  std::vector<std::string> bridge = {
+      // A cell opens connections to warden only: the proxy, the resolver and
+      // the transparent HTTP and HTTPS ports. Warden (.2) opens them to the
+      // cell's declared ingress ports, and the cell answers (no bridge
+      // conntrack here: a TCP segment from a cell to warden that is not a bare
+      // SYN is an answer or a closed port's RST); warden answers DNS.
+      to_warden + "tcp dport " + port(kProxyPort) + " accept",
+      to_warden + "tcp dport " + port(kDnsPort) + " accept",
+      to_warden + "udp dport " + port(kDnsPort) + " accept",
+      to_warden + "tcp dport " + port(kHttpPort) + " accept",
+      to_warden + "tcp dport " + port(kHttpsPort) + " accept",
+      to_warden + "tcp flags != syn / syn,ack accept",
+      from_warden + "meta l4proto tcp accept",
+      from_warden + "udp sport " + port(kDnsPort) + " accept"};
+  bridge.insert(bridge.end(), refuse.begin(), refuse.end());
+  bridge.push_back("ip daddr " + pool + " counter drop");
+  const std::string out_of_pool = "ip saddr " + pool + " ip daddr != " + pool;
   return {
-      {"bridge brig", "forward", "forward",
-       // A cell opens connections to warden's proxy port only; warden (.2)
-       // opens them to the cell's declared ingress ports, and the cell
-       // answers (no bridge conntrack here: a TCP segment from a cell to
-       // warden that is not a bare SYN is an answer or a closed port's RST).
-       {"ip saddr " + pool + " ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport " + port + " accept",
-        "ip saddr " + pool + " ip daddr & 0.0.0.255 == 0.0.0.2 tcp flags != syn / syn,ack accept",
-        "ip saddr " + pool + " ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr " + pool + " meta l4proto tcp accept",
-        "ip saddr " + pool + " counter drop", "ip daddr " + pool + " counter drop"}},
-      {"inet brig", "input", "input", {"ip saddr " + pool + " counter drop"}},
+      // prerouting, not forward: the kernel allows reject in a bridge chain
+      // only at prerouting and input.
+      {"bridge brig", "prerouting", "prerouting", bridge},
+      {"inet brig", "input", "input", refuse},
       {"inet brig", "forward", "forward",
-       {"ip saddr " + pool + " ip daddr != " + pool + " counter drop",
+       {out_of_pool + " meta l4proto tcp counter reject with tcp reset",
+        out_of_pool + " counter reject with icmp port-unreachable",
         "ip daddr " + pool + " ip saddr != " + pool + " counter drop"}},
   };
 }
@@ -98,12 +116,12 @@ std::map<std::string, std::vector<std::string>> parse_listing(const std::string&
     if (current.empty() || l.empty() || l == "}") continue;
     // nft prints priority -10 of an inet chain as "filter - 10" (filter = 0).
     if (auto p = l.find("priority filter - 10;"); p != std::string::npos) l.replace(p, 21, "priority -10;");
-    if (auto c = l.find("counter packets"); c != std::string::npos) {
-      auto end = l.find_first_of("ad", l.find(" bytes ", c) + 7);  // "accept" / "drop" after the byte count
-      while (end != std::string::npos && l.compare(end, 4, "drop") != 0 && l.compare(end, 6, "accept") != 0) {
-        end = l.find_first_of("ad", end + 1);
+    // "counter packets N bytes M VERDICT" -> "counter VERDICT".
+    if (auto c = l.find("counter packets "); c != std::string::npos) {
+      if (auto b = l.find(" bytes ", c); b != std::string::npos) {
+        auto end = l.find_first_not_of("0123456789", b + 7);
+        if (end != std::string::npos && l[end] == ' ') l = l.substr(0, c) + "counter " + l.substr(end + 1);
       }
-      if (end != std::string::npos) l = l.substr(0, c) + "counter " + l.substr(end);
     }
     chains[current].push_back(l);
   }

@@ -55,8 +55,10 @@ std::vector<std::string> cell_create_args(const CellPlan& p) {
                                 "--runtime", p.oci_runtime.empty() ? p.runtime : p.oci_runtime};
   if (p.interactive) a.push_back("--interactive");
   if (p.tty) a.push_back("--tty");
+  // Warden is the cell's only resolver, and no search domain of the host's
+  // leaks in (podman: "--dns-search=." sets none).
   a.insert(a.end(), {"--network", cell_network(p.name), "--ip", p.subnet.cell_ip(), "--mac-address", p.subnet.cell_mac(),
-                     "--dns", "none"});
+                     "--dns", p.subnet.warden_ip(), "--dns-search", "."});
   if (p.read_only_rootfs) a.push_back("--read-only");
   a.insert(a.end(), {"--tmpfs", "/tmp:rw,size=" + p.tmp_size + ",noexec,nosuid,nodev", "--tmpfs",
                      "/run:rw,size=" + p.run_size + ",noexec,nosuid,nodev"});
@@ -77,8 +79,9 @@ std::vector<std::string> cell_create_args(const CellPlan& p) {
 }
 
 std::vector<std::string> network_create_args(const std::string& cell, const Subnet& subnet) {
-  // Internal (no route out, no NAT) and without DNS: warden resolves names, and
-  // a resolver reachable from a cell would be an exfiltration channel.
+  // Internal (no route out, no NAT) and without podman's DNS: warden is the
+  // cell's resolver, and one that forwarded queries would be an exfiltration
+  // channel.
   return {"podman", "network", "create", "--internal", "--disable-dns", "--subnet", subnet.cidr(), "--gateway",
           subnet.gateway(), "--label", std::string(kCellLabel) + "=" + cell, cell_network(cell)};
 }
@@ -103,7 +106,11 @@ std::vector<std::string> warden_run_args(const WardenPlan& p) {
       "127.0.0.1:" + std::to_string(p.ops_port) + ":" + std::to_string(kOpsPortInContainer),
       "--publish", p.ingress_publish + ":" + std::to_string(kIngressPortInContainer),
       // Warden is attached to every cell network: it must never route between them.
-      "--sysctl", "net.ipv4.ip_forward=0", "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev",
+      "--sysctl", "net.ipv4.ip_forward=0",
+      // Warden, non-root without capabilities, binds 53, 80 and 443 on the
+      // cell networks; the sysctl is per network namespace (warden's own).
+      "--sysctl", "net.ipv4.ip_unprivileged_port_start=" + std::to_string(kDnsPort),
+      "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev",
       "--label", std::string(kRoleLabel) + "=warden", "--label", "brig.config=" + p.config_id,
       "--env", "BRIG_HOME=/brig",
       "--volume", h + "/policy:/brig/policy:ro", "--volume", h + "/state/system:/brig/state/system:ro",
@@ -112,7 +119,11 @@ std::vector<std::string> warden_run_args(const WardenPlan& p) {
   if (p.ingress_tls) a.insert(a.end(), {"--volume", h + "/run/warden-ingress:" + kIngressTlsDir + ":ro"});
   for (const auto& f : p.extra_ro_files) a.insert(a.end(), {"--volume", f + ":" + f + ":ro"});
   add_ulimits(a, p.ulimits);
-  a.insert(a.end(), {p.image, "warden", "serve", "--proxy-listen", "0.0.0.0:" + std::to_string(kProxyPort),
+  auto any = [](int port) { return "0.0.0.0:" + std::to_string(port); };
+  a.insert(a.end(), {p.image, "warden", "serve", "--proxy-listen", any(kProxyPort),
+                     // On every cell network: the resolver, and the proxy for
+                     // clients that ignore the proxy variables.
+                     "--dns-listen", any(kDnsPort), "--http-listen", any(kHttpPort), "--https-listen", any(kHttpsPort),
                      "--ops-listen", std::string(kWardenExternalIp) + ":" + std::to_string(kOpsPortInContainer),
                      "--threads", std::to_string(p.threads),
                      // Ingress on the external address only: cells reach warden on their own networks.

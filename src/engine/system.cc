@@ -484,6 +484,13 @@ Result<std::vector<std::string>> System::verify() {
         v.push_back("cell " + name + ": env " + key + " holds the value of secret " + sec + " (invariant 4)");
       }
     }
+    // 2: warden is the resolver (it answers only names the policy allows; any
+    // other would answer the rest, and carry data out in the queries).
+    if (cs.state == "running") {
+      if (auto bad = resolver_problem(j.value("ResolvConfPath", ""), cs.record.subnet.warden_ip())) {
+        v.push_back("cell " + name + ": " + *bad + " (invariant 2)");
+      }
+    }
     // 1, 5: nothing but the cell and warden on the cell's network.
     auto members = ctx_.podman.run({"ps", "--all", "--filter", "network=" + cell_network(name), "--format", "{{.Names}}"});
     if (members && members->success()) {

@@ -272,7 +272,8 @@ void check_airgapped(Checker& err, const CellSpec& s, const ValidateOptions& opt
 
 bool brig_sets_env(std::string_view name) {
   auto in = [&](const auto& list) { return std::find(std::begin(list), std::end(list), name) != std::end(list); };
-  return in(kCellProxyEnv) || in(kCellNoProxyEnv) || in(kCellCaBundleEnv) || name == kCellNameEnv;
+  return in(kCellProxyEnv) || in(kCellNoProxyEnv) || in(kCellCaBundleEnv) || name == kCellNameEnv ||
+         name == kCellNodeProxyEnv;
 }
 
 Diagnostics validate(const CellSpec& s, const ValidateOptions& opts) {

@@ -262,6 +262,32 @@ TEST_F(CliTest, CellNetworkShowsALapsedGrantAndACutTunnel) {
   EXPECT_EQ(brig({"cell", "network", "c1", "--blocked"}).out, "");
 }
 
+// Warden's resolver refusing a name, and requests taken on warden's :80/:443
+// from clients that ignore the proxy variables.
+TEST_F(CliTest, CellNetworkShowsDnsRefusalsAndTransparentRequests) {
+  write("logs/cells/c1.jsonl",
+        R"({"ts":"2026-01-01T00:00:01.000Z","cell":"c1","kind":"dns","host":"evil.test","decision":"deny","reason":"default deny: no allow rule matches the host"})"
+        "\n"
+        R"({"ts":"2026-01-01T00:00:02.000Z","cell":"c1","kind":"http","tls":"none","method":"GET","host":"api.test","port":80,"path":"/","status":200,"decision":"allow","rule":"r","reason":"","bytes_in":1,"bytes_out":2,"duration_ms":1.5,"transparent":true})"
+        "\n"
+        R"({"ts":"2026-01-01T00:00:03.000Z","cell":"c1","kind":"connect","tls":"passthrough","method":"CONNECT","host":"pass.test","port":443,"path":"","status":200,"decision":"allow","rule":"r","reason":"","bytes_in":943,"bytes_out":750,"duration_ms":12,"transparent":true})"
+        "\n"
+        R"({"ts":"2026-01-01T00:00:04.000Z","cell":"c1","kind":"http","tls":"mitm","method":"GET","host":"evil.test","port":443,"path":"/x","status":403,"decision":"deny","rule":"","reason":"default deny: no allow rule matches the host","bytes_in":0,"bytes_out":0,"duration_ms":0.1,"transparent":true})"
+        "\n");
+  auto out = brig({"cell", "network", "c1"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out,
+            "2026-01-01T00:00:01.000Z BLOCKED: dns evil.test (default deny: no allow rule matches the host)\n"
+            "2026-01-01T00:00:02.000Z OUT: GET api.test:80/ 200 1.5ms (transparent)\n"
+            "2026-01-01T00:00:03.000Z PASSTHROUGH: pass.test:443 sni=pass.test in=943 out=750 (transparent)\n"
+            "2026-01-01T00:00:04.000Z BLOCKED: GET evil.test:443/x 403 0.1ms (default deny: no allow rule matches the "
+            "host) (transparent)\n");
+  EXPECT_EQ(brig({"cell", "network", "c1", "--blocked"}).out,
+            "2026-01-01T00:00:01.000Z BLOCKED: dns evil.test (default deny: no allow rule matches the host)\n"
+            "2026-01-01T00:00:04.000Z BLOCKED: GET evil.test:443/x 403 0.1ms (default deny: no allow rule matches the "
+            "host) (transparent)\n");
+}
+
 TEST_F(CliTest, CellNetworkUnknownCellAndBadName) {
   auto missing = brig({"cell", "network", "nope"});
   EXPECT_EQ(missing.exit_code, 1);

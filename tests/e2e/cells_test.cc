@@ -208,7 +208,7 @@ TEST_F(Cells, VerifyReportsAForeignContainerOnACellNetwork) {
   auto clean = brig({"system", "verify"});
   EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
   // A rule slipped into brig's bridge chain that would open the cell bridges.
-  ASSERT_EQ(run({"/usr/sbin/nft", "insert", "rule", "bridge", "brig", "forward", "ip", "saddr", "10.60.0.0/16", "accept"}).exit_code, 0);
+  ASSERT_EQ(run({"/usr/sbin/nft", "insert", "rule", "bridge", "brig", "prerouting", "ip", "saddr", "10.60.0.0/16", "accept"}).exit_code, 0);
   auto tampered = brig({"system", "verify"});
   EXPECT_EQ(tampered.exit_code, 1);
   EXPECT_THAT(tampered.out, HasSubstr("unexpected rule: ip saddr 10.60.0.0/16 accept"));

@@ -1,5 +1,6 @@
-// brig's nftables tables: cells may reach only warden's proxy port on their
-// own network; nothing else leaves, enters or crosses the cell pool.
+// brig's nftables tables: a cell may reach only warden on its own network
+// (the proxy, DNS, transparent HTTP and HTTPS); anything else it sends is
+// refused at once, and nothing enters or crosses the cell pool.
 #pragma once
 
 #include <string>
@@ -13,11 +14,16 @@ namespace brig::engine::nft {
 // The whole ruleset as `nft -f` input (pure; golden-tested). Matches the pool
 // 10.60.0.0/16 by address: podman 4.3 cannot name bridge interfaces, and this
 // kernel has no `meta ibrname`. Two tables:
-//  - bridge brig: switched traffic between a cell and warden on one bridge
-//    (never seen by the inet hooks without br_netfilter): only cell -> .2:3128
-//    and the replies; every other IPv4 packet from or to the pool is dropped;
+//  - bridge brig, hook prerouting: frames a cell bridge receives (without
+//    br_netfilter the inet hooks never see switched traffic). Only cell ->
+//    .2 on tcp 3128, 53, 80, 443 and udp 53, warden -> cell tcp (ingress and
+//    answers) and udp from port 53, and the cell's TCP answers pass; every
+//    other IPv4 packet from the pool is rejected (TCP reset, else ICMP port
+//    unreachable), and one into it dropped. Prerouting because the kernel
+//    allows reject in a bridge chain only at prerouting and input;
 //  - inet brig: input to the host from the pool (the bridge gateway answers
-//    otherwise) and routed traffic into or out of the pool are dropped.
+//    otherwise) and routed traffic out of the pool are rejected the same way;
+//    routed traffic into the pool is dropped.
 std::string ruleset();
 
 // Replaces both tables atomically (idempotent).

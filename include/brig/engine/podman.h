@@ -17,6 +17,12 @@ inline constexpr const char* kExternalSubnet = "10.59.0.0/24";
 inline constexpr const char* kWardenExternalIp = "10.59.0.2";
 inline constexpr const char* kCellPool = "10.60.0.0/16";
 inline constexpr int kProxyPort = 3128;
+// Warden on each cell network also answers DNS (names the policy allows, with
+// its own address) and takes plain HTTP and TLS from clients that ignore the
+// proxy variables (docs/architecture.md).
+inline constexpr int kDnsPort = 53;
+inline constexpr int kHttpPort = 80;
+inline constexpr int kHttpsPort = 443;
 inline constexpr int kOpsPortInContainer = 9464;
 inline constexpr int kIngressPortInContainer = 8443;  // warden's ingress listener on kWardenExternalIp
 // Where warden finds a user-supplied ingress certificate and key

@@ -29,14 +29,17 @@ struct ValidateOptions {
 inline constexpr int kWardenReservedPorts[] = {3128, 8443, 9464};
 inline constexpr std::size_t kMaxHostSockets = 8;
 
-// The variables brig sets in every cell (engine/cell_files.cc): the proxy,
-// what bypasses it, the CA bundle (where the spec's env: sets none) and the
-// cell's name. An injected secret's `env` may be none of them.
+// The variables brig sets in every cell (engine/cell_files.cc): the proxy
+// (and Node's switch to use it), what bypasses it, the CA bundle (where the
+// spec's env: sets none) and the cell's name. An injected secret's `env` may
+// be none of them.
 inline constexpr std::string_view kCellProxyEnv[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"};
 inline constexpr std::string_view kCellNoProxyEnv[] = {"NO_PROXY", "no_proxy"};
 inline constexpr std::string_view kCellCaBundleEnv[] = {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
                                                         "NODE_EXTRA_CA_CERTS"};
 inline constexpr std::string_view kCellNameEnv = "BRIG_CELL";
+// Node.js (24+) honours the proxy variables only when this is set to 1.
+inline constexpr std::string_view kCellNodeProxyEnv = "NODE_USE_ENV_PROXY";
 // `name` is one of the above.
 bool brig_sets_env(std::string_view name);
 inline constexpr std::size_t kMaxHostServices = 16;

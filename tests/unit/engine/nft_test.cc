@@ -17,12 +17,18 @@ constexpr const char* kRuleset =
     "table bridge brig {}\n"
     "delete table bridge brig\n"
     "table bridge brig {\n"
-    "  chain forward {\n"
-    "    type filter hook forward priority -10; policy accept;\n"
+    "  chain prerouting {\n"
+    "    type filter hook prerouting priority -10; policy accept;\n"
     "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 3128 accept\n"
+    "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 53 accept\n"
+    "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 udp dport 53 accept\n"
+    "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 80 accept\n"
+    "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 443 accept\n"
     "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp flags != syn / syn,ack accept\n"
     "    ip saddr 10.60.0.0/16 ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr 10.60.0.0/16 meta l4proto tcp accept\n"
-    "    ip saddr 10.60.0.0/16 counter drop\n"
+    "    ip saddr 10.60.0.0/16 ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr 10.60.0.0/16 udp sport 53 accept\n"
+    "    ip saddr 10.60.0.0/16 meta l4proto tcp counter reject with tcp reset\n"
+    "    ip saddr 10.60.0.0/16 counter reject with icmp port-unreachable\n"
     "    ip daddr 10.60.0.0/16 counter drop\n"
     "  }\n"
     "}\n"
@@ -31,24 +37,34 @@ constexpr const char* kRuleset =
     "table inet brig {\n"
     "  chain input {\n"
     "    type filter hook input priority -10; policy accept;\n"
-    "    ip saddr 10.60.0.0/16 counter drop\n"
+    "    ip saddr 10.60.0.0/16 meta l4proto tcp counter reject with tcp reset\n"
+    "    ip saddr 10.60.0.0/16 counter reject with icmp port-unreachable\n"
     "  }\n"
     "  chain forward {\n"
     "    type filter hook forward priority -10; policy accept;\n"
-    "    ip saddr 10.60.0.0/16 ip daddr != 10.60.0.0/16 counter drop\n"
+    "    ip saddr 10.60.0.0/16 ip daddr != 10.60.0.0/16 meta l4proto tcp counter reject with tcp reset\n"
+    "    ip saddr 10.60.0.0/16 ip daddr != 10.60.0.0/16 counter reject with icmp port-unreachable\n"
     "    ip daddr 10.60.0.0/16 ip saddr != 10.60.0.0/16 counter drop\n"
     "  }\n"
     "}\n";
 
-// `nft list table bridge brig` on a live system, counters running.
+// `nft list table bridge brig` on a live system, counters running (nftables
+// 1.0.6 prints a reject after an IPv4 match in the bridge and inet families
+// with its ICMP type, and keeps the explicit `meta l4proto tcp`).
 constexpr const char* kLiveBridge =
     "table bridge brig {\n"
-    "\tchain forward {\n"
-    "\t\ttype filter hook forward priority -10; policy accept;\n"
+    "\tchain prerouting {\n"
+    "\t\ttype filter hook prerouting priority -10; policy accept;\n"
     "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 3128 accept\n"
+    "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 53 accept\n"
+    "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 udp dport 53 accept\n"
+    "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 80 accept\n"
+    "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 443 accept\n"
     "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp flags != syn / syn,ack accept\n"
     "\t\tip saddr 10.60.0.0/16 ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr 10.60.0.0/16 meta l4proto tcp accept\n"
-    "\t\tip saddr 10.60.0.0/16 counter packets 12 bytes 3400 drop\n"
+    "\t\tip saddr 10.60.0.0/16 ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr 10.60.0.0/16 udp sport 53 accept\n"
+    "\t\tip saddr 10.60.0.0/16 meta l4proto tcp counter packets 12 bytes 3400 reject with tcp reset\n"
+    "\t\tip saddr 10.60.0.0/16 counter packets 3 bytes 180 reject with icmp port-unreachable\n"
     "\t\tip daddr 10.60.0.0/16 counter packets 0 bytes 0 drop\n"
     "\t}\n"
     "}\n";
@@ -56,13 +72,15 @@ constexpr const char* kLiveBridge =
 constexpr const char* kLiveInet =
     "table inet brig {\n"
     "\tchain input {\n"
-    "\t\ttype filter hook input priority -10; policy accept;\n"
-    "\t\tip saddr 10.60.0.0/16 counter packets 7 bytes 420 drop\n"
+    "\t\ttype filter hook input priority filter - 10; policy accept;\n"
+    "\t\tip saddr 10.60.0.0/16 meta l4proto tcp counter packets 7 bytes 420 reject with tcp reset\n"
+    "\t\tip saddr 10.60.0.0/16 counter packets 0 bytes 0 reject with icmp port-unreachable\n"
     "\t}\n"
     "\n"
     "\tchain forward {\n"
-    "\t\ttype filter hook forward priority -10; policy accept;\n"
-    "\t\tip saddr 10.60.0.0/16 ip daddr != 10.60.0.0/16 counter packets 12 bytes 3400 drop\n"
+    "\t\ttype filter hook forward priority filter - 10; policy accept;\n"
+    "\t\tip saddr 10.60.0.0/16 ip daddr != 10.60.0.0/16 meta l4proto tcp counter packets 12 bytes 3400 reject with tcp reset\n"
+    "\t\tip saddr 10.60.0.0/16 ip daddr != 10.60.0.0/16 counter packets 1 bytes 84 reject with icmp port-unreachable\n"
     "\t\tip daddr 10.60.0.0/16 ip saddr != 10.60.0.0/16 counter packets 0 bytes 0 drop\n"
     "\t}\n"
     "}\n";
@@ -147,10 +165,10 @@ TEST(Nft, CheckIntactIgnoresCounterValues) {
 
 TEST(Nft, CheckNamesAMissingRule) {
   FakeRunner fake =
-      live(kLiveBridge, without_line(kLiveInet, "\t\tip saddr 10.60.0.0/16 counter packets 7 bytes 420 drop\n"));
+      live(kLiveBridge, without_line(kLiveInet, "\t\tip saddr 10.60.0.0/16 meta l4proto tcp counter packets 7 bytes 420 reject with tcp reset\n"));
   auto missing = nft::check(fake);
   ASSERT_TRUE(missing.ok());
-  EXPECT_THAT(*missing, ElementsAre("inet brig input: rule missing: ip saddr 10.60.0.0/16 counter drop"));
+  EXPECT_THAT(*missing, ElementsAre("inet brig input: rule missing: ip saddr 10.60.0.0/16 meta l4proto tcp counter reject with tcp reset"));
 }
 
 TEST(Nft, CheckNamesAMissingBridgeAcceptRule) {
@@ -159,7 +177,7 @@ TEST(Nft, CheckNamesAMissingBridgeAcceptRule) {
       kLiveInet);
   auto missing = nft::check(fake);
   ASSERT_TRUE(missing.ok());
-  EXPECT_THAT(*missing, ElementsAre("bridge brig forward: rule missing: ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == "
+  EXPECT_THAT(*missing, ElementsAre("bridge brig prerouting: rule missing: ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == "
                                     "0.0.0.2 tcp dport 3128 accept"));
 }
 
@@ -177,13 +195,13 @@ TEST(Nft, CheckReportsAMissingTable) {
 // the isolation and must not pass as intact.
 TEST(Nft, CheckReportsAnAddedRule) {
   std::string bridge = kLiveBridge;
-  const std::string hook = "\t\ttype filter hook forward priority -10; policy accept;\n";
+  const std::string hook = "\t\ttype filter hook prerouting priority -10; policy accept;\n";
   bridge.insert(bridge.find(hook) + hook.size(), "\t\tip saddr 10.60.0.0/16 accept\n");
   FakeRunner fake = live(bridge, kLiveInet);
   auto missing = nft::check(fake);
   ASSERT_TRUE(missing.ok());
   EXPECT_THAT(*missing, ::testing::Not(::testing::IsEmpty()))
-      << "an extra accept rule in bridge brig forward went unnoticed";
+      << "an extra accept rule in bridge brig prerouting went unnoticed";
 }
 
 }  // namespace

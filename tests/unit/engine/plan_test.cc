@@ -108,13 +108,15 @@ TEST(PlanCell, CreateArgvWithEveryHardeningFlag) {
   const std::string proxy = "http://10.60.1.2:3128";
   const Argv want = {
       "podman", "create", "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
-      "--network", "brig-c1", "--ip", "10.60.1.10", "--mac-address", "02:62:72:67:01:0a", "--dns", "none", "--read-only",
+      "--network", "brig-c1", "--ip", "10.60.1.10", "--mac-address", "02:62:72:67:01:0a", "--dns", "10.60.1.2",
+      "--dns-search", ".", "--read-only",
       "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev", "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
       "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--security-opt", "seccomp=/h/run/seccomp-cell.json",
       "--memory", "2g", "--memory-swap", "2g", "--cpus", "2", "--pids-limit", "1024", "--ulimit", "nofile=1024:1024",
       "--volume", "/h/state/c1/workspace:/work:rw", "--volume", "/h/state/c1/brig:/run/brig:ro",
       "--env", "BRIG_CELL=c1", "--env", "CURL_CA_BUNDLE=" + ca, "--env", "HTTPS_PROXY=" + proxy,
-      "--env", "HTTP_PROXY=" + proxy, "--env", "NODE_EXTRA_CA_CERTS=" + ca, "--env", "NO_PROXY=localhost,127.0.0.1",
+      "--env", "HTTP_PROXY=" + proxy, "--env", "NODE_EXTRA_CA_CERTS=" + ca, "--env", "NODE_USE_ENV_PROXY=1",
+      "--env", "NO_PROXY=localhost,127.0.0.1",
       "--env", "REQUESTS_CA_BUNDLE=" + ca, "--env", "SSL_CERT_FILE=" + ca, "--env", "http_proxy=" + proxy,
       "--env", "https_proxy=" + proxy, "--env", "no_proxy=localhost,127.0.0.1",
       "--label", "brig.cell=c1", "--label", std::string("brig.version=") + BRIG_VERSION,

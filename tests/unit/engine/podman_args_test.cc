@@ -37,7 +37,8 @@ bool contains(const Argv& a, const std::string& s) { return std::find(a.begin(),
 
 TEST(CellCreateArgs, FullPlanGolden) {
   const Argv want = {"podman", "create", "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
-                     "--network", "brig-c1", "--ip", "10.60.3.10", "--mac-address", "02:62:72:67:03:0a", "--dns", "none", "--read-only",
+                     "--network", "brig-c1", "--ip", "10.60.3.10", "--mac-address", "02:62:72:67:03:0a", "--dns", "10.60.3.2",
+                     "--dns-search", ".", "--read-only",
                      "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev",
                      "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
                      "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
@@ -96,7 +97,8 @@ TEST(CellCreateArgs, MinimalPlanUsesImageDefaultCommand) {
   p.image = "busybox";
   p.subnet = Subnet{254};
   const Argv want = {"podman", "create", "--name", "brig-c2", "--hostname", "c2", "--runtime", "runsc",
-                     "--network", "brig-c2", "--ip", "10.60.254.10", "--mac-address", "02:62:72:67:fe:0a", "--dns", "none", "--read-only",
+                     "--network", "brig-c2", "--ip", "10.60.254.10", "--mac-address", "02:62:72:67:fe:0a", "--dns", "10.60.254.2",
+                     "--dns-search", ".", "--read-only",
                      "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev",
                      "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
                      "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "busybox"};
@@ -159,7 +161,7 @@ TEST(WardenRunArgs, Golden) {
       "podman", "run", "-d", "--name", "brig-warden", "--runtime", "runc", "--read-only", "--user", "65534:65534",
       "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--network", "brig-ext", "--ip", "10.59.0.2",
       "--publish", "127.0.0.1:9500:9464", "--publish", "127.0.0.1:8443:8443", "--sysctl", "net.ipv4.ip_forward=0",
-      "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev", "--label", "brig.role=warden",
+      "--sysctl", "net.ipv4.ip_unprivileged_port_start=53", "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev", "--label", "brig.role=warden",
       "--label", "brig.config=abc123", "--env", "BRIG_HOME=/brig",
       "--volume", "/h/policy:/brig/policy:ro", "--volume", "/h/state/system:/brig/state/system:ro",
       "--volume", "/h/run/warden-ca:/brig/ca:ro", "--volume", "/h/logs/cells:/brig/logs/cells:rw",
@@ -167,6 +169,7 @@ TEST(WardenRunArgs, Golden) {
       "--volume", "/etc/brig/upstream-ca.pem:/etc/brig/upstream-ca.pem:ro",
       "--ulimit", "nofile=1024:1024",
       "localhost/brig-warden:0.1.0", "warden", "serve", "--proxy-listen", "0.0.0.0:3128",
+      "--dns-listen", "0.0.0.0:53", "--http-listen", "0.0.0.0:80", "--https-listen", "0.0.0.0:443",
       "--ops-listen", "10.59.0.2:9464", "--threads", "4",
       "--ingress-listen", "10.59.0.2:8443", "--ingress-domain", "localhost", "--ingress-max-body", "67108864"};
   EXPECT_EQ(warden_run_args(p), want);
@@ -188,7 +191,8 @@ TEST(WardenRunArgs, IngressSettingsAndCertificate) {
   const auto image = std::find(a.begin(), a.end(), "img");
   ASSERT_NE(image, a.end());
   EXPECT_EQ(Argv(image, a.end()),
-            (Argv{"img", "warden", "serve", "--proxy-listen", "0.0.0.0:3128", "--ops-listen", "10.59.0.2:9464",
+            (Argv{"img", "warden", "serve", "--proxy-listen", "0.0.0.0:3128", "--dns-listen", "0.0.0.0:53",
+                  "--http-listen", "0.0.0.0:80", "--https-listen", "0.0.0.0:443", "--ops-listen", "10.59.0.2:9464",
                   "--threads", "2", "--ingress-listen", "10.59.0.2:8443", "--ingress-domain", "cells.example.com",
                   "--ingress-max-body", "1048576", "--ingress-cert", "/brig/ingress/cert.pem", "--ingress-key",
                   "/brig/ingress/key.pem"}));

@@ -205,6 +205,7 @@ TEST_F(EngineTest, MissingImageFixIsACommandThatWorksToday) {
   EXPECT_EQ(fix_for("docker.io/library/alpine:3"), "podman pull docker.io/library/alpine:3");
   EXPECT_EQ(fix_for("localhost/agent:1"), "podman build -t localhost/agent:1 DIR (the directory with its Containerfile)");
   EXPECT_EQ(fix_for("localhost/brig-busybox:latest"), "scripts/build-images.sh (in brig's source tree)");
+  EXPECT_EQ(fix_for("localhost/brig-node:latest"), "scripts/build-images.sh (in brig's source tree)");
   for (const char* image : {"docker.io/library/alpine:3", "localhost/agent:1", "localhost/brig-debian"}) {
     EXPECT_EQ(fix_for(image).find("brig image"), std::string::npos) << image;
   }

@@ -47,13 +47,15 @@ TEST_F(EngineTest, RunCreateArgv) {
   EXPECT_TRUE(has_pair(a, "--runtime", "runsc")) << str(a);
   EXPECT_TRUE(has_pair(a, "--network", "brig-c1")) << str(a);
   EXPECT_TRUE(has_pair(a, "--ip", "10.60.1.10")) << str(a);
-  EXPECT_TRUE(has_pair(a, "--dns", "none")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--dns", "10.60.1.2")) << str(a);  // warden, the only resolver
+  EXPECT_TRUE(has_pair(a, "--dns-search", ".")) << str(a);
   EXPECT_TRUE(std::count(a.begin(), a.end(), "--read-only") == 1) << str(a);
   EXPECT_TRUE(has_pair(a, "--pids-limit", "1024")) << str(a);
   EXPECT_TRUE(has_pair(a, "--ulimit", "nofile=1024:1024")) << str(a);
   EXPECT_TRUE(has_pair(a, "--security-opt", "seccomp=" + paths.run_dir() + "/seccomp-cell.json")) << str(a);
   EXPECT_TRUE(has_pair(a, "--env", "HTTP_PROXY=http://10.60.1.2:3128")) << str(a);
   EXPECT_TRUE(has_pair(a, "--env", "HTTPS_PROXY=http://10.60.1.2:3128")) << str(a);
+  EXPECT_TRUE(has_pair(a, "--env", "NODE_USE_ENV_PROXY=1")) << str(a);
   EXPECT_TRUE(has_pair(a, "--env", "SSL_CERT_FILE=/run/brig/ca-bundle.crt")) << str(a);
   EXPECT_TRUE(has_pair(a, "--env", "BRIG_CELL=c1")) << str(a);
   EXPECT_TRUE(has_pair(a, "--volume", tmp.path() + "/state/c1/brig:/run/brig:ro")) << str(a);

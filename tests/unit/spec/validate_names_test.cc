@@ -186,7 +186,8 @@ TEST(ValidateSecrets, EnvMustBeAVariableOfItsOwn) {
             "with a digit");
   // Every variable brig sets itself.
   for (const char* v : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy",
-                        "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "BRIG_CELL"}) {
+                        "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "BRIG_CELL",
+                        "NODE_USE_ENV_PROXY"}) {
     EXPECT_EQ(err(injected(std::string("name: k, env: ") + v + ", hosts: [a.com]")),
               std::string("cell.yaml:4: secrets[1].env: ") + v +
                   " is set by brig in every cell; pick another variable for secret \"k\"");
@@ -233,6 +234,7 @@ TEST(ValidateSecrets, AirgappedCellsHaveNothingToInjectInto) {
 TEST(ValidateSecrets, BrigSetsEnv) {
   EXPECT_TRUE(brig_sets_env("HTTPS_PROXY"));
   EXPECT_TRUE(brig_sets_env("BRIG_CELL"));
+  EXPECT_TRUE(brig_sets_env("NODE_USE_ENV_PROXY"));
   EXPECT_FALSE(brig_sets_env("OPENAI_API_KEY"));
   EXPECT_FALSE(brig_sets_env("https_proxy_x"));
 }
