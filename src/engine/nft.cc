@@ -17,52 +17,68 @@ struct Chain {
   std::vector<std::string> rules;
 };
 
-std::vector<Chain> chains() {
-  const std::string pool = kCellPool;
-  const std::string to_warden = "ip saddr " + pool + " ip daddr & 0.0.0.255 == 0.0.0.2 ";
-  const std::string from_warden = "ip saddr " + pool + " ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr " + pool + " ";
-  auto port = [](int p) { return std::to_string(p); };
-  // Refused at once (a TCP reset, else ICMP port unreachable), so a client
-  // that tries another way out fails fast instead of hanging on a drop.
-  const std::vector<std::string> refuse = {"ip saddr " + pool + " meta l4proto tcp counter reject with tcp reset",
-                                           "ip saddr " + pool + " counter reject with icmp port-unreachable"};
-  std::vector<std::string> bridge = {
-      // A cell opens connections to warden only: the proxy, the resolver and
-      // the transparent HTTP and HTTPS ports. Warden (.2) opens them to the
-      // cell's declared ingress ports, and the cell answers (no bridge
-      // conntrack here: a TCP segment from a cell to warden that is not a bare
-      // SYN is an answer or a closed port's RST); warden answers DNS.
-      to_warden + "tcp dport " + port(kProxyPort) + " accept",
-      to_warden + "tcp dport " + port(kDnsPort) + " accept",
-      to_warden + "udp dport " + port(kDnsPort) + " accept",
-      to_warden + "tcp dport " + port(kHttpPort) + " accept",
-      to_warden + "tcp dport " + port(kHttpsPort) + " accept",
-      to_warden + "tcp flags != syn / syn,ack accept",
-      from_warden + "meta l4proto tcp accept",
-      from_warden + "udp sport " + port(kDnsPort) + " accept"};
-  bridge.insert(bridge.end(), refuse.begin(), refuse.end());
-  bridge.push_back("ip daddr " + pool + " counter drop");
-  const std::string out_of_pool = "ip saddr " + pool + " ip daddr != " + pool;
-  return {
-      // prerouting, not forward: the kernel allows reject in a bridge chain
-      // only at prerouting and input.
-      {"bridge brig", "prerouting", "prerouting", bridge},
-      {"inet brig", "input", "input", refuse},
-      {"inet brig", "forward", "forward",
-       {out_of_pool + " meta l4proto tcp counter reject with tcp reset",
-        out_of_pool + " counter reject with icmp port-unreachable",
-        "ip daddr " + pool + " ip saddr != " + pool + " counter drop"}},
-  };
+// One place's tables: the host's, or those inside warden's network namespace.
+struct Tables {
+  std::vector<const char*> names;
+  std::vector<Chain> chains;
+};
+
+std::string port(int p) { return std::to_string(p); }
+
+// Refused at once (a TCP reset, else ICMP port unreachable), so a client
+// that tries another way out fails fast instead of hanging on a drop.
+std::vector<std::string> refuse(const std::string& match) {
+  return {match + " meta l4proto tcp counter reject with tcp reset",
+          match + " counter reject with icmp port-unreachable"};
 }
 
-}  // namespace
+Tables host_tables() {
+  const std::string pool = kCellPool;
+  // Warden's address on some cell network (.2 inside the pool; never its
+  // brig-ext address, where ops and ingress listen).
+  const std::string to_warden = "ip saddr " + pool + " ip daddr " + pool + " ip daddr & 0.0.0.255 == 0.0.0.2 ";
+  const std::string from_warden = "ip saddr " + pool + " ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr " + pool + " ";
+  std::vector<Chain> chains = {
+      // Switched frames between a cell and warden (never seen by the inet
+      // hooks without br_netfilter). This kernel has no reject in the bridge
+      // family, so a cell's TCP and UDP to warden pass here and warden's own
+      // table (warden_tables) admits its cell ports and refuses the rest at
+      // once. Warden's TCP (ingress, answers), DNS answers and ICMP errors
+      // (those refusals) reach the cell. Everything else is dropped.
+      {"bridge brig", "forward", "forward",
+       {to_warden + "meta l4proto tcp accept", to_warden + "meta l4proto udp accept",
+        from_warden + "meta l4proto tcp accept", from_warden + "udp sport " + port(kDnsPort) + " accept",
+        from_warden + "meta l4proto icmp accept", "ip saddr " + pool + " counter drop",
+        "ip daddr " + pool + " counter drop"}},
+      // The host itself (the bridge gateway answers otherwise).
+      {"inet brig", "input", "input", refuse("ip saddr " + pool)},
+      // Routed out of the pool: refused; into it: dropped.
+      {"inet brig", "forward", "forward", refuse("ip saddr " + pool + " ip daddr != " + pool)},
+  };
+  chains.back().rules.push_back("ip daddr " + pool + " ip saddr != " + pool + " counter drop");
+  return {{"bridge brig", "inet brig"}, std::move(chains)};
+}
 
-std::string ruleset() {
+Tables warden_tables() {
+  const std::string from_cell = "ip saddr " + std::string(kCellPool);
+  std::vector<std::string> input = {
+      // Answers to warden's own connections into cells (ingress), and their errors.
+      "ct state established,related accept",
+      from_cell + " tcp dport " + port(kProxyPort) + " accept",
+      from_cell + " tcp dport " + port(kDnsPort) + " accept",
+      from_cell + " udp dport " + port(kDnsPort) + " accept",
+      from_cell + " tcp dport " + port(kHttpPort) + " accept",
+      from_cell + " tcp dport " + port(kHttpsPort) + " accept"};
+  for (auto& r : refuse(from_cell)) input.push_back(std::move(r));
+  return {{"inet brig_warden"}, {{"inet brig_warden", "input", "input", input}}};
+}
+
+std::string render(const Tables& t) {
   std::string out;
-  for (const char* table : {"bridge brig", "inet brig"}) {
+  for (const char* table : t.names) {
     // Declaring then deleting makes the replacement idempotent and atomic.
     out += std::string("table ") + table + " {}\ndelete table " + table + "\ntable " + table + " {\n";
-    for (const auto& c : chains()) {
+    for (const auto& c : t.chains) {
       if (std::string(c.table) != table) continue;
       out += std::string("  chain ") + c.name + " {\n    type filter hook " + c.hook +
              " priority -10; policy accept;\n";
@@ -74,19 +90,36 @@ std::string ruleset() {
   return out;
 }
 
-Status install(proc::Runner& runner) {
-  proc::Command cmd{{"nft", "-f", "-"}, std::nullopt, "", ruleset(), std::chrono::seconds(20)};
+// nft inside warden's network namespace (the host's nft binary, warden's tables).
+std::vector<std::string> in_warden(long pid, std::vector<std::string> argv) {
+  argv.insert(argv.begin(), {"nsenter", "--net=/proc/" + std::to_string(pid) + "/ns/net", "--"});
+  return argv;
+}
+
+Status apply(proc::Runner& runner, std::vector<std::string> argv, const std::string& rules, const std::string& what) {
+  proc::Command cmd{std::move(argv), std::nullopt, "", rules, std::chrono::seconds(20)};
   auto out = runner.run(cmd);
   if (!out) return out.error().context("nft");
   if (!out->success()) {
-    return Error(Errc::failed, "installing brig's nftables tables failed: " + std::string(str::trim(out->err)),
+    return Error(Errc::failed, "installing " + what + " failed: " + std::string(str::trim(out->err)),
                  "check that nftables works here: nft list ruleset");
   }
   return {};
 }
 
+}  // namespace
+
+std::string ruleset() { return render(host_tables()); }
+std::string warden_ruleset() { return render(warden_tables()); }
+
+Status install(proc::Runner& runner) { return apply(runner, {"nft", "-f", "-"}, ruleset(), "brig's nftables tables"); }
+
+Status install_in_warden(proc::Runner& runner, long warden_pid) {
+  return apply(runner, in_warden(warden_pid, {"nft", "-f", "-"}), warden_ruleset(), "warden's nftables table");
+}
+
 Status remove(proc::Runner& runner) {
-  for (const char* table : {"bridge brig", "inet brig"}) {
+  for (const char* table : host_tables().names) {
     auto parts = str::split(table, ' ');
     proc::Command cmd{{"nft", "delete", "table", parts[0], parts[1]}, std::nullopt, "", "", std::chrono::seconds(20)};
     auto out = runner.run(cmd);
@@ -128,13 +161,16 @@ std::map<std::string, std::vector<std::string>> parse_listing(const std::string&
   return chains;
 }
 
-}  // namespace
 
-Result<std::vector<std::string>> check(proc::Runner& runner) {
+// The rules of `t` that are missing or changed on the live system (inside
+// warden's network namespace when `warden_pid` is set).
+Result<std::vector<std::string>> compare(proc::Runner& runner, const Tables& t, long warden_pid) {
   std::vector<std::string> problems;
-  for (const char* table : {"bridge brig", "inet brig"}) {
+  for (const char* table : t.names) {
     auto parts = str::split(table, ' ');
-    proc::Command cmd{{"nft", "list", "table", parts[0], parts[1]}, std::nullopt, "", "", std::chrono::seconds(20)};
+    std::vector<std::string> argv = {"nft", "list", "table", parts[0], parts[1]};
+    if (warden_pid) argv = in_warden(warden_pid, std::move(argv));
+    proc::Command cmd{argv, std::nullopt, "", "", std::chrono::seconds(20)};
     auto out = runner.run(cmd);
     if (!out) return out.error().context("nft");
     if (!out->success()) {
@@ -143,7 +179,7 @@ Result<std::vector<std::string>> check(proc::Runner& runner) {
     }
     auto live = parse_listing(out->out);
     std::vector<std::string> expected_chains;
-    for (const auto& c : chains()) {
+    for (const auto& c : t.chains) {
       if (std::string(c.table) != table) continue;
       expected_chains.push_back(c.name);
       std::vector<std::string> want = {std::string("type filter hook ") + c.hook + " priority -10; policy accept;"};
@@ -172,6 +208,14 @@ Result<std::vector<std::string>> check(proc::Runner& runner) {
     }
   }
   return problems;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> check(proc::Runner& runner) { return compare(runner, host_tables(), 0); }
+
+Result<std::vector<std::string>> check_in_warden(proc::Runner& runner, long warden_pid) {
+  return compare(runner, warden_tables(), warden_pid);
 }
 
 }  // namespace brig::engine::nft

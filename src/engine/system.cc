@@ -206,14 +206,29 @@ Status System::wait_healthy(std::chrono::milliseconds timeout) {
                "brig system doctor; podman logs brig-warden");
 }
 
+Result<std::vector<std::string>> System::nft_problems() {
+  auto problems = nft::check(ctx_.runner);
+  if (!problems) return problems;
+  if (const long pid = warden_pid(); pid > 0) {
+    auto inside = nft::check_in_warden(ctx_.runner, pid);
+    if (!inside) return inside.error();
+    for (auto& p : *inside) problems->push_back("inside warden: " + p);
+  }
+  return problems;
+}
+
+long System::warden_pid() {
+  auto pid = ctx_.podman.run({"container", "inspect", "--format", "{{.State.Pid}}", kWardenContainer});
+  return pid && pid->success() ? std::atol(trimmed(pid->out).c_str()) : 0;
+}
+
 Status System::write_runtime_file() {
   auto cfg = load_host_config(ctx_.paths);
   if (!cfg) return cfg.error();
-  auto pid = ctx_.podman.run({"container", "inspect", "--format", "{{.State.Pid}}", kWardenContainer});
   state::WardenRuntime info;
   info.proxy = std::string(kWardenExternalIp) + ":" + std::to_string(kProxyPort);
   info.ops = "127.0.0.1:" + std::to_string(cfg->ops_port);
-  info.pid = pid && pid->success() ? std::atol(trimmed(pid->out).c_str()) : 0;
+  info.pid = warden_pid();
   info.container = kWardenContainer;
   return state::store_warden_runtime(ctx_.paths, info);
 }
@@ -321,6 +336,9 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
   BRIG_TRY(wait_healthy(std::chrono::seconds(15)));
   BRIG_TRY(write_runtime_file());
   BRIG_TRY(nft::install(ctx_.runner));
+  const long pid = warden_pid();
+  if (pid <= 0) return Error(Errc::failed, "warden is not running after start", "podman logs brig-warden");
+  BRIG_TRY(nft::install_in_warden(ctx_.runner, pid));
   return {};
 }
 
@@ -401,13 +419,14 @@ std::vector<Check> System::doctor(bool quick) {
   } else {
     c.push_back({L::ok, "warden", "running and healthy", ""});
   }
-  auto missing = nft::check(ctx_.runner);
+  auto missing = nft_problems();
   if (!missing) {
     c.push_back({L::fail, "nftables", missing.error().message(), "brig system up"});
   } else if (!missing->empty()) {
     c.push_back({L::fail, "nftables", (*missing)[0], "brig system up"});
   } else {
-    c.push_back({L::ok, "nftables", "tables bridge brig and inet brig intact", ""});
+    c.push_back({L::ok, "nftables", std::string("tables bridge brig and inet brig intact") +
+                                        (warden_up ? ", and warden's inet brig_warden" : ""), ""});
   }
   auto ca = fs::read_file(ctx_.paths.ca_cert(), 1 << 20);
   for (const auto& name : cell_files::cell_names(ctx_.paths)) {
@@ -502,7 +521,7 @@ Result<std::vector<std::string>> System::verify() {
     }
   }
   // 1, 2: the nftables tables.
-  auto missing = nft::check(ctx_.runner);
+  auto missing = nft_problems();
   if (!missing) return missing.error();
   for (const auto& m : *missing) v.push_back("nftables: " + m + " (invariants 1, 2)");
   // 8 (and 2): warden up, so every cell's egress has its one way out.

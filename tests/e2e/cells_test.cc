@@ -208,11 +208,21 @@ TEST_F(Cells, VerifyReportsAForeignContainerOnACellNetwork) {
   auto clean = brig({"system", "verify"});
   EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
   // A rule slipped into brig's bridge chain that would open the cell bridges.
-  ASSERT_EQ(run({"/usr/sbin/nft", "insert", "rule", "bridge", "brig", "prerouting", "ip", "saddr", "10.60.0.0/16", "accept"}).exit_code, 0);
+  ASSERT_EQ(run({"/usr/sbin/nft", "insert", "rule", "bridge", "brig", "forward", "ip", "saddr", "10.60.0.0/16", "accept"}).exit_code, 0);
   auto tampered = brig({"system", "verify"});
   EXPECT_EQ(tampered.exit_code, 1);
   EXPECT_THAT(tampered.out, HasSubstr("unexpected rule: ip saddr 10.60.0.0/16 accept"));
   ASSERT_EQ(brig({"system", "up"}).exit_code, 0);  // up reinstalls the tables
+  EXPECT_EQ(brig({"system", "verify"}).exit_code, 0);
+  // One more port opened to cells inside warden's own network namespace.
+  std::string pid = run({"/usr/bin/podman", "inspect", "-f", "{{.State.Pid}}", "brig-warden"}).out;
+  pid.erase(pid.find_last_not_of(" \n") + 1);
+  ASSERT_EQ(run({"nsenter", "--net=/proc/" + pid + "/ns/net", "--", "/usr/sbin/nft", "insert", "rule", "inet", "brig_warden",
+                 "input", "ip", "saddr", "10.60.0.0/16", "tcp", "dport", "22", "accept"}).exit_code, 0);
+  auto inside = brig({"system", "verify"});
+  EXPECT_EQ(inside.exit_code, 1);
+  EXPECT_THAT(inside.out, HasSubstr("inside warden: inet brig_warden input: unexpected rule: ip saddr 10.60.0.0/16 tcp dport 22 accept"));
+  ASSERT_EQ(brig({"system", "up"}).exit_code, 0);
   EXPECT_EQ(brig({"system", "verify"}).exit_code, 0);
   brig({"cell", "rm", "--force", "e2e-verify"});
 }

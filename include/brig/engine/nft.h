@@ -1,6 +1,7 @@
 // brig's nftables tables: a cell may reach only warden on its own network
 // (the proxy, DNS, transparent HTTP and HTTPS); anything else it sends is
-// refused at once, and nothing enters or crosses the cell pool.
+// refused at once, and nothing enters or crosses the cell pool. The host
+// holds two tables; warden's network namespace one of its own.
 #pragma once
 
 #include <string>
@@ -11,26 +12,32 @@
 
 namespace brig::engine::nft {
 
-// The whole ruleset as `nft -f` input (pure; golden-tested). Matches the pool
-// 10.60.0.0/16 by address: podman 4.3 cannot name bridge interfaces, and this
-// kernel has no `meta ibrname`. Two tables:
-//  - bridge brig, hook prerouting: frames a cell bridge receives (without
-//    br_netfilter the inet hooks never see switched traffic). Only cell ->
-//    .2 on tcp 3128, 53, 80, 443 and udp 53, warden -> cell tcp (ingress and
-//    answers) and udp from port 53, and the cell's TCP answers pass; every
-//    other IPv4 packet from the pool is rejected (TCP reset, else ICMP port
-//    unreachable), and one into it dropped. Prerouting because the kernel
-//    allows reject in a bridge chain only at prerouting and input;
+// The host's ruleset as `nft -f` input (pure; golden-tested). Matches the
+// pool 10.60.0.0/16 by address: podman 4.3 cannot name bridge interfaces, and
+// this kernel has no `meta ibrname` (nor reject in the bridge family). Two tables:
+//  - bridge brig: switched frames between a cell and warden (without
+//    br_netfilter the inet hooks never see them): a cell's TCP and UDP to
+//    warden's address on its network, warden's TCP, DNS answers and ICMP
+//    errors back; every other IPv4 packet from or to the pool is dropped;
 //  - inet brig: input to the host from the pool (the bridge gateway answers
-//    otherwise) and routed traffic out of the pool are rejected the same way;
-//    routed traffic into the pool is dropped.
+//    otherwise) and routed traffic out of the pool are refused at once (TCP
+//    reset, else ICMP port unreachable); routed traffic into it is dropped.
 std::string ruleset();
+// Warden's own table (`inet brig_warden`, inside its network namespace): a
+// cell may open connections to the proxy port, DNS (UDP and TCP) and the
+// transparent HTTP and HTTPS ports only; anything else it sends warden is
+// refused at once. Answers to warden's own connections pass.
+std::string warden_ruleset();
 
-// Replaces both tables atomically (idempotent).
+// Replaces the host's tables atomically (idempotent).
 Status install(proc::Runner& runner);
-// Deletes both tables; absent tables are fine.
+// Replaces warden's table inside the network namespace of process
+// `warden_pid` (nsenter; the table goes when the namespace does).
+Status install_in_warden(proc::Runner& runner, long warden_pid);
+// Deletes the host's tables; absent tables are fine.
 Status remove(proc::Runner& runner);
 // The rules that are missing or changed on the live system; empty when intact.
 Result<std::vector<std::string>> check(proc::Runner& runner);
+Result<std::vector<std::string>> check_in_warden(proc::Runner& runner, long warden_pid);
 
 }  // namespace brig::engine::nft

@@ -53,6 +53,11 @@ class System {
   // Polls warden's /healthz on the context's clock until `timeout`.
   Status wait_healthy(std::chrono::milliseconds timeout);
   Status write_runtime_file();
+  // The running warden's pid (host namespace), or 0 when it is not running.
+  long warden_pid();
+  // What differs from brig's nftables rules: the host's tables, and the
+  // table inside warden's network namespace while warden runs.
+  Result<std::vector<std::string>> nft_problems();
   // The ingress settings checked, and the user's certificate and key (if
   // any) copied to run/warden-ingress for warden's uid; their SHA-256 (hex,
   // "" without a certificate), so a renewed file restarts warden.

@@ -398,6 +398,7 @@ class IngressUpTest : public EngineTest {
     spit(paths.ca_dir() + "/ca.key", "key");
     fake.on({"sha256sum"}, out(0, "abc  /usr/bin/brig\n"));
     fake.on({"podman", "image", "inspect"}, out(0, "abc\n"));  // the warden image is current
+    fake.on({"podman", "container", "inspect", "--format", "{{.State.Pid}}", "brig-warden"}, out(0, "4242\n"));
   }
   Argv warden_run() const {
     long i = find_call({"podman", "run", "-d", "--name", "brig-warden"});
@@ -422,6 +423,8 @@ TEST_F(IngressUpTest, PublishesIngressAndPassesItsSettings) {
   EXPECT_TRUE(has_pair(a, "--ingress-max-body", "67108864")) << str(a);
   EXPECT_THAT(str(a), Not(HasSubstr("--ingress-cert"))) << str(a);
   EXPECT_FALSE(exists(paths.run_dir() + "/warden-ingress"));
+  // Warden's own table, inside its network namespace.
+  EXPECT_GE(find_call({"nsenter", "--net=/proc/4242/ns/net", "--", "nft", "-f", "-"}), 0) << all_calls();
 }
 
 TEST_F(IngressUpTest, CopiesTheUsersCertificateForWardenAndRestartsOnAChange) {

@@ -17,18 +17,14 @@ constexpr const char* kRuleset =
     "table bridge brig {}\n"
     "delete table bridge brig\n"
     "table bridge brig {\n"
-    "  chain prerouting {\n"
-    "    type filter hook prerouting priority -10; policy accept;\n"
-    "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 3128 accept\n"
-    "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 53 accept\n"
-    "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 udp dport 53 accept\n"
-    "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 80 accept\n"
-    "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 443 accept\n"
-    "    ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp flags != syn / syn,ack accept\n"
+    "  chain forward {\n"
+    "    type filter hook forward priority -10; policy accept;\n"
+    "    ip saddr 10.60.0.0/16 ip daddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 meta l4proto tcp accept\n"
+    "    ip saddr 10.60.0.0/16 ip daddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 meta l4proto udp accept\n"
     "    ip saddr 10.60.0.0/16 ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr 10.60.0.0/16 meta l4proto tcp accept\n"
     "    ip saddr 10.60.0.0/16 ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr 10.60.0.0/16 udp sport 53 accept\n"
-    "    ip saddr 10.60.0.0/16 meta l4proto tcp counter reject with tcp reset\n"
-    "    ip saddr 10.60.0.0/16 counter reject with icmp port-unreachable\n"
+    "    ip saddr 10.60.0.0/16 ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr 10.60.0.0/16 meta l4proto icmp accept\n"
+    "    ip saddr 10.60.0.0/16 counter drop\n"
     "    ip daddr 10.60.0.0/16 counter drop\n"
     "  }\n"
     "}\n"
@@ -48,24 +44,37 @@ constexpr const char* kRuleset =
     "  }\n"
     "}\n";
 
-// `nft list table bridge brig` on a live system, counters running (nftables
-// 1.0.6 prints a reject after an IPv4 match in the bridge and inet families
-// with its ICMP type, and keeps the explicit `meta l4proto tcp`).
+constexpr const char* kWardenRuleset =
+    "table inet brig_warden {}\n"
+    "delete table inet brig_warden\n"
+    "table inet brig_warden {\n"
+    "  chain input {\n"
+    "    type filter hook input priority -10; policy accept;\n"
+    "    ct state established,related accept\n"
+    "    ip saddr 10.60.0.0/16 tcp dport 3128 accept\n"
+    "    ip saddr 10.60.0.0/16 tcp dport 53 accept\n"
+    "    ip saddr 10.60.0.0/16 udp dport 53 accept\n"
+    "    ip saddr 10.60.0.0/16 tcp dport 80 accept\n"
+    "    ip saddr 10.60.0.0/16 tcp dport 443 accept\n"
+    "    ip saddr 10.60.0.0/16 meta l4proto tcp counter reject with tcp reset\n"
+    "    ip saddr 10.60.0.0/16 counter reject with icmp port-unreachable\n"
+    "  }\n"
+    "}\n";
+
+// `nft list table ...` on a live system, counters running (nftables 1.0.6
+// prints an inet chain's priority -10 as "filter - 10", and a reject after
+// an IPv4 match with its ICMP type).
 constexpr const char* kLiveBridge =
     "table bridge brig {\n"
-    "\tchain prerouting {\n"
-    "\t\ttype filter hook prerouting priority -10; policy accept;\n"
-    "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 3128 accept\n"
-    "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 53 accept\n"
-    "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 udp dport 53 accept\n"
-    "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 80 accept\n"
-    "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 443 accept\n"
-    "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp flags != syn / syn,ack accept\n"
+    "\tchain forward {\n"
+    "\t\ttype filter hook forward priority -10; policy accept;\n"
+    "\t\tip saddr 10.60.0.0/16 ip daddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 meta l4proto tcp accept\n"
+    "\t\tip saddr 10.60.0.0/16 ip daddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 meta l4proto udp accept\n"
     "\t\tip saddr 10.60.0.0/16 ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr 10.60.0.0/16 meta l4proto tcp accept\n"
     "\t\tip saddr 10.60.0.0/16 ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr 10.60.0.0/16 udp sport 53 accept\n"
-    "\t\tip saddr 10.60.0.0/16 meta l4proto tcp counter packets 12 bytes 3400 reject with tcp reset\n"
-    "\t\tip saddr 10.60.0.0/16 counter packets 3 bytes 180 reject with icmp port-unreachable\n"
-    "\t\tip daddr 10.60.0.0/16 counter packets 0 bytes 0 drop\n"
+    "\t\tip saddr 10.60.0.0/16 ip saddr & 0.0.0.255 == 0.0.0.2 ip daddr 10.60.0.0/16 meta l4proto icmp accept\n"
+    "\t\tip saddr 10.60.0.0/16 counter packets 3 bytes 180 drop\n"
+    "\t\tip daddr 10.60.0.0/16 counter packets 6 bytes 360 drop\n"
     "\t}\n"
     "}\n";
 
@@ -73,15 +82,31 @@ constexpr const char* kLiveInet =
     "table inet brig {\n"
     "\tchain input {\n"
     "\t\ttype filter hook input priority filter - 10; policy accept;\n"
-    "\t\tip saddr 10.60.0.0/16 meta l4proto tcp counter packets 7 bytes 420 reject with tcp reset\n"
-    "\t\tip saddr 10.60.0.0/16 counter packets 0 bytes 0 reject with icmp port-unreachable\n"
+    "\t\tip saddr 10.60.0.0/16 meta l4proto tcp counter packets 3 bytes 180 reject with tcp reset\n"
+    "\t\tip saddr 10.60.0.0/16 counter packets 6 bytes 360 reject with icmp port-unreachable\n"
     "\t}\n"
     "\n"
     "\tchain forward {\n"
     "\t\ttype filter hook forward priority filter - 10; policy accept;\n"
-    "\t\tip saddr 10.60.0.0/16 ip daddr != 10.60.0.0/16 meta l4proto tcp counter packets 12 bytes 3400 reject with tcp reset\n"
-    "\t\tip saddr 10.60.0.0/16 ip daddr != 10.60.0.0/16 counter packets 1 bytes 84 reject with icmp port-unreachable\n"
-    "\t\tip daddr 10.60.0.0/16 ip saddr != 10.60.0.0/16 counter packets 0 bytes 0 drop\n"
+    "\t\tip saddr 10.60.0.0/16 ip daddr != 10.60.0.0/16 meta l4proto tcp counter packets 9 bytes 540 reject with tcp reset\n"
+    "\t\tip saddr 10.60.0.0/16 ip daddr != 10.60.0.0/16 counter packets 12 bytes 720 reject with icmp port-unreachable\n"
+    "\t\tip daddr 10.60.0.0/16 ip saddr != 10.60.0.0/16 counter packets 15 bytes 900 drop\n"
+    "\t}\n"
+    "}\n";
+
+// Inside warden's network namespace.
+constexpr const char* kLiveWarden =
+    "table inet brig_warden {\n"
+    "\tchain input {\n"
+    "\t\ttype filter hook input priority filter - 10; policy accept;\n"
+    "\t\tct state established,related accept\n"
+    "\t\tip saddr 10.60.0.0/16 tcp dport 3128 accept\n"
+    "\t\tip saddr 10.60.0.0/16 tcp dport 53 accept\n"
+    "\t\tip saddr 10.60.0.0/16 udp dport 53 accept\n"
+    "\t\tip saddr 10.60.0.0/16 tcp dport 80 accept\n"
+    "\t\tip saddr 10.60.0.0/16 tcp dport 443 accept\n"
+    "\t\tip saddr 10.60.0.0/16 meta l4proto tcp counter packets 1 bytes 60 reject with tcp reset\n"
+    "\t\tip saddr 10.60.0.0/16 counter packets 3 bytes 180 reject with icmp port-unreachable\n"
     "\t}\n"
     "}\n";
 
@@ -93,6 +118,28 @@ std::string without_line(std::string text, const std::string& line) {
 }
 
 TEST(Nft, RulesetGolden) { EXPECT_EQ(nft::ruleset(), kRuleset); }
+TEST(Nft, WardenRulesetGolden) { EXPECT_EQ(nft::warden_ruleset(), kWardenRuleset); }
+
+TEST(Nft, WardenTableIsInstalledAndCheckedInsideItsNamespace) {
+  FakeRunner fake;
+  fake.on({"nsenter", "--net=/proc/4242/ns/net", "--", "nft", "-f", "-"}, canned(0));
+  ASSERT_TRUE(nft::install_in_warden(fake, 4242));
+  ASSERT_EQ(fake.calls.size(), 1u);
+  EXPECT_EQ(fake.calls[0].stdin_data, kWardenRuleset);
+  fake.on({"nsenter", "--net=/proc/4242/ns/net", "--", "nft", "list", "table", "inet", "brig_warden"},
+          canned(0, kLiveWarden));
+  auto intact = nft::check_in_warden(fake, 4242);
+  ASSERT_TRUE(intact.ok()) << intact.error().message();
+  EXPECT_THAT(*intact, ::testing::IsEmpty());
+  // A cell admitted to one more port is a problem.
+  std::string wider = kLiveWarden;
+  const std::string at = "\t\tip saddr 10.60.0.0/16 tcp dport 443 accept\n";
+  wider.insert(wider.find(at) + at.size(), "\t\tip saddr 10.60.0.0/16 tcp dport 22 accept\n");
+  fake.on({"nsenter", "--net=/proc/4242/ns/net", "--", "nft", "list", "table", "inet", "brig_warden"}, canned(0, wider));
+  auto extra = nft::check_in_warden(fake, 4242);
+  ASSERT_TRUE(extra.ok());
+  EXPECT_THAT(*extra, ::testing::Contains("inet brig_warden input: unexpected rule: ip saddr 10.60.0.0/16 tcp dport 22 accept"));
+}
 
 TEST(Nft, InstallSendsRulesetOnStdin) {
   FakeRunner fake;
@@ -165,7 +212,7 @@ TEST(Nft, CheckIntactIgnoresCounterValues) {
 
 TEST(Nft, CheckNamesAMissingRule) {
   FakeRunner fake =
-      live(kLiveBridge, without_line(kLiveInet, "\t\tip saddr 10.60.0.0/16 meta l4proto tcp counter packets 7 bytes 420 reject with tcp reset\n"));
+      live(kLiveBridge, without_line(kLiveInet, "\t\tip saddr 10.60.0.0/16 meta l4proto tcp counter packets 3 bytes 180 reject with tcp reset\n"));
   auto missing = nft::check(fake);
   ASSERT_TRUE(missing.ok());
   EXPECT_THAT(*missing, ElementsAre("inet brig input: rule missing: ip saddr 10.60.0.0/16 meta l4proto tcp counter reject with tcp reset"));
@@ -173,12 +220,12 @@ TEST(Nft, CheckNamesAMissingRule) {
 
 TEST(Nft, CheckNamesAMissingBridgeAcceptRule) {
   FakeRunner fake = live(
-      without_line(kLiveBridge, "\t\tip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 tcp dport 3128 accept\n"),
+      without_line(kLiveBridge, "\t\tip saddr 10.60.0.0/16 ip daddr 10.60.0.0/16 ip daddr & 0.0.0.255 == 0.0.0.2 meta l4proto tcp accept\n"),
       kLiveInet);
   auto missing = nft::check(fake);
   ASSERT_TRUE(missing.ok());
-  EXPECT_THAT(*missing, ElementsAre("bridge brig prerouting: rule missing: ip saddr 10.60.0.0/16 ip daddr & 0.0.0.255 == "
-                                    "0.0.0.2 tcp dport 3128 accept"));
+  EXPECT_THAT(*missing, ElementsAre("bridge brig forward: rule missing: ip saddr 10.60.0.0/16 ip daddr 10.60.0.0/16 ip daddr & "
+                                    "0.0.0.255 == 0.0.0.2 meta l4proto tcp accept"));
 }
 
 TEST(Nft, CheckReportsAMissingTable) {
@@ -195,13 +242,13 @@ TEST(Nft, CheckReportsAMissingTable) {
 // the isolation and must not pass as intact.
 TEST(Nft, CheckReportsAnAddedRule) {
   std::string bridge = kLiveBridge;
-  const std::string hook = "\t\ttype filter hook prerouting priority -10; policy accept;\n";
+  const std::string hook = "\t\ttype filter hook forward priority -10; policy accept;\n";
   bridge.insert(bridge.find(hook) + hook.size(), "\t\tip saddr 10.60.0.0/16 accept\n");
   FakeRunner fake = live(bridge, kLiveInet);
   auto missing = nft::check(fake);
   ASSERT_TRUE(missing.ok());
   EXPECT_THAT(*missing, ::testing::Not(::testing::IsEmpty()))
-      << "an extra accept rule in bridge brig prerouting went unnoticed";
+      << "an extra accept rule in bridge brig forward went unnoticed";
 }
 
 }  // namespace
