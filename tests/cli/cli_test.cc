@@ -159,7 +159,8 @@ TEST_F(CliTest, EverySpecVerbHasItsOwnHelpWithItsFlags) {
       {{"vm", "shell"}, "Usage: brig vm shell [OPTIONS] [cmd...]", {"--force-vm"}},
       {{"vm", "delete"}, "Usage: brig vm delete [OPTIONS]", {"--force-vm", "--force"}},
       {{"warden", "serve"}, "Usage: brig warden serve [OPTIONS]", {
-        "--config", "--proxy-listen", "--ops-listen", "--ingress-listen", "--resolve", "--upstream-ca", "--threads"}},
+        "--config", "--proxy-listen", "--ops-listen", "--ingress-listen", "--dns-listen", "--http-listen", "--https-listen",
+        "--resolve", "--upstream-ca", "--threads"}},
       {{"warden", "status"}, "Usage: brig warden status [OPTIONS]", {}},
       {{"warden", "stats"}, "Usage: brig warden stats [OPTIONS]", {}},
       {{"warden", "health"}, "Usage: brig warden health [OPTIONS]", {}},

@@ -96,5 +96,19 @@ TEST_F(CliTest, PolicySetReportsEveryBadFlagWithOneCorrectedCommand) {
   EXPECT_THAT(two.err, HasSubstr("fix: brig policy set --help\n"));
 }
 
+// --- brig warden serve: the resolver and transparent listeners ---
+
+TEST_F(CliTest, WardenServeRefusesABadTransparentOrResolverAddressBeforeListening) {
+  auto port = brig({"warden", "serve", "--proxy-listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--http-listen",
+                    "0.0.0.0"});
+  EXPECT_NE(port.exit_code, 0);
+  EXPECT_THAT(port.err, HasSubstr("0.0.0.0"));
+  auto v6 = brig({"warden", "serve", "--proxy-listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--dns-listen",
+                  "[::1]:0"});
+  EXPECT_NE(v6.exit_code, 0);
+  EXPECT_THAT(v6.err, HasSubstr("invalid DNS listen address [::1]:0"));
+  EXPECT_THAT(v6.err, HasSubstr("an IPv4 ADDR:PORT, e.g. 0.0.0.0:53"));
+}
+
 }  // namespace
 }  // namespace brig::testing
