@@ -43,6 +43,18 @@ std::string type_name(std::uint16_t t) {
   }
 }
 
+// A datagram's header: its peer, one buffer, and room for control messages.
+msghdr datagram(sockaddr_in& peer, iovec& iov, std::span<char> control) {
+  msghdr m{};
+  m.msg_name = &peer;
+  m.msg_namelen = sizeof peer;
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control.data();
+  m.msg_controllen = control.size();
+  return m;
+}
+
 }  // namespace
 
 DnsResolver::DnsResolver(Shared& sh) : sh_(sh) {}
@@ -144,13 +156,7 @@ awaitable<void> serve_dns_udp(Udp& sock, DnsResolver& resolver) {
     for (int i = 0; i < 256; ++i) {
       sockaddr_in from{};
       iovec iov{buf.data(), buf.size()};
-      msghdr mh{};
-      mh.msg_name = &from;
-      mh.msg_namelen = sizeof from;
-      mh.msg_iov = &iov;
-      mh.msg_iovlen = 1;
-      mh.msg_control = control.data();
-      mh.msg_controllen = control.size();
+      msghdr mh = datagram(from, iov, control);
       const ssize_t n = ::recvmsg(fd, &mh, MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -176,13 +182,7 @@ awaitable<void> serve_dns_udp(Udp& sock, DnsResolver& resolver) {
       // From the address the query went to, whatever the routing table says.
       std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> reply_control{};
       iovec riov{out.data(), out.size()};
-      msghdr rh{};
-      rh.msg_name = &from;
-      rh.msg_namelen = sizeof from;
-      rh.msg_iov = &riov;
-      rh.msg_iovlen = 1;
-      rh.msg_control = reply_control.data();
-      rh.msg_controllen = reply_control.size();
+      msghdr rh = datagram(from, riov, reply_control);
       cmsghdr* c = CMSG_FIRSTHDR(&rh);
       c->cmsg_level = IPPROTO_IP;
       c->cmsg_type = IP_PKTINFO;

@@ -405,16 +405,12 @@ template awaitable<void> http_loop<TlsStream>(Shared&, TlsStream&, beast::flat_b
 
 awaitable<void> serve_proxy_client(Socket socket, Shared& sh) {
   const ActiveConnection active(sh.metrics);
-  error_code ec;
-  const auto peer = socket.remote_endpoint(ec);
-  if (ec || active.over(sh.cfg.limits)) co_return;
-  const IpAddr src = to_ip(peer.address());
-  // Small writes (a response head, then its body) must not wait for the peer's delayed ACK.
-  socket.set_option(tcp::no_delay(true), ec);
+  const auto src = accepted_client(socket, active, sh.cfg.limits);
+  if (!src) co_return;
   TcpStream stream(std::move(socket));
   beast::flat_buffer buf;
   const Route forward_proxy;
-  co_await http_loop(sh, stream, buf, src, forward_proxy);
+  co_await http_loop(sh, stream, buf, *src, forward_proxy);
 }
 
 }  // namespace brig::warden

@@ -416,11 +416,10 @@ Result<std::shared_ptr<ssl::context>> context_for(Shared& sh, const std::string&
 
 awaitable<void> serve_ingress_client(Socket socket, Shared& sh) {
   const ActiveConnection active(sh.metrics);
-  error_code ec;
-  const auto peer = socket.remote_endpoint(ec);
-  if (ec || active.over(sh.cfg.limits)) co_return;
-  socket.set_option(tcp::no_delay(true), ec);
+  const auto src = accepted_client(socket, active, sh.cfg.limits);
+  if (!src) co_return;
   TcpStream stream(std::move(socket));
+  error_code ec;
 
   std::string hello;
   const ClientHello ch = co_await read_client_hello(stream, hello, sh.cfg.limits.header_timeout, ec);
@@ -438,7 +437,7 @@ awaitable<void> serve_ingress_client(Socket socket, Shared& sh) {
   co_await tls.async_handshake(ssl::stream_base::server, asio::buffer(hello), use_ec(ec));
   if (ec) co_return;
 
-  Client c{sh, tls, {}, sni, to_ip(peer.address()).str(), {}};
+  Client c{sh, tls, {}, sni, src->str(), {}};
   for (;;) {
     if (sh.draining) break;
     http::request_parser<http::buffer_body> parser;

@@ -104,6 +104,14 @@ awaitable<void> accept_loop(Acceptor& acceptor, Shared& sh, Serve serve) {
 
 }  // namespace
 
+std::optional<IpAddr> accepted_client(Socket& socket, const ActiveConnection& active, const Limits& limits) {
+  error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec || active.over(limits)) return std::nullopt;
+  socket.set_option(tcp::no_delay(true), ec);
+  return to_ip(peer.address());
+}
+
 Status serve(const Config& cfg_in) {
   // A write to a peer that has gone away must fail with EPIPE, never kill
   // warden: Asio's sends say MSG_NOSIGNAL, and no other write may raise it

@@ -50,6 +50,12 @@ struct ActiveConnection {
   }
 };
 
+// A client connection just accepted: its source address, with Nagle off
+// (small writes, a response head then its body, must not wait for the
+// peer's delayed ACK). nullopt when it is gone already or over
+// limits.max_connections; the caller then just returns (closing it).
+std::optional<IpAddr> accepted_client(Socket& socket, const ActiveConnection& active, const Limits& limits);
+
 // One client connection on the proxy port, from accept to close.
 awaitable<void> serve_proxy_client(Socket socket, Shared& shared);
 // One client connection on the ingress port (ingress.cc).

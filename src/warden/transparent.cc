@@ -47,13 +47,10 @@ std::uint16_t local_port(const Socket& s) {
 
 awaitable<void> serve_transparent_http(Socket socket, Shared& sh) {
   const ActiveConnection active(sh.metrics);
-  error_code ec;
-  const auto peer = socket.remote_endpoint(ec);
-  if (ec || active.over(sh.cfg.limits)) co_return;
-  const IpAddr src = to_ip(peer.address());
-  const Caller who = identify(sh, src);
+  const auto src = accepted_client(socket, active, sh.cfg.limits);
+  if (!src) co_return;
+  const Caller who = identify(sh, *src);
   if (who.cell) who.cell->metrics->transparent.fetch_add(1, std::memory_order_relaxed);
-  socket.set_option(tcp::no_delay(true), ec);
   // Requests name the port the client connected to: the port warden listens
   // on inside its network namespace is the one the client dialled.
   Route route;
@@ -61,23 +58,21 @@ awaitable<void> serve_transparent_http(Socket socket, Shared& sh) {
   route.transparent = true;
   TcpStream stream(std::move(socket));
   beast::flat_buffer buf;
-  co_await http_loop(sh, stream, buf, src, route);
+  co_await http_loop(sh, stream, buf, *src, route);
 }
 
 awaitable<void> serve_transparent_https(Socket socket, Shared& sh) {
   const ActiveConnection active(sh.metrics);
-  error_code ec;
-  const auto peer = socket.remote_endpoint(ec);
-  if (ec || active.over(sh.cfg.limits)) co_return;
-  const IpAddr src = to_ip(peer.address());
+  const auto src = accepted_client(socket, active, sh.cfg.limits);
+  if (!src) co_return;
   const std::uint16_t port = local_port(socket);
-  socket.set_option(tcp::no_delay(true), ec);
   TcpStream stream(std::move(socket));
 
+  error_code ec;
   std::string hello;
   const ClientHello ch = co_await read_client_hello(stream, hello, sh.cfg.limits.header_timeout, ec);
   if (ec && hello.empty()) co_return;  // gone before a byte: nothing to log
-  const Caller who = identify(sh, src);
+  const Caller who = identify(sh, *src);
   Exchange ex(sh, who, "connect", "mitm");
   ex.rec.transparent = true;
   ex.rec.port = port;
@@ -139,7 +134,7 @@ awaitable<void> serve_transparent_https(Socket socket, Shared& sh) {
   Dest target;
   target.host = sni;
   target.port = port;
-  co_await serve_tls(sh, stream, hello, ex, target, src, true);
+  co_await serve_tls(sh, stream, hello, ex, target, *src, true);
 }
 
 }  // namespace brig::warden

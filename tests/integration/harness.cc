@@ -168,16 +168,27 @@ Upstream::~Upstream() {
   run({"ip", "netns", "del", ns_});
 }
 
-int connect_from(const std::string& src, const std::string& host, int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+namespace {
+
+// A socket of `type` bound to source address `src`, and the address host:port.
+int bound_to(int type, const std::string& src, const std::string& host, int port, sockaddr_in& to) {
+  int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
   sockaddr_in local{};
   local.sin_family = AF_INET;
   ::inet_pton(AF_INET, src.c_str(), &local.sin_addr);
   ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local);
-  sockaddr_in to{};
+  to = sockaddr_in{};
   to.sin_family = AF_INET;
   to.sin_port = htons(static_cast<std::uint16_t>(port));
   ::inet_pton(AF_INET, host.c_str(), &to.sin_addr);
+  return fd;
+}
+
+}  // namespace
+
+int connect_from(const std::string& src, const std::string& host, int port) {
+  sockaddr_in to;
+  const int fd = bound_to(SOCK_STREAM, src, host, port, to);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
     ::close(fd);
     return -1;
@@ -248,15 +259,8 @@ std::optional<DnsReply> parse_dns_reply(const std::string& b) {
 
 std::optional<std::string> udp_exchange(const std::string& src, const std::string& host, int port,
                                         const std::string& bytes, std::chrono::milliseconds timeout) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  ::inet_pton(AF_INET, src.c_str(), &local.sin_addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<std::uint16_t>(port));
-  ::inet_pton(AF_INET, host.c_str(), &to.sin_addr);
+  sockaddr_in to;
+  const int fd = bound_to(SOCK_DGRAM, src, host, port, to);
   ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
   pollfd p{fd, POLLIN, 0};
   std::optional<std::string> out;
