@@ -139,11 +139,65 @@ std::string DnsResolver::answer(std::span<const std::uint8_t> msg, const IpAddr&
   return dns::answer(q, msg, dns::Rcode::noerror);
 }
 
-awaitable<void> serve_dns_udp(Udp& sock, DnsResolver& resolver) {
+namespace {
+
+// A control-message buffer for one IP_PKTINFO, aligned as cmsghdr needs.
+union PktinfoControl {
+  cmsghdr align;
+  std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> bytes;
+};
+
+// Answers the datagrams waiting on `fd`, at most `max` of them (a flood must
+// not starve the thread's other work). Plain code, not a coroutine: its
+// buffers live on the stack, with their alignment.
+void answer_datagrams(int fd, DnsResolver& resolver, int max) {
   // One byte more than any query warden answers: a longer one shows as MSG_TRUNC.
   std::array<std::uint8_t, dns::kMaxQuery + 1> buf{};
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> control{};
-  const int fd = sock.native_handle();
+  PktinfoControl control{};
+  for (int i = 0; i < max; ++i) {
+    sockaddr_in from{};
+    iovec iov{buf.data(), buf.size()};
+    msghdr mh = datagram(from, iov, control.bytes);
+    const ssize_t n = ::recvmsg(fd, &mh, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // EAGAIN: drained
+    }
+    if (from.sin_family != AF_INET) continue;
+    const IpAddr src = IpAddr::v4(ntohl(from.sin_addr.s_addr));
+    // The address the query was sent to: warden's own on that cell's network.
+    std::optional<IpAddr> local;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo pi;
+        std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+        local = IpAddr::v4(ntohl(pi.ipi_addr.s_addr));
+      }
+    }
+    if ((mh.msg_flags & MSG_TRUNC) || !local) {
+      (void)resolver.answer({}, src, IpAddr{});  // counted as dropped (an empty message never parses)
+      continue;
+    }
+    std::string out = resolver.answer({buf.data(), static_cast<std::size_t>(n)}, src, *local);
+    if (out.empty()) continue;
+    // From the address the query went to, whatever the routing table says.
+    PktinfoControl reply{};
+    iovec riov{out.data(), out.size()};
+    msghdr rh = datagram(from, riov, reply.bytes);
+    cmsghdr* c = CMSG_FIRSTHDR(&rh);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+    in_pktinfo pi{};
+    std::memcpy(&pi.ipi_spec_dst, local->bytes.data(), 4);
+    std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+    (void)::sendmsg(fd, &rh, MSG_DONTWAIT | MSG_NOSIGNAL);  // a full buffer drops the answer: the client retries
+  }
+}
+
+}  // namespace
+
+awaitable<void> serve_dns_udp(Udp& sock, DnsResolver& resolver) {
   for (;;) {
     error_code ec;
     co_await sock.async_wait(Udp::wait_read, use_ec(ec));
@@ -151,47 +205,7 @@ awaitable<void> serve_dns_udp(Udp& sock, DnsResolver& resolver) {
       if (ec == asio::error::operation_aborted || !sock.is_open()) co_return;
       continue;
     }
-    // A burst is drained before waiting again, bounded so the thread's
-    // other work is not starved by a flood.
-    for (int i = 0; i < 256; ++i) {
-      sockaddr_in from{};
-      iovec iov{buf.data(), buf.size()};
-      msghdr mh = datagram(from, iov, control);
-      const ssize_t n = ::recvmsg(fd, &mh, MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        break;  // EAGAIN: drained
-      }
-      if (from.sin_family != AF_INET) continue;
-      const IpAddr src = IpAddr::v4(ntohl(from.sin_addr.s_addr));
-      // The address the query was sent to: warden's own on that cell's network.
-      std::optional<IpAddr> local;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-          in_pktinfo pi;
-          std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-          local = IpAddr::v4(ntohl(pi.ipi_addr.s_addr));
-        }
-      }
-      if ((mh.msg_flags & MSG_TRUNC) || !local) {
-        (void)resolver.answer({}, src, IpAddr{});  // counted as dropped (an empty message never parses)
-        continue;
-      }
-      std::string out = resolver.answer({buf.data(), static_cast<std::size_t>(n)}, src, *local);
-      if (out.empty()) continue;
-      // From the address the query went to, whatever the routing table says.
-      std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> reply_control{};
-      iovec riov{out.data(), out.size()};
-      msghdr rh = datagram(from, riov, reply_control);
-      cmsghdr* c = CMSG_FIRSTHDR(&rh);
-      c->cmsg_level = IPPROTO_IP;
-      c->cmsg_type = IP_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-      in_pktinfo pi{};
-      std::memcpy(&pi.ipi_spec_dst, local->bytes.data(), 4);
-      std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-      (void)::sendmsg(fd, &rh, MSG_DONTWAIT | MSG_NOSIGNAL);  // a full buffer drops the answer: the client retries
-    }
+    answer_datagrams(sock.native_handle(), resolver, 256);
   }
 }
 
