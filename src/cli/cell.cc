@@ -109,6 +109,10 @@ void print_inspect(const nlohmann::json& j) {
     std::printf("%-16s %s -> %s (%s)\n", "mount", m["source"].get<std::string>().c_str(),
                 m["target"].get<std::string>().c_str(), m["mode"].get<std::string>().c_str());
   }
+  for (const auto& h : j.value("host_sockets", nlohmann::json::array())) {
+    std::printf("%-16s %s at %s (%s; bypasses warden)\n", "host socket", h["name"].get<std::string>().c_str(),
+                h["mount_point"].get<std::string>().c_str(), h["mode"].get<std::string>().c_str());
+  }
   // "llm-key -> $OPENAI_API_KEY for api.openai.com, *.anthropic.com"
   for (const auto& i : j.value("injected_secrets", nlohmann::json::array())) {
     std::printf("%-16s %s -> $%s for %s%s\n", "secret", i["name"].get<std::string>().c_str(),

@@ -7,6 +7,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/spec/parse.h"
+#include "brig/vm/thin_client.h"
 
 namespace brig::cli {
 namespace {
@@ -64,6 +65,7 @@ Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::st
   src.diags.insert(src.diags.end(), flag_diags.begin(), flag_diags.end());
   src.flags = flags;
   src.probe = &probe;
+  src.from_mac = vm::forwarded_from_mac(std::getenv(vm::kForwardedEnv));
   src.user_profile_names = fs::list_names(paths.profiles_dir(), ".yaml");
   src.user_profile = [&paths](const std::string& name) -> Result<std::optional<spec::CellSpec>> {
     if (name.empty() || name.find('/') != std::string::npos || name.front() == '.') {

@@ -22,6 +22,7 @@
 #include "brig/state/secret_injections.h"
 #include "cell_files.h"
 #include "cell_network.h"
+#include "host_sockets.h"
 #include "ingress.h"
 
 namespace brig::engine {
@@ -197,6 +198,13 @@ Result<nlohmann::json> Cells::inspect(const std::string& cell) {
   mounts.push_back({{"source", r.workspace}, {"target", r.workspace_mount}, {"mode", "rw"}});
   mounts.push_back({{"source", ctx_.paths.cell_state(cell) + "/brig"}, {"target", "/run/brig"}, {"mode", "ro"}});
   for (const auto& s : r.secrets) mounts.push_back({{"source", ctx_.paths.secret(s)}, {"target", "/run/secrets/" + s}, {"mode", "ro"}});
+  // Host sockets: the mount (its checked real path), and what the cell sees.
+  nlohmann::json sockets = nlohmann::json::array();
+  for (const auto& h : r.host_sockets) {
+    const char* mode = h.read_only ? "ro" : "rw";
+    mounts.push_back({{"source", h.source}, {"target", h.mount_point}, {"mode", mode}});
+    sockets.push_back({{"name", h.name}, {"mount_point", h.mount_point}, {"mode", mode}});
+  }
   // Injected secrets: the variable and the hosts (never the value, nor the placeholder).
   nlohmann::json injected = nlohmann::json::array();
   for (const auto& i : r.injected) {
@@ -229,6 +237,7 @@ Result<nlohmann::json> Cells::inspect(const std::string& cell) {
                         {"mounts", mounts},
                         {"secrets", r.secrets},
                         {"injected_secrets", injected},
+                        {"host_sockets", sockets},
                         {"airgapped", r.airgapped},
                         {"ingress", routes},
                         {"spec", r.spec}};
@@ -301,6 +310,9 @@ Result<bool> Cells::start(const std::string& cell) {
     if (!value) return value.error();
     injections.push_back({i.name, i.env, i.placeholder, std::move(*value), i.hosts, i.allow_plaintext});
   }
+  // Its host sockets, on the real files, before anything changes: the
+  // container mounts the paths `brig run` checked.
+  BRIG_TRY(recheck_host_sockets(*rec, ctx_.paths.home()));
   // The network and warden's attachment may be gone after `system down`.
   if (!ctx_.podman.network_exists(cell_network(cell))) {
     auto out = ctx_.podman.run(network_create_args(cell, rec->subnet));
@@ -312,7 +324,7 @@ Result<bool> Cells::start(const std::string& cell) {
   BRIG_TRY(cell_files::write_cell_json(ctx_.paths, *rec));
   if (cell_files::trusts_warden_ca(*rec)) BRIG_TRY(cell_files::write_ca_bundle(ctx_.paths, cell));
   BRIG_TRY(state::store_secret_injections(ctx_.paths, cell, injections));
-  auto rc = start_cell(*rec, cell_start_args(cell, rec->runtime, rec->runsc_network, false), true);
+  auto rc = start_cell(*rec, cell_start_args(cell, cell_runtime(*rec), false), true);
   if (!rc) return rc.error();
   if (*rc != 0) return Error(Errc::failed, "cell " + cell + " exited right after starting", "brig cell logs " + cell);
   return true;

@@ -97,6 +97,7 @@ Result<HostConfig> probe_host(proc::Runner& runner, bool accept_weaker_network) 
       auto st = runner.run(cmd({c.runsc, "--network=none", "do", *stat, "/"}, std::chrono::seconds(60)));
       c.runsc_stat_ok = st && st->success();
     }
+    c.runsc_host_uds = probe_runsc_host_uds(runner, c.runsc);
   }
   if (c.sandbox_network_works) {
     c.runsc_network = "sandbox";
@@ -104,6 +105,34 @@ Result<HostConfig> probe_host(proc::Runner& runner, bool accept_weaker_network) 
     c.runsc_network = "host";
   }
   return c;
+}
+
+std::string runsc_host_uds_flag(std::string_view help) {
+  // A flag as Go's flag package lists it: "-name" (or "--name") at the start
+  // of a line's text, so "-fsgofer-host-uds" never counts as "-host-uds".
+  auto lists = [&](std::string_view flag) {
+    for (const auto& line : str::split(help, '\n')) {
+      std::string_view t = str::trim(line);
+      if (t.rfind("--", 0) == 0) t.remove_prefix(1);
+      if (t.rfind(flag, 0) != 0) continue;
+      t.remove_prefix(flag.size());
+      if (t.empty() || t.front() == ' ' || t.front() == '\t' || t.front() == '=') return true;
+    }
+    return false;
+  };
+  if (lists("-host-uds")) return "host-uds=open";  // open: connect to existing sockets, never create
+  if (lists("-fsgofer-host-uds")) return "fsgofer-host-uds";
+  return "";
+}
+
+std::string probe_runsc_host_uds(proc::Runner& runner, const std::string& runsc) {
+  // `--help` may list only runsc's important flags; `runsc flags` lists them all.
+  for (const char* ask : {"--help", "flags"}) {
+    auto help = runner.run(cmd({runsc, ask}));
+    if (!help) continue;
+    if (auto flag = runsc_host_uds_flag(help->out + help->err); !flag.empty()) return flag;
+  }
+  return "";
 }
 
 std::string runsc_shim_script(const std::string& runsc) {
@@ -145,6 +174,7 @@ Result<HostConfig> load_host_config(const Paths& paths) {
     c.sandbox_network_works = j.value("sandbox_network_works", false);
     c.runsc_exec_tty = j.value("runsc_exec_tty", false);
     c.runsc_stat_ok = j.value("runsc_stat_ok", false);
+    c.runsc_host_uds = j.value("runsc_host_uds", "");
     c.cgroup = j.value("cgroup", "");
     c.cap_sys_resource = j.value("cap_sys_resource", false);
     c.ulimits = j.value("ulimits", std::vector<std::string>{});
@@ -171,6 +201,7 @@ Status save_host_config(const Paths& paths, const HostConfig& c) {
                       {"sandbox_network_works", c.sandbox_network_works},
                       {"runsc_exec_tty", c.runsc_exec_tty},
                       {"runsc_stat_ok", c.runsc_stat_ok},
+                      {"runsc_host_uds", c.runsc_host_uds},
                       {"cgroup", c.cgroup},
                       {"cap_sys_resource", c.cap_sys_resource},
                       {"ulimits", c.ulimits},

@@ -12,6 +12,7 @@
 #include "brig/engine/podman.h"
 #include "brig/engine/secrets.h"
 #include "cell_files.h"
+#include "host_sockets.h"
 #include "ingress.h"
 
 namespace brig::engine {
@@ -42,8 +43,10 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
                                   const Result<HostConfig>& cfg, const std::string& name, bool stop_at_failure) {
   const spec::CellSpec& s = resolved.spec;
   std::vector<HostCheck> checks;
-  auto pass = [&](std::string n, std::string detail) { checks.push_back({std::move(n), std::move(detail), std::nullopt, ""}); };
-  auto fail = [&](std::string n, Error e) { checks.push_back({std::move(n), "", std::move(e), ""}); };
+  auto pass = [&](std::string n, std::string detail) {
+    checks.push_back({std::move(n), std::move(detail), std::nullopt, "", std::nullopt});
+  };
+  auto fail = [&](std::string n, Error e) { checks.push_back({std::move(n), "", std::move(e), "", std::nullopt}); };
 
   if (auto st = check_concrete(s); !st) {
     fail("spec", st.error());
@@ -130,7 +133,29 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
       fail("ingress token", token.error());
     } else {
       checks.push_back({"ingress token", ingress::token_secret(*s.name) + " present", std::nullopt,
-                        ingress::short_token_warning(*s.name, *token).value_or("")});
+                        ingress::short_token_warning(*s.name, *token).value_or(""), std::nullopt});
+    }
+  }
+
+  // Host sockets: this runsc must let a cell connect to them, and each is
+  // judged on the real file (validation judged the path).
+  if (s.host_sockets.has() && !s.host_sockets->empty()) {
+    if (runtime == "runsc" && cfg && cfg->runsc_host_uds.empty()) {
+      fail("host sockets",
+           Error(Errc::unavailable,
+                 "this runsc cannot connect a cell to a host unix socket (it has neither -host-uds nor "
+                 "-fsgofer-host-uds, or brig system init has not probed it yet)",
+                 "upgrade runsc, then brig system init (it probes runsc again); or remove host_sockets")
+               .with_exit_code(125));
+    }
+    for (const auto& h : *s.host_sockets) {
+      auto real = check_host_socket(h.name, h.host_path, ctx.paths.home());
+      if (!real) {
+        fail("host socket " + h.name, real.error());
+        continue;
+      }
+      checks.push_back({"host socket " + h.name, *real + " -> " + h.mount_point + " (" + h.mode + ", bypasses warden)",
+                        std::nullopt, "", HostSocketRef{h.name, h.host_path, *real, h.mount_point, h.mode != "rw"}});
     }
   }
 

@@ -10,6 +10,7 @@
 #include "brig/core/error.h"
 #include "brig/engine/context.h"
 #include "brig/engine/host.h"
+#include "brig/engine/record.h"
 #include "brig/spec/resolve.h"
 
 namespace brig::engine {
@@ -19,11 +20,15 @@ struct HostCheck {
   std::string detail;             // what was found, when it passed
   std::optional<Error> failure;   // the error `brig run` refuses with
   std::string warning;            // passed, but `brig run` says this on stderr (preflight: WARN)
+  // A host socket that passed ("host socket X"): what the run mounts.
+  std::optional<HostSocketRef> socket = std::nullopt;
 };
 
 // In order: the spec concrete, the host config and runtime, the image given,
 // each secret present, no stored secret's value in the environment, a name
-// and the token secret <name>-ingress-token for a cell with ingress, warden
+// and the token secret <name>-ingress-token for a cell with ingress, a runsc
+// that lets cells reach host sockets and each host socket as check_host_socket
+// judges it (host_sockets.h) for a cell with host sockets, warden
 // running, the image in local storage, no cell
 // named `name` yet (skipped when `name` is empty). Runs no command but the
 // three podman questions, asked at once. With `stop_at_failure` (brig run)

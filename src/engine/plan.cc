@@ -1,6 +1,8 @@
 // brig run as data (plan.h): pure, no files, no processes.
 #include "brig/engine/plan.h"
 
+#include <algorithm>
+
 #include "brig/spec/json.h"
 #include "brig/spec/validate.h"
 #include "cell_files.h"
@@ -12,6 +14,10 @@ nlohmann::json cell_json(const CellRecord& rec, const std::string& started_at) {
   if (rec.spec.contains("host_services")) services = rec.spec["host_services"];
   nlohmann::json injected = nlohmann::json::array();
   for (const auto& i : rec.injected) injected.push_back({{"name", i.name}, {"env", i.env}, {"hosts", i.hosts}});
+  nlohmann::json sockets = nlohmann::json::array();
+  for (const auto& h : rec.host_sockets) {
+    sockets.push_back({{"name", h.name}, {"mount_point", h.mount_point}, {"mode", h.read_only ? "ro" : "rw"}});
+  }
   return {{"version", BRIG_VERSION},
           {"name", rec.name},
           {"started_at", started_at},
@@ -19,6 +25,7 @@ nlohmann::json cell_json(const CellRecord& rec, const std::string& started_at) {
           {"proxy", "http://" + rec.subnet.warden_ip() + ":" + std::to_string(kProxyPort)},
           {"airgapped", rec.airgapped},
           {"host_services", services},
+          {"host_sockets", sockets},
           {"injected_secrets", injected}};
 }
 
@@ -71,6 +78,16 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
     }
     rec.injected.push_back({sec.name, sec.env, ph->second, sec.hosts, sec.allow_plaintext});
   }
+  for (const auto& h : s.host_sockets.has() ? *s.host_sockets : std::vector<spec::HostSocket>{}) {
+    auto checked = std::find_if(f.host_sockets.begin(), f.host_sockets.end(),
+                                [&](const HostSocketRef& r) { return r.name == h.name; });
+    if (checked == f.host_sockets.end()) {
+      return Error(Errc::invalid, "host socket " + h.name + " reached the plan unchecked: a bug in brig");
+    }
+    rec.host_sockets.push_back(*checked);
+  }
+  // gVisor lets a cell connect to a host socket only when told to.
+  if (runtime == "runsc" && !rec.host_sockets.empty()) rec.runsc_host_uds = f.config.runsc_host_uds;
   rec.created = f.now;
   rec.airgapped = resolved.airgapped;
   rec.spec = spec::to_json(s);
@@ -110,6 +127,7 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
   c.mounts.push_back({rec.workspace, rec.workspace_mount, false});
   c.mounts.push_back({p.state_dir + "/brig", "/run/brig", true});
   for (const auto& sec : rec.secrets) c.mounts.push_back({paths.secret(sec), "/run/secrets/" + sec, true});
+  for (const auto& h : rec.host_sockets) c.mounts.push_back({h.source, h.mount_point, h.read_only});
   if (runtime == "runsc" && !f.config.runsc_stat_ok) {
     // The stat shim (stat_shim.c), preloaded into every dynamic program.
     p.files.push_back({p.state_dir + "/brig/" + cell_files::kStatShimName, cell_files::stat_shim(), 0644});
@@ -125,8 +143,8 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
   p.network_create = network_create_args(name, rec.subnet);
   p.network_connect = network_connect_args(p.network, kWardenContainer, rec.subnet.warden_ip());
   p.create = cell_create_args(c);
-  p.start_detached = cell_start_args(name, runtime, rec.runsc_network, false);
-  p.start_attached = cell_start_args(name, runtime, rec.runsc_network, true, stdio.interactive);
+  p.start_detached = cell_start_args(name, cell_runtime(rec), false);
+  p.start_attached = cell_start_args(name, cell_runtime(rec), true, stdio.interactive);
   return p;
 }
 

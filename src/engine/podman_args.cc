@@ -31,18 +31,21 @@ std::string volume(const Mount& m) { return m.source + ":" + m.target + (m.read_
 
 }  // namespace
 
-std::vector<std::string> runtime_flags(const std::string& runtime, const std::string& runsc_network) {
-  if (runtime != "runsc") return {};
+std::vector<std::string> runtime_flags(const CellRuntime& r) {
+  if (r.runtime != "runsc") return {};
   // runsc ignores OCI seccomp filters unless told to load them in the sandbox.
   std::vector<std::string> a = {"--runtime-flag", "oci-seccomp"};
-  if (!runsc_network.empty() && runsc_network != "sandbox") a.insert(a.end(), {"--runtime-flag", "network=" + runsc_network});
+  if (!r.runsc_network.empty() && r.runsc_network != "sandbox") {
+    a.insert(a.end(), {"--runtime-flag", "network=" + r.runsc_network});
+  }
+  // Without it gVisor refuses connect() on a host socket mounted into the cell.
+  if (!r.runsc_host_uds.empty()) a.insert(a.end(), {"--runtime-flag", r.runsc_host_uds});
   return a;
 }
 
-std::vector<std::string> cell_start_args(const std::string& cell, const std::string& runtime,
-                                         const std::string& runsc_network, bool attach, bool interactive) {
+std::vector<std::string> cell_start_args(const std::string& cell, const CellRuntime& r, bool attach, bool interactive) {
   std::vector<std::string> a = {"podman"};
-  for (auto& f : runtime_flags(runtime, runsc_network)) a.push_back(std::move(f));
+  for (auto& f : runtime_flags(r)) a.push_back(std::move(f));
   a.push_back("start");
   if (attach) a.push_back("--attach");
   if (attach && interactive) a.push_back("--interactive");

@@ -20,6 +20,8 @@ std::string generate_cell_name() {
   return buf;
 }
 
+CellRuntime cell_runtime(const CellRecord& r) { return {r.runtime, r.runsc_network, r.runsc_host_uds}; }
+
 long record_timeout_seconds(const CellRecord& r) {
   auto secs = spec::parse_duration(record_timeout_text(r));
   return secs ? static_cast<long>(*secs) : 0;
@@ -71,15 +73,25 @@ nlohmann::json to_json(const CellRecord& r) {
                         {"hosts", i.hosts},
                         {"allow_plaintext", i.allow_plaintext}});
   }
+  nlohmann::json sockets = nlohmann::json::array();
+  for (const auto& h : r.host_sockets) {
+    sockets.push_back({{"name", h.name},
+                       {"host_path", h.host_path},
+                       {"source", h.source},
+                       {"mount_point", h.mount_point},
+                       {"read_only", h.read_only}});
+  }
   return {{"name", r.name},
           {"image", r.image},
           {"runtime", r.runtime},
           {"runsc_network", r.runsc_network},
+          {"runsc_host_uds", r.runsc_host_uds},
           {"subnet", r.subnet.index},
           {"workspace", r.workspace},
           {"workspace_mount", r.workspace_mount},
           {"secrets", r.secrets},
           {"injected_secrets", injected},
+          {"host_sockets", sockets},
           {"created", r.created},
           {"airgapped", r.airgapped},
           {"spec", r.spec}};
@@ -92,6 +104,7 @@ Result<CellRecord> record_from_json(const nlohmann::json& j) {
     r.image = j.at("image");
     r.runtime = j.at("runtime");
     r.runsc_network = j.value("runsc_network", "");
+    r.runsc_host_uds = j.value("runsc_host_uds", "");
     r.subnet.index = j.at("subnet");
     r.workspace = j.at("workspace");
     r.workspace_mount = j.at("workspace_mount");
@@ -100,6 +113,11 @@ Result<CellRecord> record_from_json(const nlohmann::json& j) {
       r.injected.push_back({i.at("name").get<std::string>(), i.at("env").get<std::string>(),
                             i.at("placeholder").get<std::string>(), i.at("hosts").get<std::vector<std::string>>(),
                             i.value("allow_plaintext", false)});
+    }
+    for (const auto& h : j.value("host_sockets", nlohmann::json::array())) {
+      r.host_sockets.push_back({h.at("name").get<std::string>(), h.at("host_path").get<std::string>(),
+                                h.at("source").get<std::string>(), h.at("mount_point").get<std::string>(),
+                                h.value("read_only", true)});
     }
     r.created = j.value("created", "");
     r.airgapped = j.value("airgapped", false);

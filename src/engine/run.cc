@@ -25,6 +25,7 @@
 #include "cell_network.h"
 #include "diagnosis.h"
 #include "host_checks.h"
+#include "host_sockets.h"
 #include "ingress.h"
 #include "rollback.h"
 
@@ -53,8 +54,12 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   for (auto& c : checks) {
     if (c.failure) return std::move(*c.failure);
   }
+  std::vector<HostSocketRef> sockets;  // as checked: what the cell mounts
   for (const auto& c : checks) {
     if (!c.warning.empty()) std::fprintf(stderr, "warning: %s\n", c.warning.c_str());
+    if (!c.socket) continue;
+    sockets.push_back(*c.socket);
+    if (!opts.quiet) std::fprintf(stderr, "note: %s\n", host_socket_note(*c.socket).c_str());
   }
   // Injected secrets: a placeholder each, fresh for this cell and run.
   std::map<std::string, std::string> placeholders;
@@ -103,7 +108,8 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   });
 
   auto planned =
-      plan_cell(resolved, HostFacts{ctx_.paths, *cfg, name, *subnet, timefmt::now_rfc3339(), placeholders}, opts.stdio);
+      plan_cell(resolved, HostFacts{ctx_.paths, *cfg, name, *subnet, timefmt::now_rfc3339(), placeholders, sockets},
+                opts.stdio);
   if (!planned) return fail(planned.error());
   const RunPlan& plan = *planned;
   // Shared by every cell (not undone): the runsc shim, where this runsc needs it.
@@ -130,7 +136,14 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
                       "check the image and limits with: brig cell preflight, or brig run --dry-run"));
   }
   // The history in the order things happen: create, start, exit (stop, rm).
-  ctx_.event("create", name, {{"image", plan.record.image}, {"subnet", plan.record.subnet.cidr()}, {"runtime", plan.record.runtime}});
+  nlohmann::json created_with = {{"image", plan.record.image}, {"subnet", plan.record.subnet.cidr()}, {"runtime", plan.record.runtime}};
+  // Uninspected paths out are recorded where they exist (invariant 8).
+  if (!plan.record.host_sockets.empty()) {
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& h : plan.record.host_sockets) names.push_back(h.name);
+    created_with["host_sockets"] = names;
+  }
+  ctx_.event("create", name, created_with);
   rb.add("container", [this, name]() -> Status {
     const std::string fix = "podman rm --force " + cell_container(name);
     auto out = ctx_.podman.run({"rm", "--force", cell_container(name)});

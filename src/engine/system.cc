@@ -118,6 +118,26 @@ std::vector<Check> runsc_quirks(const Paths& paths, const HostConfig& cfg) {
   return c;
 }
 
+// Whether this runsc lets cells reach host sockets, asked again (runsc may
+// have changed since init) and compared with what init recorded.
+Check host_socket_support(proc::Runner& runner, const std::string& runsc, const HostConfig& cfg) {
+  using L = Check::Level;
+  const std::string live = probe_runsc_host_uds(runner, runsc);
+  if (live.empty()) {
+    return {L::warn, "host sockets",
+            "this runsc has neither -host-uds nor -fsgofer-host-uds: cells that declare host_sockets are refused",
+            "upgrade runsc, then brig system init"};
+  }
+  if (live != cfg.runsc_host_uds) {
+    return {L::warn, "host sockets",
+            "this runsc takes --" + live + ", but config.json records " +
+                (cfg.runsc_host_uds.empty() ? std::string("none") : "--" + cfg.runsc_host_uds) +
+                ": cells that declare host_sockets use what config.json says",
+            "brig system init (probes runsc again)"};
+  }
+  return {L::ok, "host sockets", "cells that declare host_sockets start with --runtime-flag " + live, ""};
+}
+
 }  // namespace
 
 Result<HostConfig> System::init(bool accept_weaker_network) {
@@ -403,6 +423,7 @@ std::vector<Check> System::doctor(bool quick) {
       c.push_back({L::warn, "rlimits", "no CAP_SYS_RESOURCE: brig passes --ulimit " + str::join(cfg->ulimits, " "), ""});
     }
     for (const auto& q : runsc_quirks(ctx_.paths, *cfg)) c.push_back(q);
+    c.push_back(host_socket_support(ctx_.runner, *proc::find_executable("runsc"), *cfg));
   }
   c.push_back(fs::exists(ctx_.paths.ca_cert()) ? Check{L::ok, "ca", ctx_.paths.ca_cert(), ""}
                                            : Check{L::fail, "ca", "missing", "brig system init"});

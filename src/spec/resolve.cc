@@ -62,6 +62,7 @@ Result<Resolved> resolve(const Sources& src) {
   opts.untrusted = r.untrusted;
   opts.airgapped = r.airgapped;
   opts.probe = src.probe;
+  opts.from_mac = src.from_mac;
   Diagnostics diags = src.diags;
   add_unreported(diags, validate(merged, opts));
   if (!diags.empty()) return to_error(diags);

@@ -242,9 +242,6 @@ void check_unsupported(Checker& err, const CellSpec& s) {
   if (s.host_services.has() && !s.host_services->empty()) {
     refuse(s.host_services.origin, "host_services", "brig cannot route a cell to host services today");
   }
-  if (s.host_sockets.has() && !s.host_sockets->empty()) {
-    refuse(s.host_sockets.origin, "host_sockets", "brig cannot mount host sockets into a cell today");
-  }
 }
 
 // Airgapped means no egress at all: no host access, no passthrough, no CA.

@@ -34,25 +34,6 @@ std::optional<std::string> workspace_mount_problem(const std::string& p) {
   return std::nullopt;
 }
 
-// Sockets that hand out control of a container engine or VM: root on the host.
-const std::vector<std::string> kEngineSocketWords = {"docker", "podman", "containerd", "crio", "cri-o",
-                                                     "firecracker", "lima"};
-
-std::optional<std::string> engine_socket(std::string_view path) {
-  auto slash = path.rfind('/');
-  std::string base = str::to_lower(slash == std::string_view::npos ? path : path.substr(slash + 1));
-  for (const auto& w : kEngineSocketWords) {
-    if (base.find(w) != std::string::npos) return w;
-  }
-  // Engine sockets also live under well-known directories with generic names,
-  // hidden ones included (~/.lima/<vm>/ha.sock).
-  std::string lower = str::to_lower(path);
-  for (const auto& w : kEngineSocketWords) {
-    if (lower.find("/" + w + "/") != std::string::npos || lower.find("/." + w + "/") != std::string::npos) return w;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 void check_paths(Checker& err, const CellSpec& s, const Probe* probe) {
@@ -111,6 +92,13 @@ void check_host_sockets(Checker& err, const CellSpec& s, const ValidateOptions& 
     err(s.host_sockets.origin, "host_sockets", "the untrusted profile forbids host sockets (traffic over them bypasses warden)");
     return;
   }
+  if (opts.from_mac) {
+    // host_path would be looked up in the VM, not on the Mac.
+    err(s.host_sockets.origin, "host_sockets",
+        "not supported yet on macOS (brig cannot bridge a socket on the Mac into its VM today); remove it, or run "
+        "brig on a Linux host");
+    return;
+  }
   if (list.size() > kMaxHostSockets) {
     err(s.host_sockets.origin, "host_sockets", std::to_string(list.size()) + " entries; at most " + std::to_string(kMaxHostSockets) + " are allowed");
   }
@@ -159,3 +147,29 @@ void check_host_sockets(Checker& err, const CellSpec& s, const ValidateOptions& 
 }
 
 }  // namespace brig::spec::detail
+
+namespace brig::spec {
+namespace {
+
+// Sockets that hand out control of a container engine or VM: root on the host.
+const std::vector<std::string> kEngineSocketWords = {"docker", "podman", "containerd", "crio", "cri-o",
+                                                     "firecracker", "lima"};
+
+}  // namespace
+
+std::optional<std::string> engine_socket(std::string_view path) {
+  auto slash = path.rfind('/');
+  std::string base = str::to_lower(slash == std::string_view::npos ? path : path.substr(slash + 1));
+  for (const auto& w : kEngineSocketWords) {
+    if (base.find(w) != std::string::npos) return w;
+  }
+  // Engine sockets also live under well-known directories with generic names,
+  // hidden ones included (~/.lima/<vm>/ha.sock).
+  std::string lower = str::to_lower(path);
+  for (const auto& w : kEngineSocketWords) {
+    if (lower.find("/" + w + "/") != std::string::npos || lower.find("/." + w + "/") != std::string::npos) return w;
+  }
+  return std::nullopt;
+}
+
+}  // namespace brig::spec

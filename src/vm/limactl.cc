@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "brig/core/strings.h"
+#include "brig/vm/thin_client.h"
 
 namespace brig::vm {
 
@@ -42,7 +43,8 @@ std::vector<std::string> limactl_forward_args(const std::string& limactl, const 
   // Not pre-quoted: limactl quotes each argument for the guest shell. A
   // NAME=VALUE argument is only taken as an assignment before the command,
   // so one among brig_args stays an argument.
-  std::vector<std::string> a{limactl, "shell", kInstance, "--", "BRIG_HOME=" + brig_home, "brig"};
+  std::vector<std::string> a{limactl, "shell", kInstance, "--", "BRIG_HOME=" + brig_home,
+                             std::string(kForwardedEnv) + "=" + kForwardedFromMac, "brig"};
   a.insert(a.end(), brig_args.begin(), brig_args.end());
   return a;
 }

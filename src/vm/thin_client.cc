@@ -52,6 +52,10 @@ bool must_forward(const std::vector<std::string>& args) {
   return noun != "vm" && noun != "config";
 }
 
+bool forwarded_from_mac(const char* env_value) {
+  return env_value != nullptr && std::strcmp(env_value, kForwardedFromMac) == 0;
+}
+
 std::string vm_brig_home(const std::string& home, const std::string& cwd) {
   std::string abs = !home.empty() && home[0] == '/' ? home : cwd + "/" + home;
   while (abs.size() > 1 && abs.back() == '/') abs.pop_back();

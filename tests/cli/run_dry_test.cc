@@ -1,6 +1,10 @@
 // brig run --dry-run: validate, merge, print; never touch the system.
 #include <gmock/gmock.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -24,6 +28,19 @@ class RunDryTest : public CliTest {
     return out.exit_code == 0 ? json::parse(out.out) : json();
   }
 };
+
+// A unix socket listening at `path` (the file stays after the test's process ends).
+bool listen_unix(const std::string& path) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (fd < 0 || path.size() >= sizeof a.sun_path) return false;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd, 1) == 0;
+  ::close(fd);
+  return ok;
+}
 
 constexpr const char* kCell = R"(name: agent
 image: localhost/brig-busybox:latest
@@ -153,6 +170,33 @@ TEST_F(RunDryTest, UnsupportedFieldIsRefused) {
   EXPECT_THAT(out.err, StartsWith("error: " + file +
                                   ":4: host_services: not supported yet (brig cannot route a cell to host services "
                                   "today); remove it\n"));
+}
+
+// Host sockets are supported: validation checks host_path on the host (a
+// socket, no symlink, no engine's socket after realpath).
+TEST_F(RunDryTest, HostSocketsAreCheckedOnTheHost) {
+  const std::string dir = home_ + "/s";
+  ASSERT_TRUE(listen_unix(dir + "/echo.sock"));
+  ASSERT_TRUE(listen_unix(dir + "/podman/api.sock"));
+  std::filesystem::create_symlink(dir + "/echo.sock", dir + "/link.sock");
+  std::filesystem::create_directory_symlink(dir + "/podman", dir + "/sockets");
+  auto spec = [&](const std::string& host_path) {
+    return write("cell.yaml", "image: img\nname: c\nhost_sockets:\n  - {name: pg, host_path: " + host_path +
+                                  ", mount_point: /run/host/echo.sock, mode: rw}\n");
+  };
+  auto ok = dry_json({"--file", spec(dir + "/echo.sock")});
+  EXPECT_EQ(ok["host_sockets"], json::parse(R"([{"name": "pg", "host_path": ")" + dir +
+                                             R"(/echo.sock", "mount_point": "/run/host/echo.sock", "mode": "rw"}])"));
+
+  auto file = spec(dir + "/link.sock");
+  auto link = brig({"run", "--dry-run", "--file", file});
+  EXPECT_EQ(link.exit_code, 2);
+  EXPECT_EQ(link.err, "error: " + file + ":4: host_sockets[0].host_path: " + dir +
+                          "/link.sock is a symlink; give the socket's real path\n");
+  auto engine = brig({"run", "--dry-run", "--file", spec(dir + "/sockets/api.sock")});
+  EXPECT_EQ(engine.exit_code, 2);
+  EXPECT_THAT(engine.err, HasSubstr(dir + "/sockets/api.sock resolves to " + dir +
+                                    "/podman/api.sock, a podman engine socket; it is never allowed"));
 }
 
 // --allow HOST[:PORT] goes through hostname::split_authority, like the spec.

@@ -3,7 +3,12 @@
 // NUL-terminated arguments) and runs `shell brig -- [NAME=VALUE...] brig ARGS`
 // as `env NAME=VALUE... <this brig> ARGS`, the way Lima runs it in the VM.
 #include <gmock/gmock.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -94,7 +99,7 @@ class VmCliTest : public CliTest {
     return out;
   }
   Argv forwarded(const Argv& args) {
-    Argv want{"shell", "brig", "--", "BRIG_HOME=" + home_, "brig"};
+    Argv want{"shell", "brig", "--", "BRIG_HOME=" + home_, "BRIG_FORWARDED_FROM=darwin", "brig"};
     want.insert(want.end(), args.begin(), args.end());
     return want;
   }
@@ -136,6 +141,28 @@ TEST_F(VmCliTest, RunDryRunThroughTheVmMatchesTheDirectCall) {
   auto direct = brig(args);
   ASSERT_EQ(direct.exit_code, 0) << direct.err;
   expect_same(direct, mac(args));
+}
+
+// On the Mac a host_path would name a file in the VM: the brig there refuses
+// host sockets for a command the thin client forwarded, and only then.
+TEST_F(VmCliTest, HostSocketsAreRefusedThroughTheVm) {
+  const std::string sock = home_ + "/pg.sock";
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, sock.c_str(), sizeof a.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ::close(fd);
+  auto cell = write("cell.yaml", "image: localhost/agent:1\nhost_sockets:\n  - {name: pg, host_path: " + sock +
+                                     ", mount_point: /run/host/pg.sock}\n");
+  Argv args{"run", "--dry-run", "--file", cell};
+  auto direct = brig(args);
+  EXPECT_EQ(direct.exit_code, 0) << direct.err;
+  auto via_vm = mac(args);
+  EXPECT_EQ(via_vm.exit_code, 2);
+  EXPECT_EQ(via_vm.err, "error: " + cell +
+                            ":3: host_sockets: not supported yet on macOS (brig cannot bridge a socket on the Mac "
+                            "into its VM today); remove it, or run brig on a Linux host\n");
 }
 
 TEST_F(VmCliTest, AwkwardArgumentsArriveIntact) {

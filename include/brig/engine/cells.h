@@ -72,7 +72,9 @@ class Cells {
   Result<nlohmann::json> inspect(const std::string& cell);
   Status stop(const std::string& cell, int timeout_seconds = 10);
   Status kill(const std::string& cell, const std::string& signal);
-  // Network (recreated if gone), warden attached, IPv6 off on the bridge,
+  // Its host sockets checked again on the real files (refused, before any
+  // change, when one is no longer the socket it was created with), then
+  // network (recreated if gone), warden attached, IPv6 off on the bridge,
   // /run/brig refreshed (cell.json, CA bundle), warden's file of injected
   // secrets rewritten with their current values, then a detached start.
   // false (nothing done) when the cell is already running.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "brig/core/error.h"
@@ -32,6 +33,12 @@ struct HostConfig {
   // glibc's statx/fstatat with AT_NO_AUTOMOUNT work in a sandbox (else cells
   // get the stat shim through /etc/ld.so.preload: `ls` fails without it).
   bool runsc_stat_ok = false;
+  // The runsc flag that lets a cell connect to a host unix socket mounted
+  // into it (host_sockets): "host-uds=open" (runsc's -host-uds), or
+  // "fsgofer-host-uds" (the older, deprecated flag), or "" when this runsc has
+  // neither (or an older config.json never probed it): cells with host
+  // sockets are then refused. Passed with --runtime-flag at every start.
+  std::string runsc_host_uds;
   std::string cgroup;            // "v2", "v1" or "hybrid"
   bool cap_sys_resource = false;
   std::vector<std::string> ulimits;  // "--ulimit" values brig passes ("nofile=H:H"); empty when not needed
@@ -71,6 +78,13 @@ Result<HostConfig> probe_host(proc::Runner& runner, bool accept_weaker_network);
 // The `--ulimit` values that stay within the hard limits of this process
 // (nproc capped at 32768: podman's conmon runs with that limit here).
 std::vector<std::string> ulimits_within_hard_limits();
+
+// Which host-socket flag `runsc --help` (its text, `help`) lists, as
+// HostConfig::runsc_host_uds says it: "host-uds=open", "fsgofer-host-uds" or "".
+std::string runsc_host_uds_flag(std::string_view help);
+// The one probe of it: reads `runsc --help`, then `runsc flags`, with
+// runsc_host_uds_flag (`system init` records it, `system doctor` checks it again).
+std::string probe_runsc_host_uds(proc::Runner& runner, const std::string& runsc);
 
 // The runsc shim: `exec "<runsc>" "$@"` without podman's --tty.
 std::string runsc_shim_script(const std::string& runsc);

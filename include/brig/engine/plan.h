@@ -34,6 +34,9 @@ struct HostFacts {
   // Each injected secret's placeholder, by secret name (new_placeholder:
   // random, so made by the caller, not the plan).
   std::map<std::string, std::string> placeholders = {};
+  // Each host socket of the spec as the start-time check found it (its real
+  // path is what the cell mounts), in the spec's order.
+  std::vector<HostSocketRef> host_sockets = {};
 };
 
 // How the cell's stdio is wired (run -i, -t).
@@ -70,10 +73,13 @@ struct RunPlan {
 Status check_concrete(const spec::CellSpec& s);
 
 // Fails as check_concrete does, or with Errc::usage when no image is given.
+// A spec's host socket without its entry in `facts.host_sockets` is a bug
+// (Errc::invalid).
 Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& facts, const Stdio& stdio = {});
 
 // state/<cell>/brig/cell.json: what the cell may know about itself (never a
-// host path; of its injected secrets the name, variable and hosts).
+// host path; of its injected secrets the name, variable and hosts; of its
+// host sockets the name, mount point and mode).
 nlohmann::json cell_json(const CellRecord& rec, const std::string& started_at);
 
 }  // namespace brig::engine

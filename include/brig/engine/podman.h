@@ -78,12 +78,18 @@ struct CellPlan {
 };
 
 std::vector<std::string> cell_create_args(const CellPlan& plan);
+// How the runtime runs one cell, as its record keeps it (record.h cell_runtime).
+struct CellRuntime {
+  std::string runtime = "runsc";
+  std::string runsc_network;   // "host" adds network=host
+  std::string runsc_host_uds;  // "host-uds=open" (or "fsgofer-host-uds"): the cell may connect to host sockets
+};
 // podman's --runtime-flag is a global option that is not stored with the
 // container: every podman call that starts a cell passes it again.
-std::vector<std::string> runtime_flags(const std::string& runtime, const std::string& runsc_network);
+std::vector<std::string> runtime_flags(const CellRuntime& r);
 // `interactive`: with attach, brig's stdin is forwarded to the cell.
-std::vector<std::string> cell_start_args(const std::string& cell, const std::string& runtime,
-                                         const std::string& runsc_network, bool attach, bool interactive = false);
+std::vector<std::string> cell_start_args(const std::string& cell, const CellRuntime& r, bool attach,
+                                         bool interactive = false);
 std::vector<std::string> network_create_args(const std::string& cell, const Subnet& subnet);
 std::vector<std::string> network_connect_args(const std::string& network, const std::string& container,
                                               const std::string& ip);

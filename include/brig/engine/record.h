@@ -21,16 +21,31 @@ struct InjectedSecretRef {
   bool allow_plaintext = false;
 };
 
+// A host socket the cell mounts (a spec's host_sockets entry) as `brig run`
+// checked it: `source` is host_path's real path, what podman bind-mounts at
+// `mount_point`. Every start checks host_path again and refuses when it no
+// longer resolves to `source` (host_sockets.h).
+struct HostSocketRef {
+  std::string name, host_path, source, mount_point;
+  bool read_only = true;
+};
+
 struct CellRecord {
   std::string name, image, runtime, runsc_network;
+  // The runsc flag its host sockets need (HostConfig::runsc_host_uds), "" for none.
+  std::string runsc_host_uds;
   Subnet subnet;
   std::string workspace, workspace_mount;
   std::vector<std::string> secrets;         // mounted at /run/secrets/<name>
   std::vector<InjectedSecretRef> injected;  // "injected_secrets"
+  std::vector<HostSocketRef> host_sockets;
   std::string created;  // RFC 3339
   bool airgapped = false;
   nlohmann::json spec;  // the resolved spec
 };
+
+// How podman's runtime runs the cell: what every start passes again.
+CellRuntime cell_runtime(const CellRecord& r);
 
 // The spec's timeout in seconds (0: none) and as the user wrote it ("3s").
 long record_timeout_seconds(const CellRecord& r);

@@ -20,6 +20,7 @@ struct Sources {
   std::function<Result<std::optional<CellSpec>>(const std::string& name)> user_profile;
   std::vector<std::string> user_profile_names;  // for did-you-mean hints
   const Probe* probe = nullptr;
+  bool from_mac = false;  // ValidateOptions::from_mac
   // Problems the caller already found in these sources (the yaml's shape
   // errors from parse_cell_all, malformed flags): reported together with
   // validation's, so no error hides another.

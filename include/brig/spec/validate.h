@@ -23,11 +23,22 @@ struct ValidateOptions {
   bool untrusted = false;        // the resolved profile is untrusted (by content)
   bool airgapped = false;        // no egress at all
   const Probe* probe = nullptr;  // null: host-side checks are skipped
+  // The command came through the macOS thin client (vm/thin_client.h): host
+  // paths name files in the VM, not on the Mac, so host sockets are refused.
+  bool from_mac = false;
 };
 
 // Ports warden itself listens on in a cell network; host services may not use them.
 inline constexpr int kWardenReservedPorts[] = {3128, 8443, 9464};
 inline constexpr std::size_t kMaxHostSockets = 8;
+
+// The engine ("docker", "podman", "containerd", "crio", "cri-o",
+// "firecracker", "lima") whose control socket `path` names, by its file name
+// or a directory on the way (/run/podman/x, ~/.lima/vm/ha.sock), or nullopt.
+// Such a socket gives control of the host: never mounted into a cell. The one
+// rule for validation (on host_path and its realpath) and for the engine's
+// start-time check (on the real path of the opened file).
+std::optional<std::string> engine_socket(std::string_view path);
 
 // The variables brig sets in every cell (engine/cell_files.cc): the proxy
 // (and Node's switch to use it), what bypasses it, the CA bundle (where the

@@ -26,9 +26,11 @@ std::vector<std::string> limactl_list_json_args(const std::string& limactl);
 // `limactl shell brig [-- CMD...]`: a login shell when `cmd` is empty.
 // The arguments go raw: limactl shell-quotes each one itself.
 std::vector<std::string> limactl_shell_args(const std::string& limactl, const std::vector<std::string>& cmd);
-// The thin client: `limactl shell brig -- BRIG_HOME=<home> brig ARGS...`.
-// limactl turns the leading NAME=VALUE into an environment assignment; the
-// Mac's BRIG_HOME is mounted at the same path in the VM.
+// The thin client: `limactl shell brig -- BRIG_HOME=<home>
+// BRIG_FORWARDED_FROM=darwin brig ARGS...`. limactl turns the leading
+// NAME=VALUE words into environment assignments; the Mac's BRIG_HOME is
+// mounted at the same path in the VM; the second marks the command as the
+// Mac's (vm::kForwardedEnv).
 std::vector<std::string> limactl_forward_args(const std::string& limactl, const std::string& brig_home,
                                               const std::vector<std::string>& brig_args);
 

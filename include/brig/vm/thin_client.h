@@ -29,6 +29,16 @@ std::optional<size_t> noun_index(const std::vector<std::string>& args);
 // command except `vm ...`, `config ...`, `--version`, help and bare `brig`.
 bool must_forward(const std::vector<std::string>& args);
 
+// The variable the thin client sets on every command it forwards
+// (limactl_forward_args): the brig in the VM then knows the user is on the
+// Mac, so a host path names a file in the VM, not the Mac's, and refuses what
+// would mean the Mac's (host sockets: spec::ValidateOptions::from_mac).
+inline constexpr const char* kForwardedEnv = "BRIG_FORWARDED_FROM";
+inline constexpr const char* kForwardedFromMac = "darwin";
+// `env_value` (kForwardedEnv's value, nullptr when unset) says the command
+// came from the macOS thin client.
+bool forwarded_from_mac(const char* env_value);
+
 // $BRIG_HOME as the VM must see it: absolute (made so against `cwd`), no
 // trailing slash. `home` comes from Paths::from_env().
 std::string vm_brig_home(const std::string& home, const std::string& cwd);

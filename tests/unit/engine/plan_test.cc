@@ -147,6 +147,7 @@ TEST(PlanCell, CellJsonIsExactAndHoldsNoHostPath) {
   EXPECT_EQ(p.files[0].content, std::string("{\n"
                                             "  \"airgapped\": false,\n"
                                             "  \"host_services\": [],\n"
+                                            "  \"host_sockets\": [],\n"
                                             "  \"injected_secrets\": [],\n"
                                             "  \"name\": \"c1\",\n"
                                             "  \"proxy\": \"http://10.60.1.2:3128\",\n"
@@ -205,6 +206,86 @@ TEST(PlanCell, UserWorkspaceSecretsAndRunc) {
   EXPECT_TRUE(has("/src/proj:/work:rw"));
   EXPECT_TRUE(has("/h/secrets/api-key:/run/secrets/api-key:ro"));
   EXPECT_TRUE(has("runc"));
+}
+
+// --- host sockets: the checked real path mounted, runsc told to allow them ---
+
+spec::Resolved with_sockets() {
+  spec::Resolved r = resolved();
+  const auto o = spec::Origin::file("cell.yaml", 4);
+  r.spec.host_sockets.set({spec::HostSocket{"pg", "/var/run/postgresql/.s.PGSQL.5432", "/run/host/.s.PGSQL.5432", "rw", o},
+                           spec::HostSocket{"echo", "/tmp/echo.sock", "/run/host/echo.sock", "ro", o}},
+                          o);
+  return r;
+}
+
+HostFacts facts_with_sockets() {
+  HostFacts f = facts();
+  f.config.runsc_host_uds = "host-uds=open";
+  f.host_sockets = {{"echo", "/tmp/echo.sock", "/tmp/echo.sock", "/run/host/echo.sock", true},
+                    {"pg", "/var/run/postgresql/.s.PGSQL.5432", "/run/postgresql/.s.PGSQL.5432",
+                     "/run/host/.s.PGSQL.5432", false}};
+  return f;
+}
+
+TEST(PlanCell, HostSocketsMountTheCheckedRealPathWithTheirMode) {
+  const RunPlan p = plan_of(with_sockets(), facts_with_sockets());
+  const Argv& a = p.create;
+  auto at = std::find(a.begin(), a.end(), "/h/state/c1/brig:/run/brig:ro");
+  ASSERT_NE(at, a.end());
+  EXPECT_EQ(Argv(at + 1, at + 5), (Argv{"--volume", "/run/postgresql/.s.PGSQL.5432:/run/host/.s.PGSQL.5432:rw",
+                                        "--volume", "/tmp/echo.sock:/run/host/echo.sock:ro"}));
+  for (const auto& x : a) EXPECT_EQ(x.find("/var/run/postgresql"), std::string::npos) << x;  // never the unchecked path
+  // In the spec's order, in the record.
+  ASSERT_EQ(p.record.host_sockets.size(), 2u);
+  EXPECT_EQ(p.record.host_sockets[0].name, "pg");
+  EXPECT_EQ(p.record.host_sockets[0].source, "/run/postgresql/.s.PGSQL.5432");
+  EXPECT_FALSE(p.record.host_sockets[0].read_only);
+  EXPECT_EQ(p.record.host_sockets[1].name, "echo");
+}
+
+TEST(PlanCell, HostSocketsStartWithTheHostUdsFlagAndTheRecordKeepsIt) {
+  const RunPlan p = plan_of(with_sockets(), facts_with_sockets());
+  EXPECT_EQ(p.start_detached, (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host",
+                                    "--runtime-flag", "host-uds=open", "start", "brig-c1"}));
+  EXPECT_EQ(p.start_attached, (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host",
+                                    "--runtime-flag", "host-uds=open", "start", "--attach", "brig-c1"}));
+  auto rec = record_from_json(nlohmann::json::parse(p.files[1].content));
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->runsc_host_uds, "host-uds=open");
+  ASSERT_EQ(rec->host_sockets.size(), 2u);
+  EXPECT_EQ(rec->host_sockets[0].host_path, "/var/run/postgresql/.s.PGSQL.5432");
+  EXPECT_EQ(rec->host_sockets[0].source, "/run/postgresql/.s.PGSQL.5432");
+  EXPECT_EQ(rec->host_sockets[0].mount_point, "/run/host/.s.PGSQL.5432");
+  EXPECT_TRUE(rec->host_sockets[1].read_only);
+  // A cell without host sockets gets no such flag, even on a runsc that has it.
+  HostFacts plain = facts_with_sockets();
+  plain.host_sockets.clear();
+  const RunPlan none = plan_of(resolved(), plain);
+  EXPECT_EQ(none.record.runsc_host_uds, "");
+  EXPECT_EQ(std::find(none.start_detached.begin(), none.start_detached.end(), "host-uds=open"), none.start_detached.end());
+  // Nor a runc cell, which reaches a mounted socket without one.
+  spec::Resolved runc = with_sockets();
+  runc.spec.runtime.set("runc", spec::Origin::flag("--runtime"));
+  EXPECT_EQ(plan_of(runc, facts_with_sockets()).start_detached, (Argv{"podman", "start", "brig-c1"}));
+}
+
+TEST(PlanCell, CellJsonNamesHostSocketsWithoutTheirHostPaths) {
+  const RunPlan p = plan_of(with_sockets(), facts_with_sockets());
+  const auto cell = nlohmann::json::parse(p.files[0].content);
+  EXPECT_EQ(cell["host_sockets"], nlohmann::json::parse(R"([
+    {"name": "pg", "mount_point": "/run/host/.s.PGSQL.5432", "mode": "rw"},
+    {"name": "echo", "mount_point": "/run/host/echo.sock", "mode": "ro"}])"));
+  EXPECT_EQ(p.files[0].content.find("postgresql/"), std::string::npos);
+  EXPECT_EQ(p.files[0].content.find("/tmp/"), std::string::npos);
+}
+
+TEST(PlanCell, AHostSocketTheChecksDidNotSeeIsABug) {
+  HostFacts f = facts_with_sockets();
+  f.host_sockets.pop_back();  // pg
+  auto p = plan_cell(with_sockets(), f);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().message(), "host socket pg reached the plan unchecked: a bug in brig");
 }
 
 // --- injected secrets: a placeholder in the env, nothing mounted ---

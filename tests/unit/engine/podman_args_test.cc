@@ -106,29 +106,53 @@ TEST(CellCreateArgs, MinimalPlanUsesImageDefaultCommand) {
 }
 
 TEST(RuntimeFlags, RunscHostNetwork) {
-  EXPECT_EQ(runtime_flags("runsc", "host"),
+  EXPECT_EQ(runtime_flags({"runsc", "host", ""}),
             (Argv{"--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host"}));
 }
 
 TEST(RuntimeFlags, RunscSandboxNetworkOnlyOciSeccomp) {
-  EXPECT_EQ(runtime_flags("runsc", "sandbox"), (Argv{"--runtime-flag", "oci-seccomp"}));
-  EXPECT_EQ(runtime_flags("runsc", ""), (Argv{"--runtime-flag", "oci-seccomp"}));
+  EXPECT_EQ(runtime_flags({"runsc", "sandbox", ""}), (Argv{"--runtime-flag", "oci-seccomp"}));
+  EXPECT_EQ(runtime_flags({"runsc", "", ""}), (Argv{"--runtime-flag", "oci-seccomp"}));
 }
 
 TEST(RuntimeFlags, RuncHasNone) {
-  EXPECT_EQ(runtime_flags("runc", "host"), Argv{});
-  EXPECT_EQ(runtime_flags("runc", ""), Argv{});
+  EXPECT_EQ(runtime_flags({"runc", "host", ""}), Argv{});
+  EXPECT_EQ(runtime_flags({"runc", "", ""}), Argv{});
+  EXPECT_EQ(runtime_flags({"runc", "", "host-uds=open"}), Argv{});  // runc reaches a mounted socket as it is
+}
+
+// A cell with host sockets: runsc is told to let it connect to them, at
+// every start (the flag is not stored with the container).
+TEST(RuntimeFlags, HostSocketsAddTheRecordedFlag) {
+  EXPECT_EQ(runtime_flags({"runsc", "host", "host-uds=open"}),
+            (Argv{"--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "--runtime-flag", "host-uds=open"}));
+  EXPECT_EQ(runtime_flags({"runsc", "sandbox", "fsgofer-host-uds"}),
+            (Argv{"--runtime-flag", "oci-seccomp", "--runtime-flag", "fsgofer-host-uds"}));
+  EXPECT_EQ(cell_start_args("c1", {"runsc", "sandbox", "host-uds=open"}, true),
+            (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "host-uds=open", "start", "--attach",
+                  "brig-c1"}));
+}
+
+TEST(CellCreateArgs, HostSocketIsAVolumeWithItsMode) {
+  CellPlan p = full_plan();
+  p.mounts.push_back({"/run/postgresql/.s.PGSQL.5432", "/run/host/.s.PGSQL.5432", false});
+  p.mounts.push_back({"/tmp/echo.sock", "/run/host/echo.sock", true});
+  const Argv a = cell_create_args(p);
+  auto it = std::find(a.begin(), a.end(), "/h/state/c1/brig:/run/brig:ro");
+  ASSERT_NE(it, a.end());
+  EXPECT_EQ(Argv(it + 1, it + 5), (Argv{"--volume", "/run/postgresql/.s.PGSQL.5432:/run/host/.s.PGSQL.5432:rw",
+                                        "--volume", "/tmp/echo.sock:/run/host/echo.sock:ro"}));
 }
 
 TEST(CellStartArgs, AttachAndDetach) {
-  EXPECT_EQ(cell_start_args("c1", "runsc", "host", true),
+  EXPECT_EQ(cell_start_args("c1", {"runsc", "host", ""}, true),
             (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start", "--attach",
                   "brig-c1"}));
-  EXPECT_EQ(cell_start_args("c1", "runsc", "host", false),
+  EXPECT_EQ(cell_start_args("c1", {"runsc", "host", ""}, false),
             (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start", "brig-c1"}));
-  EXPECT_EQ(cell_start_args("c1", "runsc", "sandbox", false),
+  EXPECT_EQ(cell_start_args("c1", {"runsc", "sandbox", ""}, false),
             (Argv{"podman", "--runtime-flag", "oci-seccomp", "start", "brig-c1"}));
-  EXPECT_EQ(cell_start_args("c1", "runc", "", true), (Argv{"podman", "start", "--attach", "brig-c1"}));
+  EXPECT_EQ(cell_start_args("c1", {"runc", "", ""}, true), (Argv{"podman", "start", "--attach", "brig-c1"}));
 }
 
 TEST(NetworkArgs, CreateIsInternalWithoutDns) {

@@ -198,6 +198,74 @@ TEST_F(DoctorRunscTest, ReportedBeforeBrigSystemInitToo) {
   EXPECT_EQ(c.detail.substr(0, c.detail.find(',')), "runsc version release-20240212.0 at " + runsc_);
 }
 
+// --- host sockets: which runsc flag lets a cell reach one ---
+
+constexpr const char* kFlagsNew =
+    "  -host-fifo value\n    \tcontrols permission to access host FIFOs (or named pipes). Values: none|open\n"
+    "  -host-uds value\n    \tcontrols permission to access host Unix-domain sockets. Values: "
+    "none|open|create|all, default: none\n"
+    "  -fsgofer-host-uds\n    \tDEPRECATED: use host-uds=all\n";
+
+TEST(RunscHostUdsFlag, TheNewFlagWinsTheOldOneIsAFallback) {
+  EXPECT_EQ(runsc_host_uds_flag(kFlagsNew), "host-uds=open");
+  EXPECT_EQ(runsc_host_uds_flag("  -fsgofer-host-uds\n    \tallow the gofer to mount Unix Domain Sockets.\n"),
+            "fsgofer-host-uds");
+  EXPECT_EQ(runsc_host_uds_flag("  -host-uds=none: controls permission\n"), "host-uds=open");  // subcommands' style
+  EXPECT_EQ(runsc_host_uds_flag("Usage: runsc <flags> <subcommand> <subcommand args>\n"), "");
+  // Never a flag whose name only starts or ends like it.
+  EXPECT_EQ(runsc_host_uds_flag("  -host-uds-extra value\n  -xhost-uds value\n"), "");
+}
+
+TEST_F(DoctorRunscTest, SaysWhichFlagCellsWithHostSocketsGet) {
+  auto host_sockets = [this] {
+    for (const auto& c : engine.doctor(true)) {
+      if (c.name == "host sockets") return c;
+    }
+    ADD_FAILURE() << "no host sockets line";
+    return Check{};
+  };
+  // runsc --help lists no flags here; runsc flags lists them all.
+  fake.on({runsc_, "flags"}, out(0, kFlagsNew));
+  auto cfg = load_host_config(paths);
+  ASSERT_TRUE(cfg.ok());
+  cfg->runsc_host_uds = "host-uds=open";
+  ASSERT_TRUE(save_host_config(paths, *cfg).ok());
+  Check c = host_sockets();
+  EXPECT_EQ(c.level, Check::Level::ok);
+  EXPECT_EQ(c.detail, "cells that declare host_sockets start with --runtime-flag host-uds=open");
+
+  // init ran before runsc was upgraded: the recorded value is what runs use.
+  cfg->runsc_host_uds = "";
+  ASSERT_TRUE(save_host_config(paths, *cfg).ok());
+  c = host_sockets();
+  EXPECT_EQ(c.level, Check::Level::warn);
+  EXPECT_EQ(c.detail, "this runsc takes --host-uds=open, but config.json records none: cells that declare "
+                      "host_sockets use what config.json says");
+  EXPECT_EQ(c.fix, "brig system init (probes runsc again)");
+
+  fake.on({runsc_, "flags"}, out(0, "  -debug\n"));
+  c = host_sockets();
+  EXPECT_EQ(c.level, Check::Level::warn);
+  EXPECT_EQ(c.detail, "this runsc has neither -host-uds nor -fsgofer-host-uds: cells that declare host_sockets are "
+                      "refused");
+  EXPECT_EQ(c.fix, "upgrade runsc, then brig system init");
+}
+
+// The one probe (init records it, doctor asks again): --help first, then the full list.
+TEST_F(EngineTest, ProbeAsksHelpThenTheFullFlagList) {
+  fake.on({"/x/runsc", "--help"}, out(2, "", "Usage: runsc <flags> <subcommand> <subcommand args>\n"));
+  fake.on({"/x/runsc", "flags"}, out(0, kFlagsNew));
+  EXPECT_EQ(probe_runsc_host_uds(fake, "/x/runsc"), "host-uds=open");
+  EXPECT_TRUE(called({"/x/runsc", "flags"}));
+  fake.calls.clear();
+  fake.on({"/x/runsc", "--help"}, out(0, kFlagsNew));
+  EXPECT_EQ(probe_runsc_host_uds(fake, "/x/runsc"), "host-uds=open");
+  EXPECT_FALSE(called({"/x/runsc", "flags"}));
+  fake.fail({"/x/runsc", "--help"}, Error(Errc::not_found, "no such file"));
+  fake.fail({"/x/runsc", "flags"}, Error(Errc::not_found, "no such file"));
+  EXPECT_EQ(probe_runsc_host_uds(fake, "/x/runsc"), "");
+}
+
 // --- doctor checks the settings every run uses ---
 
 // config.json edited by hand (or by an older brig): doctor flags what

@@ -51,8 +51,6 @@ std::string resolve_error(const Sources& src) {
   return str::join(kept, "\n");
 }
 
-constexpr const char* kNoSockets =
-    "host_sockets: not supported yet (brig cannot mount host sockets into a cell today); remove it";
 constexpr const char* kNoServices =
     "host_services: not supported yet (brig cannot route a cell to host services today); remove it";
 
@@ -86,8 +84,7 @@ TEST(Resolve, PrecedenceForEveryFieldFlagOverYamlOverProfileOverDefault) {
         return std::optional<CellSpec>(prof);
       };
       auto r = resolve(src);
-      if (field == "image_digest" || field == "workspace_quota" || field == "host_services" ||
-          field == "host_sockets") {
+      if (field == "image_digest" || field == "workspace_quota" || field == "host_services") {
         // Refused as not supported yet, naming the layer that won.
         ASSERT_FALSE(r);
         const std::string want = kLayerOrigin[top].str() + ": " + field + ": not supported yet (";
@@ -321,8 +318,10 @@ TEST(Resolve, UserProfileLabelledUntrustedIsUntrusted) {
 TEST(Resolve, SameUserProfileWithoutTheLabelIsNotUntrusted) {
   Sources src = with_yaml(kSocketYaml);
   src.user_profile = user_profile("sandbox", "memory: 1g\n");
-  // Only the not-supported refusal: the untrusted rule does not fire.
-  EXPECT_EQ(resolve_all_errors(src), std::string("cell.yaml:3: ") + kNoSockets);
+  // The untrusted rule does not fire.
+  auto with_sockets = resolve(src);
+  ASSERT_TRUE(with_sockets) << with_sockets.error().message();
+  EXPECT_FALSE(with_sockets->untrusted);
   Sources plain = with_yaml("image: alpine\nprofile: sandbox\n");
   plain.user_profile = src.user_profile;
   auto ok = resolve(plain);
@@ -379,8 +378,19 @@ TEST(Resolve, SupervisedAllowsHostAccessAndPassthrough) {
                           "policy: {allow: [a.com], tls_passthrough: [a.com]}\n"
                           "host_services: [{name: db, port: 5432, protocol: tcp}]\n"
                           "host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n");
-  // Only the not-supported refusals: the untrusted rules do not fire.
-  EXPECT_EQ(resolve_all_errors(src), std::string("cell.yaml:3: ") + kNoServices + "\ncell.yaml:4: " + kNoSockets);
+  // Only the not-supported refusal: the untrusted rules do not fire.
+  EXPECT_EQ(resolve_all_errors(src), std::string("cell.yaml:3: ") + kNoServices);
+}
+
+// The macOS thin client's mark reaches validation: host sockets are refused.
+TEST(Resolve, HostSocketsRefusedWhenForwardedFromAMac) {
+  Sources src = with_yaml("image: alpine\n"
+                          "host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n");
+  ASSERT_TRUE(resolve(src));
+  src.from_mac = true;
+  EXPECT_EQ(resolve_all_errors(src),
+            "cell.yaml:2: host_sockets: not supported yet on macOS (brig cannot bridge a socket on the Mac into its "
+            "VM today); remove it, or run brig on a Linux host");
 }
 
 TEST(Resolve, AirgappedForbidsAllowAndWritableRootfs) {

@@ -85,6 +85,17 @@ TEST(ValidateHostSockets, AValidSocket) {
   expect_ok("host_sockets: []\n", untrusted());  // an empty list is nothing to forbid
 }
 
+// Through the macOS thin client host_path would name a file in the VM: refused
+// whole, before any host lookup (the probe is never asked).
+TEST(ValidateHostSockets, RefusedWhenForwardedFromAMac) {
+  FakeProbe none;  // every path missing: it would be a second error if asked
+  ValidateOptions mac = {.probe = &none, .from_mac = true};
+  EXPECT_EQ(all_errs("host_sockets:\n" + sock("pg", "/tmp/pg.sock", "/run/host/pg.sock"), mac),
+            (std::vector<std::string>{"cell.yaml:3: host_sockets: not supported yet on macOS (brig cannot bridge a "
+                                      "socket on the Mac into its VM today); remove it, or run brig on a Linux host"}));
+  expect_ok("host_sockets: []\n", mac);
+}
+
 TEST(ValidateHostSockets, AtMostEight) {
   std::string y = "host_sockets:\n";
   for (int i = 0; i < 9; ++i) {
@@ -127,6 +138,15 @@ TEST(ValidateHostSockets, EngineSocketsRefusedByName) {
               std::string("cell.yaml:3: host_sockets[0].host_path: ") + c.path + " looks like a " + c.engine +
                   " engine socket, which gives control of the host; it is never allowed");
   }
+}
+
+// The one rule, public for the engine's start-time check of the real path.
+TEST(EngineSocket, ByFileNameOrDirectory) {
+  EXPECT_EQ(engine_socket("/var/run/docker.sock"), "docker");
+  EXPECT_EQ(engine_socket("/tmp/t/podman/api.sock"), "podman");
+  EXPECT_EQ(engine_socket("/home/a/.lima/vm/ha.sock"), "lima");
+  EXPECT_EQ(engine_socket("/run/postgresql/.s.PGSQL.5432"), std::nullopt);
+  EXPECT_EQ(engine_socket("/tmp/echo.sock"), std::nullopt);
 }
 
 TEST(ValidateHostSockets, EngineSocketsRefusedAfterRealpath) {

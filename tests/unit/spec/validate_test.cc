@@ -58,8 +58,7 @@ TEST(ValidateUnsupported, EachFieldIsRefused) {
   auto e = all_errs("image_digest: " + d +
                     "\n"
                     "workspace_quota: 10g\n"
-                    "host_services: [{name: llm, port: 4000}]\n"
-                    "host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n");
+                    "host_services: [{name: llm, port: 4000}]\n");
   EXPECT_EQ(e, (std::vector<std::string>{
                    "cell.yaml:2: image_digest: not supported yet (brig does not pin an image by a separate digest "
                    "today); put the digest in image instead (image: NAME@sha256:...)",
@@ -67,9 +66,20 @@ TEST(ValidateUnsupported, EachFieldIsRefused) {
                    "remove it",
                    "cell.yaml:4: host_services: not supported yet (brig cannot route a cell to host services today); "
                    "remove it",
-                   "cell.yaml:5: host_sockets: not supported yet (brig cannot mount host sockets into a cell today); "
-                   "remove it",
                }));
+}
+
+// Host sockets are supported (the engine mounts them; docs/security.md):
+// only their detailed rules apply.
+TEST(ValidateHostSocketsSupported, AcceptedWithOnlyTheDetailedRules) {
+  FakeProbe probe;
+  probe.add("/tmp/pg.sock", Kind::socket);
+  EXPECT_TRUE(all_errs("host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n",
+                       with(probe))
+                  .empty());
+  EXPECT_EQ(all_errs("host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /tmp/pg.sock}]\n", with(probe)),
+            (std::vector<std::string>{"cell.yaml:2: host_sockets[0].mount_point: \"/tmp/pg.sock\" must be a path "
+                                      "inside /run/host/, without '..'"}));
 }
 
 TEST(ValidateUnsupported, RefusalComesFirstThenTheDetailedRules) {

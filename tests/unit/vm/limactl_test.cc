@@ -32,7 +32,7 @@ TEST(LimactlArgs, Shell) {
 
 TEST(LimactlArgs, ForwardPassesArgumentsRawAndBrigHomeFirst) {
   Argv awkward{"run", "--dry-run", "img", "--", "echo", "a b", "it's \"q\"", "$HOME", "l1\nl2", "X=1"};
-  Argv want{L, "shell", "brig", "--", "BRIG_HOME=/Users/a b/.brig", "brig"};
+  Argv want{L, "shell", "brig", "--", "BRIG_HOME=/Users/a b/.brig", "BRIG_FORWARDED_FROM=darwin", "brig"};
   want.insert(want.end(), awkward.begin(), awkward.end());
   EXPECT_EQ(limactl_forward_args(L, "/Users/a b/.brig", awkward), want);
 }

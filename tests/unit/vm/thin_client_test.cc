@@ -53,6 +53,13 @@ TEST(MustForward, EverythingButVmConfigVersionAndHelp) {
   EXPECT_TRUE(must_forward({"--format", "vm", "run"}));
 }
 
+TEST(ForwardedFromMac, OnlyTheThinClientsMark) {
+  EXPECT_TRUE(forwarded_from_mac("darwin"));
+  EXPECT_FALSE(forwarded_from_mac(nullptr));
+  EXPECT_FALSE(forwarded_from_mac(""));
+  EXPECT_FALSE(forwarded_from_mac("linux"));
+}
+
 TEST(VmBrigHome, AbsoluteWithoutTrailingSlash) {
   EXPECT_EQ(vm_brig_home("/Users/a/.brig", "/tmp"), "/Users/a/.brig");
   EXPECT_EQ(vm_brig_home("/Users/a/.brig/", "/tmp"), "/Users/a/.brig");
