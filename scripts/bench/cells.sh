@@ -19,22 +19,11 @@ cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-10}
 CELLS=${CELLS:-50}
 IDLE=${IDLE:-20}
-JOBS=${JOBS:-1}
 IMAGE=localhost/brig-busybox:latest
 
-die() { echo "cells.sh: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-[ "$(id -u)" -eq 0 ] || die "needs root (podman, nftables)"
-podman container exists brig-warden && die "a brig system is up (brig-warden exists): run brig system down first"
-podman image exists "$IMAGE" || die "$IMAGE is missing: scripts/build-images.sh"
-
-log "build brig (Release) in build-bench/"
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DBRIG_TESTS=OFF -DBRIG_BENCH=OFF >/dev/null
-ninja -C build-bench -j "$JOBS" brig >/dev/null
-BRIG=$PWD/build-bench/src/brig
-
-work=$(mktemp -d /tmp/brig-bench-cells.XXXXXX)
-export BRIG_HOME=$work/home
+# shellcheck source=scripts/bench/system-lib.sh
+. scripts/bench/system-lib.sh
+bench_brig cells.sh "$IMAGE"
 cleanup() {
   for d in "$BRIG_HOME"/state/*/; do
     n=$(basename "$d"); [ "$n" = system ] || "$BRIG" cell rm --force "$n" >/dev/null 2>&1 || true
@@ -45,8 +34,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-"$BRIG" system init --accept-weaker-network >/dev/null
 "$BRIG" system up >/dev/null
 
 ms() { date +%s%N; }
@@ -60,9 +47,9 @@ rtflags="--runtime-flag oci-seccomp"
 [ "$flags" = host ] && rtflags="$rtflags --runtime-flag network=host"
 podman network create --internal --disable-dns --subnet 10.60.250.0/24 brig-benchnet >/dev/null
 # shellcheck disable=SC2086
-bare() { bare_on brig-benchnet; }
+bare() { bare_on brig-benchnet 10.60.250.2; }  # (the resolver named as brig names warden)
 bare_on() {
-  podman $rtflags run --rm --name bench-bare --runtime runsc --network "$1" --dns none --read-only \
+  podman $rtflags run --rm --name bench-bare --runtime runsc --network "$1" --dns "$2" --dns-search . --read-only \
     --tmpfs /tmp:rw,size=256m,noexec,nosuid,nodev --tmpfs /run:rw,size=64m,noexec,nosuid,nodev \
     --cap-drop ALL --security-opt no-new-privileges --security-opt seccomp="$BRIG_HOME/run/seccomp-cell.json" \
     --memory 512m --memory-swap 512m --pids-limit 1024 $ulimits "$IMAGE" echo hi
@@ -78,7 +65,7 @@ first_output() {  # first_output FIRST_FILE TOTAL_FILE CMD...
 by_hand() {
   podman network create --internal --disable-dns --subnet 10.60.249.0/24 brig-benchhand >/dev/null
   podman network connect --ip 10.60.249.2 brig-benchhand brig-warden
-  bare_on brig-benchhand
+  bare_on brig-benchhand 10.60.249.2
   podman network disconnect --force brig-benchhand brig-warden
   podman network rm --force brig-benchhand >/dev/null
 }

@@ -14,29 +14,17 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 QUERIES=${QUERIES:-5000}
-JOBS=${JOBS:-1}
 IMAGE=localhost/brig-node:latest
 
-die() { echo "resolver.sh: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-[ "$(id -u)" -eq 0 ] || die "needs root (podman, nftables)"
-podman container exists brig-warden && die "a brig system is up (brig-warden exists): run brig system down first"
-podman image exists "$IMAGE" || die "$IMAGE is missing: scripts/build-images.sh"
-
-log "build brig (Release) in build-bench/"
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DBRIG_TESTS=OFF -DBRIG_BENCH=OFF >/dev/null
-ninja -C build-bench -j "$JOBS" brig >/dev/null
-BRIG=$PWD/build-bench/src/brig
-
-work=$(mktemp -d /tmp/brig-bench-resolver.XXXXXX)
-export BRIG_HOME=$work/home
+# shellcheck source=scripts/bench/system-lib.sh
+. scripts/bench/system-lib.sh
+bench_brig resolver.sh "$IMAGE"
 cleanup() {
   "$BRIG" cell rm --force bench-dns >/dev/null 2>&1 || true
   "$BRIG" system down >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-"$BRIG" system init --accept-weaker-network >/dev/null
 # The resolver's default rate (200/s, burst 400 per cell) bounds a flooding
 # cell; the benchmark measures the resolver itself, so it is raised here.
 printf 'limits:\n  dns_rate: 100000000\n  dns_burst: 100000000\n' >"$BRIG_HOME/warden.yaml"
