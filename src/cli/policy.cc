@@ -233,9 +233,12 @@ void add_policy(CLI::App& root, Context& ctx) {
     }
     const auto v = eff->policy.evaluate({target->host, target->port, method, target->path});
     if (ctx.json()) {
+      // "resolves": whether the cell's resolver (warden) answers the name
+      // with its address rather than NXDOMAIN.
       nlohmann::json j = {{"decision", v.allowed() ? "allow" : "deny"},
                           {"rule", std::string(v.rule)},
-                          {"reason", std::string(policy::reason_text(v.reason))}};
+                          {"reason", std::string(policy::reason_text(v.reason))},
+                          {"resolves", eff->policy.evaluate_name(target->host).allowed()}};
       std::cout << j.dump() << "\n";
     } else if (v.allowed()) {
       // The matching rule reads "allow HOST ... (FILE:LINE)": the decision is its first word.

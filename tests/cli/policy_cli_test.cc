@@ -134,6 +134,21 @@ TEST_F(PolicyCliTest, JsonOutput) {
   EXPECT_EQ(j["decision"], "deny");
   EXPECT_EQ(j["rule"], "default deny");
   EXPECT_EQ(j["reason"], "default deny: no allow rule matches the host");
+  EXPECT_EQ(j["resolves"], false);
+}
+
+// What the cell's resolver answers: a name some rule names resolves, even
+// where this request is denied (its path, method or port); others do not.
+TEST_F(PolicyCliTest, JsonSaysWhetherTheNameResolves) {
+  auto cell = write("paths.yaml", "image: x\npolicy:\n  allow:\n    - domain: api.test\n      paths: [/v1/*]\n");
+  auto json = [&](const std::string& target) {
+    return nlohmann::json::parse(brig({"--format", "json", "policy", "test", "--file", cell, target}).out);
+  };
+  EXPECT_EQ(json("https://api.test/v1/x")["resolves"], true);
+  auto path = json("https://api.test/v2/x");
+  EXPECT_EQ(path["decision"], "deny");
+  EXPECT_EQ(path["resolves"], true);
+  EXPECT_EQ(json("https://other.test/")["resolves"], false);
 }
 
 TEST_F(PolicyCliTest, NoGlobalPolicyDeniesAll) {
