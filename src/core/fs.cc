@@ -115,6 +115,10 @@ Status make_dirs(const std::string& path, mode_t mode) {
   return {};
 }
 
+bool is_under(std::string_view path, std::string_view dir) {
+  return path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
+}
+
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "brig/core/fs.h"
 #include "brig/core/unique_fd.h"
 #include "brig/spec/validate.h"
 
@@ -25,10 +26,6 @@ Error refuse(Errc code, const std::string& name, const std::string& why, const s
 std::string real_dir(const std::string& dir) {
   char buf[PATH_MAX];
   return ::realpath(dir.c_str(), buf) ? std::string(buf) : dir;
-}
-
-bool is_under(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
 }
 
 }  // namespace
@@ -74,7 +71,7 @@ Result<std::string> check_host_socket(const std::string& name, const std::string
                   said + " is a " + *engine + " engine socket (control of the host): never mounted into a cell",
                   "remove it from host_sockets");
   }
-  if (is_under(real, real_dir(brig_home))) {
+  if (fs::is_under(real, real_dir(brig_home))) {
     return refuse(Errc::invalid, name, said + " is inside brig's own state (" + brig_home + "): never mounted into a cell",
                   "remove it from host_sockets");
   }

@@ -52,10 +52,11 @@ Tables host_tables() {
         "ip daddr " + pool + " counter drop"}},
       // The host itself (the bridge gateway answers otherwise).
       {"inet brig", "input", "input", refuse("ip saddr " + pool)},
-      // Routed out of the pool: refused; into it: dropped.
-      {"inet brig", "forward", "forward", refuse("ip saddr " + pool + " ip daddr != " + pool)},
   };
-  chains.back().rules.push_back("ip daddr " + pool + " ip saddr != " + pool + " counter drop");
+  // Routed out of the pool: refused; into it: dropped.
+  auto forward = refuse("ip saddr " + pool + " ip daddr != " + pool);
+  forward.push_back("ip daddr " + pool + " ip saddr != " + pool + " counter drop");
+  chains.push_back({"inet brig", "forward", "forward", std::move(forward)});
   return {{"bridge brig", "inet brig"}, std::move(chains)};
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "brig/core/fs.h"
 #include "brig/spec/cell_spec.h"
 #include "brig/spec/diagnostics.h"
 #include "brig/spec/validate.h"
@@ -31,8 +32,7 @@ bool valid_label(std::string_view s, std::size_t max);
 // Resolves "." and ".." and repeated slashes in an absolute path. nullopt if it
 // is relative or contains a ".." segment (never allowed in spec paths).
 std::optional<std::string> normalize_abs(std::string_view p);
-// `path` is `dir` or inside it (both normalised).
-bool is_under(const std::string& path, const std::string& dir);
+using fs::is_under;
 // The whole of `s` as a finite number, or nullopt.
 std::optional<double> parse_number(std::string_view s);
 

@@ -38,10 +38,6 @@ std::optional<std::string> normalize_abs(std::string_view p) {
   return "/" + str::join(parts, "/");
 }
 
-bool is_under(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
-}
-
 std::optional<double> parse_number(std::string_view s) {
   double d = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);

@@ -100,6 +100,12 @@ bool container_exists(const std::string& cell) {
 bool network_exists(const std::string& cell) {
   return run({"/usr/bin/podman", "network", "exists", "brig-" + cell}).exit_code == 0;
 }
+// A refused `brig run` made nothing: no container, network or state.
+void expect_nothing_made(const std::string& cell, const std::string& home) {
+  EXPECT_FALSE(container_exists(cell));
+  EXPECT_FALSE(network_exists(cell));
+  EXPECT_FALSE(stdfs::exists(home + "/state/" + cell));
+}
 std::string container_state(const std::string& cell) {
   auto out = run({"/usr/bin/podman", "container", "inspect", "--format", "{{.State.Status}}", "brig-" + cell});
   return std::string(str::trim(out.out));
@@ -128,9 +134,7 @@ TEST_F(Cells, HostSocketSymlinkIsRefusedAtRunAndAtStart) {
   auto out = brig({"run", "--rm", "--file", socket_spec(dir_, "e2e-sock-link", dir + "/link.sock", kEchoClient)});
   EXPECT_EQ(out.exit_code, 2) << out.out << out.err;
   EXPECT_THAT(out.err, HasSubstr(dir + "/link.sock is a symlink"));
-  EXPECT_FALSE(container_exists("e2e-sock-link"));
-  EXPECT_FALSE(network_exists("e2e-sock-link"));
-  EXPECT_FALSE(stdfs::exists(home_ + "/state/e2e-sock-link"));
+  expect_nothing_made("e2e-sock-link", home_);
 
   EchoServer own(dir + "/pg.sock");
   ASSERT_TRUE(own.ok());
@@ -158,8 +162,7 @@ TEST_F(Cells, EngineSocketBehindASymlinkIsRefused) {
   auto out = brig({"run", "--rm", "--file", socket_spec(dir_, "e2e-sock-engine", dir + "/svc/api.sock", kEchoClient)});
   EXPECT_EQ(out.exit_code, 2) << out.out << out.err;
   EXPECT_THAT(out.err, HasSubstr("resolves to " + dir + "/podman/api.sock, a podman engine socket"));
-  EXPECT_FALSE(container_exists("e2e-sock-engine"));
-  EXPECT_FALSE(network_exists("e2e-sock-engine"));
+  expect_nothing_made("e2e-sock-engine", home_);
 
   EchoServer plain(dir + "/plain/api.sock");
   ASSERT_TRUE(plain.ok());

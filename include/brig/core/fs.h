@@ -32,6 +32,10 @@ Status make_dirs(const std::string& path, mode_t mode = 0755);
 
 bool exists(const std::string& path);
 
+// Pure: `path` is `dir` or inside it (both absolute and normalised; by
+// components, so /a/bc is not inside /a/b).
+bool is_under(std::string_view path, std::string_view dir);
+
 // Names of the entries in `dir` ending in `suffix`, suffix removed, sorted.
 // A missing directory has none; "." and ".." are never listed.
 std::vector<std::string> list_names(const std::string& dir, std::string_view suffix);
