@@ -239,9 +239,6 @@ void check_unsupported(Checker& err, const CellSpec& s) {
   if (s.workspace_quota.has()) {
     refuse(s.workspace_quota.origin, "workspace_quota", "brig cannot limit a workspace's size today");
   }
-  if (s.host_services.has() && !s.host_services->empty()) {
-    refuse(s.host_services.origin, "host_services", "brig cannot route a cell to host services today");
-  }
 }
 
 // Airgapped means no egress at all: no host access, no passthrough, no CA.

@@ -1,6 +1,7 @@
 // The rules about the host a cell touches: its workspace paths, the host
 // services it may reach and the host sockets mounted into it.
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "brig/core/strings.h"
@@ -68,19 +69,10 @@ void check_host_services(Checker& err, const CellSpec& s, const ValidateOptions&
   for (std::size_t i = 0; i < list.size(); ++i) {
     const auto& e = list[i];
     const std::string f = "host_services[" + std::to_string(i) + "]";
-    if (!valid_label(e.name, 31)) err(e.origin, f + ".name", "invalid name " + str::quote(e.name) + "; use 1-31 lowercase letters, digits and '-' (it becomes <name>.host.brig)");
-    else if (!names.insert(e.name).second) err(e.origin, f + ".name", "duplicate host service " + str::quote(e.name));
-    if (e.port < 1 || e.port > 65535) {
-      err(e.origin, f + ".port", std::to_string(e.port) + " is not a port (1-65535)");
-    } else if (std::find(std::begin(kWardenReservedPorts), std::end(kWardenReservedPorts), e.port) != std::end(kWardenReservedPorts)) {
-      err(e.origin, f + ".port", std::to_string(e.port) + " is reserved by warden; expose the service on another host port");
-    }
-    if (e.protocol != "http" && e.protocol != "tcp") {
-      std::string msg = "unknown protocol " + str::quote(e.protocol) + "; use http or tcp";
-      if (str::iequals(e.protocol, "http") || str::iequals(e.protocol, "tcp")) msg += " (lowercase)";
-      err(e.origin, f + ".protocol", msg);
-    } else if (e.protocol == "tcp" && opts.untrusted) {
-      err(e.origin, f + ".protocol", "the untrusted profile forbids tcp host services (warden cannot inspect them); use protocol: http");
+    if (auto p = host_service_problem(e, opts.untrusted)) {
+      err(e.origin, f + p->field, p->message);
+    } else if (!names.insert(e.name).second) {
+      err(e.origin, f + ".name", "duplicate host service " + str::quote(e.name));
     }
   }
 }
@@ -170,6 +162,51 @@ std::optional<std::string> engine_socket(std::string_view path) {
     if (lower.find("/" + w + "/") != std::string::npos || lower.find("/." + w + "/") != std::string::npos) return w;
   }
   return std::nullopt;
+}
+
+}  // namespace brig::spec
+
+namespace brig::spec {
+
+std::optional<FieldProblem> host_service_problem(const HostService& e, bool untrusted) {
+  if (!detail::valid_label(e.name, 31)) {
+    return FieldProblem{".name", "invalid name " + str::quote(e.name) + "; use 1-31 lowercase letters, digits and '-' (it becomes <name>.host.brig)"};
+  }
+  if (e.port < 1 || e.port > 65535) return FieldProblem{".port", std::to_string(e.port) + " is not a port (1-65535)"};
+  auto in = [&](const auto& ports) { return std::find(std::begin(ports), std::end(ports), e.port) != std::end(ports); };
+  if (in(kWardenReservedPorts) || (e.protocol == "tcp" && in(kWardenCellPorts))) {
+    return FieldProblem{".port", std::to_string(e.port) + " is reserved by warden; expose the service on another host port"};
+  }
+  if (e.protocol != "http" && e.protocol != "tcp") {
+    std::string msg = "unknown protocol " + str::quote(e.protocol) + "; use http or tcp";
+    if (str::iequals(e.protocol, "http") || str::iequals(e.protocol, "tcp")) msg += " (lowercase)";
+    return FieldProblem{".protocol", msg};
+  }
+  if (e.protocol == "tcp" && untrusted) {
+    return FieldProblem{".protocol", "the untrusted profile forbids tcp host services (warden cannot inspect them); use protocol: http"};
+  }
+  return std::nullopt;
+}
+
+Result<HostService> parse_host_service_flag(std::string_view text, bool untrusted) {
+  const std::string flag = "--host-service " + std::string(text);
+  const std::string fix = "e.g. --host-service db:5432/tcp or --host-service llm:4000";
+  HostService e;
+  std::string_view rest = text;
+  if (auto slash = rest.rfind('/'); slash != std::string_view::npos) {
+    e.protocol = std::string(rest.substr(slash + 1));
+    rest = rest.substr(0, slash);
+  }
+  const auto colon = rest.find(':');
+  if (colon == std::string_view::npos) return Error(Errc::usage, flag + ": give NAME:PORT[/tcp]", fix);
+  e.name = std::string(rest.substr(0, colon));
+  const std::string_view digits = rest.substr(colon + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), e.port);
+  if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty()) {
+    return Error(Errc::usage, flag + ": " + str::quote(digits) + " is not a port", fix);
+  }
+  if (auto p = host_service_problem(e, untrusted)) return Error(Errc::usage, flag + ": " + p->message, fix);
+  return e;
 }
 
 }  // namespace brig::spec

@@ -28,8 +28,12 @@ struct ValidateOptions {
   bool from_mac = false;
 };
 
-// Ports warden itself listens on in a cell network; host services may not use them.
+// Ports warden itself listens on (the proxy, ingress, ops): no host service
+// may use them. A tcp one gets a listener of warden's on its port, so it may
+// not use the ports warden serves cells on either (DNS, transparent HTTP and
+// HTTPS); an http one is reached by name, on any host port but these.
 inline constexpr int kWardenReservedPorts[] = {3128, 8443, 9464};
+inline constexpr int kWardenCellPorts[] = {53, 80, 443};
 inline constexpr std::size_t kMaxHostSockets = 8;
 
 // The engine ("docker", "podman", "containerd", "crio", "cri-o",
@@ -54,6 +58,18 @@ inline constexpr std::string_view kCellNodeProxyEnv = "NODE_USE_ENV_PROXY";
 // `name` is one of the above.
 bool brig_sets_env(std::string_view name);
 inline constexpr std::size_t kMaxHostServices = 16;
+
+// The first problem with one host service, as {field suffix, message}
+// (".name", ".port", ".protocol"), or nullopt: the one rule for a spec's
+// host_services entries and `brig policy set --host-service`. `untrusted`:
+// the cell's profile is untrusted (no tcp).
+struct FieldProblem {
+  std::string field, message;
+};
+std::optional<FieldProblem> host_service_problem(const HostService& e, bool untrusted);
+// `brig policy set --host-service NAME:PORT[/tcp|/http]` (http when no
+// protocol is given), checked by host_service_problem. Errc::usage with a fix.
+Result<HostService> parse_host_service_flag(std::string_view text, bool untrusted);
 
 // Checks every rule of the cell spec (docs/reference/cell-spec.md). Returns
 // all problems found, not just the first.

@@ -51,9 +51,6 @@ std::string resolve_error(const Sources& src) {
   return str::join(kept, "\n");
 }
 
-constexpr const char* kNoServices =
-    "host_services: not supported yet (brig cannot route a cell to host services today); remove it";
-
 // A user-profile loader answering `name` with parse_profile(text).
 std::function<Result<std::optional<CellSpec>>(const std::string&)> user_profile(const std::string& name,
                                                                                const std::string& text) {
@@ -84,7 +81,7 @@ TEST(Resolve, PrecedenceForEveryFieldFlagOverYamlOverProfileOverDefault) {
         return std::optional<CellSpec>(prof);
       };
       auto r = resolve(src);
-      if (field == "image_digest" || field == "workspace_quota" || field == "host_services") {
+      if (field == "image_digest" || field == "workspace_quota") {
         // Refused as not supported yet, naming the layer that won.
         ASSERT_FALSE(r);
         const std::string want = kLayerOrigin[top].str() + ": " + field + ": not supported yet (";
@@ -131,7 +128,6 @@ TEST(Resolve, AirgappedRefusesHostAccessAndCa) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message(),
             "cell.yaml:3: trust_warden_ca: the airgapped profile mounts no CA (there is no egress to inspect)\n"
-            "cell.yaml:4: " + std::string(kNoServices) + "\n"
             "cell.yaml:4: host_services: the airgapped profile allows no egress at all");
 }
 
@@ -378,8 +374,10 @@ TEST(Resolve, SupervisedAllowsHostAccessAndPassthrough) {
                           "policy: {allow: [a.com], tls_passthrough: [a.com]}\n"
                           "host_services: [{name: db, port: 5432, protocol: tcp}]\n"
                           "host_sockets: [{name: pg, host_path: /tmp/pg.sock, mount_point: /run/host/pg.sock}]\n");
-  // Only the not-supported refusal: the untrusted rules do not fire.
-  EXPECT_EQ(resolve_all_errors(src), std::string("cell.yaml:3: ") + kNoServices);
+  // The untrusted rules do not fire.
+  auto r = resolve(src);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ((*r->spec.host_services)[0].protocol, "tcp");
 }
 
 // The macOS thin client's mark reaches validation: host sockets are refused.

@@ -57,14 +57,11 @@ TEST(ValidateUnsupported, EachFieldIsRefused) {
   const std::string d = std::string("sha256:") + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
   auto e = all_errs("image_digest: " + d +
                     "\n"
-                    "workspace_quota: 10g\n"
-                    "host_services: [{name: llm, port: 4000}]\n");
+                    "workspace_quota: 10g\n");
   EXPECT_EQ(e, (std::vector<std::string>{
                    "cell.yaml:2: image_digest: not supported yet (brig does not pin an image by a separate digest "
                    "today); put the digest in image instead (image: NAME@sha256:...)",
                    "cell.yaml:3: workspace_quota: not supported yet (brig cannot limit a workspace's size today); "
-                   "remove it",
-                   "cell.yaml:4: host_services: not supported yet (brig cannot route a cell to host services today); "
                    "remove it",
                }));
 }
@@ -82,12 +79,47 @@ TEST(ValidateHostSocketsSupported, AcceptedWithOnlyTheDetailedRules) {
                                       "inside /run/host/, without '..'"}));
 }
 
-TEST(ValidateUnsupported, RefusalComesFirstThenTheDetailedRules) {
+// Host services are supported (warden and the host relay; docs/warden.md):
+// only their detailed rules apply, shared with `policy set --host-service`.
+TEST(ValidateHostServicesSupported, AcceptedWithOnlyTheDetailedRules) {
+  EXPECT_TRUE(all_errs("host_services: [{name: db, port: 5432, protocol: tcp}, {name: llm, port: 4000}]\n").empty());
   EXPECT_EQ(all_errs("host_services: [{name: db, port: 0}]\n"),
-            (std::vector<std::string>{
-                "cell.yaml:2: host_services: not supported yet (brig cannot route a cell to host services today); "
-                "remove it",
-                "cell.yaml:2: host_services[0].port: 0 is not a port (1-65535)"}));
+            (std::vector<std::string>{"cell.yaml:2: host_services[0].port: 0 is not a port (1-65535)"}));
+  EXPECT_TRUE(all_errs("host_services: [{name: web, port: 80}]\n").empty());  // http: reached by name
+  for (int reserved : {53, 80, 443, 3128, 8443, 9464}) {
+    EXPECT_EQ(all_errs("host_services: [{name: db, port: " + std::to_string(reserved) + ", protocol: tcp}]\n"),
+              (std::vector<std::string>{"cell.yaml:2: host_services[0].port: " + std::to_string(reserved) +
+                                        " is reserved by warden; expose the service on another host port"}));
+  }
+}
+
+TEST(HostServiceFlag, ParsesAndRefusesWithTheSpecRules) {
+  auto db = parse_host_service_flag("db:5432/tcp", false);
+  ASSERT_TRUE(db) << db.error().message();
+  EXPECT_EQ(db->name, "db");
+  EXPECT_EQ(db->port, 5432);
+  EXPECT_EQ(db->protocol, "tcp");
+  auto llm = parse_host_service_flag("llm:4000", false);
+  ASSERT_TRUE(llm);
+  EXPECT_EQ(llm->protocol, "http");
+  auto msg = [](const std::string& text, bool untrusted = false) {
+    auto r = parse_host_service_flag(text, untrusted);
+    EXPECT_FALSE(r) << text;
+    if (r) return std::string();
+    EXPECT_EQ(r.error().code(), Errc::usage);
+    EXPECT_FALSE(r.error().fix().empty());
+    return r.error().message();
+  };
+  EXPECT_EQ(msg("db"), "--host-service db: give NAME:PORT[/tcp]");
+  EXPECT_EQ(msg("db:54x2"), "--host-service db:54x2: \"54x2\" is not a port");
+  EXPECT_EQ(msg("db:"), "--host-service db:: \"\" is not a port");
+  EXPECT_EQ(msg("db:99999"), "--host-service db:99999: 99999 is not a port (1-65535)");
+  EXPECT_EQ(msg("db:3128"), "--host-service db:3128: 3128 is reserved by warden; expose the service on another host port");
+  EXPECT_EQ(msg("DB:5432"), "--host-service DB:5432: invalid name \"DB\"; use 1-31 lowercase letters, digits and '-' "
+                            "(it becomes <name>.host.brig)");
+  EXPECT_EQ(msg("db:5432/udp"), "--host-service db:5432/udp: unknown protocol \"udp\"; use http or tcp");
+  EXPECT_EQ(msg("db:5432/tcp", true), "--host-service db:5432/tcp: the untrusted profile forbids tcp host services "
+                                      "(warden cannot inspect them); use protocol: http");
 }
 
 // Ingress is supported (warden's ingress listener, docs/reference/ingress.md):
