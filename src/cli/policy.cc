@@ -103,8 +103,7 @@ Result<int> do_validate(const std::string& file) {
   return 0;
 }
 
-// Whether `cell` runs untrusted: its resolved spec (the cell's record) carries
-// the label brig.profile=untrusted, which resolve() sets from the profile's content.
+// Whether `cell` runs untrusted (engine::is_untrusted).
 Result<bool> cell_untrusted(const Context& ctx, const std::string& cell) {
 #ifdef BRIG_CLIENT_ONLY
   (void)ctx;
@@ -115,8 +114,7 @@ Result<bool> cell_untrusted(const Context& ctx, const std::string& cell) {
   engine::Engine e(runner, ctx.paths);
   auto rec = e.load_record(cell);
   if (!rec) return rec.error();
-  const auto& labels = rec->spec.contains("labels") ? rec->spec["labels"] : nlohmann::json::object();
-  return labels.is_object() && labels.value("brig.profile", "") == "untrusted";
+  return engine::is_untrusted(*rec);
 #endif
 }
 
@@ -168,6 +166,36 @@ Status check_set_flags(const std::string& cell, const std::vector<std::string>& 
   if (msg.empty()) return {};
   for (const auto& r : remove) fix += " --remove " + r;
   return Error(Errc::usage, msg, fixable ? fix : "brig policy set --help");
+}
+
+// `policy set --host-service|--remove-host-service`: the engine's, live.
+Status set_host_services(const Context& ctx, const std::string& cell, const std::vector<std::string>& add,
+                         const std::vector<std::string>& remove) {
+  std::vector<spec::HostService> parsed;
+  for (const auto& a : add) {
+    auto h = spec::parse_host_service_flag(a, false);  // the engine checks the cell's profile
+    if (!h) return h.error();
+    parsed.push_back(std::move(*h));
+  }
+#ifdef BRIG_CLIENT_ONLY
+  (void)ctx;
+  (void)cell;
+  (void)remove;
+  return Error(Errc::unavailable, "host services are set inside the VM", "unset BRIG_PLATFORM so brig forwards it to the VM");
+#else
+  static proc::PosixRunner runner;
+  engine::Engine e(runner, ctx.paths);
+  auto now = e.cells().set_host_services(cell, parsed, remove);
+  if (!now) return now.error();
+  if (ctx.quiet) return {};
+  for (const auto& r : remove) std::printf("host service %s removed\n", r.c_str());
+  for (const auto& h : parsed) {
+    std::printf("host service %s: %s://%s.host.brig%s -> this host's port %d\n", h.name.c_str(), h.protocol.c_str(),
+                h.name.c_str(), h.protocol == "tcp" ? (":" + std::to_string(h.port)).c_str() : "", h.port);
+  }
+  std::printf("cell %s: %zu host service%s (live now)\n", cell.c_str(), now->size(), now->size() == 1 ? "" : "s");
+  return {};
+#endif
 }
 
 // Read-modify-write of policy/cells/<cell>.json under the state lock (by its
@@ -289,7 +317,7 @@ void add_policy(CLI::App& root, Context& ctx) {
   });
 
   static std::string set_cell, set_ttl;
-  static std::vector<std::string> add_allow, add_deny, add_pass, remove;
+  static std::vector<std::string> add_allow, add_deny, add_pass, remove, add_service, remove_service;
   auto* set = noun->add_subcommand("set", "change a running cell's egress rules (warden reloads within 1 s)");
   set->add_option("CELL", set_cell, "cell name")->required();
   set->add_option("--allow", add_allow, "allow DOMAIN[:PORT] (repeatable)");
@@ -297,6 +325,9 @@ void add_policy(CLI::App& root, Context& ctx) {
   set->add_option("--deny", add_deny, "deny DOMAIN (repeatable)");
   set->add_option("--passthrough", add_pass, "pass TLS to DOMAIN uninspected (must also be allowed)");
   set->add_option("--remove", remove, "remove every rule naming DOMAIN (repeatable)");
+  set->add_option("--host-service", add_service, "let the cell reach NAME.host.brig: this host's PORT (http, or /tcp)")
+      ->type_name("NAME:PORT[/tcp]");
+  set->add_option("--remove-host-service", remove_service, "take host service NAME away (repeatable)")->type_name("NAME");
   on_run(set, ctx, [&ctx]() -> Result<int> {
     std::int64_t ttl_seconds = 0;
     if (!set_ttl.empty()) {
@@ -312,10 +343,15 @@ void add_policy(CLI::App& root, Context& ctx) {
       }
       ttl_seconds = static_cast<std::int64_t>(*ttl);
     }
-    if (add_allow.empty() && add_deny.empty() && add_pass.empty() && remove.empty()) {
+    const bool egress = !add_allow.empty() || !add_deny.empty() || !add_pass.empty() || !remove.empty();
+    if (!egress && add_service.empty() && remove_service.empty()) {
       return Error(Errc::usage, "nothing to change", "brig policy set " + set_cell + " --allow HOST");
     }
     BRIG_TRY(check_set_flags(set_cell, add_allow, add_deny, add_pass, remove));
+    if (!add_service.empty() || !remove_service.empty()) {
+      BRIG_TRY(set_host_services(ctx, set_cell, add_service, remove_service));
+      if (!egress) return 0;
+    }
     const std::int64_t now = timefmt::now_seconds();
     state::PolicyEdit edit;
     for (const auto& h : add_allow) edit.allow.push_back({h, {}, {}});

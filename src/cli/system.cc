@@ -10,6 +10,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
+#include "brig/vm/thin_client.h"
 #include "brig/engine/engine.h"
 #include "brig/state/events.h"
 #include "brig/warden/config.h"
@@ -57,7 +58,9 @@ Result<std::vector<std::string>> warden_files(const Context& ctx) {
 Status system_up(const Context& ctx, engine::Engine& e) {
   auto files = warden_files(ctx);
   if (!files) return files.error();
-  BRIG_TRY(e.up(self_binary(), *files));
+  // From the Mac (through its VM), host services are the Mac's.
+  const bool mac = vm::forwarded_from_mac(std::getenv(vm::kForwardedEnv));
+  BRIG_TRY(e.up(self_binary(), *files, mac ? engine::kHostFromMacVm : engine::kHostLoopback));
   // Ingress beyond loopback is the user's choice; say it every time (doctor too).
   if (auto cfg = engine::load_host_config(ctx.paths)) {
     if (auto w = engine::ingress_exposure_warning(*cfg)) {

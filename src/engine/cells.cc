@@ -22,6 +22,7 @@
 #include "brig/state/secret_injections.h"
 #include "cell_files.h"
 #include "cell_network.h"
+#include "host_services.h"
 #include "host_sockets.h"
 #include "ingress.h"
 
@@ -260,6 +261,7 @@ Status Cells::stop(const std::string& cell, int timeout_seconds) {
     if (!out) return out.error();
     return Error(Errc::failed, "stopping " + cell + ": " + std::string(str::trim(out->err)));
   }
+  if (!host_services::declared(*rec).empty()) BRIG_TRY(host_services::publish(ctx_, *rec, false));
   ctx_.event("stop", cell);
   return {};
 }
@@ -278,6 +280,10 @@ Status Cells::kill(const std::string& cell, const std::string& signal) {
       ended = st && (!*st || (*st)->status != "running");
     }
     if (ended) BRIG_TRY(state::stop_ingress_cell(ctx_.paths, cell));
+  }
+  if (!host_services::declared(*rec).empty()) {
+    auto st = ctx_.podman.container_state(cell_container(cell));
+    if (st && (!*st || (*st)->status != "running")) BRIG_TRY(host_services::publish(ctx_, *rec, false));
   }
   ctx_.event("kill", cell, {{"signal", signal}});
   return {};
@@ -327,6 +333,9 @@ Result<bool> Cells::start(const std::string& cell) {
   auto rc = start_cell(*rec, cell_start_args(cell, cell_runtime(*rec), false), true);
   if (!rc) return rc.error();
   if (*rc != 0) return Error(Errc::failed, "cell " + cell + " exited right after starting", "brig cell logs " + cell);
+  // podman wrote /etc/hosts from the create-time names: make it name the
+  // host services as they are now (policy set may have changed them).
+  if (rec->spec.contains("host_services")) BRIG_TRY(host_services::refresh_hosts(ctx_, *rec));
   return true;
 }
 
@@ -354,6 +363,7 @@ Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) 
   BRIG_TRY(state::remove_secret_injections(ctx_.paths, cell));
   // Its routes go before its subnet: warden never routes to an address a later cell may get.
   if (damaged || !ingress::routes(*rec).empty()) BRIG_TRY(state::remove_ingress_cell(ctx_.paths, cell));
+  BRIG_TRY(host_services::withdraw(ctx_, cell));
   BRIG_TRY(teardown_network(ctx_.podman, cell));
   BRIG_TRY(release_subnet(ctx_.paths, cell));
   (void)state::remove_cell_policy(ctx_.paths, cell);  // a policy without its cell is harmless

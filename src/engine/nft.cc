@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "brig/core/strings.h"
 #include "brig/engine/podman.h"
@@ -21,7 +23,17 @@ struct Chain {
 struct Tables {
   std::vector<const char*> names;
   std::vector<Chain> chains;
+  std::string sets;  // declarations inside the (single) table, before its chains
 };
+
+constexpr const char* kWardenTable = "inet brig_warden";
+
+// The elements of host_tcp, "{ a . p, ... }", or "" when there are none.
+std::string elements(const std::vector<TcpGrant>& grants) {
+  std::string out;
+  for (const auto& g : grants) out += (out.empty() ? "{ " : ", ") + g.address + " . " + std::to_string(g.port);
+  return out.empty() ? out : out + " }";
+}
 
 std::string port(int p) { return std::to_string(p); }
 
@@ -57,10 +69,10 @@ Tables host_tables() {
   auto forward = refuse("ip saddr " + pool + " ip daddr != " + pool);
   forward.push_back("ip daddr " + pool + " ip saddr != " + pool + " counter drop");
   chains.push_back({"inet brig", "forward", "forward", std::move(forward)});
-  return {{"bridge brig", "inet brig"}, std::move(chains)};
+  return {{"bridge brig", "inet brig"}, std::move(chains), ""};
 }
 
-Tables warden_tables() {
+Tables warden_tables(const std::vector<TcpGrant>& grants) {
   const std::string from_cell = "ip saddr " + std::string(kCellPool);
   std::vector<std::string> input = {
       // Answers to warden's own connections into cells (ingress), and their errors.
@@ -69,16 +81,21 @@ Tables warden_tables() {
       from_cell + " tcp dport " + port(kDnsPort) + " accept",
       from_cell + " udp dport " + port(kDnsPort) + " accept",
       from_cell + " tcp dport " + port(kHttpPort) + " accept",
-      from_cell + " tcp dport " + port(kHttpsPort) + " accept"};
+      from_cell + " tcp dport " + port(kHttpsPort) + " accept",
+      // Each cell to the listeners of its own tcp host services only.
+      "ip saddr . tcp dport @host_tcp accept"};
   for (auto& r : refuse(from_cell)) input.push_back(std::move(r));
-  return {{"inet brig_warden"}, {{"inet brig_warden", "input", "input", input}}};
+  std::string sets = "  set host_tcp {\n    type ipv4_addr . inet_service\n";
+  if (!grants.empty()) sets += "    elements = " + elements(grants) + "\n";
+  sets += "  }\n";
+  return {{kWardenTable}, {{kWardenTable, "input", "input", input}}, sets};
 }
 
 std::string render(const Tables& t) {
   std::string out;
   for (const char* table : t.names) {
     // Declaring then deleting makes the replacement idempotent and atomic.
-    out += std::string("table ") + table + " {}\ndelete table " + table + "\ntable " + table + " {\n";
+    out += std::string("table ") + table + " {}\ndelete table " + table + "\ntable " + table + " {\n" + t.sets;
     for (const auto& c : t.chains) {
       if (std::string(c.table) != table) continue;
       out += std::string("  chain ") + c.name + " {\n    type filter hook " + c.hook +
@@ -111,12 +128,52 @@ Status apply(proc::Runner& runner, std::vector<std::string> argv, const std::str
 }  // namespace
 
 std::string ruleset() { return render(host_tables()); }
-std::string warden_ruleset() { return render(warden_tables()); }
+std::string warden_ruleset(const std::vector<TcpGrant>& grants) { return render(warden_tables(grants)); }
+
+std::string host_tcp_update(const std::vector<TcpGrant>& grants) {
+  std::string out = std::string("flush set ") + kWardenTable + " host_tcp\n";
+  if (!grants.empty()) out += std::string("add element ") + kWardenTable + " host_tcp " + elements(grants) + "\n";
+  return out;
+}
 
 Status install(proc::Runner& runner) { return apply(runner, {"nft", "-f", "-"}, ruleset(), "brig's nftables tables"); }
 
-Status install_in_warden(proc::Runner& runner, long warden_pid) {
-  return apply(runner, in_warden(warden_pid, {"nft", "-f", "-"}), warden_ruleset(), "warden's nftables table");
+Status install_in_warden(proc::Runner& runner, long warden_pid, const std::vector<TcpGrant>& grants) {
+  return apply(runner, in_warden(warden_pid, {"nft", "-f", "-"}), warden_ruleset(grants), "warden's nftables table");
+}
+
+Status set_host_tcp(proc::Runner& runner, long warden_pid, const std::vector<TcpGrant>& grants) {
+  return apply(runner, in_warden(warden_pid, {"nft", "-f", "-"}), host_tcp_update(grants),
+               "the tcp host services of warden's nftables table");
+}
+
+Result<std::vector<TcpGrant>> parse_host_tcp_json(const std::string& text) {
+  std::vector<TcpGrant> out;
+  try {
+    const auto j = nlohmann::json::parse(text);
+    for (const auto& item : j.at("nftables")) {
+      if (!item.contains("set")) continue;
+      for (const auto& e : item["set"].value("elem", nlohmann::json::array())) {
+        const auto& c = e.at("concat");
+        out.push_back({c.at(0).get<std::string>(), c.at(1).get<int>()});
+      }
+    }
+  } catch (const std::exception& e) {
+    return Error(Errc::invalid, std::string("nft's listing of host_tcp is unreadable: ") + e.what());
+  }
+  std::sort(out.begin(), out.end(), [](const TcpGrant& a, const TcpGrant& b) {
+    return std::tie(a.address, a.port) < std::tie(b.address, b.port);
+  });
+  return out;
+}
+
+Result<std::vector<TcpGrant>> live_host_tcp(proc::Runner& runner, long warden_pid) {
+  proc::Command cmd{in_warden(warden_pid, {"nft", "-j", "list", "set", "inet", "brig_warden", "host_tcp"}), std::nullopt,
+                    "", "", std::chrono::seconds(20)};
+  auto out = runner.run(cmd);
+  if (!out) return out.error().context("nft");
+  if (!out->success()) return Error(Errc::failed, "listing warden's host_tcp: " + std::string(str::trim(out->err)));
+  return parse_host_tcp_json(out->out);
 }
 
 Status remove(proc::Runner& runner) {
@@ -216,7 +273,7 @@ Result<std::vector<std::string>> compare(proc::Runner& runner, const Tables& t, 
 Result<std::vector<std::string>> check(proc::Runner& runner) { return compare(runner, host_tables(), 0); }
 
 Result<std::vector<std::string>> check_in_warden(proc::Runner& runner, long warden_pid) {
-  return compare(runner, warden_tables(), warden_pid);
+  return compare(runner, warden_tables({}), warden_pid);
 }
 
 }  // namespace brig::engine::nft

@@ -5,13 +5,22 @@
 
 #include "brig/spec/json.h"
 #include "brig/spec/validate.h"
+#include "brig/state/host_services.h"
 #include "cell_files.h"
 
 namespace brig::engine {
 
 nlohmann::json cell_json(const CellRecord& rec, const std::string& started_at) {
+  // Each host service with where the cell reaches it.
   nlohmann::json services = nlohmann::json::array();
-  if (rec.spec.contains("host_services")) services = rec.spec["host_services"];
+  if (auto it = rec.spec.find("host_services"); it != rec.spec.end() && it->is_array()) {
+    for (auto e : *it) {
+      const std::string host = e.value("name", "") + std::string(state::kHostServiceSuffix);
+      e["url"] = e.value("protocol", "http") == "tcp" ? "tcp://" + host + ":" + std::to_string(e.value("port", 0))
+                                                      : "http://" + host + "/";
+      services.push_back(std::move(e));
+    }
+  }
   nlohmann::json injected = nlohmann::json::array();
   for (const auto& i : rec.injected) injected.push_back({{"name", i.name}, {"env", i.env}, {"hosts", i.hosts}});
   nlohmann::json sockets = nlohmann::json::array();
@@ -128,6 +137,10 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
   c.mounts.push_back({p.state_dir + "/brig", "/run/brig", true});
   for (const auto& sec : rec.secrets) c.mounts.push_back({paths.secret(sec), "/run/secrets/" + sec, true});
   for (const auto& h : rec.host_sockets) c.mounts.push_back({h.source, h.mount_point, h.read_only});
+  // <name>.host.brig is warden on the cell's network (its resolver says so too).
+  for (const auto& e : s.host_services.has() ? *s.host_services : std::vector<spec::HostService>{}) {
+    c.hosts.push_back({e.name + std::string(state::kHostServiceSuffix), rec.subnet.warden_ip()});
+  }
   if (runtime == "runsc" && !f.config.runsc_stat_ok) {
     // The stat shim (stat_shim.c), preloaded into every dynamic program.
     p.files.push_back({p.state_dir + "/brig/" + cell_files::kStatShimName, cell_files::stat_shim(), 0644});

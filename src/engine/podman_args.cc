@@ -62,6 +62,7 @@ std::vector<std::string> cell_create_args(const CellPlan& p) {
   // leaks in (podman: "--dns-search=." sets none).
   a.insert(a.end(), {"--network", cell_network(p.name), "--ip", p.subnet.cell_ip(), "--mac-address", p.subnet.cell_mac(),
                      "--dns", p.subnet.warden_ip(), "--dns-search", "."});
+  for (const auto& [name, address] : p.hosts) a.insert(a.end(), {"--add-host", name + ":" + address});
   if (p.read_only_rootfs) a.push_back("--read-only");
   a.insert(a.end(), {"--tmpfs", "/tmp:rw,size=" + p.tmp_size + ",noexec,nosuid,nodev", "--tmpfs",
                      "/run:rw,size=" + p.run_size + ",noexec,nosuid,nodev"});
@@ -111,14 +112,17 @@ std::vector<std::string> warden_run_args(const WardenPlan& p) {
       // Warden is attached to every cell network: it must never route between them.
       "--sysctl", "net.ipv4.ip_forward=0",
       // Warden, non-root without capabilities, binds 53, 80 and 443 on the
-      // cell networks; the sysctl is per network namespace (warden's own).
-      "--sysctl", "net.ipv4.ip_unprivileged_port_start=" + std::to_string(kDnsPort),
+      // cell networks, and the port of each tcp host service (any); the
+      // sysctl is per network namespace (warden's own).
+      "--sysctl", "net.ipv4.ip_unprivileged_port_start=1",
       "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev",
       "--label", std::string(kRoleLabel) + "=warden", "--label", "brig.config=" + p.config_id,
       "--env", "BRIG_HOME=/brig",
       "--volume", h + "/policy:/brig/policy:ro", "--volume", h + "/state/system:/brig/state/system:ro",
       "--volume", h + "/run/warden-ca:/brig/ca:ro", "--volume", h + "/logs/cells:/brig/logs/cells:rw",
-      "--volume", h + "/warden.yaml:/brig/warden.yaml:ro"};
+      "--volume", h + "/warden.yaml:/brig/warden.yaml:ro",
+      // The host relay's socket (host services); its directory, so a new relay's socket shows.
+      "--volume", h + "/run/host-relay:" + kHostRelayDirInContainer + ":ro"};
   if (p.ingress_tls) a.insert(a.end(), {"--volume", h + "/run/warden-ingress:" + kIngressTlsDir + ":ro"});
   for (const auto& f : p.extra_ro_files) a.insert(a.end(), {"--volume", f + ":" + f + ":ro"});
   add_ulimits(a, p.ulimits);
@@ -129,6 +133,7 @@ std::vector<std::string> warden_run_args(const WardenPlan& p) {
                      "--dns-listen", any(kDnsPort), "--http-listen", any(kHttpPort), "--https-listen", any(kHttpsPort),
                      "--ops-listen", std::string(kWardenExternalIp) + ":" + std::to_string(kOpsPortInContainer),
                      "--threads", std::to_string(p.threads),
+                     "--host-relay", std::string(kHostRelayDirInContainer) + "/relay.sock",
                      // Ingress on the external address only: cells reach warden on their own networks.
                      "--ingress-listen", std::string(kWardenExternalIp) + ":" + std::to_string(kIngressPortInContainer),
                      "--ingress-domain", p.ingress_domain, "--ingress-max-body", std::to_string(p.ingress_max_body)});

@@ -97,6 +97,12 @@ nlohmann::json to_json(const CellRecord& r) {
           {"spec", r.spec}};
 }
 
+bool is_untrusted(const CellRecord& r) {
+  if (!r.spec.is_object()) return false;
+  auto labels = r.spec.find("labels");
+  return labels != r.spec.end() && labels->is_object() && labels->value("brig.profile", "") == "untrusted";
+}
+
 Result<CellRecord> record_from_json(const nlohmann::json& j) {
   try {
     CellRecord r;

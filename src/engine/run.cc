@@ -25,6 +25,7 @@
 #include "cell_network.h"
 #include "diagnosis.h"
 #include "host_checks.h"
+#include "host_services.h"
 #include "host_sockets.h"
 #include "ingress.h"
 #include "rollback.h"
@@ -158,6 +159,12 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   if (!ingress::routes(plan.record).empty()) {
     rb.add("ingress", [this, name]() -> Status { return state::remove_ingress_cell(ctx_.paths, name); });
   }
+  if (!host_services::declared(plan.record).empty()) {
+    rb.add("host services", [this, name]() -> Status { return host_services::withdraw(ctx_, name); });
+    if (!opts.quiet) {
+      for (const auto& n : host_services::notes(plan.record)) std::fprintf(stderr, "note: %s\n", n.c_str());
+    }
+  }
 
   auto rc = start_cell(plan.record, opts.detach ? plan.start_detached : plan.start_attached, opts.detach);
   if (!rc) return fail(rc.error());
@@ -245,6 +252,14 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     if (auto c = load_host_config(ctx_.paths)) cfg = *c;
   }
   ctx_.event("start", rec.name);
+  // Its host services are reachable from its start (warden, the relay and
+  // warden's nftables set read the table), and not once it has exited.
+  const bool services = !host_services::declared(rec).empty();
+  if (services) BRIG_TRY(host_services::publish(ctx_, rec, true));
+  auto services_stopped = [&] {
+    if (!services) return;
+    if (auto st = host_services::publish(ctx_, rec, false); !st) std::fprintf(stderr, "warning: %s\n", st.error().message().c_str());
+  };
   if (!detach) {
     // podman's and runsc's words for a cell that could not start are held
     // back: brig says it (start_failure) and the run is undone.
@@ -259,6 +274,7 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     }
     const auto t0 = ctx_.clock.now();
     auto out = ctx_.podman.attach(c);
+    services_stopped();
     if (token) {
       // The cell has exited: warden answers 503 until it starts again.
       if (auto st = state::stop_ingress_cell(ctx_.paths, rec.name); !st) {
@@ -279,6 +295,7 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     return e.exit_code;
   }
   auto out = ctx_.podman.run(start);
+  if (!out || !out->success()) services_stopped();
   if (!out) return out.error();
   if (!out->success()) return start_failure(out->err, rec);
   if (token) {
@@ -293,6 +310,7 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     if (!st) break;
     if (st->state == "running") continue;
     if (token) BRIG_TRY(state::stop_ingress_cell(ctx_.paths, rec.name));
+    services_stopped();
     auto logs_text = logs(rec.name, 20);
     std::string text = logs_text ? *logs_text : std::string();
     std::fprintf(stderr, "cell %s exited within 1.5 s (exit code %d); its last output:\n%s", rec.name.c_str(),

@@ -15,11 +15,13 @@
 #include "brig/engine/subnets.h"
 #include "brig/engine/workspace.h"
 #include "brig/state/cell_logs.h"
+#include "brig/state/host_services.h"
 #include "brig/state/ingress_routes.h"
 #include "brig/state/warden_runtime.h"
 #include "brig/state/secret_injections.h"
 #include "cell_files.h"
 #include "cell_network.h"
+#include "host_services.h"
 
 namespace brig::engine {
 namespace {
@@ -237,10 +239,7 @@ Result<std::vector<std::string>> System::nft_problems() {
   return problems;
 }
 
-long System::warden_pid() {
-  auto pid = ctx_.podman.run({"container", "inspect", "--format", "{{.State.Pid}}", kWardenContainer});
-  return pid && pid->success() ? std::atol(trimmed(pid->out).c_str()) : 0;
-}
+long System::warden_pid() { return host_services::warden_pid(ctx_.podman); }
 
 Status System::write_runtime_file() {
   auto cfg = load_host_config(ctx_.paths);
@@ -282,7 +281,8 @@ Result<std::string> System::stage_ingress_tls(const HostConfig& cfg) {
   return digests;
 }
 
-Status System::up(const std::string& brig_binary, const std::vector<std::string>& warden_files) {
+Status System::up(const std::string& brig_binary, const std::vector<std::string>& warden_files,
+                  const std::string& host_address) {
   auto cfg = load_host_config(ctx_.paths);
   if (!cfg) return cfg.error();
   BRIG_TRY(make_layout(ctx_.paths));
@@ -305,6 +305,13 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
   if (::chown(ca.c_str(), kWardenUid, kWardenUid) != 0) return errno_error("chown " + ca, errno);
   if (::chown((ctx_.paths.logs_dir() + "/cells").c_str(), kWardenUid, kWardenUid) != 0) {
     return errno_error("chown " + ctx_.paths.logs_dir() + "/cells", errno);
+  }
+
+  // Host services: the relay first, so warden finds its socket. Without it
+  // only host services fail (warden refuses them, saying why; doctor too).
+  if (auto st = host_services::start_relay(ctx_, brig_binary, host_address); !st) {
+    std::fprintf(stderr, "warning: %s; host services are unreachable\nfix: %s\n", st.error().message().c_str(),
+                 st.error().fix().c_str());
   }
 
   if (!ctx_.podman.network_exists(kExternalNetwork)) {
@@ -358,7 +365,10 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
   BRIG_TRY(nft::install(ctx_.runner));
   const long pid = warden_pid();
   if (pid <= 0) return Error(Errc::failed, "warden is not running after start", "podman logs brig-warden");
-  BRIG_TRY(nft::install_in_warden(ctx_.runner, pid));
+  // With the grants of the cells' tcp host services: the table is new after a restart.
+  auto services = state::load_host_services(ctx_.paths);
+  if (!services) return services.error();
+  BRIG_TRY(nft::install_in_warden(ctx_.runner, pid, host_services::tcp_grants(*services)));
   return {};
 }
 
@@ -375,6 +385,7 @@ Result<std::vector<std::string>> System::down() {
   if (!out) return out.error();
   state::remove_warden_runtime(ctx_.paths);
   ctx_.event("warden_stop", "");
+  BRIG_TRY(host_services::stop_relay(ctx_));
   BRIG_TRY(nft::remove(ctx_.runner));
   return stopped;
 }
@@ -439,6 +450,12 @@ std::vector<Check> System::doctor(bool quick) {
     c.push_back({L::fail, "warden", "running but unhealthy: " + h.error().message(), "brig system restart"});
   } else {
     c.push_back({L::ok, "warden", "running and healthy", ""});
+  }
+  if (const auto relay = host_services::relay_problem(ctx_.paths); !relay.empty()) {
+    c.push_back({L::fail, "host relay", relay, "brig system up"});
+  } else {
+    c.push_back({L::ok, "host relay", "pid " + std::to_string(host_services::relay_pid(ctx_.paths)) + ", socket " +
+                                          ctx_.paths.host_relay_socket(), ""});
   }
   auto missing = nft_problems();
   if (!missing) {
@@ -545,6 +562,27 @@ Result<std::vector<std::string>> System::verify() {
   auto missing = nft_problems();
   if (!missing) return missing.error();
   for (const auto& m : *missing) v.push_back("nftables: " + m + " (invariants 1, 2)");
+  // 8: warden admits each cell to the tcp host services it declared, no others.
+  if (const long pid = warden_pid(); pid > 0) {
+    auto table = state::load_host_services(ctx_.paths);
+    if (!table) return table.error();
+    auto live = nft::live_host_tcp(ctx_.runner, pid);
+    if (live) {
+      auto want = host_services::tcp_grants(*table);
+      for (const auto& g : *live) {
+        if (std::find(want.begin(), want.end(), g) == want.end()) {
+          v.push_back("nftables: warden admits " + g.address + " to port " + std::to_string(g.port) +
+                      ", which no running cell declares as a tcp host service (invariant 8)");
+        }
+      }
+      for (const auto& g : want) {
+        if (std::find(live->begin(), live->end(), g) == live->end()) {
+          v.push_back("nftables: warden does not admit " + g.address + " to its declared tcp host service port " +
+                      std::to_string(g.port));
+        }
+      }
+    }
+  }
   // 8 (and 2): warden up, so every cell's egress has its one way out.
   if (auto w = ctx_.podman.is_warden_running(); !w || !*w) v.push_back("warden is not running");
   return v;

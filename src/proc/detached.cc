@@ -17,8 +17,8 @@ using namespace child;
 Status PosixRunner::spawn_detached(const Command& cmd) { return proc::spawn_detached(cmd); }
 
 Status spawn_detached(const Command& cmd) {
-  if (!cmd.stdin_data.empty() || cmd.timeout.count() != 0 || cmd.inherit_stdio) {
-    return Error(Errc::usage, "spawn_detached takes argv, env and cwd only");
+  if (!cmd.stdin_data.empty() || cmd.timeout.count() != 0 || cmd.inherit_stdio || !cmd.stdin_file.empty()) {
+    return Error(Errc::usage, "spawn_detached takes argv, env, cwd and stdout_file only");
   }
   Result<std::string> resolved = resolve(cmd);
   if (!resolved) return resolved.error();
@@ -37,6 +37,18 @@ Status spawn_detached(const Command& cmd) {
     if (moved < 0) return errno_error("fcntl", errno);
     null.reset(moved);
   }
+  // A daemon's log: its stdout and stderr appended to stdout_file.
+  unique_fd log;
+  if (!cmd.stdout_file.empty()) {
+    log.reset(::open(cmd.stdout_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!log) return errno_error("opening " + cmd.stdout_file, errno);
+    if (log.get() <= 2) {
+      int moved = ::fcntl(log.get(), F_DUPFD_CLOEXEC, 3);
+      if (moved < 0) return errno_error("fcntl", errno);
+      log.reset(moved);
+    }
+  }
+  const int out = log ? log.get() : null.get();
   Result<Pipe> report = make_pipe();
   if (!report) return report.error();
 
@@ -44,7 +56,7 @@ Status spawn_detached(const Command& cmd) {
   sigfillset(&all);
   sigemptyset(&none);
   ChildSetup setup{path.c_str(), argv.data(), envp.data(), cmd.cwd.empty() ? nullptr : cmd.cwd.c_str(),
-                   null.get(), null.get(), null.get(), report->write.get(), &none, max_fd_limit(), false};
+                   null.get(), out, out, report->write.get(), &none, max_fd_limit(), false};
 
   // A double fork: the middle child starts a new session and exits at once,
   // so the program is reparented to init (no zombie of ours) and, not being

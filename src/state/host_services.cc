@@ -108,7 +108,8 @@ Result<HostServiceTable> load_host_services(const Paths& paths) {
   return parse_host_services(*text, host_services_path(paths));
 }
 
-Status edit_host_services(const Paths& paths, const std::function<Result<bool>(HostServiceTable&)>& change) {
+Status edit_host_services(const Paths& paths, const std::function<Result<bool>(HostServiceTable&)>& change,
+                          const std::function<Status(const HostServiceTable&)>& published) {
   return with_state_lock(paths, [&]() -> Status {
     auto table = load_host_services(paths);
     if (!table) return table.error();
@@ -118,12 +119,13 @@ Status edit_host_services(const Paths& paths, const std::function<Result<bool>(H
     const std::string path = host_services_path(paths);
     if (table->empty()) {
       if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_error("removing " + path, errno);
-      return {};
+    } else {
+      auto text = serialize_host_services(*table);
+      if (!text) return text.error();
+      BRIG_TRY(fs::make_dirs(paths.system_state(), 0755));
+      BRIG_TRY(fs::write_atomic(path, *text, 0644));
     }
-    auto text = serialize_host_services(*table);
-    if (!text) return text.error();
-    BRIG_TRY(fs::make_dirs(paths.system_state(), 0755));
-    return fs::write_atomic(path, *text, 0644);
+    return published ? published(*table) : Status{};
   });
 }
 

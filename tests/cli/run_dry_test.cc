@@ -163,13 +163,22 @@ TEST_F(RunDryTest, EveryProblemIsReportedAtOnce) {
 
 // A field brig does not implement is refused, not accepted and ignored.
 TEST_F(RunDryTest, UnsupportedFieldIsRefused) {
-  auto file = write("cell.yaml", "image: img\nmemory: 1g\nhost_services:\n  - {name: db, port: 5432}\n");
+  auto file = write("cell.yaml", "image: img\nmemory: 1g\nworkspace_quota: 1g\n");
   auto out = brig({"run", "--dry-run", "--file", file});
   EXPECT_EQ(out.exit_code, 2);
   EXPECT_EQ(out.out, "");
   EXPECT_THAT(out.err, StartsWith("error: " + file +
-                                  ":4: host_services: not supported yet (brig cannot route a cell to host services "
+                                  ":3: workspace_quota: not supported yet (brig cannot limit a workspace's size "
                                   "today); remove it\n"));
+}
+
+// Host services are accepted, protocol defaulted.
+TEST_F(RunDryTest, HostServicesAreAccepted) {
+  auto file = write("cell.yaml", "image: img\nname: c\nhost_services:\n  - {name: db, port: 5432, protocol: tcp}\n"
+                                 "  - {name: llm, port: 4000}\n");
+  auto j = dry_json({"--file", file});
+  EXPECT_EQ(j["host_services"], json::parse(R"([{"name": "db", "port": 5432, "protocol": "tcp"},
+                                                {"name": "llm", "port": 4000, "protocol": "http"}])"));
 }
 
 // Host sockets are supported: validation checks host_path on the host (a

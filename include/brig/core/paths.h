@@ -34,6 +34,12 @@ class Paths {
   std::string cell_log(const std::string& cell) const { return logs_dir() + "/cells/" + cell + ".jsonl"; }
   std::string events_log() const { return logs_dir() + "/events.jsonl"; }
   std::string run_dir() const { return home_ + "/run"; }
+  // The host relay (warden/host_relay.h): its socket's directory (mounted
+  // into warden's container), the socket, its pid and log.
+  std::string host_relay_dir() const { return run_dir() + "/host-relay"; }
+  std::string host_relay_socket() const { return host_relay_dir() + "/relay.sock"; }
+  std::string host_relay_pidfile() const { return run_dir() + "/host-relay.pid"; }
+  std::string host_relay_log() const { return logs_dir() + "/host-relay.log"; }
   // What podman runs as the cells' runtime where runsc needs a shim (named
   // runsc so podman treats it as runsc).
   std::string runsc_shim() const { return home_ + "/run/bin/runsc"; }

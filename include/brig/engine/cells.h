@@ -83,6 +83,15 @@ class Cells {
   // default workspace moves to $BRIG_HOME/workspaces/<cell> (returned). A
   // damaged record is removed by name (its default workspace is assumed).
   Result<std::string> remove(const std::string& cell, bool keep_workspace);
+  // `brig policy set --host-service|--remove-host-service`, live: the
+  // removals (each must be declared), then the additions (a name declared
+  // already gets the new port and protocol), checked by the spec's rules for
+  // the cell's profile (spec::host_service_problem); then its record,
+  // warden's table and grants, /run/brig/cell.json and, while it runs, its
+  // /etc/hosts. Nothing changes when a check fails. The services after it.
+  Result<std::vector<spec::HostService>> set_host_services(const std::string& cell,
+                                                          const std::vector<spec::HostService>& add,
+                                                          const std::vector<std::string>& remove);
   // Waits for the cell to exit; how it ended (exit code 124 after its timeout).
   Result<CellExit> wait(const std::string& cell);
   // CPU, memory, I/O and pids of a running cell (`podman stats --no-stream`).

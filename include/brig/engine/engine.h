@@ -30,8 +30,9 @@ class Engine {
 
   // --- system (see System) ---
   Result<HostConfig> init(bool accept_weaker_network) { return system_.init(accept_weaker_network); }
-  Status up(const std::string& brig_binary, const std::vector<std::string>& warden_files = {}) {
-    return system_.up(brig_binary, warden_files);
+  Status up(const std::string& brig_binary, const std::vector<std::string>& warden_files = {},
+            const std::string& host_address = kHostLoopback) {
+    return system_.up(brig_binary, warden_files, host_address);
   }
   Result<std::vector<std::string>> down() { return system_.down(); }
   std::vector<Check> doctor(bool quick) { return system_.doctor(quick); }

@@ -25,6 +25,7 @@ inline constexpr int kHttpPort = 80;
 inline constexpr int kHttpsPort = 443;
 inline constexpr int kOpsPortInContainer = 9464;
 inline constexpr int kIngressPortInContainer = 8443;  // warden's ingress listener on kWardenExternalIp
+inline constexpr const char* kHostRelayDirInContainer = "/brig/host-relay";  // Paths::host_relay_dir(), read-only
 // Where warden finds a user-supplied ingress certificate and key
 // ($BRIG_HOME/run/warden-ingress, copied there by `brig system up`).
 inline constexpr const char* kIngressTlsDir = "/brig/ingress";
@@ -70,6 +71,7 @@ struct CellPlan {
   std::string tmp_size = "256m", run_size = "64m";
   std::vector<Mount> mounts;
   std::string workdir;
+  std::vector<std::pair<std::string, std::string>> hosts;  // /etc/hosts: name, address
   std::string seccomp_profile;               // host path; "" = podman's default
   std::vector<std::string> ulimits;
   std::optional<int> timeout_seconds;

@@ -44,6 +44,10 @@ struct CellRecord {
   nlohmann::json spec;  // the resolved spec
 };
 
+// The profile that made it is untrusted: its resolved spec carries the label
+// brig.profile=untrusted, which spec::resolve sets from the profile's content.
+bool is_untrusted(const CellRecord& r);
+
 // How podman's runtime runs the cell: what every start passes again.
 CellRuntime cell_runtime(const CellRecord& r);
 

@@ -28,6 +28,11 @@ struct PruneReport {
   std::vector<Kept> kept;
 };
 
+// Where the host relay finds host services (System::up): the user's machine,
+// this host's loopback, or the Mac's as seen from brig's VM.
+inline constexpr const char* kHostLoopback = "127.0.0.1";
+inline constexpr const char* kHostFromMacVm = "host.lima.internal";
+
 class System {
  public:
   System(EngineContext& ctx, Cells& cells) : ctx_(ctx), cells_(cells) {}
@@ -35,12 +40,16 @@ class System {
   // Layout, default policy, host probe -> config.json. The CA is made by the
   // caller (warden owns it).
   Result<HostConfig> init(bool accept_weaker_network);
-  // Warden image (if missing or stale), external network, warden container,
-  // /healthz, nftables. Idempotent. `brig_binary` goes into the image;
-  // `warden_files` (what warden.yaml references, e.g. upstream_ca) are mounted
-  // read-only at the same paths.
-  Status up(const std::string& brig_binary, const std::vector<std::string>& warden_files = {});
-  // Every cell stopped (as `cell stop`), warden removed, nft tables removed.
+  // The host relay, warden image (if missing or stale), external network,
+  // warden container, /healthz, nftables. Idempotent. `brig_binary` goes
+  // into the image and runs the relay; `warden_files` (what warden.yaml
+  // references, e.g. upstream_ca) are mounted read-only at the same paths;
+  // `host_address` is where the relay finds host services (the user's
+  // machine: this host's loopback, or the Mac's from its VM).
+  Status up(const std::string& brig_binary, const std::vector<std::string>& warden_files = {},
+            const std::string& host_address = kHostLoopback);
+  // Every cell stopped (as `cell stop`), warden removed, the host relay
+  // stopped, nft tables removed.
   // Returns the cells it stopped.
   Result<std::vector<std::string>> down();
   std::vector<Check> doctor(bool quick);

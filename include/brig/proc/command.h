@@ -71,11 +71,12 @@ class PosixRunner final : public Runner {
 // the exec failed.
 Error exec_replace(const Command& cmd);
 
-// Starts `cmd` in a new session, detached from brig (stdio on /dev/null, fds
-// >= 3 closed, reparented to init), and returns once it has exec'ed, without
+// Starts `cmd` in a new session, detached from brig (stdio on /dev/null, or
+// stdout and stderr appended to cmd.stdout_file, a daemon's log; fds >= 3
+// closed, reparented to init), and returns once it has exec'ed, without
 // waiting for it; it outlives brig. A failed exec is an error as for
 // PosixRunner::run (through the same CLOEXEC report pipe). cmd.env and cmd.cwd
-// as for run(); stdin_data, timeout and inherit_stdio must be unset.
+// as for run(); stdin_data, stdin_file, timeout and inherit_stdio must be unset.
 Status spawn_detached(const Command& cmd);
 
 // Looks `name` up in PATH (or checks it if it contains a '/').

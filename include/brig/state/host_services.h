@@ -68,8 +68,11 @@ Result<HostServiceTable> load_host_services(const Paths& paths);
 // Read-modify-write under the state lock (state/lock.h): `change` gets the
 // whole table and returns whether it changed it; the file is then written
 // atomically (0644: warden, another uid, reads it), or removed when the table
-// becomes empty. An error from `change` leaves the file as it was.
-Status edit_host_services(const Paths& paths, const std::function<Result<bool>(HostServiceTable&)>& change);
+// becomes empty. An error from `change` leaves the file as it was. When it
+// changed, `published` then gets the new table, still under the lock (so
+// whatever it derives from the table is applied in the order of the edits).
+Status edit_host_services(const Paths& paths, const std::function<Result<bool>(HostServiceTable&)>& change,
+                          const std::function<Status(const HostServiceTable&)>& published = {});
 // Sets the cell's entry.
 Status put_host_service_cell(const Paths& paths, const std::string& cell, const HostServiceCell& entry);
 // Marks the cell's entry running or stopped; nothing to do when it has none.

@@ -48,6 +48,9 @@ constexpr const char* kWardenRuleset =
     "table inet brig_warden {}\n"
     "delete table inet brig_warden\n"
     "table inet brig_warden {\n"
+    "  set host_tcp {\n"
+    "    type ipv4_addr . inet_service\n"
+    "  }\n"
     "  chain input {\n"
     "    type filter hook input priority -10; policy accept;\n"
     "    ct state established,related accept\n"
@@ -56,6 +59,7 @@ constexpr const char* kWardenRuleset =
     "    ip saddr 10.60.0.0/16 udp dport 53 accept\n"
     "    ip saddr 10.60.0.0/16 tcp dport 80 accept\n"
     "    ip saddr 10.60.0.0/16 tcp dport 443 accept\n"
+    "    ip saddr . tcp dport @host_tcp accept\n"
     "    ip saddr 10.60.0.0/16 meta l4proto tcp counter reject with tcp reset\n"
     "    ip saddr 10.60.0.0/16 counter reject with icmp port-unreachable\n"
     "  }\n"
@@ -97,6 +101,12 @@ constexpr const char* kLiveInet =
 // Inside warden's network namespace.
 constexpr const char* kLiveWarden =
     "table inet brig_warden {\n"
+    "\tset host_tcp {\n"
+    "\t\ttype ipv4_addr . inet_service\n"
+    "\t\telements = { 10.60.3.10 . 5432,\n"
+    "\t\t\t     10.60.4.10 . 6379 }\n"
+    "\t}\n"
+    "\n"
     "\tchain input {\n"
     "\t\ttype filter hook input priority filter - 10; policy accept;\n"
     "\t\tct state established,related accept\n"
@@ -105,6 +115,7 @@ constexpr const char* kLiveWarden =
     "\t\tip saddr 10.60.0.0/16 udp dport 53 accept\n"
     "\t\tip saddr 10.60.0.0/16 tcp dport 80 accept\n"
     "\t\tip saddr 10.60.0.0/16 tcp dport 443 accept\n"
+    "\t\tip saddr . tcp dport @host_tcp accept\n"
     "\t\tip saddr 10.60.0.0/16 meta l4proto tcp counter packets 1 bytes 60 reject with tcp reset\n"
     "\t\tip saddr 10.60.0.0/16 counter packets 3 bytes 180 reject with icmp port-unreachable\n"
     "\t}\n"
@@ -118,12 +129,43 @@ std::string without_line(std::string text, const std::string& line) {
 }
 
 TEST(Nft, RulesetGolden) { EXPECT_EQ(nft::ruleset(), kRuleset); }
-TEST(Nft, WardenRulesetGolden) { EXPECT_EQ(nft::warden_ruleset(), kWardenRuleset); }
+TEST(Nft, WardenRulesetGolden) { EXPECT_EQ(nft::warden_ruleset({}), kWardenRuleset); }
+
+// The cells' tcp host services: elements of host_tcp, written with the table
+// and replaced on their own (flush and add in one transaction).
+TEST(Nft, HostTcpGrants) {
+  const std::vector<nft::TcpGrant> grants = {{"10.60.3.10", 5432}, {"10.60.4.10", 6379}};
+  const std::string with = nft::warden_ruleset(grants);
+  EXPECT_NE(with.find("  set host_tcp {\n    type ipv4_addr . inet_service\n"
+                      "    elements = { 10.60.3.10 . 5432, 10.60.4.10 . 6379 }\n  }\n"),
+            std::string::npos)
+      << with;
+  EXPECT_EQ(nft::host_tcp_update(grants), "flush set inet brig_warden host_tcp\n"
+                                          "add element inet brig_warden host_tcp { 10.60.3.10 . 5432, 10.60.4.10 . 6379 }\n");
+  EXPECT_EQ(nft::host_tcp_update({}), "flush set inet brig_warden host_tcp\n");  // "add element ... {}" is a syntax error
+
+  FakeRunner fake;
+  fake.on({"nsenter", "--net=/proc/4242/ns/net", "--", "nft", "-f", "-"}, canned(0));
+  ASSERT_TRUE(nft::set_host_tcp(fake, 4242, grants));
+  ASSERT_EQ(fake.calls.size(), 1u);
+  EXPECT_EQ(fake.calls[0].stdin_data, nft::host_tcp_update(grants));
+
+  // nft 1.0.6's JSON listing, with elements and without.
+  auto live = nft::parse_host_tcp_json(
+      R"({"nftables": [{"metainfo": {"version": "1.0.6"}}, {"set": {"family": "inet", "name": "host_tcp", "table": "brig_warden",)"
+      R"( "type": ["ipv4_addr", "inet_service"], "handle": 2, "elem": [{"concat": ["10.60.4.10", 6379]}, {"concat": ["10.60.3.10", 5432]}]}}]})");
+  ASSERT_TRUE(live.ok()) << live.error().message();
+  EXPECT_EQ(*live, grants);  // sorted
+  auto none = nft::parse_host_tcp_json(R"({"nftables": [{"metainfo": {}}, {"set": {"name": "host_tcp"}}]})");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_FALSE(nft::parse_host_tcp_json("nope").ok());
+}
 
 TEST(Nft, WardenTableIsInstalledAndCheckedInsideItsNamespace) {
   FakeRunner fake;
   fake.on({"nsenter", "--net=/proc/4242/ns/net", "--", "nft", "-f", "-"}, canned(0));
-  ASSERT_TRUE(nft::install_in_warden(fake, 4242));
+  ASSERT_TRUE(nft::install_in_warden(fake, 4242, {}));
   ASSERT_EQ(fake.calls.size(), 1u);
   EXPECT_EQ(fake.calls[0].stdin_data, kWardenRuleset);
   fake.on({"nsenter", "--net=/proc/4242/ns/net", "--", "nft", "list", "table", "inet", "brig_warden"},

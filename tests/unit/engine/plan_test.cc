@@ -159,6 +159,29 @@ TEST(PlanCell, CellJsonIsExactAndHoldsNoHostPath) {
                                     "}\n");
 }
 
+// Host services: each name is warden on the cell's network in its /etc/hosts
+// (its resolver says so too), and cell.json says where the cell reaches it.
+TEST(PlanCell, HostServicesAreNamedInHostsAndCellJson) {
+  spec::Resolved r = resolved();
+  spec::HostService db, llm;
+  db.name = "db";
+  db.port = 5432;
+  db.protocol = "tcp";
+  llm.name = "llm";
+  llm.port = 4000;
+  r.spec.host_services.set({db, llm}, spec::Origin::builtin());
+  const RunPlan p = plan_of(r);
+  auto at = std::find(p.create.begin(), p.create.end(), "--add-host");
+  ASSERT_NE(at, p.create.end());
+  EXPECT_EQ(*(at + 1), "db.host.brig:10.60.1.2");
+  EXPECT_EQ(*(at + 2), "--add-host");
+  EXPECT_EQ(*(at + 3), "llm.host.brig:10.60.1.2");
+  const auto json = nlohmann::json::parse(p.files[0].content);
+  EXPECT_EQ(json["host_services"], nlohmann::json::parse(R"([
+      {"name": "db", "port": 5432, "protocol": "tcp", "url": "tcp://db.host.brig:5432"},
+      {"name": "llm", "port": 4000, "protocol": "http", "url": "http://llm.host.brig/"}])"));
+}
+
 TEST(PlanCell, RecordFile) {
   const RunPlan p = plan_of(resolved());
   ASSERT_EQ(p.files.size(), 2u);

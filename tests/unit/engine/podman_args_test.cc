@@ -185,16 +185,16 @@ TEST(WardenRunArgs, Golden) {
       "podman", "run", "-d", "--name", "brig-warden", "--runtime", "runc", "--read-only", "--user", "65534:65534",
       "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--network", "brig-ext", "--ip", "10.59.0.2",
       "--publish", "127.0.0.1:9500:9464", "--publish", "127.0.0.1:8443:8443", "--sysctl", "net.ipv4.ip_forward=0",
-      "--sysctl", "net.ipv4.ip_unprivileged_port_start=53", "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev", "--label", "brig.role=warden",
+      "--sysctl", "net.ipv4.ip_unprivileged_port_start=1", "--tmpfs", "/brig/run:rw,size=1m,mode=1777,noexec,nosuid,nodev", "--label", "brig.role=warden",
       "--label", "brig.config=abc123", "--env", "BRIG_HOME=/brig",
       "--volume", "/h/policy:/brig/policy:ro", "--volume", "/h/state/system:/brig/state/system:ro",
       "--volume", "/h/run/warden-ca:/brig/ca:ro", "--volume", "/h/logs/cells:/brig/logs/cells:rw",
-      "--volume", "/h/warden.yaml:/brig/warden.yaml:ro",
+      "--volume", "/h/warden.yaml:/brig/warden.yaml:ro", "--volume", "/h/run/host-relay:/brig/host-relay:ro",
       "--volume", "/etc/brig/upstream-ca.pem:/etc/brig/upstream-ca.pem:ro",
       "--ulimit", "nofile=1024:1024",
       "localhost/brig-warden:0.1.0", "warden", "serve", "--proxy-listen", "0.0.0.0:3128",
       "--dns-listen", "0.0.0.0:53", "--http-listen", "0.0.0.0:80", "--https-listen", "0.0.0.0:443",
-      "--ops-listen", "10.59.0.2:9464", "--threads", "4",
+      "--ops-listen", "10.59.0.2:9464", "--threads", "4", "--host-relay", "/brig/host-relay/relay.sock",
       "--ingress-listen", "10.59.0.2:8443", "--ingress-domain", "localhost", "--ingress-max-body", "67108864"};
   EXPECT_EQ(warden_run_args(p), want);
 }
@@ -217,7 +217,8 @@ TEST(WardenRunArgs, IngressSettingsAndCertificate) {
   EXPECT_EQ(Argv(image, a.end()),
             (Argv{"img", "warden", "serve", "--proxy-listen", "0.0.0.0:3128", "--dns-listen", "0.0.0.0:53",
                   "--http-listen", "0.0.0.0:80", "--https-listen", "0.0.0.0:443", "--ops-listen", "10.59.0.2:9464",
-                  "--threads", "2", "--ingress-listen", "10.59.0.2:8443", "--ingress-domain", "cells.example.com",
+                  "--threads", "2", "--host-relay", "/brig/host-relay/relay.sock", "--ingress-listen", "10.59.0.2:8443",
+                  "--ingress-domain", "cells.example.com",
                   "--ingress-max-body", "1048576", "--ingress-cert", "/brig/ingress/cert.pem", "--ingress-key",
                   "/brig/ingress/key.pem"}));
 }
