@@ -115,6 +115,8 @@ Result<int> Bridges::run(const std::vector<std::string>& args, const RunBridge& 
                  "carries its sockets into the VM after it",
                  "give it a name: brig run --name NAME ... (or name: in the file)");
   }
+  auto st = checked_state(r.cell, r.sockets);
+  if (!st) return st.error();
   // A cell of that name would make the run fail, and its bridge is not ours to replace.
   if (cell_exists(r.cell)) {
     return Error(Errc::exists, "a cell named " + r.cell + " already exists",
@@ -123,8 +125,6 @@ Result<int> Bridges::run(const std::vector<std::string>& args, const RunBridge& 
   auto old = load(r.cell);
   if (!old) return old.error();
   if (*old) forget(**old);  // left by a cell removed in the VM (run -d --rm)
-  auto st = checked_state(r.cell, r.sockets);
-  if (!st) return st.error();
   // The state first: whatever happens next, brig can find the bridge and end it.
   BRIG_TRY(fs::make_dirs(bridge_state_dir(tools_.brig_home), 0700));
   BRIG_TRY(fs::write_atomic(bridge_state_path(tools_.brig_home, r.cell), bridge_state_json(*st), 0600));
