@@ -173,8 +173,8 @@ Result<std::string> check_mac_socket(const std::string& name, const std::string&
 }
 
 // The host sockets a forwarded `brig run` declares in its --file, as the Mac
-// reads them; nullopt when there are none (or the file does not parse: the
-// brig in the VM says why).
+// reads them; nullopt when there are none (or the file does not parse, or the
+// name is not one: the brig in the VM says why).
 std::optional<vm::RunBridge> run_bridge(const std::vector<std::string>& args) {
   const RunArgs r = scan_run_args(args);
   if (!r.file) return std::nullopt;
@@ -182,6 +182,8 @@ std::optional<vm::RunBridge> run_bridge(const std::vector<std::string>& args) {
   if (!s || !s->host_sockets.has() || s->host_sockets->empty()) return std::nullopt;
   vm::RunBridge b;
   b.cell = r.name ? *r.name : s->name.has() ? *s->name : "";
+  // A name that is none names no bridge either: the VM refuses the run.
+  if (!b.cell.empty() && !spec::valid_cell_name(b.cell)) return std::nullopt;
   for (const auto& h : *s->host_sockets) b.sockets.push_back({h.name, h.host_path, "", ""});
   b.detach = r.detach;
   b.rm = r.rm;
