@@ -260,6 +260,12 @@ RunArgs scan_run_args(const std::vector<std::string>& args) {
   for (size_t i = 0; i < head->size(); ++i) {
     const std::string& t = (*head)[i];
     const FlagDef* f = t.size() > 1 && t[0] == '-' ? find_flag(t) : nullptr;
+    if (!f && t.size() > 2 && t[0] == '-' && t[1] != '-' &&
+        t.find_first_not_of("ditqv", 1) == std::string::npos) {
+      // Short flags run together ("-dit"): CLI11 reads each one.
+      if (t.find('d') != std::string::npos) r.detach = true;
+      continue;
+    }
     if (!f) continue;
     const std::string_view names = f->names;
     std::optional<std::string> value;
