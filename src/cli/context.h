@@ -68,6 +68,15 @@ struct RunTail {
 Result<std::vector<std::string>> split_run_tail(const std::vector<std::string>& args, RunTail& tail);
 RunTail& run_tail();
 
+// What the macOS thin client reads of a `brig run` before forwarding it (the
+// host-socket bridges its --file needs), with run's own flag table. Flags
+// that do not parse are left to the brig in the VM to report.
+struct RunArgs {
+  std::optional<std::string> file, name;
+  bool detach = false, rm = false, dry_run = false;
+};
+RunArgs scan_run_args(const std::vector<std::string>& args);
+
 }  // namespace brig::cli
 
 namespace brig::cli {

@@ -252,6 +252,36 @@ Result<std::vector<std::string>> split_run_tail(const std::vector<std::string>& 
   return head;
 }
 
+RunArgs scan_run_args(const std::vector<std::string>& args) {
+  RunArgs r;
+  RunTail tail;
+  auto head = split_run_tail(args, tail);
+  if (!head) return r;
+  for (size_t i = 0; i < head->size(); ++i) {
+    const std::string& t = (*head)[i];
+    const FlagDef* f = t.size() > 1 && t[0] == '-' ? find_flag(t) : nullptr;
+    if (!f && t.size() > 2 && t[0] == '-' && t[1] != '-' &&
+        t.find_first_not_of("ditqv", 1) == std::string::npos) {
+      // Short flags run together ("-dit"): CLI11 reads each one.
+      if (t.find('d') != std::string::npos) r.detach = true;
+      continue;
+    }
+    if (!f) continue;
+    const std::string_view names = f->names;
+    std::optional<std::string> value;
+    if (f->takes_value) {
+      if (value_inline(t)) value = t.substr(t.find('=') + 1);
+      else if (i + 1 < head->size()) value = (*head)[++i];
+    }
+    if (names == "--name") r.name = value;
+    else if (names == "-f,--file") r.file = value;
+    else if (names == "-d,--detach") r.detach = true;
+    else if (names == "--rm") r.rm = true;
+    else if (names == "--dry-run") r.dry_run = true;
+  }
+  return r;
+}
+
 void add_run(CLI::App& root, Context& ctx) {
   auto* cmd = root.add_subcommand("run", "start a cell: brig run [flags] [IMAGE] [-- CMD...]");
   cmd->footer(

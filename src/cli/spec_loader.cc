@@ -7,6 +7,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/spec/parse.h"
+#include "brig/vm/host_socket_bridge.h"
 #include "brig/vm/thin_client.h"
 
 namespace brig::cli {
@@ -66,6 +67,11 @@ Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::st
   src.flags = flags;
   src.probe = &probe;
   src.from_mac = vm::forwarded_from_mac(std::getenv(vm::kForwardedEnv));
+  if (src.from_mac) {
+    auto bridges = vm::parse_bridges_env(std::getenv(vm::kBridgesEnv));
+    if (!bridges) return bridges.error();
+    src.host_socket_bridges = std::move(*bridges);
+  }
   src.user_profile_names = fs::list_names(paths.profiles_dir(), ".yaml");
   src.user_profile = [&paths](const std::string& name) -> Result<std::optional<spec::CellSpec>> {
     if (name.empty() || name.find('/') != std::string::npos || name.front() == '.') {

@@ -8,9 +8,12 @@
 #include <filesystem>
 
 #include "brig/proc/command.h"
+#include "brig/spec/validate.h"
+#include "brig/vm/bridges.h"
 #include "brig/vm/lima.h"
 #include "brig/vm/thin_client.h"
 #include "context.h"
+#include "spec_loader.h"
 
 namespace brig::cli {
 namespace {
@@ -155,6 +158,41 @@ Result<int> shell(const VmOpts& o) {
 
 }  // namespace
 
+namespace {
+
+// The Mac-side check of a host socket before it is bridged: the spec's rule
+// on the Mac's own file.
+Result<std::string> check_mac_socket(const std::string& name, const std::string& host_path) {
+  static const HostProbe probe;
+  if (auto why = spec::host_socket_path_problem(host_path, &probe)) {
+    return Error(Errc::invalid, "host socket " + name + ": " + *why);
+  }
+  auto real = probe.realpath(host_path);
+  if (!real) return Error(Errc::invalid, "host socket " + name + ": " + host_path + " cannot be resolved");
+  return *real;
+}
+
+// The host sockets a forwarded `brig run` declares in its --file, as the Mac
+// reads them; nullopt when there are none (or the file does not parse, or the
+// name is not one: the brig in the VM says why).
+std::optional<vm::RunBridge> run_bridge(const std::vector<std::string>& args) {
+  const RunArgs r = scan_run_args(args);
+  if (!r.file) return std::nullopt;
+  auto s = read_cell_file(*r.file);
+  if (!s || !s->host_sockets.has() || s->host_sockets->empty()) return std::nullopt;
+  vm::RunBridge b;
+  b.cell = r.name ? *r.name : s->name.has() ? *s->name : "";
+  // A name that is none names no bridge either: the VM refuses the run.
+  if (!b.cell.empty() && !spec::valid_cell_name(b.cell)) return std::nullopt;
+  for (const auto& h : *s->host_sockets) b.sockets.push_back({h.name, h.host_path, "", ""});
+  b.detach = r.detach;
+  b.rm = r.rm;
+  b.dry_run = r.dry_run;
+  return b;
+}
+
+}  // namespace
+
 Result<int> forward_to_vm(const std::vector<std::string>& args, const Paths& paths) {
   auto path = limactl_path();
   if (!path) return path.error();
@@ -164,8 +202,22 @@ Result<int> forward_to_vm(const std::vector<std::string>& args, const Paths& pat
   BRIG_TRY(l.require_running());
   std::error_code ec;
   auto cwd = std::filesystem::current_path(ec);
+  const std::string vm_home = vm::vm_brig_home(paths.home(), ec ? "/" : cwd.string());
+
+  // Host sockets live on the Mac: the commands that start, stop or remove a
+  // cell that has them bridge them into the VM around the forward.
+  const auto step = vm::bridge_step(args);
+  if (step.kind != vm::BridgeStep::Kind::none) {
+    vm::BridgeTools tools{*path, proc::find_executable("ssh").value_or(""),
+                          vm::lima_ssh_config(vm::lima_home(std::getenv("LIMA_HOME"), std::getenv("HOME"))),
+                          paths.home(), vm_home};
+    vm::Bridges bridges(runner, std::move(tools), check_mac_socket);
+    auto rc = bridges.forward(args, step, step.kind == vm::BridgeStep::Kind::run ? run_bridge(args) : std::nullopt);
+    if (!rc) return rc.error();
+    if (*rc) return **rc;
+  }
   proc::Command c;
-  c.argv = vm::limactl_forward_args(*path, vm::vm_brig_home(paths.home(), ec ? "/" : cwd.string()), args);
+  c.argv = vm::limactl_forward_args(*path, vm_home, args);
   // exec, not fork: the terminal, signals and the exit code pass through.
   return proc::exec_replace(c);
 }

@@ -149,13 +149,18 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
                .with_exit_code(125));
     }
     for (const auto& h : *s.host_sockets) {
-      auto real = check_host_socket(h.name, h.host_path, ctx.paths.home());
+      // From the Mac: the socket the thin client bridged host_path to.
+      auto bridged = resolved.host_socket_bridges.find(h.name);
+      HostSocketRef ref{h.name, h.host_path, "", h.mount_point, h.mode != "rw",
+                        bridged == resolved.host_socket_bridges.end() ? "" : bridged->second};
+      auto real = check_host_socket(h.name, ref.checked_path(), ctx.paths.home());
       if (!real) {
         fail("host socket " + h.name, real.error());
         continue;
       }
+      ref.source = *real;
       checks.push_back({"host socket " + h.name, *real + " -> " + h.mount_point + " (" + h.mode + ", bypasses warden)",
-                        std::nullopt, "", HostSocketRef{h.name, h.host_path, *real, h.mount_point, h.mode != "rw"}});
+                        std::nullopt, "", ref});
     }
   }
 

@@ -80,11 +80,16 @@ Result<std::string> check_host_socket(const std::string& name, const std::string
 
 Status recheck_host_sockets(const CellRecord& rec, const std::string& brig_home) {
   for (const auto& s : rec.host_sockets) {
-    auto real = check_host_socket(s.name, s.host_path, brig_home);
+    auto real = check_host_socket(s.name, s.checked_path(), brig_home);
+    if (!real && !s.bridge.empty()) {
+      // Only the brig on the Mac brings the bridge up.
+      return real.error().with_fix("start the cell from the Mac (brig cell start " + rec.name + "): brig there bridges " +
+                                   s.host_path + " into the VM");
+    }
     if (!real) return real.error();
     if (*real != s.source) {
       return refuse(Errc::invalid, s.name,
-                    s.host_path + " now resolves to " + *real + ", not to " + s.source + " (what cell " + rec.name +
+                    s.checked_path() + " now resolves to " + *real + ", not to " + s.source + " (what cell " + rec.name +
                         " was created with)",
                     "restore " + s.source + ", or remove the cell (brig cell rm " + rec.name + ") and run it again");
     }

@@ -22,8 +22,9 @@ Result<std::string> check_host_socket(const std::string& name, const std::string
                                       const std::string& brig_home);
 
 // A stopped cell's host sockets before it starts again: each passes
-// check_host_socket and still resolves to the `source` it was created with
-// (podman mounts that path; another file there now is refused).
+// check_host_socket (on its checked_path(): the bridge's from the Mac) and
+// still resolves to the `source` it was created with (podman mounts that
+// path; another file there now is refused).
 Status recheck_host_sockets(const CellRecord& rec, const std::string& brig_home);
 
 // The note `brig run` prints for each host socket (invariant 8: uninspected

@@ -75,11 +75,13 @@ nlohmann::json to_json(const CellRecord& r) {
   }
   nlohmann::json sockets = nlohmann::json::array();
   for (const auto& h : r.host_sockets) {
-    sockets.push_back({{"name", h.name},
-                       {"host_path", h.host_path},
-                       {"source", h.source},
-                       {"mount_point", h.mount_point},
-                       {"read_only", h.read_only}});
+    nlohmann::json sj = {{"name", h.name},
+                         {"host_path", h.host_path},
+                         {"source", h.source},
+                         {"mount_point", h.mount_point},
+                         {"read_only", h.read_only}};
+    if (!h.bridge.empty()) sj["bridge"] = h.bridge;
+    sockets.push_back(std::move(sj));
   }
   return {{"name", r.name},
           {"image", r.image},
@@ -123,7 +125,7 @@ Result<CellRecord> record_from_json(const nlohmann::json& j) {
     for (const auto& h : j.value("host_sockets", nlohmann::json::array())) {
       r.host_sockets.push_back({h.at("name").get<std::string>(), h.at("host_path").get<std::string>(),
                                 h.at("source").get<std::string>(), h.at("mount_point").get<std::string>(),
-                                h.value("read_only", true)});
+                                h.value("read_only", true), h.value("bridge", "")});
     }
     r.created = j.value("created", "");
     r.airgapped = j.value("airgapped", false);

@@ -63,10 +63,12 @@ Result<Resolved> resolve(const Sources& src) {
   opts.airgapped = r.airgapped;
   opts.probe = src.probe;
   opts.from_mac = src.from_mac;
+  opts.host_socket_bridges = src.host_socket_bridges;
   Diagnostics diags = src.diags;
   add_unreported(diags, validate(merged, opts));
   if (!diags.empty()) return to_error(diags);
   r.spec = std::move(merged);
+  if (src.from_mac) r.host_socket_bridges = src.host_socket_bridges;
   return r;
 }
 

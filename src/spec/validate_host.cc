@@ -85,11 +85,17 @@ void check_host_sockets(Checker& err, const CellSpec& s, const ValidateOptions& 
     return;
   }
   if (opts.from_mac) {
-    // host_path would be looked up in the VM, not on the Mac.
-    err(s.host_sockets.origin, "host_sockets",
-        "not supported yet on macOS (brig cannot bridge a socket on the Mac into its VM today); remove it, or run "
-        "brig on a Linux host");
-    return;
+    // host_path names a file on the Mac: the VM can use it only through the
+    // thin client's bridge.
+    const bool bridged = std::all_of(list.begin(), list.end(), [&](const HostSocket& e) {
+      return opts.host_socket_bridges.count(e.name) > 0;
+    });
+    if (!bridged) {
+      err(s.host_sockets.origin, "host_sockets",
+          "not supported yet on macOS (brig cannot bridge a socket on the Mac into its VM today); remove it, or run "
+          "brig on a Linux host");
+      return;
+    }
   }
   if (list.size() > kMaxHostSockets) {
     err(s.host_sockets.origin, "host_sockets", std::to_string(list.size()) + " entries; at most " + std::to_string(kMaxHostSockets) + " are allowed");
@@ -101,31 +107,9 @@ void check_host_sockets(Checker& err, const CellSpec& s, const ValidateOptions& 
     if (!valid_label(e.name, 31)) err(e.origin, f + ".name", "invalid name " + str::quote(e.name) + "; use 1-31 lowercase letters, digits and '-'");
     else if (!names.insert(e.name).second) err(e.origin, f + ".name", "duplicate host socket " + str::quote(e.name));
 
-    auto hp = normalize_abs(e.host_path);
-    if (!hp) {
-      err(e.origin, f + ".host_path", str::quote(e.host_path) + " must be an absolute path without '..'");
-    } else if (auto w = engine_socket(*hp)) {
-      err(e.origin, f + ".host_path", e.host_path + " looks like a " + *w + " engine socket, which gives control of the host; it is never allowed");
-    } else if (opts.probe) {
-      switch (opts.probe->kind(*hp)) {
-        case Probe::Kind::missing:
-          err(e.origin, f + ".host_path", e.host_path + " does not exist; start the service that provides it, or correct host_path");
-          break;
-        case Probe::Kind::symlink:
-          err(e.origin, f + ".host_path", e.host_path + " is a symlink; give the socket's real path");
-          break;
-        case Probe::Kind::socket: {
-          auto real = opts.probe->realpath(*hp);
-          if (!real) {
-            err(e.origin, f + ".host_path", e.host_path + " cannot be resolved");
-          } else if (auto w2 = engine_socket(*real)) {
-            err(e.origin, f + ".host_path", e.host_path + " resolves to " + *real + ", a " + *w2 + " engine socket; it is never allowed");
-          }
-          break;
-        }
-        default:
-          err(e.origin, f + ".host_path", e.host_path + " is not a unix socket");
-      }
+    // From the Mac the file is not here to probe: the thin client judged it.
+    if (auto why = host_socket_path_problem(e.host_path, opts.from_mac ? nullptr : opts.probe)) {
+      err(e.origin, f + ".host_path", *why);
     }
 
     auto mp = normalize_abs(e.mount_point);
@@ -162,6 +146,31 @@ std::optional<std::string> engine_socket(std::string_view path) {
     if (lower.find("/" + w + "/") != std::string::npos || lower.find("/." + w + "/") != std::string::npos) return w;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> host_socket_path_problem(const std::string& host_path, const Probe* probe) {
+  auto hp = detail::normalize_abs(host_path);
+  if (!hp) return str::quote(host_path) + " must be an absolute path without '..'";
+  if (auto w = engine_socket(*hp)) {
+    return host_path + " looks like a " + *w + " engine socket, which gives control of the host; it is never allowed";
+  }
+  if (!probe) return std::nullopt;
+  switch (probe->kind(*hp)) {
+    case Probe::Kind::missing:
+      return host_path + " does not exist; start the service that provides it, or correct host_path";
+    case Probe::Kind::symlink:
+      return host_path + " is a symlink; give the socket's real path";
+    case Probe::Kind::socket: {
+      auto real = probe->realpath(*hp);
+      if (!real) return host_path + " cannot be resolved";
+      if (auto w = engine_socket(*real)) {
+        return host_path + " resolves to " + *real + ", a " + *w + " engine socket; it is never allowed";
+      }
+      return std::nullopt;
+    }
+    default:
+      return host_path + " is not a unix socket";
+  }
 }
 
 }  // namespace brig::spec

@@ -39,12 +39,15 @@ std::vector<std::string> limactl_shell_args(const std::string& limactl, const st
 }
 
 std::vector<std::string> limactl_forward_args(const std::string& limactl, const std::string& brig_home,
-                                              const std::vector<std::string>& brig_args) {
+                                              const std::vector<std::string>& brig_args,
+                                              const std::vector<std::string>& env) {
   // Not pre-quoted: limactl quotes each argument for the guest shell. A
   // NAME=VALUE argument is only taken as an assignment before the command,
   // so one among brig_args stays an argument.
   std::vector<std::string> a{limactl, "shell", kInstance, "--", "BRIG_HOME=" + brig_home,
-                             std::string(kForwardedEnv) + "=" + kForwardedFromMac, "brig"};
+                             std::string(kForwardedEnv) + "=" + kForwardedFromMac};
+  a.insert(a.end(), env.begin(), env.end());
+  a.emplace_back("brig");
   a.insert(a.end(), brig_args.begin(), brig_args.end());
   return a;
 }

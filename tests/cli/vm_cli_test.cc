@@ -143,26 +143,70 @@ TEST_F(VmCliTest, RunDryRunThroughTheVmMatchesTheDirectCall) {
   expect_same(direct, mac(args));
 }
 
-// On the Mac a host_path would name a file in the VM: the brig there refuses
-// host sockets for a command the thin client forwarded, and only then.
-TEST_F(VmCliTest, HostSocketsAreRefusedThroughTheVm) {
-  const std::string sock = home_ + "/pg.sock";
+// A bound unix socket at `path` (the file stays after close).
+void make_socket(const std::string& path) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, sock.c_str(), sizeof a.sun_path - 1);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << path;
   ::close(fd);
+}
+
+// On the Mac a host_path names the Mac's file: the thin client judges it
+// there and tells the brig in the VM where it bridges it (a dry run bridges
+// nothing); the brig there takes no host socket it was not told about.
+TEST_F(VmCliTest, HostSocketsAreCheckedOnTheMacAndBridgedNames) {
+  const std::string sock = home_ + "/pg.sock";
+  make_socket(sock);
   auto cell = write("cell.yaml", "image: localhost/agent:1\nhost_sockets:\n  - {name: pg, host_path: " + sock +
                                      ", mount_point: /run/host/pg.sock}\n");
-  Argv args{"run", "--dry-run", "--file", cell};
+  Argv args{"run", "--dry-run", "--name", "agent", "--file", cell};
   auto direct = brig(args);
   EXPECT_EQ(direct.exit_code, 0) << direct.err;
   auto via_vm = mac(args);
-  EXPECT_EQ(via_vm.exit_code, 2);
-  EXPECT_EQ(via_vm.err, "error: " + cell +
-                            ":3: host_sockets: not supported yet on macOS (brig cannot bridge a socket on the Mac "
-                            "into its VM today); remove it, or run brig on a Linux host\n");
+  EXPECT_EQ(via_vm.exit_code, 0) << via_vm.err;
+  EXPECT_EQ(via_vm.out, direct.out);
+  Argv want{"shell", "brig", "--", "BRIG_HOME=" + home_, "BRIG_FORWARDED_FROM=darwin",
+            "BRIG_HOST_SOCKET_BRIDGES=pg=/tmp/brig-host-sockets/cell-agent/0.sock", "brig"};
+  want.insert(want.end(), args.begin(), args.end());
+  EXPECT_EQ(calls().back(), want);
+
+  // Forwarded without the bridge (an older thin client): refused as before.
+  auto unbridged = run(args, {"BRIG_FORWARDED_FROM=darwin"});
+  EXPECT_EQ(unbridged.exit_code, 2);
+  EXPECT_EQ(unbridged.err, "error: " + cell +
+                               ":3: host_sockets: not supported yet on macOS (brig cannot bridge a socket on the Mac "
+                               "into its VM today); remove it, or run brig on a Linux host\n");
+  auto garbled = run(args, {"BRIG_FORWARDED_FROM=darwin", "BRIG_HOST_SOCKET_BRIDGES=pg"});
+  EXPECT_EQ(garbled.exit_code, 2);
+  EXPECT_THAT(garbled.err, HasSubstr("BRIG_HOST_SOCKET_BRIDGES: \"pg\" is not NAME=/PATH"));
+}
+
+// The Mac's file is judged by the spec's rule before anything is bridged or
+// forwarded: a symlink, a file that is no socket, an engine's socket.
+TEST_F(VmCliTest, TheMacRefusesWhatItWouldNotBridge) {
+  make_socket(home_ + "/pg.sock");
+  ASSERT_EQ(::symlink((home_ + "/pg.sock").c_str(), (home_ + "/link.sock").c_str()), 0);
+  write("plain.sock", "not a socket");
+  ASSERT_EQ(::mkdir((home_ + "/podman").c_str(), 0755), 0);
+  make_socket(home_ + "/podman/api.sock");
+  ASSERT_EQ(::symlink((home_ + "/podman").c_str(), (home_ + "/sockets").c_str()), 0);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/link.sock", " is a symlink; give the socket's real path"},
+      {"/plain.sock", " is not a unix socket"},
+      {"/sockets/api.sock", " resolves to " + home_ + "/podman/api.sock, a podman engine socket; it is never allowed"},
+  };
+  for (const auto& [rel, why] : cases) {
+    auto cell = write("cell.yaml", "name: agent\nimage: localhost/agent:1\nhost_sockets:\n  - {name: pg, host_path: " +
+                                       home_ + rel + ", mount_point: /run/host/pg.sock}\n");
+    const size_t before = calls().size();
+    auto out = mac({"run", "--dry-run", "--file", cell});
+    EXPECT_EQ(out.exit_code, 2) << out.err;
+    EXPECT_EQ(out.err, "error: host socket pg: " + home_ + rel + why + "\n");
+    // Nothing went to the VM.
+    for (size_t i = before; i < calls().size(); ++i) EXPECT_NE(calls()[i].back(), cell);
+  }
 }
 
 TEST_F(VmCliTest, AwkwardArgumentsArriveIntact) {

@@ -24,10 +24,16 @@ struct InjectedSecretRef {
 // A host socket the cell mounts (a spec's host_sockets entry) as `brig run`
 // checked it: `source` is host_path's real path, what podman bind-mounts at
 // `mount_point`. Every start checks host_path again and refuses when it no
-// longer resolves to `source` (host_sockets.h).
+// longer resolves to `source` (host_sockets.h). From the Mac, host_path is
+// the Mac's and `bridge` the VM path the thin client bridges it to: the path
+// checked in its place.
 struct HostSocketRef {
   std::string name, host_path, source, mount_point;
   bool read_only = true;
+  std::string bridge = {};
+
+  // The file this host checks and mounts: the bridge's when there is one.
+  const std::string& checked_path() const { return bridge.empty() ? host_path : bridge; }
 };
 
 struct CellRecord {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@ struct Sources {
   std::vector<std::string> user_profile_names;  // for did-you-mean hints
   const Probe* probe = nullptr;
   bool from_mac = false;  // ValidateOptions::from_mac
+  std::map<std::string, std::string> host_socket_bridges;  // ValidateOptions::host_socket_bridges
   // Problems the caller already found in these sources (the yaml's shape
   // errors from parse_cell_all, malformed flags): reported together with
   // validation's, so no error hides another.
@@ -31,6 +33,9 @@ struct Resolved {
   CellSpec spec;
   bool untrusted = false;  // recognised by content, not only by name
   bool airgapped = false;
+  // Sources::host_socket_bridges: the path the engine checks and mounts for
+  // such a host socket, in place of its host_path on the Mac.
+  std::map<std::string, std::string> host_socket_bridges;
 };
 
 // defaults < profile < yaml < flags, merged field by field, then validated

@@ -1,6 +1,7 @@
 // Validation of a merged cell spec. Pure: filesystem questions go through Probe.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,8 +25,13 @@ struct ValidateOptions {
   bool airgapped = false;        // no egress at all
   const Probe* probe = nullptr;  // null: host-side checks are skipped
   // The command came through the macOS thin client (vm/thin_client.h): host
-  // paths name files in the VM, not on the Mac, so host sockets are refused.
+  // paths name files in the VM, not on the Mac, so host sockets are refused
+  // unless the thin client bridged them into the VM.
   bool from_mac = false;
+  // With from_mac: host socket name -> the VM path the thin client bridges
+  // its host_path to (vm/host_socket_bridge.h). The thin client checked the
+  // Mac's file (host_socket_path_problem); the engine checks the bridged one.
+  std::map<std::string, std::string> host_socket_bridges = {};
 };
 
 // Ports warden itself listens on (the proxy, ingress, ops): no host service
@@ -43,6 +49,13 @@ inline constexpr std::size_t kMaxHostSockets = 8;
 // rule for validation (on host_path and its realpath) and for the engine's
 // start-time check (on the real path of the opened file).
 std::optional<std::string> engine_socket(std::string_view path);
+
+// Why `host_path` cannot be a host socket's, or nullopt: it is absolute
+// without '..' and names no engine's socket; with `probe`, the file exists,
+// is no symlink, is a unix socket and its real path names no engine's socket.
+// The one rule for validation and for the macOS thin client, which judges the
+// Mac's file with it before bridging it into the VM.
+std::optional<std::string> host_socket_path_problem(const std::string& host_path, const Probe* probe);
 
 // The variables brig sets in every cell (engine/cell_files.cc): the proxy
 // (and Node's switch to use it), what bypasses it, the CA bundle (where the

@@ -30,9 +30,11 @@ std::vector<std::string> limactl_shell_args(const std::string& limactl, const st
 // BRIG_FORWARDED_FROM=darwin brig ARGS...`. limactl turns the leading
 // NAME=VALUE words into environment assignments; the Mac's BRIG_HOME is
 // mounted at the same path in the VM; the second marks the command as the
-// Mac's (vm::kForwardedEnv).
+// Mac's (vm::kForwardedEnv). `env` (NAME=VALUE words) follows them: the
+// host-socket bridges of the command (host_socket_bridge.h).
 std::vector<std::string> limactl_forward_args(const std::string& limactl, const std::string& brig_home,
-                                              const std::vector<std::string>& brig_args);
+                                              const std::vector<std::string>& brig_args,
+                                              const std::vector<std::string>& env = {});
 
 enum class State { absent, running, stopped, broken, other };
 

@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <memory>
 
 #include "unit/engine/engine_fixture.h"
 
@@ -284,6 +285,28 @@ TEST_F(HostSocketRun, StartRefusesASymlinkSwappedInWhileStopped) {
   EXPECT_EQ(st.error().message(), "host socket pg: " + d + "/pg.sock is a symlink");
   EXPECT_EQ(st.error().exit_code(), 125);
   EXPECT_FALSE(called({"podman", "network"})) << all_calls();
+  EXPECT_FALSE(called({"podman", "--runtime-flag"})) << all_calls();
+}
+
+// From the Mac: host_path is the Mac's; the engine checks and mounts the
+// socket the thin client bridged it to, and so does every start.
+TEST_F(HostSocketRun, FromTheMacTheBridgedSocketIsCheckedAndMounted) {
+  auto bridge = std::make_unique<Listener>(d + "/bridges/0.sock");
+  spec::Resolved r = with_socket("/Users/a/pg.sock");
+  r.host_socket_bridges = {{"pg", d + "/bridges/0.sock"}};
+  run_ok(r);
+  EXPECT_TRUE(has_pair(create_argv(), "--volume", d + "/bridges/0.sock:/run/host/pg.sock:rw")) << str(create_argv());
+  const std::string record = slurp(paths.cell_state("c1") + "/cell-state.json");
+  EXPECT_THAT(record, HasSubstr("\"host_path\": \"/Users/a/pg.sock\""));
+
+  bridge.reset();
+  stdfs::remove(d + "/bridges/0.sock");  // the bridge is down
+  fake.calls.clear();
+  auto st = engine.start("c1");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message(), "host socket pg: " + d + "/bridges/0.sock does not exist");
+  EXPECT_EQ(st.error().fix(), "start the cell from the Mac (brig cell start c1): brig there bridges /Users/a/pg.sock "
+                              "into the VM");
   EXPECT_FALSE(called({"podman", "--runtime-flag"})) << all_calls();
 }
 

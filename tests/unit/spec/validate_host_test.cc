@@ -96,6 +96,43 @@ TEST(ValidateHostSockets, RefusedWhenForwardedFromAMac) {
   expect_ok("host_sockets: []\n", mac);
 }
 
+// Bridged by the thin client: the Mac judged the file (host_socket_path_problem
+// there), so the VM does not probe the Mac's path; the rules on the entry
+// itself still hold. One entry without a bridge: the whole list is refused.
+TEST(ValidateHostSockets, BridgedFromAMacAreJudgedWithoutTheProbe) {
+  FakeProbe none;
+  ValidateOptions mac = {.probe = &none, .from_mac = true,
+                         .host_socket_bridges = {{"pg", "/tmp/brig-host-sockets/cell-a/0.sock"}}};
+  expect_ok("host_sockets:\n" + sock("pg", "/Users/a/pg.sock", "/run/host/pg.sock"), mac);
+  EXPECT_EQ(err("host_sockets:\n" + sock("pg", "/Users/a/.docker/run/x.sock", "/run/host/pg.sock"), mac),
+            "cell.yaml:3: host_sockets[0].host_path: /Users/a/.docker/run/x.sock looks like a docker engine socket, "
+            "which gives control of the host; it is never allowed");
+  EXPECT_EQ(err("host_sockets:\n" + sock("pg", "/Users/a/pg.sock", "/run/host/pg.sock") +
+                sock("docs", "/Users/a/docs.sock", "/run/host/docs.sock"), mac),
+            "cell.yaml:3: host_sockets: not supported yet on macOS (brig cannot bridge a socket on the Mac into its "
+            "VM today); remove it, or run brig on a Linux host");
+}
+
+TEST(HostSocketPathProblem, TheRuleTheMacAppliesBeforeBridging) {
+  FakeProbe p;
+  p.add("/s/pg.sock", Probe::Kind::socket)
+      .add("/s/link.sock", Probe::Kind::symlink)
+      .add("/s/file", Probe::Kind::file)
+      .add("/s/sneaky.sock", Probe::Kind::socket, "/Users/a/.lima/brig/ssh.sock");
+  EXPECT_EQ(host_socket_path_problem("/s/pg.sock", &p), std::nullopt);
+  EXPECT_EQ(host_socket_path_problem("/s/link.sock", &p), "/s/link.sock is a symlink; give the socket's real path");
+  EXPECT_EQ(host_socket_path_problem("/s/file", &p), "/s/file is not a unix socket");
+  EXPECT_EQ(host_socket_path_problem("/s/none", &p),
+            "/s/none does not exist; start the service that provides it, or correct host_path");
+  EXPECT_EQ(host_socket_path_problem("/s/sneaky.sock", &p),
+            "/s/sneaky.sock resolves to /Users/a/.lima/brig/ssh.sock, a lima engine socket; it is never allowed");
+  EXPECT_EQ(host_socket_path_problem("rel.sock", &p), "\"rel.sock\" must be an absolute path without '..'");
+  EXPECT_EQ(host_socket_path_problem("/var/run/docker.sock", nullptr),
+            "/var/run/docker.sock looks like a docker engine socket, which gives control of the host; it is never "
+            "allowed");
+  EXPECT_EQ(host_socket_path_problem("/s/missing", nullptr), std::nullopt);  // no probe: the path only
+}
+
 TEST(ValidateHostSockets, AtMostEight) {
   std::string y = "host_sockets:\n";
   for (int i = 0; i < 9; ++i) {
