@@ -1,6 +1,7 @@
 // brig cell network CELL [--blocked] [-f]: warden's log lines for one cell,
-// tagged OUT:, BLOCKED:, PASSTHROUGH:, INGRESS:, POLICY: (a grant lapsed);
-// names refused by warden's resolver are `BLOCKED: dns NAME`.
+// tagged OUT:, BLOCKED:, PASSTHROUGH:, INGRESS:, HOST: (a host service),
+// POLICY: (a grant lapsed); names refused by warden's resolver are
+// `BLOCKED: dns NAME`.
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,7 +30,12 @@ std::string format_record(const nlohmann::json& j, bool blocked_only) {
   // A policy event (a time-boxed grant lapsing): what changed.
   if (kind == "policy") return s("ts") + " POLICY: " + s("rule") + " (" + s("reason") + ")";
   // Ingress (requests from outside to the cell) keeps its tag when refused.
-  std::string tag = kind == "ingress" ? "INGRESS:" : blocked ? "BLOCKED:" : tls == "passthrough" ? "PASSTHROUGH:" : "OUT:";
+  const std::string service = s("host_service");
+  std::string tag = kind == "ingress"           ? "INGRESS:"
+                    : blocked                   ? "BLOCKED:"
+                    : !service.empty()          ? "HOST:"
+                    : tls == "passthrough"      ? "PASSTHROUGH:"
+                                                : "OUT:";
   // A name the cell asked warden's resolver for.
   if (kind == "dns") {
     std::string line = s("ts") + " " + tag + " dns " + s("host");
@@ -47,6 +53,13 @@ std::string format_record(const nlohmann::json& j, bool blocked_only) {
                   n("bytes_out"), n("duration_ms"));
     line += or_dash(s("client")) + " -> " + or_dash(s("method")) + " " + s("path") + " (route=" + or_dash(s("route")) + ")" + tail;
     if (blocked && !s("reason").empty()) line += " (" + s("reason") + ")";
+    return line;
+  }
+  // A connection to a tcp host service: which, and how much went each way.
+  if (kind == "tcp") {
+    std::snprintf(tail, sizeof tail, " in=%.0f out=%.0f %.1fms", n("bytes_in"), n("bytes_out"), n("duration_ms"));
+    line += "tcp " + (service.empty() ? std::string("-") : service) + " (" + target + ")" + tail;
+    if (!s("reason").empty()) line += " (" + s("reason") + ")";
     return line;
   }
   // Taken on warden's :80/:443 from a client that ignores the proxy variables.

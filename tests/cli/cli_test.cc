@@ -289,6 +289,24 @@ TEST_F(CliTest, CellNetworkShowsDnsRefusalsAndTransparentRequests) {
             "host) (transparent)\n");
 }
 
+// Host services: HTTP requests and TCP connections tagged HOST:, a refused
+// one BLOCKED:.
+TEST_F(CliTest, CellNetworkShowsHostServices) {
+  write("logs/cells/c1.jsonl",
+        R"({"ts":"2026-01-01T00:00:01.000Z","cell":"c1","kind":"http","tls":"none","method":"GET","host":"llm.host.brig","port":80,"path":"/v1","status":200,"decision":"allow","rule":"host service llm","reason":"","bytes_in":1,"bytes_out":2,"duration_ms":1.5,"host_service":"llm"})"
+        "\n"
+        R"({"ts":"2026-01-01T00:00:02.000Z","cell":"c1","kind":"tcp","host":"db.host.brig","port":5432,"decision":"allow","reason":"","bytes_in":120,"bytes_out":4096,"duration_ms":2500,"host_service":"db"})"
+        "\n"
+        R"({"ts":"2026-01-01T00:00:03.000Z","cell":"c1","kind":"tcp","host":"db.host.brig","port":6379,"decision":"deny","reason":"no tcp host service on port 6379","bytes_in":0,"bytes_out":0,"duration_ms":0,"host_service":""})"
+        "\n");
+  auto out = brig({"cell", "network", "c1"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out,
+            "2026-01-01T00:00:01.000Z HOST: GET llm.host.brig:80/v1 200 1.5ms\n"
+            "2026-01-01T00:00:02.000Z HOST: tcp db (db.host.brig:5432) in=120 out=4096 2500.0ms\n"
+            "2026-01-01T00:00:03.000Z BLOCKED: tcp - (db.host.brig:6379) in=0 out=0 0.0ms (no tcp host service on port 6379)\n");
+}
+
 TEST_F(CliTest, CellNetworkUnknownCellAndBadName) {
   auto missing = brig({"cell", "network", "nope"});
   EXPECT_EQ(missing.exit_code, 1);

@@ -296,6 +296,18 @@ TEST_F(PolicyCliTest, SetRefusesBadRulesAndLeavesTheFileAlone) {
   auto nothing = brig({"policy", "set", "c1"});
   EXPECT_EQ(nothing.exit_code, 2);
   EXPECT_THAT(nothing.err, HasSubstr("nothing to change"));
+  // Host services: the spec's rules, one line and a fix, nothing changed.
+  auto no_port = brig({"policy", "set", "c1", "--host-service", "db"});
+  EXPECT_EQ(no_port.exit_code, 2);
+  EXPECT_EQ(no_port.err, "error: --host-service db: give NAME:PORT[/tcp]\n"
+                         "fix: e.g. --host-service db:5432/tcp or --host-service llm:4000\n");
+  auto reserved = brig({"policy", "set", "c1", "--host-service", "db:8443/tcp", "--allow", "example.com"});
+  EXPECT_EQ(reserved.exit_code, 2);
+  EXPECT_THAT(reserved.err, HasSubstr("8443 is reserved by warden"));
+  EXPECT_EQ(read("policy/cells/c1.json"), before);  // the --allow of the same command did not land either
+  auto no_cell = brig({"policy", "set", "nope", "--host-service", "db:5432/tcp"});
+  EXPECT_EQ(no_cell.exit_code, 1);
+  EXPECT_THAT(no_cell.err, HasSubstr("no cell named \"nope\""));
   write("policy/cells/air.json", R"({"allow": [], "airgapped": true})");
   auto air = brig({"policy", "set", "air", "--allow", "example.com"});
   EXPECT_EQ(air.exit_code, 2);
