@@ -19,6 +19,7 @@
 #include "brig/spec/validate.h"
 #include "brig/state/cell_logs.h"
 #include "brig/state/cell_policy.h"
+#include "brig/state/host_services.h"
 #ifndef BRIG_CLIENT_ONLY
 #include "brig/engine/engine.h"
 #include "brig/proc/command.h"
@@ -296,10 +297,21 @@ void add_policy(CLI::App& root, Context& ctx) {
     if (!src) return src.error();
     auto eff = src->effective();
     if (!eff) return eff.error();
+    // The cell's host services, as warden's table has them now.
+    std::vector<state::HostServiceEntry> services;
+    if (!show_cell.empty()) {
+      auto table = state::load_host_services(ctx.paths);
+      if (!table) return table.error();
+      if (auto it = table->find(show_cell); it != table->end()) services = it->second.services;
+    }
     if (ctx.json()) {
       nlohmann::json j = {{"global", spec::to_json(policy::in_force(src->global, src->now))}};
       if (src->cell) j["cell"] = spec::to_json(policy::in_force(*src->cell, src->now));
       j["rate_limit"] = eff->rate ? nlohmann::json{{"rate", eff->rate->rate}, {"burst", eff->rate->burst}} : nullptr;
+      if (!show_cell.empty()) {
+        j["host_services"] = nlohmann::json::array();
+        for (const auto& h : services) j["host_services"].push_back({{"name", h.name}, {"port", h.port}, {"protocol", h.protocol}});
+      }
       std::cout << j.dump(2) << "\n";
       return 0;
     }
@@ -313,6 +325,12 @@ void add_policy(CLI::App& root, Context& ctx) {
     // What warden enforces for the cell (policy::resolve_rate).
     if (eff->rate) std::printf("rate limit: %g requests/s, burst %g\n", eff->rate->rate, eff->rate->burst);
     else std::printf("rate limit: none\n");
+    for (const auto& h : services) {
+      std::printf("host service %s: %s -> this host's port %d\n", h.name.c_str(),
+                  (h.protocol == "tcp" ? "tcp://" + h.name + ".host.brig:" + std::to_string(h.port)
+                                       : "http://" + h.name + ".host.brig/").c_str(),
+                  h.port);
+    }
     return 0;
   });
 

@@ -204,6 +204,21 @@ TEST_F(PolicyCliTest, ShowPrintsTheResolvedRateLimit) {
   EXPECT_THAT(brig({"policy", "show", "air"}).out, StartsWith("airgapped: everything is denied\n"));
 }
 
+// `policy show CELL` names the cell's host services, as warden's table has them.
+TEST_F(PolicyCliTest, ShowNamesTheCellsHostServices) {
+  write("policy/cells/c1.json", R"({"allow": []})");
+  write("state/system/host-services.json",
+        R"({"c1": {"address": "10.60.3.10", "running": true, "services": [{"name": "db", "port": 5432, "protocol": "tcp"},)"
+        R"( {"name": "llm", "port": 4000, "protocol": "http"}]}})");
+  auto out = brig({"policy", "show", "c1", "--policy", policy_});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.out, ::testing::EndsWith("host service db: tcp://db.host.brig:5432 -> this host's port 5432\n"
+                                           "host service llm: http://llm.host.brig/ -> this host's port 4000\n"));
+  auto json = nlohmann::json::parse(brig({"--format", "json", "policy", "show", "c1", "--policy", policy_}).out);
+  EXPECT_EQ(json["host_services"][0]["name"], "db");
+  EXPECT_EQ(json["host_services"][1]["protocol"], "http");
+}
+
 // `brig policy test --cell` and warden's snapshot (warden::build_snapshot)
 // read the same files and reach the same verdict through the same rule.
 TEST_F(PolicyCliTest, PolicyTestAgreesWithWarden) {
