@@ -123,13 +123,31 @@ class HostServices : public ::testing::Test {
     if (!skip_.empty()) GTEST_SKIP() << skip_;
   }
 
-  // c1 declares llm (http) and db (tcp) when `with_db`, llm alone otherwise; c2 nothing.
+  // c1 declares llm (http), down (http, nothing listens) and db (tcp) when
+  // `with_db`, the first two otherwise; c2 nothing.
   static void write_table(bool with_db) {
-    std::string services = R"([{"name": "llm", "port": )" + std::to_string(http_->port()) + R"(, "protocol": "http"})";
+    std::string services = R"([{"name": "llm", "port": )" + std::to_string(http_->port()) + R"(, "protocol": "http"}, )" +
+                           R"({"name": "down", "port": )" + std::to_string(free_port()) + R"(, "protocol": "http"})";
     if (with_db) services += R"(, {"name": "db", "port": )" + std::to_string(tcp_->port()) + R"(, "protocol": "tcp"})";
     write_file(home_ + "/state/system/host-services.json",
                R"({"c1": {"address": "127.0.0.2", "running": true, "services": )" + services + R"(]},
                    "c2": {"address": "127.0.0.4", "running": true, "services": []}})");
+  }
+
+  // A loopback port nothing listens on (now).
+  static int free_port() {
+    static const int port = [] {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      socklen_t len = sizeof a;
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+      ::close(fd);
+      return static_cast<int>(ntohs(a.sin_port));
+    }();
+    return port;
   }
 
   // Whether warden's TCP listener for db is there (or gone), within 3 s.
@@ -234,6 +252,16 @@ TEST_F(HostServices, AnUndeclaredNameIsRefusedWithTheFix) {
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0]["decision"], "deny");
   EXPECT_EQ(recs[0]["code"], "host_service");
+}
+
+TEST_F(HostServices, AServiceNothingListensForIsABadGatewaySayingSo) {
+  auto r = curl(kCell, {"http://down.host.brig/"});
+  EXPECT_EQ(r.out, "brig warden: nothing listens on the host's port " + std::to_string(free_port()) +
+                       " (host service down): connection refused\n|502")
+      << r.err;
+  const auto recs = records("c1", "http", "down");
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["decision"], "error");
 }
 
 TEST_F(HostServices, TlsToAHostServiceIsRefusedSayingItIsPlainHttp) {
