@@ -106,7 +106,11 @@ class HostServices : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    delete warden_;
+    if (warden_) {
+      warden_->signal(SIGTERM);
+      EXPECT_EQ(warden_->wait(15s), 0) << "warden drains and exits 0 (its TCP listeners closed)";
+      delete warden_;
+    }
     if (relay_) {
       relay_->signal(SIGTERM);
       EXPECT_EQ(relay_->wait(5s), 0) << "the relay exits 0 on SIGTERM";
