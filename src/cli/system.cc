@@ -14,6 +14,7 @@
 #include "brig/engine/engine.h"
 #include "brig/state/events.h"
 #include "brig/warden/config.h"
+#include "brig/warden/host_relay.h"
 #include "brig/warden/warden.h"
 #include "context.h"
 
@@ -289,6 +290,22 @@ void add_system(CLI::App& root, Context& ctx) {
     auto text = state::read_events(ctx.paths);
     if (!text) return text.error();
     print_history(ctx, state::cell_history(*text));
+    return 0;
+  });
+
+  // Run by `brig system up`, not by people: hidden from help (group "").
+  static warden::HostRelayConfig relay;
+  static std::string relay_owner;
+  auto* host_relay = n->add_subcommand("host-relay", "relay warden's connections to declared host services");
+  host_relay->group("");
+  host_relay->add_option("--socket", relay.socket, "the unix socket to listen on")->required();
+  host_relay->add_option("--owner", relay_owner, "UID:GID to give the socket to (when run as root)");
+  host_relay->add_option("--target", relay.target, "where the services listen (default 127.0.0.1)");
+  host_relay->add_option("--pidfile", relay.pidfile, "written once listening, removed on exit");
+  on_run(host_relay, ctx, [&ctx]() -> Result<int> {
+    relay.home = ctx.paths.home();
+    if (!relay_owner.empty()) BRIG_TRY(warden::parse_relay_owner(relay_owner, relay));
+    BRIG_TRY(warden::serve_host_relay(relay));
     return 0;
   });
 }

@@ -5,6 +5,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/warden/config.h"
+#include "brig/warden/netaddr.h"
 #include "brig/warden/ops_client.h"
 #include "brig/warden/warden.h"
 #include "context.h"
@@ -13,7 +14,7 @@ namespace brig::cli {
 namespace {
 
 struct ServeOpts {
-  std::string config, proxy, ops, ingress, upstream_ca, dns, http, https;
+  std::string config, proxy, ops, ingress, upstream_ca, dns, http, https, host_relay, host_service_listen;
   std::string ingress_domain, ingress_cert, ingress_key;
   std::uint64_t ingress_max_body = 0;
   std::vector<std::string> resolve;
@@ -56,6 +57,13 @@ Result<warden::Config> build_config(const Context& ctx, const ServeOpts& o) {
     cfg.resolve.push_back(*ov);
   }
   if (!o.upstream_ca.empty()) cfg.upstream_ca = o.upstream_ca;
+  if (!o.host_relay.empty()) cfg.host_relay = o.host_relay;
+  if (!o.host_service_listen.empty()) {
+    if (!warden::parse_ip(o.host_service_listen)) {
+      return Error(Errc::usage, "--host-service-listen " + o.host_service_listen + " is not an IP address", "e.g. 0.0.0.0");
+    }
+    cfg.host_service_address = o.host_service_listen;
+  }
   if (o.threads < 0 || o.threads > 256) return Error(Errc::usage, "--threads must be 0 (one per core) to 256");
   if (o.threads) cfg.threads = o.threads;
   return cfg;
@@ -129,6 +137,9 @@ void add_warden(CLI::App& root, Context& ctx) {
   serve->add_option("--dns-listen", o.dns, "the cells' resolver, UDP and TCP ADDR:PORT (default: none)");
   serve->add_option("--http-listen", o.http, "transparent HTTP ADDR:PORT, routed by Host (default: none)");
   serve->add_option("--https-listen", o.https, "transparent HTTPS ADDR:PORT, routed by SNI (default: none)");
+  serve->add_option("--host-relay", o.host_relay, "the host relay's unix socket: host services (default: none, refused)");
+  serve->add_option("--host-service-listen", o.host_service_listen,
+                    "address of the listener for each declared tcp host service port (default 0.0.0.0)");
   serve->add_option("--resolve", o.resolve, "HOST:PORT:ADDR like curl's --resolve (repeatable)");
   serve->add_option("--upstream-ca", o.upstream_ca, "extra trust anchors for upstream TLS (PEM)");
   serve->add_option("--threads", o.threads, "I/O threads (default: one per core)");

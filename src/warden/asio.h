@@ -9,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -35,6 +36,9 @@ using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
 using Resolver = asio::ip::basic_resolver<tcp, Executor>;
 using Timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>;
 using TcpStream = beast::basic_stream<tcp, Executor>;
+// The host relay's unix socket (host_relay.h).
+using UnixSocket = asio::basic_stream_socket<asio::local::stream_protocol, Executor>;
+using UnixStream = beast::basic_stream<asio::local::stream_protocol, Executor>;
 
 #if defined(BOOST_ASIO_HAS_CO_AWAIT)  // g++ 12; the clang fuzz build only needs the HTTP types
 template <class T = void>

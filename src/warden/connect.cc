@@ -3,6 +3,7 @@
 // terminate TLS with a leaf from brig's CA and serve HTTP inside.
 #include "brig/core/hostname.h"
 #include "brig/core/strings.h"
+#include "host_services.h"
 #include "http_checks.h"
 #include "proxy.h"
 #include "secrets.h"
@@ -49,6 +50,13 @@ awaitable<After> handle_connect(Shared& sh, TcpStream& stream, beast::flat_buffe
   }
   ex.rec.host = target->host;
   ex.rec.port = target->port;
+  if (in_host_service_domain(target->host)) {
+    ex.rec.host_service = state::host_service_label(target->host);
+    const std::optional<std::string> no_fix;
+    const std::string why = host_service_tls_refusal(target->host);
+    co_await deny(stream, req.version(), ex, Block::host_service, "host_service", why, "default deny", false, no_fix);
+    co_return After::linger;
+  }
   if (const CellState* cell = who.cell) {
     if (auto why = refuse_in_connect_head(req, cell->secrets)) {
       ex.fail(http::status::forbidden, std::move(*why), Outcome::deny, Block::secret);
@@ -126,7 +134,7 @@ awaitable<void> serve_tls(Shared& sh, TcpStream& stream, std::string& hello, Exc
     if (ec) co_return;
     std::uint64_t out = hello.size(), in = 0;
     // A policy change that removes the host (or its passthrough) cuts the tunnel at once.
-    Watch watch(sh.watches, {ex.who.cell->name, target.host, target.port, "", "", true}, stream.get_executor());
+    Watch watch(sh.watches, {ex.who.cell->name, target.host, target.port, "", "", true, std::nullopt}, stream.get_executor());
     watch.closable([&] {
       error_code ignored;
       stream.socket().close(ignored);
@@ -166,7 +174,7 @@ awaitable<void> serve_tls(Shared& sh, TcpStream& stream, std::string& hello, Exc
   ex.finish(Outcome::allow);
   beast::flat_buffer inner;
   // A policy change that removes the host closes the tunnel once no request is in flight.
-  Watch watch(sh.watches, {ex.who.cell->name, target.host, target.port, "", "", false}, tls.get_executor());
+  Watch watch(sh.watches, {ex.who.cell->name, target.host, target.port, "", "", false, std::nullopt}, tls.get_executor());
   const Route route{target.host, target.port, transparent};
   co_await http_loop(sh, tls, inner, src, route, &watch);
   error_code ignored;

@@ -18,6 +18,7 @@
 #include "dns.h"
 #include "dns_server.h"
 #include "exchange.h"
+#include "host_services.h"
 #include "upstream.h"
 
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // GCC PR 109224 (see connect.cc)
@@ -101,7 +102,14 @@ std::string DnsResolver::answer(std::span<const std::uint8_t> msg, const IpAddr&
     return dns::answer(q, msg, dns::Rcode::refused);
   }
   policy::Verdict v;
-  if (q.valid) {
+  // A host service exists for the cells that declare it (any protocol), and
+  // for no one else; the policy is not asked (host_services.h).
+  const bool host_service = q.valid && in_host_service_domain(q.name);
+  const std::string label = host_service ? state::host_service_label(q.name) : "";
+  if (host_service) {
+    v.rule = "default deny";
+    if (!label.empty() && cell->host_service(label)) v.decision = policy::Decision::allow;
+  } else if (q.valid) {
     v = cell->policy->evaluate_name(q.name);
   } else {
     v.reason = policy::Reason::invalid_host;
@@ -117,13 +125,16 @@ std::string DnsResolver::answer(std::span<const std::uint8_t> msg, const IpAddr&
       rec.cell = cell->name;
       rec.kind = "dns";
       rec.decision = "deny";
-      rec.code = policy::reason_code(v.reason);
+      rec.code = host_service ? "host_service" : policy::reason_code(v.reason);
       rec.generation = snap->generation;
       rec.method = type_name(q.qtype);
       rec.host = q.name;
       rec.port = 53;
       rec.rule = std::string(v.rule);
-      rec.reason = q.valid ? std::string(policy::reason_text(v.reason)) + ": NXDOMAIN" : "not a hostname: NXDOMAIN";
+      rec.reason = host_service ? "cell " + cell->name + " declares no host service " + q.name + ": NXDOMAIN"
+                   : q.valid     ? std::string(policy::reason_text(v.reason)) + ": NXDOMAIN"
+                                 : "not a hostname: NXDOMAIN";
+      rec.host_service = label;
       sh_.log->write(std::move(rec));
     }
     return dns::answer(q, msg, dns::Rcode::nxdomain);

@@ -25,8 +25,9 @@ class DnsResolver {
 
   // The answer to `msg` from `src`, which sent it to warden's address
   // `local`, or "" to drop it (not a cell, over the cell's DNS rate, not a
-  // query). A name the cell's policy allows gets `local` (A) or an empty
-  // answer (other types); every other name NXDOMAIN, logged as a `dns`
+  // query). A name the cell's policy allows, or a host service it declares
+  // (<name>.host.brig: the policy is not asked there), gets `local` (A) or an
+  // empty answer (other types); every other name NXDOMAIN, logged as a `dns`
   // denial (once per name in a short while). Counted in metrics.
   std::string answer(std::span<const std::uint8_t> msg, const IpAddr& src, const IpAddr& local);
 

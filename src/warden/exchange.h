@@ -44,6 +44,8 @@ struct Exchange {
   bool detailed = false;  // a policy-style 403: the body names the rule and the fix
   std::string_view code;
   std::optional<std::string> fix;
+  // A service the cell declares (rec.host_service): counted in its metrics too.
+  bool declared_host_service = false;
 
   Exchange(Shared& s, const Caller& w, const char* kind, const char* tls) : sh(s), who(w) {
     rec.cell = w.name();
@@ -64,6 +66,7 @@ struct Exchange {
     m->bytes_in.fetch_add(rec.bytes_in, std::memory_order_relaxed);
     m->bytes_out.fetch_add(rec.bytes_out, std::memory_order_relaxed);
     m->observe(rec.duration_ms / 1000.0);
+    if (declared_host_service) sh.metrics.host_service(rec.cell, rec.host_service, outcome, rec.bytes_in, rec.bytes_out);
     sh.log->write(rec);  // a copy: callers still use rec for the reply
   }
   // A failure: its status and reason recorded, then finish().

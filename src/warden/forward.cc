@@ -1,5 +1,6 @@
 // Forward stage: plain HTTP forward-proxy requests, and requests inside a
-// MITM'd tunnel. Policy is decided on the request line and headers; bodies
+// MITM'd tunnel. Policy is decided on the request line and headers (a host
+// service, <name>.host.brig, by the cell's declarations instead); bodies
 // then stream both ways without buffering (SSE and chunked responses
 // included). A request passes named stages — target, head checks, admit,
 // expect, send (with one resend), response head checks, relay, upgrade —
@@ -9,6 +10,7 @@
 // connection's state needs no strand. Errors are values (use_ec); nothing
 // throws out of a coroutine.
 #include "brig/core/strings.h"
+#include "host_services.h"
 #include "http_checks.h"
 #include "proxy.h"
 #include "relay.h"
@@ -38,8 +40,14 @@ class Forward {
     const unsigned version = req_.version();
     if (!target() || !head()) co_return co_await answer(client_, version, ex_, parser_.is_done());
     bool keep = req_.keep_alive();
-    if (!co_await admit(client_, version, ex_, {target_.host, target_.port, ex_.rec.method, target_.path},
-                        req_.keep_alive(), keep)) {
+    bool admitted = false;
+    if (in_host_service_domain(target_.host)) {
+      admitted = co_await admit_host_service(version, keep);
+    } else {
+      admitted = co_await admit(client_, version, ex_, {target_.host, target_.port, ex_.rec.method, target_.path},
+                                req_.keep_alive(), keep);
+    }
+    if (!admitted) {
       // The next request parses only if this one had no body left unread.
       co_return !parser_.is_done() ? After::linger : keep ? After::next : After::close;
     }
@@ -47,6 +55,11 @@ class Forward {
     if (!secrets() || !expectation()) co_return co_await answer(client_, version, ex_, parser_.is_done());
     websocket_ = is_websocket_upgrade(req_);
     prepare_upstream_request(req_, target_, websocket_);
+    if (service_) {
+      // Dev servers check Host against their own name.
+      req_.set(http::field::host, "localhost:" + std::to_string(service_->port));
+      req_.set("X-Forwarded-Host", target_.host);
+    }
     if (expect_continue_ && !co_await send_continue()) co_return After::close;
     if (!co_await read_small_body()) {
       co_return refused_ ? co_await answer(client_, version, ex_, parser_.is_done()) : After::close;
@@ -88,6 +101,31 @@ class Forward {
     }
     if (req_.find(http::field::host) == req_.end()) req_.set(http::field::host, host_header(target_, mitm_ ? 443 : 80));
     return true;
+  }
+
+  // Stage, instead of the policy for <name>.host.brig: the cell must declare
+  // the service (host_services.h). Like admit(): on false the answer has
+  // been sent and `keep` says whether the connection can stay open.
+  awaitable<bool> admit_host_service(unsigned version, bool& keep) {
+    keep = req_.keep_alive();
+    const std::optional<std::string> no_fix;
+    if (!ex_.who.cell) {
+      keep = co_await deny(client_, version, ex_, Block::unknown_source, "unknown_source",
+                           "unknown source address: not a brig cell", "default deny", false, no_fix);
+      co_return false;
+    }
+    const HostServiceVerdict v =
+        decide_http_host_service(*ex_.who.cell, target_.host, target_.port, !sh_.cfg.host_relay.empty());
+    ex_.rec.host_service = v.name;
+    ex_.declared_host_service = !v.name.empty() && ex_.who.cell->host_service(v.name);
+    if (!v.allowed()) {
+      keep = co_await deny(client_, version, ex_, Block::host_service, "host_service", v.reason, "default deny",
+                           req_.keep_alive(), v.fix);
+      co_return false;
+    }
+    service_ = *v.entry;
+    ex_.rec.rule = "host service " + v.name + ":" + std::to_string(v.entry->port);
+    co_return true;
   }
 
   // Stage: injected secrets (secrets.h). The cell's placeholders in the head
@@ -160,11 +198,9 @@ class Forward {
   // connection (RFC 9110 §9.2.2), so the pool need not probe each connection
   // before use; any other request gets a probed one.
   awaitable<void> send_with_resend() {
-    UpstreamPool& pool = UpstreamPool::local();
     const bool resendable = whole_ && !websocket_ && is_idempotent(req_.method());
     using Reuse = UpstreamPool::Reuse;
-    up_ = co_await pool.acquire(sh_, ex_.rec.cell, target_.host, target_.port, mitm_,
-                                resendable ? Reuse::trust : Reuse::probe);
+    up_ = co_await acquire(resendable ? Reuse::trust : Reuse::probe);
     for (int attempt = 0; up_.conn; ++attempt) {
       co_await send_once();
       const bool failed = send_ec_ || head_ec_;
@@ -174,9 +210,19 @@ class Forward {
       }
       // The pooled connection was dead: once more on a new one.
       send_ec_ = head_ec_ = {};
-      up_ = co_await pool.acquire(sh_, ex_.rec.cell, target_.host, target_.port, mitm_, Reuse::fresh);
+      up_ = co_await acquire(Reuse::fresh);
     }
     ex_.rec.bytes_out = sent_;
+  }
+
+  // A connection to the target: the host relay's for a host service.
+  awaitable<Acquired> acquire(UpstreamPool::Reuse reuse) {
+    UpstreamPool& pool = UpstreamPool::local();
+    if (service_) {
+      co_return co_await pool.acquire_host_service(sh_, ex_.rec.cell, service_->name,
+                                                   static_cast<std::uint16_t>(service_->port), reuse);
+    }
+    co_return co_await pool.acquire(sh_, ex_.rec.cell, target_.host, target_.port, mitm_, reuse);
   }
 
   awaitable<void> send_once() {
@@ -211,7 +257,10 @@ class Forward {
   // connection, so its answer goes on only in that form, or not at all).
   bool upstream_answered() {
     if (!up_.conn) {
-      if (up_.blocked) ex_.fail(static_cast<http::status>(up_.status), up_.reason, Outcome::deny, Block::blocked_address);
+      if (up_.blocked) {
+        ex_.fail(static_cast<http::status>(up_.status), up_.reason, Outcome::deny,
+                 service_ ? Block::host_service : Block::blocked_address);
+      }
       else ex_.fail(static_cast<http::status>(up_.status), up_.reason, Outcome::error, std::nullopt);
       return false;
     }
@@ -290,10 +339,13 @@ class Forward {
         b += u.buffer.size();
         u.buffer.consume(u.buffer.size());
       }
-      // (Plain to plain, or TLS to TLS inside MITM: the only pairs there are.)
-      if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, ClientStream>) {
-        // A policy change that no longer allows the upgrade request cuts it at once.
-        Watch watch(sh_.watches, {ex_.rec.cell, target_.host, target_.port, ex_.rec.method, target_.path, false},
+      // (Plain to plain, TLS to TLS inside MITM, or plain to a host service:
+      // the only pairs there are.)
+      using Up = std::decay_t<decltype(stream)>;
+      if constexpr (std::is_same_v<Up, ClientStream> ||
+                    (std::is_same_v<ClientStream, TcpStream> && std::is_same_v<Up, UnixStream>)) {
+        // A policy change (or a host service's removal) that no longer allows the upgrade request cuts it at once.
+        Watch watch(sh_.watches, {ex_.rec.cell, target_.host, target_.port, ex_.rec.method, target_.path, false, service_},
                     client_.get_executor());
         watch.closable([&] {
           error_code ignored;
@@ -332,6 +384,7 @@ class Forward {
   std::vector<const CellSecret*> injected_;   // secrets put into this request
   std::optional<NeedleScanner> body_scan_;    // the cell's placeholders, in the request body
   bool refused_ = false;                      // refused for a placeholder in the body
+  std::optional<state::HostServiceEntry> service_;  // the host service it goes to, if one
 };
 
 // Answers one request whose head was read into `parser` (or failed with

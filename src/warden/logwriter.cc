@@ -200,6 +200,7 @@ void LogWriter::format_into(std::string& out, const LogRecord& r) {
   field("reason", r.reason);
   if (!r.client.empty()) field("client", r.client);
   if (!r.route.empty()) field("route", r.route);
+  if (!r.host_service.empty()) field("host_service", r.host_service);
   if (r.transparent) out += ",\"transparent\":true";
   key("bytes_in");
   append_int(out, r.bytes_in);

@@ -24,6 +24,7 @@ struct LogRecord {
   std::uint64_t generation = 0;    // the policy generation that decided
   std::string method, host, path, rule, reason;
   std::string client, route;  // ingress only: the client's address and the route taken (omitted when empty)
+  std::string host_service;   // the host service (<name>.host.brig) asked for (omitted when empty)
   int port = 0;
   int status = 0;
   bool transparent = false;  // came to warden's :80 or :443, not its proxy port (written only when true)

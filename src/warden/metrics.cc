@@ -7,7 +7,7 @@ namespace {
 
 constexpr const char* kOutcomeNames[kOutcomes] = {"allow", "deny", "ratelimit", "error"};
 constexpr const char* kBlockNames[kBlocks] = {"policy", "unknown_source", "blocked_address", "sni_mismatch",
-                                              "host_mismatch", "malformed", "limit", "secret"};
+                                              "host_mismatch", "malformed", "limit", "secret", "host_service"};
 constexpr const char* kDnsAnswerNames[kDnsAnswers] = {"address", "empty", "nxdomain", "refused", "dropped"};
 
 void line(std::string& out, const char* name, const std::string& labels, double v) {
@@ -44,6 +44,15 @@ void Metrics::ingress(const std::string& cell, const std::string& route, int cod
   auto& c = ingress_[cell];
   ++c.requests[{route, code}];
   c.timing.observe(seconds);
+}
+
+void Metrics::host_service(const std::string& cell, const std::string& service, Outcome outcome,
+                           std::uint64_t bytes_in, std::uint64_t bytes_out) {
+  std::lock_guard lock(mu_);
+  auto& c = host_services_[{cell, service}];
+  ++c.connections[static_cast<std::size_t>(outcome)];
+  c.bytes_in += bytes_in;
+  c.bytes_out += bytes_out;
 }
 
 std::string Metrics::render() const {
@@ -100,6 +109,20 @@ std::string Metrics::render() const {
            "cell=\"" + cell + "\",route=\"" + rc.first + "\",code=\"" + std::to_string(rc.second) + "\"", static_cast<double>(n));
   header("brig_warden_ingress_request_duration_seconds", "histogram", "Ingress request duration (to the end of the response).");
   for (const auto& [cell, c] : ingress_) histogram("brig_warden_ingress_request_duration_seconds", cell, c.timing);
+  header("brig_warden_host_service_connections_total", "counter",
+         "Connections (tcp) and requests (http) to declared host services, by cell, service and decision.");
+  for (const auto& [key, c] : host_services_)
+    for (std::size_t i = 0; i < kOutcomes; ++i)
+      if (c.connections[i])
+        line(out, "brig_warden_host_service_connections_total",
+             "cell=\"" + key.first + "\",service=\"" + key.second + "\",decision=\"" + kOutcomeNames[i] + "\"",
+             static_cast<double>(c.connections[i]));
+  header("brig_warden_host_service_bytes_total", "counter", "Bytes to and from host services by cell, service and direction (in: to the cell).");
+  for (const auto& [key, c] : host_services_) {
+    const std::string labels = "cell=\"" + key.first + "\",service=\"" + key.second + "\",direction=";
+    line(out, "brig_warden_host_service_bytes_total", labels + "\"in\"", static_cast<double>(c.bytes_in));
+    line(out, "brig_warden_host_service_bytes_total", labels + "\"out\"", static_cast<double>(c.bytes_out));
+  }
   header("brig_warden_active_connections", "gauge", "Client connections open now.");
   line(out, "brig_warden_active_connections", "", static_cast<double>(active_connections.load()));
   header("brig_warden_cert_cache_hits_total", "counter", "Leaf certificate cache hits.");

@@ -19,11 +19,12 @@ inline constexpr std::size_t kOutcomes = 4;
 
 // Blocked-by reasons (bounded label set).
 // secret: a request carried an injected secret's placeholder where it may
-// not go (an exfiltration attempt).
+// not go (an exfiltration attempt). host_service: a <name>.host.brig the
+// cell does not declare (or not so: TLS, another port or protocol).
 enum class Block : std::uint8_t {
-  policy, unknown_source, blocked_address, sni_mismatch, host_mismatch, malformed, limit, secret
+  policy, unknown_source, blocked_address, sni_mismatch, host_mismatch, malformed, limit, secret, host_service
 };
-inline constexpr std::size_t kBlocks = 8;
+inline constexpr std::size_t kBlocks = 9;
 // Its label in metrics and its code in X-Brig-Blocked ("blocked_address").
 std::string_view block_name(Block b);
 
@@ -64,6 +65,10 @@ class Metrics {
   // One ingress request to `cell` by `route` ("" when none matched) answered
   // with `code` after `seconds`.
   void ingress(const std::string& cell, const std::string& route, int code, double seconds);
+  // One connection (tcp) or request (http) to `cell`'s declared host service
+  // `service`, ended with `outcome` after moving these bytes (in: to the cell).
+  void host_service(const std::string& cell, const std::string& service, Outcome outcome, std::uint64_t bytes_in,
+                    std::uint64_t bytes_out);
 
   std::string render() const;
 
@@ -75,6 +80,11 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<CellMetrics>> cells_;
   std::map<std::string, IngressCounts> ingress_;
+  struct HostServiceCounts {
+    std::array<std::uint64_t, kOutcomes> connections{};
+    std::uint64_t bytes_in = 0, bytes_out = 0;
+  };
+  std::map<std::pair<std::string, std::string>, HostServiceCounts> host_services_;  // (cell, service)
 };
 
 }  // namespace brig::warden

@@ -6,6 +6,7 @@
 #include "brig/core/fs.h"
 #include "brig/core/timefmt.h"
 #include "brig/state/cell_policy.h"
+#include "brig/state/host_services.h"
 #include "brig/state/ingress_routes.h"
 #include "brig/state/secret_injections.h"
 #include "brig/state/subnet_map.h"
@@ -52,7 +53,7 @@ PolicyStore::~PolicyStore() {
 
 std::string PolicyStore::fingerprint() const {
   std::string fp = stat_key(paths_.subnet_map()) + stat_key(paths_.global_policy()) +
-                   stat_key(state::ingress_routes_path(paths_));
+                   stat_key(state::ingress_routes_path(paths_)) + stat_key(state::host_services_path(paths_));
   for (const auto& c : cell_policy_names(paths_)) fp += stat_key(paths_.cell_policy(c));
   for (const auto& c : cell_secret_names(paths_)) fp += stat_key(state::secret_injections_path(paths_, c));
   return fp;
@@ -66,6 +67,8 @@ SnapshotSources PolicyStore::read_sources() const {
   in.global_policy = {paths_.global_policy(), fs::read_file(paths_.global_policy(), policy::kMaxPolicyBytes)};
   const std::string routes = state::ingress_routes_path(paths_);
   in.ingress_routes = SourceFile{routes, fs::read_file(routes, state::kMaxIngressRoutesBytes)};
+  const std::string services = state::host_services_path(paths_);
+  in.host_services = SourceFile{services, fs::read_file(services, state::kMaxHostServicesBytes)};
   for (const auto& c : cell_policy_names(paths_)) {
     in.cell_policies.emplace(c, SourceFile{paths_.cell_policy(c), state::read_cell_policy(paths_, c)});
   }

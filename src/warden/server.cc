@@ -20,6 +20,7 @@
 #include "brig/warden/ops_client.h"
 #include "brig/warden/warden.h"
 #include "dns_server.h"
+#include "host_tcp.h"
 #include "server.h"
 #include "upstream.h"
 
@@ -150,12 +151,24 @@ Status serve(const Config& cfg_in) {
     if (ec) return Error(Errc::invalid, "cannot load upstream CA " + cfg.upstream_ca + ": " + ec.message());
   }
 
+  if (sh.cfg.threads <= 0) sh.cfg.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = sh.cfg.threads;
+  std::vector<std::unique_ptr<asio::io_context>> ctxs;
+  for (int i = 0; i < threads; ++i) ctxs.push_back(std::make_unique<asio::io_context>(1));
+  // TCP host services: listeners on the first thread, following each snapshot.
+  HostTcpListeners host_tcp(*ctxs[0], sh);
+  // The store's listener posts to host_tcp: the store stops first, however serve returns.
+  struct StopStore {
+    Shared& sh;
+    ~StopStore() { sh.store.reset(); }
+  } stop_store{sh};
+
   if (auto st = fs::make_dirs(sh.paths.logs_dir() + "/cells"); !st) return st.error();
   sh.log = std::make_unique<LogWriter>(sh.paths.logs_dir() + "/cells");
   sh.store = std::make_unique<PolicyStore>(sh.paths, sh.metrics);
   // Each new generation: its lapsed grants logged in their cells' logs, and
   // every open connection it no longer allows closed (watch.h).
-  sh.store->on_publish([&sh](const Snapshot& snap, const std::vector<LapsedGrant>& lapsed) {
+  sh.store->on_publish([&sh, &host_tcp](const Snapshot& snap, const std::vector<LapsedGrant>& lapsed) {
     for (const auto& l : lapsed) {
       LogRecord rec;
       rec.cell = l.cell;
@@ -169,14 +182,10 @@ Status serve(const Config& cfg_in) {
     if (const auto n = sh.watches.revoke_if_denied(snap)) {
       spdlog::info("policy generation {}: closing {} open connection(s) it no longer allows", snap.generation, n);
     }
+    host_tcp.snapshot_published();
   });
   sh.store->reload();
   sh.store->start(std::chrono::milliseconds(250));
-
-  if (sh.cfg.threads <= 0) sh.cfg.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = sh.cfg.threads;
-  std::vector<std::unique_ptr<asio::io_context>> ctxs;
-  for (int i = 0; i < threads; ++i) ctxs.push_back(std::make_unique<asio::io_context>(1));
 
   // Proxy: the first acceptor picks the port (if 0); the others share it.
   std::vector<Acceptor> acceptors;
@@ -299,6 +308,7 @@ Status serve(const Config& cfg_in) {
       dns_udp->close(e);
       dns_tcp->close(e);
     }
+    host_tcp.close_all();
     drain_deadline = std::chrono::steady_clock::now() + cfg.limits.drain_timeout;
     check_drained({});
   };

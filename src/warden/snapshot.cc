@@ -58,6 +58,28 @@ bool CellSecret::for_host(std::string_view canonical_host) const {
   return false;
 }
 
+const state::HostServiceEntry* CellState::host_service(std::string_view n) const {
+  for (const auto& s : host_services)
+    if (s.name == n) return &s;
+  return nullptr;
+}
+
+const state::HostServiceEntry* CellState::tcp_service_on(int port) const {
+  for (const auto& s : host_services)
+    if (s.protocol == "tcp" && s.port == port) return &s;
+  return nullptr;
+}
+
+std::vector<std::uint16_t> Snapshot::tcp_service_ports() const {
+  std::vector<std::uint16_t> out;
+  for (const auto& [net, cell] : subnets)
+    for (const auto& s : cell->host_services)
+      if (s.protocol == "tcp") out.push_back(static_cast<std::uint16_t>(s.port));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 const CellState* Snapshot::cell_named(std::string_view name) const {
   for (const auto& [net, cell] : subnets)
     if (cell->name == name) return cell.get();
@@ -101,11 +123,14 @@ BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous
     return spec::PolicyBlock{};
   };
 
-  // The subnet map and the ingress route table, each validated by its owner
-  // (state/subnet_map.h, state/ingress_routes.h); an invalid one keeps the
-  // previous version (routes to addresses the engine wrote, never worse).
+  // The subnet map, the ingress route table and the host services, each
+  // validated by its owner (state/subnet_map.h, state/ingress_routes.h,
+  // state/host_services.h); an invalid one keeps the previous version
+  // (routes to addresses the engine wrote, never worse).
   snap->good_subnets = parse_or_keep(in.subnet_map, previous.good_subnets, state::parse_subnet_map, "subnet map", errors);
   snap->ingress = parse_or_keep(in.ingress_routes, previous.ingress, state::parse_ingress_routes, "ingress routes", errors);
+  snap->host_services =
+      parse_or_keep(in.host_services, previous.host_services, state::parse_host_services, "host services", errors);
 
   const spec::PolicyBlock global = block(in.global_policy).value_or(spec::PolicyBlock{});
   std::map<std::string, std::shared_ptr<CellState>> cells;
@@ -118,6 +143,9 @@ BuiltSnapshot build_snapshot(const SnapshotSources& in, const Snapshot& previous
       state->bucket = old ? old->bucket : std::make_shared<TokenBucket>();
       state->tunnels = old ? old->tunnels : std::make_shared<std::atomic<int>>(0);
       state->metrics = metrics.cell(name);
+      if (auto h = snap->host_services.find(name); h != snap->host_services.end() && h->second.running) {
+        state->host_services = h->second.services;
+      }
       std::optional<spec::PolicyBlock> cell_block;
       bool never_good = false;
       if (auto f = in.cell_policies.find(name); f != in.cell_policies.end()) cell_block = block(f->second, &never_good);

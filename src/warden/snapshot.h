@@ -18,6 +18,7 @@
 #include "brig/core/hostname.h"
 #include "brig/policy/policy.h"
 #include "brig/spec/cell_spec.h"
+#include "brig/state/host_services.h"
 #include "brig/state/ingress_routes.h"
 #include "brig/state/secret_injections.h"
 #include "brig/state/subnet_map.h"
@@ -43,6 +44,12 @@ struct CellState {
   std::shared_ptr<TokenBucket> bucket;
   std::shared_ptr<CellMetrics> metrics;
   std::shared_ptr<std::atomic<int>> tunnels;  // open CONNECT tunnels
+  // Its host services (state/host_services.h) while its entry says running, else none.
+  std::vector<state::HostServiceEntry> host_services;
+  // The host service called `name`, or null.
+  const state::HostServiceEntry* host_service(std::string_view name) const;
+  // The host service declared tcp on `port`, or null.
+  const state::HostServiceEntry* tcp_service_on(int port) const;
 };
 
 struct Snapshot {
@@ -58,6 +65,10 @@ struct Snapshot {
   // Ingress routes by cell (state/ingress_routes.h): the last good version
   // of the route table.
   state::IngressTable ingress;
+  // The host-services table (state/host_services.h): its last good version.
+  state::HostServiceTable host_services;
+  // Every port some cell declares a tcp host service on (warden listens on each).
+  std::vector<std::uint16_t> tcp_service_ports() const;
 
   // Carried to the next build: the last good version of each file, used
   // when a file turns invalid.
@@ -78,6 +89,7 @@ struct SnapshotSources {
   SourceFile global_policy;  // absent: an empty global policy
   std::map<std::string, SourceFile> cell_policies;  // by cell name; a cell missing here has no file
   SourceFile ingress_routes;                        // absent: no ingress routes
+  SourceFile host_services;                         // absent: no host services
   std::map<std::string, SourceFile> cell_secrets;   // by cell name: its injected secrets, if any
   std::int64_t now = 0;  // seconds since the epoch: time-boxed grants lapsed by then are left out
 };

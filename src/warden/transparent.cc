@@ -6,6 +6,7 @@
 // passthrough, rate limits, logs) with `transparent` set in their records.
 #include "brig/core/hostname.h"
 #include "brig/core/strings.h"
+#include "host_services.h"
 #include "proxy.h"
 #include "upstream.h"
 
@@ -100,6 +101,12 @@ awaitable<void> serve_transparent_https(Socket socket, Shared& sh) {
   if (!who.cell) {
     refuse(Outcome::deny, Block::unknown_source, "unknown_source", "unknown source address: not a brig cell",
            "default deny");
+    co_await send_alert(stream, Alert::access_denied);
+    co_return;
+  }
+  if (in_host_service_domain(sni)) {
+    ex.rec.host_service = state::host_service_label(sni);
+    refuse(Outcome::deny, Block::host_service, "host_service", host_service_tls_refusal(sni), "default deny");
     co_await send_alert(stream, Alert::access_denied);
     co_return;
   }

@@ -98,6 +98,16 @@ awaitable<void> tunnel(TlsStream& a, TlsStream& b, std::uint64_t& a_to_b, std::u
   co_await run_tunnel(a, b, a_to_b, b_to_a, idle);
 }
 
+awaitable<void> tunnel(TcpStream& a, UnixStream& b, std::uint64_t& a_to_b, std::uint64_t& b_to_a,
+                       std::chrono::milliseconds idle) {
+  co_await run_tunnel(a, b, a_to_b, b_to_a, idle);
+}
+
+awaitable<void> tunnel(UnixStream& a, TcpStream& b, std::uint64_t& a_to_b, std::uint64_t& b_to_a,
+                       std::chrono::milliseconds idle) {
+  co_await run_tunnel(a, b, a_to_b, b_to_a, idle);
+}
+
 awaitable<void> tunnel(TlsStream& a, TcpStream& b, std::uint64_t& a_to_b, std::uint64_t& b_to_a,
                        std::chrono::milliseconds idle) {
   co_await run_tunnel(a, b, a_to_b, b_to_a, idle);

@@ -23,6 +23,11 @@ awaitable<void> tunnel(TcpStream& a, TcpStream& b, std::uint64_t& a_to_b, std::u
                        std::chrono::milliseconds idle);
 awaitable<void> tunnel(TlsStream& a, TlsStream& b, std::uint64_t& a_to_b, std::uint64_t& b_to_a,
                        std::chrono::milliseconds idle);
+// Host services: a cell's TCP to the host relay, and the relay's end to the service.
+awaitable<void> tunnel(TcpStream& a, UnixStream& b, std::uint64_t& a_to_b, std::uint64_t& b_to_a,
+                       std::chrono::milliseconds idle);
+awaitable<void> tunnel(UnixStream& a, TcpStream& b, std::uint64_t& a_to_b, std::uint64_t& b_to_a,
+                       std::chrono::milliseconds idle);
 // Ingress: the client's TLS to a cell's plain TCP.
 awaitable<void> tunnel(TlsStream& a, TcpStream& b, std::uint64_t& a_to_b, std::uint64_t& b_to_a,
                        std::chrono::milliseconds idle);

@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include "host_relay_client.h"
 #include "server.h"
 
 namespace brig::warden {
@@ -12,9 +13,9 @@ constexpr auto kMaxIdleAge = std::chrono::seconds(30);
 constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 // A pooled connection the upstream has closed is useless: peek without waiting.
-bool still_open(Socket& s) {
+bool still_open(int fd) {
   char c;
-  ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -33,8 +34,8 @@ IpAddr to_ip(const asio::ip::address& a) {
   return out;
 }
 
-Socket& Upstream::socket() {
-  return std::visit([](auto& p) -> Socket& { return beast::get_lowest_layer(*p).socket(); }, stream);
+int Upstream::native_handle() {
+  return std::visit([](auto& p) { return beast::get_lowest_layer(*p).socket().native_handle(); }, stream);
 }
 
 awaitable<Connected> connect_upstream(Shared& sh, const std::string& host, std::uint16_t port) {
@@ -125,27 +126,53 @@ void UpstreamPool::release(std::unique_ptr<Upstream> conn, const Limits& limits,
   ++count_;
 }
 
+std::unique_ptr<Upstream> UpstreamPool::take_idle(const std::string& key, Reuse reuse, bool& reused) {
+  std::unique_ptr<Upstream> out;
+  auto it = reuse == Reuse::fresh ? idle_.end() : idle_.find(key);
+  if (it == idle_.end()) return out;
+  auto& list = it->second;
+  while (!list.empty() && !out) {
+    auto conn = std::move(list.back());
+    list.pop_back();
+    --count_;
+    if (std::chrono::steady_clock::now() - conn->idle_since < kMaxIdleAge && conn->buffer.size() == 0 &&
+        (reuse == Reuse::trust || still_open(conn->native_handle()))) {
+      out = std::move(conn);
+      reused = true;
+    }
+  }
+  if (list.empty()) idle_.erase(it);  // one entry per host ever seen would only grow
+  return out;
+}
+
+awaitable<Acquired> UpstreamPool::acquire_host_service(Shared& sh, const std::string& cell, const std::string& service,
+                                                       std::uint16_t port, Reuse reuse) {
+  Acquired out;
+  const std::string key = cell + "|" + service + std::string(state::kHostServiceSuffix) + "|" + std::to_string(port) + "|relay";
+  out.conn = take_idle(key, reuse, out.reused);
+  if (out.conn) co_return out;
+  const RelayRequest req{cell, service, port};
+  auto r = co_await open_relayed(sh.cfg.host_relay, req, kRelayTimeout);
+  if (!r.socket) {
+    out.status = r.status;
+    out.reason = std::move(r.reason);
+    out.blocked = r.undeclared;
+    co_return out;
+  }
+  out.conn = std::make_unique<Upstream>();
+  out.conn->key = key;
+  out.conn->stream = std::make_unique<Upstream::Relayed>(std::move(*r.socket));
+  co_return out;
+}
+
 awaitable<Acquired> UpstreamPool::acquire(Shared& sh, const std::string& cell, const std::string& host,
                                           std::uint16_t port, bool tls, Reuse reuse) {
   Acquired out;
   std::string key;
   key.reserve(cell.size() + host.size() + 12);
   key.append(cell).append("|").append(host).append("|").append(std::to_string(port)).append(tls ? "|tls" : "|tcp");
-  if (auto it = reuse == Reuse::fresh ? idle_.end() : idle_.find(key); it != idle_.end()) {
-    auto& list = it->second;
-    while (!list.empty() && !out.conn) {
-      auto conn = std::move(list.back());
-      list.pop_back();
-      --count_;
-      if (std::chrono::steady_clock::now() - conn->idle_since < kMaxIdleAge && conn->buffer.size() == 0 &&
-          (reuse == Reuse::trust || still_open(conn->socket()))) {
-        out.conn = std::move(conn);
-        out.reused = true;
-      }
-    }
-    if (list.empty()) idle_.erase(it);  // one entry per host ever seen would only grow
-    if (out.conn) co_return out;
-  }
+  out.conn = take_idle(key, reuse, out.reused);
+  if (out.conn) co_return out;
   auto c = co_await connect_upstream(sh, host, port);
   if (!c.socket) {
     out.status = c.status;

@@ -35,7 +35,8 @@ awaitable<Connected> connect_upstream(Shared& sh, const std::string& host, std::
 struct Upstream {
   using Plain = TcpStream;
   using Tls = beast::ssl_stream<TcpStream>;
-  std::variant<std::unique_ptr<Plain>, std::unique_ptr<Tls>> stream;
+  using Relayed = UnixStream;  // a host service, through the host relay
+  std::variant<std::unique_ptr<Plain>, std::unique_ptr<Tls>, std::unique_ptr<Relayed>> stream;
   beast::flat_buffer buffer;
   std::string key;
   std::chrono::steady_clock::time_point idle_since;
@@ -44,7 +45,7 @@ struct Upstream {
   auto visit(F&& f) {
     return std::visit([&](auto& p) { return f(*p); }, stream);
   }
-  Socket& socket();
+  int native_handle();
 };
 
 struct Acquired {
@@ -65,6 +66,10 @@ class UpstreamPool {
   enum class Reuse { probe, trust, fresh };
   awaitable<Acquired> acquire(Shared& sh, const std::string& cell, const std::string& host, std::uint16_t port,
                               bool tls, Reuse reuse);
+  // The same for `cell`'s host service `service` on the host's `port`, by
+  // the host relay (host_relay_client.h).
+  awaitable<Acquired> acquire_host_service(Shared& sh, const std::string& cell, const std::string& service,
+                                           std::uint16_t port, Reuse reuse);
   // Keeps `conn` for reuse, within the pool limits (shared by every thread's pool).
   void release(std::unique_ptr<Upstream> conn, const Limits& limits, int threads);
   void clear() {
@@ -75,6 +80,7 @@ class UpstreamPool {
  private:
   // Per key, oldest first: reuse takes the newest (warm) one, age and
   // limits drop from the front.
+  std::unique_ptr<Upstream> take_idle(const std::string& key, Reuse reuse, bool& reused);
   std::map<std::string, std::deque<std::unique_ptr<Upstream>>, std::less<>> idle_;
   std::size_t count_ = 0;
 };

@@ -7,6 +7,10 @@ namespace brig::warden {
 bool still_allowed(const Snapshot& snap, const Admitted& a) {
   const CellState* cell = snap.cell_named(a.cell);
   if (!cell) return false;
+  if (a.host_service) {
+    const state::HostServiceEntry* s = cell->host_service(a.host_service->name);
+    return s && *s == *a.host_service;
+  }
   if (!cell->policy->evaluate({a.host, a.port, a.method, a.path}).allowed()) return false;
   return !a.passthrough || cell->policy->passthrough(a.host);
 }

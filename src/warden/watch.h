@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "asio.h"
@@ -26,6 +27,9 @@ struct Admitted {
   std::uint16_t port = 443;
   std::string method, path;  // empty: a CONNECT-level question
   bool passthrough = false;  // it also relied on the cell declaring the host for passthrough
+  // A host service (host_services.h): the cell must still declare exactly
+  // this one; the policy is not asked.
+  std::optional<state::HostServiceEntry> host_service;
 };
 
 class Watches {

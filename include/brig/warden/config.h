@@ -56,6 +56,11 @@ struct Config {
   // (UDP and TCP) and plain HTTP / HTTPS for clients that ignore proxy
   // variables, routed by Host and SNI. Each off unless set.
   std::optional<Endpoint> dns_listen, http_listen, https_listen;
+  // Host services (docs/reference/warden.md): the host relay's unix socket
+  // ("" : none, and every <name>.host.brig is refused), and the address the
+  // listener for each declared tcp port binds.
+  std::string host_relay;
+  std::string host_service_address = "0.0.0.0";
   std::vector<ResolveOverride> resolve;
   std::string upstream_ca;  // extra trust anchors (PEM file)
   int threads = 0;          // 0: one per core

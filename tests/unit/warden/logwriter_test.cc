@@ -89,6 +89,16 @@ TEST(LogWriterFormat, TransparentIsWrittenOnlyWhenTrue) {
   EXPECT_EQ(json::parse(LogWriter::format(r)).at("transparent"), true);
 }
 
+TEST(LogWriterFormat, HostServiceIsWrittenOnlyWhenSet) {
+  LogRecord r = full_record();
+  EXPECT_FALSE(json::parse(LogWriter::format(r)).contains("host_service"));
+  r.kind = "tcp";
+  r.host_service = "db";
+  const auto j = json::parse(LogWriter::format(r));
+  EXPECT_EQ(j.at("host_service"), "db");
+  EXPECT_EQ(j.at("kind"), "tcp");
+}
+
 TEST(LogWriterFormat, EveryField) {
   const json j = json::parse(LogWriter::format(full_record()));
   std::set<std::string> keys;

@@ -249,5 +249,40 @@ TEST_F(SnapshotTest, InjectedSecretsAreTheCellsAndKeepTheLastGoodFile) {
   EXPECT_TRUE(build(in).snapshot->cell_named("c1")->secrets.empty());
 }
 
+TEST_F(SnapshotTest, HostServicesAreTheRunningCellsAndKeepTheLastGoodTable) {
+  auto in = sources(R"({"10.60.1.0/24": "c1", "10.60.2.0/24": "c2", "10.60.3.0/24": "c3"})", R"({"allow": []})");
+  const std::string good = R"({
+    "c1": {"address": "10.60.1.10", "running": true,
+           "services": [{"name": "db", "port": 5432, "protocol": "tcp"}, {"name": "llm", "port": 4000, "protocol": "http"}]},
+    "c2": {"address": "10.60.2.10", "running": false, "services": [{"name": "db", "port": 5433, "protocol": "tcp"}]},
+    "c3": {"address": "10.60.3.10", "running": true, "services": [{"name": "cache", "port": 6379, "protocol": "tcp"},
+                                                                  {"name": "db", "port": 5432, "protocol": "tcp"}]}})";
+  in.host_services = file("host-services.json", good);
+  auto b = build(in);
+  ASSERT_TRUE(b.errors.empty()) << b.errors.front();
+  const CellState* c1 = b.snapshot->cell_named("c1");
+  ASSERT_EQ(c1->host_services.size(), 2u);
+  ASSERT_NE(c1->host_service("llm"), nullptr);
+  EXPECT_EQ(c1->host_service("llm")->port, 4000);
+  EXPECT_EQ(c1->host_service("nope"), nullptr);
+  EXPECT_EQ(c1->tcp_service_on(5432)->name, "db");
+  EXPECT_EQ(c1->tcp_service_on(4000), nullptr) << "llm is http";
+  EXPECT_TRUE(b.snapshot->cell_named("c2")->host_services.empty()) << "a stopped cell's entry gives it none";
+  EXPECT_THAT(b.snapshot->tcp_service_ports(), ::testing::ElementsAre(5432, 6379));
+
+  // Invalid: the last good table stays.
+  in.host_services = file("host-services.json", R"({"c1": {"address": "x", "running": true, "services": []}})");
+  b = build(in);
+  ASSERT_EQ(b.errors.size(), 1u);
+  EXPECT_THAT(b.errors[0], ::testing::StartsWith("host services reload: host-services.json: cell c1: "));
+  EXPECT_EQ(b.snapshot->cell_named("c1")->host_services.size(), 2u);
+
+  // Absent: none.
+  in.host_services = absent("host-services.json");
+  b = build(in);
+  EXPECT_TRUE(b.snapshot->cell_named("c1")->host_services.empty());
+  EXPECT_TRUE(b.snapshot->tcp_service_ports().empty());
+}
+
 }  // namespace
 }  // namespace brig::warden
