@@ -12,6 +12,7 @@
 #include "brig/core/strings.h"
 #include "brig/state/lock.h"
 #include "brig/state/subnet_map.h"
+#include "system_table.h"
 
 namespace brig::state {
 namespace {
@@ -63,13 +64,9 @@ std::string host_service_label(std::string_view host) {
 }
 
 Result<HostServiceTable> parse_host_services(std::string_view text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    return Error(Errc::invalid, source + " is not JSON: " + e.what());
-  }
-  if (!j.is_object()) return Error(Errc::invalid, source + ": the top level is " + std::string(j.type_name()) + ", not an object");
+  auto parsed = detail::parse_table_object(text, source);
+  if (!parsed) return parsed.error();
+  const nlohmann::json& j = *parsed;
   HostServiceTable table;
   for (const auto& [cell, v] : j.items()) {
     HostServiceCell e;
@@ -116,15 +113,9 @@ Status edit_host_services(const Paths& paths, const std::function<Result<bool>(H
     auto changed = change(*table);
     if (!changed) return changed.error();
     if (!*changed) return {};
-    const std::string path = host_services_path(paths);
-    if (table->empty()) {
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_error("removing " + path, errno);
-    } else {
-      auto text = serialize_host_services(*table);
-      if (!text) return text.error();
-      BRIG_TRY(fs::make_dirs(paths.system_state(), 0755));
-      BRIG_TRY(fs::write_atomic(path, *text, 0644));
-    }
+    auto text = table->empty() ? Result<std::string>(std::string()) : serialize_host_services(*table);
+    if (!text) return text.error();
+    BRIG_TRY(detail::store_table(paths, host_services_path(paths), *text));
     return published ? published(*table) : Status{};
   });
 }

@@ -12,6 +12,7 @@
 #include "brig/core/strings.h"
 #include "brig/state/lock.h"
 #include "brig/state/subnet_map.h"
+#include "system_table.h"
 
 namespace brig::state {
 namespace {
@@ -62,16 +63,9 @@ Status edit(const Paths& paths, const std::function<bool(IngressTable&)>& change
     auto table = load_ingress_routes(paths);
     if (!table) return table.error();
     if (!change(*table)) return {};  // nothing changed
-    const std::string path = ingress_routes_path(paths);
-    if (table->empty()) {
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_error("removing " + path, errno);
-      return {};
-    }
-    auto text = serialize_ingress_routes(*table);
+    auto text = table->empty() ? Result<std::string>(std::string()) : serialize_ingress_routes(*table);
     if (!text) return text.error();
-    BRIG_TRY(fs::make_dirs(paths.system_state(), 0755));
-    // Warden (another uid, in its container) reads it: 0644, as the subnet map.
-    return fs::write_atomic(path, *text, 0644);
+    return detail::store_table(paths, ingress_routes_path(paths), *text);
   });
 }
 
@@ -80,13 +74,9 @@ Status edit(const Paths& paths, const std::function<bool(IngressTable&)>& change
 std::string ingress_routes_path(const Paths& paths) { return paths.system_state() + "/ingress-routes.json"; }
 
 Result<IngressTable> parse_ingress_routes(std::string_view text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    return Error(Errc::invalid, source + " is not JSON: " + e.what());
-  }
-  if (!j.is_object()) return Error(Errc::invalid, source + ": the top level is " + std::string(j.type_name()) + ", not an object");
+  auto parsed = detail::parse_table_object(text, source);
+  if (!parsed) return parsed.error();
+  const nlohmann::json& j = *parsed;
   IngressTable table;
   for (const auto& [cell, v] : j.items()) {
     IngressCell e;

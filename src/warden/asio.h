@@ -2,6 +2,7 @@
 // public header: these templates are heavy).
 #pragma once
 
+#include <exception>
 #include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without it
 
 #include <boost/asio/awaitable.hpp>
@@ -47,5 +48,9 @@ using awaitable = boost::asio::awaitable<T, Executor>;
 // co_await op(..., use_ec(ec)): errors land in ec instead of throwing.
 inline auto use_ec(error_code& ec) { return asio::redirect_error(asio::use_awaitable_t<Executor>{}, ec); }
 #endif
+
+// co_spawn's completion for a connection's coroutine: an exception that
+// escaped it is logged, never rethrown (server.cc).
+void log_escaped(std::exception_ptr e);
 
 }  // namespace brig::warden

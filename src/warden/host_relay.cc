@@ -149,14 +149,7 @@ awaitable<void> accept_loop(UnixAcceptor& acceptor, Relay& relay) {
       continue;  // EMFILE and friends: keep accepting
     }
     auto ex = s.get_executor();
-    asio::co_spawn(ex, serve_one(std::move(s), relay), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        spdlog::error("host relay: connection failed: {}", x.what());
-      }
-    });
+    asio::co_spawn(ex, serve_one(std::move(s), relay), log_escaped);
   }
 }
 

@@ -21,15 +21,6 @@ void reset(Socket& s) {
   s.close(ec);
 }
 
-void log_failure(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::error("host service connection failed: {}", x.what());
-  }
-}
-
 // One connection to warden's `port`: the cell must declare a tcp host
 // service there; then bytes both ways through the relay until both sides
 // end, the idle timeout passes, or a new snapshot no longer declares it.
@@ -98,7 +89,7 @@ awaitable<void> accept_host_tcp(std::shared_ptr<Acceptor> acceptor, Shared& sh, 
     }
     if (sh.draining) co_return;
     auto ex = s.get_executor();
-    asio::co_spawn(ex, serve_host_tcp(std::move(s), sh, port), log_failure);
+    asio::co_spawn(ex, serve_host_tcp(std::move(s), sh, port), log_escaped);
   }
 }
 
@@ -145,7 +136,7 @@ void HostTcpListeners::reconcile() {
       continue;
     }
     open_.emplace(port, *a);
-    asio::co_spawn(ctx_, accept_host_tcp(*a, sh_, port), log_failure);
+    asio::co_spawn(ctx_, accept_host_tcp(*a, sh_, port), log_escaped);
     spdlog::info("host services: listening on {}:{}", sh_.cfg.host_service_address, port);
   }
 }

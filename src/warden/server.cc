@@ -27,17 +27,6 @@
 namespace brig::warden {
 namespace {
 
-void log_exception(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::error("connection handler failed: {}", x.what());
-  } catch (...) {
-    spdlog::error("connection handler failed");
-  }
-}
-
 Result<Acceptor> listen(asio::io_context& ctx, const Endpoint& ep, bool reuse_port) {
   error_code ec;
   const auto addr = asio::ip::make_address(ep.host, ec);
@@ -99,11 +88,22 @@ awaitable<void> accept_loop(Acceptor& acceptor, Shared& sh, Serve serve) {
     }
     if (sh.draining) co_return;
     auto ex = s.get_executor();
-    asio::co_spawn(ex, serve(std::move(s), sh), log_exception);
+    asio::co_spawn(ex, serve(std::move(s), sh), log_escaped);
   }
 }
 
 }  // namespace
+
+void log_escaped(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::error("connection handler failed: {}", x.what());
+  } catch (...) {
+    spdlog::error("connection handler failed");
+  }
+}
 
 std::optional<IpAddr> accepted_client(Socket& socket, const ActiveConnection& active, const Limits& limits) {
   error_code ec;
@@ -235,23 +235,23 @@ Status serve(const Config& cfg_in) {
   }
 
   for (int i = 0; i < threads; ++i) {
-    asio::co_spawn(*ctxs[static_cast<std::size_t>(i)], accept_loop(acceptors[static_cast<std::size_t>(i)], sh, serve_proxy_client), log_exception);
+    asio::co_spawn(*ctxs[static_cast<std::size_t>(i)], accept_loop(acceptors[static_cast<std::size_t>(i)], sh, serve_proxy_client), log_escaped);
   }
   for (std::size_t i = 0; i < ingress.size(); ++i) {
-    asio::co_spawn(*ctxs[i], accept_loop(ingress[i], sh, serve_ingress_client), log_exception);
+    asio::co_spawn(*ctxs[i], accept_loop(ingress[i], sh, serve_ingress_client), log_escaped);
   }
   for (std::size_t i = 0; i < http_accs.size(); ++i) {
-    asio::co_spawn(*ctxs[i], accept_loop(http_accs[i], sh, serve_transparent_http), log_exception);
+    asio::co_spawn(*ctxs[i], accept_loop(http_accs[i], sh, serve_transparent_http), log_escaped);
   }
   for (std::size_t i = 0; i < https_accs.size(); ++i) {
-    asio::co_spawn(*ctxs[i], accept_loop(https_accs[i], sh, serve_transparent_https), log_exception);
+    asio::co_spawn(*ctxs[i], accept_loop(https_accs[i], sh, serve_transparent_https), log_escaped);
   }
   if (dns_udp) {
-    asio::co_spawn(*ctxs[0], serve_dns_udp(*dns_udp, resolver), log_exception);
+    asio::co_spawn(*ctxs[0], serve_dns_udp(*dns_udp, resolver), log_escaped);
     auto serve_tcp = [&resolver](Socket s, Shared& shr) { return serve_dns_tcp_client(std::move(s), shr, resolver); };
-    asio::co_spawn(*ctxs[0], accept_loop(*dns_tcp, sh, serve_tcp), log_exception);
+    asio::co_spawn(*ctxs[0], accept_loop(*dns_tcp, sh, serve_tcp), log_escaped);
   }
-  asio::co_spawn(*ctxs[0], accept_loop(*ops, sh, serve_ops_client), log_exception);
+  asio::co_spawn(*ctxs[0], accept_loop(*ops, sh, serve_ops_client), log_escaped);
 
   RuntimeInfo info;
   info.proxy = proxy_ep.str();
