@@ -191,8 +191,8 @@ Status set_host_services(const Context& ctx, const std::string& cell, const std:
   if (ctx.quiet) return {};
   for (const auto& r : remove) std::printf("host service %s removed\n", r.c_str());
   for (const auto& h : parsed) {
-    std::printf("host service %s: %s://%s.host.brig%s -> this host's port %d\n", h.name.c_str(), h.protocol.c_str(),
-                h.name.c_str(), h.protocol == "tcp" ? (":" + std::to_string(h.port)).c_str() : "", h.port);
+    std::printf("host service %s: %s -> this host's port %d\n", h.name.c_str(),
+                state::host_service_url({h.name, h.port, h.protocol}).c_str(), h.port);
   }
   std::printf("cell %s: %zu host service%s (live now)\n", cell.c_str(), now->size(), now->size() == 1 ? "" : "s");
   return {};
@@ -326,10 +326,7 @@ void add_policy(CLI::App& root, Context& ctx) {
     if (eff->rate) std::printf("rate limit: %g requests/s, burst %g\n", eff->rate->rate, eff->rate->burst);
     else std::printf("rate limit: none\n");
     for (const auto& h : services) {
-      std::printf("host service %s: %s -> this host's port %d\n", h.name.c_str(),
-                  (h.protocol == "tcp" ? "tcp://" + h.name + ".host.brig:" + std::to_string(h.port)
-                                       : "http://" + h.name + ".host.brig/").c_str(),
-                  h.port);
+      std::printf("host service %s: %s -> this host's port %d\n", h.name.c_str(), state::host_service_url(h).c_str(), h.port);
     }
     return 0;
   });

@@ -217,7 +217,7 @@ void add_system(CLI::App& root, Context& ctx) {
     auto e = engine();
     auto stopped = e.down();
     if (!stopped) return stopped.error();
-    if (!ctx.quiet) std::printf("brig is down: cells stopped, warden removed, nftables tables removed\n");
+    if (!ctx.quiet) std::printf("brig is down: cells stopped, warden and the host relay stopped, nftables tables removed\n");
     print_stopped(ctx, *stopped);
     return 0;
   });

@@ -15,9 +15,7 @@ nlohmann::json cell_json(const CellRecord& rec, const std::string& started_at) {
   nlohmann::json services = nlohmann::json::array();
   if (auto it = rec.spec.find("host_services"); it != rec.spec.end() && it->is_array()) {
     for (auto e : *it) {
-      const std::string host = e.value("name", "") + std::string(state::kHostServiceSuffix);
-      e["url"] = e.value("protocol", "http") == "tcp" ? "tcp://" + host + ":" + std::to_string(e.value("port", 0))
-                                                      : "http://" + host + "/";
+      e["url"] = state::host_service_url({e.value("name", ""), e.value("port", 0), e.value("protocol", "http")});
       services.push_back(std::move(e));
     }
   }

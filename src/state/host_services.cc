@@ -57,6 +57,11 @@ const HostServiceEntry* HostServiceCell::find(std::string_view name) const {
 
 std::string host_services_path(const Paths& paths) { return paths.system_state() + "/host-services.json"; }
 
+std::string host_service_url(const HostServiceEntry& e) {
+  const std::string host = e.name + std::string(kHostServiceSuffix);
+  return e.protocol == "tcp" ? "tcp://" + host + ":" + std::to_string(e.port) : "http://" + host + "/";
+}
+
 std::string host_service_label(std::string_view host) {
   if (host.size() <= kHostServiceSuffix.size() || !host.ends_with(kHostServiceSuffix)) return "";
   std::string_view label = host.substr(0, host.size() - kHostServiceSuffix.size());

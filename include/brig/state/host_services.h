@@ -50,6 +50,10 @@ inline constexpr std::size_t kMaxHostServicesBytes = 1u << 20;
 
 std::string host_services_path(const Paths& paths);  // state/system/host-services.json
 
+// Where a cell reaches a service: "http://NAME.host.brig/" or
+// "tcp://NAME.host.brig:PORT".
+std::string host_service_url(const HostServiceEntry& e);
+
 // The service label of a canonical host name ("db" for "db.host.brig"), or
 // "" when the host is not <label>.host.brig.
 std::string host_service_label(std::string_view canonical_host);
