@@ -1,5 +1,5 @@
 // A cell's host services on the engine's side (the spec's host_services;
-// docs/warden.md "Host services"): the table warden and the host relay read
+// docs/reference/warden.md "Host services"): the table warden and the host relay read
 // (state/host_services.h), the set of warden's nftables table that admits a
 // cell to the listeners of its tcp services (nft.h), the names in the cell's
 // /etc/hosts, and `brig policy set --host-service` live. Not part of the

@@ -79,7 +79,7 @@ TEST(ValidateHostSocketsSupported, AcceptedWithOnlyTheDetailedRules) {
                                       "inside /run/host/, without '..'"}));
 }
 
-// Host services are supported (warden and the host relay; docs/warden.md):
+// Host services are supported (warden and the host relay; docs/reference/warden.md):
 // only their detailed rules apply, shared with `policy set --host-service`.
 TEST(ValidateHostServicesSupported, AcceptedWithOnlyTheDetailedRules) {
   EXPECT_TRUE(all_errs("host_services: [{name: db, port: 5432, protocol: tcp}, {name: llm, port: 4000}]\n").empty());
