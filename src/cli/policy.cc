@@ -170,14 +170,8 @@ Status check_set_flags(const std::string& cell, const std::vector<std::string>& 
 }
 
 // `policy set --host-service|--remove-host-service`: the engine's, live.
-Status set_host_services(const Context& ctx, const std::string& cell, const std::vector<std::string>& add,
+Status set_host_services(const Context& ctx, const std::string& cell, const std::vector<spec::HostService>& parsed,
                          const std::vector<std::string>& remove) {
-  std::vector<spec::HostService> parsed;
-  for (const auto& a : add) {
-    auto h = spec::parse_host_service_flag(a, false);  // the engine checks the cell's profile
-    if (!h) return h.error();
-    parsed.push_back(std::move(*h));
-  }
 #ifdef BRIG_CLIENT_ONLY
   (void)ctx;
   (void)cell;
@@ -363,10 +357,20 @@ void add_policy(CLI::App& root, Context& ctx) {
       return Error(Errc::usage, "nothing to change", "brig policy set " + set_cell + " --allow HOST");
     }
     BRIG_TRY(check_set_flags(set_cell, add_allow, add_deny, add_pass, remove));
-    if (!add_service.empty() || !remove_service.empty()) {
-      BRIG_TRY(set_host_services(ctx, set_cell, add_service, remove_service));
-      if (!egress) return 0;
+    std::vector<spec::HostService> services;
+    for (const auto& a : add_service) {
+      auto h = spec::parse_host_service_flag(a, false);  // the engine checks the cell's profile
+      if (!h) return h.error();
+      services.push_back(std::move(*h));
     }
+    // The egress rules first (refused whole, before anything changes), then
+    // the host services (the engine's checks, then the change).
+    const bool has_services = !services.empty() || !remove_service.empty();
+    auto host_services = [&]() -> Result<int> {
+      BRIG_TRY(set_host_services(ctx, set_cell, services, remove_service));
+      return 0;
+    };
+    if (!egress) return host_services();
     const std::int64_t now = timefmt::now_seconds();
     state::PolicyEdit edit;
     for (const auto& h : add_allow) edit.allow.push_back({h, {}, {}});
@@ -389,7 +393,7 @@ void add_policy(CLI::App& root, Context& ctx) {
       }
       if (done.lapsed) std::printf("dropped %zu lapsed time-boxed rule%s\n", done.lapsed, done.lapsed == 1 ? "" : "s");
     };
-    return edit_cell_policy(
+    auto rc = edit_cell_policy(
         ctx, set_cell, now,
         [&](nlohmann::json& j) -> Status {
           auto r = state::apply_policy_edit(j, set_cell, edit, now);
@@ -398,6 +402,8 @@ void add_policy(CLI::App& root, Context& ctx) {
           return {};
         },
         report);
+    if (!rc || *rc != 0 || !has_services) return rc;
+    return host_services();
   });
   static std::string rm_cell;
   auto* rm = noun->add_subcommand("rm", "remove a cell's own rules (the global policy still applies)");

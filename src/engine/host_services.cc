@@ -35,7 +35,10 @@ bool has_tcp(const state::HostServiceCell* e) {
 Status sync_grants(EngineContext& ctx, const state::HostServiceTable& table) {
   const long pid = warden_pid(ctx.podman);
   if (pid <= 0) return {};
-  return nft::set_host_tcp(ctx.runner, pid, tcp_grants(table));
+  auto st = nft::set_host_tcp(ctx.runner, pid, tcp_grants(table));
+  // Warden's table is not there yet: `system up` installs it with the grants.
+  if (!st && st.error().message().find("No such file or directory") != std::string::npos) return {};
+  return st;
 }
 
 // Edits the table, then warden's grants when the cell's tcp services moved.
@@ -91,9 +94,27 @@ std::vector<nft::TcpGrant> tcp_grants(const state::HostServiceTable& table) {
 Status publish(EngineContext& ctx, const CellRecord& rec, bool running) {
   const auto services = declared(rec);
   return edit(ctx, rec.name, [&](state::HostServiceTable& t) {
-    if (services.empty()) return t.erase(rec.name) > 0;
-    const state::HostServiceCell entry{rec.subnet.cell_ip(), running, services};
     auto it = t.find(rec.name);
+    // The table's services are the live ones (policy set may have changed
+    // them since `rec` was read): only whether the cell runs changes.
+    if (it != t.end()) {
+      if (it->second.running == running) return false;
+      it->second.running = running;
+      return true;
+    }
+    if (services.empty()) return false;
+    t[rec.name] = state::HostServiceCell{rec.subnet.cell_ip(), running, services};
+    return true;
+  });
+}
+
+Status put_services(EngineContext& ctx, const CellRecord& rec, const std::vector<state::HostServiceEntry>& services,
+                    bool running_if_new) {
+  return edit(ctx, rec.name, [&](state::HostServiceTable& t) {
+    auto it = t.find(rec.name);
+    if (services.empty()) return it != t.end() && (t.erase(it), true);
+    const bool running = it != t.end() ? it->second.running : running_if_new;
+    const state::HostServiceCell entry{rec.subnet.cell_ip(), running, services};
     if (it != t.end() && it->second == entry) return false;
     t[rec.name] = entry;
     return true;
@@ -187,8 +208,11 @@ long relay_pid(const Paths& paths) {
   if (!text) return 0;
   const long pid = std::atol(std::string(str::trim(*text)).c_str());
   if (pid <= 0) return 0;
+  // Ours: a relay of this $BRIG_HOME (a stale pidfile may name another process).
   const std::string cmd = cmdline_of(pid);
-  return cmd.find(" system host-relay ") != std::string::npos ? pid : 0;
+  const bool ours = cmd.find(" system host-relay ") != std::string::npos &&
+                    cmd.find(" --pidfile " + paths.host_relay_pidfile() + " ") != std::string::npos;
+  return ours ? pid : 0;
 }
 
 std::string relay_problem(const Paths& paths) {
@@ -236,9 +260,13 @@ Status stop_relay(EngineContext& ctx) {
   const Paths& paths = ctx.paths;
   const long pid = relay_pid(paths);
   if (pid > 0) {
-    ::kill(static_cast<pid_t>(pid), SIGTERM);
+    if (::kill(static_cast<pid_t>(pid), SIGTERM) != 0) return errno_error("stopping the host relay (pid " + std::to_string(pid) + ")", errno);
     for (int i = 0; i < 100 && relay_pid(paths) == pid; ++i) ctx.clock.sleep_for(std::chrono::milliseconds(20));
-    if (relay_pid(paths) == pid) ::kill(static_cast<pid_t>(pid), SIGKILL);
+    if (relay_pid(paths) == pid) {
+      ::kill(static_cast<pid_t>(pid), SIGKILL);
+      for (int i = 0; i < 50 && relay_pid(paths) == pid; ++i) ctx.clock.sleep_for(std::chrono::milliseconds(20));
+      if (relay_pid(paths) == pid) return Error(Errc::failed, "the host relay (pid " + std::to_string(pid) + ") does not stop");
+    }
     ctx.event("host_relay_stop", "");
   }
   // What a killed relay leaves behind.
@@ -297,12 +325,13 @@ Result<std::vector<spec::HostService>> Cells::set_host_services(const std::strin
   rec->spec["host_services"] = list;
   auto state = ctx_.podman.container_state(cell_container(cell));
   const bool running = state && *state && (*state)->status == "running";
-  // Warden's table first (what reaches the host); the record after, put
-  // back in the table if it cannot be written.
-  BRIG_TRY(host_services::publish(ctx_, *rec, running));
+  // Warden's table first (what reaches the host; whether the cell runs is
+  // the table's when it has the cell); the record after, the table put back
+  // if it cannot be written.
+  BRIG_TRY(host_services::put_services(ctx_, *rec, host_services::declared(*rec), running));
   if (auto st = fs::write_atomic(cell_files::record_path(ctx_.paths, cell), cell_files::dump(to_json(*rec), 2) + "\n", 0600);
       !st) {
-    (void)host_services::publish(ctx_, before, running);
+    (void)host_services::put_services(ctx_, before, host_services::declared(before), running);
     return st.error();
   }
   // What the cell knows of itself: cell.json (its start time kept) and /etc/hosts.

@@ -25,11 +25,16 @@ std::vector<std::string> host_names(const std::vector<state::HostServiceEntry>& 
 // The tcp services of the running cells in `table`: what warden admits.
 std::vector<nft::TcpGrant> tcp_grants(const state::HostServiceTable& table);
 
-// Puts the cell's entry in the table (its declared services, `running`) —
-// none when it declares none — and, when a tcp service comes or goes,
-// replaces warden's set of grants (skipped while warden is down: `system up`
-// installs them).
+// Marks the cell's entry in the table running or not — made from its
+// declared services when it has none (none when it declares none; the
+// table's services are otherwise the live ones) — and, when a tcp service
+// comes or goes, replaces warden's set of grants (skipped while warden or
+// its table is not there: `system up` installs them).
 Status publish(EngineContext& ctx, const CellRecord& rec, bool running);
+// Sets the cell's services in the table (`policy set --host-service`): the
+// entry keeps whether it runs, or takes `running_if_new`; no services, no entry.
+Status put_services(EngineContext& ctx, const CellRecord& rec, const std::vector<state::HostServiceEntry>& services,
+                    bool running_if_new);
 // Removes the cell's entry and its grants.
 Status withdraw(EngineContext& ctx, const std::string& cell);
 

@@ -16,6 +16,7 @@
 #include "brig/engine/workspace.h"
 #include "brig/state/cell_logs.h"
 #include "brig/state/host_services.h"
+#include "brig/state/lock.h"
 #include "brig/state/ingress_routes.h"
 #include "brig/state/warden_runtime.h"
 #include "brig/state/secret_injections.h"
@@ -366,10 +367,12 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
   const long pid = warden_pid();
   if (pid <= 0) return Error(Errc::failed, "warden is not running after start", "podman logs brig-warden");
   // With the grants of the cells' tcp host services: the table is new after a restart.
-  auto services = state::load_host_services(ctx_.paths);
-  if (!services) return services.error();
-  BRIG_TRY(nft::install_in_warden(ctx_.runner, pid, host_services::tcp_grants(*services)));
-  return {};
+  // Under the state lock: no edit of the table slips between its read and the install.
+  return state::with_state_lock(ctx_.paths, [&]() -> Status {
+    auto services = state::load_host_services(ctx_.paths);
+    if (!services) return services.error();
+    return nft::install_in_warden(ctx_.runner, pid, host_services::tcp_grants(*services));
+  });
 }
 
 Result<std::vector<std::string>> System::down() {

@@ -115,13 +115,22 @@ Status edit_host_services(const Paths& paths, const std::function<Result<bool>(H
   return with_state_lock(paths, [&]() -> Status {
     auto table = load_host_services(paths);
     if (!table) return table.error();
+    const HostServiceTable before = *table;
     auto changed = change(*table);
     if (!changed) return changed.error();
     if (!*changed) return {};
     auto text = table->empty() ? Result<std::string>(std::string()) : serialize_host_services(*table);
     if (!text) return text.error();
-    BRIG_TRY(detail::store_table(paths, host_services_path(paths), *text));
-    return published ? published(*table) : Status{};
+    const std::string path = host_services_path(paths);
+    BRIG_TRY(detail::store_table(paths, path, *text));
+    if (!published) return {};
+    if (auto st = published(*table); !st) {
+      // What follows from the table failed: the table as it was, so the two agree.
+      auto old = before.empty() ? Result<std::string>(std::string()) : serialize_host_services(before);
+      if (old) (void)detail::store_table(paths, path, *old);
+      return st;
+    }
+    return {};
   });
 }
 

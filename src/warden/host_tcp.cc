@@ -44,6 +44,20 @@ awaitable<void> serve_host_tcp(Socket socket, Shared& sh, std::uint16_t port) {
     reset(socket);
     co_return;
   }
+  // A cell's tcp host-service connections count as its tunnels: one cell
+  // cannot hold the relay's connections for every other cell.
+  auto& tunnels = *who.cell->tunnels;
+  if (tunnels.fetch_add(1) >= static_cast<int>(sh.cfg.limits.max_tunnels_per_cell)) {
+    tunnels.fetch_sub(1);
+    ex.rec.reason = "too many concurrent tunnels for this cell";
+    ex.finish(Outcome::ratelimit, Block::limit);
+    reset(socket);
+    co_return;
+  }
+  struct Release {
+    std::atomic<int>& n;
+    ~Release() { n.fetch_sub(1); }
+  } release{tunnels};
   const state::HostServiceEntry service = *declared;
   ex.rec.host = service.name + std::string(state::kHostServiceSuffix);
   ex.rec.host_service = service.name;
@@ -132,7 +146,12 @@ void HostTcpListeners::reconcile() {
     if (open_.contains(port)) continue;
     auto a = listen_on(ctx_, sh_.cfg.host_service_address, port);
     if (!a) {
-      spdlog::warn("host services: {}; trying again at the next policy generation", a.error().message());
+      // Taken for now (say, an upstream connection's local port): try again soon.
+      spdlog::warn("host services: {}; trying again in 2 s", a.error().message());
+      retry_.expires_after(std::chrono::seconds(2));
+      retry_.async_wait([this](const error_code& ec) {
+        if (!ec) reconcile();
+      });
       continue;
     }
     open_.emplace(port, *a);
@@ -143,6 +162,7 @@ void HostTcpListeners::reconcile() {
 
 void HostTcpListeners::close_all() {
   closed_ = true;
+  retry_.cancel();
   for (auto& [port, a] : open_) {
     error_code ignored;
     a->close(ignored);

@@ -18,7 +18,7 @@ class HostTcpListeners {
  public:
   // Listeners on `ctx` (its thread runs every call below but
   // snapshot_published). Nothing may publish a snapshot once it is gone.
-  HostTcpListeners(asio::io_context& ctx, Shared& sh) : ctx_(ctx), sh_(sh) {}
+  HostTcpListeners(asio::io_context& ctx, Shared& sh) : ctx_(ctx), sh_(sh), retry_(ctx) {}
   ~HostTcpListeners();
   HostTcpListeners(const HostTcpListeners&) = delete;
   HostTcpListeners& operator=(const HostTcpListeners&) = delete;
@@ -27,7 +27,7 @@ class HostTcpListeners {
   void snapshot_published();
   // Opens a listener for each port the current snapshot declares that has
   // none, and closes those it no longer declares. A port that cannot be
-  // bound is logged and tried again at the next snapshot.
+  // bound is logged and tried again 2 s later (and at the next snapshot).
   void reconcile();
   // SIGTERM: closes every listener and opens none again.
   void close_all();
@@ -36,6 +36,7 @@ class HostTcpListeners {
   asio::io_context& ctx_;
   Shared& sh_;
   std::map<std::uint16_t, std::shared_ptr<Acceptor>> open_;
+  asio::steady_timer retry_;
   bool closed_ = false;
 };
 

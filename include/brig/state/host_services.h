@@ -74,7 +74,8 @@ Result<HostServiceTable> load_host_services(const Paths& paths);
 // atomically (0644: warden, another uid, reads it), or removed when the table
 // becomes empty. An error from `change` leaves the file as it was. When it
 // changed, `published` then gets the new table, still under the lock (so
-// whatever it derives from the table is applied in the order of the edits).
+// whatever it derives from the table is applied in the order of the edits);
+// if that fails, the file is put back as it was and its error returned.
 Status edit_host_services(const Paths& paths, const std::function<Result<bool>(HostServiceTable&)>& change,
                           const std::function<Status(const HostServiceTable&)>& published = {});
 // Sets the cell's entry.

@@ -103,6 +103,17 @@ TEST_F(HostServicesTest, SetChangesRecordTableAndCellJson) {
   auto cell_json = nlohmann::json::parse(slurp(paths.cell_state("c1") + "/brig/cell.json"));
   EXPECT_EQ(cell_json["host_services"][0]["url"], "http://llm.host.brig/");
 
+  // A start, stop or exit that read the record before the change flips
+  // whether it runs, never the services (the table's are the live ones).
+  auto stale = engine.cells().load_record("c1");
+  ASSERT_TRUE(stale.ok());
+  stale->spec["host_services"] = nlohmann::json::parse(R"([{"name": "db", "port": 5432, "protocol": "tcp"}])");
+  ASSERT_TRUE(host_services::publish(engine.context(), *stale, false).ok());
+  t = state::load_host_services(paths);
+  ASSERT_TRUE(t.ok());
+  EXPECT_FALSE(t->at("c1").running);
+  EXPECT_EQ(t->at("c1").services, (std::vector<state::HostServiceEntry>{{"llm", 4000, "http"}}));
+
   const std::string before = slurp(state::host_services_path(paths));
   auto missing = engine.cells().set_host_services("c1", {}, {"nope"});
   ASSERT_FALSE(missing.ok());

@@ -93,6 +93,16 @@ TEST(HostServices, LockedEditsOnDisk) {
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(slurp(host_services_path(paths)), before);
 
+  // What follows from the table failing puts the file back.
+  auto unpublished = edit_host_services(
+      paths, [](HostServiceTable& tt) -> Result<bool> { return tt.erase("a") > 0; },
+      [](const HostServiceTable& tt) -> Status {
+        EXPECT_EQ(tt.count("a"), 0u);  // it saw the new table
+        return Error(Errc::failed, "nft failed");
+      });
+  EXPECT_FALSE(unpublished.ok());
+  EXPECT_EQ(slurp(host_services_path(paths)), before);
+
   ASSERT_TRUE(remove_host_service_cell(paths, "a").ok());
   ASSERT_TRUE(remove_host_service_cell(paths, "b").ok());
   EXPECT_FALSE(exists(host_services_path(paths)));  // an empty table leaves no file
