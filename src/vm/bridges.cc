@@ -29,13 +29,16 @@ std::string first_line(const std::string& s) {
 BridgeStep bridge_step(const std::vector<std::string>& args) {
   auto i = noun_index(args);
   if (!i) return {};
-  // The words after the noun, without flags and the values of the two that
-  // take one here (--format anywhere, cell stop --time).
+  // The words after the noun, without flags and the values of those that
+  // take one here (--format anywhere, cell stop --time, cell kill --signal).
   std::vector<std::string> words;
+  std::string signal = "KILL";
   for (size_t j = *i + 1; j < args.size() && args[j] != "--"; ++j) {
     const std::string& t = args[j];
     if (t.size() > 1 && t[0] == '-') {
-      if (t == "--format" || t == "--time") ++j;
+      if (t == "--signal" && j + 1 < args.size()) signal = args[j + 1];
+      else if (t.rfind("--signal=", 0) == 0) signal = t.substr(9);
+      if (t == "--format" || t == "--time" || t == "--signal") ++j;
       continue;
     }
     words.push_back(t);
@@ -49,6 +52,10 @@ BridgeStep bridge_step(const std::vector<std::string>& args) {
   const std::string& verb = words[0];
   if (verb == "start" || verb == "restart") return {BridgeStep::Kind::start, words[1]};
   if (verb == "stop") return {BridgeStep::Kind::stop, words[1]};
+  // SIGKILL (kill's default) ends the cell as stop does; another signal may not.
+  if (verb == "kill" && (signal == "KILL" || signal == "SIGKILL" || signal == "9")) {
+    return {BridgeStep::Kind::stop, words[1]};
+  }
   if (verb == "rm") return {BridgeStep::Kind::remove, words[1]};
   return {};
 }

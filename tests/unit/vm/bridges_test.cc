@@ -32,6 +32,10 @@ TEST(BridgeStep, WhichCommandsTouchTheBridges) {
   is({"cell", "stop", "--time", "3", "agent"}, K::stop, "agent");
   is({"cell", "--format", "json", "stop", "agent"}, K::stop, "agent");
   is({"cell", "rm", "--force", "agent"}, K::remove, "agent");
+  is({"cell", "kill", "agent"}, K::stop, "agent");  // SIGKILL, the default: the cell ends
+  is({"cell", "kill", "--signal", "KILL", "agent"}, K::stop, "agent");
+  is({"cell", "kill", "--signal", "TERM", "agent"}, K::none, "");  // it may live on
+  is({"cell", "kill", "--signal=HUP", "agent"}, K::none, "");
   is({"system", "down"}, K::down, "");
   is({"system", "restart"}, K::down, "");
   is({"system", "up"}, K::none, "");
