@@ -175,6 +175,7 @@ Status set_host_services(const Context& ctx, const std::string& cell, const std:
 #ifdef BRIG_CLIENT_ONLY
   (void)ctx;
   (void)cell;
+  (void)parsed;
   (void)remove;
   return Error(Errc::unavailable, "host services are set inside the VM", "unset BRIG_PLATFORM so brig forwards it to the VM");
 #else
