@@ -13,7 +13,7 @@ packages=(
   podman runc runsc nftables iproute2 curl ca-certificates openssl
   # tests and benchmarks
   nginx-light busybox-static debootstrap wrk jq clang libclang-rt-14-dev
-  tinyproxy mitmproxy
+  tinyproxy mitmproxy docker-registry
 )
 
 missing=()

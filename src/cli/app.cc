@@ -32,7 +32,7 @@ System
   brig system init|up|down|doctor|verify|prune
   brig warden serve|status|stats|health
   brig secrets add|list|rm            secrets are files, never environment variables
-  brig image build|pull|verify
+  brig image build|pull|list|rm|verify   build from a directory, pin and check digests
   brig config get|set|list
   brig vm create|start|stop|status|shell|delete   (macOS)
 
@@ -199,12 +199,6 @@ void on_run(CLI::App* verb, Context& ctx, std::function<Result<int>()> fn) {
   verb->callback([&ctx, fn = std::move(fn)] { ctx.action = fn; });
 }
 
-void not_yet(CLI::App* verb, Context& ctx) {
-  on_run(verb, ctx, [verb]() -> Result<int> {
-    return Error(Errc::unavailable, "'" + command_path(verb) + "' is not available yet");
-  });
-}
-
 int main(int argc, char** argv) {
   try {
     return run_main(argc, argv);
@@ -217,14 +211,5 @@ int main(int argc, char** argv) {
 }  // namespace brig::cli
 
 namespace brig::cli {
-
-CLI::App* stub_verb(CLI::App* noun, Context& ctx, const std::string& name, const std::string& help,
-                    std::initializer_list<const char*> options, std::initializer_list<const char*> flags) {
-  auto* v = noun->add_subcommand(name, help);
-  for (const char* o : options) v->add_option(o);
-  for (const char* f : flags) v->add_flag(f);
-  not_yet(v, ctx);
-  return v;
-}
 
 }  // namespace brig::cli

@@ -34,6 +34,9 @@ void add_system(CLI::App& root, Context& ctx) {
 void add_secrets(CLI::App& root, Context& ctx) {
   add_nouns(root, ctx, "secrets", "secrets (in the VM)", {"add", "list", "rm"});
 }
+void add_image(CLI::App& root, Context& ctx) {
+  add_nouns(root, ctx, "image", "images (in the VM)", {"build", "pull", "list", "rm", "verify"});
+}
 void add_config(CLI::App& root, Context& ctx) {
   add_nouns(root, ctx, "config", "brig's settings (in the VM)", {"get", "set", "list"});
 }

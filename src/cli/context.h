@@ -34,10 +34,6 @@ struct Context {
 // "brig cell list" for a parsed subcommand.
 std::string command_path(const CLI::App* app);
 
-// Registers a verb whose capability has not landed yet: it fails with
-// "error: 'brig X' is not available yet" and exit 1, never a silent success.
-void not_yet(CLI::App* verb, Context& ctx);
-
 // Sets `verb`'s action.
 void on_run(CLI::App* verb, Context& ctx, std::function<Result<int>()> fn);
 
@@ -97,10 +93,5 @@ std::string self_binary();
 
 // Prints doctor/preflight lines ([OK]/[WARN]/[FAIL] + fix:); 1 if any failed.
 int print_checks(const Context& ctx, const std::vector<engine::Check>& checks);
-
-// Adds a verb with positional/flag names that exist only for --help until the
-// verb's capability lands; see not_yet().
-CLI::App* stub_verb(CLI::App* noun, Context& ctx, const std::string& name, const std::string& help,
-                    std::initializer_list<const char*> options = {}, std::initializer_list<const char*> flags = {});
 
 }  // namespace brig::cli

@@ -120,22 +120,7 @@ spec::CellSpec flags_layer(const CLI::App& cmd, const RunOpts& o, const RunTail&
     if (!env.empty()) s.env.set(std::move(env), spec::Origin::flag("--env"));
   }
   if (!o.secrets.empty()) s.secrets.set(spec::secret_files(o.secrets, spec::Origin::flag("--secret")), spec::Origin::flag("--secret"));
-  if (!o.allow.empty()) {
-    spec::PolicyBlock b;
-    for (const auto& a : o.allow) {
-      spec::AllowEntry e;
-      e.origin = spec::Origin::flag("--allow");
-      if (auto why = spec::check_policy_host(a, spec::PolicyList::allow, "--allow")) {
-        bad.push_back({spec::Origin::flag("--allow"), "", why->message});
-        continue;
-      }
-      auto parts = hostname::split_authority(a);  // accepted above
-      e.domain = std::string(parts->host);  // as written ("*.x.com"); validation judges it
-      e.port = parts->port;
-      b.allow.push_back(std::move(e));
-    }
-    if (!b.allow.empty()) s.policy.set(std::move(b), spec::Origin::flag("--allow"));
-  }
+  add_allow_flags(s, o.allow, bad);
   if (tail.image) s.image.set(*tail.image, spec::Origin::flag("IMAGE"));
   if (tail.has_command) s.command.set(tail.command, spec::Origin::flag("CMD"));
   return s;

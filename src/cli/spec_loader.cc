@@ -6,7 +6,9 @@
 #include <cstdlib>
 
 #include "brig/core/fs.h"
+#include "brig/core/hostname.h"
 #include "brig/spec/parse.h"
+#include "brig/spec/validate.h"
 #include "brig/vm/host_socket_bridge.h"
 #include "brig/vm/thin_client.h"
 
@@ -49,6 +51,24 @@ Result<spec::CellSpec> read_cell_file(const std::string& path) {
   auto text = read_cell_text(path);
   if (!text) return text.error();
   return spec::parse_cell(*text, path);
+}
+
+void add_allow_flags(spec::CellSpec& s, const std::vector<std::string>& allow, spec::Diagnostics& bad) {
+  if (allow.empty()) return;
+  spec::PolicyBlock b;
+  for (const auto& a : allow) {
+    spec::AllowEntry e;
+    e.origin = spec::Origin::flag("--allow");
+    if (auto why = spec::check_policy_host(a, spec::PolicyList::allow, "--allow")) {
+      bad.push_back({spec::Origin::flag("--allow"), "", why->message});
+      continue;
+    }
+    auto parts = hostname::split_authority(a);  // accepted above
+    e.domain = std::string(parts->host);  // as written ("*.x.com"); validation judges it
+    e.port = parts->port;
+    b.allow.push_back(std::move(e));
+  }
+  if (!b.allow.empty()) s.policy.set(std::move(b), spec::Origin::flag("--allow"));
 }
 
 Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::string>& file,

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "brig/core/error.h"
 #include "brig/core/paths.h"
@@ -19,6 +20,10 @@ class HostProbe final : public spec::Probe {
 
 // Reads and parses a cell YAML file (size-capped).
 Result<spec::CellSpec> read_cell_file(const std::string& path);
+
+// `--allow DOMAIN[:PORT]` flags as the layer's policy.allow (brig run,
+// brig image build); a flag that does not parse is a diagnostic in `bad`.
+void add_allow_flags(spec::CellSpec& layer, const std::vector<std::string>& allow, spec::Diagnostics& bad);
 
 // defaults < profile < `file` < `flags`, validated against the host. The
 // file's shape errors and `flag_diags` (flags that did not parse) are

@@ -50,12 +50,17 @@ bool trusts_warden_ca(const CellRecord& rec) {
   return it == rec.spec.end() || !it->is_boolean() || it->get<bool>();
 }
 
-Status write_ca_bundle(const Paths& paths, const std::string& cell) {
+Result<std::string> ca_bundle(const Paths& paths) {
   auto roots = fs::read_file(kSystemRoots, 8 << 20);
   auto ca = fs::read_file(paths.ca_cert(), 1 << 20);
   if (!ca) return Error(Errc::not_found, "brig's CA is missing (" + paths.ca_cert() + ")", "brig system init");
-  std::string bundle = (roots ? *roots : std::string()) + "\n# brig CA\n" + *ca;
-  return fs::write_atomic(paths.cell_state(cell) + "/brig/ca-bundle.crt", bundle, 0644);
+  return (roots ? *roots : std::string()) + "\n# brig CA\n" + *ca;
+}
+
+Status write_ca_bundle(const Paths& paths, const std::string& cell) {
+  auto bundle = ca_bundle(paths);
+  if (!bundle) return bundle.error();
+  return fs::write_atomic(paths.cell_state(cell) + "/brig/ca-bundle.crt", *bundle, 0644);
 }
 
 std::string stat_shim() { return std::string(reinterpret_cast<const char*>(kStatShim), kStatShim_size); }

@@ -32,6 +32,9 @@ bool trusts_warden_ca(const CellRecord& rec);
 // system roots plus brig's current CA. Written by run and by every start, so a
 // renewed CA reaches a stopped cell with `brig cell start|restart`.
 Status write_ca_bundle(const Paths& paths, const std::string& cell);
+// Its text: the host's roots, then brig's CA (also what image builds through
+// warden trust).
+Result<std::string> ca_bundle(const Paths& paths);
 
 std::string seccomp_profile_path(const Paths& paths);  // $BRIG_HOME/run/seccomp-cell.json
 // The seccomp profile (seccomp/cell.json, compiled in) written to

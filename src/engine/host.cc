@@ -135,10 +135,16 @@ std::string probe_runsc_host_uds(proc::Runner& runner, const std::string& runsc)
   return "";
 }
 
-std::string runsc_shim_script(const std::string& runsc) {
+namespace {
+std::string sh_quote(const std::string& s) {
   std::string quoted = "'";
-  for (char ch : runsc) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  quoted += "'";
+  for (char ch : s) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return quoted + "'";
+}
+}  // namespace
+
+std::string runsc_shim_script(const std::string& runsc) {
+  const std::string quoted = sh_quote(runsc);
   return "#!/bin/sh\n"
          "# Written by brig (system init / run): this runsc's exec has no --tty flag,\n"
          "# which podman passes for `exec -t`; the terminal comes from process.json.\n"
@@ -156,6 +162,32 @@ Status write_runsc_shim(const Paths& paths, const HostConfig& cfg) {
   if (have && *have == want) return {};
   BRIG_TRY(fs::make_dirs(paths.run_dir() + "/bin", 0755));
   return fs::write_atomic(paths.runsc_shim(), want, 0755);
+}
+
+std::string runsc_build_script(const std::string& runsc) {
+  const std::string quoted = sh_quote(runsc);
+  return "#!/bin/sh\n"
+         "# Written by brig (image build): buildah's monitor reaps runsc's gofer only\n"
+         "# after `runsc delete` returns, and delete waits for the gofer to be gone.\n"
+         "# So delete returns at once and runs again once the monitor has gone.\n"
+         "for a do\n"
+         "  if [ \"$a\" = delete ]; then\n"
+         "    (sleep 2; exec " + quoted + " \"$@\") </dev/null >/dev/null 2>&1 &\n"
+         "    exit 0\n"
+         "  fi\n"
+         "done\n"
+         "exec " + quoted + " \"$@\"\n";
+}
+
+Result<std::string> write_runsc_build(const Paths& paths, const HostConfig& cfg) {
+  if (cfg.runsc.empty()) return Error(Errc::unavailable, "runsc is not installed", "scripts/bootstrap.sh");
+  const std::string path = paths.runsc_build();
+  const std::string want = runsc_build_script(cfg.runsc);
+  auto have = fs::read_file(path, 1 << 16);
+  if (have && *have == want) return path;
+  BRIG_TRY(fs::make_dirs(paths.run_dir() + "/bin", 0755));
+  BRIG_TRY(fs::write_atomic(path, want, 0755));
+  return path;
 }
 
 Result<HostConfig> load_host_config(const Paths& paths) {
@@ -186,6 +218,7 @@ Result<HostConfig> load_host_config(const Paths& paths) {
     c.ingress_cert = j.value("ingress_cert", "");
     c.ingress_key = j.value("ingress_key", "");
     c.ingress_max_body = j.value("ingress_max_body", c.ingress_max_body);
+    c.warn_unpinned_images = j.value("warn_unpinned_images", true);
     return c;
   } catch (const std::exception& e) {
     return Error(Errc::invalid, paths.config_json() + " is not valid JSON: " + e.what(),
@@ -212,7 +245,8 @@ Status save_host_config(const Paths& paths, const HostConfig& c) {
                       {"ingress_domain", c.ingress_domain},
                       {"ingress_cert", c.ingress_cert},
                       {"ingress_key", c.ingress_key},
-                      {"ingress_max_body", c.ingress_max_body}};
+                      {"ingress_max_body", c.ingress_max_body},
+                      {"warn_unpinned_images", c.warn_unpinned_images}};
   return fs::write_atomic(paths.config_json(), j.dump(2) + "\n", 0644);
 }
 
@@ -250,6 +284,7 @@ std::vector<std::pair<std::string, std::string>> config_items(const HostConfig& 
           {"ingress_cert", c.ingress_cert},
           {"ingress_key", c.ingress_key},
           {"ingress_max_body", std::to_string(c.ingress_max_body)},
+          {"warn_unpinned_images", c.warn_unpinned_images ? "true" : "false"},
           {"cgroup", c.cgroup},
           {"runsc_version", c.runsc_version}};
 }
@@ -316,7 +351,8 @@ std::vector<std::pair<std::string, std::string>> settable_keys() {
           {"ingress_domain", "DNS name: cells answer at https://<cell>.<domain>:<port>/ (default localhost)"},
           {"ingress_cert", "absolute path of a PEM certificate for *.<ingress_domain> ('' for brig's CA; with ingress_key)"},
           {"ingress_key", "absolute path of its PEM private key ('' for none; with ingress_cert)"},
-          {"ingress_max_body", "largest request body ingress forwards, e.g. 64m or 1048576 (default 64m)"}};
+          {"ingress_max_body", "largest request body ingress forwards, e.g. 64m or 1048576 (default 64m)"},
+          {"warn_unpinned_images", "true | false: brig run warns about a remote image not pinned by digest (default true)"}};
 }
 
 std::vector<std::string> checked_settings() {
@@ -406,6 +442,7 @@ Status check_setting(const HostConfig& c, const std::string& key) {
                      ": warden needs both, or neither (then brig's CA signs the ingress certificate)",
                  cert ? "brig config set ingress_key /ABSOLUTE/PATH/key.pem" : "brig config set ingress_cert /ABSOLUTE/PATH/cert.pem");
   }
+  if (key == "warn_unpinned_images") return {};
   if (key == "ingress_max_body") {
     if (c.ingress_max_body >= 1) return {};
     return Error(Errc::invalid, "ingress_max_body must be at least 1 byte", "brig config set ingress_max_body 64m");
@@ -447,6 +484,11 @@ Status config_set(HostConfig& c, const std::string& key, const std::string& valu
                    "brig config set ingress_max_body 64m");
     }
     next.ingress_max_body = *bytes;
+  } else if (key == "warn_unpinned_images") {
+    if (value != "true" && value != "false") {
+      return Error(Errc::invalid, "warn_unpinned_images must be true or false", "brig config set warn_unpinned_images false");
+    }
+    next.warn_unpinned_images = value == "true";
   }
   BRIG_TRY(check_setting(next, key));
   c = std::move(next);

@@ -8,6 +8,7 @@
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
+#include "brig/engine/images.h"
 #include "brig/engine/plan.h"
 #include "brig/engine/podman.h"
 #include "brig/engine/secrets.h"
@@ -28,13 +29,13 @@ int host_cpus() {
 }
 
 // How to get an image that is not in local storage, with what works today
-// (brig image build|pull are not implemented yet).
+// (brig image build|pull, or brig's own build script).
 std::string image_fix(const std::string& image) {
   for (const char* own : {"localhost/brig-busybox", "localhost/brig-debian", "localhost/brig-node"}) {
     if (image.rfind(own, 0) == 0) return "scripts/build-images.sh (in brig's source tree)";
   }
-  if (image.rfind("localhost/", 0) == 0) return "podman build -t " + image + " DIR (the directory with its Containerfile)";
-  return "podman pull " + image;
+  if (image.rfind("localhost/", 0) == 0) return "brig image build DIR -t " + image + " (the directory with its Containerfile)";
+  return "brig image pull " + image;
 }
 
 }  // namespace
@@ -172,11 +173,18 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
   // Three independent podman questions, asked at once (each costs ~30 ms).
   const Podman& podman = ctx.podman;
   auto warden_q = std::async(std::launch::async, [&] { return podman.is_warden_running(); });
-  auto image_q = std::async(std::launch::async, [&] { return s.image.has() && podman.image_exists(*s.image); });
+  // A pinned image is looked at (its digests); any other only looked for.
+  const ImageRef image_ref = parse_image_ref(s.image.has() ? *s.image : std::string());
+  const std::string pin = !image_ref.digest.empty() ? image_ref.digest : s.image_digest.has() ? *s.image_digest : "";
+  auto image_q = std::async(std::launch::async, [&]() -> Result<std::optional<ImageInfo>> {
+    if (!s.image.has()) return std::optional<ImageInfo>{};
+    if (pin.empty()) return podman.image_exists(*s.image) ? std::optional<ImageInfo>(ImageInfo{}) : std::nullopt;
+    return inspect_image(podman, image_ref.lookup(pin));
+  });
   auto exists_q =
       std::async(std::launch::async, [&] { return !name.empty() && podman.container_exists(cell_container(name)); });
   auto warden = warden_q.get();
-  const bool image = image_q.get();
+  const auto image = image_q.get();
   const bool exists = exists_q.get();
 
   if (!warden) {
@@ -187,11 +195,24 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
     pass("warden", "running");
   }
   if (s.image.has()) {
-    if (image) {
-      pass("image", *s.image);
+    if (!image) {
+      fail("image", image.error());
+    } else if (!*image) {
+      fail("image", Error(Errc::not_found, "image " + str::quote(image_ref.without_digest()) + " is not in local storage",
+                          pin.empty() ? image_fix(*s.image) : image_fix(image_ref.name + "@" + pin)));
+    } else if (!pin.empty()) {
+      if (auto problem = pin_problem(image_ref, pin, **image)) {
+        fail("image", Error(Errc::failed, *problem,
+                            is_local_image(*s.image) ? "rebuild it, or pin what it is now (brig image list shows its digest)"
+                                                     : "brig image pull " + image_ref.name + "@" + pin));
+      } else {
+        pass("image", image_ref.without_digest() + " pinned to " + pin);
+        checks.back().image_id = (*image)->id;
+      }
     } else {
-      fail("image", Error(Errc::not_found, "image " + str::quote(*s.image) + " is not in local storage",
-                          image_fix(*s.image)));
+      pass("image", *s.image);
+      auto warn = cfg && cfg->warn_unpinned_images ? unpinned_image_warning(*s.image, "") : std::nullopt;
+      if (warn) checks.back().warning = *warn;
     }
   }
   if (!name.empty()) {

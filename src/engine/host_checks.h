@@ -22,6 +22,9 @@ struct HostCheck {
   std::string warning;            // passed, but `brig run` says this on stderr (preflight: WARN)
   // A host socket that passed ("host socket X"): what the run mounts.
   std::optional<HostSocketRef> socket = std::nullopt;
+  // The image check of a pinned image: the ID of the local image whose
+  // digest matched (the cell is made from exactly it).
+  std::string image_id = {};
 };
 
 // In order: the spec concrete, the host config and runtime, the image given,

@@ -113,7 +113,7 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
 
   CellPlan& c = p.container;
   c.name = name;
-  c.image = rec.image;
+  c.image = f.image_id.empty() ? rec.image : f.image_id;
   if (s.command.has()) c.command = *s.command;
   c.runtime = runtime;
   if (runtime == "runsc" && !f.config.runsc_exec_tty) c.oci_runtime = paths.runsc_shim();

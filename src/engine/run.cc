@@ -56,8 +56,10 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
     if (c.failure) return std::move(*c.failure);
   }
   std::vector<HostSocketRef> sockets;  // as checked: what the cell mounts
+  std::string image_id;                // a pinned image, as checked
   for (const auto& c : checks) {
     if (!c.warning.empty()) std::fprintf(stderr, "warning: %s\n", c.warning.c_str());
+    if (!c.image_id.empty()) image_id = c.image_id;
     if (!c.socket) continue;
     sockets.push_back(*c.socket);
     if (!opts.quiet) std::fprintf(stderr, "note: %s\n", host_socket_note(*c.socket).c_str());
@@ -109,7 +111,8 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   });
 
   auto planned =
-      plan_cell(resolved, HostFacts{ctx_.paths, *cfg, name, *subnet, timefmt::now_rfc3339(), placeholders, sockets},
+      plan_cell(resolved,
+                HostFacts{ctx_.paths, *cfg, name, *subnet, timefmt::now_rfc3339(), placeholders, sockets, image_id},
                 opts.stdio);
   if (!planned) return fail(planned.error());
   const RunPlan& plan = *planned;

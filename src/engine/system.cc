@@ -116,8 +116,12 @@ std::vector<Check> runsc_quirks(const Paths& paths, const HostConfig& cfg) {
   }
   if (!cfg.runsc_stat_ok) {
     c.push_back({L::ok, "runsc stat",
-                 "runsc refuses AT_NO_AUTOMOUNT (glibc's ls, stat); cells preload brig's stat shim (/etc/ld.so.preload)", ""});
+                 "runsc refuses AT_NO_AUTOMOUNT (glibc's ls, stat); cells and image builds preload brig's stat shim (/etc/ld.so.preload)", ""});
   }
+  // podman's builder cannot run runsc as it comes (docs/reference/images.md):
+  // builds go through brig's runsc-build, written at each build.
+  c.push_back({L::ok, "image builds",
+               "RUN steps run under gVisor (" + paths.runsc_build() + "), without network unless --use-warden", ""});
   return c;
 }
 

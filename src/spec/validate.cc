@@ -32,7 +32,19 @@ bool valid_env_key(std::string_view k) {
   });
 }
 
-// "./my-cell/" -> "localhost/my-cell": a tag for an image built from a directory.
+}  // namespace
+
+std::optional<std::string> digest_problem(std::string_view d) {
+  auto colon = d.find(':');
+  std::string_view algo = d.substr(0, colon), hex = colon == std::string_view::npos ? "" : d.substr(colon + 1);
+  std::size_t want = algo == "sha256" ? 64 : algo == "sha512" ? 128 : 0;
+  bool ok = want != 0 && hex.size() == want && std::all_of(hex.begin(), hex.end(), [](char c) {
+              return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c));
+            });
+  if (ok) return std::nullopt;
+  return "invalid digest " + str::quote(d) + "; expected sha256: followed by 64 lowercase hex digits";
+}
+
 std::string local_image_name(std::string_view dir) {
   while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
   if (auto slash = dir.rfind('/'); slash != std::string_view::npos) dir.remove_prefix(slash + 1);
@@ -46,6 +58,9 @@ std::string local_image_name(std::string_view dir) {
   if (name.empty() || !std::isalnum(static_cast<unsigned char>(name.front()))) name = "cell";
   return "localhost/" + name;
 }
+
+
+namespace {
 
 void check_image(Checker& err, const CellSpec& s, const Probe* probe) {
   if (!s.image.has() || s.image->empty()) {
@@ -61,18 +76,14 @@ void check_image(Checker& err, const CellSpec& s, const Probe* probe) {
   if (probe && (img.front() == '.' || img.front() == '/' || img.find('/') != std::string::npos) &&
       probe->kind(img) == Probe::Kind::directory) {
     err(s.image.origin, "image",
-        img + " is a directory, not an image; build it first with: podman build -t " + local_image_name(img) + " " +
-            img + " (then brig run " + local_image_name(img) + ")");
+        img + " is a directory, not an image; build it first with: brig image build " + img +
+            " (then brig run " + local_image_name(img) + ":latest)");
     return;
   }
   auto check_digest = [&](std::string_view d, const Origin& o, const char* field) {
-    auto colon = d.find(':');
-    std::string_view algo = d.substr(0, colon), hex = colon == std::string_view::npos ? "" : d.substr(colon + 1);
-    std::size_t want = algo == "sha256" ? 64 : algo == "sha512" ? 128 : 0;
-    bool ok = want != 0 && hex.size() == want &&
-              std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)); });
-    if (!ok) err(o, field, "invalid digest " + str::quote(d) + "; expected sha256: followed by 64 lowercase hex digits");
-    return ok;
+    auto problem = digest_problem(d);
+    if (problem) err(o, field, *problem);
+    return !problem;
   };
   auto at = img.find('@');
   std::optional<std::string> inline_digest;
@@ -232,10 +243,6 @@ void check_unsupported(Checker& err, const CellSpec& s) {
   auto refuse = [&](const Origin& o, const char* field, const char* why, const char* fix = "remove it") {
     err(o, field, std::string("not supported yet (") + why + "); " + fix);
   };
-  if (s.image_digest.has()) {
-    refuse(s.image_digest.origin, "image_digest", "brig does not pin an image by a separate digest today",
-           "put the digest in image instead (image: NAME@sha256:...)");
-  }
   if (s.workspace_quota.has()) {
     refuse(s.workspace_quota.origin, "workspace_quota", "brig cannot limit a workspace's size today");
   }

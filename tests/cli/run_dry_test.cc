@@ -236,8 +236,8 @@ TEST_F(RunDryTest, DirectoryAsImageSuggestsImageBuild) {
   std::filesystem::create_directories(home_ + "/my-cell");
   auto out = brig({"run", "--dry-run", "./my-cell"});
   EXPECT_EQ(out.exit_code, 2);
-  EXPECT_THAT(out.err, HasSubstr("is a directory, not an image; build it first with: podman build -t localhost/my-cell "
-                                 "./my-cell (then brig run localhost/my-cell)"));
+  EXPECT_THAT(out.err, HasSubstr("is a directory, not an image; build it first with: brig image build ./my-cell "
+                                 "(then brig run localhost/my-cell:latest)"));
 }
 
 TEST_F(RunDryTest, EnvWithoutValueIsUsageError) {

@@ -43,6 +43,9 @@ class Paths {
   // What podman runs as the cells' runtime where runsc needs a shim (named
   // runsc so podman treats it as runsc).
   std::string runsc_shim() const { return home_ + "/run/bin/runsc"; }
+  std::string runsc_build() const { return home_ + "/run/bin/runsc-build"; }
+  // One image build's files (CA bundle, stat shim), removed when it ends.
+  std::string build_dir(const std::string& id) const { return home_ + "/run/builds/" + id; }
 
  private:
   std::string home_;

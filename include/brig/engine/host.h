@@ -53,6 +53,9 @@ struct HostConfig {
   // for neither: warden then signs one with brig's CA.
   std::string ingress_cert, ingress_key;
   std::uint64_t ingress_max_body = 64ull << 20;  // bytes of a request body
+  // `brig run` warns about an image that is neither local (localhost/...) nor
+  // pinned by digest.
+  bool warn_unpinned_images = true;
 };
 
 // ingress_publish split: host IP literal (IPv6 without brackets) and port.
@@ -90,6 +93,15 @@ std::string probe_runsc_host_uds(proc::Runner& runner, const std::string& runsc)
 std::string runsc_shim_script(const std::string& runsc);
 // Writes it at paths.runsc_shim() (0755) when `cfg` needs it.
 Status write_runsc_shim(const Paths& paths, const HostConfig& cfg);
+
+// The runsc that image builds run RUN steps with (podman build --runtime):
+// buildah's monitor reaps runsc's gofer only after `runsc delete` returns,
+// and delete waits for the gofer to be gone, so it never returns in time.
+// The script answers delete at once and runs it again in the background once
+// the monitor has gone. Everything else goes to runsc unchanged.
+std::string runsc_build_script(const std::string& runsc);
+// Writes it at paths.runsc_build() (0755); its path.
+Result<std::string> write_runsc_build(const Paths& paths, const HostConfig& cfg);
 
 // $BRIG_HOME/config.json. Missing: Errc::not_found with "brig system init" as the fix.
 Result<HostConfig> load_host_config(const Paths& paths);

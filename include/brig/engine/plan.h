@@ -37,6 +37,9 @@ struct HostFacts {
   // Each host socket of the spec as the start-time check found it (its real
   // path is what the cell mounts), in the spec's order.
   std::vector<HostSocketRef> host_sockets = {};
+  // A pinned image's ID, as the image check matched it: the container is
+  // made from exactly that image (a tag moved since cannot swap it).
+  std::string image_id = {};
 };
 
 // How the cell's stdio is wired (run -i, -t).

@@ -72,6 +72,15 @@ inline constexpr std::string_view kCellNodeProxyEnv = "NODE_USE_ENV_PROXY";
 bool brig_sets_env(std::string_view name);
 inline constexpr std::size_t kMaxHostServices = 16;
 
+// "./my-cell/" -> "localhost/my-cell": the name of an image built from a
+// directory (brig image build's default tag, with ":latest").
+std::string local_image_name(std::string_view dir);
+
+// What is wrong with an image digest (sha256: + 64, or sha512: + 128,
+// lowercase hex), or nullopt: the one rule for image, image_digest and the
+// image verbs' --digest.
+std::optional<std::string> digest_problem(std::string_view digest);
+
 // The first problem with one host service, as {field suffix, message}
 // (".name", ".port", ".protocol"), or nullopt: the one rule for a spec's
 // host_services entries and `brig policy set --host-service`. `untrusted`:

@@ -81,7 +81,7 @@ TEST(Resolve, PrecedenceForEveryFieldFlagOverYamlOverProfileOverDefault) {
         return std::optional<CellSpec>(prof);
       };
       auto r = resolve(src);
-      if (field == "image_digest" || field == "workspace_quota") {
+      if (field == "workspace_quota") {
         // Refused as not supported yet, naming the layer that won.
         ASSERT_FALSE(r);
         const std::string want = kLayerOrigin[top].str() + ": " + field + ": not supported yet (";

@@ -59,8 +59,6 @@ TEST(ValidateUnsupported, EachFieldIsRefused) {
                     "\n"
                     "workspace_quota: 10g\n");
   EXPECT_EQ(e, (std::vector<std::string>{
-                   "cell.yaml:2: image_digest: not supported yet (brig does not pin an image by a separate digest "
-                   "today); put the digest in image instead (image: NAME@sha256:...)",
                    "cell.yaml:3: workspace_quota: not supported yet (brig cannot limit a workspace's size today); "
                    "remove it",
                }));
@@ -183,19 +181,18 @@ TEST(ValidateImage, DirectoryHintUsesTheProbe) {
     EXPECT_EQ(e.size(), 1u) << img;
     return e.empty() ? "" : e[0];
   };
-  // The hint is a command that works today (brig image build is not implemented yet).
+  // The hint is the build that makes it, and the name it gets.
   EXPECT_EQ(one("./agent"),
-            "cell.yaml:1: image: ./agent is a directory, not an image; build it first with: podman build -t "
-            "localhost/agent ./agent (then brig run localhost/agent)");
+            "cell.yaml:1: image: ./agent is a directory, not an image; build it first with: brig image build "
+            "./agent (then brig run localhost/agent:latest)");
   EXPECT_EQ(one("/src/agent"),
-            "cell.yaml:1: image: /src/agent is a directory, not an image; build it first with: podman build -t "
-            "localhost/agent /src/agent (then brig run localhost/agent)");
+            "cell.yaml:1: image: /src/agent is a directory, not an image; build it first with: brig image build "
+            "/src/agent (then brig run localhost/agent:latest)");
   EXPECT_EQ(one("agent/"),
-            "cell.yaml:1: image: agent/ is a directory, not an image; build it first with: podman build -t "
-            "localhost/agent agent/ (then brig run localhost/agent)");
+            "cell.yaml:1: image: agent/ is a directory, not an image; build it first with: brig image build "
+            "agent/ (then brig run localhost/agent:latest)");
   probe.add("./My_Cell-", Kind::directory);
-  EXPECT_THAT(one("./My_Cell-"), ::testing::HasSubstr("podman build -t localhost/my_cell ./My_Cell- "));
-  EXPECT_EQ(one("./agent").find("brig image"), std::string::npos);
+  EXPECT_THAT(one("./My_Cell-"), ::testing::HasSubstr("brig image build ./My_Cell- (then brig run localhost/my_cell:latest)"));
   // No probe: nothing is asked of the host.
   EXPECT_TRUE(strs(validate(testing::cell("image: ./agent\n"), {})).empty());
   // A registry reference that is not a local directory is fine.
