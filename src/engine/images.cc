@@ -312,16 +312,6 @@ Result<ImageInfo> Images::pull(const PullRequest& req) {
 
 namespace {
 
-// The digest a pulled image has for its own repository (a multi-arch pull
-// records the index's), else its manifest's.
-std::string digest_for(const ImageRef& ref, const ImageInfo& info) {
-  for (const auto& rd : info.repo_digests) {
-    auto r = parse_image_ref(rd);
-    if (same_repository(r.name, ref.name)) return r.digest;
-  }
-  return info.digest;
-}
-
 // The requirement policy.json sets for images of `repo`'s registry scope:
 // the longest matching scope of transports.docker, else the default.
 std::string signature_requirement(const nlohmann::json& policy, const std::string& repo) {
@@ -428,7 +418,9 @@ Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<voi
                  "brig image build DIR (the directory with the Containerfile)");
   }
   auto containerfile = find_containerfile(req.context, req.file);
-  if (!containerfile) return containerfile.error();
+  if (!containerfile) {  // a usage error: what the command names is not there
+    return Error(Errc::usage, containerfile.error().message(), containerfile.error().fix());
+  }
   const std::string tag = req.tag.empty() ? default_build_tag(req.context) : req.tag;
   if (auto p = image_tag_problem(tag)) return Error(Errc::usage, *p, "brig image build DIR -t localhost/NAME:TAG");
   for (const auto& b : req.build_args) {
