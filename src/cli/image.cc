@@ -39,10 +39,13 @@ void print_image_line(const Context& ctx, const char* verb, const std::string& n
 
 // The egress policy of a build through warden: --file's policy: (resolved
 // as a cell's would be), plus --allow.
-Result<nlohmann::json> build_policy(const Context& ctx, const std::string& file, const std::vector<std::string>& allow) {
+Result<nlohmann::json> build_policy(const Context& ctx, const std::string& file, const std::vector<std::string>& allow,
+                                    const std::string& tag) {
   spec::CellSpec flags;
   spec::Diagnostics bad;
   add_allow_flags(flags, allow, bad);
+  // The spec is judged as the spec of a cell running the image being built.
+  flags.image.set(tag, spec::Origin::flag("-t"));
   auto resolved = load_spec(ctx.paths, file.empty() ? std::nullopt : std::optional(file), flags, bad);
   if (!resolved) return resolved.error();
   nlohmann::json doc = resolved->spec.policy.has() ? spec::to_json(*resolved->spec.policy) : nlohmann::json::object();
@@ -83,7 +86,8 @@ void add_image(CLI::App& root, Context& ctx) {
                    "add --use-warden (without it, RUN steps have no network); the Containerfile is -f/--containerfile");
     }
     if (build.use_warden) {
-      auto policy = build_policy(ctx, build_file_spec, build_allow);
+      auto policy = build_policy(ctx, build_file_spec, build_allow,
+                                 build.tag.empty() ? engine::default_build_tag(build.context) : build.tag);
       if (!policy) return policy.error();
       build.policy = *policy;
     }

@@ -59,7 +59,6 @@ std::string local_image_name(std::string_view dir) {
   return "localhost/" + name;
 }
 
-
 namespace {
 
 void check_image(Checker& err, const CellSpec& s, const Probe* probe) {
