@@ -409,6 +409,13 @@ Result<Verification> Images::verify(const std::string& image, const std::string&
   return v;
 }
 
+bool image_build_running(const Paths& paths, const std::string& name) {
+  const std::string lock = paths.build_dir(name) + "/lock";
+  if (!fs::exists(lock)) return false;
+  auto held = fs::FileLock::try_acquire(lock, fs::FileLock::Mode::shared);
+  return !held && held.error().code() == Errc::exists;
+}
+
 Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<void(const std::string&)>& note) {
   // --- everything that can be refused before anything is made ---
   if (req.context.empty()) return Error(Errc::usage, "no build context given", "brig image build DIR");
@@ -447,6 +454,9 @@ Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<voi
   const std::string dir = ctx_.paths.build_dir(id);
   BRIG_TRY(fs::make_dirs(ctx_.paths.run_dir() + "/builds", 0700));
   BRIG_TRY(fs::make_dirs(dir, 0700));
+  // Held until the build ends: prune leaves what a running build made alone.
+  auto lock = fs::FileLock::try_acquire(dir + "/lock");
+  if (!lock) return lock.error();
   rb.add("build files", [dir]() -> Status {
     std::error_code rm_ec;
     std::filesystem::remove_all(dir, rm_ec);

@@ -10,11 +10,13 @@
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
 #include "brig/engine/system.h"
+#include "brig/engine/images.h"
 #include "brig/engine/nft.h"
 #include "brig/engine/secrets.h"
 #include "brig/engine/subnets.h"
 #include "brig/engine/workspace.h"
 #include "brig/state/cell_logs.h"
+#include "brig/state/cell_policy.h"
 #include "brig/state/host_services.h"
 #include "brig/state/lock.h"
 #include "brig/state/ingress_routes.h"
@@ -640,11 +642,22 @@ Result<PruneReport> System::prune(const PruneOptions& o) {
       done.push_back("injected secrets of " + n);
       if (!o.dry_run) BRIG_TRY(state::remove_secret_injections(ctx_.paths, n));
     }
+    // What an image build that died left (a running one holds its lock).
+    for (const auto& n : fs::list_names(ctx_.paths.run_dir() + "/builds", "")) {
+      if (image_build_running(ctx_.paths, n)) continue;
+      done.push_back("files of an ended image build " + ctx_.paths.build_dir(n));
+      std::error_code ec;
+      if (!o.dry_run) std::filesystem::remove_all(ctx_.paths.build_dir(n), ec);
+      if (!o.dry_run) (void)state::remove_cell_policy(ctx_.paths, n);
+    }
     // Networks named like a cell's without a cell.
     auto nets = ctx_.podman.run({"network", "ls", "--filter", std::string("label=") + kCellLabel, "--format", "{{.Name}}"});
     if (nets && nets->success()) {
       for (const auto& n : str::split(trimmed(nets->out), '\n')) {
-        if (n.size() <= 5 || fs::exists(cell_files::record_path(ctx_.paths, n.substr(5)))) continue;
+        if (n.size() <= 5 || fs::exists(cell_files::record_path(ctx_.paths, n.substr(5))) ||
+            image_build_running(ctx_.paths, n.substr(5))) {
+          continue;
+        }
         done.push_back("orphan network " + n);
         if (!o.dry_run) (void)teardown_network(ctx_.podman, n.substr(5));
       }
@@ -654,7 +667,7 @@ Result<PruneReport> System::prune(const PruneOptions& o) {
     auto map = read_subnet_map(ctx_.paths);
     if (!map) return map.error();
     for (const auto& [cidr, owner] : *map) {
-      if (fs::exists(cell_files::record_path(ctx_.paths, owner))) continue;
+      if (fs::exists(cell_files::record_path(ctx_.paths, owner)) || image_build_running(ctx_.paths, owner)) continue;
       done.push_back("stale subnet " + cidr + " (" + owner + ")");
       if (!o.dry_run) BRIG_TRY(release_subnet(ctx_.paths, owner));
     }

@@ -76,6 +76,11 @@ std::vector<std::string> image_build_args(const BuildPlan& p);
 // `podman image inspect IMAGE`; nullopt when there is no such image.
 Result<std::optional<ImageInfo>> inspect_image(const Podman& podman, const std::string& image);
 
+// Whether image build `name` ("build-<6 hex>") is under way: its process
+// holds the lock in its build directory. `brig system prune` leaves a
+// running build's network, subnet and files alone and removes a dead one's.
+bool image_build_running(const Paths& paths, const std::string& name);
+
 // --- the verbs ---
 
 struct BuildRequest {

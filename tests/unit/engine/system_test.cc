@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "brig/core/fs.h"
+#include "brig/engine/images.h"
 #include "brig/engine/subnets.h"
 #include "unit/engine/engine_fixture.h"
 
@@ -55,6 +57,30 @@ TEST_F(EngineTest, PruneRemovesOrphansButKeepsRunningCells) {
 
 // A stopped cell whose workspace holds files is what `brig cell rm` would
 // not delete without --force: prune keeps it and says how to remove it.
+// An image build holds the lock in its directory while it runs: prune leaves
+// its subnet and files alone, and removes them once it has died.
+TEST_F(EngineTest, PruneLeavesARunningImageBuildAlone) {
+  fake.on({"podman", "ps"}, out(0, "[]"));
+  ASSERT_TRUE(allocate_subnet(paths, "build-00aa11").ok());
+  spit(paths.build_dir("build-00aa11") + "/context/f", "x");
+  {
+    auto held = fs::FileLock::try_acquire(paths.build_dir("build-00aa11") + "/lock");
+    ASSERT_TRUE(held.ok());
+    EXPECT_TRUE(image_build_running(paths, "build-00aa11"));
+    auto done = engine.prune(PruneOptions{});
+    ASSERT_TRUE(done.ok()) << done.error().message();
+    EXPECT_TRUE(done->removed.empty()) << done->removed.front();
+    EXPECT_TRUE(exists(paths.build_dir("build-00aa11") + "/context/f"));
+  }
+  EXPECT_FALSE(image_build_running(paths, "build-00aa11"));
+  auto done = engine.prune(PruneOptions{});
+  ASSERT_TRUE(done.ok()) << done.error().message();
+  EXPECT_EQ(done->removed, (std::vector<std::string>{"files of an ended image build " + paths.build_dir("build-00aa11"),
+                                                     "stale subnet 10.60.1.0/24 (build-00aa11)"}));
+  EXPECT_FALSE(exists(paths.build_dir("build-00aa11")));
+  EXPECT_TRUE(subnet_map().empty());
+}
+
 TEST_F(EngineTest, PruneKeepsAStoppedCellWhoseWorkspaceHoldsFiles) {
   write_record("c1", 1);
   write_record("c2", 2);
