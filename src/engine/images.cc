@@ -143,6 +143,26 @@ std::optional<std::string> pin_problem(const ImageRef& ref, const std::string& p
   return "image " + ref.without_digest() + " has digest " + found + ", but it is pinned to " + pin;
 }
 
+std::string containerfile_with_args(const std::string& text, const std::vector<std::string>& args) {
+  std::string out, decl;
+  for (const auto& a : args) decl += "ARG " + a + "\n";
+  bool in_from = false;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    const std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+    out += line + "\n";
+    auto t = str::trim(line);
+    if (!in_from) in_from = t.size() > 4 && str::iequals(t.substr(0, 4), "from") && std::isspace(static_cast<unsigned char>(t[4]));
+    if (in_from && (t.empty() || t.back() != '\\')) {
+      out += decl;
+      in_from = false;
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> image_build_args(const BuildPlan& p) {
   std::vector<std::string> a = {"podman", "build", "--file", p.containerfile, "--tag", p.tag, "--iidfile", p.iidfile,
                                 // Images come from local storage or a registry the user pulled from:
@@ -202,23 +222,6 @@ std::string first_line(const std::string& s) {
   return std::string(nl == std::string_view::npos ? t : t.substr(nl + 1));
 }
 
-// The names the Containerfile declares with ARG (brig passes its CA
-// variables only to those: podman warns about the others).
-std::vector<std::string> declared_args(const std::string& containerfile) {
-  std::vector<std::string> out;
-  auto text = fs::read_file(containerfile, 4 << 20);
-  if (!text) return out;
-  for (const auto& raw : str::split(*text, '\n')) {
-    auto line = str::trim(raw);
-    if (line.size() < 4 || !(line[0] == 'A' || line[0] == 'a') || !std::isspace(static_cast<unsigned char>(line[3])) ||
-        str::to_lower(std::string(line.substr(0, 3))) != "arg") {
-      continue;
-    }
-    auto name = str::trim(line.substr(4));
-    out.emplace_back(name.substr(0, name.find_first_of("= \t")));
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -513,18 +516,18 @@ Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<voi
     p.network = cell_network(id);
     p.dns = subnet->warden_ip();
     // The proxy variables are build arguments every RUN step sees without an
-    // ARG line; the CA variables reach the steps whose Containerfile declares them.
+    // ARG line; the CA variables are declared after every FROM of a copy of
+    // the Containerfile, so pip, npm, curl and the rest trust warden's CA.
     const std::string proxy = "http://" + subnet->warden_ip() + ":" + std::to_string(kProxyPort);
     for (auto k : spec::kCellProxyEnv) p.build_args.push_back(std::string(k) + "=" + proxy);
     for (auto k : spec::kCellNoProxyEnv) p.build_args.push_back(std::string(k) + "=localhost,127.0.0.1");
-    const auto declared = declared_args(*containerfile);
     std::vector<std::string> ca_vars(std::begin(spec::kCellCaBundleEnv), std::end(spec::kCellCaBundleEnv));
     ca_vars.push_back("PIP_CERT");
-    for (const auto& k : ca_vars) {
-      if (std::find(declared.begin(), declared.end(), k) != declared.end()) {
-        p.build_args.push_back(k + "=/run/brig/ca-bundle.crt");
-      }
-    }
+    for (const auto& k : ca_vars) p.build_args.push_back(k + "=/run/brig/ca-bundle.crt");
+    auto text = fs::read_file(*containerfile, 4 << 20);
+    if (!text) return text.error().context("reading the Containerfile");
+    p.containerfile = dir + "/Containerfile";
+    BRIG_TRY(fs::write_atomic(p.containerfile, containerfile_with_args(*text, ca_vars), 0644));
     note("note: RUN steps reach the network through warden as " + id + " (its log: brig cell network is for cells; " +
          ctx_.paths.logs_dir() + "/cells/" + id + ".jsonl)");
   }

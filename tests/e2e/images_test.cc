@@ -115,7 +115,6 @@ TEST_F(Cells, ImageBuildWithoutNetworkUnlessThroughWarden) {
   const std::string ctx = dir_ + "/fetch-ctx";
   write(ctx + "/Containerfile",
         "FROM localhost/brig-debian:latest\n"
-        "ARG CURL_CA_BUNDLE\n"
         "ARG HOST=allowed.test\n"
         "RUN curl -fsS --max-time 20 https://$HOST/built -o /fetched\n");
   // No network at all by default: the step fails and the fix says how.

@@ -59,6 +59,13 @@ std::optional<std::string> unpinned_image_warning(const std::string& image, cons
 // digests, or nullopt.
 std::optional<std::string> pin_problem(const ImageRef& ref, const std::string& pin, const ImageInfo& local);
 
+// The Containerfile `text` with `ARG NAME` for each of `args` after every
+// FROM (continuation lines included), so each stage's RUN steps see those
+// build arguments without the user declaring them: podman passes a build
+// argument only to an ARG that names it. ARG values stay out of the image's
+// configuration.
+std::string containerfile_with_args(const std::string& text, const std::vector<std::string>& args);
+
 // The `podman build` argv (golden-tested). `runtime` "" is podman's default.
 struct BuildPlan {
   std::string staged, containerfile, tag, iidfile;

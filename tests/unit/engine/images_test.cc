@@ -109,6 +109,27 @@ TEST(ImageBuildArgs, Golden) {
               (std::vector<std::string>{"--network", "brig-build-1", "--dns", "10.60.3.2"}));
 }
 
+// Through warden, every stage's RUN steps get the CA variables without an ARG line.
+TEST(ImageBuildArgs, CaVariablesAreDeclaredAfterEveryFrom) {
+  const std::string in =
+      "# syntax comment\n"
+      "FROM localhost/base:1 AS build\n"
+      "RUN make\n"
+      "from \\\n"
+      "  localhost/runtime:2\n"
+      "COPY --from=build /out /out";
+  EXPECT_EQ(containerfile_with_args(in, {"SSL_CERT_FILE", "PIP_CERT"}),
+            "# syntax comment\n"
+            "FROM localhost/base:1 AS build\n"
+            "ARG SSL_CERT_FILE\nARG PIP_CERT\n"
+            "RUN make\n"
+            "from \\\n"
+            "  localhost/runtime:2\n"
+            "ARG SSL_CERT_FILE\nARG PIP_CERT\n"
+            "COPY --from=build /out /out\n");
+  EXPECT_EQ(containerfile_with_args("RUN from here\nFROMAGE x\n", {"A"}), "RUN from here\nFROMAGE x\n");
+}
+
 // buildah's monitor reaps runsc's gofer only after `runsc delete` returns:
 // the build runtime answers delete at once and deletes in the background.
 TEST(ImageBuildRuntime, DeleteReturnsAtOnceAndRunsLater) {
