@@ -34,6 +34,7 @@ System
   brig secrets add|list|rm            secrets are files, never environment variables
   brig image build|pull|list|rm|verify   build from a directory, pin and check digests
   brig config get|set|list
+  brig api serve                      the REST API on a unix socket (system up starts it)
   brig vm create|start|stop|status|shell|delete   (macOS)
 
 Run 'brig COMMAND --help' for details. Docs: docs/reference/cli.md
@@ -131,6 +132,7 @@ int run_main(int argc, char** argv) {
   add_config(root, ctx);
   add_vm(root, ctx);
   add_warden(root, ctx);
+  add_api(root, ctx);
   allow_extras_everywhere(&root);
 
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -37,10 +37,6 @@ std::string age(const std::string& rfc3339) {
   return std::to_string(s / 86400) + "d";
 }
 
-std::string network_mode(const engine::CellRecord& r) {
-  return r.runtime == "runsc" ? "runsc/" + r.runsc_network : r.runtime + " (WEAKER)";
-}
-
 struct CellArgs {
   std::string cell;
   std::vector<std::string> rest;
@@ -153,18 +149,7 @@ void add_cell(CLI::App& root, Context& ctx) {
     if (a.format == "json" || ctx.json()) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& c : *cells) {
-        if (c.state == "damaged") {
-          arr.push_back({{"name", c.record.name}, {"state", c.state}, {"reason", c.reason}});
-          continue;
-        }
-        // An exit code only once the cell has one (not while it runs).
-        const bool exited = c.state == "exited" || c.state == "stopped";
-        nlohmann::json row = {{"name", c.record.name}, {"state", c.state}, {"image", c.record.image},
-                              {"runtime", c.record.runtime}, {"network_mode", network_mode(c.record)},
-                              {"address", c.record.subnet.cell_ip()}, {"created", c.record.created},
-                              {"exit_code", exited ? nlohmann::json(c.exit_code) : nlohmann::json(nullptr)}};
-        if (exited && !c.exit_reason.empty()) row["exit_reason"] = c.exit_reason;
-        arr.push_back(std::move(row));
+        arr.push_back(engine::cell_status_json(c));
       }
       std::cout << arr.dump(2) << "\n";
       return 0;
@@ -183,7 +168,7 @@ void add_cell(CLI::App& root, Context& ctx) {
         continue;
       }
       std::printf("%-24s %-10s %-36s %-8s %-16s %-6s", c.record.name.c_str(), c.state.c_str(), c.record.image.c_str(),
-                  c.record.runtime.c_str(), network_mode(c.record).c_str(), age(c.record.created).c_str());
+                  c.record.runtime.c_str(), engine::network_mode(c.record).c_str(), age(c.record.created).c_str());
       if (wide) {
         std::vector<std::string> secrets = c.record.secrets;
         for (const auto& i : c.record.injected) secrets.push_back(i.name);

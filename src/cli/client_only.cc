@@ -37,6 +37,7 @@ void add_secrets(CLI::App& root, Context& ctx) {
 void add_image(CLI::App& root, Context& ctx) {
   add_nouns(root, ctx, "image", "images (in the VM)", {"build", "pull", "list", "rm", "verify"});
 }
+void add_api(CLI::App& root, Context& ctx) { add_nouns(root, ctx, "api", "the REST API (in the VM)", {"serve"}); }
 void add_config(CLI::App& root, Context& ctx) {
   add_nouns(root, ctx, "config", "brig's settings (in the VM)", {"get", "set", "list"});
 }

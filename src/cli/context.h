@@ -47,6 +47,7 @@ void add_secrets(CLI::App& root, Context& ctx);
 void add_config(CLI::App& root, Context& ctx);
 void add_vm(CLI::App& root, Context& ctx);
 void add_warden(CLI::App& root, Context& ctx);
+void add_api(CLI::App& root, Context& ctx);
 
 }  // namespace brig::cli
 

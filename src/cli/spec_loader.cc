@@ -71,14 +71,15 @@ void add_allow_flags(spec::CellSpec& s, const std::vector<std::string>& allow, s
   if (!b.allow.empty()) s.policy.set(std::move(b), spec::Origin::flag("--allow"));
 }
 
-Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::string>& file,
-                                 const spec::CellSpec& flags, const spec::Diagnostics& flag_diags) {
+namespace {
+
+// `text` (named `source` in messages) resolved as a cell file is.
+Result<spec::Resolved> resolve_text(const Paths& paths, const std::optional<std::string>& text, const std::string& source,
+                                    const spec::CellSpec& flags, const spec::Diagnostics& flag_diags) {
   static const HostProbe probe;
   spec::Sources src;
-  if (file) {
-    auto text = read_cell_text(*file);
-    if (!text) return text.error();
-    auto yaml = spec::parse_cell_all(*text, *file);
+  if (text) {
+    auto yaml = spec::parse_cell_all(*text, source);
     if (!yaml) return yaml.error();
     src.yaml = std::move(yaml->spec);
     src.diags = std::move(yaml->diags);
@@ -99,13 +100,30 @@ Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::st
     }
     const std::string path = paths.profiles_dir() + "/" + name + ".yaml";
     if (!fs::exists(path)) return std::optional<spec::CellSpec>();
-    auto text = fs::read_file(path, kMaxSpecBytes);
-    if (!text) return text.error();
-    auto layer = spec::parse_profile(*text, path, name);
+    auto profile = fs::read_file(path, kMaxSpecBytes);
+    if (!profile) return profile.error();
+    auto layer = spec::parse_profile(*profile, path, name);
     if (!layer) return layer.error();
     return std::optional(std::move(*layer));
   };
   return spec::resolve(src);
+}
+
+}  // namespace
+
+Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::string>& file,
+                                 const spec::CellSpec& flags, const spec::Diagnostics& flag_diags) {
+  std::optional<std::string> text;
+  if (file) {
+    auto read = read_cell_text(*file);
+    if (!read) return read.error();
+    text = std::move(*read);
+  }
+  return resolve_text(paths, text, file ? *file : "", flags, flag_diags);
+}
+
+Result<spec::Resolved> load_spec_text(const Paths& paths, const std::string& text, const std::string& source) {
+  return resolve_text(paths, text, source, spec::CellSpec{}, {});
 }
 
 }  // namespace brig::cli

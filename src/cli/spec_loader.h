@@ -31,4 +31,8 @@ void add_allow_flags(spec::CellSpec& layer, const std::vector<std::string>& allo
 Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::string>& file,
                                  const spec::CellSpec& flags, const spec::Diagnostics& flag_diags = {});
 
+// A cell spec's text (the API's request body: JSON is YAML) resolved as a
+// file is; `source` names it in messages.
+Result<spec::Resolved> load_spec_text(const Paths& paths, const std::string& text, const std::string& source);
+
 }  // namespace brig::cli

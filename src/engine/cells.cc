@@ -436,4 +436,20 @@ Result<int> Cells::attach_podman(const std::vector<std::string>& args) {
 
 Result<int> Cells::on_terminal(proc::Command c) { return ctx_.podman.on_terminal(std::move(c)); }
 
+std::string network_mode(const CellRecord& r) {
+  return r.runtime == "runsc" ? "runsc/" + r.runsc_network : r.runtime + " (WEAKER)";
+}
+
+nlohmann::json cell_status_json(const CellStatus& c) {
+  if (c.state == "damaged") return {{"name", c.record.name}, {"state", c.state}, {"reason", c.reason}};
+  // An exit code only once the cell has one (not while it runs).
+  const bool exited = c.state == "exited" || c.state == "stopped";
+  nlohmann::json row = {{"name", c.record.name}, {"state", c.state}, {"image", c.record.image},
+                        {"runtime", c.record.runtime}, {"network_mode", network_mode(c.record)},
+                        {"address", c.record.subnet.cell_ip()}, {"created", c.record.created},
+                        {"exit_code", exited ? nlohmann::json(c.exit_code) : nlohmann::json(nullptr)}};
+  if (exited && !c.exit_reason.empty()) row["exit_reason"] = c.exit_reason;
+  return row;
+}
+
 }  // namespace brig::engine

@@ -17,6 +17,7 @@
 #include "brig/engine/plan.h"
 #include "brig/spec/validate.h"
 #include "cell_files.h"
+#include "daemon.h"
 #include "brig/core/unique_fd.h"
 #include "brig/state/secret_injections.h"
 
@@ -188,92 +189,30 @@ std::vector<std::string> relay_args(const std::string& brig_binary, const Paths&
 
 namespace {
 
-// The command line of process `pid` with NULs as spaces, "" when it is gone.
-std::string cmdline_of(long pid) {
-  auto text = fs::read_file("/proc/" + std::to_string(pid) + "/cmdline", 1 << 16);
-  if (!text) return "";
-  std::replace(text->begin(), text->end(), '\0', ' ');
-  return *text;
-}
-
-bool is_socket(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+daemon::Spec relay_daemon(const Paths& paths) {
+  return {"the host relay", " system host-relay ", paths.host_relay_pidfile(), paths.host_relay_socket(),
+          paths.host_relay_log(), "host_relay"};
 }
 
 }  // namespace
 
-long relay_pid(const Paths& paths) {
-  auto text = fs::read_file(paths.host_relay_pidfile(), 64);
-  if (!text) return 0;
-  const long pid = std::atol(std::string(str::trim(*text)).c_str());
-  if (pid <= 0) return 0;
-  // Ours: a relay of this $BRIG_HOME (a stale pidfile may name another process).
-  const std::string cmd = cmdline_of(pid);
-  const bool ours = cmd.find(" system host-relay ") != std::string::npos &&
-                    cmd.find(" --pidfile " + paths.host_relay_pidfile() + " ") != std::string::npos;
-  return ours ? pid : 0;
-}
+long relay_pid(const Paths& paths) { return daemon::pid(relay_daemon(paths)); }
 
 std::string relay_problem(const Paths& paths) {
   if (relay_pid(paths) <= 0) return "the host relay is not running (host services unreachable)";
-  if (!is_socket(paths.host_relay_socket())) return "the host relay has no socket at " + paths.host_relay_socket();
+  if (!daemon::is_socket(paths.host_relay_socket())) return "the host relay has no socket at " + paths.host_relay_socket();
   return "";
 }
 
 Status start_relay(EngineContext& ctx, const std::string& brig_binary, const std::string& target) {
-  const Paths& paths = ctx.paths;
-  BRIG_TRY(fs::make_dirs(paths.host_relay_dir(), 0755));
-  if (const long pid = relay_pid(paths); pid > 0) {
-    // The same binary (not rebuilt since) with the same target: keep it.
-    std::error_code ec;
-    const auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
-    const auto want = std::filesystem::weakly_canonical(brig_binary, ec);
-    if (!ec && exe == want && cmdline_of(pid).find(" --target " + target + " ") != std::string::npos &&
-        is_socket(paths.host_relay_socket())) {
-      return {};
-    }
-    BRIG_TRY(stop_relay(ctx));
-  }
-  proc::Command cmd;
-  cmd.argv = relay_args(brig_binary, paths, target);
-  cmd.stdout_file = paths.host_relay_log();
-  BRIG_TRY(fs::make_dirs(paths.logs_dir(), 0755));
-  BRIG_TRY(ctx.runner.spawn_detached(cmd));
-  for (int i = 0; i < 150; ++i) {
-    if (relay_pid(paths) > 0 && is_socket(paths.host_relay_socket())) {
-      ctx.event("host_relay_start", "", {{"target", target}});
-      return {};
-    }
-    ctx.clock.sleep_for(std::chrono::milliseconds(20));
-  }
-  auto log = fs::read_file(paths.host_relay_log(), 1 << 20);
-  std::string last;
-  if (log) {
-    auto lines = str::split(std::string(str::trim(*log)), '\n');
-    if (!lines.empty()) last = "; its log: " + lines.back();
-  }
-  return Error(Errc::timeout, "the host relay did not start within 3 s" + last, "see " + paths.host_relay_log());
+  BRIG_TRY(fs::make_dirs(ctx.paths.host_relay_dir(), 0755));
+  // A running relay will do when it connects to the same target.
+  auto same_target = [&](long pid) { return daemon::cmdline_of(pid).find(" --target " + target + " ") != std::string::npos; };
+  return daemon::start(ctx, relay_daemon(ctx.paths), relay_args(brig_binary, ctx.paths, target), brig_binary, same_target,
+                       {{"target", target}});
 }
 
-Status stop_relay(EngineContext& ctx) {
-  const Paths& paths = ctx.paths;
-  const long pid = relay_pid(paths);
-  if (pid > 0) {
-    if (::kill(static_cast<pid_t>(pid), SIGTERM) != 0) return errno_error("stopping the host relay (pid " + std::to_string(pid) + ")", errno);
-    for (int i = 0; i < 100 && relay_pid(paths) == pid; ++i) ctx.clock.sleep_for(std::chrono::milliseconds(20));
-    if (relay_pid(paths) == pid) {
-      ::kill(static_cast<pid_t>(pid), SIGKILL);
-      for (int i = 0; i < 50 && relay_pid(paths) == pid; ++i) ctx.clock.sleep_for(std::chrono::milliseconds(20));
-      if (relay_pid(paths) == pid) return Error(Errc::failed, "the host relay (pid " + std::to_string(pid) + ") does not stop");
-    }
-    ctx.event("host_relay_stop", "");
-  }
-  // What a killed relay leaves behind.
-  if (is_socket(paths.host_relay_socket())) ::unlink(paths.host_relay_socket().c_str());
-  ::unlink(paths.host_relay_pidfile().c_str());
-  return {};
-}
+Status stop_relay(EngineContext& ctx) { return daemon::stop(ctx, relay_daemon(ctx.paths)); }
 
 }  // namespace brig::engine::host_services
 

@@ -153,10 +153,12 @@ std::vector<std::string> cell_logs_args(const std::string& cell, bool follow, in
 }
 
 std::vector<std::string> cell_exec_args(const std::string& cell, bool interactive, bool tty,
-                                        const std::vector<std::string>& command) {
+                                        const std::vector<std::string>& command,
+                                        const std::map<std::string, std::string>& env) {
   std::vector<std::string> a = {"podman", "exec"};
   if (interactive) a.push_back("--interactive");
   if (tty) a.push_back("--tty");
+  for (const auto& [k, v] : env) a.insert(a.end(), {"--env", k + "=" + v});
   a.push_back(cell_container(cell));
   a.insert(a.end(), command.begin(), command.end());
   return a;

@@ -24,6 +24,7 @@
 #include "brig/state/secret_injections.h"
 #include "cell_files.h"
 #include "cell_network.h"
+#include "daemon.h"
 #include "host_services.h"
 
 namespace brig::engine {
@@ -100,6 +101,14 @@ std::string describe_runsc(proc::Runner& runner, const std::string& path, const 
     out += apt_origin(policy->out);
   }
   return out;
+}
+
+// brig api serve, as system up starts it.
+daemon::Spec api_daemon(const Paths& p) {
+  return {"the API", " api serve ", p.api_pidfile(), p.api_socket(), p.api_log(), "api"};
+}
+std::vector<std::string> api_args(const std::string& brig_binary, const Paths& p) {
+  return {brig_binary, "api", "serve", "--socket", p.api_socket(), "--pidfile", p.api_pidfile()};
 }
 
 // The runsc quirks init found, and whether their workarounds are in place.
@@ -374,14 +383,23 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
   if (pid <= 0) return Error(Errc::failed, "warden is not running after start", "podman logs brig-warden");
   // With the grants of the cells' tcp host services: the table is new after a restart.
   // Under the state lock: no edit of the table slips between its read and the install.
-  return state::with_state_lock(ctx_.paths, [&]() -> Status {
+  BRIG_TRY(state::with_state_lock(ctx_.paths, [&]() -> Status {
     auto services = state::load_host_services(ctx_.paths);
     if (!services) return services.error();
     return nft::install_in_warden(ctx_.runner, pid, host_services::tcp_grants(*services));
-  });
+  }));
+  // The API last: what it serves is up. Without it only programs using the
+  // API fail (doctor says so).
+  if (auto st = daemon::start(ctx_, api_daemon(ctx_.paths), api_args(brig_binary, ctx_.paths), brig_binary); !st) {
+    std::fprintf(stderr, "warning: %s; the API is not served\nfix: %s\n", st.error().message().c_str(),
+                 st.error().fix().c_str());
+  }
+  return {};
 }
 
 Result<std::vector<std::string>> System::down() {
+  // The API first: no request starts a cell while the others stop.
+  BRIG_TRY(daemon::stop(ctx_, api_daemon(ctx_.paths)));
   std::vector<std::string> stopped;
   for (const auto& name : cell_files::cell_names(ctx_.paths)) {
     auto st = cells_.status(name);
@@ -459,6 +477,11 @@ std::vector<Check> System::doctor(bool quick) {
     c.push_back({L::fail, "warden", "running but unhealthy: " + h.error().message(), "brig system restart"});
   } else {
     c.push_back({L::ok, "warden", "running and healthy", ""});
+  }
+  if (const long api = daemon::pid(api_daemon(ctx_.paths)); api <= 0 || !daemon::is_socket(ctx_.paths.api_socket())) {
+    c.push_back({L::fail, "api", "brig api serve is not running (" + ctx_.paths.api_socket() + ")", "brig system up"});
+  } else {
+    c.push_back({L::ok, "api", "pid " + std::to_string(api) + ", socket " + ctx_.paths.api_socket(), ""});
   }
   if (const auto relay = host_services::relay_problem(ctx_.paths); !relay.empty()) {
     c.push_back({L::fail, "host relay", relay, "brig system up"});

@@ -10,9 +10,11 @@
 
 namespace brig::engine {
 
-Result<unique_fd> open_in_workspace(const std::string& workspace, const std::string& rel, const std::string& mount,
-                                    const std::string& cell) {
-  const std::string name = cell.empty() ? "CELL" : cell;
+namespace {
+
+// `rel` as path components under the workspace (relative, or absolute under
+// its mount): ".." refused, "" and "." dropped, none refused.
+Result<std::vector<std::string>> workspace_parts(const std::string& rel, const std::string& mount, const std::string& name) {
   std::string path = rel;
   if (!mount.empty() && (path == mount || path.rfind(mount + "/", 0) == 0)) path = path.substr(mount.size());
   std::vector<std::string> parts;
@@ -26,6 +28,22 @@ Result<unique_fd> open_in_workspace(const std::string& workspace, const std::str
   if (parts.empty()) {
     return Error(Errc::usage, "no file named; give a path inside the workspace", "brig cell exec " + name + " -- ls " + mount);
   }
+  return parts;
+}
+
+Error not_followed(const std::string& so_far) {
+  return Error(Errc::usage, so_far + " is a symlink or not a directory; brig does not follow links out of a workspace",
+               "read the link's target path instead");
+}
+
+}  // namespace
+
+Result<unique_fd> open_in_workspace(const std::string& workspace, const std::string& rel, const std::string& mount,
+                                    const std::string& cell) {
+  const std::string name = cell.empty() ? "CELL" : cell;
+  auto split = workspace_parts(rel, mount, name);
+  if (!split) return split.error();
+  const auto& parts = *split;
   unique_fd dir(::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir) return errno_error("opening workspace " + workspace, errno);
   for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -35,10 +53,7 @@ Result<unique_fd> open_in_workspace(const std::string& workspace, const std::str
     if (!next) {
       int e = errno;
       const std::string so_far = str::join(std::vector<std::string>(parts.begin(), parts.begin() + static_cast<long>(i) + 1), "/");
-      if (e == ELOOP || (e == ENOTDIR && !last)) {
-        return Error(Errc::usage, so_far + " is a symlink or not a directory; brig does not follow links out of a workspace",
-                     "read the link's target path instead");
-      }
+      if (e == ELOOP || (e == ENOTDIR && !last)) return not_followed(so_far);
       if (e == ENOENT) return Error(Errc::not_found, so_far + " does not exist in the workspace", "brig cell exec " + name + " -- ls " + mount);
       return errno_error("opening " + so_far, e);
     }
@@ -51,6 +66,59 @@ Result<unique_fd> open_in_workspace(const std::string& workspace, const std::str
   int fl = ::fcntl(dir.get(), F_GETFL);
   ::fcntl(dir.get(), F_SETFL, fl & ~O_NONBLOCK);
   return dir;
+}
+
+Status write_in_workspace(const std::string& workspace, const std::string& rel, std::string_view data,
+                          const std::string& mount, const std::string& cell) {
+  auto split = workspace_parts(rel, mount, cell.empty() ? "CELL" : cell);
+  if (!split) return split.error();
+  const auto& parts = *split;
+  unique_fd dir(::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) return errno_error("opening workspace " + workspace, errno);
+  struct stat owner {};
+  if (::fstat(dir.get(), &owner) != 0) return errno_error("stat " + workspace, errno);
+  // Directories first: each opened without following a link, made (owned like
+  // the workspace, so the cell's user can use it) when missing.
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    const std::string so_far = str::join(std::vector<std::string>(parts.begin(), parts.begin() + static_cast<long>(i) + 1), "/");
+    unique_fd next(::openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next && errno == ENOENT) {
+      if (::mkdirat(dir.get(), parts[i].c_str(), 0755) != 0 && errno != EEXIST) return errno_error("creating " + so_far, errno);
+      (void)::fchownat(dir.get(), parts[i].c_str(), owner.st_uid, owner.st_gid, AT_SYMLINK_NOFOLLOW);
+      next = unique_fd(::openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    }
+    if (!next) {
+      if (errno == ELOOP || errno == ENOTDIR) return not_followed(so_far);
+      return errno_error("opening " + so_far, errno);
+    }
+    dir = std::move(next);
+  }
+  // Then a new file beside the target, renamed over it: a symlink planted at
+  // the name is replaced, never followed.
+  const std::string tmp = ".brig-write-" + std::to_string(::getpid()) + "-" + parts.back();
+  unique_fd f(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!f) return errno_error("creating " + rel, errno);
+  auto fail = [&](const std::string& what) {
+    Error e = errno_error(what + " " + rel, errno);
+    ::unlinkat(dir.get(), tmp.c_str(), 0);
+    return e;
+  };
+  for (std::size_t off = 0; off < data.size();) {
+    ssize_t w = ::write(f.get(), data.data() + off, data.size() - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return fail("writing");
+    off += static_cast<std::size_t>(w);
+  }
+  (void)::fchown(f.get(), owner.st_uid, owner.st_gid);
+  if (::fsync(f.get()) != 0) return fail("writing");
+  if (::renameat(dir.get(), tmp.c_str(), dir.get(), parts.back().c_str()) != 0) {
+    if (errno == EISDIR) {
+      ::unlinkat(dir.get(), tmp.c_str(), 0);
+      return Error(Errc::usage, rel + " is a directory", "name a file, not a directory");
+    }
+    return fail("replacing");
+  }
+  return {};
 }
 
 Status copy_to_stdout(int fd) {

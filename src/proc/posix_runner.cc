@@ -144,6 +144,7 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   if (cmd.inherit_stdio && !cmd.stdout_file.empty()) {
     return Error(Errc::usage, "stdout_file cannot be combined with inherit_stdio");
   }
+  if (cmd.inherit_stdio && cmd.on_output) return Error(Errc::usage, "on_output cannot be combined with inherit_stdio");
   // inherit_stdio: placeholders that are never opened; the child keeps 0-2.
   // A file for stdin or stdout takes the place of that pipe's child end.
   auto file_end = [](const std::string& file, bool write) -> Result<Pipe> {
@@ -233,7 +234,8 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   constexpr size_t kChunk = 64 * 1024;
   std::string buf(kChunk, '\0');
 
-  while (in->write || out->read || err->read) {
+  bool abandoned = false;  // on_output said stop
+  while (!abandoned && (in->write || out->read || err->read)) {
     int wait_ms = -1;
     if (deadline) {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
@@ -264,10 +266,19 @@ Result<Output> PosixRunner::run(const Command& cmd) {
     for (nfds_t i = 0; i < count; ++i) {
       if (fds[i].revents == 0) continue;
       unique_fd& fd = *owners[i];
-      if (&fd == &out->read) {
-        read_some(fd, result.out, buf.data(), kChunk);
-      } else if (&fd == &err->read) {
-        read_some(fd, result.err, buf.data(), kChunk);
+      if (&fd == &out->read || &fd == &err->read) {
+        const int stream = &fd == &out->read ? 1 : 2;
+        std::string& into = stream == 1 ? result.out : result.err;
+        if (!cmd.on_output) {
+          read_some(fd, into, buf.data(), kChunk);
+          continue;
+        }
+        std::string chunk;
+        read_some(fd, chunk, buf.data(), kChunk);
+        if (!chunk.empty() && !cmd.on_output(stream, chunk)) {
+          kill_group(pid);
+          abandoned = true;
+        }
       } else {
         size_t len = std::min(cmd.stdin_data.size() - written, kChunk);
         ssize_t w = ::write(fd.get(), cmd.stdin_data.data() + written, len);

@@ -40,6 +40,10 @@ class Paths {
   std::string host_relay_socket() const { return host_relay_dir() + "/relay.sock"; }
   std::string host_relay_pidfile() const { return run_dir() + "/host-relay.pid"; }
   std::string host_relay_log() const { return logs_dir() + "/host-relay.log"; }
+  // brig api serve, as system up starts it.
+  std::string api_socket() const { return run_dir() + "/api.sock"; }
+  std::string api_pidfile() const { return run_dir() + "/api.pid"; }
+  std::string api_log() const { return logs_dir() + "/api.log"; }
   // What podman runs as the cells' runtime where runsc needs a shim (named
   // runsc so podman treats it as runsc).
   std::string runsc_shim() const { return home_ + "/run/bin/runsc"; }

@@ -35,6 +35,13 @@ struct CellUsage {
   std::string cell, cpu_percent, memory_usage, memory_percent, net_io, block_io, pids;
 };
 
+// "runsc/host", "runsc/sandbox", or "<runtime> (WEAKER)".
+std::string network_mode(const CellRecord& r);
+// One cell as `brig cell list --format json` and the API print it: name,
+// state, image, runtime, network_mode, address, created, exit_code (null
+// until it has one), exit_reason; a damaged record: name, state, reason.
+nlohmann::json cell_status_json(const CellStatus& c);
+
 struct RunOptions {
   bool detach = false;
   bool rm = false;

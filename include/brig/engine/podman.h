@@ -120,8 +120,10 @@ std::vector<std::string> external_network_create_args();
 // logs: --follow streams; tail >= 0 keeps the last `tail` lines (0: none, only
 // what follows), tail < 0 every line.
 std::vector<std::string> cell_logs_args(const std::string& cell, bool follow, int tail);
+// exec: `env` adds variables for this command only (--env K=V).
 std::vector<std::string> cell_exec_args(const std::string& cell, bool interactive, bool tty,
-                                        const std::vector<std::string>& command);
+                                        const std::vector<std::string>& command,
+                                        const std::map<std::string, std::string>& env = {});
 // bash if the image has it, else sh. Without a terminal `tty` is false and
 // --interactive is passed twice, as brig always has.
 std::vector<std::string> cell_shell_args(const std::string& cell, bool tty);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "brig/core/error.h"
 #include "brig/core/unique_fd.h"
@@ -18,6 +19,14 @@ namespace brig::engine {
 // their fix lines name `cell`.
 Result<unique_fd> open_in_workspace(const std::string& workspace, const std::string& rel,
                                     const std::string& mount = "/work", const std::string& cell = "");
+
+// Writes `data` to `rel` in the workspace as open_in_workspace finds it: no
+// component a symlink, no ".."; missing directories made (0755, owned like the
+// workspace root); the file replaced atomically (a new file renamed over the
+// name, so a symlink planted there is replaced, never followed), 0644, owned
+// like the workspace root.
+Status write_in_workspace(const std::string& workspace, const std::string& rel, std::string_view data,
+                          const std::string& mount = "/work", const std::string& cell = "");
 
 Status copy_to_stdout(int fd);
 

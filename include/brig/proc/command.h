@@ -2,8 +2,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "brig/core/error.h"
@@ -29,6 +31,11 @@ struct Command {
   std::string stdin_file = {};
   // The child's stdout goes to this file, created 0600 or truncated; Output::out stays empty.
   std::string stdout_file = {};
+  // Not with inherit_stdio: each chunk of stdout (stream 1) and stderr (2) as
+  // it is read, instead of into Output::out/err. Returning false kills the
+  // child's process group (the reader went away); the run then ends as at a
+  // deadline, without timed_out.
+  std::function<bool(int stream, std::string_view data)> on_output = {};
 };
 
 struct Output {

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -466,6 +467,54 @@ TEST(SpawnDetached, RefusesWhatItCannotHonour) {
   Command c = cmd({"true"});
   c.stdin_data = "x";
   EXPECT_EQ(spawn_detached(c).error().code(), Errc::usage);
+}
+
+}  // namespace
+}  // namespace brig::proc
+
+namespace brig::proc {
+namespace {
+
+// on_output: chunks arrive while the child still runs (the first before it
+// writes the second), tagged by stream; false kills it.
+TEST(PosixRunnerStreaming, ChunksArriveAsWrittenAndFalseStops) {
+  Command c;
+  c.argv = {"/bin/sh", "-c", "echo one; echo err >&2; read x; echo two"};
+  c.stdin_data = "";
+  std::string seen;
+  std::vector<int> streams;
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  // The child blocks on its stdin until the first chunk has been seen.
+  c.stdin_file = "/dev/fd/" + std::to_string(fds[0]);
+  c.on_output = [&](int stream, std::string_view d) {
+    if (seen.empty()) (void)!::write(fds[1], "go\n", 3);
+    seen += d;
+    streams.push_back(stream);
+    return true;
+  };
+  PosixRunner r;
+  auto out = r.run(c);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ASSERT_TRUE(out.ok()) << out.error().message();
+  EXPECT_EQ(out->exit_code, 0);
+  EXPECT_EQ(seen.substr(0, 4), "one\n");
+  EXPECT_NE(seen.find("err\n"), std::string::npos);
+  EXPECT_NE(seen.find("two\n"), std::string::npos);
+  EXPECT_NE(std::find(streams.begin(), streams.end(), 2), streams.end());
+  EXPECT_TRUE(out->out.empty());  // given to the callback, not kept
+
+  Command forever;
+  forever.argv = {"/bin/sh", "-c", "while true; do echo x; sleep 0.01; done"};
+  forever.timeout = std::chrono::seconds(20);
+  int chunks = 0;
+  forever.on_output = [&](int, std::string_view) { return ++chunks < 3; };
+  auto stopped = r.run(forever);
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ(chunks, 3);
+  EXPECT_FALSE(stopped->timed_out);
+  EXPECT_EQ(stopped->term_signal, SIGKILL);
 }
 
 }  // namespace

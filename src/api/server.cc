@@ -1,0 +1,218 @@
+// brig api serve: HTTP/1.1 on a unix socket, one thread per connection (the
+// engine's calls block on podman; the state lock orders their changes).
+#include "brig/api/server.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "brig/core/fs.h"
+#include "brig/core/strings.h"
+#include "brig/core/unique_fd.h"
+#include "routes.h"
+
+namespace brig::api {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using local = net::local::stream_protocol;
+
+constexpr std::uint64_t kMaxBody = 64ull << 20;  // a file's bytes (PUT files)
+
+std::atomic<bool> g_stopping{false};
+std::atomic<int> g_active{0};
+
+void on_signal(int) { g_stopping = true; }
+
+class BeastSink final : public Sink {
+ public:
+  BeastSink(local::socket& s, unsigned version, bool keep_alive) : s_(s), version_(version), keep_alive_(keep_alive) {}
+
+  void send(int status, std::string_view type, std::string_view body) override {
+    http::response<http::string_body> res{static_cast<http::status>(status), version_};
+    res.set(http::field::server, "brig");
+    res.set(http::field::content_type, type);
+    res.keep_alive(keep_alive_);
+    res.body() = std::string(body);
+    res.prepare_payload();
+    beast::error_code ec;
+    http::write(s_, res, ec);
+    ok_ = !ec;
+  }
+  bool begin(int status, std::string_view type) override {
+    http::response<http::empty_body> res{static_cast<http::status>(status), version_};
+    res.set(http::field::server, "brig");
+    res.set(http::field::content_type, type);
+    res.set(http::field::cache_control, "no-cache");
+    res.chunked(true);
+    res.keep_alive(false);  // one stream, then the connection ends
+    keep_alive_ = false;
+    http::response_serializer<http::empty_body> sr{res};
+    beast::error_code ec;
+    http::write_header(s_, sr, ec);
+    return ok_ = !ec;
+  }
+  bool chunk(std::string_view data) override {
+    if (!ok_) return false;
+    if (data.empty()) return true;
+    beast::error_code ec;
+    net::write(s_, http::make_chunk(net::buffer(data.data(), data.size())), ec);
+    return ok_ = !ec;
+  }
+  void end() override {
+    if (!ok_) return;
+    beast::error_code ec;
+    net::write(s_, http::make_chunk_last(), ec);
+  }
+  bool keep_alive() const { return keep_alive_ && ok_; }
+
+ private:
+  local::socket& s_;
+  unsigned version_;
+  bool keep_alive_;
+  bool ok_ = true;
+};
+
+// %XX decoded; '+' is a space in a query only (form encoding).
+std::string percent_decode(std::string_view s, bool query) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += query && s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
+Request to_request(const http::request<http::string_body>& r) {
+  Request req;
+  req.method = std::string(r.method_string());
+  const std::string_view target(r.target().data(), r.target().size());
+  const auto q = target.find('?');
+  req.path = percent_decode(target.substr(0, q), false);
+  if (q != std::string_view::npos) {
+    for (const auto& kv : str::split(target.substr(q + 1), '&')) {
+      if (kv.empty()) continue;
+      const auto eq = kv.find('=');
+      req.query[percent_decode(kv.substr(0, eq), true)] = eq == std::string::npos ? "" : percent_decode(kv.substr(eq + 1), true);
+    }
+  }
+  req.body = r.body();
+  return req;
+}
+
+void serve_connection(local::socket s, const Context& ctx) {
+  beast::flat_buffer buf;
+  while (!g_stopping) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(kMaxBody);
+    beast::error_code ec;
+    http::read(s, buf, parser, ec);
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset) break;
+    BeastSink out(s, parser.is_header_done() ? parser.get().version() : 11, false);
+    if (ec) {
+      const bool big = ec == http::error::body_limit;
+      send_error(out, Error(Errc::usage, big ? "the request body is larger than 64 MiB" : "malformed HTTP request: " + ec.message(),
+                            big ? "send files of at most 64 MiB" : "send HTTP/1.1 (docs/reference/api.md)"));
+      break;
+    }
+    const auto& msg = parser.get();
+    BeastSink reply(s, msg.version(), msg.keep_alive());
+    handle(ctx, to_request(msg), reply);
+    if (!reply.keep_alive()) break;
+  }
+  beast::error_code ec;
+  s.shutdown(local::socket::shutdown_both, ec);
+}
+
+// Refuses a socket some server answers on; removes a stale one.
+Status claim_socket(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return {};
+  if (!S_ISSOCK(st.st_mode)) {
+    return Error(Errc::exists, path + " exists and is not a socket", "remove it, or serve on another path (--socket)");
+  }
+  unique_fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+  if (probe && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    return Error(Errc::exists, "an API already answers on " + path, "brig system down stops it, or pass --socket PATH");
+  }
+  if (::unlink(path.c_str()) != 0) return errno_error("removing the stale socket " + path, errno);
+  return {};
+}
+
+}  // namespace
+
+Status serve(const Paths& paths, const ServeOptions& opts) {
+  const std::string path = opts.socket.empty() ? paths.api_socket() : opts.socket;
+  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return Error(Errc::usage, "socket path " + path + " is too long for a unix socket", "pass a shorter --socket PATH");
+  }
+  BRIG_TRY(claim_socket(path));
+
+  net::io_context io;
+  local::acceptor acceptor(io);
+  beast::error_code ec;
+  acceptor.open(local(), ec);
+  if (!ec) {
+    const mode_t old = ::umask(0177);  // 0600 from the start: no window where others could connect
+    acceptor.bind(local::endpoint(path), ec);
+    ::umask(old);
+  }
+  if (!ec) acceptor.listen(64, ec);
+  if (ec) return Error(Errc::io, "listening on " + path + ": " + ec.message(), "check the directory exists and is writable");
+  ::chmod(path.c_str(), 0600);
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  if (!opts.pidfile.empty()) BRIG_TRY(fs::write_atomic(opts.pidfile, std::to_string(::getpid()) + "\n", 0644));
+  Context ctx{paths, opts.load_spec, &g_stopping};
+  std::fprintf(stderr, "brig api: serving on %s\n", path.c_str());
+  while (!g_stopping) {
+    pollfd p{acceptor.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, 250) <= 0) continue;
+    local::socket s(io);
+    acceptor.accept(s, ec);
+    if (ec) continue;
+    ++g_active;
+    std::thread([s = std::move(s), &ctx]() mutable {
+      serve_connection(std::move(s), ctx);
+      --g_active;
+    }).detach();
+  }
+  acceptor.close(ec);
+  ::unlink(path.c_str());
+  // Requests in flight finish (a create rolls back or completes); streams see
+  // `stopping` and end.
+  for (int i = 0; i < 300 && g_active > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (!opts.pidfile.empty()) ::unlink(opts.pidfile.c_str());
+  std::fprintf(stderr, "brig api: stopped\n");
+  return {};
+}
+
+}  // namespace brig::api
