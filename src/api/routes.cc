@@ -112,7 +112,10 @@ void create_cell(const Context& ctx, engine::Engine& e, const Request& req, Sink
   const std::string name = (*body)["name"];
   // JSON is YAML: the spec's own parser, merging and validation.
   auto resolved = ctx.load_spec(body->dump(2));
-  if (!resolved) return send_error(out, resolved.error());
+  if (!resolved) {
+    const Error& err = resolved.error();
+    return send_error(out, err.fix().empty() ? err.with_fix("correct the spec's fields (docs/reference/cell-spec.md)") : err);
+  }
   engine::RunOptions o;
   o.detach = true;
   o.quiet = true;

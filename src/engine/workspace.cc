@@ -16,7 +16,12 @@ namespace {
 // its mount): ".." refused, "" and "." dropped, none refused.
 Result<std::vector<std::string>> workspace_parts(const std::string& rel, const std::string& mount, const std::string& name) {
   std::string path = rel;
-  if (!mount.empty() && (path == mount || path.rfind(mount + "/", 0) == 0)) path = path.substr(mount.size());
+  if (!mount.empty() && (path == mount || path.rfind(mount + "/", 0) == 0)) {
+    path = path.substr(mount.size());
+  } else if (!path.empty() && path.front() == '/') {
+    return Error(Errc::usage, "path " + str::quote(rel) + " is outside the workspace (" + mount + ")",
+                 "name a file relative to the workspace, or under " + mount);
+  }
   std::vector<std::string> parts;
   for (const auto& p : str::split(path, '/')) {
     if (p.empty() || p == ".") continue;
@@ -93,8 +98,14 @@ Status write_in_workspace(const std::string& workspace, const std::string& rel, 
     }
     dir = std::move(next);
   }
-  // Then a new file beside the target, renamed over it: a symlink planted at
-  // the name is replaced, never followed.
+  // The name itself: refused as a read would refuse it (a symlink, not a
+  // regular file). Then a new file beside it is renamed over it, so a link
+  // planted after this check is replaced, never followed.
+  struct stat target {};
+  if (::fstatat(dir.get(), parts.back().c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISLNK(target.st_mode)) return not_followed(str::join(parts, "/"));
+    if (!S_ISREG(target.st_mode)) return Error(Errc::usage, rel + " is not a regular file", "name a file, not a directory or device");
+  }
   const std::string tmp = ".brig-write-" + std::to_string(::getpid()) + "-" + parts.back();
   unique_fd f(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!f) return errno_error("creating " + rel, errno);
@@ -112,10 +123,6 @@ Status write_in_workspace(const std::string& workspace, const std::string& rel, 
   (void)::fchown(f.get(), owner.st_uid, owner.st_gid);
   if (::fsync(f.get()) != 0) return fail("writing");
   if (::renameat(dir.get(), tmp.c_str(), dir.get(), parts.back().c_str()) != 0) {
-    if (errno == EISDIR) {
-      ::unlinkat(dir.get(), tmp.c_str(), 0);
-      return Error(Errc::usage, rel + " is a directory", "name a file, not a directory");
-    }
     return fail("replacing");
   }
   return {};

@@ -167,8 +167,10 @@ TEST_F(Cells, DownUpAndStartBringsEgressBack) {
   ASSERT_EQ(a.exit_code, 0) << a.err;
   ASSERT_EQ(brig({"system", "down"}).exit_code, 0);
   EXPECT_NE(run({"/usr/bin/nft", "list", "table", "inet", "brig"}).exit_code, 0);
+  EXPECT_FALSE(stdfs::exists(home_ + "/run/api.sock"));  // down stops the API
   auto up = brig({"system", "up"});
   ASSERT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_TRUE(stdfs::exists(home_ + "/run/api.sock"));
   auto start = brig({"cell", "start", "e2e-restart"});
   ASSERT_EQ(start.exit_code, 0) << start.err;
   auto out = brig({"cell", "exec", "e2e-restart", "--", "curl", "-sS", "--max-time", "20", "https://allowed.test/back"});

@@ -53,7 +53,7 @@ grep -q '^check-layering: ok ' <<<"$out" || fail "real tree: no 'check-layering:
 expect_violation "spec includes engine" src/spec/merge.cc '#include "brig/engine/engine.h"' \
   'src/spec/merge.cc:@LINE@: spec may not include "brig/engine/engine.h" (core <- spec <- policy)'
 expect_violation "policy includes Boost" src/policy/path.cc '#include <boost/asio.hpp>' \
-  'src/policy/path.cc:@LINE@: policy may not include <boost/asio.hpp> (Boost and OpenSSL stay in src/warden (engine: <openssl/evp.h> only))'
+  'src/policy/path.cc:@LINE@: policy may not include <boost/asio.hpp> (Boost and OpenSSL stay in src/warden (engine: <openssl/evp.h> only; api: Boost))'
 expect_violation "warden forks" src/warden/tls.cc 'static int spawn() { return ::fork(); }' \
   'src/warden/tls.cc:@LINE@: warden may not call fork( (warden, spec and policy run no processes)'
 expect_violation "engine includes warden" src/engine/cells.cc '#include "brig/warden/warden.h"' \
@@ -61,7 +61,7 @@ expect_violation "engine includes warden" src/engine/cells.cc '#include "brig/wa
 expect_violation "engine reaches into warden's src by a relative path" src/engine/nft.cc '#include "../warden/asio.h"' \
   'src/engine/nft.cc:@LINE@: engine may not include "../warden/asio.h" (spec + proc + state <- engine)'
 expect_violation "a public spec header includes OpenSSL" include/brig/spec/json.h '#include <openssl/ssl.h>' \
-  'include/brig/spec/json.h:@LINE@: spec may not include <openssl/ssl.h> (Boost and OpenSSL stay in src/warden (engine: <openssl/evp.h> only))'
+  'include/brig/spec/json.h:@LINE@: spec may not include <openssl/ssl.h> (Boost and OpenSSL stay in src/warden (engine: <openssl/evp.h> only; api: Boost))'
 expect_violation "policy includes proc" src/policy/target.cc '#include <brig/proc/command.h>' \
   'src/policy/target.cc:@LINE@: policy may not include <brig/proc/command.h> (warden, spec and policy run no processes)'
 expect_violation "spec calls system()" src/spec/json.cc 'int run() { return std::system ("true"); }' \

@@ -21,10 +21,10 @@ Result<unique_fd> open_in_workspace(const std::string& workspace, const std::str
                                     const std::string& mount = "/work", const std::string& cell = "");
 
 // Writes `data` to `rel` in the workspace as open_in_workspace finds it: no
-// component a symlink, no ".."; missing directories made (0755, owned like the
-// workspace root); the file replaced atomically (a new file renamed over the
-// name, so a symlink planted there is replaced, never followed), 0644, owned
-// like the workspace root.
+// component a symlink (the file's own name included), no ".."; missing
+// directories made (0755, owned like the workspace root); the file replaced
+// atomically (a new file renamed over the name, so a symlink planted after
+// the check is replaced, never followed), 0644, owned like the workspace root.
 Status write_in_workspace(const std::string& workspace, const std::string& rel, std::string_view data,
                           const std::string& mount = "/work", const std::string& cell = "");
 
