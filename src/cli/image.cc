@@ -91,7 +91,7 @@ void add_image(CLI::App& root, Context& ctx) {
       if (!policy) return policy.error();
       build.policy = *policy;
     }
-    build.quiet = ctx.quiet;
+    build.quiet = ctx.quiet || ctx.json();  // --format json: one JSON line on stdout
     auto o = images();
     auto built = o->images.build(build, [&](const std::string& line) {
       // Warnings always; notes unless -q.
@@ -146,14 +146,12 @@ void add_image(CLI::App& root, Context& ctx) {
 
   // --- rm ---
   static std::vector<std::string> rm_images;
-  static bool rm_force = false;
-  auto* r = n->add_subcommand("rm", "remove images from local storage");
+  auto* r = n->add_subcommand("rm", "remove images from local storage (not while a cell uses one)");
   r->add_option("IMAGE", rm_images, "name or ID")->required();
-  r->add_flag("--force", rm_force, "also when a stopped cell was made from it");
   on_run(r, ctx, [&ctx, images]() -> Result<int> {
     auto o = images();
     for (const auto& img : rm_images) {
-      BRIG_TRY(o->images.remove(img, rm_force));
+      BRIG_TRY(o->images.remove(img));
       if (!ctx.quiet) std::printf("removed %s\n", img.c_str());
     }
     return 0;

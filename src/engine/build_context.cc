@@ -283,8 +283,29 @@ class Stager {
     }
     BRIG_TRY(make_pending());
     if (::symlink(target->c_str(), dest(rel).c_str()) != 0) return errno_error("staging " + rel, errno);
+    staged_links_.emplace_back(rel, *target);
     return {};
   }
+
+ public:
+  // The links as staged, judged again inside the staging tree, which only
+  // brig writes: the context may have changed under the walk (a directory
+  // swapped for a link), so one that now leaves the tree is removed.
+  Status recheck_links() {
+    UniqueChars staged_root(::realpath(staging_.c_str(), nullptr));
+    if (!staged_root) return errno_error("staging directory " + staging_, errno);
+    for (const auto& [rel, target] : staged_links_) {
+      UniqueChars resolved(::realpath(join(staging_, rel).c_str(), nullptr));
+      if (resolved && fs::is_under(resolved.get(), staged_root.get())) continue;
+      if (::unlink(join(staging_, rel).c_str()) != 0) return errno_error("unstaging " + rel, errno);
+      out_.dropped_links.push_back(rel);
+      warn_("dropped symlink " + shown(rel) + " -> " + shown(target) + ": it points outside the build context");
+    }
+    return {};
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> staged_links_;
 
   const BuildContextOptions& opts_;
   const IgnoreMatcher& matcher_;
@@ -328,6 +349,7 @@ Result<BuildContext> assemble_context(const BuildContextOptions& opts, const std
   if (!fd) return errno_error("opening " + opts.dir, errno);
   Stager stager(opts, *matcher, root.get(), staging, staging_st, warn, out);
   BRIG_TRY(stager.walk(std::move(fd), ""));
+  BRIG_TRY(stager.recheck_links());
   return out;
 }
 

@@ -179,7 +179,13 @@ std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved
   auto image_q = std::async(std::launch::async, [&]() -> Result<std::optional<ImageInfo>> {
     if (!s.image.has()) return std::optional<ImageInfo>{};
     if (pin.empty()) return podman.image_exists(*s.image) ? std::optional<ImageInfo>(ImageInfo{}) : std::nullopt;
-    return inspect_image(podman, image_ref.lookup(pin));
+    auto found = inspect_image(podman, image_ref.lookup(pin));
+    // A tag that moved on while the pinned image is still here: that image.
+    if (found && *found && !image_ref.tag.empty() && pin_problem(image_ref, pin, **found)) {
+      auto by_digest = inspect_image(podman, image_ref.name + "@" + pin);
+      if (by_digest && *by_digest && !pin_problem(image_ref, pin, **by_digest)) return by_digest;
+    }
+    return found;
   });
   auto exists_q =
       std::async(std::launch::async, [&] { return !name.empty() && podman.container_exists(cell_container(name)); });

@@ -143,31 +143,132 @@ std::optional<std::string> pin_problem(const ImageRef& ref, const std::string& p
   return "image " + ref.without_digest() + " has digest " + found + ", but it is pinned to " + pin;
 }
 
-std::string containerfile_with_args(const std::string& text, const std::vector<std::string>& args) {
-  std::string out, decl;
-  for (const auto& a : args) decl += "ARG " + a + "\n";
-  bool in_from = false;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto nl = text.find('\n', pos);
-    const std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    pos = nl == std::string::npos ? text.size() : nl + 1;
-    out += line + "\n";
-    auto t = str::trim(line);
-    if (!in_from) in_from = t.size() > 4 && str::iequals(t.substr(0, 4), "from") && std::isspace(static_cast<unsigned char>(t[4]));
-    if (in_from && (t.empty() || t.back() != '\\')) {
-      out += decl;
-      in_from = false;
-    }
+namespace {
+
+// One instruction of a Containerfile: its keyword (uppercase), its text with
+// continuation lines joined, and the index of its last physical line (heredoc
+// bodies included).
+struct Instruction {
+  std::string keyword, text;
+  std::size_t last = 0;
+};
+
+// The heredoc words an instruction opens (<<EOF, <<-EOF, <<"EOF", <<'EOF'),
+// in order, each with whether its end line may be indented (<<-).
+std::vector<std::pair<std::string, bool>> heredocs(const std::string& text) {
+  std::vector<std::pair<std::string, bool>> out;
+  for (std::size_t at = text.find("<<"); at != std::string::npos; at = text.find("<<", at + 2)) {
+    std::size_t k = at + 2;
+    const bool dash = k < text.size() && text[k] == '-';
+    if (dash) ++k;
+    if (k < text.size() && (text[k] == '"' || text[k] == '\'')) ++k;
+    std::string word;
+    while (k < text.size() && (std::isalnum(static_cast<unsigned char>(text[k])) || text[k] == '_')) word += text[k++];
+    if (!word.empty()) out.emplace_back(word, dash);
   }
   return out;
+}
+
+std::vector<Instruction> instructions(const std::vector<std::string>& lines) {
+  std::vector<Instruction> out;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    auto t = str::trim(lines[i]);
+    if (t.empty() || t.front() == '#') continue;
+    Instruction ins;
+    ins.keyword = std::string(t.substr(0, t.find_first_of(" \t")));
+    for (auto& c : ins.keyword) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string joined(t);
+    while (!joined.empty() && joined.back() == '\\' && i + 1 < lines.size()) {
+      joined.pop_back();
+      ++i;
+      auto next = str::trim(lines[i]);
+      if (!next.empty() && next.front() == '#') {  // a comment inside a continued instruction
+        joined += "\\";
+        continue;
+      }
+      joined += " " + std::string(next);
+    }
+    ins.text = joined;
+    if (ins.keyword == "RUN" || ins.keyword == "COPY" || ins.keyword == "ADD") {
+      for (const auto& [word, dash] : heredocs(joined)) {
+        while (i + 1 < lines.size()) {
+          ++i;
+          const std::string body = dash ? std::string(str::trim(lines[i])) : lines[i];
+          if (body == word) break;
+        }
+      }
+    }
+    ins.last = i;
+    out.push_back(std::move(ins));
+  }
+  return out;
+}
+
+std::vector<std::string> physical_lines(const std::string& text) {
+  std::vector<std::string> lines = str::split(text, '\n');
+  if (!text.empty() && text.back() == '\n') lines.pop_back();
+  for (auto& l : lines) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+  }
+  return lines;
+}
+
+}  // namespace
+
+std::string containerfile_with_args(const std::string& text, const std::vector<std::string>& args) {
+  std::string decl;
+  for (const auto& a : args) decl += "ARG " + a + "\n";
+  const auto lines = physical_lines(text);
+  std::vector<bool> after(lines.size(), false);
+  for (const auto& ins : instructions(lines)) {
+    if (ins.keyword == "FROM") after[ins.last] = true;
+  }
+  std::string out;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    out += lines[i] + "\n";
+    if (after[i]) out += decl;
+  }
+  return out;
+}
+
+std::optional<std::string> containerfile_problem(const std::string& text) {
+  for (const auto& ins : instructions(physical_lines(text))) {
+    if (ins.keyword != "ADD") continue;
+    std::vector<std::string> words;
+    std::string rest = std::string(str::trim(std::string_view(ins.text).substr(3)));
+    if (!rest.empty() && rest.front() == '[') {
+      try {
+        words = nlohmann::json::parse(rest).get<std::vector<std::string>>();
+      } catch (const std::exception&) {
+      }
+    } else {
+      for (const auto& w : str::split(rest, ' ')) {
+        if (!w.empty()) words.push_back(w);
+      }
+    }
+    std::vector<std::string> sources;
+    for (const auto& w : words) {
+      if (w.rfind("--", 0) != 0) sources.push_back(w);
+    }
+    if (!sources.empty()) sources.pop_back();  // the destination
+    for (const auto& src : sources) {
+      if (src.find("://") != std::string::npos || src.rfind("git@", 0) == 0) {
+        return "ADD " + src + " would be fetched by podman on this host, outside the build's sandbox and warden";
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string> image_build_args(const BuildPlan& p) {
   std::vector<std::string> a = {"podman", "build", "--file", p.containerfile, "--tag", p.tag, "--iidfile", p.iidfile,
                                 // Images come from local storage or a registry the user pulled from:
                                 // a build never pulls on its own.
-                                "--pull=never", "--network", p.network};
+                                "--pull=never", "--network", p.network,
+                                // RUN steps in a container of `runtime`, whatever BUILDAH_ISOLATION says.
+                                "--isolation", "oci"};
+  // brig filtered the context already; podman must not apply an ignore file again.
+  if (!p.ignorefile.empty()) a.insert(a.end(), {"--ignorefile", p.ignorefile});
   if (!p.dns.empty()) a.insert(a.end(), {"--dns", p.dns});
   if (!p.runtime.empty()) a.insert(a.end(), {"--runtime", p.runtime});
   for (const auto& f : p.runtime_flags) a.insert(a.end(), {"--runtime-flag", f});
@@ -216,7 +317,8 @@ Result<std::vector<ImageInfo>> parse_images(const std::string& text) {
   return out;
 }
 
-std::string first_line(const std::string& s) {
+// The last line of a command's stderr: podman says what went wrong there.
+std::string last_line(const std::string& s) {
   auto t = str::trim(s);
   auto nl = t.rfind('\n');
   return std::string(nl == std::string_view::npos ? t : t.substr(nl + 1));
@@ -235,7 +337,7 @@ Result<std::optional<ImageInfo>> inspect_image(const Podman& podman, const std::
         out->err.find("not known") != std::string::npos) {
       return std::optional<ImageInfo>{};
     }
-    return Error(Errc::failed, "podman image inspect " + image + ": " + first_line(out->err));
+    return Error(Errc::failed, "podman image inspect " + image + ": " + last_line(out->err));
   }
   auto list = parse_images(out->out);
   if (!list) return list.error();
@@ -246,24 +348,22 @@ Result<std::optional<ImageInfo>> inspect_image(const Podman& podman, const std::
 Result<std::vector<ImageInfo>> Images::list() {
   auto out = ctx_.podman.run({"images", "--format", "json"});
   if (!out) return out.error();
-  if (!out->success()) return Error(Errc::failed, "podman images: " + first_line(out->err));
+  if (!out->success()) return Error(Errc::failed, "podman images: " + last_line(out->err));
   return parse_images(out->out);
 }
 
-Status Images::remove(const std::string& image, bool force) {
+Status Images::remove(const std::string& image) {
   auto found = inspect(image);
   if (!found) return found.error();
   if (!*found) return Error(Errc::not_found, "no image " + str::quote(image) + " in local storage", "brig image list");
-  std::vector<std::string> a = {"rmi"};
-  if (force) a.push_back("--force");
-  a.push_back(image);
-  auto out = ctx_.podman.run(a);
+  // Never --force: podman would remove the cells' containers under brig.
+  auto out = ctx_.podman.run({"rmi", image});
   if (!out) return out.error();
   if (!out->success()) {
-    const std::string why = first_line(out->err);
+    const std::string why = last_line(out->err);
     if (why.find("in use") != std::string::npos || why.find("being used") != std::string::npos) {
       return Error(Errc::failed, "image " + image + " is used by a cell: " + why,
-                   "remove the cells made from it first (brig cell list --all), or brig image rm --force " + image);
+                   "remove the cells made from it first (brig cell list --all, brig cell rm CELL)");
     }
     return Error(Errc::failed, "podman rmi " + image + ": " + why);
   }
@@ -299,7 +399,7 @@ Result<ImageInfo> Images::pull(const PullRequest& req) {
     auto out = ctx_.podman.run(c.argv, std::chrono::minutes(30));
     if (!out) return out.error();
     if (!out->success()) {
-      return Error(Errc::failed, "pulling " + req.ref + " failed: " + first_line(out->err),
+      return Error(Errc::failed, "pulling " + req.ref + " failed: " + last_line(out->err),
                    "check the name and that the registry is reachable from this host");
     }
   }
@@ -315,8 +415,11 @@ Result<ImageInfo> Images::pull(const PullRequest& req) {
 
 namespace {
 
-// The requirement policy.json sets for images of `repo`'s registry scope:
-// the longest matching scope of transports.docker, else the default.
+// The requirement policy.json sets for the image `repo` (fully qualified:
+// host[:port]/path) under the docker transport, as containers-policy.json(5)
+// chooses it: the longest scope that is the repository or a namespace of it
+// (the host alone included), then a "*.domain" scope matching the host, then
+// the transport's "" scope, then "default".
 std::string signature_requirement(const nlohmann::json& policy, const std::string& repo) {
   auto types = [](const nlohmann::json& reqs) {
     std::vector<std::string> t;
@@ -327,19 +430,37 @@ std::string signature_requirement(const nlohmann::json& policy, const std::strin
     }
     return t.empty() ? std::string("reject") : str::join(t, "+");
   };
-  if (policy.contains("transports") && policy["transports"].contains("docker") &&
+  const std::string host = repo.substr(0, repo.find('/'));
+  const nlohmann::json* docker = nullptr;
+  if (policy.contains("transports") && policy["transports"].is_object() && policy["transports"].contains("docker") &&
       policy["transports"]["docker"].is_object()) {
+    docker = &policy["transports"]["docker"];
+  }
+  if (docker) {
     std::string best;
     const nlohmann::json* reqs = nullptr;
-    for (const auto& [scope, r] : policy["transports"]["docker"].items()) {
-      const bool match = repo == scope || (repo.rfind(scope, 0) == 0 && repo.size() > scope.size() &&
-                                           (repo[scope.size()] == '/' || repo[scope.size()] == ':'));
+    const nlohmann::json* wildcard = nullptr;
+    std::size_t wildcard_len = 0;
+    for (const auto& [scope, r] : docker->items()) {
+      if (scope.empty()) continue;
+      if (scope.rfind("*.", 0) == 0) {
+        const std::string suffix = scope.substr(1);  // ".example.com"
+        if (host.size() > suffix.size() && host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+            scope.size() > wildcard_len) {
+          wildcard = &r;
+          wildcard_len = scope.size();
+        }
+        continue;
+      }
+      const bool match = repo == scope || (repo.rfind(scope, 0) == 0 && repo[scope.size()] == '/');
       if (match && scope.size() > best.size()) {
         best = scope;
         reqs = &r;
       }
     }
     if (reqs) return types(*reqs);
+    if (wildcard) return types(*wildcard);
+    if (docker->contains("")) return types((*docker)[""]);
   }
   return types(policy.value("default", nlohmann::json::array()));
 }
@@ -390,23 +511,32 @@ Result<Verification> Images::verify(const std::string& image, const std::string&
     v.lines.push_back("FAILED: " + signature_policy + " is not JSON: " + e.what());
     return v;
   }
-  const std::string req = signature_requirement(policy, ref.name);
+  // The name as podman stored it (fully qualified), not as typed.
+  std::string repo = ref.name;
+  for (const auto& rd : (*found)->repo_digests) {
+    auto r = parse_image_ref(rd);
+    if (same_repository(r.name, ref.name)) {
+      repo = r.name;
+      break;
+    }
+  }
+  const std::string req = signature_requirement(policy, repo);
   if (req == "insecureAcceptAnything") {
-    v.lines.push_back("ok: " + signature_policy + " accepts any image from " + ref.name + " (insecureAcceptAnything)");
+    v.lines.push_back("ok: " + signature_policy + " accepts any image from " + repo + " (insecureAcceptAnything)");
   } else if (req.find("reject") != std::string::npos) {
     v.verified = false;
-    v.lines.push_back("FAILED: " + signature_policy + " rejects images from " + ref.name);
+    v.lines.push_back("FAILED: " + signature_policy + " rejects images from " + repo);
   } else {
     // Signatures live with the registry: podman checks them when it pulls
     // the pinned manifest again under that policy.
-    auto out = ctx_.podman.run({"pull", "--quiet", "--signature-policy", signature_policy, ref.name + "@" + pin},
+    auto out = ctx_.podman.run({"pull", "--quiet", "--signature-policy", signature_policy, repo + "@" + pin},
                                std::chrono::minutes(10));
     if (!out) return out.error();
     if (out->success()) {
       v.lines.push_back("ok: the registry's signatures satisfy " + signature_policy + " (" + req + ")");
     } else {
       v.verified = false;
-      v.lines.push_back("FAILED: " + signature_policy + " (" + req + "): " + first_line(out->err));
+      v.lines.push_back("FAILED: " + signature_policy + " (" + req + "): " + last_line(out->err));
     }
   }
   return v;
@@ -431,6 +561,12 @@ Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<voi
   if (!containerfile) {  // a usage error: what the command names is not there
     return Error(Errc::usage, containerfile.error().message(), containerfile.error().fix());
   }
+  auto text = fs::read_file(*containerfile, 4 << 20);
+  if (!text) return text.error().context("reading the Containerfile");
+  if (auto problem = containerfile_problem(*text)) {
+    return Error(Errc::usage, *problem,
+                 "fetch it in a RUN step instead (curl, git) and build with --use-warden --allow HOST");
+  }
   const std::string tag = req.tag.empty() ? default_build_tag(req.context) : req.tag;
   if (auto p = image_tag_problem(tag)) return Error(Errc::usage, *p, "brig image build DIR -t localhost/NAME:TAG");
   for (const auto& b : req.build_args) {
@@ -451,15 +587,16 @@ Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<voi
   }
 
   // --- the build's files, network and policy; all undone when it ends ---
-  Rollback rb;
   std::string id = generate_cell_name();
   id.replace(0, 4, "build");
   const std::string dir = ctx_.paths.build_dir(id);
   BRIG_TRY(fs::make_dirs(ctx_.paths.run_dir() + "/builds", 0700));
   BRIG_TRY(fs::make_dirs(dir, 0700));
-  // Held until the build ends: prune leaves what a running build made alone.
+  // Held until the build's undos have run (declared before them, so released
+  // after): prune leaves what a running build made alone.
   auto lock = fs::FileLock::try_acquire(dir + "/lock");
   if (!lock) return lock.error();
+  Rollback rb;
   rb.add("build files", [dir]() -> Status {
     std::error_code rm_ec;
     std::filesystem::remove_all(dir, rm_ec);
@@ -481,6 +618,8 @@ Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<voi
   p.containerfile = *containerfile;
   p.tag = tag;
   p.iidfile = dir + "/iid";
+  p.ignorefile = dir + "/empty.ignore";
+  BRIG_TRY(fs::write_atomic(p.ignorefile, "", 0644));
   p.no_cache = req.no_cache;
   p.quiet = req.quiet;
   p.ulimits = cfg->ulimits;
@@ -506,7 +645,7 @@ Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<voi
     BRIG_TRY(fs::write_atomic(dir + "/brig/ca-bundle.crt", *bundle, 0644));
     auto made = ctx_.podman.run(network_create_args(id, *subnet));
     if (!made) return made.error();
-    if (!made->success()) return Error(Errc::failed, "creating the build's network: " + first_line(made->err));
+    if (!made->success()) return Error(Errc::failed, "creating the build's network: " + last_line(made->err));
     rb.add("network", [this, id] { return teardown_network(ctx_.podman, id); });
     CellRecord rec;
     rec.name = id;
@@ -524,8 +663,6 @@ Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<voi
     std::vector<std::string> ca_vars(std::begin(spec::kCellCaBundleEnv), std::end(spec::kCellCaBundleEnv));
     ca_vars.push_back("PIP_CERT");
     for (const auto& k : ca_vars) p.build_args.push_back(k + "=/run/brig/ca-bundle.crt");
-    auto text = fs::read_file(*containerfile, 4 << 20);
-    if (!text) return text.error().context("reading the Containerfile");
     p.containerfile = dir + "/Containerfile";
     BRIG_TRY(fs::write_atomic(p.containerfile, containerfile_with_args(*text, ca_vars), 0644));
     note("note: RUN steps reach the network through warden as " + id + " (its log: brig cell network is for cells; " +
@@ -545,7 +682,7 @@ Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<voi
     auto out = ctx_.podman.run(c.argv, std::chrono::hours(2));
     if (!out) return out.error();
     rc = out->exit_code;
-    err = first_line(out->err);
+    err = last_line(out->err);
   } else {
     c.inherit_stdio = true;
     auto out = ctx_.podman.on_terminal(c);

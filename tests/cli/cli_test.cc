@@ -70,6 +70,11 @@ TEST_F(CliTest, ImageBuildRefusesBadInputFirst) {
   EXPECT_THAT(none.err, HasSubstr("no Containerfile or Dockerfile"));
   EXPECT_THAT(none.err, HasSubstr("fix: "));
   std::ofstream(ctx + "/Containerfile") << "FROM localhost/brig-busybox:latest\n";
+  std::ofstream(ctx + "/Containerfile") << "FROM localhost/brig-busybox:latest\nADD https://example.com/x.tgz /x\n";
+  auto url = brig({"image", "build", ctx});
+  EXPECT_EQ(url.exit_code, 2);
+  EXPECT_THAT(url.err, HasSubstr("ADD https://example.com/x.tgz would be fetched by podman on this host"));
+  std::ofstream(ctx + "/Containerfile") << "FROM localhost/brig-busybox:latest\n";
   auto tag = brig({"image", "build", ctx, "-t", "Agent:latest"});
   EXPECT_EQ(tag.exit_code, 2);
   EXPECT_THAT(tag.err, HasSubstr("invalid image name \"Agent:latest\""));
@@ -155,7 +160,7 @@ TEST_F(CliTest, EverySpecVerbHasItsOwnHelpWithItsFlags) {
         "-f,--containerfile", "-t,--tag", "--build-arg", "--no-cache", "--use-warden", "--allow", "--file"}},
       {{"image", "pull"}, "Usage: brig image pull [OPTIONS] IMAGE", {"--insecure"}},
       {{"image", "list"}, "Usage: brig image list [OPTIONS]", {}},
-      {{"image", "rm"}, "Usage: brig image rm [OPTIONS] IMAGE...", {"--force"}},
+      {{"image", "rm"}, "Usage: brig image rm [OPTIONS] IMAGE...", {}},
       {{"image", "verify"}, "Usage: brig image verify [OPTIONS] [IMAGE]", {"--digest", "--file", "--signature-policy"}},
       {{"system", "init"}, "Usage: brig system init [OPTIONS]", {"--accept-weaker-network"}},
       {{"system", "up"}, "Usage: brig system up [OPTIONS]", {}},

@@ -60,15 +60,22 @@ std::optional<std::string> unpinned_image_warning(const std::string& image, cons
 std::optional<std::string> pin_problem(const ImageRef& ref, const std::string& pin, const ImageInfo& local);
 
 // The Containerfile `text` with `ARG NAME` for each of `args` after every
-// FROM (continuation lines included), so each stage's RUN steps see those
+// FROM instruction (continuation lines included, heredoc bodies skipped), so each stage's RUN steps see those
 // build arguments without the user declaring them: podman passes a build
 // argument only to an ARG that names it. ARG values stay out of the image's
 // configuration.
 std::string containerfile_with_args(const std::string& text, const std::vector<std::string>& args);
 
+// What in a Containerfile brig refuses to build, or nullopt: an ADD of a URL
+// or git source, which podman would fetch on the host, outside the sandbox
+// and warden. Heredoc bodies and continuation lines are read as podman reads
+// them.
+std::optional<std::string> containerfile_problem(const std::string& text);
+
 // The `podman build` argv (golden-tested). `runtime` "" is podman's default.
 struct BuildPlan {
   std::string staged, containerfile, tag, iidfile;
+  std::string ignorefile;  // an empty file: brig filtered the context already
   std::vector<std::string> build_args;  // "K=V", the user's then brig's
   std::vector<std::pair<std::string, std::string>> mounts;  // host -> in the RUN steps, read-only
   std::string network = "none";  // or a cell network (--use-warden)
@@ -124,7 +131,8 @@ class Images {
   Result<std::vector<ImageInfo>> list();
   // nullopt when there is no such image.
   Result<std::optional<ImageInfo>> inspect(const std::string& image);
-  Status remove(const std::string& image, bool force);
+  // Refused while a cell's container uses it (never podman's --force).
+  Status remove(const std::string& image);
   // Against `pin` (else the digest in `image`; one is needed) and, for an
   // image pulled from a registry, the signature policy (policy.json) for
   // its repository: a policy that wants signatures has podman pull the

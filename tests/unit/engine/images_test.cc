@@ -87,6 +87,7 @@ TEST(ImageBuildArgs, Golden) {
   p.containerfile = "/src/agent/Containerfile";
   p.tag = "localhost/agent:latest";
   p.iidfile = "/h/run/builds/build-1/iid";
+  p.ignorefile = "/h/run/builds/build-1/empty.ignore";
   p.runtime = "/h/run/bin/runsc-build";
   p.runtime_flags = {"oci-seccomp", "network=none"};
   p.ulimits = {"nofile=1024:1024"};
@@ -95,7 +96,8 @@ TEST(ImageBuildArgs, Golden) {
   p.no_cache = true;
   const std::vector<std::string> want = {
       "podman", "build", "--file", "/src/agent/Containerfile", "--tag", "localhost/agent:latest", "--iidfile",
-      "/h/run/builds/build-1/iid", "--pull=never", "--network", "none", "--runtime", "/h/run/bin/runsc-build",
+      "/h/run/builds/build-1/iid", "--pull=never", "--network", "none", "--isolation", "oci", "--ignorefile",
+      "/h/run/builds/build-1/empty.ignore", "--runtime", "/h/run/bin/runsc-build",
       "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=none", "--ulimit", "nofile=1024:1024", "--volume",
       "/h/run/builds/build-1/brig:/run/brig:ro", "--build-arg", "A=1", "--no-cache", "/h/run/builds/build-1/context"};
   EXPECT_EQ(image_build_args(p), want);
@@ -105,8 +107,8 @@ TEST(ImageBuildArgs, Golden) {
   p.quiet = true;
   auto a = image_build_args(p);
   EXPECT_THAT(a, ::testing::Contains("--quiet"));
-  EXPECT_THAT(std::vector<std::string>(a.begin() + 9, a.begin() + 13),
-              (std::vector<std::string>{"--network", "brig-build-1", "--dns", "10.60.3.2"}));
+  EXPECT_THAT(std::vector<std::string>(a.begin() + 9, a.begin() + 11), (std::vector<std::string>{"--network", "brig-build-1"}));
+  EXPECT_THAT(std::vector<std::string>(a.begin() + 15, a.begin() + 17), (std::vector<std::string>{"--dns", "10.60.3.2"}));
 }
 
 // Through warden, every stage's RUN steps get the CA variables without an ARG line.
@@ -128,6 +130,27 @@ TEST(ImageBuildArgs, CaVariablesAreDeclaredAfterEveryFrom) {
             "ARG SSL_CERT_FILE\nARG PIP_CERT\n"
             "COPY --from=build /out /out\n");
   EXPECT_EQ(containerfile_with_args("RUN from here\nFROMAGE x\n", {"A"}), "RUN from here\nFROMAGE x\n");
+  // A heredoc's body is not an instruction; CRLF line ends are read as podman reads them.
+  EXPECT_EQ(containerfile_with_args("FROM a\r\nRUN python3 <<EOF\nfrom pathlib import Path\nEOF\nFROM b\n", {"A"}),
+            "FROM a\nARG A\nRUN python3 <<EOF\nfrom pathlib import Path\nEOF\nFROM b\nARG A\n");
+  EXPECT_EQ(containerfile_with_args("FROM a \\\n# a comment\n  AS x\nRUN true\n", {"A"}),
+            "FROM a \\\n# a comment\n  AS x\nARG A\nRUN true\n");
+}
+
+// podman fetches an ADD's URL or git source on the host, outside the sandbox
+// and warden: refused before anything is built.
+TEST(ImageBuild, AddOfAUrlOrGitSourceIsRefused) {
+  EXPECT_FALSE(containerfile_problem("FROM a\nADD app.tar.gz /app/\nCOPY . /src\nRUN curl https://x/ -o /y\n"));
+  for (const char* bad : {"FROM a\nADD https://example.com/x.tar.gz /x\n",
+                          "FROM a\nadd --chown=1:1 http://h/f /f\n",
+                          "FROM a\nADD [\"git@github.com:o/r.git\", \"/r\"]\n",
+                          "FROM a\nADD \\\n  https://h/f \\\n  /f\n"}) {
+    auto p = containerfile_problem(bad);
+    ASSERT_TRUE(p) << bad;
+    EXPECT_THAT(*p, HasSubstr("fetched by podman on this host"));
+  }
+  // Text in a heredoc is not an instruction.
+  EXPECT_FALSE(containerfile_problem("FROM a\nRUN cat <<EOF > /notes\nADD https://h/f /f\nEOF\n"));
 }
 
 // buildah's monitor reaps runsc's gofer only after `runsc delete` returns:
