@@ -2,6 +2,7 @@
 // engine's calls block on podman; the state lock orders their changes).
 #include "brig/api/server.h"
 
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -17,11 +18,13 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
 #include "brig/core/unique_fd.h"
+#include "brig/engine/host.h"
 #include "routes.h"
 
 namespace brig::api {
@@ -162,6 +165,33 @@ Status claim_socket(const std::string& path) {
   return {};
 }
 
+// Root only (0600), or with api_group set its members too: the socket 0660
+// and, when it is in $BRIG_HOME/run, that directory 0710 (they may reach
+// the socket, not list what else is there), both of that group.
+Status share_with_group(const Paths& paths, const std::string& path) {
+  auto cfg = engine::load_host_config(paths);
+  const std::string group = cfg ? cfg->api_group : "";
+  const bool in_run_dir = std::filesystem::path(path).parent_path() == std::filesystem::path(paths.run_dir());
+  if (group.empty()) {
+    if (in_run_dir) ::chmod(paths.run_dir().c_str(), 0700);
+    return {};
+  }
+  const struct group* g = ::getgrnam(group.c_str());
+  if (!g) {
+    ::unlink(path.c_str());
+    return Error(Errc::invalid, "api_group " + str::quote(group) + " is not a group on this host",
+                 "sudo groupadd " + group + ", or brig config set api_group ''");
+  }
+  if (::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0 || ::chmod(path.c_str(), 0660) != 0) {
+    return errno_error("giving " + path + " to group " + group, errno);
+  }
+  if (in_run_dir && (::chown(paths.run_dir().c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0 ||
+                     ::chmod(paths.run_dir().c_str(), 0710) != 0)) {
+    return errno_error("letting group " + group + " reach " + paths.run_dir(), errno);
+  }
+  return {};
+}
+
 }  // namespace
 
 Status serve(const Paths& paths, const ServeOptions& opts) {
@@ -182,7 +212,7 @@ Status serve(const Paths& paths, const ServeOptions& opts) {
   }
   if (!ec) acceptor.listen(64, ec);
   if (ec) return Error(Errc::io, "listening on " + path + ": " + ec.message(), "check the directory exists and is writable");
-  ::chmod(path.c_str(), 0600);
+  BRIG_TRY(share_with_group(paths, path));
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;

@@ -1,6 +1,7 @@
 #include "brig/engine/host.h"
 
 #include <arpa/inet.h>
+#include <grp.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -219,6 +220,7 @@ Result<HostConfig> load_host_config(const Paths& paths) {
     c.ingress_key = j.value("ingress_key", "");
     c.ingress_max_body = j.value("ingress_max_body", c.ingress_max_body);
     c.warn_unpinned_images = j.value("warn_unpinned_images", true);
+    c.api_group = j.value("api_group", "");
     return c;
   } catch (const std::exception& e) {
     return Error(Errc::invalid, paths.config_json() + " is not valid JSON: " + e.what(),
@@ -246,7 +248,8 @@ Status save_host_config(const Paths& paths, const HostConfig& c) {
                       {"ingress_cert", c.ingress_cert},
                       {"ingress_key", c.ingress_key},
                       {"ingress_max_body", c.ingress_max_body},
-                      {"warn_unpinned_images", c.warn_unpinned_images}};
+                      {"warn_unpinned_images", c.warn_unpinned_images},
+                      {"api_group", c.api_group}};
   return fs::write_atomic(paths.config_json(), j.dump(2) + "\n", 0644);
 }
 
@@ -285,6 +288,7 @@ std::vector<std::pair<std::string, std::string>> config_items(const HostConfig& 
           {"ingress_key", c.ingress_key},
           {"ingress_max_body", std::to_string(c.ingress_max_body)},
           {"warn_unpinned_images", c.warn_unpinned_images ? "true" : "false"},
+          {"api_group", c.api_group},
           {"cgroup", c.cgroup},
           {"runsc_version", c.runsc_version}};
 }
@@ -352,12 +356,13 @@ std::vector<std::pair<std::string, std::string>> settable_keys() {
           {"ingress_cert", "absolute path of a PEM certificate for *.<ingress_domain> ('' for brig's CA; with ingress_key)"},
           {"ingress_key", "absolute path of its PEM private key ('' for none; with ingress_cert)"},
           {"ingress_max_body", "largest request body ingress forwards, e.g. 64m or 1048576 (default 64m)"},
-          {"warn_unpinned_images", "true | false: brig run warns about a remote image not pinned by digest (default true)"}};
+          {"warn_unpinned_images", "true | false: brig run warns about a remote image not pinned by digest (default true)"},
+          {"api_group", "a group whose members may use the API's socket ('' for root only; applies at the next system up)"}};
 }
 
 std::vector<std::string> checked_settings() {
   return {"runsc_network", "ulimits", "ops_port", "warden_threads", "ingress_publish", "ingress_domain",
-          "ingress_cert", "ingress_key", "ingress_tls", "ingress_max_body"};
+          "ingress_cert", "ingress_key", "ingress_tls", "ingress_max_body", "api_group"};
 }
 
 Status check_setting(const HostConfig& c, const std::string& key) {
@@ -443,6 +448,11 @@ Status check_setting(const HostConfig& c, const std::string& key) {
                  cert ? "brig config set ingress_key /ABSOLUTE/PATH/key.pem" : "brig config set ingress_cert /ABSOLUTE/PATH/cert.pem");
   }
   if (key == "warn_unpinned_images") return {};
+  if (key == "api_group") {
+    if (c.api_group.empty() || ::getgrnam(c.api_group.c_str()) != nullptr) return {};
+    return Error(Errc::invalid, "api_group " + str::quote(c.api_group) + " is not a group on this host",
+                 "sudo groupadd " + c.api_group + ", or brig config set api_group ''");
+  }
   if (key == "ingress_max_body") {
     if (c.ingress_max_body >= 1) return {};
     return Error(Errc::invalid, "ingress_max_body must be at least 1 byte", "brig config set ingress_max_body 64m");
@@ -484,6 +494,8 @@ Status config_set(HostConfig& c, const std::string& key, const std::string& valu
                    "brig config set ingress_max_body 64m");
     }
     next.ingress_max_body = *bytes;
+  } else if (key == "api_group") {
+    next.api_group = value;
   } else if (key == "warn_unpinned_images") {
     if (value != "true" && value != "false") {
       return Error(Errc::invalid, "warn_unpinned_images must be true or false", "brig config set warn_unpinned_images false");

@@ -1,5 +1,6 @@
 // brig on this host: init, up (warden image + container, nftables), down,
 // doctor, verify, prune, lifecycle events.
+#include <grp.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -171,6 +172,8 @@ Result<HostConfig> System::init(bool accept_weaker_network) {
     cfg->ingress_cert = old->ingress_cert;
     cfg->ingress_key = old->ingress_key;
     cfg->ingress_max_body = old->ingress_max_body;
+    cfg->warn_unpinned_images = old->warn_unpinned_images;
+    cfg->api_group = old->api_group;
     if (cfg->runsc_network.empty() && old->runsc_network == "host") cfg->runsc_network = "host";
   }
   BRIG_TRY(save_host_config(ctx_.paths, *cfg));
@@ -390,7 +393,17 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
   }));
   // The API last: what it serves is up. Without it only programs using the
   // API fail (doctor says so).
-  if (auto st = daemon::start(ctx_, api_daemon(ctx_.paths), api_args(brig_binary, ctx_.paths), brig_binary); !st) {
+  // A running API will do when its socket is shared as api_group says now.
+  auto shared_as_configured = [&](long) {
+    struct stat st {};
+    if (::stat(ctx_.paths.api_socket().c_str(), &st) != 0) return false;
+    if (cfg->api_group.empty()) return (st.st_mode & 0777) == 0600;
+    const struct group* g = ::getgrnam(cfg->api_group.c_str());
+    return g && (st.st_mode & 0777) == 0660 && st.st_gid == g->gr_gid;
+  };
+  if (auto st = daemon::start(ctx_, api_daemon(ctx_.paths), api_args(brig_binary, ctx_.paths), brig_binary,
+                              shared_as_configured);
+      !st) {
     std::fprintf(stderr, "warning: %s; the API is not served\nfix: %s\n", st.error().message().c_str(),
                  st.error().fix().c_str());
   }

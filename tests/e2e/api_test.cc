@@ -23,6 +23,19 @@ TEST_F(Cells, ApiSocketIsPrivateAndServesCellsWithCurl) {
   ASSERT_EQ(::stat((home_ + "/run/api.sock").c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // api_group: the socket 0660 of that group, the run directory 0710; back to 0600/0700 without it.
+  ASSERT_EQ(brig({"config", "set", "api_group", "root"}).exit_code, 0);
+  ASSERT_EQ(brig({"system", "up"}).exit_code, 0);
+  ASSERT_EQ(::stat((home_ + "/run/api.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  ASSERT_EQ(::stat((home_ + "/run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0710u);
+  ASSERT_EQ(brig({"config", "set", "api_group", ""}).exit_code, 0);
+  ASSERT_EQ(brig({"system", "up"}).exit_code, 0);
+  ASSERT_EQ(::stat((home_ + "/run/api.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((home_ + "/run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
   auto doctor = brig({"system", "doctor"});
   EXPECT_THAT(doctor.out, ::testing::ContainsRegex("\\[OK\\] +api +pid"));
 

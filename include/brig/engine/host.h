@@ -56,6 +56,9 @@ struct HostConfig {
   // `brig run` warns about an image that is neither local (localhost/...) nor
   // pinned by digest.
   bool warn_unpinned_images = true;
+  // The group whose members may use the API's socket ("" none: root only):
+  // the socket is then 0660 and $BRIG_HOME/run 0710, both of that group.
+  std::string api_group;
 };
 
 // ingress_publish split: host IP literal (IPv6 without brackets) and port.

@@ -358,6 +358,22 @@ TEST(ConfigSet, UlimitsMustBeKnownNamesWithinTheHardLimits) {
   EXPECT_TRUE(c.ulimits.empty());
 }
 
+// The API's group must exist; '' is root only. warn_unpinned_images is a bool.
+TEST(ConfigSet, ApiGroupAndUnpinnedWarningAreChecked) {
+  HostConfig c;
+  auto bad = config_set(c, "api_group", "no-such-group-brig");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message(), HasSubstr("is not a group on this host"));
+  EXPECT_EQ(c.api_group, "");
+  ASSERT_TRUE(config_set(c, "api_group", "root").ok());
+  EXPECT_EQ(c.api_group, "root");
+  ASSERT_TRUE(config_set(c, "api_group", "").ok());
+  EXPECT_FALSE(config_set(c, "warn_unpinned_images", "no").ok());
+  EXPECT_TRUE(c.warn_unpinned_images);
+  ASSERT_TRUE(config_set(c, "warn_unpinned_images", "false").ok());
+  EXPECT_FALSE(c.warn_unpinned_images);
+}
+
 TEST(ConfigSet, SandboxNetworkNeedsTheProbeToHaveWorked) {
   HostConfig c;
   c.runsc_network = "host";
