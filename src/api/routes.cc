@@ -77,6 +77,15 @@ Result<nlohmann::json> json_body(const Request& req) {
   }
 }
 
+// A query flag: "?force", "?force=1", "=true", "=yes" are on; absent, "0",
+// "false", "no" are off.
+bool flag(const Request& req, const std::string& name) {
+  auto it = req.query.find(name);
+  if (it == req.query.end()) return false;
+  const std::string v = str::to_lower(it->second);
+  return v != "0" && v != "false" && v != "no";
+}
+
 // A cell that must be running for the request.
 Status require_running(engine::Engine& e, const std::string& cell) {
   auto st = e.status(cell);
@@ -129,8 +138,8 @@ void remove_cell(engine::Engine& e, const Request& req, Sink& out, const std::st
   if (!st) return send_error(out, st.error());
   engine::WorkspaceRemoval in;
   in.cell = cell;
-  in.force = req.query.count("force") && req.query.at("force") != "0";
-  in.keep_workspace = req.query.count("keep_workspace") && req.query.at("keep_workspace") != "0";
+  in.force = flag(req, "force");
+  in.keep_workspace = flag(req, "keep_workspace");
   if (st->state == "running" && !in.force) {
     return send_error(out, Error(Errc::exists, "cell " + cell + " is running",
                                  "DELETE /v1/cells/" + cell + "?force=1 stops and removes it"));
@@ -232,7 +241,7 @@ void write_file(engine::Engine& e, const Request& req, Sink& out, const std::str
 void logs(const Context& ctx, engine::Engine& e, const Request& req, Sink& out, const std::string& cell) {
   auto st = e.status(cell);
   if (!st) return send_error(out, st.error());
-  const bool follow = req.query.count("follow") && req.query.at("follow") != "0";
+  const bool follow = flag(req, "follow");
   if (!follow) {
     auto text = e.logs(cell, -1);
     if (!text) return send_error(out, text.error());
@@ -402,7 +411,11 @@ void handle(const Context& ctx, const Request& req, Sink& out) {
   if (what == "stop" && m == "POST") {
     auto body = json_body(req);
     if (!body) return send_error(out, body.error());
-    auto st = e.stop(cell, body->value("timeout", 10));
+    const auto& t = body->contains("timeout") ? (*body)["timeout"] : nlohmann::json(10);
+    if (!t.is_number() || t.get<double>() < 0 || t.get<double>() > 3600) {
+      return send_error(out, Error(Errc::usage, "timeout: a number of seconds from 0 to 3600", "{\"timeout\": 10}"));
+    }
+    auto st = e.stop(cell, static_cast<int>(t.get<double>()));
     if (!st) return send_error(out, st.error());
     return send_cell(e, out, cell);
   }

@@ -140,7 +140,15 @@ void serve_connection(local::socket s, const Context& ctx) {
     }
     const auto& msg = parser.get();
     BeastSink reply(s, msg.version(), msg.keep_alive());
-    handle(ctx, to_request(msg), reply);
+    try {
+      handle(ctx, to_request(msg), reply);
+    } catch (const std::exception& e) {
+      // A bug of ours, not the client's: never the process (other requests), never a stack trace.
+      std::fprintf(stderr, "brig api: %s %s: %s\n", std::string(msg.method_string()).c_str(),
+                   std::string(msg.target()).c_str(), e.what());
+      send_error(reply, Error(Errc::failed, "internal error", "see " + ctx.paths.api_log()));
+      break;
+    }
     if (!reply.keep_alive()) break;
   }
   beast::error_code ec;

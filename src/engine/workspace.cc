@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include "brig/core/strings.h"
@@ -106,7 +107,9 @@ Status write_in_workspace(const std::string& workspace, const std::string& rel, 
     if (S_ISLNK(target.st_mode)) return not_followed(str::join(parts, "/"));
     if (!S_ISREG(target.st_mode)) return Error(Errc::usage, rel + " is not a regular file", "name a file, not a directory or device");
   }
-  const std::string tmp = ".brig-write-" + std::to_string(::getpid()) + "-" + parts.back();
+  // Unique per write: the API writes from several threads at once.
+  static std::atomic<unsigned> writes{0};
+  const std::string tmp = ".brig-write-" + std::to_string(::getpid()) + "-" + std::to_string(++writes) + "-" + parts.back();
   unique_fd f(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!f) return errno_error("creating " + rel, errno);
   auto fail = [&](const std::string& what) {

@@ -81,6 +81,13 @@ TEST_F(Cells, ApiSocketIsPrivateAndServesCellsWithCurl) {
   auto link = api(home_, {"localhost/v1/cells/e2e-api/files?path=pw"});
   EXPECT_EQ(status_of(link), "400") << link.out;
 
+  // A malformed field is the client's 400, and the server goes on answering.
+  auto odd = api(home_, {"-X", "POST", "localhost/v1/cells/e2e-api/stop", "-d", R"({"timeout": "5"})"});
+  EXPECT_EQ(status_of(odd), "400") << odd.out;
+  auto bad_json = api(home_, {"-X", "POST", "localhost/v1/cells/e2e-api/exec", "-d", "{not json"});
+  EXPECT_EQ(status_of(bad_json), "400") << bad_json.out;
+  auto method = api(home_, {"-X", "PUT", "localhost/v1/cells/e2e-api/exec"});
+  EXPECT_EQ(status_of(method), "405");
   auto missing = api(home_, {"localhost/v1/cells/e2e-nope"});
   EXPECT_EQ(status_of(missing), "404");
   auto running = api(home_, {"-X", "DELETE", "localhost/v1/cells/e2e-api"});
