@@ -30,18 +30,6 @@ std::string digest_in(const std::string& text) {
   return at == std::string::npos ? "" : text.substr(at, 71);
 }
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // A context with a tricky ignore file and symlinks: what reaches the image is
 // listed from inside a cell made from it.
 TEST_F(Cells, ImageBuildAssemblesTheContextAndRunsStepsUnderGvisor) {
@@ -181,7 +169,7 @@ TEST_F(Cells, ImageBuildRefusesAContextOver2GBWithoutReadingIt) {
 TEST_F(Cells, ImagePullPinAndVerifyAgainstALocalRegistry) {
   auto registry_bin = proc::find_executable("docker-registry");
   if (!registry_bin) GTEST_SKIP() << "docker-registry is not installed (scripts/bootstrap.sh installs it)";
-  const int port = free_port();
+  const int port = free_loopback_port();
   const std::string reg = dir_ + "/registry";
   write(reg + "/config.yml", "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " + reg +
                                  "/data\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port) + "\n");

@@ -186,6 +186,18 @@ int bound_to(int type, const std::string& src, const std::string& host, int port
 
 }  // namespace
 
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return static_cast<int>(ntohs(a.sin_port));
+}
+
 int connect_from(const std::string& src, const std::string& host, int port) {
   sockaddr_in to;
   const int fd = bound_to(SOCK_STREAM, src, host, port, to);

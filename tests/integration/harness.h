@@ -65,6 +65,9 @@ class Upstream {
   bool ok_ = false;
 };
 
+// A loopback TCP port nothing listens on (at the time of asking).
+int free_loopback_port();
+
 // A TCP connection to host:port from source address `src`, or -1.
 int connect_from(const std::string& src, const std::string& host, int port);
 

@@ -140,17 +140,7 @@ class HostServices : public ::testing::Test {
 
   // A loopback port nothing listens on (now).
   static int free_port() {
-    static const int port = [] {
-      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-      socklen_t len = sizeof a;
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-      ::close(fd);
-      return static_cast<int>(ntohs(a.sin_port));
-    }();
+    static const int port = free_loopback_port();
     return port;
   }
 
