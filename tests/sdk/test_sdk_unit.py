@@ -704,5 +704,34 @@ class EventsTest(FakeTest):
         self.assertTrue(left.wait(5), "the fake kept writing to a client that left")
 
 
+
+class PackageTest(unittest.TestCase):
+    """`pip install src/sdk/python` builds offline with the in-tree backend."""
+
+    def test_backend_builds_a_wheel_of_the_package(self) -> None:
+        import importlib.util
+        import zipfile
+
+        root = SDK
+        spec = importlib.util.spec_from_file_location("brig_sdk_backend", root / "_build" / "backend.py")
+        assert spec is not None and spec.loader is not None
+        backend = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(backend)
+        self.assertEqual(backend.get_requires_for_build_wheel(), [])  # nothing to fetch
+        with tempfile.TemporaryDirectory() as out:
+            name = backend.build_wheel(out)
+            self.assertEqual(name, "brig-0.1.0-py3-none-any.whl")
+            with zipfile.ZipFile(os.path.join(out, name)) as z:
+                names = set(z.namelist())
+                for py in (root / "brig").glob("*.py"):
+                    self.assertIn("brig/" + py.name, names)
+                self.assertIn("brig/py.typed", names)
+                meta = z.read("brig-0.1.0.dist-info/METADATA").decode()
+                self.assertIn("Name: brig", meta)
+                self.assertIn("Requires-Python: >=3.9", meta)
+                record = z.read("brig-0.1.0.dist-info/RECORD").decode()
+                self.assertIn("brig/__init__.py,sha256=", record)
+
+
 if __name__ == "__main__":
     unittest.main()
