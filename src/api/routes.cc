@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -157,6 +158,34 @@ void remove_cell(engine::Engine& e, const Request& req, Sink& out, const std::st
   send_json(out, 200, j);
 }
 
+std::atomic<unsigned>& exec_count() {
+  static std::atomic<unsigned> n{0};
+  return n;
+}
+
+// The trailing bytes of `s` that start a UTF-8 character not yet complete.
+std::string utf8_tail(const std::string& s) {
+  for (std::size_t back = 1; back <= 3 && back <= s.size(); ++back) {
+    const auto c = static_cast<unsigned char>(s[s.size() - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const std::size_t need = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+    return need > back ? s.substr(s.size() - back) : std::string();
+  }
+  return {};
+}
+
+// Kills, inside the cell, the processes whose environment holds `mark`.
+void kill_marked(const std::string& cell, const std::string& mark) {
+  proc::Command k;
+  k.argv = engine::cell_exec_args(
+      cell, false, false,
+      {"sh", "-c", "for e in /proc/[0-9]*/environ; do grep -qzx \"$0\" \"$e\" 2>/dev/null && "
+                   "p=${e#/proc/} && kill -KILL \"${p%/environ}\"; done; true",
+       mark});
+  k.timeout = std::chrono::seconds(10);
+  (void)runner().run(k);
+}
+
 void exec_in_cell(const Context& ctx, engine::Engine& e, const Request& req, Sink& out, const std::string& cell) {
   auto body = json_body(req);
   if (!body) return send_error(out, body.error());
@@ -179,19 +208,40 @@ void exec_in_cell(const Context& ctx, engine::Engine& e, const Request& req, Sin
       return send_error(out, Error(Errc::usage, "env: " + str::quote(k) + " is not a variable name"));
     }
   }
-  if (timeout < 0) return send_error(out, Error(Errc::usage, "timeout: must be 0 (none) or more seconds"));
+  if (timeout < 0 || timeout > 7 * 86400) {
+    return send_error(out, Error(Errc::usage, "timeout: 0 (none) or up to 604800 seconds"));
+  }
   if (auto st = require_running(e, cell); !st) return send_error(out, st.error());
 
+  // A mark in the command's environment: what to kill in the cell when the
+  // client leaves or the deadline passes (killing podman exec leaves the
+  // command running inside).
+  const std::string mark = "BRIG_API_EXEC=" + std::to_string(::getpid()) + "-" + std::to_string(++exec_count());
+  env["BRIG_API_EXEC"] = mark.substr(mark.find('=') + 1);
   proc::Command c;
   c.argv = engine::cell_exec_args(cell, !stdin_data.empty(), false, cmd, env);
   c.stdin_data = stdin_data;
   if (timeout > 0) c.timeout = std::chrono::milliseconds(static_cast<long long>(timeout * 1000));
   if (!out.begin(200, "application/x-ndjson")) return;
+  std::string carry[3];  // per stream: the bytes of a UTF-8 character cut by a read
+  bool left = false;
   c.on_output = [&](int stream, std::string_view data) {
-    if (ctx.stopping && *ctx.stopping) return false;
-    return out.chunk(ndjson({{"stream", stream == 1 ? "stdout" : "stderr"}, {"data", std::string(data)}}));
+    if ((ctx.stopping && *ctx.stopping) || !out.alive()) {
+      left = true;
+      return false;
+    }
+    if (stream == 0) return true;
+    std::string text = carry[stream] + std::string(data);
+    carry[stream] = utf8_tail(text);
+    text.resize(text.size() - carry[stream].size());
+    if (text.empty()) return true;
+    return out.chunk(ndjson({{"stream", stream == 1 ? "stdout" : "stderr"}, {"data", text}}));
   };
   auto done = runner().run(c);
+  for (int stream : {1, 2}) {
+    if (!carry[stream].empty()) out.chunk(ndjson({{"stream", stream == 1 ? "stdout" : "stderr"}, {"data", carry[stream]}}));
+  }
+  if (left || (done && done->timed_out)) kill_marked(cell, mark);
   nlohmann::json last;
   if (!done) {
     last = {{"exit_code", 125}, {"error", done.error().message()}};
@@ -250,7 +300,10 @@ void logs(const Context& ctx, engine::Engine& e, const Request& req, Sink& out, 
   proc::Command c;
   c.argv = engine::cell_logs_args(cell, true, -1);
   if (!out.begin(200, "text/plain; charset=utf-8")) return;
-  c.on_output = [&](int, std::string_view data) { return !(ctx.stopping && *ctx.stopping) && out.chunk(data); };
+  c.on_output = [&](int stream, std::string_view data) {
+    if ((ctx.stopping && *ctx.stopping) || !out.alive()) return false;
+    return stream == 0 || out.chunk(data);
+  };
   (void)runner().run(c);
   out.end();
 }
@@ -339,7 +392,7 @@ void events(const Context& ctx, Sink& out) {
   std::string partial;
   auto last_beat = std::chrono::steady_clock::now();
   if (!out.chunk(": brig events\n\n")) return;
-  while (!(ctx.stopping && *ctx.stopping)) {
+  while (!(ctx.stopping && *ctx.stopping) && out.alive()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     ino_t now_ino = 0;
     const std::uint64_t size = size_of(now_ino);
@@ -377,13 +430,7 @@ void events(const Context& ctx, Sink& out) {
 
 void handle(const Context& ctx, const Request& req, Sink& out) {
   engine::Engine e(runner(), ctx.paths);
-  const auto parts = [&] {
-    std::vector<std::string> v;
-    for (auto& p : str::split(req.path, '/')) {
-      if (!p.empty()) v.push_back(p);
-    }
-    return v;
-  }();
+  const auto& parts = req.segments;
   const std::string& m = req.method;
   auto not_allowed = [&] {
     send_json(out, 405, {{"error", m + " is not allowed on " + req.path}, {"fix", "see docs/reference/api.md"}});

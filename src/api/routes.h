@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "brig/api/server.h"
 #include "brig/core/error.h"
@@ -16,7 +17,8 @@ namespace brig::api {
 
 struct Request {
   std::string method;
-  std::string path;  // decoded, without the query
+  std::string path;                   // as sent, without the query (for messages)
+  std::vector<std::string> segments;  // the path's segments, each percent-decoded
   std::map<std::string, std::string> query;
   std::string body;
 };
@@ -30,6 +32,8 @@ class Sink {
   virtual bool begin(int status, std::string_view content_type) = 0;
   virtual bool chunk(std::string_view data) = 0;
   virtual void end() = 0;
+  // Whether the client is still connected (asked without reading).
+  virtual bool alive() = 0;
 };
 
 // The status an Error maps to: 400 usage/invalid, 404 not_found, 409 exists,

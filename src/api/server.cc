@@ -19,6 +19,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "brig/core/fs.h"
@@ -36,6 +38,7 @@ namespace http = beast::http;
 using local = net::local::stream_protocol;
 
 constexpr std::uint64_t kMaxBody = 64ull << 20;  // a file's bytes (PUT files)
+constexpr int kMaxConnections = 64;
 
 std::atomic<bool> g_stopping{false};
 std::atomic<int> g_active{0};
@@ -82,6 +85,12 @@ class BeastSink final : public Sink {
     beast::error_code ec;
     net::write(s_, http::make_chunk_last(), ec);
   }
+  bool alive() override {
+    if (!ok_) return false;
+    char c;
+    const ssize_t n = ::recv(s_.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+  }
   bool keep_alive() const { return keep_alive_ && ok_; }
 
  private:
@@ -106,46 +115,84 @@ std::string percent_decode(std::string_view s, bool query) {
   return out;
 }
 
-Request to_request(const http::request<http::string_body>& r) {
+// The request as the routes see it; an error for a path or query that holds
+// a NUL or a segment that decodes to something with a '/'.
+Result<Request> to_request(http::request<http::string_body>& r) {
   Request req;
   req.method = std::string(r.method_string());
   const std::string_view target(r.target().data(), r.target().size());
   const auto q = target.find('?');
-  req.path = percent_decode(target.substr(0, q), false);
+  req.path = std::string(target.substr(0, q));
+  // Split first, then decode each segment: "a%2Fstop" is one segment.
+  for (const auto& raw : str::split(req.path, '/')) {
+    if (raw.empty()) continue;
+    std::string seg = percent_decode(raw, false);
+    if (seg.find('\0') != std::string::npos || seg.find('/') != std::string::npos) {
+      return Error(Errc::usage, "the path " + str::quote(req.path) + " holds an encoded '/' or NUL");
+    }
+    req.segments.push_back(std::move(seg));
+  }
   if (q != std::string_view::npos) {
     for (const auto& kv : str::split(target.substr(q + 1), '&')) {
       if (kv.empty()) continue;
       const auto eq = kv.find('=');
-      req.query[percent_decode(kv.substr(0, eq), true)] = eq == std::string::npos ? "" : percent_decode(kv.substr(eq + 1), true);
+      std::string k = percent_decode(kv.substr(0, eq), true);
+      std::string v = eq == std::string::npos ? "" : percent_decode(kv.substr(eq + 1), true);
+      if (k.find('\0') != std::string::npos || v.find('\0') != std::string::npos) {
+        return Error(Errc::usage, "the query holds a NUL");
+      }
+      req.query[std::move(k)] = std::move(v);
     }
   }
-  req.body = r.body();
+  req.body = std::move(r.body());
   return req;
 }
 
+// Open connections, so a stop can wake their reads.
+std::mutex g_conns_mu;
+std::set<int> g_conns;
+
 void serve_connection(local::socket s, const Context& ctx) {
+  // A client that sends nothing (or reads nothing) for a minute is dropped:
+  // no thread is held forever.
+  timeval tv{60, 0};
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   beast::flat_buffer buf;
   while (!g_stopping) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(kMaxBody);
     beast::error_code ec;
-    http::read(s, buf, parser, ec);
+    http::read_header(s, buf, parser, ec);
+    if (!ec && parser.get()[http::field::expect] == "100-continue") {
+      // curl waits for this before a large body.
+      http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+      http::write(s, cont, ec);
+    }
+    if (!ec) http::read(s, buf, parser, ec);
     if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset) break;
     BeastSink out(s, parser.is_header_done() ? parser.get().version() : 11, false);
     if (ec) {
       const bool big = ec == http::error::body_limit;
-      send_error(out, Error(Errc::usage, big ? "the request body is larger than 64 MiB" : "malformed HTTP request: " + ec.message(),
-                            big ? "send files of at most 64 MiB" : "send HTTP/1.1 (docs/reference/api.md)"));
+      if (ec != net::error::would_block && ec != net::error::timed_out && ec != net::error::try_again) {
+        send_error(out, Error(Errc::usage, big ? "the request body is larger than 64 MiB" : "malformed HTTP request: " + ec.message(),
+                              big ? "send files of at most 64 MiB" : "send HTTP/1.1 (docs/reference/api.md)"));
+      }
       break;
     }
-    const auto& msg = parser.get();
+    auto& msg = parser.get();
     BeastSink reply(s, msg.version(), msg.keep_alive());
+    const std::string what = std::string(msg.method_string()) + " " + std::string(msg.target());
+    auto req = to_request(msg);
+    if (!req) {
+      send_error(reply, req.error());
+      break;
+    }
     try {
-      handle(ctx, to_request(msg), reply);
+      handle(ctx, *req, reply);
     } catch (const std::exception& e) {
       // A bug of ours, not the client's: never the process (other requests), never a stack trace.
-      std::fprintf(stderr, "brig api: %s %s: %s\n", std::string(msg.method_string()).c_str(),
-                   std::string(msg.target()).c_str(), e.what());
+      std::fprintf(stderr, "brig api: %s: %s\n", what.c_str(), e.what());
       send_error(reply, Error(Errc::failed, "internal error", "see " + ctx.paths.api_log()));
       break;
     }
@@ -207,10 +254,18 @@ Status serve(const Paths& paths, const ServeOptions& opts) {
   if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
     return Error(Errc::usage, "socket path " + path + " is too long for a unix socket", "pass a shorter --socket PATH");
   }
+  // One server per socket: held for the process's life, taken before the
+  // stale-socket check (two starting at once cannot both claim it).
+  auto lock = fs::FileLock::try_acquire(path + ".lock");
+  if (!lock) {
+    return Error(Errc::exists, "an API already serves " + path, "brig system down stops it, or pass --socket PATH");
+  }
   BRIG_TRY(claim_socket(path));
 
-  net::io_context io;
-  local::acceptor acceptor(io);
+  // Alive until the process exits (_exit below): threads still finishing
+  // a request may use them.
+  auto* io = new net::io_context;
+  local::acceptor acceptor(*io);
   beast::error_code ec;
   acceptor.open(local(), ec);
   if (!ec) {
@@ -219,8 +274,14 @@ Status serve(const Paths& paths, const ServeOptions& opts) {
     ::umask(old);
   }
   if (!ec) acceptor.listen(64, ec);
-  if (ec) return Error(Errc::io, "listening on " + path + ": " + ec.message(), "check the directory exists and is writable");
-  BRIG_TRY(share_with_group(paths, path));
+  if (ec) {
+    ::unlink(path.c_str());
+    return Error(Errc::io, "listening on " + path + ": " + ec.message(), "check the directory exists and is writable");
+  }
+  if (auto st = share_with_group(paths, path); !st) {
+    ::unlink(path.c_str());
+    return st.error();
+  }
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -229,28 +290,52 @@ Status serve(const Paths& paths, const ServeOptions& opts) {
   ::signal(SIGPIPE, SIG_IGN);
 
   if (!opts.pidfile.empty()) BRIG_TRY(fs::write_atomic(opts.pidfile, std::to_string(::getpid()) + "\n", 0644));
-  Context ctx{paths, opts.load_spec, &g_stopping};
+  const auto* ctx = new Context{paths, opts.load_spec, &g_stopping};
   std::fprintf(stderr, "brig api: serving on %s\n", path.c_str());
   while (!g_stopping) {
     pollfd p{acceptor.native_handle(), POLLIN, 0};
     if (::poll(&p, 1, 250) <= 0) continue;
-    local::socket s(io);
+    local::socket s(*io);
     acceptor.accept(s, ec);
-    if (ec) continue;
+    if (ec) {  // EMFILE and the like: do not spin
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (g_active >= kMaxConnections) {
+      BeastSink busy(s, 11, false);
+      send_error(busy, Error(Errc::unavailable, "the API serves " + std::to_string(kMaxConnections) + " connections already",
+                             "retry shortly, or close idle connections"));
+      continue;
+    }
     ++g_active;
-    std::thread([s = std::move(s), &ctx]() mutable {
-      serve_connection(std::move(s), ctx);
+    {
+      std::lock_guard<std::mutex> g(g_conns_mu);
+      g_conns.insert(s.native_handle());
+    }
+    std::thread([s = std::move(s), ctx]() mutable {
+      const int fd = s.native_handle();
+      serve_connection(std::move(s), *ctx);
+      {
+        std::lock_guard<std::mutex> g(g_conns_mu);
+        g_conns.erase(fd);
+      }
       --g_active;
     }).detach();
   }
   acceptor.close(ec);
   ::unlink(path.c_str());
-  // Requests in flight finish (a create rolls back or completes); streams see
-  // `stopping` and end.
+  // Idle connections wake from their reads; a request being handled finishes
+  // (a create rolls back or completes; streams see `stopping` within 0.5 s).
+  {
+    std::lock_guard<std::mutex> g(g_conns_mu);
+    for (int fd : g_conns) ::shutdown(fd, SHUT_RD);
+  }
   for (int i = 0; i < 300 && g_active > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (!opts.pidfile.empty()) ::unlink(opts.pidfile.c_str());
-  std::fprintf(stderr, "brig api: stopped\n");
-  return {};
+  std::fprintf(stderr, "brig api: stopped%s\n", g_active > 0 ? " (requests still running were cut off)" : "");
+  std::fflush(stderr);
+  // No destructors under threads that may still run: the process ends here.
+  ::_exit(0);
 }
 
 }  // namespace brig::api

@@ -71,7 +71,7 @@ Status stop(EngineContext& ctx, const Spec& d) {
   const long p = pid(d);
   if (p > 0) {
     if (::kill(static_cast<pid_t>(p), SIGTERM) != 0) return errno_error("stopping " + d.what + " (pid " + std::to_string(p) + ")", errno);
-    for (int i = 0; i < 100 && pid(d) == p; ++i) ctx.clock.sleep_for(std::chrono::milliseconds(20));
+    for (int i = 0; i < d.grace_ms / 20 && pid(d) == p; ++i) ctx.clock.sleep_for(std::chrono::milliseconds(20));
     if (pid(d) == p) {
       ::kill(static_cast<pid_t>(p), SIGKILL);
       for (int i = 0; i < 50 && pid(d) == p; ++i) ctx.clock.sleep_for(std::chrono::milliseconds(20));

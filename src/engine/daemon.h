@@ -20,6 +20,7 @@ struct Spec {
   std::string socket;   // it serves here once up
   std::string log;      // its stdout and stderr
   std::string event;    // "host_relay": events <event>_start, <event>_stop
+  int grace_ms = 2000;  // from SIGTERM to SIGKILL (the API lets requests finish)
 };
 
 bool is_socket(const std::string& path);
@@ -32,7 +33,7 @@ long pid(const Spec& d);
 // one that will not do is stopped first. Waits up to 3 s for the socket.
 Status start(EngineContext& ctx, const Spec& d, const std::vector<std::string>& argv, const std::string& brig_binary,
              const std::function<bool(long)>& keep = {}, const nlohmann::json& event = nlohmann::json::object());
-// SIGTERM, then SIGKILL after 2 s; none running is fine. Removes what a
+// SIGTERM, then SIGKILL after its grace; none running is fine. Removes what a
 // killed one leaves (socket, pidfile).
 Status stop(EngineContext& ctx, const Spec& d);
 

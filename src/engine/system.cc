@@ -106,7 +106,8 @@ std::string describe_runsc(proc::Runner& runner, const std::string& path, const 
 
 // brig api serve, as system up starts it.
 daemon::Spec api_daemon(const Paths& p) {
-  return {"the API", " api serve ", p.api_pidfile(), p.api_socket(), p.api_log(), "api"};
+  // 35 s: requests in flight finish (the server gives them 30).
+  return {"the API", " api serve ", p.api_pidfile(), p.api_socket(), p.api_log(), "api", 35000};
 }
 std::vector<std::string> api_args(const std::string& brig_binary, const Paths& p) {
   return {brig_binary, "api", "serve", "--socket", p.api_socket(), "--pidfile", p.api_pidfile()};

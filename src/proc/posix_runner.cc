@@ -246,6 +246,7 @@ Result<Output> PosixRunner::run(const Command& cmd) {
       }
       wait_ms = static_cast<int>(std::min<long long>(left, INT_MAX));
     }
+    if (cmd.on_output && (wait_ms < 0 || wait_ms > 500)) wait_ms = 500;  // the quiet tick
     pollfd fds[3];
     unique_fd* owners[3];
     nfds_t count = 0;
@@ -255,7 +256,13 @@ Result<Output> PosixRunner::run(const Command& cmd) {
       fds[count] = pollfd{fd->get(), events, 0};
       owners[count++] = fd;
     }
-    if (::poll(fds, count, wait_ms) < 0) {
+    const int ready = ::poll(fds, count, wait_ms);
+    if (ready == 0 && cmd.on_output && !cmd.on_output(0, {})) {
+      kill_group(pid);
+      abandoned = true;
+      continue;
+    }
+    if (ready < 0) {
       if (errno == EINTR) continue;
       int e = errno;
       kill_group(pid);

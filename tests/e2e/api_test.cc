@@ -72,6 +72,17 @@ TEST_F(Cells, ApiSocketIsPrivateAndServesCellsWithCurl) {
   EXPECT_EQ(out, "out\n");
   EXPECT_EQ(errs, "err\n");
 
+  // A deadline, or a client that leaves, ends the command inside the cell too.
+  auto slow = api(home_, {"-X", "POST", "localhost/v1/cells/e2e-api/exec", "-d", R"({"cmd": ["sleep", "31"], "timeout": 1})"});
+  EXPECT_THAT(body_of(slow), HasSubstr(R"({"exit_code":124,"timeout":true})"));
+  (void)run({"curl", "-sS", "--max-time", "1.5", "--unix-socket", home_ + "/run/api.sock", "-X", "POST",
+             "localhost/v1/cells/e2e-api/exec", "-d", R"({"cmd": ["sleep", "41"]})"});
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto procs = brig({"cell", "exec", "e2e-api", "--", "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"});
+  EXPECT_THAT(procs.out, HasSubstr("sleep 600"));  // the control: the cell's own command is seen
+  EXPECT_THAT(procs.out, Not(HasSubstr("sleep 31")));
+  EXPECT_THAT(procs.out, Not(HasSubstr("sleep 41")));
+
   auto put = api(home_, {"-X", "PUT", "localhost/v1/cells/e2e-api/files?path=notes/a.txt", "--data-binary", "hello"});
   EXPECT_EQ(status_of(put), "200") << put.out;
   auto got = api(home_, {"localhost/v1/cells/e2e-api/files?path=notes/a.txt"});

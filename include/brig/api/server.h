@@ -22,9 +22,10 @@ struct ServeOptions {
   SpecLoader load_spec;
 };
 
-// Binds the socket (mode 0600; an existing socket nobody answers on is
-// replaced, one that answers is refused) and serves until SIGTERM or SIGINT,
-// then lets requests in flight finish (up to 30 s) and removes the socket.
+// Binds the socket (mode 0600, or api_group's; one server per socket, held
+// by a lock beside it; a stale socket is replaced) and serves until SIGTERM or
+// SIGINT; then removes the socket, lets requests in flight finish (up to
+// 30 s) and ends the process. Returns only when it cannot start.
 Status serve(const Paths& paths, const ServeOptions& opts);
 
 }  // namespace brig::api

@@ -32,9 +32,10 @@ struct Command {
   // The child's stdout goes to this file, created 0600 or truncated; Output::out stays empty.
   std::string stdout_file = {};
   // Not with inherit_stdio: each chunk of stdout (stream 1) and stderr (2) as
-  // it is read, instead of into Output::out/err. Returning false kills the
-  // child's process group (the reader went away); the run then ends as at a
-  // deadline, without timed_out.
+  // it is read, instead of into Output::out/err, and stream 0 with no data
+  // every half second the child is quiet (so the caller can tell the reader
+  // went away). Returning false kills the child's process group; the run
+  // then ends as at a deadline, without timed_out.
   std::function<bool(int stream, std::string_view data)> on_output = {};
 };
 

@@ -488,6 +488,7 @@ TEST(PosixRunnerStreaming, ChunksArriveAsWrittenAndFalseStops) {
   // The child blocks on its stdin until the first chunk has been seen.
   c.stdin_file = "/dev/fd/" + std::to_string(fds[0]);
   c.on_output = [&](int stream, std::string_view d) {
+    if (stream == 0) return true;  // the quiet tick
     if (seen.empty()) (void)!::write(fds[1], "go\n", 3);
     seen += d;
     streams.push_back(stream);
@@ -509,12 +510,24 @@ TEST(PosixRunnerStreaming, ChunksArriveAsWrittenAndFalseStops) {
   forever.argv = {"/bin/sh", "-c", "while true; do echo x; sleep 0.01; done"};
   forever.timeout = std::chrono::seconds(20);
   int chunks = 0;
-  forever.on_output = [&](int, std::string_view) { return ++chunks < 3; };
+  forever.on_output = [&](int stream, std::string_view) { return stream == 0 || ++chunks < 3; };
   auto stopped = r.run(forever);
   ASSERT_TRUE(stopped.ok());
   EXPECT_EQ(chunks, 3);
   EXPECT_FALSE(stopped->timed_out);
   EXPECT_EQ(stopped->term_signal, SIGKILL);
+
+  // A child that writes nothing is still given up on: the quiet tick asks.
+  Command quiet;
+  quiet.argv = {"/bin/sleep", "30"};
+  int ticks = 0;
+  quiet.on_output = [&](int stream, std::string_view) { return stream != 0 || ++ticks < 2; };
+  auto t0 = std::chrono::steady_clock::now();
+  auto gave_up = r.run(quiet);
+  ASSERT_TRUE(gave_up.ok());
+  EXPECT_EQ(ticks, 2);
+  EXPECT_EQ(gave_up->term_signal, SIGKILL);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
 }
 
 }  // namespace
