@@ -15,6 +15,7 @@
 #include "brig/core/strings.h"
 #include "brig/core/timefmt.h"
 #include "brig/core/unique_fd.h"
+#include "brig/engine/cell_verbs.h"
 #include "brig/engine/cells.h"
 #include "brig/engine/engine.h"
 #include "brig/engine/podman.h"
@@ -85,16 +86,6 @@ bool flag(const Request& req, const std::string& name) {
   if (it == req.query.end()) return false;
   const std::string v = str::to_lower(it->second);
   return v != "0" && v != "false" && v != "no";
-}
-
-// A cell that must be running for the request.
-Status require_running(engine::Engine& e, const std::string& cell) {
-  auto st = e.status(cell);
-  if (!st) return st.error();
-  if (st->state != "running") {
-    return Error(Errc::exists, "cell " + cell + " is " + st->state, "POST /v1/cells/" + cell + "/start");
-  }
-  return {};
 }
 
 void send_cell(engine::Engine& e, Sink& out, const std::string& cell, int status = 200) {
@@ -211,7 +202,7 @@ void exec_in_cell(const Context& ctx, engine::Engine& e, const Request& req, Sin
   if (timeout < 0 || timeout > 7 * 86400) {
     return send_error(out, Error(Errc::usage, "timeout: 0 (none) or up to 604800 seconds"));
   }
-  if (auto st = require_running(e, cell); !st) return send_error(out, st.error());
+  if (auto st = engine::require_running(e, cell); !st) return send_error(out, st.error());
 
   // A mark in the command's environment: what to kill in the cell when the
   // client leaves or the deadline passes (killing podman exec leaves the
@@ -356,11 +347,11 @@ void patch_policy(const Context& ctx, engine::Engine& e, const Request& req, Sin
   if (!bad.empty()) return send_error(out, Error(Errc::usage, bad, "{\"allow\": [\"api.example.com\"], \"deny\": [...]}"));
   const std::int64_t now = timefmt::now_seconds();
   // The edited document must parse and compile, or the file stays as it was.
+  // (Adding allow or deny rules cannot uncover a passthrough rule: the
+  // CLI's passthrough check has nothing to judge here.)
   auto check = [&](const std::string& text, const std::string& path) -> Status {
-    auto block = policy::parse_document(text, path);
-    if (!block) return block.error();
-    auto compiled = policy::Policy::compile(*block, nullptr, {false, now});
-    if (!compiled) return compiled.error();
+    auto doc = policy::check_document(text, path, now);
+    if (!doc) return doc.error();
     return {};
   };
   auto change = [&](nlohmann::json& j) -> Status {

@@ -203,14 +203,12 @@ Result<int> edit_cell_policy(const Context& ctx, const std::string& cell, std::i
   if (auto why = spec::check_cell_name(cell)) return Error(Errc::usage, *why, "check the name with: brig cell list --all");
   std::size_t allow = 0, deny = 0, passthrough = 0;
   auto check = [&](const std::string& text, const std::string& path) -> Status {
-    auto block = policy::parse_document(text, path);
-    if (!block) return block.error();
-    auto compiled = policy::Policy::compile(*block, nullptr, {false, now});
-    if (!compiled) return compiled.error();
-    BRIG_TRY(check_cell_passthrough(ctx, cell, *block));
-    allow = compiled->allow_count();
-    deny = compiled->deny_count();
-    passthrough = block->tls_passthrough.size();
+    auto doc = policy::check_document(text, path, now);
+    if (!doc) return doc.error();
+    BRIG_TRY(check_cell_passthrough(ctx, cell, doc->block));
+    allow = doc->allow;
+    deny = doc->deny;
+    passthrough = doc->block.tls_passthrough.size();
     return {};
   };
   BRIG_TRY(state::edit_cell_policy(ctx.paths, cell, change, check));

@@ -17,14 +17,14 @@ Result<int> on_terminal(Engine& e, std::vector<std::string> argv) {
   return e.on_terminal(std::move(c));
 }
 
+}  // namespace
+
 Status require_running(Engine& e, const std::string& cell) {
   auto st = e.status(cell);
   if (!st) return st.error();
-  if (st->state != "running") return Error(Errc::failed, "cell " + cell + " is " + st->state, "brig cell start " + cell);
+  if (st->state != "running") return Error(Errc::exists, "cell " + cell + " is " + st->state, "brig cell start " + cell);
   return {};
 }
-
-}  // namespace
 
 Result<int> follow_logs(Engine& e, const std::string& cell, int tail) {
   BRIG_TRY(e.status(cell));

@@ -276,4 +276,12 @@ Result<spec::PolicyBlock> parse_document(std::string_view text, const std::strin
   return block;
 }
 
+Result<CheckedDocument> check_document(std::string_view text, const std::string& filename, std::int64_t now) {
+  auto block = parse_document(text, filename);
+  if (!block) return block.error();
+  auto compiled = Policy::compile(*block, nullptr, {false, now});
+  if (!compiled) return compiled.error();
+  return CheckedDocument{std::move(*block), compiled->allow_count(), compiled->deny_count()};
+}
+
 }  // namespace brig::policy

@@ -16,6 +16,10 @@
 namespace brig::engine {
 
 // `podman logs --follow` on the terminal; `tail` as for cell_logs_args.
+// The cell runs, or Errc::exists ("cell X is exited", a conflict with its
+// state) with `brig cell start X` as the fix; Errc::not_found without it.
+Status require_running(Engine& e, const std::string& cell);
+
 Result<int> follow_logs(Engine& e, const std::string& cell, int tail);
 
 // What the cell has printed so far (stdout then stderr), and its state: the

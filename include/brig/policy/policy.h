@@ -138,4 +138,13 @@ class Policy {
 // `filename`: the whole check `brig policy validate` performs.
 Result<spec::PolicyBlock> parse_document(std::string_view text, const std::string& filename);
 
+// The check of a cell's edited policy file (brig policy set, the API's
+// PATCH): it parses and compiles as of `now` (time-boxed rules); the block
+// and its rule counts.
+struct CheckedDocument {
+  spec::PolicyBlock block;
+  std::size_t allow = 0, deny = 0;
+};
+Result<CheckedDocument> check_document(std::string_view text, const std::string& filename, std::int64_t now);
+
 }  // namespace brig::policy
