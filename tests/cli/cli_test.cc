@@ -98,6 +98,14 @@ TEST_F(CliTest, ImageBuildRefusesBadInputFirst) {
   EXPECT_THAT(local_pull.err, HasSubstr("fix: build it instead: brig image build DIR -t localhost/agent:1"));
 }
 
+// The API never listens on TCP: the flags are refused, nothing is served.
+TEST_F(CliTest, ApiOnTcpIsNotSupportedYet) {
+  auto tcp = brig({"api", "serve", "--listen", "127.0.0.1:9999", "--token-file", home_ + "/token"});
+  EXPECT_EQ(tcp.exit_code, 1);
+  EXPECT_THAT(tcp.err, HasSubstr("--listen and --token-file: not supported yet"));
+  EXPECT_FALSE(std::filesystem::exists(home_ + "/run/api.sock"));
+}
+
 TEST_F(CliTest, RunBeforeSystemInitSaysHowToInit) {
   auto out = brig({"run", "localhost/x:latest", "true"});
   EXPECT_EQ(out.exit_code, 1);
@@ -162,6 +170,7 @@ TEST_F(CliTest, EverySpecVerbHasItsOwnHelpWithItsFlags) {
       {{"image", "list"}, "Usage: brig image list [OPTIONS]", {}},
       {{"image", "rm"}, "Usage: brig image rm [OPTIONS] IMAGE...", {}},
       {{"image", "verify"}, "Usage: brig image verify [OPTIONS] [IMAGE]", {"--digest", "--file", "--signature-policy"}},
+      {{"api", "serve"}, "Usage: brig api serve [OPTIONS]", {"--socket", "--pidfile", "--listen", "--token-file"}},
       {{"system", "init"}, "Usage: brig system init [OPTIONS]", {"--accept-weaker-network"}},
       {{"system", "up"}, "Usage: brig system up [OPTIONS]", {}},
       {{"system", "down"}, "Usage: brig system down [OPTIONS]", {}},
