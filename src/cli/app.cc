@@ -133,6 +133,7 @@ int run_main(int argc, char** argv) {
   add_vm(root, ctx);
   add_warden(root, ctx);
   add_api(root, ctx);
+  add_pool(root, ctx);
   allow_extras_everywhere(&root);
 
   std::vector<std::string> args(argv + 1, argv + argc);

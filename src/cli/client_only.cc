@@ -38,6 +38,9 @@ void add_image(CLI::App& root, Context& ctx) {
   add_nouns(root, ctx, "image", "images (in the VM)", {"build", "pull", "list", "rm", "verify"});
 }
 void add_api(CLI::App& root, Context& ctx) { add_nouns(root, ctx, "api", "the REST API (in the VM)", {"serve"}); }
+void add_pool(CLI::App& root, Context& ctx) {
+  add_nouns(root, ctx, "pool", "warm pools (in the VM)", {"create", "list", "rm"});
+}
 void add_config(CLI::App& root, Context& ctx) {
   add_nouns(root, ctx, "config", "brig's settings (in the VM)", {"get", "set", "list"});
 }

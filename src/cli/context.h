@@ -48,6 +48,7 @@ void add_config(CLI::App& root, Context& ctx);
 void add_vm(CLI::App& root, Context& ctx);
 void add_warden(CLI::App& root, Context& ctx);
 void add_api(CLI::App& root, Context& ctx);
+void add_pool(CLI::App& root, Context& ctx);
 
 }  // namespace brig::cli
 

@@ -32,7 +32,7 @@ constexpr FlagDef kRunFlags[] = {
     {"-e,--env", true}, {"-m,--memory", true},  {"--cpus", true},       {"--pids-limit", true},
     {"--profile", true}, {"--secret", true},    {"--allow", true},      {"--workspace", true},
     {"--timeout", true}, {"-y,--yes", false},   {"--dry-run", false},   {"--runtime", true},
-    {"--keep-workspace", false}, {"-i,--interactive", false}, {"-t,--tty", false},
+    {"--keep-workspace", false}, {"-i,--interactive", false}, {"-t,--tty", false}, {"--pool", true},
 };
 // Root flags that may appear before or after `run`.
 constexpr FlagDef kRootFlags[] = {
@@ -65,7 +65,7 @@ bool is_run_flag(std::string_view tok) {
 bool value_inline(std::string_view tok) { return tok.find('=') != std::string_view::npos; }
 
 struct RunOpts {
-  std::string name, file, memory, cpus, pids_limit, profile, workspace, timeout, runtime;
+  std::string name, file, memory, cpus, pids_limit, profile, workspace, timeout, runtime, pool;
   std::vector<std::string> env, secrets, allow;
   bool detach = false, rm = false, yes = false, dry_run = false, keep_workspace = false;
   bool interactive = false, tty = false;
@@ -146,6 +146,88 @@ void print_text(const spec::Resolved& r) {
     std::printf("  %-16s %-40s %s\n", key.c_str(), text.c_str(), origin_of(key).c_str());
   }
 }
+
+#ifndef BRIG_CLIENT_ONLY
+// brig run --pool P: claims a ready cell of pool P and runs the command in it;
+// a flag a running cell cannot take (limits, mounts, secrets, image, ...) or
+// an empty pool makes it a cold start of the pool's spec, said in a note.
+Result<int> run_from_pool(const CLI::App& cmd, Context& ctx, const RunOpts& o, const RunTail& tail) {
+  static proc::PosixRunner runner;
+  engine::Engine e(runner, ctx.paths);
+  auto def = e.pools().load(o.pool);
+  if (!def) return def.error();
+  // Without "--", what split_run_tail took for the image is the command.
+  RunTail claim_tail;
+  claim_tail.has_command = tail.has_command || tail.image.has_value();
+  if (tail.image) claim_tail.command.push_back(*tail.image);
+  claim_tail.command.insert(claim_tail.command.end(), tail.command.begin(), tail.command.end());
+  if (o.dry_run) return Error(Errc::unavailable, "--dry-run with --pool: not supported yet", "brig pool list");
+  if (o.tty) {
+    return Error(Errc::unavailable, "-t with --pool: not supported yet (a claim runs without a terminal)",
+                 "drop -t, or claim with -d and then: brig cell exec -it CELL sh");
+  }
+  if (o.detach && claim_tail.has_command) {
+    return Error(Errc::unavailable, "-d with a command and --pool: not supported yet",
+                 "claim with -d (the cell waits), then: brig cell exec CELL -- CMD");
+  }
+  spec::Diagnostics bad;
+  spec::CellSpec flags = flags_layer(cmd, o, claim_tail, bad);
+  if (!bad.empty()) return Error(Errc::usage, bad.front().origin.str() + ": " + bad.front().message, "brig run --help");
+  // What a claim can apply to a running cell: its name, the command's env,
+  // more allowed hosts. Anything else needs a cell made for it.
+  std::vector<std::string> cold_flags;
+  for (const char* f : {"--file", "--memory", "--cpus", "--pids-limit", "--profile", "--secret", "--workspace",
+                        "--timeout", "--runtime"}) {
+    if (cmd.get_option(f)->count() > 0) cold_flags.push_back(f);
+  }
+  std::optional<engine::Claimed> claimed;
+  if (cold_flags.empty()) {
+    auto c = e.pools().claim({o.pool, o.name, o.allow});
+    if (!c) return c.error();
+    claimed = std::move(*c);
+    if (!claimed && !ctx.quiet) {
+      std::fprintf(stderr, "note: pool %s has no ready cell; starting a cold one\n", o.pool.c_str());
+    }
+  } else if (!ctx.quiet) {
+    std::fprintf(stderr, "note: %s changes what pool %s's cells were made with; starting a cold cell\n",
+                 str::join(cold_flags, ", ").c_str(), o.pool.c_str());
+  }
+  const bool stdin_tty = ::isatty(0);
+  const bool interactive = o.interactive || (!o.detach && !stdin_tty);
+  if (!claimed) {
+    if (cmd.get_option("--file")->count() > 0) {
+      return Error(Errc::usage, "--file and --pool together: the pool's spec is the file", "drop one of them");
+    }
+    auto resolved = load_spec_text(ctx.paths, def->spec.dump(2), ctx.paths.pool(o.pool), flags, bad);
+    if (!resolved) return resolved.error();
+    if (!resolved->spec.name.has()) resolved->spec.name.set(engine::generate_cell_name(), spec::Origin::builtin());
+    engine::Stdio stdio{interactive, false};
+    return e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace, self_binary(), stdio, ctx.quiet});
+  }
+  const std::string& name = claimed->record.name;
+  if (o.detach) {
+    std::printf("%s\n", name.c_str());
+    return 0;
+  }
+  engine::ClaimExec x;
+  x.command = claim_tail.has_command ? claim_tail.command : def->spec.value("command", std::vector<std::string>{});
+  if (flags.env.has()) x.env = *flags.env;
+  x.interactive = interactive;
+  auto rc = x.command.empty()
+                ? Result<int>(Error(Errc::usage, "pool " + o.pool + "'s spec has no command and none was given",
+                                    "brig run --pool " + o.pool + " -- CMD"))
+                : e.pools().exec(*claimed, x);
+  // The command was the cell's work: it ends with it, as brig run's does.
+  if (o.rm) {
+    auto kept = e.remove(name, o.keep_workspace);
+    if (!kept) return kept.error();
+    if (!kept->empty()) std::fprintf(stderr, "workspace of %s kept in %s\n", name.c_str(), kept->c_str());
+  } else {
+    BRIG_TRY(e.stop(name, 0));
+  }
+  return rc;
+}
+#endif
 
 }  // namespace
 
@@ -297,6 +379,7 @@ void add_run(CLI::App& root, Context& ctx) {
   cmd->add_flag("-i,--interactive", o.interactive,
                 "forward stdin to the cell (done anyway when stdin is a pipe or a file)");
   cmd->add_flag("-t,--tty", o.tty, "give the cell a terminal (stdin must be one)");
+  cmd->add_option("--pool", o.pool, "claim a ready cell of this warm pool (brig pool create): brig run --pool P -- CMD");
 
   on_run(cmd, ctx, [cmd, &ctx]() -> Result<int> {
     if (o.yes) {
@@ -308,6 +391,9 @@ void add_run(CLI::App& root, Context& ctx) {
                    "add --rm, or drop --keep-workspace (later: brig cell rm --keep-workspace CELL)");
     }
     const RunTail& tail = run_tail();
+#ifndef BRIG_CLIENT_ONLY
+    if (!o.pool.empty()) return run_from_pool(*cmd, ctx, o, tail);
+#endif
     spec::Diagnostics bad_flags;
     const auto flags = flags_layer(*cmd, o, tail, bad_flags);
     auto resolved = load_spec(ctx.paths, o.file.empty() ? std::nullopt : std::optional(o.file), flags, bad_flags);

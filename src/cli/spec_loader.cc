@@ -122,8 +122,9 @@ Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::st
   return resolve_text(paths, text, file ? *file : "", flags, flag_diags);
 }
 
-Result<spec::Resolved> load_spec_text(const Paths& paths, const std::string& text, const std::string& source) {
-  return resolve_text(paths, text, source, spec::CellSpec{}, {});
+Result<spec::Resolved> load_spec_text(const Paths& paths, const std::string& text, const std::string& source,
+                                      const spec::CellSpec& flags, const spec::Diagnostics& flag_diags) {
+  return resolve_text(paths, text, source, flags, flag_diags);
 }
 
 }  // namespace brig::cli

@@ -33,6 +33,8 @@ Result<spec::Resolved> load_spec(const Paths& paths, const std::optional<std::st
 
 // A cell spec's text (the API's request body: JSON is YAML) resolved as a
 // file is; `source` names it in messages.
-Result<spec::Resolved> load_spec_text(const Paths& paths, const std::string& text, const std::string& source);
+// `flags` over it as over a file (brig run --pool falling back to a cold start).
+Result<spec::Resolved> load_spec_text(const Paths& paths, const std::string& text, const std::string& source,
+                                      const spec::CellSpec& flags = {}, const spec::Diagnostics& flag_diags = {});
 
 }  // namespace brig::cli

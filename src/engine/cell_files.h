@@ -46,6 +46,11 @@ inline constexpr const char* kStatShimName = "libbrig-stat.so";
 // state/<cell>/brig/<kStatShimName> where runsc needs it.
 std::string stat_shim();
 
+inline constexpr const char* kIdleInitName = "idle";
+// A warm pool member's PID 1 (src/engine/idle_init.c, compiled in), written
+// to state/<cell>/brig/<kIdleInitName>.
+std::string idle_init();
+
 // The cell's environment: the user's, then proxy and CA variables (the user's
 // own values win for the CA ones; proxy variables always point at warden),
 // then each injected secret's placeholder (never its value).

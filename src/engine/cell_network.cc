@@ -68,22 +68,23 @@ Status ensure_bridge_ipv6_off(const Podman& podman, const std::string& proc_sys,
 }
 
 Status connect_warden(const Podman& podman, const CellRecord& rec) {
-  auto out = podman.run(network_connect_args(cell_network(rec.name), kWardenContainer, rec.subnet.warden_ip()));
+  const std::string network = network_of(rec);
+  auto out = podman.run(network_connect_args(network, kWardenContainer, rec.subnet.warden_ip()));
   if (!out) return out.error();
   if (!out->success() && out->err.find("already") == std::string::npos) {
-    return Error(Errc::failed, "connecting warden to " + cell_network(rec.name) + ": " + std::string(str::trim(out->err)),
+    return Error(Errc::failed, "connecting warden to " + network + ": " + std::string(str::trim(out->err)),
                  "is warden running? brig system up");
   }
   return {};
 }
 
-Status teardown_network(const Podman& podman, const std::string& cell) {
-  (void)podman.run({"network", "disconnect", "--force", cell_network(cell), kWardenContainer});
-  auto out = podman.run({"network", "rm", "--force", cell_network(cell)});
+Status teardown_network(const Podman& podman, const std::string& network) {
+  (void)podman.run({"network", "disconnect", "--force", network, kWardenContainer});
+  auto out = podman.run({"network", "rm", "--force", network});
   if (!out) return out.error();
   if (!out->success() && !is_gone(out->err)) {
-    return Error(Errc::failed, "removing network " + cell_network(cell) + ": " + std::string(str::trim(out->err)),
-                 "podman network rm --force " + cell_network(cell));
+    return Error(Errc::failed, "removing network " + network + ": " + std::string(str::trim(out->err)),
+                 "podman network rm --force " + network);
   }
   return {};
 }

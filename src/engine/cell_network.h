@@ -22,7 +22,7 @@ bool is_gone(const std::string& err);
 Status connect_warden(const Podman& podman, const CellRecord& rec);
 
 // Warden detached, the network removed ("no such network" is success).
-Status teardown_network(const Podman& podman, const std::string& cell);
+Status teardown_network(const Podman& podman, const std::string& network);
 
 // Switches IPv6 off on the bridge of `network` (the nft tables filter IPv4
 // only): a security control, so any doubt is an error. `proc_sys` is the

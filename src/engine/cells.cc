@@ -230,7 +230,7 @@ Result<nlohmann::json> Cells::inspect(const std::string& cell) {
                         {"image", r.image},
                         {"runtime", r.runtime},
                         {"network_mode", r.runtime == "runsc" ? "runsc/" + r.runsc_network : r.runtime},
-                        {"network", cell_network(r.name)},
+                        {"network", network_of(r)},
                         {"subnet", r.subnet.cidr()},
                         {"address", r.subnet.cell_ip()},
                         {"warden", r.subnet.warden_ip() + ":" + std::to_string(kProxyPort)},
@@ -292,6 +292,15 @@ Status Cells::kill(const std::string& cell, const std::string& signal) {
 Result<bool> Cells::start(const std::string& cell) {
   auto rec = load_record(cell);
   if (!rec) return rec.error();
+  if (!rec->pool.empty()) {
+    // Its container was made for the pool member it was (mounts by that
+    // name), and a member is never started by hand.
+    return Error(Errc::invalid,
+                 "cell " + cell + (rec->claimed ? " was claimed from" : " belongs to") + " warm pool " + rec->pool +
+                     " and cannot be started again",
+                 rec->claimed ? "brig cell rm " + cell + ", then brig run --pool " + rec->pool
+                              : "brig pool list (its refiller replaces it)");
+  }
   // podman start on a running container succeeds and does nothing: say so
   // rather than "started".
   auto running = ctx_.podman.run({"container", "inspect", "--format", "{{.State.Running}}", cell_container(cell)});
@@ -364,7 +373,7 @@ Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) 
   // Its routes go before its subnet: warden never routes to an address a later cell may get.
   if (damaged || !ingress::routes(*rec).empty()) BRIG_TRY(state::remove_ingress_cell(ctx_.paths, cell));
   BRIG_TRY(host_services::withdraw(ctx_, cell));
-  BRIG_TRY(teardown_network(ctx_.podman, cell));
+  BRIG_TRY(teardown_network(ctx_.podman, network_of(*rec)));
   BRIG_TRY(release_subnet(ctx_.paths, cell));
   (void)state::remove_cell_policy(ctx_.paths, cell);  // a policy without its cell is harmless
   const std::string state = ctx_.paths.cell_state(cell);

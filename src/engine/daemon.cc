@@ -25,6 +25,10 @@ std::string cmdline_of(long pid) {
   return *text;
 }
 
+namespace {
+bool serving(const Spec& d) { return d.socket.empty() || is_socket(d.socket); }
+}  // namespace
+
 long pid(const Spec& d) {
   auto text = fs::read_file(d.pidfile, 64);
   if (!text) return 0;
@@ -43,7 +47,7 @@ Status start(EngineContext& ctx, const Spec& d, const std::vector<std::string>& 
     std::error_code ec;
     const auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(p) + "/exe", ec);
     const auto want = std::filesystem::weakly_canonical(brig_binary, ec);
-    if (!ec && exe == want && is_socket(d.socket) && (!keep || keep(p))) return {};
+    if (!ec && exe == want && serving(d) && (!keep || keep(p))) return {};
     BRIG_TRY(stop(ctx, d));
   }
   proc::Command cmd;
@@ -52,7 +56,7 @@ Status start(EngineContext& ctx, const Spec& d, const std::vector<std::string>& 
   BRIG_TRY(fs::make_dirs(std::filesystem::path(d.log).parent_path().string(), 0755));
   BRIG_TRY(ctx.runner.spawn_detached(cmd));
   for (int i = 0; i < 150; ++i) {
-    if (pid(d) > 0 && is_socket(d.socket)) {
+    if (pid(d) > 0 && serving(d)) {
       ctx.event(d.event + "_start", "", event);
       return {};
     }
@@ -79,7 +83,7 @@ Status stop(EngineContext& ctx, const Spec& d) {
     }
     ctx.event(d.event + "_stop", "");
   }
-  if (is_socket(d.socket)) ::unlink(d.socket.c_str());
+  if (!d.socket.empty() && is_socket(d.socket)) ::unlink(d.socket.c_str());
   ::unlink(d.pidfile.c_str());
   return {};
 }

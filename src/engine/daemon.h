@@ -17,7 +17,7 @@ struct Spec {
   std::string what;     // "the host relay", for messages
   std::string verb;     // " system host-relay ": in its command line
   std::string pidfile;  // written by the process itself (--pidfile)
-  std::string socket;   // it serves here once up
+  std::string socket;   // it serves here once up ("": none, up once its pidfile names it)
   std::string log;      // its stdout and stderr
   std::string event;    // "host_relay": events <event>_start, <event>_stop
   int grace_ms = 2000;  // from SIGTERM to SIGKILL (the API lets requests finish)

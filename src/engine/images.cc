@@ -646,7 +646,7 @@ Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<voi
     auto made = ctx_.podman.run(network_create_args(id, *subnet));
     if (!made) return made.error();
     if (!made->success()) return Error(Errc::failed, "creating the build's network: " + last_line(made->err));
-    rb.add("network", [this, id] { return teardown_network(ctx_.podman, id); });
+    rb.add("network", [this, id] { return teardown_network(ctx_.podman, cell_network(id)); });
     CellRecord rec;
     rec.name = id;
     rec.subnet = *subnet;

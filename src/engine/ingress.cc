@@ -68,7 +68,7 @@ std::optional<std::string> short_token_warning(const std::string& cell, const To
 std::string cell_address(const Podman& podman, const CellRecord& rec, bool inspect) {
   if (inspect) {
     auto out = podman.run({"container", "inspect", "--format",
-                           "{{(index .NetworkSettings.Networks \"" + cell_network(rec.name) + "\").IPAddress}}",
+                           "{{(index .NetworkSettings.Networks \"" + network_of(rec) + "\").IPAddress}}",
                            cell_container(rec.name)});
     if (out && out->success()) {
       const std::string ip(str::trim(out->out));

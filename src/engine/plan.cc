@@ -99,6 +99,7 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
   rec.airgapped = resolved.airgapped;
   rec.spec = spec::to_json(s);
   rec.spec["name"] = name;
+  rec.pool = f.pool;
 
   p.state_dir = paths.cell_state(name);
   p.network = cell_network(name);
@@ -114,7 +115,12 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
   CellPlan& c = p.container;
   c.name = name;
   c.image = f.image_id.empty() ? rec.image : f.image_id;
-  if (s.command.has()) c.command = *s.command;
+  if (!f.pool.empty()) {
+    p.files.push_back({p.state_dir + "/brig/" + cell_files::kIdleInitName, cell_files::idle_init(), 0755});
+    c.entrypoint = std::string("/run/brig/") + cell_files::kIdleInitName;
+  } else if (s.command.has()) {
+    c.command = *s.command;
+  }
   c.runtime = runtime;
   if (runtime == "runsc" && !f.config.runsc_exec_tty) c.oci_runtime = paths.runsc_shim();
   c.runsc_network = rec.runsc_network;

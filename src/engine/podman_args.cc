@@ -77,6 +77,7 @@ std::vector<std::string> cell_create_args(const CellPlan& p) {
   for (const auto& [k, v] : p.env) a.insert(a.end(), {"--env", k + "=" + v});
   for (const auto& [k, v] : p.labels) a.insert(a.end(), {"--label", k + "=" + v});
   if (!p.workdir.empty()) a.insert(a.end(), {"--workdir", p.workdir});
+  if (!p.entrypoint.empty()) a.insert(a.end(), {"--entrypoint", p.entrypoint});
   a.push_back(p.image);
   a.insert(a.end(), p.command.begin(), p.command.end());
   return a;

@@ -83,7 +83,7 @@ nlohmann::json to_json(const CellRecord& r) {
     if (!h.bridge.empty()) sj["bridge"] = h.bridge;
     sockets.push_back(std::move(sj));
   }
-  return {{"name", r.name},
+  nlohmann::json j = {{"name", r.name},
           {"image", r.image},
           {"runtime", r.runtime},
           {"runsc_network", r.runsc_network},
@@ -97,7 +97,15 @@ nlohmann::json to_json(const CellRecord& r) {
           {"created", r.created},
           {"airgapped", r.airgapped},
           {"spec", r.spec}};
+  if (!r.network.empty()) j["network"] = r.network;
+  if (!r.pool.empty()) {
+    j["pool"] = r.pool;
+    j["claimed"] = r.claimed;
+  }
+  return j;
 }
+
+std::string network_of(const CellRecord& r) { return r.network.empty() ? cell_network(r.name) : r.network; }
 
 bool is_untrusted(const CellRecord& r) {
   if (!r.spec.is_object()) return false;
@@ -130,6 +138,9 @@ Result<CellRecord> record_from_json(const nlohmann::json& j) {
     r.created = j.value("created", "");
     r.airgapped = j.value("airgapped", false);
     r.spec = j.value("spec", nlohmann::json::object());
+    r.network = j.value("network", "");
+    r.pool = j.value("pool", "");
+    r.claimed = j.value("claimed", false);
     return r;
   } catch (const std::exception& e) {
     return Error(Errc::invalid, std::string("cell state is damaged: ") + e.what(), "brig system prune --cells");

@@ -112,7 +112,7 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
 
   auto planned =
       plan_cell(resolved,
-                HostFacts{ctx_.paths, *cfg, name, *subnet, timefmt::now_rfc3339(), placeholders, sockets, image_id},
+                HostFacts{ctx_.paths, *cfg, name, *subnet, timefmt::now_rfc3339(), placeholders, sockets, image_id, opts.pool},
                 opts.stdio);
   if (!planned) return fail(planned.error());
   const RunPlan& plan = *planned;
@@ -128,7 +128,7 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   auto net = std::async(std::launch::async, [&]() -> Status { return make_network(plan, net_created); });
   auto files = stage_files(plan, rb);
   Status net_st = net.get();
-  if (net_created) rb.add("network", [this, name] { return teardown_network(ctx_.podman, name); });
+  if (net_created) rb.add("network", [this, &plan] { return teardown_network(ctx_.podman, plan.network); });
   if (!net_st) return fail(net_st.error());
   if (!files) return fail(files.error());
 
@@ -306,8 +306,9 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
                                      ingress::entry(rec, *token, ingress::cell_address(ctx_.podman, rec, true))));
   }
   // A cell that dies within ~1.5 s of a detached start usually has a reason
-  // worth printing now rather than leaving the user to find it.
-  for (int i = 0; i < 15; ++i) {
+  // worth printing now rather than leaving the user to find it (a pool
+  // member runs brig's idle init: its pool checks it).
+  for (int i = 0; i < (rec.pool.empty() ? 15 : 0); ++i) {
     ctx_.clock.sleep_for(std::chrono::milliseconds(100));
     auto st = status(rec.name);
     if (!st) break;

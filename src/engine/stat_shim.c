@@ -8,28 +8,14 @@
  * compiled into brig (stat_shim_blob.cc). */
 #include <sys/syscall.h>
 
+#include "raw_syscall.h"
+
 #define BRIG_AT_NO_AUTOMOUNT 0x800
 
 extern int *__errno_location(void);
 
 static long brig_syscall5(long n, long a, long b, long c, long d, long e) {
-  long ret;
-#if defined(__x86_64__)
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
-#elif defined(__aarch64__)
-  register long x8 __asm__("x8") = n;
-  register long x0 __asm__("x0") = a;
-  register long x1 __asm__("x1") = b;
-  register long x2 __asm__("x2") = c;
-  register long x3 __asm__("x3") = d;
-  register long x4 __asm__("x4") = e;
-  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
-  ret = x0;
-#else
-#error "stat_shim.c: add this architecture's system call sequence"
-#endif
+  long ret = brig_raw_syscall5(n, a, b, c, d, e);
   if (ret < 0 && ret > -4096) {
     *__errno_location() = (int)-ret;
     return -1;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 
 #include "brig/core/fs.h"
 #include "brig/core/strings.h"
@@ -378,7 +379,7 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
   for (const auto& name : cell_files::cell_names(ctx_.paths)) {
     auto rec = cells_.load_record(name);
     if (!rec) continue;
-    if (ctx_.podman.network_exists(cell_network(name))) (void)connect_warden(ctx_.podman, *rec);
+    if (ctx_.podman.network_exists(network_of(*rec))) (void)connect_warden(ctx_.podman, *rec);
   }
   BRIG_TRY(wait_healthy(std::chrono::seconds(15)));
   BRIG_TRY(write_runtime_file());
@@ -408,12 +409,18 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
     std::fprintf(stderr, "warning: %s; the API is not served\nfix: %s\n", st.error().message().c_str(),
                  st.error().fix().c_str());
   }
+  // Warm pools fill again (system down emptied them).
+  if (auto st = pools_.start_refillers(brig_binary); !st) {
+    std::fprintf(stderr, "warning: %s\nfix: %s\n", st.error().message().c_str(), st.error().fix().c_str());
+  }
   return {};
 }
 
 Result<std::vector<std::string>> System::down() {
   // The API first: no request starts a cell while the others stop.
   BRIG_TRY(daemon::stop(ctx_, api_daemon(ctx_.paths)));
+  // Warm pools' cells go (system up makes them again): nothing survives as idle.
+  BRIG_TRY(pools_.stop_all());
   std::vector<std::string> stopped;
   for (const auto& name : cell_files::cell_names(ctx_.paths)) {
     auto st = cells_.status(name);
@@ -523,8 +530,8 @@ std::vector<Check> System::doctor(bool quick) {
       c.push_back({L::fail, "cell " + name, "subnet " + rec->subnet.cidr() + " is not mapped to it (warden denies it)",
                    "brig cell rm " + name + " and run it again"});
     }
-    if (!ctx_.podman.network_exists(cell_network(name))) {
-      c.push_back({L::warn, "cell " + name, "network " + cell_network(name) + " is missing", "brig cell start " + name});
+    if (!ctx_.podman.network_exists(network_of(*rec))) {
+      c.push_back({L::warn, "cell " + name, "network " + network_of(*rec) + " is missing", "brig cell start " + name});
     }
     auto bundle = fs::read_file(ctx_.paths.cell_state(name) + "/brig/ca-bundle.crt", 16 << 20);
     if (bundle && ca && bundle->find(*ca) == std::string::npos) {
@@ -574,7 +581,7 @@ Result<std::vector<std::string>> System::verify() {
     }
     // 5: single-homed, on its own network.
     auto nets = j["NetworkSettings"].value("Networks", nlohmann::json::object());
-    if (nets.size() != 1 || !nets.contains(cell_network(name))) {
+    if (nets.size() != 1 || !nets.contains(network_of(cs.record))) {
       v.push_back("cell " + name + ": attached to " + std::to_string(nets.size()) + " networks (invariant 5)");
     }
     // 4: no stored secret's value in the environment, whether or not the cell
@@ -595,11 +602,12 @@ Result<std::vector<std::string>> System::verify() {
       }
     }
     // 1, 5: nothing but the cell and warden on the cell's network.
-    auto members = ctx_.podman.run({"ps", "--all", "--filter", "network=" + cell_network(name), "--format", "{{.Names}}"});
+    const std::string network = network_of(cs.record);
+    auto members = ctx_.podman.run({"ps", "--all", "--filter", "network=" + network, "--format", "{{.Names}}"});
     if (members && members->success()) {
       for (const auto& m : str::split(trimmed(members->out), '\n')) {
         if (!m.empty() && m != cell_container(name) && m != kWardenContainer) {
-          v.push_back("network " + cell_network(name) + ": foreign container " + m + " attached (invariants 1, 5)");
+          v.push_back("network " + network + ": foreign container " + m + " attached (invariants 1, 5)");
         }
       }
     }
@@ -687,16 +695,19 @@ Result<PruneReport> System::prune(const PruneOptions& o) {
       if (!o.dry_run) std::filesystem::remove_all(ctx_.paths.build_dir(n), ec);
       if (!o.dry_run) (void)state::remove_cell_policy(ctx_.paths, n);
     }
-    // Networks named like a cell's without a cell.
+    // Networks named like a cell's without a cell (a cell claimed from a
+    // warm pool keeps its member's network).
+    std::set<std::string> in_use;
+    for (const auto& c : *cells) in_use.insert(network_of(c.record));
     auto nets = ctx_.podman.run({"network", "ls", "--filter", std::string("label=") + kCellLabel, "--format", "{{.Name}}"});
     if (nets && nets->success()) {
       for (const auto& n : str::split(trimmed(nets->out), '\n')) {
-        if (n.size() <= 5 || fs::exists(cell_files::record_path(ctx_.paths, n.substr(5))) ||
+        if (n.size() <= 5 || in_use.count(n) || fs::exists(cell_files::record_path(ctx_.paths, n.substr(5))) ||
             image_build_running(ctx_.paths, n.substr(5))) {
           continue;
         }
         done.push_back("orphan network " + n);
-        if (!o.dry_run) (void)teardown_network(ctx_.podman, n.substr(5));
+        if (!o.dry_run) (void)teardown_network(ctx_.podman, n);
       }
     }
   }

@@ -138,8 +138,8 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   std::vector<char*> argv = c_strings(cmd.argv);
   std::vector<char*> envp = c_strings(cmd.env ? *cmd.env : inherited);
 
-  if ((cmd.inherit_stdio || !cmd.stdin_data.empty()) && !cmd.stdin_file.empty()) {
-    return Error(Errc::usage, "stdin_file cannot be combined with inherit_stdio or stdin_data");
+  if (!cmd.stdin_data.empty() && !cmd.stdin_file.empty()) {
+    return Error(Errc::usage, "stdin_file cannot be combined with stdin_data");
   }
   if (cmd.inherit_stdio && !cmd.stdout_file.empty()) {
     return Error(Errc::usage, "stdout_file cannot be combined with inherit_stdio");
@@ -155,8 +155,8 @@ Result<Output> PosixRunner::run(const Command& cmd) {
     (write ? p.write : p.read) = std::move(fd);
     return p;
   };
-  Result<Pipe> in = cmd.inherit_stdio ? Result<Pipe>(Pipe{})
-                    : cmd.stdin_file.empty() ? make_pipe() : file_end(cmd.stdin_file, false);
+  const bool own_stdin = cmd.inherit_stdio && cmd.stdin_file.empty();
+  Result<Pipe> in = own_stdin ? Result<Pipe>(Pipe{}) : cmd.stdin_file.empty() ? make_pipe() : file_end(cmd.stdin_file, false);
   if (!in) return in.error();
   Result<Pipe> out = cmd.inherit_stdio ? Result<Pipe>(Pipe{})
                      : cmd.stdout_file.empty() ? make_pipe() : file_end(cmd.stdout_file, true);
@@ -173,7 +173,7 @@ Result<Output> PosixRunner::run(const Command& cmd) {
   sigemptyset(&none);
   ChildSetup setup{path.c_str(), argv.data(), envp.data(),
                    cmd.cwd.empty() ? nullptr : cmd.cwd.c_str(),
-                   cmd.inherit_stdio ? 0 : in->read.get(), cmd.inherit_stdio ? 1 : out->write.get(),
+                   own_stdin ? 0 : in->read.get(), cmd.inherit_stdio ? 1 : out->write.get(),
                    cmd.inherit_stdio && !hold ? 2 : err->write.get(), report->write.get(),
                    &none, max_fd, !cmd.inherit_stdio};
 

@@ -48,6 +48,13 @@ class Paths {
   // runsc so podman treats it as runsc).
   std::string runsc_shim() const { return home_ + "/run/bin/runsc"; }
   std::string runsc_build() const { return home_ + "/run/bin/runsc-build"; }
+  // Warm pools (engine/pools.h): each one's definition, its refiller's pid
+  // and log, and a member's ready mark (in the member's state).
+  std::string pools_dir() const { return home_ + "/pools"; }
+  std::string pool(const std::string& name) const { return pools_dir() + "/" + name + ".json"; }
+  std::string pool_pidfile(const std::string& name) const { return run_dir() + "/pools/" + name + ".pid"; }
+  std::string pool_log(const std::string& name) const { return logs_dir() + "/pools/" + name + ".log"; }
+  std::string pool_member(const std::string& cell) const { return cell_state(cell) + "/pool-member.json"; }
   // One image build's files (CA bundle, stat shim), removed when it ends.
   std::string build_dir(const std::string& id) const { return home_ + "/run/builds/" + id; }
 

@@ -51,6 +51,7 @@ struct RunOptions {
   std::string reaper_binary = {};
   Stdio stdio = {};  // -i / -t; attached runs forward stdin when interactive
   bool quiet = false;  // -q: no notes (warnings still print)
+  std::string pool = {};  // a warm pool's member (pools.h): detached, idle until claimed
 };
 
 // `brig cell rm --wait` for a detached --rm cell: removes it once it exits.

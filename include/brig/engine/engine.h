@@ -12,6 +12,7 @@
 
 #include "brig/engine/cells.h"
 #include "brig/engine/context.h"
+#include "brig/engine/pools.h"
 #include "brig/engine/system.h"
 
 namespace brig::engine {
@@ -19,11 +20,12 @@ namespace brig::engine {
 class Engine {
  public:
   Engine(proc::Runner& runner, Paths paths, HostSeams seams = {})
-      : ctx_(runner, std::move(paths), std::move(seams)), cells_(ctx_), system_(ctx_, cells_) {}
+      : ctx_(runner, std::move(paths), std::move(seams)), cells_(ctx_), pools_(ctx_, cells_), system_(ctx_, cells_, pools_) {}
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   Cells& cells() { return cells_; }
+  Pools& pools() { return pools_; }
   System& system() { return system_; }
   const Paths& paths() const { return ctx_.paths; }
   EngineContext& context() { return ctx_; }
@@ -66,6 +68,7 @@ class Engine {
  private:
   EngineContext ctx_;
   Cells cells_;
+  Pools pools_;
   System system_;
 };
 

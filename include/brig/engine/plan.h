@@ -40,6 +40,9 @@ struct HostFacts {
   // A pinned image's ID, as the image check matched it: the container is
   // made from exactly that image (a tag moved since cannot swap it).
   std::string image_id = {};
+  // A warm pool's member (pools.h): it runs brig's idle init (in /run/brig)
+  // instead of its command, which a claim runs later.
+  std::string pool = {};
 };
 
 // How the cell's stdio is wired (run -i, -t).

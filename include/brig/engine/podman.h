@@ -59,6 +59,7 @@ struct CellPlan {
   std::string name;
   std::string image;
   std::vector<std::string> command;          // empty: the image's default
+  std::string entrypoint;                    // "": the image's (else the image's command is dropped too)
   std::map<std::string, std::string> env;    // user env + proxy and CA variables
   std::map<std::string, std::string> labels;
   std::string runtime = "runsc";

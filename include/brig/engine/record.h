@@ -48,7 +48,15 @@ struct CellRecord {
   std::string created;  // RFC 3339
   bool airgapped = false;
   nlohmann::json spec;  // the resolved spec
+  // A cell claimed from a warm pool (pools.h) keeps the network it was made
+  // with (podman cannot rename one): "" is brig-<name>, every other cell's.
+  std::string network = {};
+  std::string pool = {};  // the warm pool that made it ("" for none)
+  bool claimed = false;   // with `pool`: claimed (a cell of its own now), else a pool member
 };
+
+// The podman network the cell is on (network_of, not cell_network(name)).
+std::string network_of(const CellRecord& r);
 
 // The profile that made it is untrusted: its resolved spec carries the label
 // brig.profile=untrusted, which spec::resolve sets from the profile's content.

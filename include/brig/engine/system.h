@@ -10,6 +10,7 @@
 #include "brig/engine/cells.h"
 #include "brig/engine/context.h"
 #include "brig/engine/host.h"
+#include "brig/engine/pools.h"
 
 namespace brig::engine {
 
@@ -35,7 +36,7 @@ inline constexpr const char* kHostFromMacVm = "host.lima.internal";
 
 class System {
  public:
-  System(EngineContext& ctx, Cells& cells) : ctx_(ctx), cells_(cells) {}
+  System(EngineContext& ctx, Cells& cells, Pools& pools) : ctx_(ctx), cells_(cells), pools_(pools) {}
 
   // Layout, default policy, host probe -> config.json. The CA is made by the
   // caller (warden owns it).
@@ -74,6 +75,7 @@ class System {
 
   EngineContext& ctx_;
   Cells& cells_;
+  Pools& pools_;
 };
 
 }  // namespace brig::engine

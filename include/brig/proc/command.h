@@ -27,7 +27,8 @@ struct Command {
   // it on at once except whole lines starting with one of these prefixes;
   // those are kept in Output::err, for the caller to explain or print.
   std::vector<std::string> hold_stderr_lines = {};
-  // The child's stdin is this file (not with stdin_data or inherit_stdio).
+  // The child's stdin is this file (not with stdin_data; with inherit_stdio,
+  // in place of ours).
   std::string stdin_file = {};
   // The child's stdout goes to this file, created 0600 or truncated; Output::out stays empty.
   std::string stdout_file = {};
