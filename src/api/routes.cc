@@ -105,8 +105,34 @@ void list_cells(engine::Engine& e, Sink& out) {
 void create_cell(const Context& ctx, engine::Engine& e, const Request& req, Sink& out) {
   auto body = json_body(req);
   if (!body) return send_error(out, body.error());
+  // "pool": a ready cell of that warm pool when the body asks only what a
+  // claim can give (a name, more allowed hosts), else a cold one of the
+  // pool's spec with the body over it; the answer says which ("claimed").
+  bool claimable = false;
+  std::vector<std::string> allow;
+  std::string pool;
   if (body->contains("pool")) {
-    return send_error(out, Error(Errc::usage, "pool: not supported yet (warm pools are not built yet)", "remove \"pool\""));
+    if (!(*body)["pool"].is_string()) return send_error(out, Error(Errc::usage, "pool: expected a string"));
+    pool = (*body)["pool"];
+    auto def = e.pools().load(pool);
+    if (!def) return send_error(out, def.error());
+    nlohmann::json merged = def->spec;
+    claimable = true;
+    for (const auto& [k, v] : body->items()) {
+      if (k == "pool") continue;
+      if (k == "policy" && v.is_object() && merged.contains("policy") && v.size() == 1 && v.contains("allow") &&
+          v["allow"].is_array()) {
+        for (const auto& a : v["allow"]) {
+          merged["policy"]["allow"].push_back(a);
+          if (a.is_string()) allow.push_back(a);
+          else claimable = false;
+        }
+        continue;
+      }
+      if (k != "name") claimable = false;
+      merged[k] = v;
+    }
+    *body = std::move(merged);
   }
   if (!body->contains("name")) (*body)["name"] = engine::generate_cell_name();
   if (!(*body)["name"].is_string()) return send_error(out, Error(Errc::usage, "name: expected a string"));
@@ -116,6 +142,11 @@ void create_cell(const Context& ctx, engine::Engine& e, const Request& req, Sink
   if (!resolved) {
     const Error& err = resolved.error();
     return send_error(out, err.fix().empty() ? err.with_fix("correct the spec's fields (docs/reference/cell-spec.md)") : err);
+  }
+  if (claimable) {
+    auto claimed = e.pools().claim({pool, name, allow});
+    if (!claimed) return send_error(out, claimed.error());
+    if (*claimed) return send_cell(e, out, name, 201);
   }
   engine::RunOptions o;
   o.detach = true;

@@ -174,6 +174,8 @@ void add_cell(CLI::App& root, Context& ctx) {
         for (const auto& i : c.record.injected) secrets.push_back(i.name);
         std::printf("  %-13s %s", c.record.subnet.cell_ip().c_str(), str::join(secrets, ",").c_str());
       }
+      // A warm pool's member waits to be claimed (brig run --pool).
+      if (!c.record.pool.empty() && !c.record.claimed) std::printf("  [pool %s]", c.record.pool.c_str());
       std::printf("\n");
     }
     return 0;

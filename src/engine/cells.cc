@@ -458,6 +458,10 @@ nlohmann::json cell_status_json(const CellStatus& c) {
                         {"address", c.record.subnet.cell_ip()}, {"created", c.record.created},
                         {"exit_code", exited ? nlohmann::json(c.exit_code) : nlohmann::json(nullptr)}};
   if (exited && !c.exit_reason.empty()) row["exit_reason"] = c.exit_reason;
+  if (!c.record.pool.empty()) {
+    row["pool"] = c.record.pool;
+    row["claimed"] = c.record.claimed;
+  }
   return row;
 }
 
