@@ -466,3 +466,25 @@ TEST(PlanCell, NoImageIsAUsageError) {
 
 }  // namespace
 }  // namespace brig::engine
+
+namespace brig::engine {
+namespace {
+
+TEST(PlanCell, APoolMemberRunsTheIdleInitNotItsCommand) {
+  HostFacts f = facts();
+  f.pool = "web";
+  const RunPlan p = plan_of(resolved(), f);
+  EXPECT_EQ(p.record.pool, "web");
+  EXPECT_FALSE(p.record.claimed);
+  EXPECT_EQ(p.container.entrypoint, "/run/brig/idle");
+  EXPECT_TRUE(p.container.command.empty());
+  auto idle = std::find_if(p.files.begin(), p.files.end(),
+                           [](const PlannedFile& pf) { return pf.path == "/h/state/c1/brig/idle"; });
+  ASSERT_NE(idle, p.files.end());
+  EXPECT_EQ(idle->mode, 0755u);
+  EXPECT_EQ(idle->content.substr(0, 4), "\x7f" "ELF");
+  EXPECT_EQ(p.create.back(), "localhost/agent:1");
+}
+
+}  // namespace
+}  // namespace brig::engine
