@@ -7,7 +7,15 @@
 #     teardown), RUNS each, alternating;
 #  2. `brig cell list` with CELLS (50) idle cells vs `podman ps` of the same;
 #  3. memory per idle cell (host MemAvailable before and after IDLE (20) idle
-#     cells) and how many would fit in 16 GiB.
+#     cells) and how many would fit in 16 GiB;
+#  4. warm pools: time to first output of `brig run --pool --rm P echo hi`
+#     (a claim) in the same alternating loop as 1, each measurement started
+#     with the pool full (so no refill runs beside another measurement); the
+#     refill time after a claim; memory per waiting pool cell (POOL_IDLE, 10);
+#  5. CPU time (user + system of the command and what it waited for) of the
+#     whole `brig run --rm` against the bare podman run;
+#  6. cells started per minute with 4 in parallel (PAR_RUNS, 12, `run --rm
+#     IMAGE true` each), brig against bare podman (on 4 existing networks).
 # Brings up its own brig system in a temporary BRIG_HOME and takes it down at
 # the end, so it refuses to run while another brig system is up.
 #
@@ -17,6 +25,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 RUNS=${RUNS:-10}
+POOL_IDLE=${POOL_IDLE:-10}
+PAR_RUNS=${PAR_RUNS:-12}
 CELLS=${CELLS:-50}
 IDLE=${IDLE:-20}
 IMAGE=localhost/brig-busybox:latest
@@ -28,8 +38,11 @@ cleanup() {
   for d in "$BRIG_HOME"/state/*/; do
     n=$(basename "$d"); [ "$n" = system ] || "$BRIG" cell rm --force "$n" >/dev/null 2>&1 || true
   done
-  podman rm -f bench-bare >/dev/null 2>&1 || true
-  podman network rm -f brig-benchnet brig-benchhand >/dev/null 2>&1 || true
+  "$BRIG" pool rm bench >/dev/null 2>&1 || true
+  "$BRIG" pool rm benchidle >/dev/null 2>&1 || true
+  podman rm -f bench-bare bench-par-1 bench-par-2 bench-par-3 bench-par-4 >/dev/null 2>&1 || true
+  podman network rm -f brig-benchnet brig-benchhand brig-benchpar1 brig-benchpar2 brig-benchpar3 brig-benchpar4 \
+    >/dev/null 2>&1 || true
   "$BRIG" system down >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -70,18 +83,87 @@ by_hand() {
   podman network rm --force brig-benchhand >/dev/null
 }
 
+# A pool's row field (ready, starting, ...).
+pool_field() { "$BRIG" --format json pool list | jq -r --arg p "$1" --arg f "$2" '.[] | select(.name == $p) | .[$f]'; }
+# Waits until pool $1 has $2 ready cells and none starting; prints the ms it took.
+pool_full() {
+  local t0; t0=$(ms)
+  for _ in $(seq 1 1200); do
+    [ "$(pool_field "$1" ready)" = "$2" ] && [ "$(pool_field "$1" starting)" = 0 ] && break
+    sleep 0.05
+  done
+  echo $(( ($(ms) - t0) / 1000000 ))
+}
+
 log "time to first output, $RUNS runs each (alternating)"
 "$BRIG" run --rm --name bench-warm --memory 512m "$IMAGE" echo hi >/dev/null  # writes the seccomp file; warms caches
 bare >/dev/null
-for f in brig bare hand; do : >"$work/$f.first"; : >"$work/$f.total"; done
+"$BRIG" pool create bench "$IMAGE" --size 2 >/dev/null
+for f in brig bare hand pool; do : >"$work/$f.first"; : >"$work/$f.total"; done
+: >"$work/refill"
+pool_full bench 2 >/dev/null
 for i in $(seq 1 "$RUNS"); do
   first_output "$work/brig.first" "$work/brig.total" "$BRIG" run --rm --name "bench-$i" --memory 512m "$IMAGE" echo hi
+  pool_full bench 2 >/dev/null
   first_output "$work/bare.first" "$work/bare.total" bare
+  pool_full bench 2 >/dev/null
   first_output "$work/hand.first" "$work/hand.total" by_hand
+  pool_full bench 2 >/dev/null
+  first_output "$work/pool.first" "$work/pool.total" "$BRIG" run --pool bench --rm -- echo hi
+  pool_full bench 2 >>"$work/refill"  # from the claim's end: the refill time
 done
-for f in brig bare hand; do
+"$BRIG" pool rm bench >/dev/null
+refill_ms=$(median <"$work/refill")
+for f in brig bare hand pool; do
   eval "${f}_first=\$(median <\"\$work/$f.first\")"; eval "${f}_total=\$(median <\"\$work/$f.total\")"
 done
+
+log "CPU time of the whole run, $RUNS each (alternating)"
+cpu() {  # cpu FILE CMD...: appends user+system seconds of CMD (and what it waited for), and its wall time
+  local TIMEFORMAT="%U %S %R"
+  { time "${@:2}" >/dev/null 2>&1; } 2>"$work/time.out"
+  awk '{ printf "%.3f %.3f\n", $1 + $2, $3 }' "$work/time.out" >>"$1"
+}
+: >"$work/brig.cpu"; : >"$work/bare.cpu"
+for i in $(seq 1 "$RUNS"); do
+  cpu "$work/brig.cpu" "$BRIG" run --rm --name "bench-cpu-$i" --memory 512m "$IMAGE" echo hi
+  cpu "$work/bare.cpu" bare
+done
+brig_cpu=$(cut -d' ' -f1 "$work/brig.cpu" | median); bare_cpu=$(cut -d' ' -f1 "$work/bare.cpu" | median)
+brig_wall=$(cut -d' ' -f2 "$work/brig.cpu" | median); bare_wall=$(cut -d' ' -f2 "$work/bare.cpu" | median)
+
+log "cells per minute, 4 in parallel, $PAR_RUNS runs each"
+for n in 1 2 3 4; do podman network create --internal --disable-dns --subnet "10.60.24$n.0/24" "brig-benchpar$n" >/dev/null; done
+par() {  # par KIND: PAR_RUNS runs of KIND (brig|bare), 4 at a time; prints the seconds taken
+  local t0; t0=$(ms)
+  for n in 1 2 3 4; do
+    (
+      for i in $(seq "$n" 4 "$PAR_RUNS"); do
+        if [ "$1" = brig ]; then
+          "$BRIG" run --rm --name "bench-par-$i" --memory 512m "$IMAGE" true >/dev/null
+        else
+          podman $rtflags run --rm --name "bench-par-$n" --runtime runsc --network "brig-benchpar$n" --read-only \
+            --cap-drop ALL --security-opt no-new-privileges --security-opt seccomp="$BRIG_HOME/run/seccomp-cell.json" \
+            --memory 512m --memory-swap 512m --pids-limit 1024 $ulimits "$IMAGE" true >/dev/null
+        fi
+      done
+    ) &
+  done
+  wait
+  awk -v t="$(( ($(ms) - t0) / 1000000 ))" 'BEGIN { printf "%.1f", t / 1000 }'
+}
+par_brig_s=$(par brig); par_bare_s=$(par bare)
+per_min() { awk -v n="$PAR_RUNS" -v s="$1" 'BEGIN { printf "%.0f", n * 60 / s }'; }
+
+log "memory per waiting pool cell ($POOL_IDLE)"
+sync; echo 1 >/proc/sys/vm/drop_caches 2>/dev/null || true
+pmem0=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
+"$BRIG" pool create benchidle "$IMAGE" --size "$POOL_IDLE" >/dev/null
+pool_full benchidle "$POOL_IDLE" >/dev/null
+sleep 3
+pmem1=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
+per_pool_kib=$(( (pmem0 - pmem1) / POOL_IDLE ))
+"$BRIG" pool rm benchidle >/dev/null
 
 log "$CELLS idle cells"
 avail() { awk '/MemAvailable/ {print $2}' /proc/meminfo; }
@@ -111,4 +193,11 @@ cat <<EOF
 | \`cell list\` with $count cells, median of 5 (ms) | $list_ms | $ps_ms (podman ps alone) | $(ratio "$list_ms" "$ps_ms") |
 | memory per idle cell (KiB, MemAvailable over $IDLE cells) | $per_cell_kib | – | – |
 | idle cells in 16 GiB (extrapolated) | $fit | – | – |
+| claim from a warm pool: time to first output, median of $RUNS (ms) | $pool_first | $brig_first (cold brig run) / $bare_first (bare) | $(ratio "$pool_first" "$brig_first") / $(ratio "$pool_first" "$bare_first") |
+| claim, whole run with --rm teardown (ms) | $pool_total | $brig_total (cold brig run) | $(ratio "$pool_total" "$brig_total") |
+| pool refill after a claim, median (ms) | $refill_ms | – | – |
+| memory per waiting pool cell (KiB, over $POOL_IDLE) | $per_pool_kib | – | – |
+| whole \`brig run --rm\`: CPU time, median of $RUNS (s) | $brig_cpu | $bare_cpu (bare) | $(ratio "$brig_cpu" "$bare_cpu") |
+| whole \`brig run --rm\`: wall time, same runs (s) | $brig_wall | $bare_wall (bare) | $(ratio "$brig_wall" "$bare_wall") |
+| cells started per minute, 4 in parallel ($PAR_RUNS runs) | $(per_min "$par_brig_s") | $(per_min "$par_bare_s") (bare) | $(ratio "$(per_min "$par_brig_s")" "$(per_min "$par_bare_s")") |
 EOF
