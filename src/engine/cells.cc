@@ -339,7 +339,7 @@ Result<bool> Cells::start(const std::string& cell) {
   BRIG_TRY(cell_files::write_cell_json(ctx_.paths, *rec));
   if (cell_files::trusts_warden_ca(*rec)) BRIG_TRY(cell_files::write_ca_bundle(ctx_.paths, cell));
   BRIG_TRY(state::store_secret_injections(ctx_.paths, cell, injections));
-  auto rc = start_cell(*rec, cell_start_args(cell, cell_runtime(*rec), false), true);
+  auto rc = start_cell(*rec, cell_start_args(cell, cell_runtime(*rec)), true, false);
   if (!rc) return rc.error();
   if (*rc != 0) return Error(Errc::failed, "cell " + cell + " exited right after starting", "brig cell logs " + cell);
   // podman wrote /etc/hosts from the create-time names: make it name the

@@ -159,9 +159,8 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
 
   p.network_create = network_create_args(name, rec.subnet);
   p.network_connect = network_connect_args(p.network, kWardenContainer, rec.subnet.warden_ip());
-  p.create = cell_create_args(c);
-  p.start_detached = cell_start_args(name, cell_runtime(rec), false);
-  p.start_attached = cell_start_args(name, cell_runtime(rec), true, stdio.interactive);
+  p.run_detached = cell_run_args(c, cell_runtime(rec), true);
+  p.run_attached = cell_run_args(c, cell_runtime(rec), false);
   return p;
 }
 

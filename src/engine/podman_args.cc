@@ -43,19 +43,22 @@ std::vector<std::string> runtime_flags(const CellRuntime& r) {
   return a;
 }
 
-std::vector<std::string> cell_start_args(const std::string& cell, const CellRuntime& r, bool attach, bool interactive) {
+std::vector<std::string> cell_start_args(const std::string& cell, const CellRuntime& r) {
   std::vector<std::string> a = {"podman"};
   for (auto& f : runtime_flags(r)) a.push_back(std::move(f));
   a.push_back("start");
-  if (attach) a.push_back("--attach");
-  if (attach && interactive) a.push_back("--interactive");
   a.push_back(cell_container(cell));
   return a;
 }
 
-std::vector<std::string> cell_create_args(const CellPlan& p) {
-  std::vector<std::string> a = {"podman", "create", "--name", cell_container(p.name), "--hostname", p.name,
-                                "--runtime", p.oci_runtime.empty() ? p.runtime : p.oci_runtime};
+std::vector<std::string> cell_run_args(const CellPlan& p, const CellRuntime& r, bool detach) {
+  std::vector<std::string> a = {"podman"};
+  for (auto& f : runtime_flags(r)) a.push_back(std::move(f));
+  a.push_back("run");
+  // Attached, podman run forwards stdout and stderr, and stdin with --interactive.
+  if (detach) a.push_back("-d");
+  a.insert(a.end(), {"--name", cell_container(p.name), "--hostname", p.name, "--runtime",
+                     p.oci_runtime.empty() ? p.runtime : p.oci_runtime});
   if (p.interactive) a.push_back("--interactive");
   if (p.tty) a.push_back("--tty");
   // Warden is the cell's only resolver, and no search domain of the host's

@@ -43,6 +43,14 @@ Status injected_failure(const std::string& step) {
   return {};
 }
 
+// A podman run that failed before its container existed (image unknown,
+// name in use, bad limits): nothing ran, and the run is undone.
+Error create_failure(const std::string& podman_err) {
+  const std::string why(str::trim(podman_err));
+  return Error(Errc::failed, "podman could not create the cell" + (why.empty() ? std::string() : ": " + why),
+               "check the image and limits with: brig cell preflight, or brig run --dry-run");
+}
+
 }  // namespace
 
 Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
@@ -132,13 +140,10 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   if (!net_st) return fail(net_st.error());
   if (!files) return fail(files.error());
 
+  // One podman process makes and starts the cell (podman run: a podman
+  // startup less than create, then start). BRIG_FAIL_AT=create fails before
+  // the container's undo is registered, =start after, as when they were two.
   if (auto st = injected_failure("create"); !st) return fail(st.error());
-  auto created = ctx_.podman.run(plan.create);
-  if (!created) return fail(created.error());
-  if (!created->success()) {
-    return fail(Error(Errc::failed, "podman could not create the cell: " + std::string(str::trim(created->err)),
-                      "check the image and limits with: brig cell preflight, or brig run --dry-run"));
-  }
   // The history in the order things happen: create, start, exit (stop, rm).
   nlohmann::json created_with = {{"image", plan.record.image}, {"subnet", plan.record.subnet.cidr()}, {"runtime", plan.record.runtime}};
   // Uninspected paths out are recorded where they exist (invariant 8).
@@ -148,6 +153,8 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
     created_with["host_sockets"] = names;
   }
   ctx_.event("create", name, created_with);
+  // Before the run: podman run can fail once the container exists (it is
+  // then created, not started); a container never made is already gone.
   rb.add("container", [this, name]() -> Status {
     const std::string fix = "podman rm --force " + cell_container(name);
     auto out = ctx_.podman.run({"rm", "--force", cell_container(name)});
@@ -169,7 +176,7 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
     }
   }
 
-  auto rc = start_cell(plan.record, opts.detach ? plan.start_detached : plan.start_attached, opts.detach);
+  auto rc = start_cell(plan.record, opts.detach ? plan.run_detached : plan.run_attached, opts.detach, true);
   if (!rc) return fail(rc.error());
   rb.commit();
   if (!opts.detach && opts.rm) {
@@ -243,7 +250,7 @@ Status Cells::stage_files(const RunPlan& plan, Rollback& rb) {
   return {};
 }
 
-Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool detach) {
+Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool detach, bool creates) {
   // A cell with ingress: its token is read before it starts (a missing one
   // stops the start), its route goes into warden's table as it starts.
   std::optional<ingress::Token> token;
@@ -270,7 +277,7 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     c.argv = start;
     c.hold_stderr_lines = start_failure_prefixes();
     if (token) {
-      // Not started yet, so podman has no address to tell: the one it was created with.
+      // Not made yet, so podman has no address to tell: the one it is made with.
       BRIG_TRY(state::put_ingress_cell(ctx_.paths, rec.name,
                                        ingress::entry(rec, *token, ingress::cell_address(ctx_.podman, rec, false))));
       std::fputs(ingress::describe(cfg, rec).c_str(), stderr);
@@ -285,6 +292,9 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
       }
     }
     if (!out) return out.error();
+    // podman's own words on a container it could not make went to the
+    // terminal as they came (only start_failure_prefixes are held back).
+    if (out->exit_code == 125 && creates && never_created(rec.name)) return create_failure(out->err);
     if (out->exit_code == 125 && !out->err.empty() && never_started(rec.name)) return start_failure(out->err, rec);
     std::fputs(out->err.c_str(), stderr);
     const double ran = std::chrono::duration<double>(ctx_.clock.now() - t0).count();
@@ -300,7 +310,10 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
   auto out = ctx_.podman.run(start);
   if (!out || !out->success()) services_stopped();
   if (!out) return out.error();
-  if (!out->success()) return start_failure(out->err, rec);
+  if (!out->success()) {
+    if (out->exit_code == 125 && creates && never_created(rec.name)) return create_failure(out->err);
+    return start_failure(out->err, rec);
+  }
   if (token) {
     BRIG_TRY(state::put_ingress_cell(ctx_.paths, rec.name,
                                      ingress::entry(rec, *token, ingress::cell_address(ctx_.podman, rec, true))));
@@ -328,6 +341,11 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     std::fputs(ingress::describe(cfg, rec).c_str(), stderr);
   }
   return 0;
+}
+
+bool Cells::never_created(const std::string& cell) const {
+  auto st = ctx_.podman.container_state(cell_container(cell));
+  return st && !*st;
 }
 
 bool Cells::never_started(const std::string& cell) const {

@@ -114,9 +114,13 @@ class Cells {
   Result<CellRecord> load_record(const std::string& cell);
 
  private:
-  // Starts the cell with `start` (the argv plan_cell made): attached, the
-  // cell's exit code; detached, watched ~1.5 s for an early exit.
-  Result<int> start_cell(const CellRecord& rec, const Argv& start, bool detach);
+  // Starts the cell with `start` (plan_cell's podman run, or cell start's
+  // podman start): attached, the cell's exit code; detached, watched ~1.5 s
+  // for an early exit. `creates`: `start` makes the container too, so it can
+  // fail with none made (an error, for the caller to undo the run).
+  Result<int> start_cell(const CellRecord& rec, const Argv& start, bool detach, bool creates);
+  // podman knows no such container (`podman container inspect` fails).
+  bool never_created(const std::string& cell) const;
   // The container exists but never ran (podman state created/initialized).
   bool never_started(const std::string& cell) const;
   // How a run that podman says ended with `podman_exit_code` ended, from the

@@ -67,8 +67,8 @@ struct RunPlan {
   nlohmann::json policy;       // policy/cells/<cell>.json (stored through the state module)
   std::vector<PlannedFile> files;  // brig/cell.json, cell-state.json, the stat shim where needed
   std::string seccomp_profile;     // host path of the compiled-in profile
-  CellPlan container;              // what podman create is built from
-  Argv network_create, network_connect, create, start_detached, start_attached;
+  CellPlan container;              // what podman run is built from
+  Argv network_create, network_connect, run_detached, run_attached;
 };
 
 // The spec fields the engine needs concrete (profile, runtime,

@@ -54,7 +54,7 @@ struct Mount {
   bool read_only = true;
 };
 
-// Everything `podman create` needs for a cell, decided before anything runs.
+// Everything `podman run` needs for a cell, decided before anything runs.
 struct CellPlan {
   std::string name;
   std::string image;
@@ -80,7 +80,6 @@ struct CellPlan {
   bool tty = false;                          // a terminal (run -t)
 };
 
-std::vector<std::string> cell_create_args(const CellPlan& plan);
 // How the runtime runs one cell, as its record keeps it (record.h cell_runtime).
 struct CellRuntime {
   std::string runtime = "runsc";
@@ -90,9 +89,13 @@ struct CellRuntime {
 // podman's --runtime-flag is a global option that is not stored with the
 // container: every podman call that starts a cell passes it again.
 std::vector<std::string> runtime_flags(const CellRuntime& r);
-// `interactive`: with attach, brig's stdin is forwarded to the cell.
-std::vector<std::string> cell_start_args(const std::string& cell, const CellRuntime& r, bool attach,
-                                         bool interactive = false);
+// `brig run` makes and starts a cell in one podman process (each costs ~50 ms
+// of startup): `podman [runtime flags] run [-d] <the cell's flags> IMAGE [CMD]`.
+// Attached, podman forwards the cell's stdout and stderr, and brig's stdin
+// when the plan is interactive.
+std::vector<std::string> cell_run_args(const CellPlan& plan, const CellRuntime& r, bool detach);
+// `brig cell start` of an existing cell, detached.
+std::vector<std::string> cell_start_args(const std::string& cell, const CellRuntime& r);
 std::vector<std::string> network_create_args(const std::string& cell, const Subnet& subnet);
 std::vector<std::string> network_connect_args(const std::string& network, const std::string& container,
                                               const std::string& ip);

@@ -33,6 +33,9 @@ inline const Argv kCellStatus = {"podman", "container", "inspect", "--format", "
                           "brig-c1"};
 inline const Argv kBridgeOf = {"podman", "network", "inspect", "--format", "{{.NetworkInterface}}"};
 inline constexpr const char* kBridge = "podman7";
+// The one podman process that makes and starts cell c1 (the fixture's host:
+// runsc, network=host), attached or detached (-d follows).
+inline const Argv kRun = {"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "run"};
 
 // A clock that never sleeps: it only adds up what it was asked to wait.
 class FakeClock final : public Clock {
@@ -68,6 +71,13 @@ inline std::vector<std::string> str_lines(const std::string& text) {
     start = nl + 1;
   }
   return lines;
+}
+
+// `podman [--runtime-flag X]... run ...`: the argv that makes and starts a cell.
+inline bool is_cell_run(const Argv& argv) {
+  std::size_t i = 1;
+  while (i + 1 < argv.size() && argv[i] == "--runtime-flag") i += 2;
+  return !argv.empty() && argv[0] == "podman" && i < argv.size() && argv[i] == "run";
 }
 
 inline std::string str(const Argv& argv) {
@@ -145,14 +155,27 @@ class EngineTest : public ::testing::Test {
     return -1;
   }
   bool called(const Argv& prefix) const { return find_call(prefix) >= 0; }
+  // podman run fails before the container exists (exit 125, podman's words
+  // on stderr), and podman then knows no container brig-c1.
+  void fail_create(const std::string& podman_err) {
+    fake.on(kRun, out(125, "", podman_err));
+    fake.on(kCellStatus, out(125, "", "Error: no such container brig-c1\n"));
+  }
   std::string all_calls() const {
     std::string s;
     for (const auto& c : fake.calls) s += str(c.argv) + "\n";
     return s;
   }
-  // The argv of the (only) `podman create`.
-  Argv create_argv() const {
-    long i = find_call({"podman", "create"});
+  // Index of the first `podman [runtime flags] run` (the cell's); -1 if none.
+  long find_run() const {
+    for (std::size_t i = 0; i < fake.calls.size(); ++i) {
+      if (is_cell_run(fake.calls[i].argv)) return static_cast<long>(i);
+    }
+    return -1;
+  }
+  // The argv of the (only) `podman run` of a cell.
+  Argv run_argv() const {
+    long i = find_run();
     EXPECT_GE(i, 0) << all_calls();
     return i < 0 ? Argv{} : fake.calls[static_cast<std::size_t>(i)].argv;
   }

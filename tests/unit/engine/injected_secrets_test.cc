@@ -47,7 +47,7 @@ class InjectedSecrets : public EngineTest {
   }
   // The placeholder the cell was created with.
   std::string placeholder_in_env() const {
-    for (const auto& a : create_argv()) {
+    for (const auto& a : run_argv()) {
       if (a.rfind("OPENAI_API_KEY=", 0) == 0) return a.substr(15);
     }
     return "";
@@ -70,7 +70,7 @@ TEST_F(InjectedSecrets, RunPutsAPlaceholderInTheEnvAndMountsNothingForIt) {
   ::testing::internal::CaptureStderr();
   run_ok(with_injected());
   const std::string err = ::testing::internal::GetCapturedStderr();
-  const Argv a = create_argv();
+  const Argv a = run_argv();
   const std::string ph = placeholder_in_env();
   EXPECT_TRUE(std::regex_match(ph, std::regex("brig-secret-llm-key-[0-9a-f]{32}"))) << ph;
   EXPECT_TRUE(has_pair(a, "--env", "OPENAI_API_KEY=" + ph)) << str(a);
@@ -93,13 +93,13 @@ TEST_F(InjectedSecrets, QuietRunPrintsNoNote) {
   EXPECT_THAT(err, Not(HasSubstr("note:")));
 }
 
-// The fake runner, noting whether warden's file exists when podman creates
-// the container.
+// The fake runner, noting whether warden's file exists when podman makes
+// the container (podman run).
 class WatchingRunner final : public proc::Runner {
  public:
   WatchingRunner(FakeRunner& fake, std::string file) : fake_(fake), file_(std::move(file)) {}
   Result<proc::Output> run(const proc::Command& cmd) override {
-    if (cmd.argv.size() > 1 && cmd.argv[1] == "create") present_at_create = exists(file_);
+    if (is_cell_run(cmd.argv)) present_at_create = exists(file_);
     return fake_.run(cmd);
   }
   Status spawn_detached(const proc::Command& cmd) override { return fake_.spawn_detached(cmd); }
@@ -206,7 +206,7 @@ TEST_F(InjectedSecrets, AValueNoHeaderCanCarryIsRefusedWithoutShowingIt) {
 
 TEST_F(InjectedSecrets, AFailedCreateRemovesWardensFile) {
   store_secrets();
-  fake.on({"podman", "create"}, out(125, "", "Error: bad image\n"));
+  fail_create("Error: bad image\n");
   auto rc = engine.run(with_injected(), RunOptions{.detach = true});
   ASSERT_FALSE(rc.ok());
   EXPECT_FALSE(exists(injections()));
@@ -216,7 +216,7 @@ TEST_F(InjectedSecrets, AFailedCreateRemovesWardensFile) {
     auto j = nlohmann::json::parse(line);
     if (j.value("event", "") == "rollback") ev = j;
   }
-  EXPECT_EQ(ev["undone"], (nlohmann::json{"network", "secrets", "policy", "subnet", "state"})) << ev.dump();
+  EXPECT_EQ(ev["undone"], (nlohmann::json{"container", "network", "secrets", "policy", "subnet", "state"})) << ev.dump();
   EXPECT_THAT(slurp(paths.events_log()), Not(HasSubstr(kValue)));
 }
 

@@ -17,8 +17,9 @@ using namespace brig::engine::testing;  // NOLINT: the fixture's helpers
 
 const Argv kRunFacts = {"podman", "container", "inspect", "--format",
                         "{{.State.OOMKilled}} {{.State.StartedAt.UnixNano}} {{.State.FinishedAt.UnixNano}}", "brig-c1"};
-const Argv kAttachedStart = {"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start",
-                             "--attach", "brig-c1"};
+// The attached run: no -d, the container's name follows the verb.
+const Argv kAttachedRun = {"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "run",
+                           "--name", "brig-c1"};
 constexpr const char* kRanThreeSeconds = "false 1700000000000000000 1700000003100000000\n";
 
 class Lifecycle : public EngineTest {
@@ -58,7 +59,7 @@ class Lifecycle : public EngineTest {
 // --- the order of events ---
 
 TEST_F(Lifecycle, AttachedRunRecordsCreateStartExitInThatOrder) {
-  fake.on(kAttachedStart, out(3));
+  fake.on(kAttachedRun, out(3));
   auto rc = engine.run(resolved(), RunOptions{});
   ASSERT_TRUE(rc.ok()) << rc.error().message();
   EXPECT_EQ(*rc, 3);
@@ -90,7 +91,7 @@ TEST_F(Lifecycle, AFailedStartIsRecordedAfterTheCreateItUndid) {
 // --- the timeout ---
 
 TEST_F(Lifecycle, AttachedRunEndedByItsTimeoutExits124AndSaysSo) {
-  fake.on(kAttachedStart, out(255));
+  fake.on(kAttachedRun, out(255));
   fake.on(kRunFacts, out(0, kRanThreeSeconds));
   ::testing::internal::CaptureStderr();
   auto rc = engine.run(with_timeout("3s"), RunOptions{});
@@ -103,11 +104,11 @@ TEST_F(Lifecycle, AttachedRunEndedByItsTimeoutExits124AndSaysSo) {
   EXPECT_EQ(e["reason"], "timeout");
   EXPECT_EQ(e["podman_exit_code"], 255);
   EXPECT_EQ(e["duration_s"], 3.1);
-  EXPECT_THAT(str(create_argv()), HasSubstr("--timeout 3"));
+  EXPECT_THAT(str(run_argv()), HasSubstr("--timeout 3"));
 }
 
 TEST_F(Lifecycle, AnEarlyFailureOfACellWithATimeoutIsNoTimeout) {
-  fake.on(kAttachedStart, out(255));
+  fake.on(kAttachedRun, out(255));
   fake.on(kRunFacts, out(0, "false 1700000000000000000 1700000000500000000\n"));  // 0.5 s
   ::testing::internal::CaptureStderr();
   auto rc = engine.run(with_timeout("3s"), RunOptions{});

@@ -48,18 +48,21 @@ RunPlan plan_of(const spec::Resolved& r, const HostFacts& f = facts()) {
   return p.ok() ? *p : RunPlan{};
 }
 
+// The first `n` arguments of `a` (all of them when it is shorter).
+Argv head(const Argv& a, std::size_t n) { return Argv(a.begin(), a.begin() + static_cast<long>(std::min(n, a.size()))); }
+
 TEST(PlanCell, RunscQuirksGetTheShimRuntimeAndThePreloadedStatShim) {
   HostFacts f = facts();
   f.config.runsc_exec_tty = false;
   f.config.runsc_stat_ok = false;
   const RunPlan p = plan_of(resolved(), f);
-  const auto& a = p.create;
+  const auto& a = p.run_detached;
   auto at = std::find(a.begin(), a.end(), "--runtime");
   ASSERT_NE(at, a.end());
   EXPECT_EQ(*(at + 1), "/h/run/bin/runsc");
   // Still runsc to everything else: runtime flags, the record.
   EXPECT_EQ(p.record.runtime, "runsc");
-  EXPECT_NE(std::find(p.start_attached.begin(), p.start_attached.end(), "oci-seccomp"), p.start_attached.end());
+  EXPECT_NE(std::find(p.run_attached.begin(), p.run_attached.end(), "oci-seccomp"), p.run_attached.end());
   auto file = [&](const std::string& path) -> const PlannedFile* {
     for (const auto& pf : p.files)
       if (pf.path == path) return &pf;
@@ -79,19 +82,23 @@ TEST(PlanCell, RunscQuirksGetTheShimRuntimeAndThePreloadedStatShim) {
   spec::Resolved r = resolved();
   r.spec.runtime.set("runc", spec::Origin::builtin());
   const RunPlan runc = plan_of(r, f);
-  EXPECT_EQ(*(std::find(runc.create.begin(), runc.create.end(), "--runtime") + 1), "runc");
+  EXPECT_EQ(*(std::find(runc.run_detached.begin(), runc.run_detached.end(), "--runtime") + 1), "runc");
   EXPECT_EQ(runc.files.size(), 2u);
 }
 
-TEST(PlanCell, InteractiveAndTtyReachCreateAndTheAttachedStart) {
+// podman run attaches stdin with --interactive, as the container keeps it.
+TEST(PlanCell, InteractiveAndTtyReachTheRunArgv) {
   auto p = plan_cell(resolved(), facts(), Stdio{true, true});
   ASSERT_TRUE(p.ok());
-  EXPECT_NE(std::find(p->create.begin(), p->create.end(), "--interactive"), p->create.end());
-  EXPECT_NE(std::find(p->create.begin(), p->create.end(), "--tty"), p->create.end());
-  EXPECT_NE(std::find(p->start_attached.begin(), p->start_attached.end(), "--interactive"), p->start_attached.end());
-  EXPECT_EQ(std::find(p->start_detached.begin(), p->start_detached.end(), "--interactive"), p->start_detached.end());
+  for (const Argv* a : {&p->run_attached, &p->run_detached}) {
+    EXPECT_EQ(std::count(a->begin(), a->end(), "--interactive"), 1);
+    EXPECT_EQ(std::count(a->begin(), a->end(), "--tty"), 1);
+  }
   const RunPlan plain = plan_of(resolved());
-  EXPECT_EQ(std::find(plain.create.begin(), plain.create.end(), "--interactive"), plain.create.end());
+  for (const Argv* a : {&plain.run_attached, &plain.run_detached}) {
+    EXPECT_EQ(std::find(a->begin(), a->end(), "--interactive"), a->end());
+    EXPECT_EQ(std::find(a->begin(), a->end(), "--tty"), a->end());
+  }
 }
 
 TEST(PlanCell, NetworkArgv) {
@@ -102,12 +109,13 @@ TEST(PlanCell, NetworkArgv) {
   EXPECT_EQ(p.network_connect, (Argv{"podman", "network", "connect", "--ip", "10.60.1.2", "brig-c1", "brig-warden"}));
 }
 
-TEST(PlanCell, CreateArgvWithEveryHardeningFlag) {
+TEST(PlanCell, RunArgvWithEveryHardeningFlag) {
   const RunPlan p = plan_of(resolved());
   const std::string ca = "/run/brig/ca-bundle.crt";
   const std::string proxy = "http://10.60.1.2:3128";
   const Argv want = {
-      "podman", "create", "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
+      "podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "run", "-d",
+      "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
       "--network", "brig-c1", "--ip", "10.60.1.10", "--mac-address", "02:62:72:67:01:0a", "--dns", "10.60.1.2",
       "--dns-search", ".", "--read-only",
       "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev", "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
@@ -121,22 +129,18 @@ TEST(PlanCell, CreateArgvWithEveryHardeningFlag) {
       "--env", "https_proxy=" + proxy, "--env", "no_proxy=localhost,127.0.0.1",
       "--label", "brig.cell=c1", "--label", std::string("brig.version=") + BRIG_VERSION,
       "--workdir", "/work", "localhost/agent:1", "sh", "-c", "sleep 1000"};
-  EXPECT_EQ(p.create, want);
-}
-
-TEST(PlanCell, StartArgv) {
-  const RunPlan p = plan_of(resolved());
-  EXPECT_EQ(p.start_detached,
-            (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start", "brig-c1"}));
-  EXPECT_EQ(p.start_attached, (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host",
-                                    "start", "--attach", "brig-c1"}));
+  EXPECT_EQ(p.run_detached, want);
+  // Attached: the same without -d (podman run attaches stdout and stderr).
+  Argv attached = want;
+  attached.erase(attached.begin() + 6);
+  EXPECT_EQ(p.run_attached, attached);
 }
 
 TEST(PlanCell, SandboxNetworkNeedsNoNetworkFlag) {
   HostFacts f = facts();
   f.config.runsc_network = "sandbox";
   const RunPlan p = plan_of(resolved(), f);
-  EXPECT_EQ(p.start_detached, (Argv{"podman", "--runtime-flag", "oci-seccomp", "start", "brig-c1"}));
+  EXPECT_EQ(head(p.run_detached, 7), (Argv{"podman", "--runtime-flag", "oci-seccomp", "run", "-d", "--name", "brig-c1"}));
 }
 
 TEST(PlanCell, CellJsonIsExactAndHoldsNoHostPath) {
@@ -171,8 +175,8 @@ TEST(PlanCell, HostServicesAreNamedInHostsAndCellJson) {
   llm.port = 4000;
   r.spec.host_services.set({db, llm}, spec::Origin::builtin());
   const RunPlan p = plan_of(r);
-  auto at = std::find(p.create.begin(), p.create.end(), "--add-host");
-  ASSERT_NE(at, p.create.end());
+  auto at = std::find(p.run_detached.begin(), p.run_detached.end(), "--add-host");
+  ASSERT_NE(at, p.run_detached.end());
   EXPECT_EQ(*(at + 1), "db.host.brig:10.60.1.2");
   EXPECT_EQ(*(at + 2), "--add-host");
   EXPECT_EQ(*(at + 3), "llm.host.brig:10.60.1.2");
@@ -210,7 +214,7 @@ TEST(PlanCell, AirgappedCellTrustsNoCaAndItsPolicySaysSo) {
   const RunPlan p = plan_of(r);
   EXPECT_FALSE(p.trust_ca);
   EXPECT_EQ(p.policy, (nlohmann::json{{"airgapped", true}}));
-  for (const auto& a : p.create) EXPECT_EQ(a.find("ca-bundle"), std::string::npos) << a;
+  for (const auto& a : p.run_detached) EXPECT_EQ(a.find("ca-bundle"), std::string::npos) << a;
 }
 
 TEST(PlanCell, UserWorkspaceSecretsAndRunc) {
@@ -222,8 +226,8 @@ TEST(PlanCell, UserWorkspaceSecretsAndRunc) {
   const RunPlan p = plan_of(r);
   EXPECT_FALSE(p.make_workspace);
   EXPECT_EQ(p.record.runsc_network, "");
-  EXPECT_EQ(p.start_detached, (Argv{"podman", "start", "brig-c1"}));
-  const Argv& a = p.create;
+  EXPECT_EQ(head(p.run_detached, 5), (Argv{"podman", "run", "-d", "--name", "brig-c1"}));
+  const Argv& a = p.run_detached;
   EXPECT_EQ(std::count(a.begin(), a.end(), "--read-only"), 0);
   auto has = [&](const std::string& x) { return std::find(a.begin(), a.end(), x) != a.end(); };
   EXPECT_TRUE(has("/src/proj:/work:rw"));
@@ -253,7 +257,7 @@ HostFacts facts_with_sockets() {
 
 TEST(PlanCell, HostSocketsMountTheCheckedRealPathWithTheirMode) {
   const RunPlan p = plan_of(with_sockets(), facts_with_sockets());
-  const Argv& a = p.create;
+  const Argv& a = p.run_detached;
   auto at = std::find(a.begin(), a.end(), "/h/state/c1/brig:/run/brig:ro");
   ASSERT_NE(at, a.end());
   EXPECT_EQ(Argv(at + 1, at + 5), (Argv{"--volume", "/run/postgresql/.s.PGSQL.5432:/run/host/.s.PGSQL.5432:rw",
@@ -269,10 +273,10 @@ TEST(PlanCell, HostSocketsMountTheCheckedRealPathWithTheirMode) {
 
 TEST(PlanCell, HostSocketsStartWithTheHostUdsFlagAndTheRecordKeepsIt) {
   const RunPlan p = plan_of(with_sockets(), facts_with_sockets());
-  EXPECT_EQ(p.start_detached, (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host",
-                                    "--runtime-flag", "host-uds=open", "start", "brig-c1"}));
-  EXPECT_EQ(p.start_attached, (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host",
-                                    "--runtime-flag", "host-uds=open", "start", "--attach", "brig-c1"}));
+  EXPECT_EQ(head(p.run_detached, 9), (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host",
+                                           "--runtime-flag", "host-uds=open", "run", "-d"}));
+  EXPECT_EQ(head(p.run_attached, 9), (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host",
+                                           "--runtime-flag", "host-uds=open", "run", "--name"}));
   auto rec = record_from_json(nlohmann::json::parse(p.files[1].content));
   ASSERT_TRUE(rec.ok());
   EXPECT_EQ(rec->runsc_host_uds, "host-uds=open");
@@ -286,11 +290,11 @@ TEST(PlanCell, HostSocketsStartWithTheHostUdsFlagAndTheRecordKeepsIt) {
   plain.host_sockets.clear();
   const RunPlan none = plan_of(resolved(), plain);
   EXPECT_EQ(none.record.runsc_host_uds, "");
-  EXPECT_EQ(std::find(none.start_detached.begin(), none.start_detached.end(), "host-uds=open"), none.start_detached.end());
+  EXPECT_EQ(std::find(none.run_detached.begin(), none.run_detached.end(), "host-uds=open"), none.run_detached.end());
   // Nor a runc cell, which reaches a mounted socket without one.
   spec::Resolved runc = with_sockets();
   runc.spec.runtime.set("runc", spec::Origin::flag("--runtime"));
-  EXPECT_EQ(plan_of(runc, facts_with_sockets()).start_detached, (Argv{"podman", "start", "brig-c1"}));
+  EXPECT_EQ(head(plan_of(runc, facts_with_sockets()).run_detached, 3), (Argv{"podman", "run", "-d"}));
 }
 
 TEST(PlanCell, CellJsonNamesHostSocketsWithoutTheirHostPaths) {
@@ -332,7 +336,7 @@ HostFacts facts_with_placeholder() {
 
 TEST(PlanCell, InjectedSecretIsAPlaceholderInTheEnvAndNoMount) {
   const RunPlan p = plan_of(with_injected(), facts_with_placeholder());
-  const Argv& a = p.create;
+  const Argv& a = p.run_detached;
   auto has = [&](const std::string& x) { return std::find(a.begin(), a.end(), x) != a.end(); };
   EXPECT_TRUE(has("OPENAI_API_KEY=" + kPlaceholder));
   EXPECT_TRUE(has("/h/secrets/api-key:/run/secrets/api-key:ro"));  // the file form stays a mount
@@ -451,7 +455,7 @@ TEST(PlanCell, EveryResolvedSpecIsConcrete) {
     auto p = plan_cell(*r, facts());
     ASSERT_TRUE(p.ok()) << profile;
     // A user profile without pids_limit still gets a limit.
-    EXPECT_NE(std::find(p->create.begin(), p->create.end(), "--pids-limit"), p->create.end()) << profile;
+    EXPECT_NE(std::find(p->run_detached.begin(), p->run_detached.end(), "--pids-limit"), p->run_detached.end()) << profile;
   }
 }
 
@@ -483,7 +487,7 @@ TEST(PlanCell, APoolMemberRunsTheIdleInitNotItsCommand) {
   ASSERT_NE(idle, p.files.end());
   EXPECT_EQ(idle->mode, 0755u);
   EXPECT_EQ(idle->content.substr(0, 4), "\x7f" "ELF");
-  EXPECT_EQ(p.create.back(), "localhost/agent:1");
+  EXPECT_EQ(p.run_detached.back(), "localhost/agent:1");
 }
 
 }  // namespace

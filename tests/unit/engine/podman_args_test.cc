@@ -35,8 +35,12 @@ CellPlan full_plan() {
 
 bool contains(const Argv& a, const std::string& s) { return std::find(a.begin(), a.end(), s) != a.end(); }
 
-TEST(CellCreateArgs, FullPlanGolden) {
-  const Argv want = {"podman", "create", "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
+// The runtime of full_plan's cell, as its record keeps it.
+const CellRuntime kRunscHost = {"runsc", "host", ""};
+
+TEST(CellRunArgs, FullPlanGolden) {
+  const Argv want = {"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "run", "-d",
+                     "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
                      "--network", "brig-c1", "--ip", "10.60.3.10", "--mac-address", "02:62:72:67:03:0a", "--dns", "10.60.3.2",
                      "--dns-search", ".", "--read-only",
                      "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev",
@@ -49,21 +53,45 @@ TEST(CellCreateArgs, FullPlanGolden) {
                      "--env", "A=1", "--env", "HTTP_PROXY=http://10.60.3.2:3128",
                      "--label", "brig.cell=c1", "--label", "user.team=x",
                      "--workdir", "/work", "localhost/agent:1", "python3", "-c", "print(1)"};
-  EXPECT_EQ(cell_create_args(full_plan()), want);
+  EXPECT_EQ(cell_run_args(full_plan(), kRunscHost, true), want);
 }
 
-TEST(CellCreateArgs, RuntimeFlagsAreNotPartOfCreate) {
-  // --runtime-flag is global and not stored with the container: start passes it.
-  auto a = cell_create_args(full_plan());
-  EXPECT_FALSE(contains(a, "--runtime-flag"));
-  EXPECT_FALSE(contains(a, "network=host"));
+// Attached is the same without -d: podman run forwards stdout and stderr,
+// and stdin only for an interactive plan.
+TEST(CellRunArgs, AttachedDiffersOnlyByDetach) {
+  Argv want = cell_run_args(full_plan(), kRunscHost, true);
+  want.erase(std::find(want.begin(), want.end(), "-d"));
+  EXPECT_EQ(cell_run_args(full_plan(), kRunscHost, false), want);
+  EXPECT_FALSE(contains(want, "--interactive"));
+  EXPECT_FALSE(contains(want, "--tty"));
+  EXPECT_FALSE(contains(want, "--attach"));
 }
 
-TEST(CellCreateArgs, RuncRuntimeHasNoRuntimeFlags) {
+TEST(CellRunArgs, InteractiveAndTtyFollowTheVerbsFirstFlags) {
+  CellPlan p = full_plan();
+  p.interactive = true;
+  p.tty = true;
+  const Argv a = cell_run_args(p, kRunscHost, false);
+  ASSERT_GE(a.size(), 15u);
+  EXPECT_EQ(Argv(a.begin() + 5, a.begin() + 14), (Argv{"run", "--name", "brig-c1", "--hostname", "c1", "--runtime",
+                                                       "runsc", "--interactive", "--tty"}));
+}
+
+TEST(CellRunArgs, RuntimeFlagsGoBeforeTheVerbOnly) {
+  // --runtime-flag is global (podman's, not run's): before `run`, never after.
+  auto a = cell_run_args(full_plan(), kRunscHost, true);
+  auto run = std::find(a.begin(), a.end(), "run");
+  ASSERT_NE(run, a.end());
+  EXPECT_EQ(std::find(run, a.end(), "--runtime-flag"), a.end());
+  EXPECT_EQ(Argv(a.begin(), run), (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host"}));
+}
+
+TEST(CellRunArgs, RuncRuntimeHasNoRuntimeFlags) {
   CellPlan p = full_plan();
   p.runtime = "runc";
   p.runsc_network = "";
-  auto a = cell_create_args(p);
+  auto a = cell_run_args(p, {"runc", "", ""}, true);
+  EXPECT_EQ(Argv(a.begin(), a.begin() + 3), (Argv{"podman", "run", "-d"}));
   auto it = std::find(a.begin(), a.end(), "--runtime");
   ASSERT_NE(it, a.end());
   EXPECT_EQ(*(it + 1), "runc");
@@ -71,38 +99,39 @@ TEST(CellCreateArgs, RuncRuntimeHasNoRuntimeFlags) {
   EXPECT_FALSE(contains(a, "runsc"));
 }
 
-TEST(CellCreateArgs, WritableRootfsDropsReadOnlyOnly) {
+TEST(CellRunArgs, WritableRootfsDropsReadOnlyOnly) {
   CellPlan p = full_plan();
   p.read_only_rootfs = false;
-  Argv want = cell_create_args(full_plan());
+  Argv want = cell_run_args(full_plan(), kRunscHost, true);
   want.erase(std::find(want.begin(), want.end(), "--read-only"));
-  EXPECT_EQ(cell_create_args(p), want);
+  EXPECT_EQ(cell_run_args(p, kRunscHost, true), want);
 }
 
-TEST(CellCreateArgs, NoSeccompProfileLeavesPodmansDefault) {
+TEST(CellRunArgs, NoSeccompProfileLeavesPodmansDefault) {
   CellPlan p = full_plan();
   p.seccomp_profile = "";
-  Argv want = cell_create_args(full_plan());
+  Argv want = cell_run_args(full_plan(), kRunscHost, true);
   auto it = std::find(want.begin(), want.end(), "seccomp=/h/run/seccomp-cell.json");
   ASSERT_NE(it, want.end());
   want.erase(it - 1, it + 1);
-  EXPECT_EQ(cell_create_args(p), want);
+  EXPECT_EQ(cell_run_args(p, kRunscHost, true), want);
   // no-new-privileges stays.
-  EXPECT_TRUE(contains(cell_create_args(p), "no-new-privileges"));
+  EXPECT_TRUE(contains(cell_run_args(p, kRunscHost, true), "no-new-privileges"));
 }
 
-TEST(CellCreateArgs, MinimalPlanUsesImageDefaultCommand) {
+TEST(CellRunArgs, MinimalPlanUsesImageDefaultCommand) {
   CellPlan p;
   p.name = "c2";
   p.image = "busybox";
   p.subnet = Subnet{254};
-  const Argv want = {"podman", "create", "--name", "brig-c2", "--hostname", "c2", "--runtime", "runsc",
+  const Argv want = {"podman", "--runtime-flag", "oci-seccomp", "run",
+                     "--name", "brig-c2", "--hostname", "c2", "--runtime", "runsc",
                      "--network", "brig-c2", "--ip", "10.60.254.10", "--mac-address", "02:62:72:67:fe:0a", "--dns", "10.60.254.2",
                      "--dns-search", ".", "--read-only",
                      "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev",
                      "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
                      "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "busybox"};
-  EXPECT_EQ(cell_create_args(p), want);
+  EXPECT_EQ(cell_run_args(p, {"runsc", "sandbox", ""}, false), want);
 }
 
 TEST(RuntimeFlags, RunscHostNetwork) {
@@ -128,31 +157,31 @@ TEST(RuntimeFlags, HostSocketsAddTheRecordedFlag) {
             (Argv{"--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "--runtime-flag", "host-uds=open"}));
   EXPECT_EQ(runtime_flags({"runsc", "sandbox", "fsgofer-host-uds"}),
             (Argv{"--runtime-flag", "oci-seccomp", "--runtime-flag", "fsgofer-host-uds"}));
-  EXPECT_EQ(cell_start_args("c1", {"runsc", "sandbox", "host-uds=open"}, true),
-            (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "host-uds=open", "start", "--attach",
-                  "brig-c1"}));
+  EXPECT_EQ(cell_start_args("c1", {"runsc", "sandbox", "host-uds=open"}),
+            (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "host-uds=open", "start", "brig-c1"}));
+  const Argv run = cell_run_args(full_plan(), {"runsc", "sandbox", "host-uds=open"}, false);
+  EXPECT_EQ(Argv(run.begin(), run.begin() + 6),
+            (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "host-uds=open", "run"}));
 }
 
-TEST(CellCreateArgs, HostSocketIsAVolumeWithItsMode) {
+TEST(CellRunArgs, HostSocketIsAVolumeWithItsMode) {
   CellPlan p = full_plan();
   p.mounts.push_back({"/run/postgresql/.s.PGSQL.5432", "/run/host/.s.PGSQL.5432", false});
   p.mounts.push_back({"/tmp/echo.sock", "/run/host/echo.sock", true});
-  const Argv a = cell_create_args(p);
+  const Argv a = cell_run_args(p, kRunscHost, true);
   auto it = std::find(a.begin(), a.end(), "/h/state/c1/brig:/run/brig:ro");
   ASSERT_NE(it, a.end());
   EXPECT_EQ(Argv(it + 1, it + 5), (Argv{"--volume", "/run/postgresql/.s.PGSQL.5432:/run/host/.s.PGSQL.5432:rw",
                                         "--volume", "/tmp/echo.sock:/run/host/echo.sock:ro"}));
 }
 
-TEST(CellStartArgs, AttachAndDetach) {
-  EXPECT_EQ(cell_start_args("c1", {"runsc", "host", ""}, true),
-            (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start", "--attach",
-                  "brig-c1"}));
-  EXPECT_EQ(cell_start_args("c1", {"runsc", "host", ""}, false),
+// `brig cell start` of an existing cell: detached, the runtime's flags again.
+TEST(CellStartArgs, Golden) {
+  EXPECT_EQ(cell_start_args("c1", {"runsc", "host", ""}),
             (Argv{"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start", "brig-c1"}));
-  EXPECT_EQ(cell_start_args("c1", {"runsc", "sandbox", ""}, false),
+  EXPECT_EQ(cell_start_args("c1", {"runsc", "sandbox", ""}),
             (Argv{"podman", "--runtime-flag", "oci-seccomp", "start", "brig-c1"}));
-  EXPECT_EQ(cell_start_args("c1", {"runc", "", ""}, true), (Argv{"podman", "start", "--attach", "brig-c1"}));
+  EXPECT_EQ(cell_start_args("c1", {"runc", "", ""}), (Argv{"podman", "start", "brig-c1"}));
 }
 
 TEST(NetworkArgs, CreateIsInternalWithoutDns) {

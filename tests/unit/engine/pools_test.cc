@@ -81,7 +81,7 @@ TEST(PoolRules, AnEntrypointReplacesTheImages) {
   p.name = "web-1";
   p.image = "img";
   p.entrypoint = "/run/brig/idle";
-  auto a = cell_create_args(p);
+  auto a = cell_run_args(p, {"runc", "", ""}, true);
   auto at = std::find(a.begin(), a.end(), "--entrypoint");
   ASSERT_NE(at, a.end());
   EXPECT_EQ(*(at + 1), "/run/brig/idle");

@@ -24,13 +24,15 @@ TEST_F(EngineTest, RunDetachedRunsTheStepsInOrder) {
   ASSERT_GE(net, 0) << all_calls();
   long connect = find_call({"podman", "network", "connect", "--ip", "10.60.1.2", "brig-c1", "brig-warden"}, net + 1);
   ASSERT_GE(connect, 0) << all_calls();
-  long create = find_call({"podman", "create"}, connect + 1);
-  ASSERT_GE(create, 0) << all_calls();
-  long start = find_call({"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start",
-                          "brig-c1"},
-                         create + 1);
-  ASSERT_GE(start, 0) << all_calls();
-  EXPECT_EQ(fake.calls[static_cast<std::size_t>(start)].argv.size(), 7u) << "detached: no --attach";
+  // One podman process makes and starts the cell, detached.
+  long run = find_call({"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "run", "-d",
+                        "--name", "brig-c1"},
+                       connect + 1);
+  ASSERT_GE(run, 0) << all_calls();
+  EXPECT_EQ(find_run(), run) << all_calls();
+  EXPECT_FALSE(called({"podman", "create"})) << all_calls();
+  EXPECT_FALSE(called({"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "start"}))
+      << all_calls();
   // Validation happened before any change.
   EXPECT_LT(find_call(kWardenRunning), net);
   EXPECT_LT(find_call({"podman", "image", "exists", "localhost/agent:1"}), net);
@@ -40,10 +42,12 @@ TEST_F(EngineTest, RunDetachedRunsTheStepsInOrder) {
   EXPECT_FALSE(called({"podman", "rm"})) << all_calls();
 }
 
-TEST_F(EngineTest, RunCreateArgv) {
+TEST_F(EngineTest, RunArgv) {
   run_ok(resolved());
-  const Argv a = create_argv();
-  EXPECT_TRUE(starts_with(a, {"podman", "create", "--name", "brig-c1", "--hostname", "c1"})) << str(a);
+  const Argv a = run_argv();
+  EXPECT_TRUE(starts_with(a, {"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "run", "-d",
+                              "--name", "brig-c1", "--hostname", "c1"}))
+      << str(a);
   EXPECT_TRUE(has_pair(a, "--runtime", "runsc")) << str(a);
   EXPECT_TRUE(has_pair(a, "--network", "brig-c1")) << str(a);
   EXPECT_TRUE(has_pair(a, "--ip", "10.60.1.10")) << str(a);
@@ -124,18 +128,62 @@ TEST_F(EngineTest, NoReaperWithoutRmOrWhenTheRunFails) {
 
 // --- run: rollback ---
 
+// podman run -d failing before its container exists (image unknown, name in
+// use, bad limits) reads as the failed create it is, and the run is undone.
 TEST_F(EngineTest, FailedCreateIsRolledBack) {
-  fake.on({"podman", "create"}, out(125, "", "Error: bad image\n"));
+  fail_create("Error: bad image\n");
   auto rc = engine.run(resolved(), RunOptions{.detach = true});
   ASSERT_FALSE(rc.ok());
-  EXPECT_THAT(rc.error().message(), HasSubstr("bad image"));
   EXPECT_EQ(rc.error().message(), "podman could not create the cell: Error: bad image");
+  EXPECT_EQ(rc.error().fix(), "check the image and limits with: brig cell preflight, or brig run --dry-run");
   expect_no_trace_of_c1();
-  long create = find_call({"podman", "create"});
-  ASSERT_GE(create, 0);
-  EXPECT_GE(find_call({"podman", "network", "rm", "--force", "brig-c1"}, create + 1), 0) << all_calls();
-  EXPECT_FALSE(called({"podman", "--runtime-flag"})) << "nothing started";
+  long run = find_run();
+  ASSERT_GE(run, 0);
+  long inspect = find_call(kCellStatus, run + 1);
+  EXPECT_GE(inspect, 0) << "podman is asked whether the container exists: " << all_calls();
+  long rm = find_call({"podman", "rm", "--force", "brig-c1"}, run + 1);
+  EXPECT_GE(rm, 0) << all_calls();
+  EXPECT_GE(find_call({"podman", "network", "rm", "--force", "brig-c1"}, rm + 1), 0) << all_calls();
   EXPECT_THAT(slurp(paths.events_log()), HasSubstr("\"event\":\"rollback\""));
+}
+
+// The same failure attached: podman's words went to the terminal as they came
+// (not held back), so the error says what it knows; still nothing is left.
+TEST_F(EngineTest, FailedCreateOfAnAttachedRunIsRolledBack) {
+  fail_create("");
+  auto rc = engine.run(resolved(), RunOptions{});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.error().message(), "podman could not create the cell");
+  EXPECT_EQ(rc.error().fix(), "check the image and limits with: brig cell preflight, or brig run --dry-run");
+  expect_no_trace_of_c1();
+  EXPECT_TRUE(starts_with(run_argv(), {"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host",
+                                       "run", "--name", "brig-c1"}))
+      << str(run_argv());
+  EXPECT_GE(find_call({"podman", "network", "rm", "--force", "brig-c1"}, find_run() + 1), 0) << all_calls();
+  EXPECT_THAT(slurp(paths.events_log()), Not(HasSubstr("\"event\":\"exit\"")));
+}
+
+// An attached run whose container was made but never started: a failed
+// start (podman's held-back words explained), the container removed too.
+TEST_F(EngineTest, AttachedRunThatNeverStartedIsRolledBack) {
+  fake.on(kRun, out(125, "", "Error: OCI runtime error: runsc: boom\n"));
+  fake.on(kCellStatus, out(0, "created 0\n"));
+  auto rc = engine.run(resolved(), RunOptions{});
+  ASSERT_FALSE(rc.ok());
+  EXPECT_THAT(rc.error().message(), ::testing::StartsWith("cell c1 did not start: "));
+  expect_no_trace_of_c1();
+  EXPECT_GE(find_call({"podman", "rm", "--force", "brig-c1"}, find_run() + 1), 0) << all_calls();
+}
+
+// An attached cell that itself exits 125 is not a failed create: its
+// container exists, and its exit code is the run's.
+TEST_F(EngineTest, AttachedCellExiting125IsItsExitCode) {
+  fake.on(kRun, out(125));
+  fake.on(kCellStatus, out(0, "exited 125\n"));
+  auto rc = engine.run(resolved(), RunOptions{});
+  ASSERT_TRUE(rc.ok()) << rc.error().message();
+  EXPECT_EQ(*rc, 125);
+  EXPECT_FALSE(called({"podman", "rm"})) << all_calls();
 }
 
 // The history records what happened; it is not part of it. A run whose event
@@ -165,7 +213,7 @@ TEST_F(EngineTest, FailedConnectIsRolledBack) {
   long connect = find_call({"podman", "network", "connect"});
   ASSERT_GE(connect, 0);
   EXPECT_GE(find_call({"podman", "network", "rm", "--force", "brig-c1"}, connect + 1), 0) << all_calls();
-  EXPECT_FALSE(called({"podman", "create"}));
+  EXPECT_LT(find_run(), 0);
 }
 
 TEST_F(EngineTest, FailedStartRemovesTheContainerToo) {
@@ -182,9 +230,10 @@ TEST_F(EngineTest, FailedStartRemovesTheContainerToo) {
 }
 
 TEST_F(EngineTest, SubnetOfTheFailedRunIsReusable) {
-  fake.on({"podman", "create"}, out(125, "", "bad image"));
+  fail_create("bad image");
   ASSERT_FALSE(engine.run(resolved(), RunOptions{.detach = true}).ok());
-  fake.on({"podman", "create"}, out(0));
+  fake.on(kRun, out(0));
+  fake.on(kCellStatus, out(0, "running 0\n"));
   run_ok(resolved());
   EXPECT_EQ(subnet_map(), (SubnetMap{{"10.60.1.0/24", "c1"}}));
 }
@@ -268,7 +317,7 @@ TEST_F(EngineTest, SpecCaVariableWinsButProxyPointsAtWarden) {
   r.spec.env.set({{"SSL_CERT_FILE", "/mine"}, {"HTTP_PROXY", "http://evil:1"}, {"FOO", "bar"}},
                  spec::Origin::flag("--env"));
   run_ok(r);
-  const Argv a = create_argv();
+  const Argv a = run_argv();
   EXPECT_TRUE(has_pair(a, "--env", "SSL_CERT_FILE=/mine")) << str(a);
   EXPECT_FALSE(has_pair(a, "--env", "SSL_CERT_FILE=/run/brig/ca-bundle.crt")) << str(a);
   EXPECT_TRUE(has_pair(a, "--env", "HTTP_PROXY=http://10.60.1.2:3128")) << str(a);
@@ -281,7 +330,7 @@ TEST_F(EngineTest, NoCaWhenNotTrusted) {
   spec::Resolved r = resolved();
   r.spec.trust_warden_ca.set(false, spec::Origin::flag("--no-trust-warden-ca"));
   run_ok(r);
-  const Argv a = create_argv();
+  const Argv a = run_argv();
   for (const auto& arg : a) {
     EXPECT_THAT(arg, Not(HasSubstr("ca-bundle.crt"))) << str(a);
     EXPECT_THAT(arg, Not(::testing::StartsWith("SSL_CERT_FILE="))) << str(a);
@@ -306,7 +355,7 @@ TEST_F(EngineTest, SecretsAreMountedReadOnly) {
   spec::Resolved r = resolved();
   r.spec.secrets.set(spec::secret_files({"api-key"}), spec::Origin::flag("--secret"));
   run_ok(r);
-  const Argv a = create_argv();
+  const Argv a = run_argv();
   EXPECT_TRUE(has_pair(a, "--volume", paths.secret("api-key") + ":/run/secrets/api-key:ro")) << str(a);
   for (const auto& arg : a) EXPECT_THAT(arg, Not(HasSubstr("s3cr3t"))) << "secret value in argv";
 }
@@ -331,7 +380,7 @@ TEST_F(EngineTest, RunIsRolledBackWhenPodmanCannotNameTheBridge) {
   EXPECT_EQ(rc.error().fix(), "podman network inspect brig-c1");
   expect_no_trace_of_c1();
   EXPECT_GE(find_call({"podman", "network", "rm", "--force", "brig-c1"}, find_call(kBridgeOf) + 1), 0) << all_calls();
-  EXPECT_FALSE(called({"podman", "create"})) << all_calls();
+  EXPECT_LT(find_run(), 0) << all_calls();
 }
 
 TEST_F(EngineTest, RunIsRolledBackWhenTheBridgeIsMissing) {
@@ -340,7 +389,7 @@ TEST_F(EngineTest, RunIsRolledBackWhenTheBridgeIsMissing) {
   ASSERT_FALSE(rc.ok());
   EXPECT_EQ(rc.error().message(), "cannot switch IPv6 off on the bridge of brig-c1: bridge podman9 does not exist");
   expect_no_trace_of_c1();
-  EXPECT_FALSE(called({"podman", "create"}));
+  EXPECT_LT(find_run(), 0);
 }
 
 TEST_F(EngineTest, RunIsRolledBackWhenPodmanNamesNoBridge) {
@@ -386,7 +435,7 @@ TEST_F(EngineTest, StartSwitchesIpv6OffAgain) {
 // --- rollback: an undo that fails is reported, not logged as undone ---
 
 TEST_F(EngineTest, FailedUndoIsReportedToTheUserAndInTheEvent) {
-  fake.on({"podman", "create"}, out(125, "", "Error: bad image\n"));
+  fail_create("Error: bad image\n");
   fake.on({"podman", "network", "rm"}, out(2, "", "Error: network brig-c1 is in use\n"));
   auto rc = engine.run(resolved(), RunOptions{.detach = true});
   ASSERT_FALSE(rc.ok());
@@ -403,7 +452,8 @@ TEST_F(EngineTest, FailedUndoIsReportedToTheUserAndInTheEvent) {
     if (j.value("event", "") == "rollback") ev = j;
   }
   ASSERT_FALSE(ev.is_null());
-  EXPECT_EQ(ev["undone"], (nlohmann::json{"policy", "subnet", "state"})) << ev.dump();
+  // The container's undo is registered before podman run: one never made is gone already.
+  EXPECT_EQ(ev["undone"], (nlohmann::json{"container", "policy", "subnet", "state"})) << ev.dump();
   EXPECT_EQ(ev["undo_failed"],
             (nlohmann::json::parse(R"([{"step": "network", "error": "removing network brig-c1: Error: network brig-c1 is in use"}])")))
       << ev.dump();
