@@ -107,12 +107,17 @@ void create_cell(const Context& ctx, engine::Engine& e, const Request& req, Sink
   if (!body) return send_error(out, body.error());
   // "pool": a ready cell of that warm pool when the body asks only what a
   // claim can give (a name, more allowed hosts), else a cold one of the
-  // pool's spec with the body over it; the answer says which ("claimed").
+  // pool's spec with the body over it (its env and policy lists added to
+  // the pool's). Either way the cell waits (brig's idle init) for execs.
   bool claimable = false;
   std::vector<std::string> allow;
   std::string pool;
   if (body->contains("pool")) {
     if (!(*body)["pool"].is_string()) return send_error(out, Error(Errc::usage, "pool: expected a string"));
+    if (body->contains("command")) {
+      return send_error(out, Error(Errc::unavailable, "command with pool: not supported yet (a pool's cell waits)",
+                                   "create it, then POST /v1/cells/{name}/exec"));
+    }
     pool = (*body)["pool"];
     auto def = e.pools().load(pool);
     if (!def) return send_error(out, def.error());
@@ -120,12 +125,19 @@ void create_cell(const Context& ctx, engine::Engine& e, const Request& req, Sink
     claimable = true;
     for (const auto& [k, v] : body->items()) {
       if (k == "pool") continue;
-      if (k == "policy" && v.is_object() && merged.contains("policy") && v.size() == 1 && v.contains("allow") &&
-          v["allow"].is_array()) {
-        for (const auto& a : v["allow"]) {
-          merged["policy"]["allow"].push_back(a);
-          if (a.is_string()) allow.push_back(a);
-          else claimable = false;
+      if ((k == "policy" || k == "env") && v.is_object() && merged.contains(k) && merged[k].is_object()) {
+        for (const auto& [field, value] : v.items()) {
+          const bool more_hosts = k == "policy" && field == "allow" && value.is_array();
+          if (k == "policy" && value.is_array() && merged[k].contains(field) && merged[k][field].is_array()) {
+            for (const auto& item : value) merged[k][field].push_back(item);
+          } else {
+            merged[k][field] = value;
+          }
+          if (!more_hosts) claimable = false;
+          for (const auto& a : more_hosts ? value : nlohmann::json::array()) {
+            if (a.is_string()) allow.push_back(a);
+            else claimable = false;
+          }
         }
         continue;
       }
@@ -151,6 +163,7 @@ void create_cell(const Context& ctx, engine::Engine& e, const Request& req, Sink
   engine::RunOptions o;
   o.detach = true;
   o.quiet = true;
+  o.idle = !pool.empty();
   auto rc = e.run(*resolved, o);
   if (!rc) return send_error(out, rc.error());
   send_cell(e, out, name, 201);

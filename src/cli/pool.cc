@@ -97,6 +97,10 @@ void add_pool(CLI::App& root, Context& ctx) {
     if (ctx.json()) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& p : *pools) {
+        if (!p.problem.empty()) {
+          out.push_back({{"name", p.def.name}, {"damaged", p.problem}});
+          continue;
+        }
         out.push_back({{"name", p.def.name},
                        {"image", p.def.spec.value("image", "")},
                        {"size", p.def.size},
@@ -112,6 +116,10 @@ void add_pool(CLI::App& root, Context& ctx) {
     }
     std::printf("%-20s %-36s %5s %6s %9s %8s %8s\n", "NAME", "IMAGE", "SIZE", "READY", "STARTING", "CLAIMED", "MAX-AGE");
     for (const auto& p : *pools) {
+      if (!p.problem.empty()) {
+        std::printf("%-20s damaged: %s (fix: brig pool rm %s)\n", p.def.name.c_str(), p.problem.c_str(), p.def.name.c_str());
+        continue;
+      }
       std::printf("%-20s %-36s %5d %6d %9d %8d %8s%s\n", p.def.name.c_str(), p.def.spec.value("image", "").c_str(),
                   p.def.size, p.ready, p.starting, p.claimed, age_text(p.def.max_age_s).c_str(),
                   p.refilling ? "" : "  (not refilling: brig system up)");

@@ -154,55 +154,57 @@ void print_text(const spec::Resolved& r) {
 Result<int> run_from_pool(const CLI::App& cmd, Context& ctx, const RunOpts& o, const RunTail& tail) {
   static proc::PosixRunner runner;
   engine::Engine e(runner, ctx.paths);
-  auto def = e.pools().load(o.pool);
-  if (!def) return def.error();
-  // Without "--", what split_run_tail took for the image is the command.
-  RunTail claim_tail;
-  claim_tail.has_command = tail.has_command || tail.image.has_value();
-  if (tail.image) claim_tail.command.push_back(*tail.image);
-  claim_tail.command.insert(claim_tail.command.end(), tail.command.begin(), tail.command.end());
+  auto given = [&](const char* flag) { return cmd.get_option(flag)->count() > 0; };
+  if (tail.image) {
+    return Error(Errc::usage, "with --pool the image is the pool's: give the command after --",
+                 "brig run --pool " + o.pool + " -- " + *tail.image + (tail.command.empty() ? "" : " ..."));
+  }
+  if (given("--file")) return Error(Errc::usage, "--file and --pool together: the pool's spec is its file", "drop one of them");
   if (o.dry_run) return Error(Errc::unavailable, "--dry-run with --pool: not supported yet", "brig pool list");
   if (o.tty) {
     return Error(Errc::unavailable, "-t with --pool: not supported yet (a claim runs without a terminal)",
                  "drop -t, or claim with -d and then: brig cell exec -it CELL sh");
   }
-  if (o.detach && claim_tail.has_command) {
-    return Error(Errc::unavailable, "-d with a command and --pool: not supported yet",
-                 "claim with -d (the cell waits), then: brig cell exec CELL -- CMD");
+  if (o.detach && (tail.has_command || o.rm || !o.env.empty())) {
+    return Error(Errc::unavailable, "-d with a command, --rm or --env and --pool: not supported yet (a claimed cell waits)",
+                 "claim with -d (and --name, --allow), then: brig cell exec CELL -- CMD");
   }
+  auto def = e.pools().load(o.pool);
+  if (!def) return def.error();
+  // The pool's spec with the flags over it, validated as any run's is.
   spec::Diagnostics bad;
-  spec::CellSpec flags = flags_layer(cmd, o, claim_tail, bad);
-  if (!bad.empty()) return Error(Errc::usage, bad.front().origin.str() + ": " + bad.front().message, "brig run --help");
+  spec::CellSpec flags = flags_layer(cmd, o, tail, bad);
+  auto resolved = load_spec_text(ctx.paths, def->spec.dump(2), ctx.paths.pool(o.pool), flags, bad);
+  if (!resolved) return resolved.error();
   // What a claim can apply to a running cell: its name, the command's env,
   // more allowed hosts. Anything else needs a cell made for it.
   std::vector<std::string> cold_flags;
-  for (const char* f : {"--file", "--memory", "--cpus", "--pids-limit", "--profile", "--secret", "--workspace",
-                        "--timeout", "--runtime"}) {
-    if (cmd.get_option(f)->count() > 0) cold_flags.push_back(f);
+  for (const char* f : {"--memory", "--cpus", "--pids-limit", "--profile", "--secret", "--workspace", "--timeout",
+                        "--runtime"}) {
+    if (given(f)) cold_flags.push_back(f);
+  }
+  const auto argv = engine::claim_argv(*def, tail.command);
+  if (!o.detach && argv.empty()) {
+    return Error(Errc::usage, "pool " + o.pool + "'s image and spec have no command and none was given",
+                 "brig run --pool " + o.pool + " -- CMD");
   }
   std::optional<engine::Claimed> claimed;
   if (cold_flags.empty()) {
     auto c = e.pools().claim({o.pool, o.name, o.allow});
     if (!c) return c.error();
     claimed = std::move(*c);
-    if (!claimed && !ctx.quiet) {
-      std::fprintf(stderr, "note: pool %s has no ready cell; starting a cold one\n", o.pool.c_str());
-    }
+    if (!claimed && !ctx.quiet) std::fprintf(stderr, "note: pool %s has no ready cell; starting a cold one\n", o.pool.c_str());
   } else if (!ctx.quiet) {
     std::fprintf(stderr, "note: %s changes what pool %s's cells were made with; starting a cold cell\n",
                  str::join(cold_flags, ", ").c_str(), o.pool.c_str());
   }
-  const bool stdin_tty = ::isatty(0);
-  const bool interactive = o.interactive || (!o.detach && !stdin_tty);
+  const bool interactive = o.interactive || (!o.detach && !::isatty(0));
   if (!claimed) {
-    if (cmd.get_option("--file")->count() > 0) {
-      return Error(Errc::usage, "--file and --pool together: the pool's spec is the file", "drop one of them");
-    }
-    auto resolved = load_spec_text(ctx.paths, def->spec.dump(2), ctx.paths.pool(o.pool), flags, bad);
-    if (!resolved) return resolved.error();
     if (!resolved->spec.name.has()) resolved->spec.name.set(engine::generate_cell_name(), spec::Origin::builtin());
     engine::Stdio stdio{interactive, false};
-    return e.run(*resolved, engine::RunOptions{o.detach, o.rm, o.keep_workspace, self_binary(), stdio, ctx.quiet});
+    engine::RunOptions ro{o.detach, o.rm, o.keep_workspace, self_binary(), stdio, ctx.quiet};
+    ro.idle = o.detach;  // as a claimed cell: it waits for brig cell exec
+    return e.run(*resolved, ro);
   }
   const std::string& name = claimed->record.name;
   if (o.detach) {
@@ -210,20 +212,18 @@ Result<int> run_from_pool(const CLI::App& cmd, Context& ctx, const RunOpts& o, c
     return 0;
   }
   engine::ClaimExec x;
-  x.command = claim_tail.has_command ? claim_tail.command : def->spec.value("command", std::vector<std::string>{});
+  x.argv = argv;
   if (flags.env.has()) x.env = *flags.env;
   x.interactive = interactive;
-  auto rc = x.command.empty()
-                ? Result<int>(Error(Errc::usage, "pool " + o.pool + "'s spec has no command and none was given",
-                                    "brig run --pool " + o.pool + " -- CMD"))
-                : e.pools().exec(*claimed, x);
-  // The command was the cell's work: it ends with it, as brig run's does.
+  auto rc = e.pools().exec(*claimed, x);
+  // The command was the cell's work: it ends with it, as brig run's does
+  // (SIGTERM: the idle init exits 0).
   if (o.rm) {
     auto kept = e.remove(name, o.keep_workspace);
-    if (!kept) return kept.error();
-    if (!kept->empty()) std::fprintf(stderr, "workspace of %s kept in %s\n", name.c_str(), kept->c_str());
-  } else {
-    BRIG_TRY(e.stop(name, 0));
+    if (!kept) std::fprintf(stderr, "warning: %s\n", kept.error().message().c_str());
+    else if (!kept->empty()) std::fprintf(stderr, "workspace of %s kept in %s\n", name.c_str(), kept->c_str());
+  } else if (auto st = e.stop(name, 1); !st) {
+    std::fprintf(stderr, "warning: %s\n", st.error().message().c_str());
   }
   return rc;
 }

@@ -115,7 +115,7 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
   CellPlan& c = p.container;
   c.name = name;
   c.image = f.image_id.empty() ? rec.image : f.image_id;
-  if (!f.pool.empty()) {
+  if (f.idle) {
     p.files.push_back({p.state_dir + "/brig/" + cell_files::kIdleInitName, cell_files::idle_init(), 0755});
     c.entrypoint = std::string("/run/brig/") + cell_files::kIdleInitName;
   } else if (s.command.has()) {

@@ -52,6 +52,30 @@ struct Member {
 
 bool alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
+// Signals that would end brig mid-claim are held until it is done (a claim
+// half made would be a cell under two names).
+class HoldSignals {
+ public:
+  HoldSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
+    ::pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~HoldSignals() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  HoldSignals(const HoldSignals&) = delete;
+  HoldSignals& operator=(const HoldSignals&) = delete;
+
+ private:
+  sigset_t old_;
+};
+
+// The process `pid` is `what` (pids are reused).
+bool is_process(long pid, const std::string& what) {
+  return alive(pid) && daemon::cmdline_of(pid).find(what) != std::string::npos;
+}
+
+
 Member read_member(const Paths& paths, const std::string& cell) {
   Member m;
   m.cell = cell;
@@ -86,6 +110,8 @@ std::optional<std::string> pool_name_problem(const std::string& name) {
 }
 
 std::string pool_spec_problem(const spec::CellSpec& s) {
+  if (s.runtime.has() && *s.runtime != "runsc") return "runtime " + *s.runtime;
+  if (s.workspace.has()) return "workspace (every cell of the pool would share it)";
   if (s.timeout.has()) return "timeout";
   if (s.ingress.has() && !s.ingress->empty()) return "ingress";
   if (s.host_services.has() && !s.host_services->empty()) return "host_services";
@@ -98,8 +124,18 @@ std::string pool_spec_problem(const spec::CellSpec& s) {
   return "";
 }
 
+std::vector<std::string> claim_argv(const PoolDef& d, const std::vector<std::string>& command) {
+  std::vector<std::string> argv = d.image_entrypoint;
+  const auto spec_command = d.spec.value("command", std::vector<std::string>{});
+  const auto& rest = !command.empty() ? command : !spec_command.empty() ? spec_command : d.image_cmd;
+  argv.insert(argv.end(), rest.begin(), rest.end());
+  return argv;
+}
+
 nlohmann::json to_json(const PoolDef& d) {
-  nlohmann::json j = {{"name", d.name}, {"spec", d.spec}, {"size", d.size}, {"created", d.created}};
+  nlohmann::json j = {{"name", d.name},         {"spec", d.spec},
+                      {"size", d.size},         {"created", d.created},
+                      {"image_entrypoint", d.image_entrypoint}, {"image_cmd", d.image_cmd}};
   if (d.max_age_s > 0) j["max_age_s"] = d.max_age_s;
   return j;
 }
@@ -112,6 +148,8 @@ Result<PoolDef> pool_from_json(const nlohmann::json& j, const std::string& sourc
     d.size = j.at("size").get<int>();
     d.max_age_s = j.value("max_age_s", 0L);
     d.created = j.value("created", "");
+    d.image_entrypoint = j.value("image_entrypoint", std::vector<std::string>{});
+    d.image_cmd = j.value("image_cmd", std::vector<std::string>{});
     if (!d.spec.is_object() || d.size < 0 || d.size > kMaxPoolSize || d.max_age_s < 0) {
       throw std::runtime_error("spec, size or max_age_s out of range");
     }
@@ -157,24 +195,43 @@ std::vector<Member> members_of(Cells& cells, const Paths& paths, const std::stri
 
 }  // namespace
 
-Status Pools::create(const PoolDef& def, const std::string& brig_binary) {
+Status Pools::create(PoolDef def, const std::string& brig_binary) {
   if (auto bad = pool_name_problem(def.name)) {
     return Error(Errc::usage, "invalid pool name " + str::quote(def.name) + ": " + *bad, "brig pool create web IMAGE --size 2");
   }
+  const std::string image = def.spec.value("image", "");
+  auto inspected = ctx_.podman.run({"image", "inspect", "--format", "{{json .Config.Entrypoint}}\n{{json .Config.Cmd}}", image});
+  if (!inspected) return inspected.error();
+  if (!inspected->success()) {
+    return Error(Errc::not_found, "image " + image + " is not here: " + std::string(str::trim(inspected->err)),
+                 "brig image pull " + image + " (or build it), then create the pool");
+  }
+  try {
+    auto lines = str::split(std::string(str::trim(inspected->out)), '\n');
+    auto list = [](const std::string& text) {
+      auto j = nlohmann::json::parse(text);
+      return j.is_array() ? j.get<std::vector<std::string>>() : std::vector<std::string>{};
+    };
+    if (lines.size() != 2) throw std::runtime_error("two lines expected");
+    def.image_entrypoint = list(lines[0]);
+    def.image_cmd = list(lines[1]);
+  } catch (const std::exception& e) {
+    return Error(Errc::failed, "podman image inspect " + image + " printed something brig cannot read: " + e.what());
+  }
   BRIG_TRY(fs::make_dirs(ctx_.paths.pools_dir(), 0700));
+  // Written whole beside it, then linked in: of two creates of one name one
+  // wins, and no reader ever sees half a file.
   const std::string path = ctx_.paths.pool(def.name);
-  // O_EXCL: of two creates of one name, one wins.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0 && errno == EEXIST) {
+  const std::string tmp = path + ".new-" + std::to_string(::getpid());
+  BRIG_TRY(fs::write_atomic(tmp, to_json(def).dump(2) + "\n", 0600));
+  const int linked = ::link(tmp.c_str(), path.c_str());
+  const int link_errno = errno;
+  ::unlink(tmp.c_str());
+  if (linked != 0 && link_errno == EEXIST) {
     return Error(Errc::exists, "a pool named " + str::quote(def.name) + " already exists",
                  "brig pool rm " + def.name + " first, or pick another name");
   }
-  if (fd < 0) return errno_error("creating " + path, errno);
-  ::close(fd);
-  if (auto st = fs::write_atomic(path, to_json(def).dump(2) + "\n", 0600); !st) {
-    ::unlink(path.c_str());
-    return st;
-  }
+  if (linked != 0) return errno_error("creating " + path, link_errno);
   ctx_.event("pool_create", "", {{"pool", def.name}, {"size", def.size}});
   if (auto st = start_refiller(def.name, brig_binary); !st) {
     ::unlink(path.c_str());
@@ -188,9 +245,13 @@ Result<std::vector<PoolStatus>> Pools::list() {
   std::map<std::string, std::size_t> index;
   for (const auto& name : fs::list_names(ctx_.paths.pools_dir(), ".json")) {
     auto def = load(name);
-    if (!def) return def.error();
     PoolStatus st;
-    st.def = std::move(*def);
+    if (def) {
+      st.def = std::move(*def);
+    } else {
+      st.def.name = name;
+      st.problem = def.error().message();
+    }
     st.refilling = daemon::pid(refiller(ctx_.paths, name)) > 0;
     index[name] = out.size();
     out.push_back(std::move(st));
@@ -211,7 +272,8 @@ Result<std::vector<PoolStatus>> Pools::list() {
 }
 
 Status Pools::remove(const std::string& name) {
-  BRIG_TRY(load(name));
+  // A damaged definition is removed as well (its cells are found by record).
+  if (auto def = load(name); !def && def.error().code() != Errc::invalid) return def.error();
   BRIG_TRY(stop_refiller(name));
   for (const auto& m : members_of(cells_, ctx_.paths, name)) BRIG_TRY(drop_member(m.cell));
   if (::unlink(ctx_.paths.pool(name).c_str()) != 0 && errno != ENOENT) {
@@ -236,14 +298,20 @@ Status Pools::start_refillers(const std::string& brig_binary) {
 }
 
 Result<std::vector<std::string>> Pools::stop_all() {
+  // Every pool is emptied even when one cannot be: the first error is returned.
   std::vector<std::string> done;
+  std::optional<Error> first;
+  auto note = [&](const Status& st) {
+    if (!st && !first) first = st.error();
+    return st.ok();
+  };
   for (const auto& name : fs::list_names(ctx_.paths.pools_dir(), ".json")) {
-    BRIG_TRY(stop_refiller(name));
+    if (!note(stop_refiller(name))) continue;
     for (const auto& m : members_of(cells_, ctx_.paths, name)) {
-      BRIG_TRY(drop_member(m.cell));
-      done.push_back("pool " + name + ": cell " + m.cell);
+      if (note(drop_member(m.cell))) done.push_back("pool " + name + ": cell " + m.cell);
     }
   }
+  if (first) return *first;
   return done;
 }
 
@@ -293,10 +361,6 @@ Status Pools::refill(const std::string& name, const spec::Resolved& resolved, co
   auto pause = [&](int ms) {
     for (int i = 0; i < ms / 100 && !stop(); ++i) ctx_.clock.sleep_for(std::chrono::milliseconds(100));
   };
-  // What a refiller that was killed left half made goes first.
-  for (const auto& m : members_of(cells_, ctx_.paths, name)) {
-    if (!m.ready) BRIG_TRY(drop_member(m.cell));
-  }
   while (!stop()) {
     auto def = load(name);
     if (!def && def.error().code() == Errc::not_found) return {};
@@ -304,9 +368,12 @@ Status Pools::refill(const std::string& name, const spec::Resolved& resolved, co
     int live = 0;
     const std::int64_t now = timefmt::now_seconds();
     for (const auto& m : members_of(cells_, ctx_.paths, name)) {
+      // This loop makes one cell at a time: one not ready here is what a
+      // failed start or drop (or a killed refiller) left.
       const bool aged = def->max_age_s > 0 && now - m.ready_at >= def->max_age_s;
-      if (m.ready && (!alive(m.pid) || aged)) {
-        std::fprintf(stderr, "pool %s: dropping %s (%s)\n", name.c_str(), m.cell.c_str(), aged ? "max age" : "not running");
+      if (!m.ready || !is_process(m.pid, "runsc") || aged) {
+        const char* why = !m.ready ? "left half made" : aged ? "max age" : "not running";
+        std::fprintf(stderr, "pool %s: dropping %s (%s)\n", name.c_str(), m.cell.c_str(), why);
         if (auto st = drop_member(m.cell); !st) std::fprintf(stderr, "pool %s: %s\n", name.c_str(), st.error().message().c_str());
         continue;
       }
@@ -331,6 +398,7 @@ Result<std::optional<Claimed>> Pools::claim(const ClaimRequest& req) {
     return Error(Errc::usage, "invalid cell name " + str::quote(name) + ": " + *bad, "--name my-cell");
   }
   const Paths& paths = ctx_.paths;
+  HoldSignals held;
   std::optional<Claimed> out;
   const Status taken = with_state_lock(paths, [&]() -> Status {
     if (fs::exists(paths.cell_state(name))) {
@@ -338,9 +406,34 @@ Result<std::optional<Claimed>> Pools::claim(const ClaimRequest& req) {
                    "remove it (brig cell rm " + name + ") or pick another name (--name)");
     }
     for (const auto& m : members_of(cells_, paths, req.pool)) {
-      if (!m.ready || !alive(m.pid)) continue;
+      if (!m.ready || !is_process(m.pid, "runsc")) continue;
       auto rec = cells_.load_record(m.cell);
       if (!rec) continue;
+      // Everything that can be refused is decided before anything changes:
+      // the cell's policy with the claim's hosts (an airgapped one refuses).
+      nlohmann::json doc = nlohmann::json::object();
+      if (auto text = state::read_cell_policy(paths, m.cell)) {
+        auto parsed = state::parse_cell_policy(*text, paths.cell_policy(m.cell));
+        if (!parsed) return parsed.error();
+        doc = std::move(*parsed);
+      } else if (text.error().code() != Errc::not_found) {
+        return text.error();
+      }
+      if (!req.allow.empty()) {
+        state::PolicyEdit edit;
+        for (const auto& a : req.allow) edit.allow.push_back({a, {}, {}});
+        auto applied = state::apply_policy_edit(doc, name, edit, timefmt::now_seconds());
+        if (!applied) return applied.error();
+      }
+      auto map = read_subnet_map(paths);
+      if (!map) return map.error();
+      CellRecord r = *rec;
+      if (r.workspace == paths.workspace(m.cell)) r.workspace = paths.workspace(name);
+      r.network = network_of(r);
+      r.name = name;
+      r.claimed = true;
+      r.spec["name"] = name;
+
       // The container first: podman refuses a name in use, and nothing else has changed yet.
       auto renamed = ctx_.podman.run({"rename", cell_container(m.cell), cell_container(name)});
       if (!renamed) return renamed.error();
@@ -354,36 +447,29 @@ Result<std::optional<Claimed>> Pools::claim(const ClaimRequest& req) {
         (void)ctx_.podman.run({"rename", cell_container(name), cell_container(m.cell)});
         return errno_error("renaming " + paths.cell_state(m.cell), err);
       }
-      // From here on the member is the new cell: warden's map, its policy, its record.
-      auto map = read_subnet_map(paths);
-      if (!map) return map.error();
+      // Its files under the new name, then warden's map last: until the map
+      // names the cell, warden keeps the member's (stricter) policy for it.
+      auto undo = [&](const Error& e) -> Status {
+        (void)state::remove_cell_policy(paths, name);
+        (void)fs::write_atomic(cell_files::record_path(paths, name), cell_files::dump(to_json(*rec), 2) + "\n", 0600);
+        ::rename(paths.cell_state(name).c_str(), paths.cell_state(m.cell).c_str());
+        (void)ctx_.podman.run({"rename", cell_container(name), cell_container(m.cell)});
+        return e;
+      };
+      if (auto st = state::store_cell_policy(paths, name, doc); !st) return undo(st.error());
+      if (auto st = fs::write_atomic(cell_files::record_path(paths, name), cell_files::dump(to_json(r), 2) + "\n", 0600);
+          !st) {
+        return undo(st.error());
+      }
       for (auto& [cidr, owner] : *map) {
         if (owner == m.cell) owner = name;
       }
-      BRIG_TRY(state::store_subnet_map(paths, *map));
-      nlohmann::json doc = nlohmann::json::object();
-      if (auto text = state::read_cell_policy(paths, m.cell)) {
-        auto parsed = state::parse_cell_policy(*text, paths.cell_policy(m.cell));
-        if (!parsed) return parsed.error();
-        doc = std::move(*parsed);
-      }
-      if (!req.allow.empty()) {
-        state::PolicyEdit edit;
-        for (const auto& a : req.allow) edit.allow.push_back({a, {}, {}});
-        auto applied = state::apply_policy_edit(doc, name, edit, timefmt::now_seconds());
-        if (!applied) return applied.error();
-      }
-      BRIG_TRY(state::store_cell_policy(paths, name, doc));
+      if (auto st = state::store_subnet_map(paths, *map); !st) return undo(st.error());
       (void)state::remove_cell_policy(paths, m.cell);
-      CellRecord& r = *rec;
-      if (r.workspace == paths.workspace(m.cell)) r.workspace = paths.workspace(name);
-      r.network = network_of(r);
-      r.name = name;
-      r.claimed = true;
-      r.spec["name"] = name;
-      BRIG_TRY(fs::write_atomic(cell_files::record_path(paths, name), cell_files::dump(to_json(r), 2) + "\n", 0600));
-      BRIG_TRY(cell_files::write_cell_json(paths, r));
       ::unlink(paths.pool_member(name).c_str());
+      if (auto st = cell_files::write_cell_json(paths, r); !st) {
+        std::fprintf(stderr, "warning: %s\n", st.error().message().c_str());
+      }
       out = Claimed{std::move(r), m.cell, m.container_id, m.oci_config};
       return {};
     }
@@ -392,7 +478,9 @@ Result<std::optional<Claimed>> Pools::claim(const ClaimRequest& req) {
   if (!taken) return taken.error();
   if (!out) return out;
   // Warden reloads at once rather than at its next look (a quarter second).
-  if (auto w = state::load_warden_runtime(paths); w && w->pid > 0) ::kill(static_cast<pid_t>(w->pid), SIGHUP);
+  if (auto w = state::load_warden_runtime(paths); w && is_process(w->pid, "warden")) {
+    ::kill(static_cast<pid_t>(w->pid), SIGHUP);
+  }
   ctx_.event("claim", name, {{"pool", req.pool}, {"member", out->member}, {"allow", req.allow}});
   return out;
 }
@@ -400,7 +488,7 @@ Result<std::optional<Claimed>> Pools::claim(const ClaimRequest& req) {
 Result<int> Pools::exec(const Claimed& c, const ClaimExec& x) {
   auto cfg = load_host_config(ctx_.paths);
   if (!cfg) return cfg.error();
-  if (x.command.empty()) return Error(Errc::usage, "no command to run in " + c.record.name, "brig run --pool POOL -- CMD");
+  if (x.argv.empty()) return Error(Errc::usage, "no command to run in " + c.record.name, "brig run --pool POOL -- CMD");
   // The cell's own process as podman made it (user, capabilities,
   // no_new_privs, rlimits, cwd, env), running the command instead.
   auto text = fs::read_file(c.oci_config, 4 << 20);
@@ -411,13 +499,21 @@ Result<int> Pools::exec(const Claimed& c, const ClaimExec& x) {
   } catch (const std::exception& e) {
     return Error(Errc::failed, c.oci_config + " is not an OCI config: " + e.what(), "brig cell rm " + c.record.name);
   }
-  process["args"] = x.command;
+  process["args"] = x.argv;
   process["terminal"] = false;
   std::vector<std::string> env = process.value("env", std::vector<std::string>{});
-  for (const auto& [k, v] : x.env) {
+  auto put = [&](const std::string& k, const std::string& v) {
     std::erase_if(env, [&](const std::string& e) { return e.compare(0, k.size() + 1, k + "=") == 0; });
     env.push_back(k + "=" + v);
+  };
+  // As in a cold cell (cell_files::cell_env): the proxy variables and the
+  // name are brig's; the CA variables and everything else the user's.
+  for (const auto& [k, v] : x.env) {
+    const bool ca = std::find(std::begin(spec::kCellCaBundleEnv), std::end(spec::kCellCaBundleEnv), k) !=
+                    std::end(spec::kCellCaBundleEnv);
+    if (ca || !spec::brig_sets_env(k)) put(k, v);
   }
+  put(std::string(spec::kCellNameEnv), c.record.name);
   process["env"] = env;
   const std::string file = ctx_.paths.cell_state(c.record.name) + "/exec-" + std::to_string(::getpid()) + ".json";
   BRIG_TRY(fs::write_atomic(file, process.dump(), 0600));
@@ -428,7 +524,7 @@ Result<int> Pools::exec(const Claimed& c, const ClaimExec& x) {
   cmd.argv.insert(cmd.argv.end(), {"exec", "--process", file, c.container_id});
   cmd.inherit_stdio = true;
   if (!x.interactive) cmd.stdin_file = "/dev/null";
-  ctx_.event("start", c.record.name, {{"command", x.command}});
+  ctx_.event("start", c.record.name, {{"command", x.argv}});
   auto out = ctx_.runner.run(cmd);
   ::unlink(file.c_str());
   if (!out) return out.error();

@@ -120,7 +120,8 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
 
   auto planned =
       plan_cell(resolved,
-                HostFacts{ctx_.paths, *cfg, name, *subnet, timefmt::now_rfc3339(), placeholders, sockets, image_id, opts.pool},
+                HostFacts{ctx_.paths, *cfg, name, *subnet, timefmt::now_rfc3339(), placeholders, sockets, image_id, opts.pool,
+                          opts.idle || !opts.pool.empty()},
                 opts.stdio);
   if (!planned) return fail(planned.error());
   const RunPlan& plan = *planned;
@@ -295,7 +296,10 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     // podman's own words on a container it could not make went to the
     // terminal as they came (only start_failure_prefixes are held back).
     if (out->exit_code == 125 && creates && never_created(rec.name)) return create_failure(out->err);
-    if (out->exit_code == 125 && !out->err.empty() && never_started(rec.name)) return start_failure(out->err, rec);
+    // podman start --attach says 125 for a cell the runtime could not start;
+    // podman run says 126 (or 127), as docker does.
+    const bool podman_failed = out->exit_code >= 125 && out->exit_code <= 127;
+    if (podman_failed && !out->err.empty() && never_started(rec.name)) return start_failure(out->err, rec);
     std::fputs(out->err.c_str(), stderr);
     const double ran = std::chrono::duration<double>(ctx_.clock.now() - t0).count();
     // podman ends a timed-out cell with 255 and no word: say what happened,

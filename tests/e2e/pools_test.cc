@@ -61,6 +61,12 @@ TEST_F(Cells, WarmPoolClaimsAreNamedFreshAndRefilled) {
   auto again = brig({"pool", "create", kPool, kDebian, "--size", "2"});
   EXPECT_NE(again.exit_code, 0);
   EXPECT_THAT(again.err, HasSubstr("already exists"));
+  auto image_given = brig({"run", "--pool", kPool, "echo", "hi"});
+  EXPECT_EQ(image_given.exit_code, 2) << image_given.err;
+  EXPECT_THAT(image_given.err, HasSubstr("give the command after --"));
+  auto detached_env = brig({"run", "--pool", kPool, "-d", "--env", "A=b"});
+  EXPECT_NE(detached_env.exit_code, 0);
+  EXPECT_THAT(detached_env.err, HasSubstr("not supported yet"));
   auto row = wait_ready(2);
   ASSERT_EQ(row.value("ready", -1), 2) << row.dump();
   auto listed = brig({"cell", "list"});

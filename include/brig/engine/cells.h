@@ -52,6 +52,7 @@ struct RunOptions {
   Stdio stdio = {};  // -i / -t; attached runs forward stdin when interactive
   bool quiet = false;  // -q: no notes (warnings still print)
   std::string pool = {};  // a warm pool's member (pools.h): detached, idle until claimed
+  bool idle = false;      // runs brig's idle init, not its command (pools: a cold claim that waits)
 };
 
 // `brig cell rm --wait` for a detached --rm cell: removes it once it exits.

@@ -40,9 +40,11 @@ struct HostFacts {
   // A pinned image's ID, as the image check matched it: the container is
   // made from exactly that image (a tag moved since cannot swap it).
   std::string image_id = {};
-  // A warm pool's member (pools.h): it runs brig's idle init (in /run/brig)
-  // instead of its command, which a claim runs later.
+  // A warm pool's member (pools.h), and a cell that waits: it runs brig's
+  // idle init (in /run/brig) instead of its command (a claim, or an exec,
+  // runs that later).
   std::string pool = {};
+  bool idle = false;
 };
 
 // How the cell's stdio is wired (run -i, -t).

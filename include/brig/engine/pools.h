@@ -30,15 +30,23 @@ struct PoolDef {
   int size = 1;
   long max_age_s = 0;  // 0: members never age out
   std::string created;
+  // The image's ENTRYPOINT and CMD (podman image inspect at create): a
+  // claim's command runs as a cold cell's would, after the entrypoint.
+  std::vector<std::string> image_entrypoint = {}, image_cmd = {};
 };
+
+// Pure. The argv a claim runs: the image's entrypoint, then `command` (else
+// the spec's command, else the image's CMD). Empty when there is nothing to run.
+std::vector<std::string> claim_argv(const PoolDef& d, const std::vector<std::string>& command);
 
 inline constexpr int kMaxPoolSize = 64;
 
 // Pure. A pool name: a cell name short enough for "<pool>-<6 hex>" members.
 std::optional<std::string> pool_name_problem(const std::string& name);
 // Pure. What a pool cannot hold yet (each changes at start or is renamed by
-// name): timeout, ingress, host services and sockets, injected secrets; and
-// detached runs only. "" when the spec will do.
+// name): timeout, ingress, host services and sockets, injected secrets; a
+// runtime other than runsc (claims run through runsc exec); a workspace of
+// the user's (every cell would share it). "" when the spec will do.
 std::string pool_spec_problem(const spec::CellSpec& s);
 nlohmann::json to_json(const PoolDef& d);
 // Errc::invalid naming `source` when a field is missing or of the wrong type.
@@ -48,6 +56,7 @@ struct PoolStatus {
   PoolDef def;
   int ready = 0, starting = 0, claimed = 0;
   bool refilling = false;  // its refiller runs
+  std::string problem;     // a damaged definition: what is wrong (def holds the name only)
 };
 
 // A claim: the cell's name ("" generates one), and what it adds.
@@ -62,9 +71,10 @@ struct Claimed {
   std::string container_id, oci_config;
 };
 
-// How a claim's command runs: env added to the cell's, stdin forwarded or not.
+// How a claim's command runs: env added to the cell's (brig's proxy variables
+// and BRIG_CELL win, as in a cold cell), stdin forwarded or not.
 struct ClaimExec {
-  std::vector<std::string> command;
+  std::vector<std::string> argv;  // claim_argv
   std::map<std::string, std::string> env;
   bool interactive = false;
 };
@@ -73,9 +83,9 @@ class Pools {
  public:
   Pools(EngineContext& ctx, Cells& cells) : ctx_(ctx), cells_(cells) {}
 
-  // Stores the pool (Errc::exists when the name is taken) and starts its
-  // refiller (`brig_binary pool refill NAME`).
-  Status create(const PoolDef& def, const std::string& brig_binary);
+  // Stores the pool (Errc::exists when the name is taken) with its image's
+  // entrypoint and command, and starts its refiller (`brig_binary pool refill NAME`).
+  Status create(PoolDef def, const std::string& brig_binary);
   Result<std::vector<PoolStatus>> list();
   Result<PoolDef> load(const std::string& name);
   // Stops the refiller, removes the members (not the cells claimed from it)

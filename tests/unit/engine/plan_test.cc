@@ -477,6 +477,7 @@ namespace {
 TEST(PlanCell, APoolMemberRunsTheIdleInitNotItsCommand) {
   HostFacts f = facts();
   f.pool = "web";
+  f.idle = true;
   const RunPlan p = plan_of(resolved(), f);
   EXPECT_EQ(p.record.pool, "web");
   EXPECT_FALSE(p.record.claimed);

@@ -4,6 +4,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -90,8 +93,8 @@ TEST(PoolRules, AnEntrypointReplacesTheImages) {
 
 class PoolClaim : public EngineTest {
  protected:
-  // A ready member of pool "web": its record, ready mark (this process's pid
-  // as the sandbox's, so it is alive), subnet and policy.
+  // A ready member of pool "web": its record, ready mark (a live process
+  // named like runsc's sandbox stands for it), subnet and policy.
   void member(const std::string& cell, int subnet, std::int64_t ready_at = 100) {
     write_record(cell, subnet);
     auto rec = engine.load_record(cell);
@@ -99,7 +102,7 @@ class PoolClaim : public EngineTest {
     rec->pool = "web";
     spit(paths.cell_state(cell) + "/cell-state.json", to_json(*rec).dump(2));
     spit(paths.cell_state(cell) + "/brig/cell.json", "{}");
-    spit(paths.pool_member(cell), nlohmann::json{{"pool", "web"}, {"id", "id-" + cell}, {"pid", ::getpid()},
+    spit(paths.pool_member(cell), nlohmann::json{{"pool", "web"}, {"id", "id-" + cell}, {"pid", sandbox_},
                                                  {"oci_config", "/c/" + cell + ".json"}, {"ready_at", ready_at}}
                                       .dump());
     auto map = read_subnet_map(paths);
@@ -110,9 +113,18 @@ class PoolClaim : public EngineTest {
   }
   void SetUp() override {
     EngineTest::SetUp();
+    char sh[] = "/bin/sh", c[] = "-c", script[] = "sleep 60", name[] = "runsc-sandbox";
+    char* argv[] = {sh, c, script, name, nullptr};
+    ASSERT_EQ(::posix_spawn(&sandbox_, "/bin/sh", nullptr, nullptr, argv, environ), 0);
     PoolDef d{"web", {{"image", "localhost/agent:1"}}, 2, 0, ""};
     spit(paths.pool("web"), to_json(d).dump());
   }
+  void TearDown() override {
+    ::kill(sandbox_, SIGKILL);
+    ::waitpid(sandbox_, nullptr, 0);
+    EngineTest::TearDown();
+  }
+  pid_t sandbox_ = 0;
 };
 
 TEST_F(PoolClaim, TheOldestReadyMemberBecomesTheNamedCell) {

@@ -166,7 +166,8 @@ TEST_F(EngineTest, FailedCreateOfAnAttachedRunIsRolledBack) {
 // An attached run whose container was made but never started: a failed
 // start (podman's held-back words explained), the container removed too.
 TEST_F(EngineTest, AttachedRunThatNeverStartedIsRolledBack) {
-  fake.on(kRun, out(125, "", "Error: OCI runtime error: runsc: boom\n"));
+  // podman run says 126 when the runtime cannot start the cell (as docker does).
+  fake.on(kRun, out(126, "", "Error: OCI runtime error: runsc: boom\n"));
   fake.on(kCellStatus, out(0, "created 0\n"));
   auto rc = engine.run(resolved(), RunOptions{});
   ASSERT_FALSE(rc.ok());
