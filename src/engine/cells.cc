@@ -362,7 +362,9 @@ Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) 
   if (!rec) return rec.error();
   // How its last run ended goes into the rm event, for `brig system history`.
   nlohmann::json ended = nlohmann::json::object();
-  if (!damaged) {
+  if (seen_exit_ && seen_exit_->first == cell) {
+    ended = exit_json(seen_exit_->second);
+  } else if (!damaged) {
     auto state = ctx_.podman.container_state(cell_container(cell));
     if (state && *state && has_run((*state)->status)) ended = exit_json(exit_of(*rec, (*state)->exit_code));
   }

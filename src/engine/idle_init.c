@@ -2,7 +2,7 @@
  * its PID 1, which reaps what a claim's command leaves behind and ends on
  * SIGTERM, SIGINT or SIGHUP. Static and libc-free, so any image runs it
  * (brig writes it into the cell's /run/brig). Built by
- * src/engine/CMakeLists.txt and compiled into brig (idle_init_blob.cc). */
+ * src/engine/CMakeLists.txt and compiled into brig (brig-idle_blob.cc). */
 #include <signal.h>
 #include <sys/syscall.h>
 

@@ -305,6 +305,7 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     // podman ends a timed-out cell with 255 and no word: say what happened,
     // and exit 124 as timeout(1) does.
     const CellExit e = exit_of(rec, out->exit_code, ran);
+    seen_exit_ = std::pair(rec.name, e);
     ctx_.event("exit", rec.name, exit_json(e));
     if (const std::string why = describe_exit(e, rec); !why.empty()) {
       std::fprintf(stderr, "cell %s %s\n", rec.name.c_str(), why.c_str());

@@ -5,7 +5,7 @@
  * nothing inside gVisor (there are no automounts), so the shim clears it and
  * makes the system call itself. No libc: raw system calls, so it loads into
  * glibc and musl programs alike. Built by src/engine/CMakeLists.txt and
- * compiled into brig (stat_shim_blob.cc). */
+ * compiled into brig (libbrig-stat.so_blob.cc). */
 #include <sys/syscall.h>
 
 #include "raw_syscall.h"

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "brig/core/error.h"
@@ -135,6 +137,9 @@ class Cells {
   Status stage_files(const RunPlan& plan, Rollback& rb);
 
   EngineContext& ctx_;
+  // The exit an attached start just saw: `brig run --rm` removes the cell
+  // without asking podman about it twice more.
+  std::optional<std::pair<std::string, CellExit>> seen_exit_;
 };
 
 // A cell name as `brig run` would pick one when none is given: "cell-<6 hex>".
