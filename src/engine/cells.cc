@@ -329,12 +329,13 @@ Result<bool> Cells::start(const std::string& cell) {
   // container mounts the paths `brig run` checked.
   BRIG_TRY(recheck_host_sockets(*rec, ctx_.paths.home()));
   // The network and warden's attachment may be gone after `system down`.
-  if (!ctx_.podman.network_exists(cell_network(cell))) {
-    auto out = ctx_.podman.run(network_create_args(cell, rec->subnet));
-    if (!out || !out->success()) return Error(Errc::failed, "recreating network " + cell_network(cell));
+  const std::string network = network_of(*rec);
+  if (!ctx_.podman.network_exists(network)) {
+    auto out = ctx_.podman.run(network_create_args(network, rec->subnet, cell));
+    if (!out || !out->success()) return Error(Errc::failed, "recreating network " + network);
   }
   BRIG_TRY(connect_warden(ctx_.podman, *rec));
-  BRIG_TRY(ensure_bridge_ipv6_off(ctx_.podman, ctx_.proc_sys, cell_network(cell)));
+  BRIG_TRY(ensure_bridge_ipv6_off(ctx_.podman, ctx_.proc_sys, network));
   BRIG_TRY(fs::make_dirs(ctx_.paths.cell_state(cell) + "/brig", 0755));
   BRIG_TRY(cell_files::write_cell_json(ctx_.paths, *rec));
   if (cell_files::trusts_warden_ca(*rec)) BRIG_TRY(cell_files::write_ca_bundle(ctx_.paths, cell));
@@ -375,8 +376,13 @@ Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) 
   // Its routes go before its subnet: warden never routes to an address a later cell may get.
   if (damaged || !ingress::routes(*rec).empty()) BRIG_TRY(state::remove_ingress_cell(ctx_.paths, cell));
   BRIG_TRY(host_services::withdraw(ctx_, cell));
-  BRIG_TRY(teardown_network(ctx_.podman, network_of(*rec)));
-  BRIG_TRY(release_subnet(ctx_.paths, cell));
+  // Kept as a spare only once its cell's container is surely gone.
+  if (out->success() || is_gone(out->err)) {
+    BRIG_TRY(release_network(cell, network_of(*rec)));
+  } else {
+    BRIG_TRY(teardown_network(ctx_.podman, network_of(*rec)));
+    BRIG_TRY(release_subnet(ctx_.paths, cell));
+  }
   (void)state::remove_cell_policy(ctx_.paths, cell);  // a policy without its cell is harmless
   const std::string state = ctx_.paths.cell_state(cell);
   std::string kept;

@@ -18,6 +18,11 @@ bool is_socket(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+bool is_process(long pid, const std::string& what) {
+  const bool alive = pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+  return alive && cmdline_of(pid).find(what) != std::string::npos;
+}
+
 std::string cmdline_of(long pid) {
   auto text = fs::read_file("/proc/" + std::to_string(pid) + "/cmdline", 1 << 16);
   if (!text) return "";

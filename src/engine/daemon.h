@@ -26,6 +26,8 @@ struct Spec {
 bool is_socket(const std::string& path);
 // The command line of process `pid` with NULs as spaces, "" when it is gone.
 std::string cmdline_of(long pid);
+// The live process `pid`'s command line names `what` (pids are reused).
+bool is_process(long pid, const std::string& what);
 // Its pid when the pidfile names a live process of ours, else 0.
 long pid(const Spec& d);
 // Starts `argv` detached unless a running one is the same binary, serves its

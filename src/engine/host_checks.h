@@ -34,9 +34,18 @@ struct HostCheck {
 // judges it (host_sockets.h) for a cell with host sockets, warden
 // running, the image in local storage, no cell
 // named `name` yet (skipped when `name` is empty). Runs no command but the
-// three podman questions, asked at once. With `stop_at_failure` (brig run)
-// the podman questions are not asked once a check before them failed.
+// three podman questions, asked at once. `brig run` (`for_run`) stops at the
+// first failure and asks podman only what its own podman run does not answer
+// as well (run.cc maps those answers to the same errors, image_missing and
+// name_taken): a pinned image, and warden unless its runtime file names it
+// running.
 std::vector<HostCheck> check_host(const EngineContext& ctx, const spec::Resolved& resolved,
-                                  const Result<HostConfig>& cfg, const std::string& name, bool stop_at_failure);
+                                  const Result<HostConfig>& cfg, const std::string& name, bool for_run);
+
+// The refusal of an image not in local storage, with how to get it (the
+// pinned form `pinned` when there is one).
+Error image_missing(const std::string& image, const std::string& pinned = "");
+// The refusal of a name a cell (or any container named brig-NAME) holds.
+Error name_taken(const std::string& name);
 
 }  // namespace brig::engine

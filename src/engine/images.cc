@@ -643,7 +643,7 @@ Result<ImageInfo> Images::build(const BuildRequest& req, const std::function<voi
     auto bundle = cell_files::ca_bundle(ctx_.paths);
     if (!bundle) return bundle.error();
     BRIG_TRY(fs::write_atomic(dir + "/brig/ca-bundle.crt", *bundle, 0644));
-    auto made = ctx_.podman.run(network_create_args(id, *subnet));
+    auto made = ctx_.podman.run(network_create_args(cell_network(id), *subnet, id));
     if (!made) return made.error();
     if (!made->success()) return Error(Errc::failed, "creating the build's network: " + last_line(made->err));
     rb.add("network", [this, id] { return teardown_network(ctx_.podman, cell_network(id)); });

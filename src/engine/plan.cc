@@ -72,6 +72,7 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
   rec.runtime = runtime;
   rec.runsc_network = runtime == "runsc" ? f.config.runsc_network : "";
   rec.subnet = f.subnet;
+  rec.network = subnet_network(f.subnet);  // it may be a spare, and outlive the cell as one
   rec.workspace = s.workspace.has() ? *s.workspace : paths.workspace(name);
   rec.workspace_mount = *s.workspace_mount;
   for (const auto& sec : s.secrets.has() ? *s.secrets : spec::SecretList{}) {
@@ -102,7 +103,7 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
   rec.pool = f.pool;
 
   p.state_dir = paths.cell_state(name);
-  p.network = cell_network(name);
+  p.network = rec.network;
   p.trust_ca = !resolved.airgapped && *s.trust_warden_ca;
   p.make_workspace = !s.workspace.has();
   // Per-cell policy: warden reloads it within a second.
@@ -127,6 +128,7 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
   c.interactive = stdio.interactive;
   c.tty = stdio.tty;
   c.subnet = rec.subnet;
+  c.network = rec.network;
   c.memory = s.memory.has() ? *s.memory : "";
   c.cpus = s.cpus.has() ? *s.cpus : "";
   c.pids_limit = *s.pids_limit;
@@ -157,7 +159,7 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
     for (const auto& [k, v] : *s.labels) c.labels["user." + k] = v;
   }
 
-  p.network_create = network_create_args(name, rec.subnet);
+  p.network_create = network_create_args(rec.network, rec.subnet, name);
   p.network_connect = network_connect_args(p.network, kWardenContainer, rec.subnet.warden_ip());
   p.run_detached = cell_run_args(c, cell_runtime(rec), true);
   p.run_attached = cell_run_args(c, cell_runtime(rec), false);

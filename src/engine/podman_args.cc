@@ -8,6 +8,12 @@ namespace brig::engine {
 std::string cell_container(const std::string& cell) { return "brig-" + cell; }
 std::string cell_network(const std::string& cell) { return "brig-" + cell; }
 
+std::string subnet_network(const Subnet& subnet) { return "brig_net_" + std::to_string(subnet.index); }
+bool is_subnet_network(const std::string& network) {
+  static const std::regex re("brig_net_([1-9][0-9]{0,2})");
+  return std::regex_match(network, re);
+}
+
 std::string Subnet::cidr() const { return "10.60." + std::to_string(index) + ".0/24"; }
 std::string Subnet::gateway() const { return "10.60." + std::to_string(index) + ".1"; }
 std::string Subnet::warden_ip() const { return "10.60." + std::to_string(index) + ".2"; }
@@ -63,7 +69,7 @@ std::vector<std::string> cell_run_args(const CellPlan& p, const CellRuntime& r, 
   if (p.tty) a.push_back("--tty");
   // Warden is the cell's only resolver, and no search domain of the host's
   // leaks in (podman: "--dns-search=." sets none).
-  a.insert(a.end(), {"--network", cell_network(p.name), "--ip", p.subnet.cell_ip(), "--mac-address", p.subnet.cell_mac(),
+  a.insert(a.end(), {"--network", p.network, "--ip", p.subnet.cell_ip(), "--mac-address", p.subnet.cell_mac(),
                      "--dns", p.subnet.warden_ip(), "--dns-search", "."});
   for (const auto& [name, address] : p.hosts) a.insert(a.end(), {"--add-host", name + ":" + address});
   if (p.read_only_rootfs) a.push_back("--read-only");
@@ -81,17 +87,19 @@ std::vector<std::string> cell_run_args(const CellPlan& p, const CellRuntime& r, 
   for (const auto& [k, v] : p.labels) a.insert(a.end(), {"--label", k + "=" + v});
   if (!p.workdir.empty()) a.insert(a.end(), {"--workdir", p.workdir});
   if (!p.entrypoint.empty()) a.insert(a.end(), {"--entrypoint", p.entrypoint});
-  a.push_back(p.image);
+  // Images come from `brig image pull|build` only: podman never fetches one
+  // itself, from the host's network (a missing one: "image not known").
+  a.insert(a.end(), {"--pull", "never", p.image});
   a.insert(a.end(), p.command.begin(), p.command.end());
   return a;
 }
 
-std::vector<std::string> network_create_args(const std::string& cell, const Subnet& subnet) {
+std::vector<std::string> network_create_args(const std::string& network, const Subnet& subnet, const std::string& owner) {
   // Internal (no route out, no NAT) and without podman's DNS: warden is the
   // cell's resolver, and one that forwarded queries would be an exfiltration
   // channel.
   return {"podman", "network", "create", "--internal", "--disable-dns", "--subnet", subnet.cidr(), "--gateway",
-          subnet.gateway(), "--label", std::string(kCellLabel) + "=" + cell, cell_network(cell)};
+          subnet.gateway(), "--label", std::string(kCellLabel) + "=" + owner, network};
 }
 
 std::vector<std::string> network_connect_args(const std::string& network, const std::string& container,

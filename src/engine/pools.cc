@@ -50,7 +50,6 @@ struct Member {
   std::int64_t ready_at = 0;
 };
 
-bool alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
 // Signals that would end brig mid-claim are held until it is done (a claim
 // half made would be a cell under two names).
@@ -70,10 +69,6 @@ class HoldSignals {
   sigset_t old_;
 };
 
-// The process `pid` is `what` (pids are reused).
-bool is_process(long pid, const std::string& what) {
-  return alive(pid) && daemon::cmdline_of(pid).find(what) != std::string::npos;
-}
 
 
 Member read_member(const Paths& paths, const std::string& cell) {
@@ -371,7 +366,7 @@ Status Pools::refill(const std::string& name, const spec::Resolved& resolved, co
       // This loop makes one cell at a time: one not ready here is what a
       // failed start or drop (or a killed refiller) left.
       const bool aged = def->max_age_s > 0 && now - m.ready_at >= def->max_age_s;
-      if (!m.ready || !is_process(m.pid, "runsc") || aged) {
+      if (!m.ready || !daemon::is_process(m.pid, "runsc") || aged) {
         const char* why = !m.ready ? "left half made" : aged ? "max age" : "not running";
         std::fprintf(stderr, "pool %s: dropping %s (%s)\n", name.c_str(), m.cell.c_str(), why);
         if (auto st = drop_member(m.cell); !st) std::fprintf(stderr, "pool %s: %s\n", name.c_str(), st.error().message().c_str());
@@ -406,7 +401,7 @@ Result<std::optional<Claimed>> Pools::claim(const ClaimRequest& req) {
                    "remove it (brig cell rm " + name + ") or pick another name (--name)");
     }
     for (const auto& m : members_of(cells_, paths, req.pool)) {
-      if (!m.ready || !is_process(m.pid, "runsc")) continue;
+      if (!m.ready || !daemon::is_process(m.pid, "runsc")) continue;
       auto rec = cells_.load_record(m.cell);
       if (!rec) continue;
       // Everything that can be refused is decided before anything changes:
@@ -478,7 +473,7 @@ Result<std::optional<Claimed>> Pools::claim(const ClaimRequest& req) {
   if (!taken) return taken.error();
   if (!out) return out;
   // Warden reloads at once rather than at its next look (a quarter second).
-  if (auto w = state::load_warden_runtime(paths); w && is_process(w->pid, "warden")) {
+  if (auto w = state::load_warden_runtime(paths); w && daemon::is_process(w->pid, "warden")) {
     ::kill(static_cast<pid_t>(w->pid), SIGHUP);
   }
   ctx_.event("claim", name, {{"pool", req.pool}, {"member", out->member}, {"allow", req.allow}});

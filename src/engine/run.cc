@@ -43,6 +43,10 @@ Status injected_failure(const std::string& step) {
   return {};
 }
 
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 // A podman run that failed before its container existed (image unknown,
 // name in use, bad limits): nothing ran, and the run is undone.
 Error create_failure(const std::string& podman_err) {
@@ -110,7 +114,11 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
     return {};
   });
 
-  auto subnet = allocate_subnet(ctx_.paths, name);
+  // A spare network when one is ready (made and attached to warden: nothing
+  // to make), else a subnet of its own and its network made below.
+  auto spare = take_spare(ctx_.paths, name, now_ms());
+  if (!spare) return fail(spare.error());
+  auto subnet = *spare ? Result<Subnet>((*spare)->subnet) : allocate_subnet(ctx_.paths, name);
   if (!subnet) return fail(subnet.error());
   rb.add("subnet", [this, name]() -> Status {
     auto st = release_subnet(ctx_.paths, name);
@@ -133,10 +141,12 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   // The network (podman, ~200 ms) and the files (each an fsync'ed atomic
   // write) do not depend on each other: both are built at once, then joined.
   // Each side's undo is registered before anything can fail past the join.
-  std::atomic<bool> net_created{false};
-  auto net = std::async(std::launch::async, [&]() -> Status { return make_network(plan, net_created); });
+  // A spare is not handed back on failure: it is removed, as a made one is.
+  std::atomic<bool> net_created{spare->has_value()};
+  auto net = *spare ? std::future<Status>()
+                    : std::async(std::launch::async, [&]() -> Status { return make_network(plan, net_created); });
   auto files = stage_files(plan, rb);
-  Status net_st = net.get();
+  Status net_st = net.valid() ? net.get() : Status{};
   if (net_created) rb.add("network", [this, &plan] { return teardown_network(ctx_.podman, plan.network); });
   if (!net_st) return fail(net_st.error());
   if (!files) return fail(files.error());
@@ -156,7 +166,9 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   ctx_.event("create", name, created_with);
   // Before the run: podman run can fail once the container exists (it is
   // then created, not started); a container never made is already gone.
+  name_taken_ = false;
   rb.add("container", [this, name]() -> Status {
+    if (name_taken_) return {};  // not ours: a container of that name was there before
     const std::string fix = "podman rm --force " + cell_container(name);
     auto out = ctx_.podman.run({"rm", "--force", cell_container(name)});
     if (!out) return out.error().with_fix(fix);
@@ -199,12 +211,85 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   return rc;
 }
 
+Status Cells::release_network(const std::string& cell, const std::string& network) {
+  auto kept = keep_as_spare(ctx_.paths, cell, network, now_ms());
+  if (!kept) return kept.error();
+  if (*kept) return {};
+  BRIG_TRY(teardown_network(ctx_.podman, network));
+  return release_subnet(ctx_.paths, cell);
+}
+
+Status Cells::fill_spares() {
+  auto spares = list_spares(ctx_.paths);
+  if (!spares) return spares.error();
+  CellRecord rec;  // what connect_warden needs of a cell: its network and subnet
+  for (const auto& s : *spares) {
+    rec.network = s.network;
+    rec.subnet = s.subnet;
+    // One being made when a run died, or gone from podman: removed.
+    if (s.since_ms == kSpareBeingMade || !ctx_.podman.network_exists(s.network)) {
+      BRIG_TRY(teardown_network(ctx_.podman, s.network));
+      BRIG_TRY(drop_spare(ctx_.paths, s.network));
+      continue;
+    }
+    // Warden restarted lost its attachments; a running one says "already".
+    BRIG_TRY(connect_warden(ctx_.podman, rec));
+    BRIG_TRY(ensure_bridge_ipv6_off(ctx_.podman, ctx_.proc_sys, s.network));
+  }
+  spares = list_spares(ctx_.paths);
+  if (!spares) return spares.error();
+  for (auto n = spares->size(); n < static_cast<std::size_t>(kSpareNetworks); ++n) {
+    auto subnet = reserve_spare(ctx_.paths);
+    if (!subnet) return subnet.error();
+    rec.network = subnet_network(*subnet);
+    rec.subnet = *subnet;
+    auto made = [&]() -> Status {
+      auto out = ctx_.podman.run(network_create_args(rec.network, rec.subnet, "spare"));
+      if (!out) return out.error();
+      if (!out->success()) {
+        return Error(Errc::failed, "creating network " + rec.network + ": " + std::string(str::trim(out->err)));
+      }
+      BRIG_TRY(connect_warden(ctx_.podman, rec));
+      return ensure_bridge_ipv6_off(ctx_.podman, ctx_.proc_sys, rec.network);
+    }();
+    if (!made) {
+      (void)teardown_network(ctx_.podman, rec.network);
+      (void)drop_spare(ctx_.paths, rec.network);
+      return made.error();
+    }
+    BRIG_TRY(ready_spare(ctx_.paths, rec.network, now_ms()));
+  }
+  return {};
+}
+
+Status Cells::remove_spares() {
+  auto spares = list_spares(ctx_.paths);
+  if (!spares) return spares.error();
+  if (spares->empty()) return {};
+  // One podman call for all (no container is on a spare but warden).
+  Argv rm = {"network", "rm", "--force"};
+  for (const auto& s : *spares) rm.push_back(s.network);
+  auto out = ctx_.podman.run(rm);
+  if (!out) return out.error();
+  if (!out->success() && !is_gone(out->err)) {
+    return Error(Errc::failed, "removing spare networks: " + std::string(str::trim(out->err)), "brig system prune --subnets");
+  }
+  for (const auto& s : *spares) BRIG_TRY(drop_spare(ctx_.paths, s.network));
+  return {};
+}
+
 std::vector<std::string> reaper_args(const std::string& brig, const std::string& cell, bool keep_workspace) {
   return {brig, "cell", "rm", "--wait", keep_workspace ? "--keep-workspace" : "--force", cell};
 }
 
 Status Cells::make_network(const RunPlan& plan, std::atomic<bool>& created) {
   auto out = ctx_.podman.run(plan.network_create);
+  // A network of this subnet's name that no cell or spare holds (the subnet
+  // was free) is debris of a crash: removed, then made again.
+  if (out && !out->success() && out->err.find("already exists") != std::string::npos && is_subnet_network(plan.network)) {
+    BRIG_TRY(teardown_network(ctx_.podman, plan.network));
+    out = ctx_.podman.run(plan.network_create);
+  }
   if (!out) return out.error();
   if (!out->success()) {
     return Error(Errc::failed, "creating network " + plan.network + ": " + std::string(str::trim(out->err)));
@@ -295,6 +380,7 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     if (!out) return out.error();
     // podman's own words on a container it could not make went to the
     // terminal as they came (only start_failure_prefixes are held back).
+    if (out->exit_code == 125 && creates) BRIG_TRY(refused_create(rec, out->err));
     if (out->exit_code == 125 && creates && never_created(rec.name)) return create_failure(out->err);
     // podman start --attach says 125 for a cell the runtime could not start;
     // podman run says 126 (or 127), as docker does.
@@ -316,6 +402,7 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
   if (!out || !out->success()) services_stopped();
   if (!out) return out.error();
   if (!out->success()) {
+    if (out->exit_code == 125 && creates) BRIG_TRY(refused_create(rec, out->err));
     if (out->exit_code == 125 && creates && never_created(rec.name)) return create_failure(out->err);
     return start_failure(out->err, rec);
   }
@@ -346,6 +433,16 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     std::fputs(ingress::describe(cfg, rec).c_str(), stderr);
   }
   return 0;
+}
+
+Status Cells::refused_create(const CellRecord& rec, const std::string& podman_err) {
+  // What the run's checks leave to podman run (host_checks.h), in their words.
+  if (podman_err.find("is already in use") != std::string::npos) {
+    name_taken_ = true;
+    return name_taken(rec.name);
+  }
+  if (podman_err.find("image not known") != std::string::npos) return image_missing(rec.image);
+  return {};
 }
 
 bool Cells::never_created(const std::string& cell) const {

@@ -382,6 +382,10 @@ Status System::up(const std::string& brig_binary, const std::vector<std::string>
     if (ctx_.podman.network_exists(network_of(*rec))) (void)connect_warden(ctx_.podman, *rec);
   }
   BRIG_TRY(wait_healthy(std::chrono::seconds(15)));
+  // Spare networks, so a run need not make its own (a warning: runs make one).
+  if (auto st = cells_.fill_spares(); !st) {
+    std::fprintf(stderr, "warning: spare networks: %s\nfix: brig system prune --subnets\n", st.error().message().c_str());
+  }
   BRIG_TRY(write_runtime_file());
   BRIG_TRY(nft::install(ctx_.runner));
   const long pid = warden_pid();
@@ -431,6 +435,8 @@ Result<std::vector<std::string>> System::down() {
   }
   auto out = ctx_.podman.run({"rm", "--force", "--time", "10", kWardenContainer});
   if (!out) return out.error();
+  // Spare networks are warden's attachments made ahead: they go with it.
+  BRIG_TRY(cells_.remove_spares());
   state::remove_warden_runtime(ctx_.paths);
   ctx_.event("warden_stop", "");
   BRIG_TRY(host_services::stop_relay(ctx_));
@@ -697,13 +703,25 @@ Result<PruneReport> System::prune(const PruneOptions& o) {
     }
     // Networks named like a cell's without a cell (a cell claimed from a
     // warm pool keeps its member's network).
+    // Spares are in use; so is the network of a subnet a run holds while
+    // its record is not written yet.
     std::set<std::string> in_use;
     for (const auto& c : *cells) in_use.insert(network_of(c.record));
+    auto spares = list_spares(ctx_.paths);
+    if (!spares) return spares.error();
+    for (const auto& s : *spares) in_use.insert(s.network);
+    auto map = read_subnet_map(ctx_.paths);
+    if (!map) return map.error();
+    for (int i = 1; i <= 254; ++i) {
+      auto held = map->find(Subnet{i}.cidr());
+      if (held != map->end() && fs::exists(ctx_.paths.cell_state(held->second))) in_use.insert(subnet_network(Subnet{i}));
+    }
     auto nets = ctx_.podman.run({"network", "ls", "--filter", std::string("label=") + kCellLabel, "--format", "{{.Name}}"});
     if (nets && nets->success()) {
       for (const auto& n : str::split(trimmed(nets->out), '\n')) {
-        if (n.size() <= 5 || in_use.count(n) || fs::exists(cell_files::record_path(ctx_.paths, n.substr(5))) ||
-            image_build_running(ctx_.paths, n.substr(5))) {
+        if (n.size() <= 5 || in_use.count(n)) continue;
+        if (!is_subnet_network(n) && (fs::exists(cell_files::record_path(ctx_.paths, n.substr(5))) ||
+                                      image_build_running(ctx_.paths, n.substr(5)))) {
           continue;
         }
         done.push_back("orphan network " + n);
@@ -712,6 +730,14 @@ Result<PruneReport> System::prune(const PruneOptions& o) {
     }
   }
   if (everything || o.subnets) {
+    // Spares whose network is gone (one being made is `system up`'s).
+    auto spares = list_spares(ctx_.paths);
+    if (!spares) return spares.error();
+    for (const auto& s : *spares) {
+      if (s.since_ms == kSpareBeingMade || ctx_.podman.network_exists(s.network)) continue;
+      done.push_back("spare network " + s.network + " (gone from podman)");
+      if (!o.dry_run) BRIG_TRY(drop_spare(ctx_.paths, s.network));
+    }
     auto map = read_subnet_map(ctx_.paths);
     if (!map) return map.error();
     for (const auto& [cidr, owner] : *map) {

@@ -116,6 +116,12 @@ class Cells {
   // reads a file only, runs nothing.
   Result<CellRecord> load_record(const std::string& cell);
 
+  // Spare networks (subnets.h): `system up` attaches warden again to those
+  // kept and makes more up to kSpareNetworks; `system down` and prune remove
+  // them. What could not be done is returned, nothing undone.
+  Status fill_spares();
+  Status remove_spares();
+
  private:
   // Starts the cell with `start` (plan_cell's podman run, or cell start's
   // podman start): attached, the cell's exit code; detached, watched ~1.5 s
@@ -134,12 +140,21 @@ class Cells {
   // `created` once there is something to undo) and the files (policy,
   // /run/brig, workspace, record, seccomp; undos go to `rb`).
   Status make_network(const RunPlan& plan, std::atomic<bool>& created);
+  // A removed cell's network: kept as a spare (subnets.h) when it can be,
+  // else removed and its subnet freed.
+  Status release_network(const std::string& cell, const std::string& network);
   Status stage_files(const RunPlan& plan, Rollback& rb);
 
   EngineContext& ctx_;
   // The exit an attached start just saw: `brig run --rm` removes the cell
   // without asking podman about it twice more.
   std::optional<std::pair<std::string, CellExit>> seen_exit_;
+  // The run's podman run found another container holding the cell's name
+  // (not undone: not ours).
+  bool name_taken_ = false;
+  // podman run's 125 for what the run's checks left to it (a name in use,
+  // an image not in local storage), as those checks say it; else nothing.
+  Status refused_create(const CellRecord& rec, const std::string& podman_err);
 };
 
 // A cell name as `brig run` would pick one when none is given: "cell-<6 hex>".

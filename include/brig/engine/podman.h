@@ -33,7 +33,7 @@ inline constexpr const char* kCellLabel = "brig.cell";
 inline constexpr const char* kRoleLabel = "brig.role";
 
 std::string cell_container(const std::string& cell);  // "brig-<cell>"
-std::string cell_network(const std::string& cell);    // "brig-<cell>"
+std::string cell_network(const std::string& cell);    // "brig-<cell>": cells made before spares, image builds
 
 // A cell's /24 in the pool: 10.60.<index>.0/24, gateway .1, warden .2, cell .10.
 struct Subnet {
@@ -48,6 +48,10 @@ struct Subnet {
   // to the old one for seconds).
   std::string cell_mac() const;
 };
+// "brig_net_<index>": a cell network named after its subnet, so it outlives
+// the cell as a spare (engine/subnets.h); never a cell's name (no '_').
+std::string subnet_network(const Subnet& subnet);
+bool is_subnet_network(const std::string& network);
 
 struct Mount {
   std::string source, target;
@@ -66,6 +70,7 @@ struct CellPlan {
   std::string oci_runtime;                   // what podman runs ("" = runtime; else the runsc shim's path)
   std::string runsc_network;                 // "host" adds --runtime-flag network=host
   Subnet subnet;
+  std::string network;                       // the podman network it joins
   std::string memory, cpus;
   std::int64_t pids_limit = 0;
   bool read_only_rootfs = true;
@@ -96,7 +101,8 @@ std::vector<std::string> runtime_flags(const CellRuntime& r);
 std::vector<std::string> cell_run_args(const CellPlan& plan, const CellRuntime& r, bool detach);
 // `brig cell start` of an existing cell, detached.
 std::vector<std::string> cell_start_args(const std::string& cell, const CellRuntime& r);
-std::vector<std::string> network_create_args(const std::string& cell, const Subnet& subnet);
+// `network` on `subnet`, labelled brig.cell=`owner` (the cell it was made for).
+std::vector<std::string> network_create_args(const std::string& network, const Subnet& subnet, const std::string& owner);
 std::vector<std::string> network_connect_args(const std::string& network, const std::string& container,
                                               const std::string& ip);
 

@@ -2,7 +2,10 @@
 // warden reads (its format: brig/state/subnet_map.h).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "brig/core/error.h"
 #include "brig/core/paths.h"
@@ -24,6 +27,38 @@ Result<Subnet> allocate_subnet(const Paths& paths, const std::string& cell);
 
 // Drops every entry of `cell` (under the lock); absent is fine.
 Status release_subnet(const Paths& paths, const std::string& cell);
+
+// Spare cell networks: made ahead by `system up`, or kept when a cell is
+// removed, each attached to warden already, so a cell taking one skips the
+// network's create and warden's connect (~200 ms) and its removal skips their
+// undoing (~350 ms). A spare's subnet is in no cell's entry of the map (warden
+// admits nothing from it) and is never allocated; its network is named after
+// the subnet (subnet_network), never after a cell.
+// state/system/spare-networks.json: {"brig_net_7": {"subnet": 7, "since_ms": N}}.
+struct SpareNetwork {
+  std::string network;
+  Subnet subnet;
+  std::int64_t since_ms = 0;  // when it became free; kSpareBeingMade while made
+};
+inline constexpr int kSpareNetworks = 4;                      // kept ready at most
+inline constexpr std::int64_t kSpareQuietMs = 1000;           // free this long before it is handed out
+inline constexpr std::int64_t kSpareBeingMade = INT64_MAX;    // reserved, not made yet
+
+// The spares on record (absent file: none); Errc::invalid with a fix when damaged.
+Result<std::vector<SpareNetwork>> list_spares(const Paths& paths);
+// Under the lock: the longest-free spare free for kSpareQuietMs moves to
+// `cell` (its subnet into the map, the cell's); nullopt when there is none.
+Result<std::optional<SpareNetwork>> take_spare(const Paths& paths, const std::string& cell, std::int64_t now_ms);
+// Under the lock: when `network` is a subnet network and fewer than
+// kSpareNetworks are kept, `cell`'s subnet leaves the map and the network is
+// a spare from now (true); else nothing changes (false: the caller removes
+// the network, then release_subnet).
+Result<bool> keep_as_spare(const Paths& paths, const std::string& cell, const std::string& network, std::int64_t now_ms);
+// Reserves the lowest free subnet for a spare about to be made (never handed
+// out until ready_spare); drop_spare forgets one (absent is fine).
+Result<Subnet> reserve_spare(const Paths& paths);
+Status ready_spare(const Paths& paths, const std::string& network, std::int64_t now_ms);
+Status drop_spare(const Paths& paths, const std::string& network);
 
 // Runs `fn` while holding the state lock (state/system/lock).
 using state::with_state_lock;

@@ -17,7 +17,7 @@ using namespace brig::engine::testing;  // NOLINT: the fixture's helpers
 
 const std::string kToken = std::string(64, 'a');
 const Argv kAddressOf = {"podman", "container", "inspect", "--format",
-                         "{{(index .NetworkSettings.Networks \"brig-c1\").IPAddress}}", "brig-c1"};
+                         "{{(index .NetworkSettings.Networks \"brig_net_1\").IPAddress}}", "brig-c1"};
 
 class IngressTest : public EngineTest {
  protected:

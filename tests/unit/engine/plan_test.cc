@@ -103,10 +103,10 @@ TEST(PlanCell, InteractiveAndTtyReachTheRunArgv) {
 
 TEST(PlanCell, NetworkArgv) {
   const RunPlan p = plan_of(resolved());
-  EXPECT_EQ(p.network, "brig-c1");
+  EXPECT_EQ(p.network, "brig_net_1");
   EXPECT_EQ(p.network_create, (Argv{"podman", "network", "create", "--internal", "--disable-dns", "--subnet",
-                                    "10.60.1.0/24", "--gateway", "10.60.1.1", "--label", "brig.cell=c1", "brig-c1"}));
-  EXPECT_EQ(p.network_connect, (Argv{"podman", "network", "connect", "--ip", "10.60.1.2", "brig-c1", "brig-warden"}));
+                                    "10.60.1.0/24", "--gateway", "10.60.1.1", "--label", "brig.cell=c1", "brig_net_1"}));
+  EXPECT_EQ(p.network_connect, (Argv{"podman", "network", "connect", "--ip", "10.60.1.2", "brig_net_1", "brig-warden"}));
 }
 
 TEST(PlanCell, RunArgvWithEveryHardeningFlag) {
@@ -116,7 +116,7 @@ TEST(PlanCell, RunArgvWithEveryHardeningFlag) {
   const Argv want = {
       "podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "run", "-d",
       "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
-      "--network", "brig-c1", "--ip", "10.60.1.10", "--mac-address", "02:62:72:67:01:0a", "--dns", "10.60.1.2",
+      "--network", "brig_net_1", "--ip", "10.60.1.10", "--mac-address", "02:62:72:67:01:0a", "--dns", "10.60.1.2",
       "--dns-search", ".", "--read-only",
       "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev", "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
       "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--security-opt", "seccomp=/h/run/seccomp-cell.json",
@@ -128,7 +128,7 @@ TEST(PlanCell, RunArgvWithEveryHardeningFlag) {
       "--env", "REQUESTS_CA_BUNDLE=" + ca, "--env", "SSL_CERT_FILE=" + ca, "--env", "http_proxy=" + proxy,
       "--env", "https_proxy=" + proxy, "--env", "no_proxy=localhost,127.0.0.1",
       "--label", "brig.cell=c1", "--label", std::string("brig.version=") + BRIG_VERSION,
-      "--workdir", "/work", "localhost/agent:1", "sh", "-c", "sleep 1000"};
+      "--workdir", "/work", "--pull", "never", "localhost/agent:1", "sh", "-c", "sleep 1000"};
   EXPECT_EQ(p.run_detached, want);
   // Attached: the same without -d (podman run attaches stdout and stderr).
   Argv attached = want;

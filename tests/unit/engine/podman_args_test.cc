@@ -22,6 +22,7 @@ CellPlan full_plan() {
   p.runtime = "runsc";
   p.runsc_network = "host";
   p.subnet = Subnet{3};
+  p.network = "brig_net_3";
   p.memory = "512m";
   p.cpus = "1.5";
   p.pids_limit = 256;
@@ -41,7 +42,7 @@ const CellRuntime kRunscHost = {"runsc", "host", ""};
 TEST(CellRunArgs, FullPlanGolden) {
   const Argv want = {"podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "run", "-d",
                      "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
-                     "--network", "brig-c1", "--ip", "10.60.3.10", "--mac-address", "02:62:72:67:03:0a", "--dns", "10.60.3.2",
+                     "--network", "brig_net_3", "--ip", "10.60.3.10", "--mac-address", "02:62:72:67:03:0a", "--dns", "10.60.3.2",
                      "--dns-search", ".", "--read-only",
                      "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev",
                      "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
@@ -52,7 +53,7 @@ TEST(CellRunArgs, FullPlanGolden) {
                      "--volume", "/h/state/c1/workspace:/work:rw", "--volume", "/h/state/c1/brig:/run/brig:ro",
                      "--env", "A=1", "--env", "HTTP_PROXY=http://10.60.3.2:3128",
                      "--label", "brig.cell=c1", "--label", "user.team=x",
-                     "--workdir", "/work", "localhost/agent:1", "python3", "-c", "print(1)"};
+                     "--workdir", "/work", "--pull", "never", "localhost/agent:1", "python3", "-c", "print(1)"};
   EXPECT_EQ(cell_run_args(full_plan(), kRunscHost, true), want);
 }
 
@@ -124,13 +125,14 @@ TEST(CellRunArgs, MinimalPlanUsesImageDefaultCommand) {
   p.name = "c2";
   p.image = "busybox";
   p.subnet = Subnet{254};
+  p.network = "brig_net_254";
   const Argv want = {"podman", "--runtime-flag", "oci-seccomp", "run",
                      "--name", "brig-c2", "--hostname", "c2", "--runtime", "runsc",
-                     "--network", "brig-c2", "--ip", "10.60.254.10", "--mac-address", "02:62:72:67:fe:0a", "--dns", "10.60.254.2",
+                     "--network", "brig_net_254", "--ip", "10.60.254.10", "--mac-address", "02:62:72:67:fe:0a", "--dns", "10.60.254.2",
                      "--dns-search", ".", "--read-only",
                      "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev",
                      "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",
-                     "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "busybox"};
+                     "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pull", "never", "busybox"};
   EXPECT_EQ(cell_run_args(p, {"runsc", "sandbox", ""}, false), want);
 }
 
@@ -185,9 +187,18 @@ TEST(CellStartArgs, Golden) {
 }
 
 TEST(NetworkArgs, CreateIsInternalWithoutDns) {
-  EXPECT_EQ(network_create_args("c1", Subnet{7}),
+  EXPECT_EQ(network_create_args("brig_net_7", Subnet{7}, "c1"),
             (Argv{"podman", "network", "create", "--internal", "--disable-dns", "--subnet", "10.60.7.0/24",
-                  "--gateway", "10.60.7.1", "--label", "brig.cell=c1", "brig-c1"}));
+                  "--gateway", "10.60.7.1", "--label", "brig.cell=c1", "brig_net_7"}));
+}
+
+// A cell network is named after its subnet, never like a cell's (no '_').
+TEST(NetworkArgs, SubnetNetworkNames) {
+  EXPECT_EQ(subnet_network(Subnet{7}), "brig_net_7");
+  EXPECT_TRUE(is_subnet_network("brig_net_254"));
+  for (const char* n : {"brig-net-7", "brig_net_", "brig_net_07", "brig_net_1000", "brig_net_7x", "x_brig_net_7"}) {
+    EXPECT_FALSE(is_subnet_network(n)) << n;
+  }
 }
 
 TEST(NetworkArgs, Connect) {

@@ -47,8 +47,15 @@ TEST_F(EngineTest, PreflightAndRunRefuseTheSameInputWithTheSameMessage) {
   const std::vector<Case> cases = {
       {"missing secret", [](spec::Resolved& r) { r.spec.secrets.set(spec::secret_files({"nope"}), spec::Origin::flag("--secret")); }},
       {"warden down", [this](spec::Resolved&) { fake.on(kWardenRunning, out(0, "false\n")); }},
-      {"image missing", [this](spec::Resolved&) { fake.on({"podman", "image", "exists"}, out(1)); }},
-      {"name taken", [this](spec::Resolved&) { fake.on({"podman", "container", "exists"}, out(0)); }},
+      // (brig run hears these two from its podman run; preflight asks podman)
+      {"image missing", [this](spec::Resolved&) {
+         fake.on({"podman", "image", "exists"}, out(1));
+         fake.on(kRun, out(125, "", "Error: localhost/agent:1: image not known\n"));
+       }},
+      {"name taken", [this](spec::Resolved&) {
+         fake.on({"podman", "container", "exists"}, out(0));
+         fake.on(kRun, out(125, "", "Error: creating container storage: the container name \"brig-c1\" is already in use\n"));
+       }},
       {"runsc network", [this](spec::Resolved&) { save_config(""); }},
       {"more cpus than the host", [](spec::Resolved& r) { r.spec.cpus.set("100000", spec::Origin::flag("--cpus")); }},
       {"no concrete runtime", [](spec::Resolved& r) { r.spec.runtime = {}; }},
@@ -194,6 +201,7 @@ TEST_F(EngineTest, CpusBeyondTheHostSayHowManyItHas) {
 // The fix for a missing image is brig's own verb that makes it.
 TEST_F(EngineTest, MissingImageFixIsTheVerbThatMakesIt) {
   fake.on({"podman", "image", "exists"}, out(1));
+  fake.on(kRun, out(125, "", "Error: image not known\n"));
   auto fix_for = [this](const std::string& image) {
     spec::Resolved r = resolved();
     r.spec.image.set(image, spec::Origin::flag("IMAGE"));

@@ -142,5 +142,74 @@ TEST_F(Subnets, WithStateLockRunsFnAndReturnsItsStatus) {
   EXPECT_TRUE(testing::exists(paths.system_state() + "/lock"));
 }
 
+// Spare networks: a reserved one is never handed out until made; one freed
+// is handed out only after kSpareQuietMs, the longest-free first; a spare's
+// subnet is in no cell's entry and never allocated.
+TEST_F(Subnets, SparesAreHandedOutWhenQuietAndNeverAllocated) {
+  allocate("a");
+  auto r = reserve_spare(paths);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->index, 2);
+  EXPECT_EQ(allocate("b"), 3);  // the reserved subnet is skipped
+  auto none = take_spare(paths, "c", 1'000'000);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());  // being made
+  ASSERT_TRUE(ready_spare(paths, "brig_net_2", 1'000'000).ok());
+  none = take_spare(paths, "c", 1'000'000 + kSpareQuietMs - 1);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());  // not quiet for long enough
+  auto got = take_spare(paths, "c", 1'000'000 + kSpareQuietMs);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->network, "brig_net_2");
+  EXPECT_EQ(file()["10.60.2.0/24"], "c");
+  auto left = list_spares(paths);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+}
+
+TEST_F(Subnets, KeptAsSpareLeavesTheMapAndIsCapped) {
+  for (int i = 1; i <= kSpareNetworks + 1; ++i) allocate("c" + std::to_string(i));
+  for (int i = 1; i <= kSpareNetworks; ++i) {
+    auto kept = keep_as_spare(paths, "c" + std::to_string(i), "brig_net_" + std::to_string(i), 5000 + i);
+    ASSERT_TRUE(kept.ok());
+    EXPECT_TRUE(*kept) << i;
+  }
+  EXPECT_EQ(file(), (nlohmann::json{{"10.60." + std::to_string(kSpareNetworks + 1) + ".0/24", "c" + std::to_string(kSpareNetworks + 1)}}));
+  // Full: nothing changes, the caller removes the network.
+  const std::string last = std::to_string(kSpareNetworks + 1);
+  auto kept = keep_as_spare(paths, "c" + last, "brig_net_" + last, 9000);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_FALSE(*kept);
+  EXPECT_EQ(file().size(), 1u);
+  // The longest-free spare goes first.
+  auto got = take_spare(paths, "d", 100'000);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->network, "brig_net_1");
+  ASSERT_TRUE(drop_spare(paths, "brig_net_2").ok());
+  auto left = list_spares(paths);
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->size(), static_cast<std::size_t>(kSpareNetworks - 2));
+}
+
+TEST_F(Subnets, OnlyTheSubnetsOwnNetworkIsKept) {
+  allocate("a");
+  allocate("b");
+  for (const char* net : {"brig-a", "brig_net_2"}) {  // a cell's old name; another subnet's network
+    auto kept = keep_as_spare(paths, "a", net, 1);
+    ASSERT_TRUE(kept.ok());
+    EXPECT_FALSE(*kept) << net;
+  }
+  EXPECT_EQ(file().size(), 2u);
+}
+
+TEST_F(Subnets, DamagedSparesFileIsRefusedWithAFix) {
+  spit(paths.system_state() + "/spare-networks.json", R"({"brig_net_3": {"subnet": 4, "since_ms": 1}})");
+  auto s = allocate_subnet(paths, "a");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), Errc::invalid);
+  EXPECT_THAT(s.error().fix(), ::testing::HasSubstr("brig system prune"));
+  EXPECT_FALSE(testing::exists(paths.subnet_map()));  // nothing taken
+}
+
 }  // namespace
 }  // namespace brig::engine

@@ -59,8 +59,38 @@ TEST_F(EngineTest, RemoveDeletesEverything) {
   fake.calls.clear();
   ASSERT_TRUE(engine.remove("c1", false).ok());
   EXPECT_TRUE(called({"podman", "rm", "--force", "--time", "0", "brig-c1"})) << all_calls();
-  EXPECT_TRUE(called({"podman", "network", "rm", "--force", "brig-c1"})) << all_calls();
+  // Its network stays, attached to warden, as a spare for the next cell.
+  EXPECT_FALSE(called({"podman", "network", "rm"})) << all_calls();
+  auto spares = list_spares(paths);
+  ASSERT_TRUE(spares.ok());
+  ASSERT_EQ(spares->size(), 1u);
+  EXPECT_EQ(spares->front().network, "brig_net_1");
   expect_no_trace_of_c1();
+}
+
+// With kSpareNetworks kept already, the network goes and its subnet is free.
+TEST_F(EngineTest, RemoveTakesTheNetworkAwayWhenSparesAreFull) {
+  run_ok(resolved());
+  for (int i = 0; i < kSpareNetworks; ++i) ASSERT_TRUE(reserve_spare(paths).ok());
+  fake.calls.clear();
+  ASSERT_TRUE(engine.remove("c1", false).ok());
+  EXPECT_TRUE(called({"podman", "network", "rm", "--force", "brig_net_1"})) << all_calls();
+  auto spares = list_spares(paths);
+  ASSERT_TRUE(spares.ok());
+  EXPECT_EQ(spares->size(), static_cast<std::size_t>(kSpareNetworks));
+  expect_no_trace_of_c1();
+}
+
+// A container rm that failed: the network is not handed on as a spare.
+TEST_F(EngineTest, RemoveKeepsNoSpareWhileTheContainerMayStay) {
+  run_ok(resolved());
+  fake.on({"podman", "rm", "--force", "--time", "0"}, out(2, "", "Error: device busy\n"));
+  fake.calls.clear();
+  (void)engine.remove("c1", false);
+  auto spares = list_spares(paths);
+  ASSERT_TRUE(spares.ok());
+  EXPECT_TRUE(spares->empty());
+  EXPECT_TRUE(called({"podman", "network", "rm", "--force", "brig_net_1"})) << all_calls();
 }
 
 TEST_F(EngineTest, RemoveKeepsTheWorkspaceWhenAsked) {
