@@ -551,6 +551,21 @@ std::vector<Check> System::doctor(bool quick) {
       }
     }
   }
+  // Spare networks: each there (a run taking a missing one fails and undoes).
+  if (auto spares = list_spares(ctx_.paths); !spares) {
+    c.push_back({L::fail, "spare networks", spares.error().message(), spares.error().fix()});
+  } else {
+    std::vector<std::string> gone;
+    for (const auto& s : *spares) {
+      if (!quick && s.since_ms != kSpareBeingMade && !ctx_.podman.network_exists(s.network)) gone.push_back(s.network);
+    }
+    if (!gone.empty()) {
+      c.push_back({L::warn, "spare networks", str::join(gone, ", ") + " listed but gone from podman", "brig system prune --subnets"});
+    } else {
+      c.push_back({L::ok, "spare networks", std::to_string(spares->size()) + " of " + std::to_string(kSpareNetworks) +
+                                                " ready (brig system up makes them)", ""});
+    }
+  }
   return c;
 }
 
@@ -614,6 +629,18 @@ Result<std::vector<std::string>> System::verify() {
       for (const auto& m : str::split(trimmed(members->out), '\n')) {
         if (!m.empty() && m != cell_container(name) && m != kWardenContainer) {
           v.push_back("network " + network + ": foreign container " + m + " attached (invariants 1, 5)");
+        }
+      }
+    }
+  }
+  // 1, 5: nothing but warden on a spare network (a cell taking it would share it).
+  if (auto spares = list_spares(ctx_.paths)) {
+    for (const auto& s : *spares) {
+      auto members = ctx_.podman.run({"ps", "--all", "--filter", "network=" + s.network, "--format", "{{.Names}}"});
+      if (!members || !members->success()) continue;
+      for (const auto& m : str::split(trimmed(members->out), '\n')) {
+        if (!m.empty() && m != kWardenContainer) {
+          v.push_back("spare network " + s.network + ": foreign container " + m + " attached (invariants 1, 5)");
         }
       }
     }

@@ -126,19 +126,50 @@ TEST_F(Cells, KernelIsGvisor) {
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
+// A failed run leaves no container, state, policy, subnet or network: made
+// for it (the spares all held by other cells, so each step runs) or taken
+// from the spares (removed, not handed back).
 TEST_F(Cells, RollbackLeavesNothingBehind) {
-  for (const char* step : {"connect", "create", "start"}) {
-    const std::string name = std::string("e2e-rb-") + step;
-    auto out = brig({"run", "--name", name, kBusybox, "--", "true"}, {std::string("BRIG_FAIL_AT=") + step});
-    EXPECT_NE(out.exit_code, 0) << step;
-    EXPECT_THAT(out.err, HasSubstr("step " + std::string(step) + " failed")) << step;
-    EXPECT_NE(run({"/usr/bin/podman", "network", "exists", "brig-" + name}).exit_code, 0) << step;
+  auto expect_no_trace = [&](const std::string& name, const std::string& step) {
     EXPECT_NE(run({"/usr/bin/podman", "container", "exists", "brig-" + name}).exit_code, 0) << step;
     EXPECT_FALSE(stdfs::exists(home_ + "/state/" + name)) << step;
     EXPECT_FALSE(stdfs::exists(home_ + "/policy/cells/" + name + ".json")) << step;
     std::ifstream map(home_ + "/state/system/subnet-map.json");
     std::string text((std::istreambuf_iterator<char>(map)), std::istreambuf_iterator<char>());
     EXPECT_THAT(text, Not(HasSubstr(name))) << step;
+  };
+  // Hold every spare, so the runs below make their own network.
+  std::vector<std::string> holders;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // every spare can be handed out
+  const std::size_t held = spare_networks().size();
+  for (std::size_t i = 0; i < held; ++i) {
+    holders.push_back("e2e-rb-hold-" + std::to_string(i));
+    auto h = brig({"run", "-d", "--name", holders.back(), kBusybox, "--", "sleep", "300"});
+    ASSERT_EQ(h.exit_code, 0) << h.err;
+  }
+  ASSERT_TRUE(spare_networks().empty());
+  for (const char* step : {"network", "connect", "create", "start"}) {
+    const std::string name = std::string("e2e-rb-") + step;
+    const auto before = cell_networks();
+    auto out = brig({"run", "--name", name, kBusybox, "--", "true"}, {std::string("BRIG_FAIL_AT=") + step});
+    EXPECT_NE(out.exit_code, 0) << step;
+    EXPECT_THAT(out.err, HasSubstr("step " + std::string(step) + " failed")) << step;
+    EXPECT_EQ(cell_networks(), before) << step;
+    expect_no_trace(name, step);
+  }
+  // Their networks become spares; a run that takes one and fails removes it.
+  for (const auto& h : holders) EXPECT_EQ(brig({"cell", "rm", "--force", h}).exit_code, 0) << h;
+  const auto spares = spare_networks();
+  ASSERT_EQ(spares.size(), holders.size());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a freed spare is handed out after a second
+  auto out = brig({"run", "--name", "e2e-rb-spare", kBusybox, "--", "true"}, {"BRIG_FAIL_AT=start"});
+  EXPECT_NE(out.exit_code, 0);
+  expect_no_trace("e2e-rb-spare", "start from a spare");
+  const auto left = spare_networks();
+  EXPECT_EQ(left.size(), spares.size() - 1);
+  for (const auto& n : spares) {
+    const bool exists = run({"/usr/bin/podman", "network", "exists", n}).exit_code == 0;
+    EXPECT_EQ(exists, left.count(n) == 1) << n << ": the one taken is gone, the others stay";
   }
   auto events = brig({"--format", "json", "system", "events"});
   EXPECT_THAT(events.out, HasSubstr("\"event\":\"rollback\""));
@@ -200,7 +231,9 @@ TEST_F(Cells, TenConcurrentDetachedRunsGetDistinctSubnets) {
 TEST_F(Cells, VerifyReportsAForeignContainerOnACellNetwork) {
   auto a = brig({"run", "-d", "--name", "e2e-verify", kBusybox, "--", "sleep", "120"});
   ASSERT_EQ(a.exit_code, 0) << a.err;
-  auto foreign = run({"/usr/bin/podman", "run", "-d", "--name", "e2e-intruder", "--network", "brig-e2e-verify", "--ulimit",
+  const std::string network = inspect("e2e-verify").value("network", "");
+  ASSERT_FALSE(network.empty());
+  auto foreign = run({"/usr/bin/podman", "run", "-d", "--name", "e2e-intruder", "--network", network, "--ulimit",
                       "nofile=1024:1024", "--ulimit", "nproc=1024:1024", kBusybox, "sleep", "120"});
   ASSERT_EQ(foreign.exit_code, 0) << foreign.err;
   auto v = brig({"system", "verify"});
@@ -294,7 +327,6 @@ TEST_F(Cells, DetachedRunDiagnosesAnEarlyExitAndRmReapsIt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   EXPECT_FALSE(stdfs::exists(home_ + "/state/e2e-reaped"));
-  EXPECT_NE(run({"/usr/bin/podman", "network", "exists", "brig-e2e-reaped"}).exit_code, 0);
 }
 
 TEST_F(Cells, TimeoutStopsTheCell) {

@@ -13,6 +13,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "integration/harness.h"
@@ -80,6 +81,27 @@ class Cells : public ::testing::Test {
     if (run({"/usr/bin/podman", "container", "exists", "brig-" + name}).exit_code == 0) return;
     auto out = brig({"run", "-d", "--name", name, image, "--", "sleep", "3600"});
     ASSERT_EQ(out.exit_code, 0) << out.err;
+  }
+  // Every cell network podman has (cells' and spares': label brig.cell).
+  static std::set<std::string> cell_networks() {
+    auto out = run({"/usr/bin/podman", "network", "ls", "--filter", "label=brig.cell", "--format", "{{.Name}}"});
+    std::set<std::string> names;
+    std::istringstream in(out.out);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) names.insert(line);
+    }
+    return names;
+  }
+  // The spare networks brig lists (state/system/spare-networks.json).
+  static std::set<std::string> spare_networks() {
+    std::ifstream f(home_ + "/state/system/spare-networks.json");
+    std::set<std::string> names;
+    if (!f) return names;
+    const auto j = nlohmann::json::parse(f, nullptr, false);
+    if (j.is_object()) {
+      for (auto it = j.begin(); it != j.end(); ++it) names.insert(it.key());
+    }
+    return names;
   }
   static void add_secret(const std::string& name, const std::string& value) {
     auto out = brig({"secrets", "add", name, "-"}, {}, value);

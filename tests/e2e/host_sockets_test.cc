@@ -97,13 +97,12 @@ constexpr const char* kSleep = "import time\ntime.sleep(3600)";
 bool container_exists(const std::string& cell) {
   return run({"/usr/bin/podman", "container", "exists", "brig-" + cell}).exit_code == 0;
 }
-bool network_exists(const std::string& cell) {
-  return run({"/usr/bin/podman", "network", "exists", "brig-" + cell}).exit_code == 0;
-}
-// A refused `brig run` made nothing: no container, network or state.
+// A refused `brig run` made nothing: no container, subnet (so no network) or state.
 void expect_nothing_made(const std::string& cell, const std::string& home) {
   EXPECT_FALSE(container_exists(cell));
-  EXPECT_FALSE(network_exists(cell));
+  std::ifstream map(home + "/state/system/subnet-map.json");
+  std::string text((std::istreambuf_iterator<char>(map)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, Not(HasSubstr("\"" + cell + "\"")));
   EXPECT_FALSE(stdfs::exists(home + "/state/" + cell));
 }
 std::string container_state(const std::string& cell) {
