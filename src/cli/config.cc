@@ -16,7 +16,7 @@ void add_config(CLI::App& root, Context& ctx) {
   for (const auto& [k, form] : engine::settable_keys()) keys_help += "  " + k + ": " + form + "\n";
   auto* get = n->add_subcommand("get", "print one setting: brig config get KEY");
   get->add_option("KEY", key,
-                  "a setting: runsc_network, ops_port, warden_threads, ulimits, ingress_publish, ingress_domain, "
+                  "a setting: runsc_network, ops_port, warden_threads, spare_networks, ulimits, ingress_publish, ingress_domain, "
                   "ingress_cert, ingress_key, ingress_max_body, cgroup, runsc_version")
       ->required();
   get->footer("Example: brig config get runsc_network\nEvery setting and its value: brig config list");
@@ -33,7 +33,7 @@ void add_config(CLI::App& root, Context& ctx) {
   });
   auto* set = n->add_subcommand("set", "change a setting: brig config set KEY VALUE (checked before it is saved)");
   set->add_option("KEY", key,
-                  "runsc_network, ops_port, warden_threads, ulimits, ingress_publish, ingress_domain, ingress_cert, "
+                  "runsc_network, ops_port, warden_threads, spare_networks, ulimits, ingress_publish, ingress_domain, ingress_cert, "
                   "ingress_key or ingress_max_body")
       ->required();
   set->add_option("VALUE", value, "the new value (see below)")->required();

@@ -214,6 +214,7 @@ Result<HostConfig> load_host_config(const Paths& paths) {
     c.nft = j.value("nft", false);
     c.ops_port = j.value("ops_port", 9464);
     c.warden_threads = j.value("warden_threads", 2);
+    c.spare_networks = j.value("spare_networks", 4);
     c.ingress_publish = j.value("ingress_publish", c.ingress_publish);
     c.ingress_domain = j.value("ingress_domain", c.ingress_domain);
     c.ingress_cert = j.value("ingress_cert", "");
@@ -243,6 +244,7 @@ Status save_host_config(const Paths& paths, const HostConfig& c) {
                       {"nft", c.nft},
                       {"ops_port", c.ops_port},
                       {"warden_threads", c.warden_threads},
+                      {"spare_networks", c.spare_networks},
                       {"ingress_publish", c.ingress_publish},
                       {"ingress_domain", c.ingress_domain},
                       {"ingress_cert", c.ingress_cert},
@@ -281,6 +283,7 @@ std::vector<std::pair<std::string, std::string>> config_items(const HostConfig& 
   return {{"runsc_network", c.runsc_network},
           {"ops_port", std::to_string(c.ops_port)},
           {"warden_threads", std::to_string(c.warden_threads)},
+          {"spare_networks", std::to_string(c.spare_networks)},
           {"ulimits", str::join(c.ulimits, ",")},
           {"ingress_publish", c.ingress_publish},
           {"ingress_domain", c.ingress_domain},
@@ -350,6 +353,7 @@ std::vector<std::pair<std::string, std::string>> settable_keys() {
   return {{"runsc_network", "sandbox | host (host is weaker: the kernel's network stack in the cell's netns)"},
           {"ops_port", "1-65535 (warden's ops endpoint on 127.0.0.1)"},
           {"warden_threads", "1-64"},
+          {"spare_networks", "0-32: cell networks kept ready, attached to warden, so a run need not make one (default 4; system up makes them)"},
           {"ulimits", "comma list of NAME=SOFT:HARD, e.g. nofile=4096:4096,nproc=4096:4096 ('' for none)"},
           {"ingress_publish", "IP:PORT where the host publishes warden's ingress (default 127.0.0.1:8443)"},
           {"ingress_domain", "DNS name: cells answer at https://<cell>.<domain>:<port>/ (default localhost)"},
@@ -361,7 +365,7 @@ std::vector<std::pair<std::string, std::string>> settable_keys() {
 }
 
 std::vector<std::string> checked_settings() {
-  return {"runsc_network", "ulimits", "ops_port", "warden_threads", "ingress_publish", "ingress_domain",
+  return {"runsc_network", "ulimits", "ops_port", "warden_threads", "spare_networks", "ingress_publish", "ingress_domain",
           "ingress_cert", "ingress_key", "ingress_tls", "ingress_max_body", "api_group"};
 }
 
@@ -384,10 +388,11 @@ Status check_setting(const HostConfig& c, const std::string& key) {
     if (v >= lo && v <= hi) return {};
     return Error(Errc::invalid, key + " " + std::to_string(v) + " is not a number from " + std::to_string(lo) + " to " +
                                     std::to_string(hi),
-                 "brig config set " + key + " " + std::to_string(key == "ops_port" ? 9464 : 2));
+                 "brig config set " + key + " " + std::to_string(key == "ops_port" ? 9464 : key == "spare_networks" ? 4 : 2));
   };
   if (key == "ops_port") return in_range(c.ops_port, 1, 65535);
   if (key == "warden_threads") return in_range(c.warden_threads, 1, 64);
+  if (key == "spare_networks") return in_range(c.spare_networks, 0, 32);
   if (key == "ulimits") {
     std::string msg;
     std::vector<std::string> seen;
@@ -469,14 +474,16 @@ Status config_set(HostConfig& c, const std::string& key, const std::string& valu
       return Error(Errc::invalid, "runsc_network must be sandbox or host", "brig config set runsc_network host");
     }
     next.runsc_network = value;
-  } else if (key == "ops_port" || key == "warden_threads") {
-    const int hi = key == "ops_port" ? 65535 : 64;
+  } else if (key == "ops_port" || key == "warden_threads" || key == "spare_networks") {
+    const int lo = key == "spare_networks" ? 0 : 1;
+    const int hi = key == "ops_port" ? 65535 : key == "spare_networks" ? 32 : 64;
     auto v = whole_number(value);
-    if (!v || *v < 1 || *v > static_cast<std::uint64_t>(hi)) {
-      return Error(Errc::invalid, key + " must be a number from 1 to " + std::to_string(hi),
-                   "brig config set " + key + " " + std::to_string(key == "ops_port" ? 9464 : 2));
+    if (!v || *v < static_cast<std::uint64_t>(lo) || *v > static_cast<std::uint64_t>(hi)) {
+      return Error(Errc::invalid, key + " must be a number from " + std::to_string(lo) + " to " + std::to_string(hi),
+                   "brig config set " + key + " " + std::to_string(key == "ops_port" ? 9464 : key == "spare_networks" ? 4 : 2));
     }
-    (key == "ops_port" ? next.ops_port : next.warden_threads) = static_cast<int>(*v);
+    (key == "ops_port" ? next.ops_port : key == "spare_networks" ? next.spare_networks : next.warden_threads) =
+        static_cast<int>(*v);
   } else if (key == "ulimits") {
     next.ulimits = value.empty() ? std::vector<std::string>{} : str::split(value, ',');
   } else if (key == "ingress_publish") {

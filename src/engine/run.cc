@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -212,7 +213,8 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
 }
 
 Status Cells::release_network(const std::string& cell, const std::string& network) {
-  auto kept = keep_as_spare(ctx_.paths, cell, network, now_ms());
+  auto cfg = load_host_config(ctx_.paths);
+  auto kept = keep_as_spare(ctx_.paths, cell, network, now_ms(), cfg ? cfg->spare_networks : 0);
   if (!kept) return kept.error();
   if (*kept) return {};
   BRIG_TRY(teardown_network(ctx_.podman, network));
@@ -220,14 +222,19 @@ Status Cells::release_network(const std::string& cell, const std::string& networ
 }
 
 Status Cells::fill_spares() {
+  auto cfg = load_host_config(ctx_.paths);
+  if (!cfg) return cfg.error();
+  const auto keep = static_cast<std::size_t>(std::max(cfg->spare_networks, 0));
   auto spares = list_spares(ctx_.paths);
   if (!spares) return spares.error();
   CellRecord rec;  // what connect_warden needs of a cell: its network and subnet
-  for (const auto& s : *spares) {
+  for (std::size_t i = 0; i < spares->size(); ++i) {
+    const SpareNetwork& s = (*spares)[i];
     rec.network = s.network;
     rec.subnet = s.subnet;
-    // One being made when a run died, or gone from podman: removed.
-    if (s.since_ms == kSpareBeingMade || !ctx_.podman.network_exists(s.network)) {
+    // One being made when a run died, gone from podman, or more than the
+    // setting keeps: removed.
+    if (i >= keep || s.since_ms == kSpareBeingMade || !ctx_.podman.network_exists(s.network)) {
       BRIG_TRY(teardown_network(ctx_.podman, s.network));
       BRIG_TRY(drop_spare(ctx_.paths, s.network));
       continue;
@@ -238,7 +245,7 @@ Status Cells::fill_spares() {
   }
   spares = list_spares(ctx_.paths);
   if (!spares) return spares.error();
-  for (auto n = spares->size(); n < static_cast<std::size_t>(kSpareNetworks); ++n) {
+  for (auto n = spares->size(); n < keep; ++n) {
     auto subnet = reserve_spare(ctx_.paths);
     if (!subnet) return subnet.error();
     rec.network = subnet_network(*subnet);

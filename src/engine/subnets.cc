@@ -116,13 +116,14 @@ Result<std::optional<SpareNetwork>> take_spare(const Paths& paths, const std::st
   return out;
 }
 
-Result<bool> keep_as_spare(const Paths& paths, const std::string& cell, const std::string& network, std::int64_t now_ms) {
+Result<bool> keep_as_spare(const Paths& paths, const std::string& cell, const std::string& network, std::int64_t now_ms,
+                           int keep) {
   bool kept = false;
   auto st = with_state_lock(paths, [&]() -> Status {
     if (!is_subnet_network(network)) return {};
     auto spares = load_spares(paths);
     if (!spares) return spares.error();
-    if (static_cast<int>(spares->size()) >= kSpareNetworks) return {};
+    if (static_cast<int>(spares->size()) >= keep) return {};
     auto map = read_subnet_map(paths);
     if (!map) return map.error();
     auto it = std::find_if(map->begin(), map->end(), [&](const auto& e) { return e.second == cell; });

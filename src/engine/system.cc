@@ -169,6 +169,7 @@ Result<HostConfig> System::init(bool accept_weaker_network) {
     // Keep the user's settings across re-inits.
     cfg->ops_port = old->ops_port;
     cfg->warden_threads = old->warden_threads;
+    cfg->spare_networks = old->spare_networks;
     cfg->ingress_publish = old->ingress_publish;
     cfg->ingress_domain = old->ingress_domain;
     cfg->ingress_cert = old->ingress_cert;
@@ -562,8 +563,9 @@ std::vector<Check> System::doctor(bool quick) {
     if (!gone.empty()) {
       c.push_back({L::warn, "spare networks", str::join(gone, ", ") + " listed but gone from podman", "brig system prune --subnets"});
     } else {
-      c.push_back({L::ok, "spare networks", std::to_string(spares->size()) + " of " + std::to_string(kSpareNetworks) +
-                                                " ready (brig system up makes them)", ""});
+      c.push_back({L::ok, "spare networks", std::to_string(spares->size()) + " of " +
+                                                std::to_string(cfg ? cfg->spare_networks : 0) +
+                                                " ready (spare_networks; brig system up makes them)", ""});
     }
   }
   return c;

@@ -182,7 +182,7 @@ TEST_F(FirstHourTest, CpAndConfigGetExplainThemselves) {
   EXPECT_THAT(cp.out, HasSubstr("brig cell cp agent:/work/out.txt ./out.txt"));
   auto get = brig({"config", "get", "--help"});
   EXPECT_EQ(get.exit_code, 0);
-  EXPECT_THAT(get.out, HasSubstr("runsc_network, ops_port, warden_threads, ulimits, ingress_publish, ingress_domain, "
+  EXPECT_THAT(get.out, HasSubstr("runsc_network, ops_port, warden_threads, spare_networks, ulimits, ingress_publish, ingress_domain, "
                                  "ingress_cert, ingress_key, ingress_max_body, cgroup, runsc_version"));
   EXPECT_THAT(get.out, HasSubstr("brig config list"));
 }

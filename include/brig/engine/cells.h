@@ -117,8 +117,9 @@ class Cells {
   Result<CellRecord> load_record(const std::string& cell);
 
   // Spare networks (subnets.h): `system up` attaches warden again to those
-  // kept and makes more up to kSpareNetworks; `system down` and prune remove
-  // them. What could not be done is returned, nothing undone.
+  // kept and makes more up to the spare_networks setting (removing any over
+  // it); `system down` and prune remove them. What could not be done is
+  // returned, nothing undone.
   Status fill_spares();
   Status remove_spares();
 

@@ -45,6 +45,9 @@ struct HostConfig {
   bool nft = false;
   int ops_port = 9464;           // warden's ops endpoint, published on 127.0.0.1
   int warden_threads = 2;
+  // Cell networks kept ready, attached to warden (engine/subnets.h): a run
+  // takes one instead of making its own; 0-32.
+  int spare_networks = 4;
   // Warden's ingress listener (docs/reference/ingress.md): published on the
   // host at IP:PORT; cells answer at https://<cell>.<ingress_domain>:<PORT>/.
   std::string ingress_publish = "127.0.0.1:8443";

@@ -40,7 +40,6 @@ struct SpareNetwork {
   Subnet subnet;
   std::int64_t since_ms = 0;  // when it became free; kSpareBeingMade while made
 };
-inline constexpr int kSpareNetworks = 4;                      // kept ready at most
 inline constexpr std::int64_t kSpareQuietMs = 1000;           // free this long before it is handed out
 inline constexpr std::int64_t kSpareBeingMade = INT64_MAX;    // reserved, not made yet
 
@@ -49,11 +48,12 @@ Result<std::vector<SpareNetwork>> list_spares(const Paths& paths);
 // Under the lock: the longest-free spare free for kSpareQuietMs moves to
 // `cell` (its subnet into the map, the cell's); nullopt when there is none.
 Result<std::optional<SpareNetwork>> take_spare(const Paths& paths, const std::string& cell, std::int64_t now_ms);
-// Under the lock: when `network` is a subnet network and fewer than
-// kSpareNetworks are kept, `cell`'s subnet leaves the map and the network is
+// Under the lock: when `network` is a subnet network and fewer than `keep`
+// (the spare_networks setting) are kept, `cell`'s subnet leaves the map and the network is
 // a spare from now (true); else nothing changes (false: the caller removes
 // the network, then release_subnet).
-Result<bool> keep_as_spare(const Paths& paths, const std::string& cell, const std::string& network, std::int64_t now_ms);
+Result<bool> keep_as_spare(const Paths& paths, const std::string& cell, const std::string& network, std::int64_t now_ms,
+                           int keep);
 // Reserves the lowest free subnet for a spare about to be made (never handed
 // out until ready_spare); drop_spare forgets one (absent is fine).
 Result<Subnet> reserve_spare(const Paths& paths);

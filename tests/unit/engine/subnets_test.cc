@@ -145,6 +145,8 @@ TEST_F(Subnets, WithStateLockRunsFnAndReturnsItsStatus) {
 // Spare networks: a reserved one is never handed out until made; one freed
 // is handed out only after kSpareQuietMs, the longest-free first; a spare's
 // subnet is in no cell's entry and never allocated.
+constexpr int kKeep = 4;  // the spare_networks setting
+
 TEST_F(Subnets, SparesAreHandedOutWhenQuietAndNeverAllocated) {
   allocate("a");
   auto r = reserve_spare(paths);
@@ -168,16 +170,16 @@ TEST_F(Subnets, SparesAreHandedOutWhenQuietAndNeverAllocated) {
 }
 
 TEST_F(Subnets, KeptAsSpareLeavesTheMapAndIsCapped) {
-  for (int i = 1; i <= kSpareNetworks + 1; ++i) allocate("c" + std::to_string(i));
-  for (int i = 1; i <= kSpareNetworks; ++i) {
-    auto kept = keep_as_spare(paths, "c" + std::to_string(i), "brig_net_" + std::to_string(i), 5000 + i);
+  for (int i = 1; i <= kKeep + 1; ++i) allocate("c" + std::to_string(i));
+  for (int i = 1; i <= kKeep; ++i) {
+    auto kept = keep_as_spare(paths, "c" + std::to_string(i), "brig_net_" + std::to_string(i), 5000 + i, kKeep);
     ASSERT_TRUE(kept.ok());
     EXPECT_TRUE(*kept) << i;
   }
-  EXPECT_EQ(file(), (nlohmann::json{{"10.60." + std::to_string(kSpareNetworks + 1) + ".0/24", "c" + std::to_string(kSpareNetworks + 1)}}));
+  EXPECT_EQ(file(), (nlohmann::json{{"10.60." + std::to_string(kKeep + 1) + ".0/24", "c" + std::to_string(kKeep + 1)}}));
   // Full: nothing changes, the caller removes the network.
-  const std::string last = std::to_string(kSpareNetworks + 1);
-  auto kept = keep_as_spare(paths, "c" + last, "brig_net_" + last, 9000);
+  const std::string last = std::to_string(kKeep + 1);
+  auto kept = keep_as_spare(paths, "c" + last, "brig_net_" + last, 9000, kKeep);
   ASSERT_TRUE(kept.ok());
   EXPECT_FALSE(*kept);
   EXPECT_EQ(file().size(), 1u);
@@ -188,14 +190,22 @@ TEST_F(Subnets, KeptAsSpareLeavesTheMapAndIsCapped) {
   ASSERT_TRUE(drop_spare(paths, "brig_net_2").ok());
   auto left = list_spares(paths);
   ASSERT_TRUE(left.ok());
-  EXPECT_EQ(left->size(), static_cast<std::size_t>(kSpareNetworks - 2));
+  EXPECT_EQ(left->size(), static_cast<std::size_t>(kKeep - 2));
+}
+
+TEST_F(Subnets, NoSpareIsKeptWithSpareNetworksZero) {
+  allocate("a");
+  auto kept = keep_as_spare(paths, "a", "brig_net_1", 1, 0);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_FALSE(*kept);
+  EXPECT_EQ(file().size(), 1u);
 }
 
 TEST_F(Subnets, OnlyTheSubnetsOwnNetworkIsKept) {
   allocate("a");
   allocate("b");
   for (const char* net : {"brig-a", "brig_net_2"}) {  // a cell's old name; another subnet's network
-    auto kept = keep_as_spare(paths, "a", net, 1);
+    auto kept = keep_as_spare(paths, "a", net, 1, kKeep);
     ASSERT_TRUE(kept.ok());
     EXPECT_FALSE(*kept) << net;
   }

@@ -392,6 +392,14 @@ TEST(ConfigSet, SandboxNetworkNeedsTheProbeToHaveWorked) {
   EXPECT_EQ(bad.error().fix(), "brig config set ops_port 9464");
   EXPECT_FALSE(config_set(c, "warden_threads", "2x").ok());
   EXPECT_EQ(c.warden_threads, 2);
+  // spare_networks: 0 (none kept) to 32.
+  EXPECT_TRUE(config_set(c, "spare_networks", "0").ok());
+  EXPECT_EQ(c.spare_networks, 0);
+  auto big = config_set(c, "spare_networks", "33");
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().message(), "spare_networks must be a number from 0 to 32");
+  EXPECT_EQ(big.error().fix(), "brig config set spare_networks 4");
+  EXPECT_EQ(c.spare_networks, 0);
 }
 
 }  // namespace

@@ -68,16 +68,17 @@ TEST_F(EngineTest, RemoveDeletesEverything) {
   expect_no_trace_of_c1();
 }
 
-// With kSpareNetworks kept already, the network goes and its subnet is free.
+// With spare_networks (4) kept already, the network goes and its subnet is free.
 TEST_F(EngineTest, RemoveTakesTheNetworkAwayWhenSparesAreFull) {
   run_ok(resolved());
-  for (int i = 0; i < kSpareNetworks; ++i) ASSERT_TRUE(reserve_spare(paths).ok());
+  const int keep = HostConfig{}.spare_networks;
+  for (int i = 0; i < keep; ++i) ASSERT_TRUE(reserve_spare(paths).ok());
   fake.calls.clear();
   ASSERT_TRUE(engine.remove("c1", false).ok());
   EXPECT_TRUE(called({"podman", "network", "rm", "--force", "brig_net_1"})) << all_calls();
   auto spares = list_spares(paths);
   ASSERT_TRUE(spares.ok());
-  EXPECT_EQ(spares->size(), static_cast<std::size_t>(kSpareNetworks));
+  EXPECT_EQ(spares->size(), static_cast<std::size_t>(keep));
   expect_no_trace_of_c1();
 }
 
