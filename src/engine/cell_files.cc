@@ -24,6 +24,10 @@ namespace {
 constexpr const char* kSystemRoots = "/etc/ssl/certs/ca-certificates.crt";
 }  // namespace
 
+std::string container_id_path(const Paths& paths, const std::string& cell) {
+  return paths.cell_state(cell) + "/container.id";
+}
+
 std::string record_path(const Paths& paths, const std::string& cell) {
   return paths.cell_state(cell) + "/cell-state.json";
 }

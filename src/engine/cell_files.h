@@ -16,6 +16,10 @@
 namespace brig::engine::cell_files {
 
 std::string record_path(const Paths& paths, const std::string& cell);
+// state/<cell>/container.id: podman run --cidfile writes it once it has made
+// the container, so a run knows the container is its own (not another's
+// holding the name) and removes it by ID.
+std::string container_id_path(const Paths& paths, const std::string& cell);
 // JSON text that never throws: invalid UTF-8 (from a spec or a tool's output) becomes U+FFFD.
 std::string dump(const nlohmann::json& j, int indent = -1);  // state/<cell>/cell-state.json
 // Cells with a state directory holding a record, sorted.

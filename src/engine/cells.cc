@@ -358,6 +358,9 @@ Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) 
     CellRecord by_name;
     by_name.name = cell;
     by_name.workspace = ctx_.paths.workspace(cell);
+    // Its network is its subnet's (a cell made before spares: named after it).
+    auto held = held_subnet(ctx_.paths, cell);
+    if (held && *held) by_name.network = subnet_network(**held);
     rec = std::move(by_name);
   }
   if (!rec) return rec.error();

@@ -129,6 +129,7 @@ Result<RunPlan> plan_cell(const spec::Resolved& resolved, const HostFacts& f, co
   c.tty = stdio.tty;
   c.subnet = rec.subnet;
   c.network = rec.network;
+  c.cidfile = cell_files::container_id_path(paths, name);
   c.memory = s.memory.has() ? *s.memory : "";
   c.cpus = s.cpus.has() ? *s.cpus : "";
   c.pids_limit = *s.pids_limit;

@@ -65,6 +65,7 @@ std::vector<std::string> cell_run_args(const CellPlan& p, const CellRuntime& r, 
   if (detach) a.push_back("-d");
   a.insert(a.end(), {"--name", cell_container(p.name), "--hostname", p.name, "--runtime",
                      p.oci_runtime.empty() ? p.runtime : p.oci_runtime});
+  if (!p.cidfile.empty()) a.insert(a.end(), {"--cidfile", p.cidfile});
   if (p.interactive) a.push_back("--interactive");
   if (p.tty) a.push_back("--tty");
   // Warden is the cell's only resolver, and no search domain of the host's

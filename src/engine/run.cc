@@ -126,6 +126,9 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
     if (!st) return st.error().with_fix("brig system prune --subnets");
     return {};
   });
+  // A spare is not handed back on failure: it is removed, as a made one is.
+  const std::string spare_network = *spare ? (*spare)->network : std::string();
+  if (*spare) rb.add("network", [this, spare_network] { return teardown_network(ctx_.podman, spare_network); });
 
   auto planned =
       plan_cell(resolved,
@@ -142,8 +145,7 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   // The network (podman, ~200 ms) and the files (each an fsync'ed atomic
   // write) do not depend on each other: both are built at once, then joined.
   // Each side's undo is registered before anything can fail past the join.
-  // A spare is not handed back on failure: it is removed, as a made one is.
-  std::atomic<bool> net_created{spare->has_value()};
+  std::atomic<bool> net_created{false};
   auto net = *spare ? std::future<Status>()
                     : std::async(std::launch::async, [&]() -> Status { return make_network(plan, net_created); });
   auto files = stage_files(plan, rb);
@@ -167,11 +169,14 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   ctx_.event("create", name, created_with);
   // Before the run: podman run can fail once the container exists (it is
   // then created, not started); a container never made is already gone.
-  name_taken_ = false;
+  // Only a container this run made is removed, by the ID podman wrote
+  // (--cidfile): another's holding the name stays.
   rb.add("container", [this, name]() -> Status {
-    if (name_taken_) return {};  // not ours: a container of that name was there before
-    const std::string fix = "podman rm --force " + cell_container(name);
-    auto out = ctx_.podman.run({"rm", "--force", cell_container(name)});
+    auto id = fs::read_file(cell_files::container_id_path(ctx_.paths, name), 256);
+    const std::string cid = id ? std::string(str::trim(*id)) : std::string();
+    if (cid.empty()) return {};
+    const std::string fix = "podman rm --force " + cid;
+    auto out = ctx_.podman.run({"rm", "--force", cid});
     if (!out) return out.error().with_fix(fix);
     if (!out->success() && !is_gone(out->err)) {
       return Error(Errc::failed, "removing container " + cell_container(name) + ": " + std::string(str::trim(out->err)),
@@ -214,10 +219,10 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
 
 Status Cells::release_network(const std::string& cell, const std::string& network) {
   auto cfg = load_host_config(ctx_.paths);
-  auto kept = keep_as_spare(ctx_.paths, cell, network, now_ms(), cfg ? cfg->spare_networks : 0);
-  if (!kept) return kept.error();
-  if (*kept) return {};
-  BRIG_TRY(teardown_network(ctx_.podman, network));
+  auto fate = keep_as_spare(ctx_.paths, cell, network, now_ms(), cfg ? cfg->spare_networks : 0);
+  if (!fate) return fate.error();
+  if (*fate == NetworkRelease::kept) return {};
+  if (*fate == NetworkRelease::remove) BRIG_TRY(teardown_network(ctx_.podman, network));
   return release_subnet(ctx_.paths, cell);
 }
 
@@ -228,6 +233,13 @@ Status Cells::fill_spares() {
   auto spares = list_spares(ctx_.paths);
   if (!spares) return spares.error();
   CellRecord rec;  // what connect_warden needs of a cell: its network and subnet
+  // Dropped from the list first (under the lock: a run may have taken it
+  // since the list was read), then removed.
+  auto drop = [&](const std::string& network) -> Status {
+    auto listed = drop_spare(ctx_.paths, network);
+    if (!listed) return listed.error();
+    return *listed ? teardown_network(ctx_.podman, network) : Status{};
+  };
   for (std::size_t i = 0; i < spares->size(); ++i) {
     const SpareNetwork& s = (*spares)[i];
     rec.network = s.network;
@@ -235,13 +247,18 @@ Status Cells::fill_spares() {
     // One being made when a run died, gone from podman, or more than the
     // setting keeps: removed.
     if (i >= keep || s.since_ms == kSpareBeingMade || !ctx_.podman.network_exists(s.network)) {
-      BRIG_TRY(teardown_network(ctx_.podman, s.network));
-      BRIG_TRY(drop_spare(ctx_.paths, s.network));
+      BRIG_TRY(drop(s.network));
       continue;
     }
-    // Warden restarted lost its attachments; a running one says "already".
-    BRIG_TRY(connect_warden(ctx_.podman, rec));
-    BRIG_TRY(ensure_bridge_ipv6_off(ctx_.podman, ctx_.proc_sys, s.network));
+    // Warden restarted lost its attachments (a running one says "already");
+    // a spare that cannot be made whole again (warden on it, IPv6 off on its
+    // bridge) is removed, never handed out.
+    auto whole = connect_warden(ctx_.podman, rec);
+    if (whole) whole = ensure_bridge_ipv6_off(ctx_.podman, ctx_.proc_sys, s.network);
+    if (!whole) {
+      BRIG_TRY(drop(s.network));
+      return whole.error();
+    }
   }
   spares = list_spares(ctx_.paths);
   if (!spares) return spares.error();
@@ -260,8 +277,7 @@ Status Cells::fill_spares() {
       return ensure_bridge_ipv6_off(ctx_.podman, ctx_.proc_sys, rec.network);
     }();
     if (!made) {
-      (void)teardown_network(ctx_.podman, rec.network);
-      (void)drop_spare(ctx_.paths, rec.network);
+      (void)drop(rec.network);
       return made.error();
     }
     BRIG_TRY(ready_spare(ctx_.paths, rec.network, now_ms()));
@@ -281,7 +297,9 @@ Status Cells::remove_spares() {
   if (!out->success() && !is_gone(out->err)) {
     return Error(Errc::failed, "removing spare networks: " + std::string(str::trim(out->err)), "brig system prune --subnets");
   }
-  for (const auto& s : *spares) BRIG_TRY(drop_spare(ctx_.paths, s.network));
+  for (const auto& s : *spares) {
+    if (auto st = drop_spare(ctx_.paths, s.network); !st) return st.error();
+  }
   return {};
 }
 
@@ -292,8 +310,17 @@ std::vector<std::string> reaper_args(const std::string& brig, const std::string&
 Status Cells::make_network(const RunPlan& plan, std::atomic<bool>& created) {
   auto out = ctx_.podman.run(plan.network_create);
   // A network of this subnet's name that no cell or spare holds (the subnet
-  // was free) is debris of a crash: removed, then made again.
+  // was free) is debris of a crash: removed, then made again, unless a
+  // container but warden is on it (that stays; brig system prune --cells).
   if (out && !out->success() && out->err.find("already exists") != std::string::npos && is_subnet_network(plan.network)) {
+    auto on = ctx_.podman.run({"ps", "--all", "--filter", "network=" + plan.network, "--format", "{{.Names}}"});
+    if (!on || !on->success()) return Error(Errc::failed, "network " + plan.network + " exists and podman cannot say what is on it");
+    for (const auto& c : str::split(std::string(str::trim(on->out)), '\n')) {
+      if (!c.empty() && c != kWardenContainer) {
+        return Error(Errc::failed, "network " + plan.network + " exists with container " + c + " on it, and no cell holds it",
+                     "podman rm --force " + c + " (if it is not yours to keep), then run again");
+      }
+    }
     BRIG_TRY(teardown_network(ctx_.podman, plan.network));
     out = ctx_.podman.run(plan.network_create);
   }
@@ -369,6 +396,11 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     proc::Command c;
     c.argv = start;
     c.hold_stderr_lines = start_failure_prefixes();
+    // What the run's checks leave to podman run, said in their words (refused_create).
+    if (creates) {
+      c.hold_stderr_lines.push_back("Error: creating container storage: the container name \"" + cell_container(rec.name) + "\"");
+      c.hold_stderr_lines.push_back("Error: " + rec.image + ": image not known");
+    }
     if (token) {
       // Not made yet, so podman has no address to tell: the one it is made with.
       BRIG_TRY(state::put_ingress_cell(ctx_.paths, rec.name,
@@ -387,8 +419,7 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
     if (!out) return out.error();
     // podman's own words on a container it could not make went to the
     // terminal as they came (only start_failure_prefixes are held back).
-    if (out->exit_code == 125 && creates) BRIG_TRY(refused_create(rec, out->err));
-    if (out->exit_code == 125 && creates && never_created(rec.name)) return create_failure(out->err);
+    if (out->exit_code == 125 && creates && !made_container(rec.name)) return refused_create(rec, out->err);
     // podman start --attach says 125 for a cell the runtime could not start;
     // podman run says 126 (or 127), as docker does.
     const bool podman_failed = out->exit_code >= 125 && out->exit_code <= 127;
@@ -409,8 +440,7 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
   if (!out || !out->success()) services_stopped();
   if (!out) return out.error();
   if (!out->success()) {
-    if (out->exit_code == 125 && creates) BRIG_TRY(refused_create(rec, out->err));
-    if (out->exit_code == 125 && creates && never_created(rec.name)) return create_failure(out->err);
+    if (out->exit_code == 125 && creates && !made_container(rec.name)) return refused_create(rec, out->err);
     return start_failure(out->err, rec);
   }
   if (token) {
@@ -442,19 +472,15 @@ Result<int> Cells::start_cell(const CellRecord& rec, const Argv& start, bool det
   return 0;
 }
 
-Status Cells::refused_create(const CellRecord& rec, const std::string& podman_err) {
+Error Cells::refused_create(const CellRecord& rec, const std::string& podman_err) const {
   // What the run's checks leave to podman run (host_checks.h), in their words.
-  if (podman_err.find("is already in use") != std::string::npos) {
-    name_taken_ = true;
-    return name_taken(rec.name);
-  }
+  if (podman_err.find("is already in use") != std::string::npos) return name_taken(rec.name);
   if (podman_err.find("image not known") != std::string::npos) return image_missing(rec.image);
-  return {};
+  return create_failure(podman_err);
 }
 
-bool Cells::never_created(const std::string& cell) const {
-  auto st = ctx_.podman.container_state(cell_container(cell));
-  return st && !*st;
+bool Cells::made_container(const std::string& cell) const {
+  return fs::exists(cell_files::container_id_path(ctx_.paths, cell));
 }
 
 bool Cells::never_started(const std::string& cell) const {

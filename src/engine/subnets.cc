@@ -19,7 +19,7 @@ Result<std::vector<SpareNetwork>> load_spares(const Paths& paths) {
   if (!fs::exists(path)) return out;
   auto text = fs::read_file(path, 1 << 20);
   if (!text) return text.error();
-  const Error damaged(Errc::invalid, path + " is damaged", "rm " + path + " && brig system prune --networks");
+  const Error damaged(Errc::invalid, path + " is damaged", "rm " + path + " && brig system prune --cells");
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (!j.is_object()) return damaged;
   for (const auto& [network, e] : j.items()) {
@@ -116,30 +116,52 @@ Result<std::optional<SpareNetwork>> take_spare(const Paths& paths, const std::st
   return out;
 }
 
-Result<bool> keep_as_spare(const Paths& paths, const std::string& cell, const std::string& network, std::int64_t now_ms,
-                           int keep) {
-  bool kept = false;
+namespace {
+
+std::optional<Subnet> subnet_of_cidr(const std::string& cidr) {
+  for (int i = 1; i <= 254; ++i) {
+    if (Subnet{i}.cidr() == cidr) return Subnet{i};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<NetworkRelease> keep_as_spare(const Paths& paths, const std::string& cell, const std::string& network,
+                                     std::int64_t now_ms, int keep) {
+  NetworkRelease out = NetworkRelease::remove;
   auto st = with_state_lock(paths, [&]() -> Status {
-    if (!is_subnet_network(network)) return {};
-    auto spares = load_spares(paths);
-    if (!spares) return spares.error();
-    if (static_cast<int>(spares->size()) >= keep) return {};
+    if (!is_subnet_network(network)) return {};  // a network named after its cell: its own
     auto map = read_subnet_map(paths);
     if (!map) return map.error();
     auto it = std::find_if(map->begin(), map->end(), [&](const auto& e) { return e.second == cell; });
-    if (it == map->end()) return {};
-    Subnet subnet{std::stoi(network.substr(9))};
-    if (it->first != subnet.cidr()) return {};  // not the network of its subnet: removed
+    const Subnet subnet{std::stoi(network.substr(9))};
+    if (it == map->end() || it->first != subnet.cidr()) {
+      out = NetworkRelease::leave;
+      return {};
+    }
+    auto spares = load_spares(paths);
+    if (!spares) return spares.error();
+    if (static_cast<int>(spares->size()) >= keep) return {};
     // The map first: warden forgets the cell before its network is handed on.
     map->erase(it);
     BRIG_TRY(state::store_subnet_map(paths, *map));
     spares->push_back({network, subnet, now_ms});
     BRIG_TRY(store_spares(paths, *spares));
-    kept = true;
+    out = NetworkRelease::kept;
     return {};
   });
   if (!st) return st.error();
-  return kept;
+  return out;
+}
+
+Result<std::optional<Subnet>> held_subnet(const Paths& paths, const std::string& cell) {
+  auto map = read_subnet_map(paths);
+  if (!map) return map.error();
+  for (const auto& [cidr, owner] : *map) {
+    if (owner == cell) return subnet_of_cidr(cidr);
+  }
+  return std::optional<Subnet>{};
 }
 
 Result<Subnet> reserve_spare(const Paths& paths) {
@@ -171,13 +193,16 @@ Status ready_spare(const Paths& paths, const std::string& network, std::int64_t 
   });
 }
 
-Status drop_spare(const Paths& paths, const std::string& network) {
-  return with_state_lock(paths, [&]() -> Status {
+Result<bool> drop_spare(const Paths& paths, const std::string& network) {
+  bool listed = false;
+  auto st = with_state_lock(paths, [&]() -> Status {
     auto spares = load_spares(paths);
     if (!spares) return spares.error();
-    if (!std::erase_if(*spares, [&](const SpareNetwork& s) { return s.network == network; })) return {};
-    return store_spares(paths, *spares);
+    listed = std::erase_if(*spares, [&](const SpareNetwork& s) { return s.network == network; }) > 0;
+    return listed ? store_spares(paths, *spares) : Status{};
   });
+  if (!st) return st.error();
+  return listed;
 }
 
 }  // namespace brig::engine

@@ -765,12 +765,15 @@ Result<PruneReport> System::prune(const PruneOptions& o) {
     for (const auto& s : *spares) {
       if (s.since_ms == kSpareBeingMade || ctx_.podman.network_exists(s.network)) continue;
       done.push_back("spare network " + s.network + " (gone from podman)");
-      if (!o.dry_run) BRIG_TRY(drop_spare(ctx_.paths, s.network));
+      if (!o.dry_run) {
+        if (auto st = drop_spare(ctx_.paths, s.network); !st) return st.error();
+      }
     }
     auto map = read_subnet_map(ctx_.paths);
     if (!map) return map.error();
     for (const auto& [cidr, owner] : *map) {
-      if (fs::exists(cell_files::record_path(ctx_.paths, owner)) || image_build_running(ctx_.paths, owner)) continue;
+      // A run still setting up has its state directory, not yet its record.
+      if (fs::exists(ctx_.paths.cell_state(owner)) || image_build_running(ctx_.paths, owner)) continue;
       done.push_back("stale subnet " + cidr + " (" + owner + ")");
       if (!o.dry_run) BRIG_TRY(release_subnet(ctx_.paths, owner));
     }

@@ -33,8 +33,9 @@ Result<proc::Output> FakeRunner::run(const proc::Command& cmd) {
                    std::equal(rule.prefix.begin(), rule.prefix.end(), cmd.argv.begin());
     if (matches && (best == nullptr || rule.prefix.size() >= best->prefix.size())) best = &rule;
   }
-  if (best == nullptr) return default_output;
-  return best->answer;
+  const Result<proc::Output>& answer = best == nullptr ? Result<proc::Output>(default_output) : best->answer;
+  if (after && answer) after(cmd, *answer);
+  return answer;
 }
 
 Status FakeRunner::spawn_detached(const proc::Command& cmd) {

@@ -2,6 +2,7 @@
 // Output chosen by argv prefix, so engine code runs without podman or runsc.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +33,9 @@ class FakeRunner final : public proc::Runner {
   std::vector<proc::Command> calls;
   std::vector<proc::Command> detached;
   proc::Output default_output;
+  // Called with each command run() answers and its answer, under the lock:
+  // what the real tool would leave behind (a file it writes).
+  std::function<void(const proc::Command&, const proc::Output&)> after;
 
  private:
   struct Rule {

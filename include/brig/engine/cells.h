@@ -129,8 +129,6 @@ class Cells {
   // for an early exit. `creates`: `start` makes the container too, so it can
   // fail with none made (an error, for the caller to undo the run).
   Result<int> start_cell(const CellRecord& rec, const Argv& start, bool detach, bool creates);
-  // podman knows no such container (`podman container inspect` fails).
-  bool never_created(const std::string& cell) const;
   // The container exists but never ran (podman state created/initialized).
   bool never_started(const std::string& cell) const;
   // How a run that podman says ended with `podman_exit_code` ended, from the
@@ -150,12 +148,12 @@ class Cells {
   // The exit an attached start just saw: `brig run --rm` removes the cell
   // without asking podman about it twice more.
   std::optional<std::pair<std::string, CellExit>> seen_exit_;
-  // The run's podman run found another container holding the cell's name
-  // (not undone: not ours).
-  bool name_taken_ = false;
-  // podman run's 125 for what the run's checks left to it (a name in use,
-  // an image not in local storage), as those checks say it; else nothing.
-  Status refused_create(const CellRecord& rec, const std::string& podman_err);
+  // podman run's 125 with no container made: what the run's checks left to
+  // it (a name in use, an image not in local storage) as those checks say
+  // it, else create_failure.
+  Error refused_create(const CellRecord& rec, const std::string& podman_err) const;
+  // This run's podman run made the cell's container (its ID file exists).
+  bool made_container(const std::string& cell) const;
 };
 
 // A cell name as `brig run` would pick one when none is given: "cell-<6 hex>".

@@ -71,6 +71,7 @@ struct CellPlan {
   std::string runsc_network;                 // "host" adds --runtime-flag network=host
   Subnet subnet;
   std::string network;                       // the podman network it joins
+  std::string cidfile;                       // podman run --cidfile ("": none)
   std::string memory, cpus;
   std::int64_t pids_limit = 0;
   bool read_only_rootfs = true;

@@ -48,17 +48,26 @@ Result<std::vector<SpareNetwork>> list_spares(const Paths& paths);
 // Under the lock: the longest-free spare free for kSpareQuietMs moves to
 // `cell` (its subnet into the map, the cell's); nullopt when there is none.
 Result<std::optional<SpareNetwork>> take_spare(const Paths& paths, const std::string& cell, std::int64_t now_ms);
-// Under the lock: when `network` is a subnet network and fewer than `keep`
-// (the spare_networks setting) are kept, `cell`'s subnet leaves the map and the network is
-// a spare from now (true); else nothing changes (false: the caller removes
-// the network, then release_subnet).
-Result<bool> keep_as_spare(const Paths& paths, const std::string& cell, const std::string& network, std::int64_t now_ms,
-                           int keep);
+// What becomes of a removed cell's network (keep_as_spare).
+enum class NetworkRelease {
+  kept,    // a spare from now; the cell's subnet left the map
+  remove,  // the cell's own, not kept: the caller removes it, then release_subnet
+  leave,   // the map does not give its subnet to the cell (never did, or another cell
+           // or a spare has it now): the caller leaves it and only release_subnet
+};
+// Under the lock: when `network` is the network of the subnet the map gives
+// `cell`, and fewer than `keep` (the spare_networks setting) are kept, it
+// becomes a spare; else nothing changes.
+Result<NetworkRelease> keep_as_spare(const Paths& paths, const std::string& cell, const std::string& network,
+                                     std::int64_t now_ms, int keep);
+// The subnet the map gives `cell`, if any.
+Result<std::optional<Subnet>> held_subnet(const Paths& paths, const std::string& cell);
 // Reserves the lowest free subnet for a spare about to be made (never handed
 // out until ready_spare); drop_spare forgets one (absent is fine).
 Result<Subnet> reserve_spare(const Paths& paths);
 Status ready_spare(const Paths& paths, const std::string& network, std::int64_t now_ms);
-Status drop_spare(const Paths& paths, const std::string& network);
+// Whether it was listed (a run may have taken it since it was read).
+Result<bool> drop_spare(const Paths& paths, const std::string& network);
 
 // Runs `fn` while holding the state lock (state/system/lock).
 using state::with_state_lock;

@@ -105,7 +105,16 @@ class EngineTest : public ::testing::Test {
     fake.on(kCellStatus, out(0, "running 0\n"));
     fake.on(kBridgeOf, out(0, std::string(kBridge) + "\n"));
     spit(disable_ipv6(), "0\n");
+    // podman run --cidfile writes the ID once it has made the container:
+    // not when it fails with 125 before that (unless a test says the cell
+    // itself exited 125).
+    fake.after = [this](const proc::Command& c, const proc::Output& o) {
+      auto at = std::find(c.argv.begin(), c.argv.end(), "--cidfile");
+      if (at == c.argv.end() || at + 1 == c.argv.end() || (o.exit_code == 125 && !cell_exits_125)) return;
+      spit(*(at + 1), "0123abcd\n");
+    };
   }
+  bool cell_exits_125 = false;
 
   std::string disable_ipv6() const { return proc_sys + "/net/ipv6/conf/" + kBridge + "/disable_ipv6"; }
   std::string ca_bundle() const { return paths.cell_state("c1") + "/brig/ca-bundle.crt"; }

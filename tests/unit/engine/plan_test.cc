@@ -115,7 +115,7 @@ TEST(PlanCell, RunArgvWithEveryHardeningFlag) {
   const std::string proxy = "http://10.60.1.2:3128";
   const Argv want = {
       "podman", "--runtime-flag", "oci-seccomp", "--runtime-flag", "network=host", "run", "-d",
-      "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc",
+      "--name", "brig-c1", "--hostname", "c1", "--runtime", "runsc", "--cidfile", "/h/state/c1/container.id",
       "--network", "brig_net_1", "--ip", "10.60.1.10", "--mac-address", "02:62:72:67:01:0a", "--dns", "10.60.1.2",
       "--dns-search", ".", "--read-only",
       "--tmpfs", "/tmp:rw,size=256m,noexec,nosuid,nodev", "--tmpfs", "/run:rw,size=64m,noexec,nosuid,nodev",

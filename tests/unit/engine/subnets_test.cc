@@ -174,20 +174,25 @@ TEST_F(Subnets, KeptAsSpareLeavesTheMapAndIsCapped) {
   for (int i = 1; i <= kKeep; ++i) {
     auto kept = keep_as_spare(paths, "c" + std::to_string(i), "brig_net_" + std::to_string(i), 5000 + i, kKeep);
     ASSERT_TRUE(kept.ok());
-    EXPECT_TRUE(*kept) << i;
+    EXPECT_EQ(*kept, NetworkRelease::kept) << i;
   }
   EXPECT_EQ(file(), (nlohmann::json{{"10.60." + std::to_string(kKeep + 1) + ".0/24", "c" + std::to_string(kKeep + 1)}}));
   // Full: nothing changes, the caller removes the network.
   const std::string last = std::to_string(kKeep + 1);
   auto kept = keep_as_spare(paths, "c" + last, "brig_net_" + last, 9000, kKeep);
   ASSERT_TRUE(kept.ok());
-  EXPECT_FALSE(*kept);
+  EXPECT_EQ(*kept, NetworkRelease::remove);
   EXPECT_EQ(file().size(), 1u);
   // The longest-free spare goes first.
   auto got = take_spare(paths, "d", 100'000);
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ((*got)->network, "brig_net_1");
-  ASSERT_TRUE(drop_spare(paths, "brig_net_2").ok());
+  auto dropped = drop_spare(paths, "brig_net_2");
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_TRUE(*dropped);
+  dropped = drop_spare(paths, "brig_net_2");
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_FALSE(*dropped);  // taken or dropped since: not listed
   auto left = list_spares(paths);
   ASSERT_TRUE(left.ok());
   EXPECT_EQ(left->size(), static_cast<std::size_t>(kKeep - 2));
@@ -197,19 +202,29 @@ TEST_F(Subnets, NoSpareIsKeptWithSpareNetworksZero) {
   allocate("a");
   auto kept = keep_as_spare(paths, "a", "brig_net_1", 1, 0);
   ASSERT_TRUE(kept.ok());
-  EXPECT_FALSE(*kept);
+  EXPECT_EQ(*kept, NetworkRelease::remove);
   EXPECT_EQ(file().size(), 1u);
 }
 
-TEST_F(Subnets, OnlyTheSubnetsOwnNetworkIsKept) {
+// A cell's old-named network is its own (removed); the network of a subnet
+// the map does not give the cell (another's, a spare's, or its subnet gone
+// after a half-done rm) is left alone.
+TEST_F(Subnets, OnlyTheSubnetsOwnNetworkIsKeptOrRemoved) {
   allocate("a");
   allocate("b");
-  for (const char* net : {"brig-a", "brig_net_2"}) {  // a cell's old name; another subnet's network
-    auto kept = keep_as_spare(paths, "a", net, 1, kKeep);
-    ASSERT_TRUE(kept.ok());
-    EXPECT_FALSE(*kept) << net;
-  }
+  auto own = keep_as_spare(paths, "a", "brig-a", 1, kKeep);
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(*own, NetworkRelease::remove);
+  auto other = keep_as_spare(paths, "a", "brig_net_2", 1, kKeep);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(*other, NetworkRelease::leave);
+  auto gone = keep_as_spare(paths, "c", "brig_net_1", 1, kKeep);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(*gone, NetworkRelease::leave);
   EXPECT_EQ(file().size(), 2u);
+  auto held = held_subnet(paths, "b");
+  ASSERT_TRUE(held.ok() && held->has_value());
+  EXPECT_EQ((*held)->index, 2);
 }
 
 TEST_F(Subnets, DamagedSparesFileIsRefusedWithAFix) {

@@ -201,7 +201,24 @@ TEST_F(EngineTest, ADamagedRecordIsRemovedByName) {
   EXPECT_FALSE(exists(paths.cell_state("bad")));
   EXPECT_TRUE(subnet_map().empty());
   EXPECT_TRUE(called({"podman", "rm", "--force", "--time", "0", "brig-bad"})) << all_calls();
-  EXPECT_TRUE(called({"podman", "network", "rm", "--force", "brig-bad"})) << all_calls();
+  // Its network is found by its subnet (kept as a spare), not by its name.
+  EXPECT_FALSE(called({"podman", "network", "rm", "--force", "brig-bad"})) << all_calls();
+  auto spares = list_spares(paths);
+  ASSERT_TRUE(spares.ok());
+  ASSERT_EQ(spares->size(), 1u);
+  EXPECT_EQ(spares->front().network, "brig_net_1");
+}
+
+// A remove that comes again after its subnet went (a half-done rm, retried):
+// the network of that subnet may be another cell's or a spare now, and stays.
+TEST_F(EngineTest, ARetriedRemoveLeavesTheNetworkItNoLongerHolds) {
+  run_ok(resolved());
+  ASSERT_TRUE(release_subnet(paths, "c1").ok());
+  ASSERT_TRUE(allocate_subnet(paths, "other").ok());  // brig_net_1 is other's now
+  fake.calls.clear();
+  ASSERT_TRUE(engine.remove("c1", false).ok());
+  EXPECT_FALSE(called({"podman", "network"})) << all_calls();
+  EXPECT_EQ(subnet_map().at("10.60.1.0/24"), "other");
 }
 
 TEST_F(EngineTest, SecretUsersAreTheRunningCellsThatMountIt) {
