@@ -89,6 +89,17 @@ Status teardown_network(const Podman& podman, const std::string& network) {
   return {};
 }
 
+Result<std::vector<std::string>> others_on(const Podman& podman, const std::string& network, const std::string& own) {
+  auto out = podman.run({"ps", "--all", "--filter", "network=" + network, "--format", "{{.Names}}"});
+  if (!out) return out.error();
+  if (!out->success()) return Error(Errc::failed, "podman cannot say what is on network " + network + ": " + std::string(str::trim(out->err)));
+  std::vector<std::string> others;
+  for (auto& c : str::split(std::string(str::trim(out->out)), '\n')) {
+    if (!c.empty() && c != kWardenContainer && c != own) others.push_back(std::move(c));
+  }
+  return others;
+}
+
 std::vector<std::string> resolvers_of(std::string_view resolv_conf) {
   std::vector<std::string> out;
   for (auto line : str::split(resolv_conf, '\n')) {

@@ -23,6 +23,9 @@ Status connect_warden(const Podman& podman, const CellRecord& rec);
 
 // Warden detached, the network removed ("no such network" is success).
 Status teardown_network(const Podman& podman, const std::string& network);
+// The containers on `network` but warden and `own` (podman ps --all); an
+// error when podman cannot say.
+Result<std::vector<std::string>> others_on(const Podman& podman, const std::string& network, const std::string& own = "");
 
 // Switches IPv6 off on the bridge of `network` (the nft tables filter IPv4
 // only): a security control, so any doubt is an error. `proc_sys` is the

@@ -380,12 +380,7 @@ Result<std::string> Cells::remove(const std::string& cell, bool keep_workspace) 
   if (damaged || !ingress::routes(*rec).empty()) BRIG_TRY(state::remove_ingress_cell(ctx_.paths, cell));
   BRIG_TRY(host_services::withdraw(ctx_, cell));
   // Kept as a spare only once its cell's container is surely gone.
-  if (out->success() || is_gone(out->err)) {
-    BRIG_TRY(release_network(cell, network_of(*rec)));
-  } else {
-    BRIG_TRY(teardown_network(ctx_.podman, network_of(*rec)));
-    BRIG_TRY(release_subnet(ctx_.paths, cell));
-  }
+  BRIG_TRY(release_network(cell, network_of(*rec), out->success() || is_gone(out->err)));
   (void)state::remove_cell_policy(ctx_.paths, cell);  // a policy without its cell is harmless
   const std::string state = ctx_.paths.cell_state(cell);
   std::string kept;

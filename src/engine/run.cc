@@ -217,9 +217,10 @@ Result<int> Cells::run(const spec::Resolved& resolved, const RunOptions& opts) {
   return rc;
 }
 
-Status Cells::release_network(const std::string& cell, const std::string& network) {
+Status Cells::release_network(const std::string& cell, const std::string& network, bool may_keep) {
   auto cfg = load_host_config(ctx_.paths);
-  auto fate = keep_as_spare(ctx_.paths, cell, network, now_ms(), cfg ? cfg->spare_networks : 0);
+  const int keep = may_keep && cfg ? cfg->spare_networks : 0;
+  auto fate = keep_as_spare(ctx_.paths, cell, network, now_ms(), keep);
   if (!fate) return fate.error();
   if (*fate == NetworkRelease::kept) return {};
   if (*fate == NetworkRelease::remove) BRIG_TRY(teardown_network(ctx_.podman, network));
@@ -313,13 +314,12 @@ Status Cells::make_network(const RunPlan& plan, std::atomic<bool>& created) {
   // was free) is debris of a crash: removed, then made again, unless a
   // container but warden is on it (that stays; brig system prune --cells).
   if (out && !out->success() && out->err.find("already exists") != std::string::npos && is_subnet_network(plan.network)) {
-    auto on = ctx_.podman.run({"ps", "--all", "--filter", "network=" + plan.network, "--format", "{{.Names}}"});
-    if (!on || !on->success()) return Error(Errc::failed, "network " + plan.network + " exists and podman cannot say what is on it");
-    for (const auto& c : str::split(std::string(str::trim(on->out)), '\n')) {
-      if (!c.empty() && c != kWardenContainer) {
-        return Error(Errc::failed, "network " + plan.network + " exists with container " + c + " on it, and no cell holds it",
-                     "podman rm --force " + c + " (if it is not yours to keep), then run again");
-      }
+    auto on = others_on(ctx_.podman, plan.network);
+    if (!on) return on.error();
+    if (!on->empty()) {
+      const std::string& c = on->front();
+      return Error(Errc::failed, "network " + plan.network + " exists with container " + c + " on it, and no cell holds it",
+                   "podman rm --force " + c + " (if it is not yours to keep), then run again");
     }
     BRIG_TRY(teardown_network(ctx_.podman, plan.network));
     out = ctx_.podman.run(plan.network_create);

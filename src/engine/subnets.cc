@@ -116,8 +116,6 @@ Result<std::optional<SpareNetwork>> take_spare(const Paths& paths, const std::st
   return out;
 }
 
-namespace {
-
 std::optional<Subnet> subnet_of_cidr(const std::string& cidr) {
   for (int i = 1; i <= 254; ++i) {
     if (Subnet{i}.cidr() == cidr) return Subnet{i};
@@ -125,7 +123,6 @@ std::optional<Subnet> subnet_of_cidr(const std::string& cidr) {
   return std::nullopt;
 }
 
-}  // namespace
 
 Result<NetworkRelease> keep_as_spare(const Paths& paths, const std::string& cell, const std::string& network,
                                      std::int64_t now_ms, int keep) {

@@ -626,24 +626,16 @@ Result<std::vector<std::string>> System::verify() {
     }
     // 1, 5: nothing but the cell and warden on the cell's network.
     const std::string network = network_of(cs.record);
-    auto members = ctx_.podman.run({"ps", "--all", "--filter", "network=" + network, "--format", "{{.Names}}"});
-    if (members && members->success()) {
-      for (const auto& m : str::split(trimmed(members->out), '\n')) {
-        if (!m.empty() && m != cell_container(name) && m != kWardenContainer) {
-          v.push_back("network " + network + ": foreign container " + m + " attached (invariants 1, 5)");
-        }
-      }
+    if (auto others = others_on(ctx_.podman, network, cell_container(name))) {
+      for (const auto& m : *others) v.push_back("network " + network + ": foreign container " + m + " attached (invariants 1, 5)");
     }
   }
   // 1, 5: nothing but warden on a spare network (a cell taking it would share it).
   if (auto spares = list_spares(ctx_.paths)) {
     for (const auto& s : *spares) {
-      auto members = ctx_.podman.run({"ps", "--all", "--filter", "network=" + s.network, "--format", "{{.Names}}"});
-      if (!members || !members->success()) continue;
-      for (const auto& m : str::split(trimmed(members->out), '\n')) {
-        if (!m.empty() && m != kWardenContainer) {
-          v.push_back("spare network " + s.network + ": foreign container " + m + " attached (invariants 1, 5)");
-        }
+      auto others = others_on(ctx_.podman, s.network);
+      for (const auto& m : others ? *others : std::vector<std::string>{}) {
+        v.push_back("spare network " + s.network + ": foreign container " + m + " attached (invariants 1, 5)");
       }
     }
   }
@@ -741,9 +733,9 @@ Result<PruneReport> System::prune(const PruneOptions& o) {
     for (const auto& s : *spares) in_use.insert(s.network);
     auto map = read_subnet_map(ctx_.paths);
     if (!map) return map.error();
-    for (int i = 1; i <= 254; ++i) {
-      auto held = map->find(Subnet{i}.cidr());
-      if (held != map->end() && fs::exists(ctx_.paths.cell_state(held->second))) in_use.insert(subnet_network(Subnet{i}));
+    for (const auto& [cidr, owner] : *map) {
+      auto s = subnet_of_cidr(cidr);
+      if (s && fs::exists(ctx_.paths.cell_state(owner))) in_use.insert(subnet_network(*s));
     }
     auto nets = ctx_.podman.run({"network", "ls", "--filter", std::string("label=") + kCellLabel, "--format", "{{.Name}}"});
     if (nets && nets->success()) {

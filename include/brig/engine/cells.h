@@ -139,9 +139,10 @@ class Cells {
   // `created` once there is something to undo) and the files (policy,
   // /run/brig, workspace, record, seccomp; undos go to `rb`).
   Status make_network(const RunPlan& plan, std::atomic<bool>& created);
-  // A removed cell's network: kept as a spare (subnets.h) when it can be,
-  // else removed and its subnet freed.
-  Status release_network(const std::string& cell, const std::string& network);
+  // A removed cell's network: kept as a spare (subnets.h) when it may be and
+  // can be, else removed; never one whose subnet is no longer the cell's.
+  // Then its subnet is freed.
+  Status release_network(const std::string& cell, const std::string& network, bool may_keep);
   Status stage_files(const RunPlan& plan, Rollback& rb);
 
   EngineContext& ctx_;

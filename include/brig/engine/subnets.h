@@ -60,6 +60,8 @@ enum class NetworkRelease {
 // becomes a spare; else nothing changes.
 Result<NetworkRelease> keep_as_spare(const Paths& paths, const std::string& cell, const std::string& network,
                                      std::int64_t now_ms, int keep);
+// The pool's subnet "10.60.N.0/24" names, if it is one.
+std::optional<Subnet> subnet_of_cidr(const std::string& cidr);
 // The subnet the map gives `cell`, if any.
 Result<std::optional<Subnet>> held_subnet(const Paths& paths, const std::string& cell);
 // Reserves the lowest free subnet for a spare about to be made (never handed
